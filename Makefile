@@ -1,0 +1,16 @@
+# The two commands of the README: `make build` and `make test`. Both set everything up first.
+.PHONY: setup build test lint bench
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	.venv/bin/python tools/build.py nova-fping
+
+test: setup
+	.venv/bin/python -m ruff check tools tests bench
+	.venv/bin/python -m mypy
+	.venv/bin/python -m pytest -q
+
+bench: setup
+	.venv/bin/python bench/run.py

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian 12 machine: the Debian tools the pipeline drives and the
+# project's venv. A second run only checks and returns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint)
+
+missing=()
+for p in "${DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+stamp=.venv/.altai-setup-stamp
+want=$(for f in pyproject.toml src/*/pyproject.toml; do if [ -f "$f" ]; then cat "$f"; fi; done | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: preparing .venv" >&2
+    [ -x .venv/bin/python ] || "$PY" -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    if [ -f src/nova-fping/pyproject.toml ]; then
+        .venv/bin/pip install -q --disable-pip-version-check -e 'src/nova-fping[test]'
+    fi
+    echo "$want" > "$stamp"
+fi

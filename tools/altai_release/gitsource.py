@@ -1,0 +1,136 @@
+"""The git side of the pipeline: open a repository (a local path or a URL), resolve refs to commits,
+read files and trees *of a commit* (never of the work tree). Wraps GitPython; every failure becomes a
+GitError or InputError that names the repository and the ref or path."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import git
+from git.objects import Blob, Commit, Tree
+
+from .errors import GitError, InputError
+
+# scp-like "user@host:path" or "scheme://..."; anything else must be an existing local path.
+_URL_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s]+@[^/\s:]+:)")
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false"}
+
+
+def check_not_option(what: str, value: str) -> None:
+    """A ref, path or URL from a repository or a layout is never allowed to reach git as an option."""
+    if value.startswith("-"):
+        raise InputError(f"{what} {value!r} looks like a command-line option; refusing it")
+
+
+def repo_relative_path(what: str, value: str) -> PurePosixPath:
+    """A path inside the repository: relative, normalised, no '..', not an option."""
+    check_not_option(what, value)
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or "\x00" in value:
+        raise InputError(f"{what} {value!r} must be a relative path inside the repository")
+    return PurePosixPath(*[p for p in path.parts if p != "."]) if path.parts else PurePosixPath()
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    path: PurePosixPath  # relative to the tree that was walked
+    mode: int  # git mode: 0o100644, 0o100755, 0o120000 (symlink), 0o040000 (dir), 0o160000 (gitlink)
+    blob: Blob | None
+
+
+class GitSource:
+    """A git repository the pipeline reads commits from."""
+
+    def __init__(self, repo: git.Repo, location: str, is_local: bool) -> None:
+        self.repo = repo
+        self.location = location
+        self.is_local = is_local
+
+    @classmethod
+    def open(cls, location: str, clone_dir: Path) -> GitSource:
+        """Open a local repository in place, or clone a URL (bare) into `clone_dir`."""
+        check_not_option("repository", location)
+        if os.path.exists(location):
+            try:
+                repo = git.Repo(location, search_parent_directories=False)
+            except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+                raise InputError(f"{location}: not a git repository") from exc
+            return cls(repo, location, is_local=True)
+        if not _URL_RE.match(location):
+            raise InputError(f"{location}: no such directory, and not a git URL")
+        try:
+            repo = git.Repo.clone_from(location, clone_dir, bare=True, env=_GIT_ENV)
+        except git.GitCommandError as exc:
+            raise GitError(f"{location}: cannot clone", exc.command, str(exc.stderr)) from exc
+        return cls(repo, location, is_local=False)
+
+    def resolve(self, ref: str) -> Commit:
+        check_not_option("ref", ref)
+        try:
+            obj = self.repo.rev_parse(ref)
+        except (git.BadName, git.BadObject, ValueError, IndexError) as exc:
+            raise InputError(f"{self.location}: unknown ref {ref!r}") from exc
+        while obj.type == "tag":
+            obj = obj.object
+        if not isinstance(obj, Commit):
+            raise InputError(f"{self.location}: ref {ref!r} is a {obj.type}, not a commit")
+        return obj
+
+    def is_dirty(self) -> bool:
+        if not self.is_local or self.repo.bare:
+            return False
+        try:
+            return self.repo.is_dirty(untracked_files=False)
+        except git.GitCommandError:
+            return False
+
+    def tree(self, commit: Commit, path: PurePosixPath) -> Tree:
+        if not path.parts:
+            return commit.tree
+        try:
+            obj = commit.tree / str(path)
+        except KeyError as exc:
+            raise InputError(f"{self.location}: no directory {str(path)!r} at {commit.hexsha[:12]}") from exc
+        if not isinstance(obj, Tree):
+            raise InputError(f"{self.location}: {str(path)!r} at {commit.hexsha[:12]} is not a directory")
+        return obj
+
+    def read_file(self, commit: Commit, path: PurePosixPath) -> bytes | None:
+        """The bytes of a file at the commit, or None when there is no such regular file."""
+        try:
+            obj = commit.tree / str(path)
+        except KeyError:
+            return None
+        if not isinstance(obj, Blob) or obj.mode == 0o120000:
+            return None
+        data: bytes = obj.data_stream.read()
+        return data
+
+    def list_files(self, commit: Commit, directory: PurePosixPath) -> list[str]:
+        """Names of the regular files directly in `directory` at the commit."""
+        tree = self.tree(commit, directory)
+        return sorted(b.name for b in tree.blobs if b.mode != 0o120000)
+
+    def walk(self, tree: Tree) -> Iterator[TreeEntry]:
+        """Every entry below `tree`, depth-first in byte order of the path (stable across runs)."""
+        base = PurePosixPath(tree.path) if tree.path else PurePosixPath()
+        entries: list[TreeEntry] = []
+        for item in tree.traverse():
+            rel = PurePosixPath(item.path).relative_to(base)  # type: ignore[union-attr]
+            blob = item if isinstance(item, Blob) else None
+            entries.append(TreeEntry(rel, int(item.mode), blob))  # type: ignore[union-attr]
+        entries.sort(key=lambda e: str(e.path).encode())
+        return iter(entries)
+
+    def commit_count(self, commit: Commit) -> int:
+        try:
+            return int(self.repo.git.rev_list("--count", commit.hexsha))
+        except git.GitCommandError as exc:
+            raise GitError(f"{self.location}: cannot count commits", exc.command, str(exc.stderr)) from exc
+
+    def close(self) -> None:
+        self.repo.close()

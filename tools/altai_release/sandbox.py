@@ -1,0 +1,129 @@
+"""Run a command from an untrusted spec inside bubblewrap: no network, a read-only minimal view of the
+system, an empty HOME, a fixed host name, and only the directories the step needs writable.
+
+Spec files execute shell while they are parsed (`%(...)`), so every rpm step that reads a spec from a
+repository runs here. Secrets of the host (/root, /home, gpg homes, /etc/shadow) are not in the view.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SandboxError
+
+BUILD_HOSTNAME = "altai-build"
+
+# Files of /etc that programs in the sandbox need; the rest of /etc stays out of view.
+_ETC_FILES = (
+    "/etc/rpm",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/alternatives",
+    "/etc/debian_version",
+    "/etc/os-release",
+)
+
+BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "TZ": "UTC",
+    "HOME": "/nonexistent-home",
+}
+
+
+def bwrap_path() -> str:
+    found = shutil.which("bwrap")
+    if not found:
+        raise SandboxError("bubblewrap (bwrap) is not installed; run scripts/setup.sh")
+    return found
+
+
+def _python_roots() -> list[str]:
+    """Directories that the running interpreter and its venv live in, so the sandbox can run it."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    exe = Path(sys.executable)
+    roots.add(str(exe.parent))
+    roots.add(str(exe.resolve().parent.parent))
+    return sorted(r for r in roots if r and not r.startswith("/usr"))
+
+
+@dataclass
+class Sandbox:
+    """One bubblewrap invocation's view of the system."""
+
+    readonly: list[Path] = field(default_factory=list)
+    writable: list[Path] = field(default_factory=list)
+    # writable host directories shown at another path inside, so that no host path leaks into a build
+    mounted: dict[Path, Path] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    with_python: bool = False
+
+    def argv(self, command: Sequence[str], cwd: Path | None = None) -> list[str]:
+        args = [
+            bwrap_path(),
+            "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
+            "--hostname", BUILD_HOSTNAME,
+            "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr",
+            "--dev", "/dev", "--proc", "/proc",
+            "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run",
+            "--dir", BASE_ENV["HOME"],
+            "--clearenv",
+        ]  # fmt: skip
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                args += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                args += ["--ro-bind", top, top]
+        for etc in _ETC_FILES:
+            args += ["--ro-bind-try", etc, etc]
+        ro = [str(p) for p in self.readonly]
+        if self.with_python:
+            ro += _python_roots()
+        for path in ro:
+            args += ["--ro-bind", path, path]
+        for wpath in self.writable:
+            args += ["--bind", str(wpath), str(wpath)]
+        for host, inside in self.mounted.items():
+            args += ["--bind", str(host), str(inside)]
+        for key, value in {**BASE_ENV, **self.env}.items():
+            args += ["--setenv", key, value]
+        if cwd is not None:
+            args += ["--chdir", str(cwd)]
+        args.append("--")
+        args.extend(command)
+        return args
+
+    def run(
+        self,
+        command: Sequence[str],
+        cwd: Path | None = None,
+        input_text: str | None = None,
+        timeout: float | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `command` in the sandbox; the caller interprets the exit status."""
+        if extra_env:
+            self.env.update(extra_env)
+        argv = self.argv(command, cwd)
+        try:
+            return subprocess.run(  # noqa: S603 - argv list, no shell
+                argv, input=input_text or "", capture_output=True, text=True, errors="replace",
+                timeout=timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise SandboxError(f"sandboxed command timed out after {timeout}s", command) from exc
+        except OSError as exc:
+            raise SandboxError(f"cannot start bubblewrap: {exc}", argv) from exc

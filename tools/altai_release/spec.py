@@ -1,0 +1,115 @@
+"""Read a spec file (through the rpm bindings, inside the sandbox) into a typed SpecInfo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from .errors import SpecError
+from .nevra import Nevra
+from .sandbox import Sandbox
+
+_SPECQUERY = Path(__file__).with_name("specquery.py")
+SPEC_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    kind: str  # "source" or "patch"
+    number: int
+    location: str  # as written in the spec, macros expanded: a file name or a URL
+    nosource: bool = False
+
+    @property
+    def tag(self) -> str:
+        return f"{'Source' if self.kind == 'source' else 'Patch'}{self.number}"
+
+    @property
+    def filename(self) -> str:
+        """The file name rpmbuild looks for in %_sourcedir: the basename, even of a URL."""
+        path = urlsplit(self.location).path if "://" in self.location else self.location
+        return PurePosixPath(path).name
+
+
+@dataclass(frozen=True)
+class BuildRequirement:
+    name: str
+    flags: int
+    version: str
+
+
+@dataclass(frozen=True)
+class SpecInfo:
+    path: Path
+    name: str
+    epoch: int | None
+    version: str
+    release: str
+    sources: tuple[SpecSource, ...]
+    build_requires: tuple[BuildRequirement, ...]
+    packages: tuple[str, ...]
+    provides: tuple[str, ...]
+    noarch: bool
+
+    @property
+    def source_nevra(self) -> Nevra:
+        return Nevra(self.name, self.epoch, self.version, self.release, "src")
+
+    @property
+    def source0(self) -> SpecSource:
+        for src in self.sources:
+            if src.kind == "source" and src.number == 0:
+                return src
+        raise SpecError(f"{self.path.name}: the spec has no Source0 (or Source) tag")
+
+    @property
+    def extra_files(self) -> tuple[SpecSource, ...]:
+        """Every SourceN/PatchN other than Source0: files that must come from the repository."""
+        return tuple(s for s in self.sources if not (s.kind == "source" and s.number == 0) and not s.nosource)
+
+
+def read_spec(
+    spec_file: Path,
+    defines: Sequence[tuple[str, str]] = (),
+    macro_files: Sequence[Path] = (),
+    display_name: str | None = None,
+) -> SpecInfo:
+    """Parse `spec_file` with rpm in a sandbox. `display_name` is how errors name the spec."""
+    shown = display_name or str(spec_file)
+    argv: list[str] = [sys.executable, "-B", str(_SPECQUERY), str(spec_file)]
+    for name, value in defines:
+        argv += ["--define", f"{name} {value}"]
+    for macros in macro_files:
+        argv += ["--macros", str(macros)]
+    readonly = [spec_file.parent, _SPECQUERY.parent, *(m.parent for m in macro_files)]
+    box = Sandbox(readonly=list(dict.fromkeys(readonly)), with_python=True)
+    proc = box.run(argv, cwd=spec_file.parent, timeout=SPEC_TIMEOUT)
+    if proc.returncode != 0:
+        raise SpecError(f"{shown}: spec does not parse", argv, _clean_rpm_stderr(proc.stderr))
+    try:
+        raw = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{shown}: unreadable result from the spec reader", argv, proc.stderr) from exc
+    return SpecInfo(
+        path=spec_file,
+        name=raw["name"],
+        epoch=raw["epoch"],
+        version=raw["version"],
+        release=raw["release"],
+        sources=tuple(SpecSource(**s) for s in raw["sources"]),
+        build_requires=tuple(BuildRequirement(**b) for b in raw["build_requires"]),
+        packages=tuple(p["name"] for p in raw["packages"]),
+        provides=tuple(sorted({prov for p in raw["packages"] for prov in p["provides"]})),
+        noarch=raw["noarch"],
+    )
+
+
+def _clean_rpm_stderr(stderr: str) -> str:
+    """rpm prints the real reason first and generic follow-ups after it; keep the first reason."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln.removeprefix("error:").strip() for ln in lines if ln.startswith("error:")]
+    return errors[0] if errors else "\n".join(lines[-1:])

@@ -1,0 +1,74 @@
+"""Read one spec file with the rpm bindings and print what the pipeline needs, as JSON.
+
+Runs *inside the sandbox* as a plain script (`python specquery.py SPEC [--define 'NAME VALUE']...
+[--macros FILE]...`), because parsing a spec executes its `%(...)` shell. It imports nothing from the
+tooling package so that the sandbox needs only the interpreter and the rpm bindings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def main(argv: list[str]) -> int:
+    import rpm  # imported here: the module must load even where the bindings are absent
+
+    spec_path = ""
+    defines: list[str] = []
+    macro_files: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--define":
+            defines.append(next(it))
+        elif arg == "--macros":
+            macro_files.append(next(it))
+        else:
+            spec_path = arg
+    for path in macro_files:
+        rpm.loadMacroFile(path)
+    for define in defines:
+        name, _, value = define.partition(" ")
+        rpm.addMacro(name, value)
+    try:
+        spec = rpm.spec(spec_path)
+    except ValueError as exc:
+        sys.stderr.write(f"spec does not parse: {exc}\n")
+        return 1
+    head = spec.sourceHeader
+
+    def text(value: Any) -> str:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+    sources: list[dict[str, Any]] = []
+    for location, number, flags in spec.sources:
+        kind = "patch" if flags & rpm.RPMBUILD_ISPATCH else "source"
+        sources.append({"kind": kind, "number": number, "location": text(location),
+                        "nosource": bool(flags & rpm.RPMBUILD_ISNO)})
+    build_requires: list[dict[str, Any]] = []
+    for name, flags, version in zip(head["requirename"], head["requireflags"], head["requireversion"],
+                                    strict=True):
+        build_requires.append({"name": text(name), "flags": int(flags), "version": text(version)})
+    packages: list[dict[str, Any]] = []
+    for pkg in spec.packages:
+        h = pkg.header
+        packages.append({"name": text(h["name"]), "arch": text(h["arch"]),
+                         "provides": [text(p) for p in h["providename"]]})
+    epoch = head["epoch"]
+    result = {
+        "name": text(head["name"]),
+        "epoch": None if epoch is None else int(epoch),
+        "version": text(head["version"]),
+        "release": text(head["release"]),
+        "sources": sources,
+        "build_requires": build_requires,
+        "packages": packages,
+        "noarch": all(p["arch"] == "noarch" for p in packages),
+    }
+    sys.stdout.write(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

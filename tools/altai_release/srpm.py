@@ -1,0 +1,182 @@
+"""git2srpm's core: a commit of a git repository + its spec -> a reproducible tarball and SRPM."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .errors import InputError, SpecError
+from .gitsource import GitSource, check_not_option, repo_relative_path
+from .nevra import Nevra
+from .rpmbuild import Rpmbuild
+from .spec import SpecInfo, read_spec
+from .tarball import SourceTarball, compression_for
+
+_RELEASE_LINE = re.compile(r"^(?P<tag>Release\s*:\s*)(?P<value>.*?)\s*$", re.IGNORECASE | re.MULTILINE)
+_DIST_FORMS = ("%{?dist}", "%{dist}", "%dist")
+
+
+@dataclass(frozen=True)
+class SrpmRequest:
+    repo: str
+    ref: str = "HEAD"
+    subdir: str | None = None
+    spec: str | None = None
+    outdir: Path = Path(".")
+    dist: str | None = None
+    snapshot: bool = False
+    keep_tarball: bool = True
+    defines: Sequence[tuple[str, str]] = ()
+    macro_files: Sequence[Path] = ()
+
+
+@dataclass(frozen=True)
+class SrpmResult:
+    srpm: Path
+    tarball: Path | None
+    nevra: Nevra
+    commit: str
+    spec: SpecInfo
+    warnings: list[str] = field(default_factory=list)
+
+
+def snapshot_suffix(count: int, hexsha: str) -> str:
+    """`.git.N.HASH`: rpm compares N numerically, so later commits sort higher and any snapshot sorts
+    above the plain release it builds on (an extra segment is newer)."""
+    return f".git.{count}.{hexsha[:7]}"
+
+
+def add_release_suffix(spec_text: str, suffix: str, spec_name: str) -> str:
+    """Insert `suffix` into every Release: line, before %{?dist} where there is one."""
+
+    def insert(match: re.Match[str]) -> str:
+        value = match.group("value")
+        for dist in _DIST_FORMS:
+            at = value.find(dist)
+            if at >= 0:
+                return match.group("tag") + value[:at] + suffix + value[at:]
+        return match.group("tag") + value + suffix
+
+    text, count = _RELEASE_LINE.subn(insert, spec_text)
+    if count == 0:
+        raise SpecError(f"{spec_name}: no Release: line to add the snapshot suffix to")
+    return text
+
+
+def choose_spec(source: GitSource, commit_files: list[str], directory: PurePosixPath) -> PurePosixPath:
+    specs = [name for name in commit_files if name.endswith(".spec")]
+    where = str(directory) if directory.parts else "the repository root"
+    if not specs:
+        raise InputError(f"{source.location}: no *.spec file in {where}; name one with --spec")
+    if len(specs) > 1:
+        raise InputError(f"{source.location}: several spec files in {where} ({', '.join(specs)}); "
+                         "choose one with --spec")  # fmt: skip
+    return directory / specs[0]
+
+
+def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -> SrpmResult:
+    """Build the SRPM; on any failure nothing new is left in request.outdir."""
+    for what, value in (("ref", request.ref), ("dist", request.dist or "")):
+        check_not_option(what, value)
+    subdir = repo_relative_path("subdir", request.subdir) if request.subdir else PurePosixPath()
+    spec_arg = repo_relative_path("spec", request.spec) if request.spec else None
+    outdir = request.outdir.absolute()
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"output directory {outdir} is not a directory")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".git2srpm-", dir=outdir))
+    except OSError as exc:
+        raise InputError(f"cannot write to output directory {outdir}: {exc.strerror}") from exc
+    warnings: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="altai-git2srpm-") as work_name:
+            work = Path(work_name)
+            source = GitSource.open(request.repo, work / "clone")
+            try:
+                result = _build(source, request, subdir, spec_arg, work, staging, warnings, warn)
+            finally:
+                source.close()
+        final_srpm = outdir / result.srpm.name
+        final_tar = outdir / result.tarball.name if result.tarball else None
+        if result.tarball and final_tar:
+            os.replace(result.tarball, final_tar)
+        os.replace(result.srpm, final_srpm)
+        return SrpmResult(final_srpm, final_tar, result.nevra, result.commit, result.spec, warnings)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _build(
+    source: GitSource,
+    request: SrpmRequest,
+    subdir: PurePosixPath,
+    spec_arg: PurePosixPath | None,
+    work: Path,
+    staging: Path,
+    warnings: list[str],
+    warn: Callable[[str], None] | None,
+) -> SrpmResult:
+    commit = source.resolve(request.ref)
+    if source.is_dirty():
+        message = (f"{source.location} has uncommitted changes; they are not included "
+                   f"(building commit {commit.hexsha[:12]})")  # fmt: skip
+        warnings.append(message)
+        if warn:
+            warn(message)
+    tree = source.tree(commit, subdir)
+    spec_path = spec_arg or choose_spec(source, source.list_files(commit, subdir), subdir)
+    spec_bytes = source.read_file(commit, spec_path)
+    if spec_bytes is None:
+        raise InputError(f"{source.location}: no spec file {str(spec_path)!r} at {commit.hexsha[:12]}")
+    spec_text = spec_bytes.decode("utf-8", "surrogateescape")
+    if request.snapshot:
+        suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
+        spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
+
+    build = Rpmbuild(
+        topdir=work / "top",
+        defines=[*request.defines, *([("dist", request.dist)] if request.dist is not None else [])],
+        macro_files=list(request.macro_files),
+        source_date_epoch=commit.committed_date,
+        readonly=sorted({m.parent for m in request.macro_files}),
+    )
+    build.prepare()
+    spec_file = build.topdir / "SPECS" / spec_path.name
+    spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
+    defines = list(build.defines)
+    info = read_spec(spec_file, defines, request.macro_files, display_name=str(spec_path))
+
+    sources_dir = build.topdir / "SOURCES"
+    missing = []
+    for extra in sorted(info.extra_files, key=lambda s: (s.kind != "source", s.number)):
+        in_repo = spec_path.parent / extra.filename
+        data = source.read_file(commit, in_repo)
+        if data is None:
+            missing.append(f"{extra.tag} {str(in_repo)!r}")
+        else:
+            (sources_dir / extra.filename).write_bytes(data)
+    if missing:
+        raise InputError(f"{spec_path}: not in the repository at {commit.hexsha[:12]}: {', '.join(missing)}")
+
+    tar_name = info.source0.filename
+    compression_for(tar_name)
+    tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", commit.committed_date)
+    tarball.write(sources_dir / tar_name)
+    for path in sources_dir.iterdir():
+        os.utime(path, (commit.committed_date, commit.committed_date))
+    os.utime(spec_file, (commit.committed_date, commit.committed_date))
+
+    built = build.build_srpm(spec_file)
+    srpm = staging / built.name
+    shutil.move(built, srpm)
+    kept_tar = None
+    if request.keep_tarball:
+        kept_tar = staging / tar_name
+        shutil.copy2(sources_dir / tar_name, kept_tar)
+    return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info)

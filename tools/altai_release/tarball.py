@@ -1,0 +1,96 @@
+"""SourceTarball: a reproducible tar archive of a git tree.
+
+Written by us rather than by `git archive` so that every byte is under our control and does not depend
+on the git version: entries sorted by path, every mtime the commit's time, owner root:root (uid/gid 0),
+modes 0644/0755 from git, symlinks kept, submodules left out, compression without names or times.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, BinaryIO, cast
+
+from git.objects import Tree
+
+from .errors import InputError
+from .gitsource import GitSource
+
+
+def _gzip(raw: BinaryIO) -> IO[bytes]:
+    # no file name and mtime 0 in the gzip header: the bytes depend on the content only
+    return cast(IO[bytes], gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9))
+
+
+def _bzip2(raw: BinaryIO) -> IO[bytes]:
+    return cast(IO[bytes], bz2.BZ2File(raw, mode="wb", compresslevel=9))
+
+
+def _xz(raw: BinaryIO) -> IO[bytes]:
+    return cast(IO[bytes], lzma.LZMAFile(raw, mode="wb", format=lzma.FORMAT_XZ, preset=6))
+
+
+_COMPRESSORS: dict[str, Callable[[BinaryIO], IO[bytes]]] = {
+    ".tar.gz": _gzip, ".tgz": _gzip, ".tar.bz2": _bzip2, ".tar.xz": _xz, ".txz": _xz,
+}
+
+
+def compression_for(filename: str) -> str:
+    """The archive suffix of a Source0 file name, or an error naming it."""
+    if filename.endswith(".tar"):
+        return ".tar"
+    for suffix in _COMPRESSORS:
+        if filename.endswith(suffix):
+            return suffix
+    known = ", ".join([".tar", *_COMPRESSORS])
+    raise InputError(f"Source0 {filename!r}: git2srpm can make only {known} archives")
+
+
+@dataclass(frozen=True)
+class SourceTarball:
+    source: GitSource
+    tree: Tree
+    top: str  # the archive's top directory, NAME-VERSION
+    mtime: int  # the commit's time
+
+    def write(self, dest: Path) -> None:
+        suffix = compression_for(dest.name)
+        with open(dest, "wb") as raw:
+            if suffix == ".tar":
+                self._write_tar(raw)
+            else:
+                with _COMPRESSORS[suffix](raw) as packed:
+                    self._write_tar(packed)
+
+    def _info(self, name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.mode = mode
+        info.mtime = self.mtime
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    def _write_tar(self, out: IO[bytes]) -> None:
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            tar.addfile(self._info(self.top + "/", tarfile.DIRTYPE, 0o755))
+            for entry in self.source.walk(self.tree):
+                name = str(PurePosixPath(self.top) / entry.path)
+                if entry.mode == 0o040000:
+                    tar.addfile(self._info(name + "/", tarfile.DIRTYPE, 0o755))
+                elif entry.mode == 0o120000 and entry.blob is not None:
+                    info = self._info(name, tarfile.SYMTYPE, 0o777)
+                    info.linkname = entry.blob.data_stream.read().decode("utf-8", "surrogateescape")
+                    tar.addfile(info)
+                elif entry.blob is not None:
+                    data = entry.blob.data_stream.read()
+                    info = self._info(name, tarfile.REGTYPE, 0o755 if entry.mode & 0o111 else 0o644)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                # gitlinks (submodules) have no content in this repository: left out, as git archive does
