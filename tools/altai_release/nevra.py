@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import rpm
-
 
 @dataclass(frozen=True, order=False)
 class Nevra:
@@ -22,6 +20,8 @@ class Nevra:
 
     def compare_evr(self, other: Nevra) -> int:
         """rpm's own ordering (-1, 0, 1) of epoch-version-release."""
+        import rpm  # the bindings cost ~60 ms to load; only comparisons need them
+
         mine = (str(self.epoch or 0), self.version, self.release)
         theirs = (str(other.epoch or 0), other.version, other.release)
         return int(rpm.labelCompare(mine, theirs))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,15 +49,6 @@ def bwrap_path() -> str:
     return found
 
 
-def _python_roots() -> list[str]:
-    """Directories that the running interpreter and its venv live in, so the sandbox can run it."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    exe = Path(sys.executable)
-    roots.add(str(exe.parent))
-    roots.add(str(exe.resolve().parent.parent))
-    return sorted(r for r in roots if r and not r.startswith("/usr"))
-
-
 @dataclass
 class Sandbox:
     """One bubblewrap invocation's view of the system."""
@@ -68,7 +58,6 @@ class Sandbox:
     # writable host directories shown at another path inside, so that no host path leaks into a build
     mounted: dict[Path, Path] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
-    with_python: bool = False
 
     def argv(self, command: Sequence[str], cwd: Path | None = None) -> list[str]:
         args = [
@@ -89,11 +78,8 @@ class Sandbox:
                 args += ["--ro-bind", top, top]
         for etc in _ETC_FILES:
             args += ["--ro-bind-try", etc, etc]
-        ro = [str(p) for p in self.readonly]
-        if self.with_python:
-            ro += _python_roots()
-        for path in ro:
-            args += ["--ro-bind", path, path]
+        for path in self.readonly:
+            args += ["--ro-bind", str(path), str(path)]
         for wpath in self.writable:
             args += ["--bind", str(wpath), str(wpath)]
         for host, inside in self.mounted.items():

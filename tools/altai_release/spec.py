@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -14,6 +13,9 @@ from .nevra import Nevra
 from .sandbox import Sandbox
 
 _SPECQUERY = Path(__file__).with_name("specquery.py")
+# The spec reader runs on the system interpreter that owns the rpm bindings (Debian's python3-rpm): it
+# lives under /usr, which the sandbox shows anyway, and it starts faster than the venv's shim.
+SYSTEM_PYTHON = Path("/usr/bin/python3")
 SPEC_TIMEOUT = 120.0
 
 
@@ -80,13 +82,15 @@ def read_spec(
 ) -> SpecInfo:
     """Parse `spec_file` with rpm in a sandbox. `display_name` is how errors name the spec."""
     shown = display_name or str(spec_file)
-    argv: list[str] = [sys.executable, "-B", str(_SPECQUERY), str(spec_file)]
+    if not SYSTEM_PYTHON.exists():
+        raise SpecError(f"{SYSTEM_PYTHON} with rpm bindings (python3-rpm) is needed to read specs")
+    argv: list[str] = [str(SYSTEM_PYTHON), "-B", "-s", str(_SPECQUERY), str(spec_file)]
     for name, value in defines:
         argv += ["--define", f"{name} {value}"]
     for macros in macro_files:
         argv += ["--macros", str(macros)]
     readonly = [spec_file.parent, _SPECQUERY.parent, *(m.parent for m in macro_files)]
-    box = Sandbox(readonly=list(dict.fromkeys(readonly)), with_python=True)
+    box = Sandbox(readonly=list(dict.fromkeys(readonly)))
     proc = box.run(argv, cwd=spec_file.parent, timeout=SPEC_TIMEOUT)
     if proc.returncode != 0:
         raise SpecError(f"{shown}: spec does not parse", argv, _clean_rpm_stderr(proc.stderr))

@@ -1,0 +1,65 @@
+"""Helpers of the benchmarks: run a command several times, take the median wall time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "tools"
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+    "GIT_AUTHOR_DATE": "@1700000000 +0000", "GIT_COMMITTER_DATE": "@1700000000 +0000",
+}  # fmt: skip
+
+
+def run(argv: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(list(argv), cwd=cwd, env={**os.environ, **GIT_ENV, **(env or {})},
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed:\n{proc.stderr[-2000:]}")
+
+
+@dataclass
+class Timing:
+    name: str
+    seconds: float
+
+
+def median_time(name: str, argv: Sequence[str] | Callable[[], None], repeats: int,
+                cwd: Path | None = None, reset: Callable[[], None] | None = None) -> Timing:  # fmt: skip
+    samples = []
+    for _ in range(repeats):
+        if reset:
+            reset()
+        start = time.perf_counter()
+        if callable(argv):
+            argv()
+        else:
+            run(argv, cwd=cwd)
+        samples.append(time.perf_counter() - start)
+    return Timing(name, statistics.median(samples))
+
+
+def fresh_dir(path: Path) -> Callable[[], None]:
+    def reset() -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+
+    return reset
+
+
+def print_table(title: str, rows: Sequence[Timing], baseline: Timing) -> None:
+    print(f"\n{title}")
+    print(f"{'what':<44} {'median wall':>12} {'ratio to ' + baseline.name:>24}")
+    for row in rows:
+        ratio = row.seconds / baseline.seconds if baseline.seconds else float("nan")
+        print(f"{row.name:<44} {row.seconds * 1000:>9.1f} ms {ratio:>23.2f}x")

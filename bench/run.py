@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_git2srpm  # noqa: E402
+
+BENCHES = {"git2srpm": bench_git2srpm.main}
+
+if __name__ == "__main__":
+    wanted = sys.argv[1:] or list(BENCHES)
+    unknown = [w for w in wanted if w not in BENCHES]
+    if unknown:
+        sys.exit(f"error: unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHES)}")
+    for name in wanted:
+        BENCHES[name]()
