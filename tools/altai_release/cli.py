@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import AltaiError
+from .layout import DEFAULT_LAYOUT, load_layout
+from .pipeline import DEFAULT_OUT, DEFAULT_STATE, BuildOptions, PackageResult, ReleaseBuild
 from .srpm import SrpmRequest, make_srpm
 
 
@@ -62,6 +66,57 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
         if result.tarball:
             print(result.tarball)
         print(result.srpm)
+        return 0
+
+    return _run(body)
+
+
+def _summary(results: list[PackageResult]) -> str:
+    rows = [("package", "nevra", "builder", "time", "signed by")]
+    for r in results:
+        rows.append((r.name, str(r.source), r.builder, f"{r.seconds:.1f}s", r.signed_by.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    for r in results:
+        lines += [f"  {r.name}: {note}" for note in r.notes]
+        lines += [f"  {r.name}: wrote {f.path}" for f in r.files]
+    return "\n".join(lines)
+
+
+def build_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="build", description="Build packages of the release into signed RPMs in the release tree."
+    )
+    parser.add_argument("packages", nargs="*", metavar="PACKAGE")
+    parser.add_argument("--all", action="store_true", help="build every package of the release")
+    parser.add_argument("--layout", type=Path, default=DEFAULT_LAYOUT, help="release description (TOML)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="root of the release tree (default: out/)")
+    parser.add_argument("--builder", choices=("auto", "mock", "rpmbuild"), default="auto")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel builds")
+    parser.add_argument("--sign-key", metavar="KEYID", help="gpg user id or fingerprint for every package")
+    parser.add_argument("--require-key", action="store_true", help="never fall back to a development key")
+    parser.add_argument("--passphrase-file", type=Path, help="file holding the signing key's passphrase")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE, help="where the development key lives")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        if args.jobs < 1:
+            raise AltaiError(f"--jobs must be at least 1, got {args.jobs}")
+        if args.passphrase_file is not None and not args.passphrase_file.is_file():
+            raise AltaiError(f"passphrase file {args.passphrase_file} does not exist")
+        layout = load_layout(args.layout)
+        names = sorted(layout.packages) if args.all else args.packages
+        options = BuildOptions(
+            out=args.out, state_dir=args.state_dir.absolute(), builder=args.builder, jobs=args.jobs,
+            sign_key=args.sign_key, require_key=args.require_key,
+            passphrase_file=args.passphrase_file.absolute() if args.passphrase_file else None,
+        )  # fmt: skip
+        results = ReleaseBuild(layout, options, progress=lambda m: print(m, file=sys.stderr)).run(names)
+        if args.json:
+            print(json.dumps([r.as_json() for r in results], indent=2))
+        else:
+            print(_summary(results))
         return 0
 
     return _run(body)

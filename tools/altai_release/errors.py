@@ -50,3 +50,17 @@ class SpecError(ToolError):
 
 class RpmbuildError(ToolError):
     tool = "rpmbuild"
+
+
+class SigningError(ToolError):
+    tool = "gpg"
+
+
+class BuildError(ToolError):
+    """A package failed to build. Names the package, the step and the log."""
+
+    tool = "builder"
+
+
+class MockError(BuildError):
+    tool = "mock"

@@ -42,6 +42,7 @@ class SrpmResult:
     nevra: Nevra
     commit: str
     spec: SpecInfo
+    commit_time: int
     warnings: list[str] = field(default_factory=list)
 
 
@@ -107,7 +108,8 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
         if result.tarball and final_tar:
             os.replace(result.tarball, final_tar)
         os.replace(result.srpm, final_srpm)
-        return SrpmResult(final_srpm, final_tar, result.nevra, result.commit, result.spec, warnings)
+        return SrpmResult(final_srpm, final_tar, result.nevra, result.commit, result.spec, result.commit_time,
+                          warnings)  # fmt: skip
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -179,4 +181,4 @@ def _build(
     if request.keep_tarball:
         kept_tar = staging / tar_name
         shutil.copy2(sources_dir / tar_name, kept_tar)
-    return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info)
+    return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info, commit.committed_date)

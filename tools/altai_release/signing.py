@@ -1,0 +1,192 @@
+"""Signing keys (gpg), package signatures (rpmsign) and their verification (rpmkeys, temporary rpmdb).
+
+The passphrase of a key, if it has one, is read by gpg from a file (`--passphrase-file`): it never
+appears on a command line or in a log."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SigningError
+from .layout import SigningKey
+
+GPG = "/usr/bin/gpg"
+DEV_KEY_UID = "Altai DEVELOPMENT key - NOT FOR PRODUCTION <altai-dev@localhost.invalid>"
+
+
+def _run(argv: Sequence[str], what: str, env: dict[str, str] | None = None,
+         input_bytes: bytes | None = None) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+    try:
+        proc = subprocess.run(list(argv), input=input_bytes or b"", capture_output=True,  # noqa: S603
+                              env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SigningError(f"{what}: {exc}", argv) from exc
+    if proc.returncode != 0:
+        raise SigningError(what, argv, proc.stderr.decode("utf-8", "replace"))
+    return proc
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """A gpg home directory."""
+
+    home: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"GNUPGHOME": str(self.home)}
+
+    def gpg(self, *args: str, what: str, input_bytes: bytes | None = None) -> bytes:
+        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), *args]
+        return _run(argv, what, self.env, input_bytes).stdout
+
+    def secret_fingerprint(self, key_id: str) -> str | None:
+        """The fingerprint of the signing-capable secret key matching a user id or fingerprint."""
+        if not self.home.is_dir():
+            return None
+        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), "--with-colons",
+                "--list-secret-keys", "--", key_id]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **self.env})  # noqa: S603
+        if proc.returncode != 0:
+            return None
+        found: list[str] = []
+        primary_usable = False
+        for line in proc.stdout.splitlines():
+            fields = line.split(":")
+            if fields[0] == "sec":
+                primary_usable = "s" in fields[11] and fields[1] not in ("r", "e", "d", "i")
+            elif fields[0] == "fpr" and primary_usable:
+                found.append(fields[9])
+                primary_usable = False
+        if len(found) > 1:
+            raise SigningError(f"key id {key_id!r} matches several secret keys in {self.home}: "
+                               f"{', '.join(found)}; name one by fingerprint")  # fmt: skip
+        return found[0] if found else None
+
+    def export_public(self, fingerprint: str) -> bytes:
+        data = self.gpg("--armor", "--export", "--", fingerprint, what=f"gpg --export {fingerprint}")
+        if not data.strip():
+            raise SigningError(f"gpg exported no public key for {fingerprint} from {self.home}")
+        return data
+
+    def generate_development_key(self) -> str:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.home, 0o700)
+        # RSA: the signature type that EL6's rpm can verify. No passphrase: a development key by design.
+        self.gpg("--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", DEV_KEY_UID,
+                 "rsa2048", "sign", "never", what="generating the development key")  # fmt: skip
+        fpr = self.secret_fingerprint(DEV_KEY_UID)
+        if fpr is None:
+            raise SigningError(f"the development key was generated but is not in {self.home}")
+        return fpr
+
+
+def default_gnupghome() -> Path:
+    return Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """The key that signs one repository's packages."""
+
+    key_name: str  # the layout's name of the key: RPM-GPG-KEY-<key_name>
+    fingerprint: str
+    keyring: Keyring
+    development: bool
+    passphrase_file: Path | None = None
+
+    @property
+    def description(self) -> str:
+        kind = "DEVELOPMENT key" if self.development else "key"
+        return f"{self.key_name} ({kind} {self.fingerprint[-16:]})"
+
+
+class KeyResolver:
+    """Finds the secret key for each layout key, once per run; generates the development key at most once
+    per state directory."""
+
+    def __init__(self, state_dir: Path, gnupghome: Path | None = None, override: str | None = None,
+                 require_key: bool = False, passphrase_file: Path | None = None) -> None:  # fmt: skip
+        self.user = Keyring(gnupghome or default_gnupghome())
+        self.dev = Keyring(state_dir / "dev-gnupg")
+        self.override = override
+        self.require_key = require_key
+        self.passphrase_file = passphrase_file
+        self.notes: list[str] = []
+        self._cache: dict[str, SigningIdentity] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, key: SigningKey) -> SigningIdentity:
+        with self._lock:
+            if key.name not in self._cache:
+                self._cache[key.name] = self._resolve(key)
+            return self._cache[key.name]
+
+    def _resolve(self, key: SigningKey) -> SigningIdentity:
+        wanted = self.override or key.id
+        fpr = self.user.secret_fingerprint(wanted)
+        if fpr:
+            return SigningIdentity(key.name, fpr, self.user, False, self.passphrase_file)
+        if self.override or self.require_key or not key.development:
+            why = "--require-key forbids a development key" if self.require_key else (
+                "--sign-key was given" if self.override else "the layout allows no development key")
+            raise SigningError(f"no secret key {wanted!r} (key {key.name!r}) in GNUPGHOME={self.user.home}; "
+                               f"{why}")  # fmt: skip
+        fpr = self.dev.secret_fingerprint(DEV_KEY_UID)
+        if fpr is None:
+            fpr = self.dev.generate_development_key()
+            self.notes.append(f"generated a DEVELOPMENT signing key {fpr} in {self.dev.home} "
+                              "(no passphrase; not for production)")  # fmt: skip
+        self.notes.append(f"no secret key {wanted!r} in GNUPGHOME={self.user.home}: signing "
+                          f"{key.name!r} packages with the DEVELOPMENT key {fpr[-16:]}")  # fmt: skip
+        return SigningIdentity(key.name, fpr, self.dev, True)
+
+
+_SIGN_LOCK = threading.Lock()
+
+
+def rpmsign_path() -> str:
+    found = shutil.which("rpmsign")
+    if not found:
+        raise SigningError("rpmsign is not installed; run scripts/setup.sh")
+    return found
+
+
+def sign_packages(identity: SigningIdentity, packages: Sequence[Path]) -> None:
+    """Add an RSA/SHA256 header signature to each package, in place."""
+    extra = "--batch --pinentry-mode loopback"
+    if identity.passphrase_file is not None:
+        extra += f" --passphrase-file {identity.passphrase_file}"
+    argv = [rpmsign_path(), "--addsign",
+            "--define", f"__gpg {GPG}",  # Debian's rpm points at gpg2, which Debian does not ship
+            "--define", f"_gpg_path {identity.keyring.home}",
+            "--define", f"_gpg_name {identity.fingerprint}",
+            "--define", "_gpg_digest_algo sha256",
+            "--define", f"_gpg_sign_cmd_extra_args {extra}",
+            "--", *[str(p) for p in packages]]  # fmt: skip
+    with _SIGN_LOCK:  # one gpg-agent per keyring; rpmsign runs are short
+        _run(argv, f"rpmsign failed for {', '.join(p.name for p in packages)}", identity.keyring.env)
+
+
+def verify_packages(public_key: bytes, packages: Sequence[Path]) -> None:
+    """Check each package's digests and signature against exactly this public key, in a throwaway rpmdb."""
+    with tempfile.TemporaryDirectory(prefix="altai-rpmdb-") as tmp:
+        key_file = Path(tmp) / "key.asc"
+        key_file.write_bytes(public_key)
+        dbpath = Path(tmp) / "db"
+        dbpath.mkdir()
+        _run(["rpmkeys", "--dbpath", str(dbpath), "--import", str(key_file)], "rpmkeys --import failed")
+        for package in packages:
+            argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", str(package)]
+            proc = subprocess.run(argv, capture_output=True, text=True)  # noqa: S603
+            verdict = proc.stdout.strip().rsplit(":", 1)[-1].strip()
+            if proc.returncode != 0 or "signatures OK" not in verdict:
+                raise SigningError(f"{package.name}: signature check failed ({verdict or proc.stderr.strip()})",
+                                   argv, proc.stderr)  # fmt: skip
