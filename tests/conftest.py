@@ -80,11 +80,12 @@ def run_tool(script: str, *args: str, cwd: Path | None = None, env: Mapping[str,
 
 
 def assert_one_line_error(run: Run, *fragments: str) -> None:
-    """The CLI contract for failures: non-zero, exactly one `error:` line naming the culprit, no traceback."""
+    """The CLI contract for failures: non-zero, exactly one `error:` line naming the culprit, last on stderr
+    (after any progress lines), no traceback."""
     assert run.returncode != 0, run
-    lines = [ln for ln in run.stderr.splitlines() if ln.strip() and not ln.startswith("warning:")]
-    assert len(lines) == 1, run.stderr
-    assert lines[0].startswith("error: "), run.stderr
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], run.stderr
     assert "Traceback" not in run.stderr
     for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+        assert fragment in errors[0], (fragment, errors[0])

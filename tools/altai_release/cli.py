@@ -74,7 +74,8 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
 def _summary(results: list[PackageResult]) -> str:
     rows = [("package", "nevra", "builder", "time", "signed by")]
     for r in results:
-        rows.append((r.name, str(r.source), r.builder, f"{r.seconds:.1f}s", r.signed_by.description))
+        evr = f"{r.source.name}-{r.source.evr}"
+        rows.append((r.name, evr, r.builder, f"{r.seconds:.1f}s", r.signed_by.description))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     for r in results:

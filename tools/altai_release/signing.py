@@ -171,8 +171,18 @@ def sign_packages(identity: SigningIdentity, packages: Sequence[Path]) -> None:
             "--define", "_gpg_digest_algo sha256",
             "--define", f"_gpg_sign_cmd_extra_args {extra}",
             "--", *[str(p) for p in packages]]  # fmt: skip
+    names = ", ".join(p.name for p in packages)
     with _SIGN_LOCK:  # one gpg-agent per keyring; rpmsign runs are short
-        _run(argv, f"rpmsign failed for {', '.join(p.name for p in packages)}", identity.keyring.env)
+        try:
+            _run(argv, f"rpmsign failed for {names}", identity.keyring.env)
+        except SigningError as exc:
+            if "gpg exec failed" not in exc.stderr:
+                raise
+            # rpmsign hides gpg's own words; the usual cause is the passphrase
+            hint = "wrong passphrase in --passphrase-file" if identity.passphrase_file else (
+                "the key may need a passphrase: --passphrase-file")
+            raise SigningError(f"gpg could not sign {names} with key {identity.fingerprint} ({hint})",
+                               argv, "") from exc
 
 
 def verify_packages(public_key: bytes, packages: Sequence[Path]) -> None:

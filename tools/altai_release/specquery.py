@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
         else:
             spec_path = arg
     for path in macro_files:
-        rpm.loadMacroFile(path)
+        rpm.expandMacro("%{load:" + path + "}")  # the bindings have no loadMacroFile
     for define in defines:
         name, _, value = define.partition(" ")
         rpm.addMacro(name, value)

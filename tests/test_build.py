@@ -1,0 +1,380 @@
+"""tools/build.py end to end: real git repositories, sandboxed rpmbuild, gpg and rpmsign, signatures read
+back with rpmkeys in a temporary rpmdb. Fedora's mock cannot run here: its tests use FakeMock, a stand-in
+executable named as such, and check the exact argv and config that the real mock would get."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, GitRepo, assert_one_line_error, run_tool
+
+LIB_SPEC = """\
+Name: libaltai
+Version: 1.2
+Release: 1%{?dist}
+Summary: A library of the release
+License: MIT
+Source0: %{name}-%{version}.tar.gz
+%description
+Library.
+%package devel
+Summary: Headers
+%description devel
+Headers.
+%prep
+%setup -q
+%build
+cat lib.txt > built.txt
+%install
+mkdir -p %{buildroot}/usr/share/libaltai %{buildroot}/usr/include
+cp built.txt %{buildroot}/usr/share/libaltai/
+cp lib.txt %{buildroot}/usr/include/libaltai.h
+%files
+/usr/share/libaltai
+%files devel
+/usr/include/libaltai.h
+"""
+
+APP_SPEC = """\
+Name: altai-app
+Version: 0.5
+Release: 2%{?dist}
+Summary: An application that builds against libaltai
+License: MIT
+Source0: %{name}-%{version}.tar.gz
+BuildRequires: libaltai-devel >= 1.0
+BuildArch: noarch
+%description
+App.
+%prep
+%setup -q
+%build
+%{BUILD_STEP}
+%install
+mkdir -p %{buildroot}/usr/share/altai-app
+cp app.txt %{buildroot}/usr/share/altai-app/
+%files
+/usr/share/altai-app
+"""
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One development key for the whole session: generating RSA keys is the slow part of signing."""
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture
+def gnupghome(tmp_path: Path) -> Path:
+    home = tmp_path / "gnupg-empty"
+    home.mkdir(mode=0o700)
+    return home
+
+
+@pytest.fixture
+def release(make_repo, tmp_path):
+    lib = make_repo({"libaltai.spec": LIB_SPEC, "lib.txt": "library\n"})
+    app = make_repo({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "true"), "app.txt": "app\n"})
+    layout = tmp_path / "layout" / "altai.toml"
+    layout.parent.mkdir()
+    (layout.parent / "templates").symlink_to(ROOT / "repo-layout" / "templates")
+    (layout.parent / "el6.macros").write_text((ROOT / "repo-layout/macros/el6.macros").read_text())
+    layout.write_text(textwrap.dedent(f"""\
+        [release]
+        name = "altai"
+        version = "9.9"
+        dist = ".el6"
+        mock_chroot = "epel-6-x86_64"
+        macros = ["el6.macros"]
+
+        [keys.altai]
+        id = "Altai Test Release Key"
+        development = true
+
+        [repositories.centos6]
+        path = "centos6"
+        signed_by = "altai"
+        content = "own"
+
+        [repositories.misc]
+        path = "deps/misc"
+        signed_by = "altai"
+        content = "rebuilt"
+        sources = "misc-srpms"
+
+        [repositories.misc-srpms]
+        path = "deps/misc-srpms"
+        signed_by = "altai"
+        content = "sources"
+
+        [packages.nova-fping]
+        git = "{ROOT}"
+        subdir = "src/nova-fping"
+        spec = "specs/nova-fping.spec"
+        repository = "centos6"
+
+        [packages.libaltai]
+        git = "{lib.path}"
+        repository = "misc"
+
+        [packages.altai-app]
+        git = "{app.path}"
+        repository = "centos6"
+        """))
+    return {"layout": layout, "lib": lib, "app": app, "out": tmp_path / "out"}
+
+
+def build(release, state_dir, gnupghome, *args, env=None):
+    return run_tool("build.py", "--layout", str(release["layout"]), "--out", str(release["out"]),
+                    "--state-dir", str(state_dir), *args,
+                    env={"GNUPGHOME": str(gnupghome), **(env or {})})  # fmt: skip
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    """Every published file (logs excluded) with its bytes."""
+    if not out.exists():
+        return {}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.relative_to(out).parts[0] != "logs"}  # fmt: skip
+
+
+def rpmkeys_check(key: Path, packages: list[Path], dbpath: Path) -> list[str]:
+    dbpath.mkdir(exist_ok=True)
+    subprocess.run(["rpmkeys", "--dbpath", str(dbpath), "--import", str(key)], check=True)
+    proc = subprocess.run(["rpmkeys", "--dbpath", str(dbpath), "-K", *map(str, packages)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, tmp_path):
+    run = build(release, state_dir, gnupghome, "--all", "--jobs", "2", "--json")
+    assert run.returncode == 0, run.stderr
+    out = release["out"]
+    results = {r["package"]: r for r in json.loads(run.stdout)}
+    assert set(results) == {"nova-fping", "libaltai", "altai-app"}
+    assert results["libaltai"]["nevra"] == "libaltai-1.2-1.el6.src"
+    assert all(r["builder"] == "rpmbuild" and r["signed_by"]["development"] for r in results.values())
+    assert "libaltai-devel" in " ".join(results["altai-app"]["notes"])  # the unchecked BuildRequires
+
+    published = sorted(tree(out))
+    arch = os.uname().machine
+    assert published == sorted([
+        "RPM-GPG-KEY-altai",
+        "centos6/altai-app-0.5-2.el6.noarch.rpm", "centos6/altai-app-0.5-2.el6.src.rpm",
+        "centos6/nova-fping-0.1.0-1.el6.noarch.rpm", "centos6/nova-fping-0.1.0-1.el6.src.rpm",
+        f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm", f"deps/misc/libaltai-devel-1.2-1.el6.{arch}.rpm",
+        "deps/misc-srpms/libaltai-1.2-1.el6.src.rpm",
+    ])  # fmt: skip
+    lines = rpmkeys_check(out / "RPM-GPG-KEY-altai", [out / p for p in published if p.endswith(".rpm")],
+                          tmp_path / "db")  # fmt: skip
+    assert len(lines) == 7 and all(line.endswith("digests signatures OK") for line in lines)
+    # libaltai provides what altai-app BuildRequires: it was built (and finished) first
+    stderr = run.stderr.splitlines()
+    lib_done = next(i for i, ln in enumerate(stderr) if ln.startswith("libaltai: built and signed"))
+    app_start = next(i for i, ln in enumerate(stderr) if "altai-app: building" in ln)
+    assert lib_done < app_start
+    assert (out / "logs" / "libaltai" / "build.log").read_text().count("+ cat lib.txt") == 1
+
+
+def test_human_summary_and_development_key_notice(release, state_dir, gnupghome):
+    run = build(release, state_dir, gnupghome, "nova-fping")
+    assert run.returncode == 0, run.stderr
+    header, row = run.stdout.splitlines()[:2]
+    assert header.split() == ["package", "nevra", "builder", "time", "signed", "by"]
+    assert row.startswith("nova-fping") and "nova-fping-0.1.0-1.el6" in row and "DEVELOPMENT" in row
+    assert "DEVELOPMENT key" in run.stderr
+    assert sorted(tree(release["out"])) == ["RPM-GPG-KEY-altai", "centos6/nova-fping-0.1.0-1.el6.noarch.rpm",
+                                            "centos6/nova-fping-0.1.0-1.el6.src.rpm"]  # fmt: skip
+
+
+def _user_key(gnupghome: Path, uid: str, passphrase: str) -> str:
+    subprocess.run(["gpg", "--batch", "--homedir", str(gnupghome), "--pinentry-mode", "loopback",
+                    "--passphrase", passphrase, "--quick-gen-key", uid, "rsa2048", "sign", "never"],
+                   check=True, capture_output=True)  # fmt: skip
+    listing = subprocess.run(["gpg", "--batch", "--homedir", str(gnupghome), "--with-colons", "--list-keys", uid],
+                             check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
+
+
+def test_signs_with_the_configured_key_and_its_passphrase(release, state_dir, gnupghome, tmp_path):
+    passphrase = "correct horse battery staple"
+    fpr = _user_key(gnupghome, "Altai Test Release Key", passphrase)
+    secret = tmp_path / "passphrase"
+    secret.write_text(passphrase)
+    run = build(release, state_dir, gnupghome, "libaltai", "--require-key", "--passphrase-file", str(secret), "--json")
+    assert run.returncode == 0, run.stderr
+    (result,) = json.loads(run.stdout)
+    assert result["signed_by"] == {"key": "altai", "fingerprint": fpr, "development": False}
+    assert "DEVELOPMENT" not in run.stderr
+    out = release["out"]
+    published = [out / p for p in tree(out) if p.endswith(".rpm")]
+    assert len(published) == 3
+    rpmkeys_check(out / "RPM-GPG-KEY-altai", published, tmp_path / "db")
+    sig = subprocess.run(["rpm", "-qp", "--qf", "%{RSAHEADER:pgpsig}", str(published[0])],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert fpr[-16:].lower() in sig
+    everything = run.stdout + run.stderr + "".join(p.read_text(errors="replace")
+                                                   for p in (out / "logs").rglob("*") if p.is_file())  # fmt: skip
+    assert passphrase not in everything
+
+
+def test_wrong_passphrase_publishes_nothing(release, state_dir, gnupghome, tmp_path):
+    _user_key(gnupghome, "Altai Test Release Key", "right")
+    secret = tmp_path / "passphrase"
+    secret.write_text("wrong")
+    run = build(release, state_dir, gnupghome, "libaltai", "--passphrase-file", str(secret))
+    assert_one_line_error(run, "libaltai", "sign")
+    assert tree(release["out"]) == {}
+
+
+def test_failing_build_names_package_step_and_log_and_keeps_the_previous_release(
+        release, state_dir, gnupghome):  # fmt: skip
+    assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
+    before = tree(release["out"])
+    release["app"].commit({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "echo compiling; exit 3")})
+    run = build(release, state_dir, gnupghome, "--all")
+    log = release["out"] / "logs" / "altai-app" / "build.log"
+    assert_one_line_error(run, "altai-app", "build failed in rpmbuild", str(log))
+    assert "compiling" in log.read_text()
+    assert tree(release["out"]) == before
+    assert not [p for p in release["out"].iterdir() if p.name.startswith(".build-")]
+
+
+def test_unknown_package_lists_the_known_ones(release, state_dir, gnupghome):
+    run = build(release, state_dir, gnupghome, "nova-ping")
+    assert_one_line_error(run, "'nova-ping'", "altai-app, libaltai, nova-fping")
+
+
+def test_missing_key_with_require_key_or_sign_key(release, state_dir, gnupghome):
+    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai", "--require-key"),
+                          "Altai Test Release Key", "--require-key")  # fmt: skip
+    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai", "--sign-key", "0xDEADBEEF"),
+                          "0xDEADBEEF")  # fmt: skip
+    assert tree(release["out"]) == {}
+
+
+def test_build_requires_cycle_is_named(release, state_dir, gnupghome):
+    cyclic = LIB_SPEC.replace("%description\n", "BuildRequires: altai-app\n%description\n", 1)
+    release["lib"].commit({"libaltai.spec": cyclic})
+    run = build(release, state_dir, gnupghome, "libaltai", "altai-app")
+    assert_one_line_error(run, "cycle", "altai-app -> libaltai -> altai-app")
+    assert tree(release["out"]) == {}
+
+
+def test_bad_spec_in_the_release_names_the_package(release, state_dir, gnupghome):
+    release["lib"].commit({"libaltai.spec": "Name: libaltai\n%description\nbroken\n"})
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, "libaltai", "libaltai.spec", "does not parse")
+    assert tree(release["out"]) == {}
+
+
+def test_layout_errors_name_file_and_key(release, state_dir, gnupghome):
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('repository = "misc"', 'repository = "centos7"'))
+    assert_one_line_error(build(release, state_dir, gnupghome, "--all"), str(layout),
+                          "packages.libaltai.repository", "'centos7'")  # fmt: skip
+    layout.write_text(layout.read_text().replace('dist = ".el6"', "dist = 6"))
+    assert_one_line_error(build(release, state_dir, gnupghome, "--all"), "release.dist", "expected a non-empty string")
+    layout.write_text("[release\n")
+    assert_one_line_error(build(release, state_dir, gnupghome, "--all"), str(layout), "not valid TOML")
+
+
+def test_mock_asked_for_but_missing(release, state_dir, gnupghome):
+    run = build(release, state_dir, gnupghome, "libaltai", "--builder", "mock", env={"PATH": "/usr/bin:/bin"})
+    assert_one_line_error(run, "mock is not installed")
+    assert tree(release["out"]) == {}
+
+
+FAKE_MOCK = r'''#!/usr/bin/env python3
+"""FakeMock: a test stand-in for Fedora's mock, which cannot run on Debian. It records its argv and the
+config it was given, then does what mock's --rebuild does with a plain rpmbuild, writing results and
+build.log into --resultdir."""
+import json, os, shutil, subprocess, sys, tempfile
+args = sys.argv[1:]
+config = args[args.index("-r") + 1]
+result = args[args.index("--resultdir") + 1]
+srpm = args[args.index("--rebuild") + 1]
+with open(os.environ["FAKE_MOCK_RECORD"], "a") as rec:
+    rec.write(json.dumps({"argv": sys.argv, "config": open(config).read()}) + "\n")
+if os.environ.get("FAKE_MOCK_FAIL"):
+    with open(os.path.join(result, "build.log"), "w") as log:
+        log.write("+ make\nerror: Bad exit status from /var/tmp/rpm-tmp (%build)\n")
+    sys.exit(30)
+top = tempfile.mkdtemp()
+proc = subprocess.run(["rpmbuild", "--nodeps", "--define", "_topdir " + top, "--rebuild", srpm],
+                      capture_output=True, text=True)
+open(os.path.join(result, "build.log"), "w").write(proc.stdout + proc.stderr)
+for d, _, files in os.walk(os.path.join(top, "RPMS")):
+    for f in files:
+        shutil.copy(os.path.join(d, f), result)
+sys.exit(proc.returncode)
+'''
+
+
+class _MockConfigOpts(dict):
+    """What mock's config loader gives an exec'd config: nested option dicts and include()."""
+
+    def __init__(self) -> None:
+        super().__init__(macros={}, environment={}, **{"dnf.conf": "[main]\n"})
+
+
+@pytest.fixture
+def fake_mock(tmp_path):
+    bindir = tmp_path / "fakebin"
+    bindir.mkdir()
+    (bindir / "mock").write_text(FAKE_MOCK)
+    (bindir / "mock").chmod(0o755)
+    record = tmp_path / "mock-calls.jsonl"
+    return {"PATH": f"{bindir}:{os.environ['PATH']}", "FAKE_MOCK_RECORD": str(record)}, record
+
+
+def test_mock_builder_argv_and_config(release, state_dir, gnupghome, fake_mock):
+    env, record = fake_mock
+    run = build(release, state_dir, gnupghome, "libaltai", "altai-app", "--jobs", "2", "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    assert {r["builder"] for r in json.loads(run.stdout)} == {"mock"}  # auto picks mock where it exists
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(calls) == 2
+    for call in calls:
+        argv = call["argv"]
+        assert argv[1] == "-r" and argv[2].endswith(".cfg")
+        assert argv[3] == "--uniqueext" and argv[5] == "--resultdir" and argv[7] == "--rebuild"
+        assert argv[8].endswith(".src.rpm") and len(argv) == 9
+        includes: list[str] = []
+        opts = _MockConfigOpts()
+        exec(compile(call["config"], argv[2], "exec"), {"config_opts": opts, "include": includes.append})  # noqa: S102
+        assert includes == ["epel-6-x86_64.cfg"]
+        assert opts["macros"]["%dist"] == ".el6"
+        assert opts["rpmbuild_networking"] is False
+        assert opts["root"].startswith("altai-epel-6-x86_64-") and argv[4] in opts["root"]
+        assert opts["environment"]["SOURCE_DATE_EPOCH"].isdigit()
+    assert calls[0]["argv"][4] != calls[1]["argv"][4]  # parallel builds never share a chroot
+
+
+def test_mock_config_includes_the_published_release_repositories(release, state_dir, gnupghome, fake_mock):
+    env, record = fake_mock
+    (release["out"] / "centos6" / "repodata").mkdir(parents=True)
+    assert build(release, state_dir, gnupghome, "libaltai", "--builder", "mock", env=env).returncode == 0
+    (call,) = [json.loads(line) for line in record.read_text().splitlines()]
+    opts = _MockConfigOpts()
+    exec(compile(call["config"], "cfg", "exec"), {"config_opts": opts, "include": lambda _: None})  # noqa: S102
+    assert f"baseurl={(release['out'] / 'centos6').as_uri()}" in opts["dnf.conf"]
+    assert "[altai-centos6]" in opts["dnf.conf"]
+
+
+def test_mock_failure_reports_build_log_tail(release, state_dir, gnupghome, fake_mock):
+    env, _ = fake_mock
+    run = build(release, state_dir, gnupghome, "libaltai", "--builder", "mock", env={**env, "FAKE_MOCK_FAIL": "1"})
+    log = release["out"] / "logs" / "libaltai" / "build.log"
+    assert_one_line_error(run, "libaltai", "build failed in mock", str(log), "Bad exit status")
+    assert tree(release["out"]) == {}
+
+
+def test_repo_helper_is_a_real_git_repo(release):
+    assert isinstance(release["lib"], GitRepo) and (release["lib"].path / ".git").is_dir()
