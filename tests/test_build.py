@@ -136,11 +136,18 @@ def build(release, state_dir, gnupghome, *args, env=None):
 
 
 def tree(out: Path) -> dict[str, bytes]:
-    """Every published file (logs excluded) with its bytes."""
+    """Every published file with its bytes."""
     if not out.exists():
         return {}
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.relative_to(out).parts[0] != "logs"}  # fmt: skip
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def packages_and_keys(out: Path) -> list[str]:
+    return sorted(p for p in tree(out) if p.endswith(".rpm") or p.startswith("RPM-GPG-KEY-"))
+
+
+def logs(out: Path) -> Path:
+    return out.with_name(out.name + ".store") / "logs"
 
 
 def rpmkeys_check(key: Path, packages: list[Path], dbpath: Path) -> list[str]:
@@ -162,7 +169,7 @@ def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, t
     assert all(r["builder"] == "rpmbuild" and r["signed_by"]["development"] for r in results.values())
     assert "libaltai-devel" in " ".join(results["altai-app"]["notes"])  # the unchecked BuildRequires
 
-    published = sorted(tree(out))
+    published = packages_and_keys(out)
     arch = os.uname().machine
     assert published == sorted([
         "RPM-GPG-KEY-altai",
@@ -179,7 +186,7 @@ def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, t
     lib_done = next(i for i, ln in enumerate(stderr) if ln.startswith("libaltai: built and signed"))
     app_start = next(i for i, ln in enumerate(stderr) if "altai-app: building" in ln)
     assert lib_done < app_start
-    assert (out / "logs" / "libaltai" / "build.log").read_text().count("+ cat lib.txt") == 1
+    assert (logs(out) / "libaltai" / "build.log").read_text().count("+ cat lib.txt") == 1
 
 
 def test_human_summary_and_development_key_notice(release, state_dir, gnupghome):
@@ -189,8 +196,8 @@ def test_human_summary_and_development_key_notice(release, state_dir, gnupghome)
     assert header.split() == ["package", "nevra", "builder", "time", "signed", "by"]
     assert row.startswith("nova-fping") and "nova-fping-0.1.0-1.el6" in row and "DEVELOPMENT" in row
     assert "DEVELOPMENT key" in run.stderr
-    assert sorted(tree(release["out"])) == ["RPM-GPG-KEY-altai", "centos6/nova-fping-0.1.0-1.el6.noarch.rpm",
-                                            "centos6/nova-fping-0.1.0-1.el6.src.rpm"]  # fmt: skip
+    assert packages_and_keys(release["out"]) == ["RPM-GPG-KEY-altai", "centos6/nova-fping-0.1.0-1.el6.noarch.rpm",
+                                                 "centos6/nova-fping-0.1.0-1.el6.src.rpm"]  # fmt: skip
 
 
 def _user_key(gnupghome: Path, uid: str, passphrase: str) -> str:
@@ -213,14 +220,14 @@ def test_signs_with_the_configured_key_and_its_passphrase(release, state_dir, gn
     assert result["signed_by"] == {"key": "altai", "fingerprint": fpr, "development": False}
     assert "DEVELOPMENT" not in run.stderr
     out = release["out"]
-    published = [out / p for p in tree(out) if p.endswith(".rpm")]
+    published = [out / p for p in packages_and_keys(out) if p.endswith(".rpm")]
     assert len(published) == 3
     rpmkeys_check(out / "RPM-GPG-KEY-altai", published, tmp_path / "db")
     sig = subprocess.run(["rpm", "-qp", "--qf", "%{RSAHEADER:pgpsig}", str(published[0])],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert fpr[-16:].lower() in sig
     everything = run.stdout + run.stderr + "".join(p.read_text(errors="replace")
-                                                   for p in (out / "logs").rglob("*") if p.is_file())  # fmt: skip
+                                                   for p in logs(out).rglob("*") if p.is_file())  # fmt: skip
     assert passphrase not in everything
 
 
@@ -239,11 +246,11 @@ def test_failing_build_names_package_step_and_log_and_keeps_the_previous_release
     before = tree(release["out"])
     release["app"].commit({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "echo compiling; exit 3")})
     run = build(release, state_dir, gnupghome, "--all")
-    log = release["out"] / "logs" / "altai-app" / "build.log"
+    log = logs(release["out"]) / "altai-app" / "build.log"
     assert_one_line_error(run, "altai-app", "build failed in rpmbuild", str(log))
     assert "compiling" in log.read_text()
     assert tree(release["out"]) == before
-    assert not [p for p in release["out"].iterdir() if p.name.startswith(".build-")]
+    assert list((logs(release["out"]).parent / "staging").iterdir()) == []
 
 
 def test_unknown_package_lists_the_known_ones(release, state_dir, gnupghome):
@@ -359,7 +366,7 @@ def test_mock_builder_argv_and_config(release, state_dir, gnupghome, fake_mock):
 
 def test_mock_config_includes_the_published_release_repositories(release, state_dir, gnupghome, fake_mock):
     env, record = fake_mock
-    (release["out"] / "centos6" / "repodata").mkdir(parents=True)
+    assert build(release, state_dir, gnupghome, "nova-fping", "--builder", "rpmbuild").returncode == 0
     assert build(release, state_dir, gnupghome, "libaltai", "--builder", "mock", env=env).returncode == 0
     (call,) = [json.loads(line) for line in record.read_text().splitlines()]
     opts = _MockConfigOpts()
@@ -371,7 +378,7 @@ def test_mock_config_includes_the_published_release_repositories(release, state_
 def test_mock_failure_reports_build_log_tail(release, state_dir, gnupghome, fake_mock):
     env, _ = fake_mock
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "mock", env={**env, "FAKE_MOCK_FAIL": "1"})
-    log = release["out"] / "logs" / "libaltai" / "build.log"
+    log = logs(release["out"]) / "libaltai" / "build.log"
     assert_one_line_error(run, "libaltai", "build failed in mock", str(log), "Bad exit status")
     assert tree(release["out"]) == {}
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from .errors import AltaiError
 from .layout import DEFAULT_LAYOUT, load_layout
+from .manifest import MANIFEST_NAME, Manifest, diff
 from .pipeline import DEFAULT_OUT, DEFAULT_STATE, BuildOptions, PackageResult, ReleaseBuild
+from .release_tree import ReleaseTree
 from .srpm import SrpmRequest, make_srpm
 
 
@@ -99,9 +101,28 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passphrase-file", type=Path, help="file holding the signing key's passphrase")
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE, help="where the development key lives")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long for another run publishing to OUT (default: fail at once)")
+    parser.add_argument("--diff", type=Path, metavar="OLD_MANIFEST",
+                        help="print what the release adds, removes, upgrades, downgrades against OLD_MANIFEST")
+    parser.add_argument("--against", type=Path, metavar="NEW_MANIFEST", help="with --diff (default: OUT's)")
     args = parser.parse_args(argv)
 
+    def diff_body() -> int:
+        new_path = args.against or ReleaseTree(args.out).out / MANIFEST_NAME
+        changes = diff(Manifest.load(args.diff), Manifest.load(new_path))
+        for change in changes:
+            print(change)
+        counts = {k: sum(c.kind == k for c in changes) for k in ("added", "removed", "upgraded", "downgraded")}
+        print(", ".join(f"{n} {k}" for k, n in counts.items()), file=sys.stderr)
+        return 0
+
     def body() -> int:
+        if args.diff is not None:
+            if args.packages or args.all:
+                raise AltaiError("--diff compares manifests and builds nothing: drop the package names or --all")
+            return diff_body()
         if args.jobs < 1:
             raise AltaiError(f"--jobs must be at least 1, got {args.jobs}")
         if args.passphrase_file is not None and not args.passphrase_file.is_file():
@@ -112,8 +133,10 @@ def build_main(argv: Sequence[str] | None = None) -> int:
             out=args.out, state_dir=args.state_dir.absolute(), builder=args.builder, jobs=args.jobs,
             sign_key=args.sign_key, require_key=args.require_key,
             passphrase_file=args.passphrase_file.absolute() if args.passphrase_file else None,
+            base_url=args.base_url, wait_seconds=args.wait,
         )  # fmt: skip
-        results = ReleaseBuild(layout, options, progress=lambda m: print(m, file=sys.stderr)).run(names)
+        builder = ReleaseBuild(layout, options, progress=lambda m: print(m, file=sys.stderr))
+        results = builder.run(names, complete=args.all)
         if args.json:
             print(json.dumps([r.as_json() for r in results], indent=2))
         else:

@@ -25,6 +25,7 @@ class SigningKey:
     name: str
     id: str
     development: bool
+    file: Path | None = None  # the public key, for keys whose secret we do not hold (upstream keys)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,28 @@ class PackageEntry:
     repository: str
     dist: str
     mock_chroot: str
+    allow_downgrade_to: str | None = None  # the one EVR this package may go down to, named on purpose
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str
+    evr: str | None  # "VERSION-RELEASE" or "EPOCH:VERSION-RELEASE"; None: the newest upstream has
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.evr}" if self.evr else self.name
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Third-party packages imported as they are, with their upstream signature."""
+
+    name: str
+    url: str  # http(s):// or file:// of a yum repository
+    key: str  # the layout key that must have signed every package
+    repository: str
+    pins: tuple[Pin, ...]
+    allow_downgrade: tuple[str, ...] = ()  # "name = EVR" pins that may go down
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,7 @@ class ReleaseLayout:
     keys: dict[str, SigningKey]
     repositories: dict[str, Repository]
     packages: dict[str, PackageEntry]
+    upstreams: dict[str, Upstream]
 
     def package(self, name: str) -> PackageEntry:
         try:
@@ -145,7 +169,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         raise InputError(f"{file}: not valid TOML: {exc}") from exc
     r = _Reader(file)
     base = file.parent
-    r.check_keys(data, "(top)", {"release", "keys", "repositories", "packages"})
+    r.check_keys(data, "(top)", {"release", "keys", "repositories", "packages", "upstreams"})
     release = r.table(data, "release")
     r.check_keys(release, "release", {"name", "version", "dist", "mock_chroot", "macros", "templates"})
     dist = r.string(data, "release.dist", default="")
@@ -160,9 +184,13 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     keys: dict[str, SigningKey] = {}
     for name in r.table(data, "keys"):
         r.table(data, f"keys.{name}")
-        r.check_keys(data["keys"][name], f"keys.{name}", {"id", "development"})
+        r.check_keys(data["keys"][name], f"keys.{name}", {"id", "development", "file"})
+        key_file = r.optional_string(data, f"keys.{name}.file")
+        key_path = (base / key_file).resolve() if key_file else None
+        if key_path is not None and not key_path.is_file():
+            raise r.fail(f"keys.{name}.file", f"public key file {key_path} does not exist")
         keys[name] = SigningKey(name, r.string(data, f"keys.{name}.id"),
-                                r.boolean(data, f"keys.{name}.development", False))  # fmt: skip
+                                r.boolean(data, f"keys.{name}.development", False), key_path)  # fmt: skip
 
     repositories: dict[str, Repository] = {}
     for name in r.table(data, "repositories"):
@@ -190,7 +218,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         if not _NAME_RE.match(name):
             raise r.fail(key, "expected a package name of letters, digits and ._+-")
         r.table(data, key)
-        allowed = {"git", "ref", "subdir", "spec", "repository", "dist", "mock_chroot"}
+        allowed = {"git", "ref", "subdir", "spec", "repository", "dist", "mock_chroot", "allow_downgrade_to"}
         r.check_keys(data["packages"][name], key, allowed)
         git = r.string(data, f"{key}.git")
         if git.startswith("-"):
@@ -207,10 +235,50 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
             subdir=r.optional_string(data, f"{key}.subdir"), spec=r.optional_string(data, f"{key}.spec"),
             repository=repository, dist=r.string(data, f"{key}.dist", default=dist) if dist else "",
             mock_chroot=r.string(data, f"{key}.mock_chroot", default=chroot),
+            allow_downgrade_to=r.optional_string(data, f"{key}.allow_downgrade_to"),
         )  # fmt: skip
+    upstreams = _read_upstreams(r, data, keys, repositories)
     templates = (base / r.string(data, "release.templates", default="templates")).resolve()
     return ReleaseLayout(
         file=file, name=r.string(data, "release.name"), version=r.string(data, "release.version"),
         dist=dist, mock_chroot=chroot, macro_files=tuple(macro_files), templates=templates,
-        keys=keys, repositories=repositories, packages=packages,
+        keys=keys, repositories=repositories, packages=packages, upstreams=upstreams,
     )  # fmt: skip
+
+
+def _pin(r: _Reader, key: str, text: str) -> Pin:
+    name, _, evr = (part.strip() for part in text.partition("="))
+    if not _NAME_RE.match(name) or (_ and not evr):
+        raise r.fail(key, f"expected 'NAME' or 'NAME = VERSION-RELEASE', found {text!r}")
+    return Pin(name, evr or None)
+
+
+def _read_upstreams(r: _Reader, data: dict[str, Any], keys: dict[str, SigningKey],
+                    repositories: dict[str, Repository]) -> dict[str, Upstream]:  # fmt: skip
+    upstreams: dict[str, Upstream] = {}
+    for name in r.table(data, "upstreams", required=False):
+        key = f"upstreams.{name}"
+        r.table(data, key)
+        r.check_keys(data["upstreams"][name], key, {"url", "key", "repository", "packages", "allow_downgrade"})
+        url = r.string(data, f"{key}.url")
+        if not url.startswith(("http://", "https://", "file://")):
+            raise r.fail(f"{key}.url", f"expected an http://, https:// or file:// URL, found {url!r}")
+        key_name = r.string(data, f"{key}.key")
+        if key_name not in keys or keys[key_name].file is None:
+            with_files = [k for k, v in keys.items() if v.file is not None]
+            raise r.fail(f"{key}.key", f"{key_name!r} is not a key with a public key file "
+                         f"(known: {', '.join(with_files) or 'none'})")  # fmt: skip
+        repository = r.string(data, f"{key}.repository")
+        if repository not in repositories or repositories[repository].content != "upstream":
+            known = [n for n, repo in repositories.items() if repo.content == "upstream"]
+            raise r.fail(f"{key}.repository", f"{repository!r} is not a repository of upstream packages "
+                         f"(known: {', '.join(known)})")  # fmt: skip
+        if repositories[repository].signed_by != key_name:
+            raise r.fail(f"{key}.key", f"repository {repository!r} is signed by "
+                         f"{repositories[repository].signed_by!r}, not {key_name!r}")  # fmt: skip
+        pins = tuple(_pin(r, f"{key}.packages[{i}]", p) for i, p in enumerate(r.strings(data, f"{key}.packages")))
+        if not pins:
+            raise r.fail(f"{key}.packages", "expected at least one package to import")
+        downgrades = tuple(str(_pin(r, f"{key}.allow_downgrade", p)) for p in r.strings(data, f"{key}.allow_downgrade"))
+        upstreams[name] = Upstream(name, url, key_name, repository, pins, downgrades)
+    return upstreams

@@ -1,12 +1,12 @@
 """tools/build.py's core: package names -> SRPMs -> binary RPMs (mock or local rpmbuild) -> signed and
-verified -> placed in the release tree. All or nothing: until every requested package has built and every
-package is signed and verified, nothing is placed in the output directory."""
+verified -> (with third-party imports) a new release tree, published atomically. All or nothing: until
+every requested package has built, every package is signed and verified and the new tree is complete,
+the published release does not change."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,9 +17,12 @@ from pathlib import Path
 from .builders import Builder, BuildJob, BuildOutput, LocalBuilder, MockBuilder, choose_builder_kind
 from .builders.mock import MockRepo
 from .errors import AltaiError, BuildError, InputError
+from .importer import Importer
 from .layout import PROJECT_ROOT, PackageEntry, ReleaseLayout
+from .manifest import Manifest
 from .nevra import Nevra
 from .packages import read_nevra
+from .release_tree import NewFile, ReleaseTree
 from .signing import KeyResolver, SigningIdentity, sign_packages, verify_packages
 from .srpm import SrpmRequest, SrpmResult, make_srpm
 
@@ -37,6 +40,8 @@ class BuildOptions:
     require_key: bool = False
     passphrase_file: Path | None = None
     gnupghome: Path | None = None
+    base_url: str | None = None  # of altai.repo; default file:// + OUT
+    wait_seconds: float = 0.0  # for another run publishing to the same OUT
 
 
 @dataclass(frozen=True)
@@ -109,43 +114,65 @@ class ReleaseBuild:
         self.keys = KeyResolver(options.state_dir, options.gnupghome, options.sign_key, options.require_key,
                                 options.passphrase_file)  # fmt: skip
         self.builder_kind = choose_builder_kind(options.builder)
-        self._lock = threading.Lock()
+        self.tree = ReleaseTree(options.out)
+        self.manifest: Manifest | None = None
 
-    def _builder(self, staging: Path) -> Builder:
+    def _builder(self) -> Builder:
         if self.builder_kind == "mock":
-            repos = [MockRepo(f"altai-{name}", f"{self.layout.name} {name}", (self.options.out / repo.path).as_uri())
+            current = self.tree.current()
+            repos = [MockRepo(f"altai-{name}", f"{self.layout.name} {name}", (self.tree.out / repo.path).as_uri())
                      for name, repo in self.layout.repositories.items()
-                     if repo.content != "sources" and (self.options.out / repo.path / "repodata").is_dir()]
+                     if repo.content != "sources" and current and (current / repo.path / "repodata").is_dir()]
             return MockBuilder(self.layout.templates, f"{self.layout.name} {self.layout.version}", repos)
         return LocalBuilder(self.layout.macro_files)
 
-    def run(self, names: Sequence[str]) -> list[PackageResult]:
+    def run(self, names: Sequence[str], complete: bool = False) -> list[PackageResult]:
+        """Build `names`; with `complete` (the release job), also re-import every upstream pin, and the new
+        release holds exactly what this run built and imported."""
         entries = [self.layout.package(n) for n in dict.fromkeys(names)]
-        if not entries:
+        if not entries and not complete:
             raise InputError("no package to build: name packages or use --all")
-        out = self.options.out.absolute()
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".build-", dir=out))
-        except OSError as exc:
-            raise InputError(f"cannot write to output directory {out}: {exc.strerror}") from exc
-        try:
-            identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
-            for note in self.keys.notes:
-                self.progress(f"note: {note}")
+        with self.tree.lock(self.options.wait_seconds):
+            staging = self.tree.staging()
+            try:
+                return self._run(entries, complete, staging)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def _run(self, entries: list[PackageEntry], complete: bool, staging: Path) -> list[PackageResult]:
+        identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
+        for note in self.keys.notes:
+            self.progress(f"note: {note}")
+        results: dict[str, PackageResult] = {}
+        if entries:
             srpms = self._make_srpms(entries, staging)
             deps = build_order(srpms)
-            builder = self._builder(staging)
-            results = self._build_all(entries, srpms, deps, builder, identities, staging)
-            self._place(results, identities, out)
-            return [results[e.name] for e in entries]
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            results = self._build_all(entries, srpms, deps, self._builder(), identities, staging)
+        additions = [NewFile(f.path, self._repository_for(r.repository, f.nevra), r.name, r.signed_by.key_name,
+                             self.layout.packages[r.name].allow_downgrade_to)
+                     for r in results.values() for f in r.files]  # fmt: skip
+        replaced = set(results)
+        if complete:
+            for upstream in self.layout.upstreams.values():
+                self.progress(f"importing {', '.join(map(str, upstream.pins))} from {upstream.url}")
+                key = self.layout.keys[upstream.key]
+                assert key.file is not None  # the layout checked it
+                additions += Importer(upstream, key.file.read_bytes(), staging / "import" / upstream.name).fetch()
+                replaced.add(f"upstream:{upstream.name}")
+        public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
+        release_dir, self.manifest = self.tree.assemble(self.layout, additions, replaced, public_keys,
+                                                        self.options.base_url, complete=complete)  # fmt: skip
+        self.tree.publish(release_dir)
+        self.progress(f"published {self.tree.out} -> {release_dir.name} ({len(self.manifest.entries)} packages)")
+        for result in results.values():
+            result.files = [PlacedFile(self.tree.out / self.layout.repositories[self._repository_for(
+                result.repository, f.nevra)].path / f.path.name, f.nevra) for f in result.files]
+        return [results[e.name] for e in entries]
 
-    def _logdir(self, name: str) -> Path:
-        path = self.options.out.absolute() / "logs" / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def _repository_for(self, repository: str, nevra: Nevra) -> str:
+        """Where a file of a package built for `repository` goes: its SRPM to the sources repository."""
+        sources = self.layout.repositories[repository].sources
+        return sources if nevra.arch == "src" and sources else repository
 
     def _make_srpms(self, entries: list[PackageEntry], staging: Path) -> dict[str, SrpmResult]:
         def one(entry: PackageEntry) -> SrpmResult:
@@ -199,7 +226,7 @@ class ReleaseBuild:
         workdir = staging / "build" / entry.name
         workdir.mkdir(parents=True)
         job = BuildJob(
-            package=entry, srpm=srpm.srpm, workdir=workdir, logdir=self._logdir(entry.name),
+            package=entry, srpm=srpm.srpm, workdir=workdir, logdir=self.tree.logdir(entry.name),
             source_date_epoch=srpm.commit_time, unique=f"{entry.name}-{os.getpid()}-{threading.get_ident()}",
             build_requires=tuple(sorted({br.name for br in srpm.spec.build_requires})),
         )  # fmt: skip
@@ -216,22 +243,3 @@ class ReleaseBuild:
                                time.monotonic() - start, identity, notes=list(output.notes))  # fmt: skip
         result.files = [PlacedFile(f, read_nevra(f)) for f in files]
         return result
-
-    def _place(self, results: dict[str, PackageResult], identities: dict[str, SigningIdentity], out: Path) -> None:
-        """Move every signed file into its repository. Runs only after every package succeeded."""
-        for identity in {i.key_name: i for i in identities.values()}.values():
-            key_file = out / f"RPM-GPG-KEY-{identity.key_name}"
-            tmp = out / f".{key_file.name}.tmp"
-            tmp.write_bytes(identity.keyring.export_public(identity.fingerprint))
-            os.replace(tmp, key_file)
-        for result in results.values():
-            repo = self.layout.repositories[result.repository]
-            source_repo = self.layout.repositories[repo.sources] if repo.sources else repo
-            placed = []
-            for f in result.files:
-                target_repo = source_repo if f.nevra.arch == "src" else repo
-                target = out / target_repo.path / f.path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(f.path, target)
-                placed.append(PlacedFile(target, f.nevra))
-            result.files = placed

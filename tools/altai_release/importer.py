@@ -1,0 +1,145 @@
+"""Third-party packages pinned by the layout, imported from upstream yum repositories as they are: read the
+upstream repodata, download only what is pinned, check each file against the checksum of the metadata
+and its signature against the upstream key, and hand the verified files to the release."""
+
+from __future__ import annotations
+
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import createrepo_c as cr
+
+from .errors import AltaiError
+from .layout import Pin, Upstream
+from .nevra import Nevra
+from .packages import file_sha256
+from .release_tree import NewFile
+from .signing import verify_packages
+
+FETCH_TIMEOUT = 60.0
+_CHECKSUMS = {"sha256": "sha256", "sha": "sha1", "sha1": "sha1", "sha512": "sha512", "sha384": "sha384",
+              "sha224": "sha224", "md5": "md5"}  # fmt: skip
+
+
+class ImportError_(AltaiError):
+    """An upstream could not be read, or a pinned package is missing, altered or wrongly signed."""
+
+
+def _fetch(url: str, dest: Path, what: str) -> None:
+    if not url.startswith(("http://", "https://", "file://")):
+        raise ImportError_(f"{what}: refusing to fetch {url!r}")
+    try:
+        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as response, open(dest, "wb") as out:  # noqa: S310
+            shutil.copyfileobj(response, out)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise ImportError_(f"{what}: cannot fetch {url}: {reason}") from exc
+
+
+def _checksum(path: Path, kind: str) -> str:
+    import hashlib
+
+    if kind == "sha256":
+        return file_sha256(path)
+    digest = hashlib.new(_CHECKSUMS.get(kind, kind))
+    with open(path, "rb") as fd:
+        for block in iter(lambda: fd.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class UpstreamPackage:
+    nevra: Nevra
+    location: str
+    checksum_type: str
+    checksum: str
+
+
+def _nevra(pkg: cr.Package) -> Nevra:
+    epoch = int(pkg.epoch) if pkg.epoch not in (None, "", "0") else None
+    return Nevra(pkg.name, epoch, pkg.version, pkg.release, pkg.arch)
+
+
+def _matches(nevra: Nevra, pin: Pin) -> bool:
+    if nevra.name != pin.name:
+        return False
+    if pin.evr is None:
+        return True
+    return pin.evr in (nevra.evr, f"{nevra.version}-{nevra.release}")
+
+
+class Importer:
+    def __init__(self, upstream: Upstream, public_key: bytes, workdir: Path) -> None:
+        self.upstream = upstream
+        self.public_key = public_key
+        self.workdir = workdir
+        self.base = upstream.url.rstrip("/") + "/"
+
+    def _metadata(self) -> list[UpstreamPackage]:
+        meta = self.workdir / "meta"
+        (meta / "repodata").mkdir(parents=True, exist_ok=True)
+        what = f"upstream {self.upstream.name!r}"
+        _fetch(self.base + "repodata/repomd.xml", meta / "repodata" / "repomd.xml", what)
+        try:
+            repomd = cr.Repomd(str(meta / "repodata" / "repomd.xml"))
+            records = {rec.type: rec for rec in repomd.records}
+        except cr.CreaterepoCError as exc:
+            raise ImportError_(f"{what}: {self.base}repodata/repomd.xml is not repository metadata: {exc}") from exc
+        for kind in ("primary", "filelists", "other"):
+            if kind in records:
+                href = records[kind].location_href
+                local = meta / href
+                local.parent.mkdir(parents=True, exist_ok=True)
+                _fetch(urllib.parse.urljoin(self.base, href), local, what)
+                if _checksum(local, records[kind].checksum_type) != records[kind].checksum:
+                    raise ImportError_(f"{what}: {href} does not match the checksum in repomd.xml")
+        try:
+            reader = cr.RepositoryReader.from_path(str(meta), warningcb=lambda *_: True)
+            return [UpstreamPackage(_nevra(p), p.location_href, p.checksum_type, p.pkgId)
+                    for p in reader.iter_packages() if p.arch != "src"]  # fmt: skip
+        except (cr.CreaterepoCError, OSError, KeyError) as exc:
+            raise ImportError_(f"{what}: unreadable metadata at {self.base}: {exc}") from exc
+
+    def select(self, available: list[UpstreamPackage]) -> list[UpstreamPackage]:
+        chosen: list[UpstreamPackage] = []
+        for pin in self.upstream.pins:
+            matching = [p for p in available if _matches(p.nevra, pin)]
+            if not matching:
+                raise ImportError_(f"upstream {self.upstream.name!r}: no package {str(pin)!r} at {self.base}")
+            newest = matching[0]
+            for candidate in matching[1:]:
+                if candidate.nevra.compare_evr(newest.nevra) > 0:
+                    newest = candidate
+            chosen += [p for p in matching if p.nevra.compare_evr(newest.nevra) == 0]  # every arch of it
+        return chosen
+
+    def fetch(self) -> list[NewFile]:
+        """Download and verify every pinned package; raises before returning anything on any fault."""
+        chosen = self.select(self._metadata())
+        files: list[NewFile] = []
+        downloads = self.workdir / "packages"
+        downloads.mkdir(parents=True, exist_ok=True)
+        for pkg in chosen:
+            name = Path(urllib.parse.urlsplit(pkg.location).path).name
+            if not name.endswith(".rpm") or name.startswith("."):
+                raise ImportError_(f"upstream {self.upstream.name!r}: odd package location {pkg.location!r}")
+            local = downloads / name
+            _fetch(urllib.parse.urljoin(self.base, pkg.location), local, f"upstream {self.upstream.name!r}")
+            if _checksum(local, pkg.checksum_type) != pkg.checksum:
+                raise ImportError_(f"upstream {self.upstream.name!r}: {name} does not match the {pkg.checksum_type} "
+                                   "checksum of the upstream metadata")  # fmt: skip
+            try:
+                verify_packages(self.public_key, [local])
+            except AltaiError as exc:
+                raise ImportError_(f"upstream {self.upstream.name!r}: {name} is not signed by key "
+                                   f"{self.upstream.key!r}: {exc}") from exc  # fmt: skip
+            allowed = next((p.split("=", 1)[1].strip() for p in self.upstream.allow_downgrade
+                            if p.split("=", 1)[0].strip() == pkg.nevra.name), None)  # fmt: skip
+            files.append(NewFile(local, self.upstream.repository, f"upstream:{self.upstream.name}",
+                                 self.upstream.key, allowed))  # fmt: skip
+        return files
