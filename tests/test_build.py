@@ -7,147 +7,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, GitRepo, assert_one_line_error, run_tool
-
-LIB_SPEC = """\
-Name: libaltai
-Version: 1.2
-Release: 1%{?dist}
-Summary: A library of the release
-License: MIT
-Source0: %{name}-%{version}.tar.gz
-%description
-Library.
-%package devel
-Summary: Headers
-%description devel
-Headers.
-%prep
-%setup -q
-%build
-cat lib.txt > built.txt
-%install
-mkdir -p %{buildroot}/usr/share/libaltai %{buildroot}/usr/include
-cp built.txt %{buildroot}/usr/share/libaltai/
-cp lib.txt %{buildroot}/usr/include/libaltai.h
-%files
-/usr/share/libaltai
-%files devel
-/usr/include/libaltai.h
-"""
-
-APP_SPEC = """\
-Name: altai-app
-Version: 0.5
-Release: 2%{?dist}
-Summary: An application that builds against libaltai
-License: MIT
-Source0: %{name}-%{version}.tar.gz
-BuildRequires: libaltai-devel >= 1.0
-BuildArch: noarch
-%description
-App.
-%prep
-%setup -q
-%build
-%{BUILD_STEP}
-%install
-mkdir -p %{buildroot}/usr/share/altai-app
-cp app.txt %{buildroot}/usr/share/altai-app/
-%files
-/usr/share/altai-app
-"""
-
-
-@pytest.fixture(scope="session")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One development key for the whole session: generating RSA keys is the slow part of signing."""
-    return tmp_path_factory.mktemp("state")
-
-
-@pytest.fixture
-def gnupghome(tmp_path: Path) -> Path:
-    home = tmp_path / "gnupg-empty"
-    home.mkdir(mode=0o700)
-    return home
-
-
-@pytest.fixture
-def release(make_repo, tmp_path):
-    lib = make_repo({"libaltai.spec": LIB_SPEC, "lib.txt": "library\n"})
-    app = make_repo({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "true"), "app.txt": "app\n"})
-    layout = tmp_path / "layout" / "altai.toml"
-    layout.parent.mkdir()
-    (layout.parent / "templates").symlink_to(ROOT / "repo-layout" / "templates")
-    (layout.parent / "el6.macros").write_text((ROOT / "repo-layout/macros/el6.macros").read_text())
-    layout.write_text(textwrap.dedent(f"""\
-        [release]
-        name = "altai"
-        version = "9.9"
-        dist = ".el6"
-        mock_chroot = "epel-6-x86_64"
-        macros = ["el6.macros"]
-
-        [keys.altai]
-        id = "Altai Test Release Key"
-        development = true
-
-        [repositories.centos6]
-        path = "centos6"
-        signed_by = "altai"
-        content = "own"
-
-        [repositories.misc]
-        path = "deps/misc"
-        signed_by = "altai"
-        content = "rebuilt"
-        sources = "misc-srpms"
-
-        [repositories.misc-srpms]
-        path = "deps/misc-srpms"
-        signed_by = "altai"
-        content = "sources"
-
-        [packages.nova-fping]
-        git = "{ROOT}"
-        subdir = "src/nova-fping"
-        spec = "specs/nova-fping.spec"
-        repository = "centos6"
-
-        [packages.libaltai]
-        git = "{lib.path}"
-        repository = "misc"
-
-        [packages.altai-app]
-        git = "{app.path}"
-        repository = "centos6"
-        """))
-    return {"layout": layout, "lib": lib, "app": app, "out": tmp_path / "out"}
-
-
-def build(release, state_dir, gnupghome, *args, env=None):
-    return run_tool("build.py", "--layout", str(release["layout"]), "--out", str(release["out"]),
-                    "--state-dir", str(state_dir), *args,
-                    env={"GNUPGHOME": str(gnupghome), **(env or {})})  # fmt: skip
-
-
-def tree(out: Path) -> dict[str, bytes]:
-    """Every published file with its bytes."""
-    if not out.exists():
-        return {}
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-
-
-def packages_and_keys(out: Path) -> list[str]:
-    return sorted(p for p in tree(out) if p.endswith(".rpm") or p.startswith("RPM-GPG-KEY-"))
-
-
-def logs(out: Path) -> Path:
-    return out.with_name(out.name + ".store") / "logs"
+from conftest import APP_SPEC, LIB_SPEC, GitRepo, assert_one_line_error, build, logs, packages_and_keys, tree
 
 
 def rpmkeys_check(key: Path, packages: list[Path], dbpath: Path) -> list[str]:
@@ -173,8 +36,8 @@ def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, t
     arch = os.uname().machine
     assert published == sorted([
         "RPM-GPG-KEY-altai",
-        "centos6/altai-app-0.5-2.el6.noarch.rpm", "centos6/altai-app-0.5-2.el6.src.rpm",
-        "centos6/nova-fping-0.1.0-1.el6.noarch.rpm", "centos6/nova-fping-0.1.0-1.el6.src.rpm",
+        "centos6/altai-app-0.5-2.el6.noarch.rpm", "centos6/SRPMS/altai-app-0.5-2.el6.src.rpm",
+        "centos6/nova-fping-0.1.0-1.el6.noarch.rpm", "centos6/SRPMS/nova-fping-0.1.0-1.el6.src.rpm",
         f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm", f"deps/misc/libaltai-devel-1.2-1.el6.{arch}.rpm",
         "deps/misc-srpms/libaltai-1.2-1.el6.src.rpm",
     ])  # fmt: skip
@@ -196,8 +59,8 @@ def test_human_summary_and_development_key_notice(release, state_dir, gnupghome)
     assert header.split() == ["package", "nevra", "builder", "time", "signed", "by"]
     assert row.startswith("nova-fping") and "nova-fping-0.1.0-1.el6" in row and "DEVELOPMENT" in row
     assert "DEVELOPMENT key" in run.stderr
-    assert packages_and_keys(release["out"]) == ["RPM-GPG-KEY-altai", "centos6/nova-fping-0.1.0-1.el6.noarch.rpm",
-                                                 "centos6/nova-fping-0.1.0-1.el6.src.rpm"]  # fmt: skip
+    assert packages_and_keys(release["out"]) == ["RPM-GPG-KEY-altai", "centos6/SRPMS/nova-fping-0.1.0-1.el6.src.rpm",
+                                                 "centos6/nova-fping-0.1.0-1.el6.noarch.rpm"]  # fmt: skip
 
 
 def _user_key(gnupghome: Path, uid: str, passphrase: str) -> str:

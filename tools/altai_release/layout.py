@@ -208,9 +208,10 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
             raise r.fail(f"{key}.content", f"expected one of {', '.join(CONTENT_KINDS)}, found {content!r}")
         repositories[name] = Repository(name, tree_path, signed_by, content, r.optional_string(data, f"{key}.sources"))
     for repo in repositories.values():
-        if repo.content == "rebuilt" and repo.sources not in repositories:
-            raise r.fail(f"repositories.{repo.name}.sources", "expected the name of the repository that "
-                         f"receives this repository's SRPMs, found {repo.sources!r}")  # fmt: skip
+        sources_repo = repositories.get(repo.sources) if repo.sources else None
+        if (repo.content == "rebuilt" or repo.sources) and (sources_repo is None or sources_repo.content != "sources"):
+            raise r.fail(f"repositories.{repo.name}.sources", "expected the name of the repository (content = "
+                         f"\"sources\") that receives this repository's SRPMs, found {repo.sources!r}")  # fmt: skip
 
     packages: dict[str, PackageEntry] = {}
     for name in r.table(data, "packages", required=False):

@@ -97,8 +97,12 @@ class ReleaseTree:
             os.close(fd)  # closing releases the lock
 
     def staging(self) -> Path:
-        (self.store / "staging").mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix="run-", dir=self.store / "staging"))
+        """A fresh staging directory. Called under the lock: what other runs left (killed ones) goes."""
+        area = self.store / "staging"
+        area.mkdir(parents=True, exist_ok=True)
+        for stale in area.iterdir():
+            shutil.rmtree(stale, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix="run-", dir=area))
 
     def logdir(self, package: str) -> Path:
         path = self.logs / package
@@ -236,9 +240,11 @@ class ReleaseTree:
         self._prune(release_dir)
 
     def _prune(self, current: Path) -> None:
+        """Keep the last KEEP_RELEASES complete releases; drop older ones and half-made ones of killed runs."""
         releases = sorted((p for p in self.releases.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-        for old in releases[:-KEEP_RELEASES]:
-            if old != current:
+        complete = [p for p in releases if (p / MANIFEST_NAME).exists()]
+        for old in releases:
+            if old != current and (old not in complete or old in complete[:-KEEP_RELEASES]):
                 shutil.rmtree(old, ignore_errors=True)
 
 

@@ -1,0 +1,312 @@
+"""The release tree: repodata for every repository, manifest, altai.repo, atomic publishing with hard links,
+immutable NEVRAs, explicit downgrades, diff, locking, third-party imports from a real upstream served over
+HTTP, and the installer's view through Debian's real dnf."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from altai_release.packages import file_sha256
+from altai_release.release_tree import ReleaseTree
+from conftest import LIB_SPEC, TOOLS, assert_one_line_error, build, tree
+from rpmtools import build_rpm, make_key, make_repo, public_key, serve
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+def entries(out: Path) -> dict[str, dict]:
+    return {e["path"]: e for e in manifest(out)["packages"]}
+
+
+def assert_consistent(out: Path) -> None:
+    """Every file the manifest names is there with its checksum, and every repository has repodata."""
+    for path, entry in entries(out).items():
+        assert file_sha256(out / path) == entry["sha256"], path
+    for repo in ("centos6", "centos6/SRPMS", "deps/misc", "deps/misc-srpms"):
+        assert (out / repo / "repodata" / "repomd.xml").is_file()
+
+
+def test_tree_layout_manifest_and_repo_file(release, state_dir, gnupghome):
+    run = build(release, state_dir, gnupghome, "libaltai", "--base-url", "http://mirror.example/altai/9.9/")
+    assert run.returncode == 0, run.stderr
+    out = release["out"]
+    assert out.is_symlink()
+    # empty ones too: the installer never meets a 404
+    for repo in ("centos6", "centos6/SRPMS", "deps/misc", "deps/misc-srpms"):
+        assert (out / repo / "repodata" / "repomd.xml").is_file()
+    arch = os.uname().machine
+    listed = entries(out)
+    assert sorted(listed) == ["deps/misc-srpms/libaltai-1.2-1.el6.src.rpm", f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm",
+                              f"deps/misc/libaltai-devel-1.2-1.el6.{arch}.rpm"]  # fmt: skip
+    lib = listed[f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm"]
+    assert {k: lib[k] for k in ("repository", "name", "epoch", "version", "release", "arch", "signer")} == {
+        "repository": "misc", "name": "libaltai", "epoch": None, "version": "1.2", "release": "1.el6",
+        "arch": arch, "signer": "altai"}  # fmt: skip
+    assert lib["sha256"] == file_sha256(out / lib["path"]) and len(lib["signer_keyid"]) == 16
+    repo_file = (out / "altai.repo").read_text()
+    sections = {}
+    for block in repo_file.split("\n[")[1:]:
+        head, *lines = block.strip().splitlines()
+        sections[head.rstrip("]")] = dict(line.split("=", 1) for line in lines)
+    assert set(sections) == {"altai-centos6", "altai-centos6-srpms", "altai-misc", "altai-misc-srpms"}
+    assert sections["altai-misc"] == {"name": "altai 9.9 - misc", "baseurl": "http://mirror.example/altai/9.9/deps/misc/",
+                                      "enabled": "1", "gpgcheck": "1",
+                                      "gpgkey": "http://mirror.example/altai/9.9/RPM-GPG-KEY-altai"}  # fmt: skip
+    assert sections["altai-misc-srpms"]["enabled"] == "0"
+
+
+def test_refresh_keeps_the_rest_and_hard_links_unchanged_files(release, state_dir, gnupghome):
+    out = release["out"]
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    first = out.resolve()
+    lib_files = {p: (out / p).stat().st_ino for p in entries(out)}
+    assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
+    second = out.resolve()
+    assert first != second and first.exists()
+    now = entries(out)
+    assert set(lib_files) < set(now) and any(p.startswith("centos6/nova-fping") for p in now)
+    for path, inode in lib_files.items():  # unchanged files are the same inode: no copy, no extra disk
+        assert (out / path).stat().st_ino == inode
+    assert_consistent(out)
+    # the same inputs again: every package keeps its published bytes (the signature is not redone)
+    assert build(release, state_dir, gnupghome, "--all").returncode == 0
+    assert {p: (out / p).stat().st_ino for p in lib_files} == lib_files
+
+
+def test_published_nevra_is_immutable(release, state_dir, gnupghome):
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    before = tree(release["out"])
+    release["lib"].commit({"lib.txt": "changed without a new Release\n"})
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, "libaltai-1.2-1.el6", "already published", "raise its Release")
+    assert tree(release["out"]) == before
+
+
+def test_downgrade_is_refused_unless_the_layout_names_it(release, state_dir, gnupghome):
+    lib = release["lib"]
+    lib.commit({"libaltai.spec": LIB_SPEC.replace("Version: 1.2", "Version: 1.3")})
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    old_manifest = release["out"].resolve() / "manifest.json"
+    before = tree(release["out"])
+    lib.git("revert", "--no-edit", "HEAD")
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, "libaltai-1.2-1.el6", "go down from 1.3-1.el6", "allow_downgrade_to")
+    assert tree(release["out"]) == before
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('repository = "misc"',
+                                                 'repository = "misc"\nallow_downgrade_to = "1.2-1.el6"'))  # fmt: skip
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert run.returncode == 0, run.stderr
+    lib_entry = next(e for e in manifest(release["out"])["packages"] if e["name"] == "libaltai" and e["arch"] != "src")
+    assert lib_entry["version"] == "1.2" and lib_entry["downgraded_from"] == "1.3-1.el6"
+    diff = build(release, state_dir, gnupghome, "--diff", str(old_manifest))
+    assert diff.returncode == 0, diff.stderr
+    arch = os.uname().machine
+    assert f"downgraded  misc: libaltai.{arch} 1.3-1.el6 -> 1.2-1.el6" in diff.stdout.splitlines()
+    assert "0 added, 0 removed, 0 upgraded, 3 downgraded" in diff.stderr
+
+
+def test_diff_reports_added_removed_upgraded(release, state_dir, gnupghome):
+    out = release["out"]
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    first = out.resolve() / "manifest.json"
+    release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", "Release: 2%")})
+    assert build(release, state_dir, gnupghome, "--all").returncode == 0
+    lines = build(release, state_dir, gnupghome, "--diff", str(first)).stdout.splitlines()
+    arch = os.uname().machine
+    assert f"upgraded    misc: libaltai.{arch} 1.2-1.el6 -> 1.2-2.el6" in lines
+    assert "added       centos6: nova-fping.noarch 0.1.0-1.el6" in lines
+    back = build(release, state_dir, gnupghome, "--diff", str(out / "manifest.json"), "--against", str(first))
+    assert "removed     centos6: nova-fping.noarch 0.1.0-1.el6" in back.stdout.splitlines()
+    assert_one_line_error(build(release, state_dir, gnupghome, "--diff", str(out / "nope.json")), "nope.json")
+
+
+def test_a_second_run_fails_clearly_while_one_is_publishing(release, state_dir, gnupghome):
+    tree_ = ReleaseTree(release["out"])
+    with tree_.lock():
+        run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, "another run", f"pid {os.getpid()}", str(release["out"]))
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0  # the lock went with its holder
+
+
+def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupghome):
+    out = release["out"]
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    env = {**os.environ, "GNUPGHOME": str(release["out"].parent / "gnupg-empty")}
+    (release["out"].parent / "gnupg-empty").mkdir(exist_ok=True, mode=0o700)
+    seen = set()
+    for delay in (0.2, 0.5, 0.8, 1.1, 1.4, 1.7, 2.0):
+        proc = subprocess.Popen([sys.executable, str(TOOLS / "build.py"), "--all", "--layout", str(release["layout"]),
+                                 "--out", str(out), "--state-dir", str(state_dir)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert_consistent(out)  # whatever the moment, OUT is one complete release
+        seen.add(len(entries(out)))
+    assert build(release, state_dir, gnupghome, "--all").returncode == 0  # and the next run completes
+    assert len(entries(out)) == 7
+    releases = [p for p in (out.with_name("out.store") / "releases").iterdir()]
+    assert all((p / "manifest.json").exists() for p in releases)  # half-made releases were swept away
+    assert seen <= {3, 7}
+    assert not [p for p in (out.with_name('out.store') / 'staging').iterdir()]  # the last run cleaned up
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    """A real third-party repository: RPMs signed with a throwaway upstream key, createrepo_c metadata."""
+    key = make_key(tmp_path / "upstream-gnupg", "Upstream EPEL Test Key", "epel")
+    rogue = make_key(tmp_path / "rogue-gnupg", "Someone Else", "rogue")
+    work = tmp_path / "upstream-build"
+    pkgs = {
+        "fping-3.10": build_rpm(work, "fping", "3.10", "1.el6", signer=key),
+        "fping-3.13": build_rpm(work, "fping", "3.13", "1.el6", signer=key),
+        "python-webob": build_rpm(work, "python-webob", "1.2.3", "4.el6", signer=key),
+        "rogue": build_rpm(work, "python-rogue", "1.0", "1", signer=rogue),
+        "unsigned": build_rpm(work, "python-unsigned", "1.0", "1"),
+    }
+    root = tmp_path / "upstream-www"
+    make_repo(root / "epel", list(pkgs.values()))
+    key_file = tmp_path / "RPM-GPG-KEY-EPEL-TEST"
+    key_file.write_bytes(public_key(key))
+    with serve(root) as url:
+        yield {"url": f"{url}/epel", "key_file": key_file, "root": root / "epel", "key": key}
+
+
+def with_upstream(release, upstream, packages: str, url: str | None = None) -> None:
+    layout = release["layout"]
+    layout.write_text(layout.read_text() + f"""
+[keys.epel]
+id = "Upstream EPEL Test Key"
+file = "{upstream['key_file']}"
+
+[repositories.epel]
+path = "deps/epel"
+signed_by = "epel"
+content = "upstream"
+
+[upstreams.epel]
+url = "{url or upstream['url']}"
+key = "epel"
+repository = "epel"
+packages = {packages}
+""")
+
+
+def test_import_pinned_packages_from_a_real_upstream(release, state_dir, gnupghome, upstream, tmp_path):
+    with_upstream(release, upstream, '["fping", "python-webob = 1.2.3-4.el6"]')
+    run = build(release, state_dir, gnupghome, "--all")
+    assert run.returncode == 0, run.stderr
+    out = release["out"]
+    imported = {p: e for p, e in entries(out).items() if p.startswith("deps/epel/")}
+    assert sorted(imported) == ["deps/epel/fping-3.13-1.el6.noarch.rpm",  # the newest when no version is pinned
+                                "deps/epel/python-webob-1.2.3-4.el6.noarch.rpm"]  # fmt: skip
+    assert {e["signer"] for e in imported.values()} == {"epel"}
+    assert {e["signer_keyid"] for e in imported.values()} == {upstream["key"].fingerprint[-16:].lower()}
+    # kept as upstream signed them: byte for byte
+    assert (out / "deps/epel/fping-3.13-1.el6.noarch.rpm").read_bytes() == (
+        upstream["root"] / "fping-3.13-1.el6.noarch.rpm").read_bytes()
+    assert (out / "RPM-GPG-KEY-epel").read_bytes() == upstream["key_file"].read_bytes()
+    assert "[altai-epel]" in (out / "altai.repo").read_text()
+
+
+@pytest.mark.parametrize("pin,message", [
+    ('["python-rogue"]', "python-rogue-1.0-1.noarch.rpm is not signed by key 'epel'"),
+    ('["python-unsigned"]', "python-unsigned-1.0-1.noarch.rpm is not signed by key 'epel'"),
+    ('["fping = 9.9-1.el6"]', "no package 'fping = 9.9-1.el6'"),
+])  # fmt: skip
+def test_import_refuses_foreign_unsigned_and_missing(release, state_dir, gnupghome, upstream, pin, message):
+    assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
+    before = tree(release["out"])
+    with_upstream(release, upstream, pin)
+    assert_one_line_error(build(release, state_dir, gnupghome, "--all"), "upstream 'epel'", message)
+    assert tree(release["out"]) == before
+
+
+def test_import_refuses_a_checksum_mismatch(release, state_dir, gnupghome, upstream):
+    target = upstream["root"] / "python-webob-1.2.3-4.el6.noarch.rpm"
+    target.write_bytes(target.read_bytes() + b"tampered")
+    with_upstream(release, upstream, '["python-webob"]')
+    run = build(release, state_dir, gnupghome, "--all")
+    assert_one_line_error(run, "python-webob-1.2.3-4.el6.noarch.rpm", "does not match the sha256 checksum")
+    assert tree(release["out"]) == {}
+
+
+def test_unreachable_upstream_fails_the_run(release, state_dir, gnupghome, upstream):
+    with_upstream(release, upstream, '["fping"]', url="http://127.0.0.1:9/epel")
+    run = build(release, state_dir, gnupghome, "--all")
+    assert_one_line_error(run, "upstream 'epel'", "cannot fetch http://127.0.0.1:9/epel/repodata/repomd.xml")
+    assert tree(release["out"]) == {}
+
+
+def dnf(root: Path, reposdir: Path, *args: str, plugins: str = "--noplugins") -> subprocess.CompletedProcess[str]:
+    """Debian's dnf. Its `local` plugin breaks gpg checks in an installroot: plugins stay off, or only that
+    one is disabled where a plugin command (repoclosure) is needed."""
+    return subprocess.run(["dnf", plugins, "-y", f"--installroot={root}", "--releasever=6",
+                           f"--setopt=reposdir={reposdir}", f"--setopt=cachedir={root}/var/cache/dnf",
+                           "--setopt=install_weak_deps=0", *args],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.fixture
+def base_os(tmp_path):
+    """A test "base OS" repository with stand-ins for what nova-fping Requires from CentOS."""
+    key = make_key(tmp_path / "base-gnupg", "Test Base OS Key", "base")
+    work = tmp_path / "base-build"
+    packages = [build_rpm(work, "fping", "3.10", "1", signer=key),
+                build_rpm(work, "python3", "3.6.8", "1", provides=["python(abi) = 3.6"], signer=key)]  # fmt: skip
+    make_repo(tmp_path / "www" / "base", packages)
+    (tmp_path / "www" / "RPM-GPG-KEY-base").write_bytes(public_key(key))
+    return tmp_path / "www"
+
+
+def test_installer_installs_nova_fping_with_dnf_over_http(release, state_dir, gnupghome, base_os, tmp_path):
+    out = release["out"]
+    (base_os / "altai").symlink_to(out)
+    with serve(base_os) as url:
+        run = build(release, state_dir, gnupghome, "--all", "--base-url", f"{url}/altai")
+        assert run.returncode == 0, run.stderr
+        reposdir = tmp_path / "yum.repos.d"
+        reposdir.mkdir()
+        (reposdir / "altai.repo").write_text((out / "altai.repo").read_text())
+        (reposdir / "base.repo").write_text(f"[base]\nname=base\nbaseurl={url}/base/\ngpgcheck=1\n"
+                                            f"gpgkey={url}/RPM-GPG-KEY-base\n")  # fmt: skip
+        root = tmp_path / "installroot"
+        proc = dnf(root, reposdir, "install", "nova-fping")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        installed = list(root.glob("usr/lib/python3.6/site-packages/nova_fping/__init__.py"))
+        assert len(installed) == 1
+        closure = dnf(root, reposdir, "repoclosure", "--check", "altai-centos6", "--check", "altai-misc",
+                      plugins="--disableplugin=local")
+        assert closure.returncode == 0 and "unresolved" not in closure.stdout, closure.stdout + closure.stderr
+
+
+def test_dnf_refuses_a_package_signed_with_another_key(release, state_dir, gnupghome, base_os, tmp_path):
+    out = release["out"]
+    (base_os / "altai").symlink_to(out)
+    assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
+    # an intruder slips a package signed by someone else into the published centos6 repository
+    intruder = make_key(tmp_path / "intruder-gnupg", "Intruder", "altai")
+    rogue = build_rpm(tmp_path / "rogue", "altai-rogue", signer=intruder)
+    current = out.resolve()
+    (current / "centos6" / rogue.name).write_bytes(rogue.read_bytes())
+    from altai_release.repodata import write_repodata
+    write_repodata(current / "centos6", {}, 2)
+    with serve(base_os) as url:
+        reposdir = tmp_path / "yum.repos.d"
+        reposdir.mkdir()
+        repo_text = (out / "altai.repo").read_text().replace(out.as_uri(), f"{url}/altai")
+        (reposdir / "altai.repo").write_text(repo_text)
+        proc = dnf(tmp_path / "installroot", reposdir, "install", "altai-rogue")
+        assert proc.returncode != 0
+        assert "GPG" in proc.stdout + proc.stderr or "signature" in (proc.stdout + proc.stderr).lower()
+        assert not list((tmp_path / "installroot").glob("usr/share/altai-rogue"))
