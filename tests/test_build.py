@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import APP_SPEC, LIB_SPEC, GitRepo, assert_one_line_error, build, logs, packages_and_keys, tree
+from altai_testlib import APP_SPEC, LIB_SPEC, GitRepo, assert_one_line_error, build, logs, packages_and_keys, tree
 
 
 def rpmkeys_check(key: Path, packages: list[Path], dbpath: Path) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import rpm
-from conftest import GitRepo, assert_one_line_error, run_tool
+from altai_testlib import GitRepo, assert_one_line_error, run_tool
 
 SPEC = """\
 Name:           {name}

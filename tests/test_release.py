@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from altai_release.packages import file_sha256
 from altai_release.release_tree import ReleaseTree
-from conftest import LIB_SPEC, TOOLS, assert_one_line_error, build, tree
+from altai_testlib import LIB_SPEC, TOOLS, assert_one_line_error, build, tree
 from rpmtools import build_rpm, make_key, make_repo, public_key, serve
 
 

@@ -1,0 +1,124 @@
+"""The os-fping API as a WSGI application (WebOb): Nova's historical URLs, JSON and faults."""
+
+import json
+import re
+from typing import List, Optional, Set
+
+import webob
+
+from nova_fping import policy as fping_policy
+from nova_fping.fping import FpingProber, FpingUnavailable
+from nova_fping.inventory import Server, valid_uuid
+from nova_fping.ratelimit import RateLimiter
+
+ROUTE = re.compile(r"^/v2(?:\.1)?/(?P<project>[^/]+)/os-fping(?:/(?P<server>[^/]+))?/?$")
+TRUE = ("1", "true", "yes", "on")
+_FAULTS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound", 405: "badMethod",
+           413: "overLimit", 500: "computeFault", 503: "serviceUnavailable"}
+
+
+def fault(status: int, message: str, retry_after: Optional[int] = None) -> webob.Response:
+    body = {"code": status, "message": message}  # type: Dict[str, object]
+    if retry_after is not None:
+        body["retryAfter"] = str(retry_after)
+    response = webob.Response(status=status, content_type="application/json", charset="utf-8")
+    response.text = json.dumps({_FAULTS.get(status, "computeFault"): body})
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def ok(body: dict) -> webob.Response:
+    response = webob.Response(status=200, content_type="application/json", charset="utf-8")
+    response.text = json.dumps(body)
+    return response
+
+
+def context_from(request: webob.Request) -> Optional[fping_policy.Context]:
+    """The caller as the auth layer in front of us (keystonemiddleware, or the noauth filter) saw it."""
+    if request.headers.get("X-Identity-Status") != "Confirmed":
+        return None
+    project = request.headers.get("X-Project-Id") or request.headers.get("X-Tenant-Id")
+    if not project:
+        return None
+    return fping_policy.Context(project, request.headers.get("X-Roles", "").split(","))
+
+
+class FpingApi:
+    def __init__(self, inventory: object, prober: FpingProber, rules: fping_policy.Policy,
+                 limiter: RateLimiter) -> None:
+        self.inventory = inventory
+        self.prober = prober
+        self.policy = rules
+        self.limiter = limiter
+
+    def __call__(self, environ: dict, start_response: object) -> object:
+        request = webob.Request(environ)
+        try:
+            response = self.handle(request)
+        except FpingUnavailable as exc:
+            response = fault(503, str(exc))
+        return response(environ, start_response)
+
+    def handle(self, request: webob.Request) -> webob.Response:
+        match = ROUTE.match(request.path_info)
+        if not match:
+            return fault(404, "Unknown resource %s" % request.path_info)
+        if request.method not in ("GET", "HEAD"):
+            return fault(405, "Method %s is not allowed" % request.method)
+        context = context_from(request)
+        if context is None:
+            return fault(401, "Authentication required")
+        project = match.group("project")
+        if project != context.project_id and not context.is_admin:
+            return fault(403, "Project %s does not match the caller's project" % project)
+        retry_after = self.limiter.check(context.project_id)
+        if retry_after:
+            return fault(413, "This request was rate-limited.", retry_after=retry_after)
+        server_id = match.group("server")
+        if server_id is not None:
+            return self.show(context, server_id)
+        return self.index(request, context, project)
+
+    def _servers(self, project: Optional[str]) -> List[Server]:
+        try:
+            return list(self.inventory.list(project))  # type: ignore[attr-defined]
+        except Exception as exc:  # the source is remote (Nova): its failure is ours to report, not to crash
+            raise FpingUnavailable("cannot list servers: %s" % exc) from exc
+
+    def _alive(self, servers: List[Server]) -> List[dict]:
+        alive = self.prober.probe([a for s in servers for a in s.addresses])
+        return [{"id": s.id, "project_id": s.project_id, "alive": any(alive.get(a, False) for a in s.addresses)}
+                for s in servers]
+
+    def index(self, request: webob.Request, context: fping_policy.Context, project: str) -> webob.Response:
+        all_tenants = request.GET.get("all_tenants", "").strip().lower() in TRUE
+        rule = fping_policy.ALL_TENANTS if all_tenants else fping_policy.BASE
+        if not self.policy.allowed(rule, context, project):
+            return fault(403, "Policy doesn't allow %s to be performed." % rule)
+        include = _ids(request, "include")
+        exclude = _ids(request, "exclude")
+        bad = sorted(i for i in (include | exclude) if not valid_uuid(i))
+        if bad:
+            return fault(400, "Invalid server id(s): %s" % ", ".join(bad))
+        servers = self._servers(None if all_tenants else project)
+        if include:
+            servers = [s for s in servers if s.id in include]
+        elif exclude:  # exclude is ignored when include is given, as in Nova
+            servers = [s for s in servers if s.id not in exclude]
+        return ok({"servers": self._alive(servers)})
+
+    def show(self, context: fping_policy.Context, server_id: str) -> webob.Response:
+        if not valid_uuid(server_id):
+            return fault(400, "Invalid server id: %s" % server_id)
+        try:
+            server = self.inventory.get(server_id)  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise FpingUnavailable("cannot look up server: %s" % exc) from exc
+        if server is None or not self.policy.allowed(fping_policy.BASE, context, server.project_id):
+            return fault(404, "Server %s could not be found." % server_id)
+        return ok({"server": self._alive([server])[0]})
+
+
+def _ids(request: webob.Request, name: str) -> Set[str]:
+    return {part.strip().lower() for value in request.GET.getall(name) for part in value.split(",") if part.strip()}

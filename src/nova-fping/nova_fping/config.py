@@ -1,0 +1,72 @@
+"""nova-fping's configuration file (INI) and what it builds: the inventory, the prober, policy, limiter."""
+
+import configparser
+import os
+from typing import Optional
+
+from nova_fping.fping import FpingProber
+from nova_fping.inventory import NovaInventory, StaticInventory
+from nova_fping.policy import Policy
+from nova_fping.ratelimit import RateLimiter
+
+DEFAULTS = {
+    "DEFAULT": {"listen": "127.0.0.1:8775", "paste_config": "/etc/nova-fping/api-paste.ini", "pipeline": "main"},
+    "fping": {"path": "/usr/bin/fping", "timeout_ms": "500", "retries": "1"},
+    "rate_limit": {"calls": "12", "period": "3600"},
+    "policy": {"file": ""},
+    "inventory": {"source": "nova", "file": ""},
+    "nova": {"auth_url": "", "username": "", "password": "", "project_name": "", "user_domain_name": "Default",
+             "project_domain_name": "Default", "endpoint_override": "", "cafile": ""},
+}
+
+
+class ConfigError(Exception):
+    pass
+
+
+def load(path: Optional[str] = None) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_dict(DEFAULTS)
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fd:
+                parser.read_file(fd)
+        except (OSError, configparser.Error) as exc:
+            raise ConfigError("%s: %s" % (path, exc)) from exc
+    return parser
+
+
+def build_app(conf: configparser.ConfigParser):  # type: ignore[no-untyped-def]
+    from nova_fping.api import FpingApi
+
+    try:
+        prober = FpingProber(conf.get("fping", "path"), conf.getint("fping", "timeout_ms"),
+                             conf.getint("fping", "retries"))
+        limiter = RateLimiter(conf.getint("rate_limit", "calls"), conf.getfloat("rate_limit", "period"))
+    except ValueError as exc:
+        raise ConfigError("bad number in the configuration: %s" % exc) from exc
+    policy_file = conf.get("policy", "file") or None
+    if policy_file and not os.path.isfile(policy_file):
+        raise ConfigError("[policy] file %s does not exist" % policy_file)
+    rules = Policy(policy_file)
+    return FpingApi(build_inventory(conf), prober, rules, limiter)
+
+
+def build_inventory(conf: configparser.ConfigParser) -> object:
+    source = conf.get("inventory", "source")
+    if source == "static":
+        if not conf.get("inventory", "file"):
+            raise ConfigError("[inventory] source = static needs file = PATH")
+        return StaticInventory(conf.get("inventory", "file"))
+    if source == "nova":
+        from keystoneauth1 import loading, session
+
+        nova = dict(conf.items("nova"))
+        loader = loading.get_plugin_loader("password")
+        auth = loader.load_from_options(auth_url=nova["auth_url"], username=nova["username"],
+                                        password=nova["password"], project_name=nova["project_name"],
+                                        user_domain_name=nova["user_domain_name"],
+                                        project_domain_name=nova["project_domain_name"])
+        sess = session.Session(auth=auth, verify=nova["cafile"] or True)
+        return NovaInventory(sess, nova["endpoint_override"] or None)
+    raise ConfigError("[inventory] source must be static or nova, not %r" % source)

@@ -1,0 +1,241 @@
+"""Shared helpers and fixtures of the tooling tests: real git repositories in tmp dirs, a runner for the
+real entry points, and a release of three packages built with tools/build.py. (Not named conftest:
+src/nova-fping/tests has its own, and test modules import from here.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "tools"
+
+
+@dataclass
+class GitRepo:
+    path: Path
+    clock: int = 1_700_000_000
+
+    def git(self, *args: str) -> str:
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
+            "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.com",
+            "GIT_AUTHOR_DATE": f"@{self.clock} +0000", "GIT_COMMITTER_DATE": f"@{self.clock} +0000",
+        }  # fmt: skip
+        proc = subprocess.run(["git", *args], cwd=self.path, env=env, capture_output=True, text=True,
+                              check=True)  # fmt: skip
+        return proc.stdout.strip()
+
+    def write(self, files: Mapping[str, str | bytes]) -> None:
+        for name, content in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+
+    def commit(self, files: Mapping[str, str | bytes], message: str = "change") -> str:
+        self.write(files)
+        self.clock += 3600
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path):
+    counter = iter(range(1000))
+
+    def factory(files: Mapping[str, str | bytes] | None = None) -> GitRepo:
+        path = tmp_path / f"repo{next(counter)}"
+        path.mkdir()
+        repo = GitRepo(path)
+        repo.git("init", "-q", "-b", "main")
+        if files:
+            repo.commit(files, "initial")
+        return repo
+
+    return factory
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_tool(script: str, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
+    proc = subprocess.run(
+        [sys.executable, str(TOOLS / script), *args],
+        cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_one_line_error(run: Run, *fragments: str) -> None:
+    """The CLI contract for failures: non-zero, exactly one `error:` line naming the culprit, last on stderr
+    (after any progress lines), no traceback."""
+    assert run.returncode != 0, run
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], run.stderr
+    assert "Traceback" not in run.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, errors[0])
+
+
+# -- a release of three packages, built with tools/build.py -------------------------------------------
+
+LIB_SPEC = """\
+Name: libaltai
+Version: 1.2
+Release: 1%{?dist}
+Summary: A library of the release
+License: MIT
+Source0: %{name}-%{version}.tar.gz
+%description
+Library.
+%package devel
+Summary: Headers
+%description devel
+Headers.
+%prep
+%setup -q
+%build
+cat lib.txt > built.txt
+%install
+mkdir -p %{buildroot}/usr/share/libaltai %{buildroot}/usr/include
+cp built.txt %{buildroot}/usr/share/libaltai/
+cp lib.txt %{buildroot}/usr/include/libaltai.h
+%files
+/usr/share/libaltai
+%files devel
+/usr/include/libaltai.h
+"""
+
+APP_SPEC = """\
+Name: altai-app
+Version: 0.5
+Release: 2%{?dist}
+Summary: An application that builds against libaltai
+License: MIT
+Source0: %{name}-%{version}.tar.gz
+BuildRequires: libaltai-devel >= 1.0
+BuildArch: noarch
+%description
+App.
+%prep
+%setup -q
+%build
+%{BUILD_STEP}
+%install
+mkdir -p %{buildroot}/usr/share/altai-app
+cp app.txt %{buildroot}/usr/share/altai-app/
+%files
+/usr/share/altai-app
+"""
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One development key for the whole session: generating RSA keys is the slow part of signing."""
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture
+def gnupghome(tmp_path: Path) -> Path:
+    home = tmp_path / "gnupg-empty"
+    home.mkdir(mode=0o700)
+    return home
+
+
+@pytest.fixture
+def release(make_repo, tmp_path):
+    lib = make_repo({"libaltai.spec": LIB_SPEC, "lib.txt": "library\n"})
+    app = make_repo({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "true"), "app.txt": "app\n"})
+    layout = tmp_path / "layout" / "altai.toml"
+    layout.parent.mkdir()
+    (layout.parent / "templates").symlink_to(ROOT / "repo-layout" / "templates")
+    (layout.parent / "el6.macros").write_text((ROOT / "repo-layout/macros/el6.macros").read_text())
+    layout.write_text(textwrap.dedent(f"""\
+        [release]
+        name = "altai"
+        version = "9.9"
+        dist = ".el6"
+        mock_chroot = "epel-6-x86_64"
+        macros = ["el6.macros"]
+
+        [keys.altai]
+        id = "Altai Test Release Key"
+        development = true
+
+        [repositories.centos6]
+        path = "centos6"
+        signed_by = "altai"
+        content = "own"
+        sources = "centos6-srpms"
+
+        [repositories.centos6-srpms]
+        path = "centos6/SRPMS"
+        signed_by = "altai"
+        content = "sources"
+
+        [repositories.misc]
+        path = "deps/misc"
+        signed_by = "altai"
+        content = "rebuilt"
+        sources = "misc-srpms"
+
+        [repositories.misc-srpms]
+        path = "deps/misc-srpms"
+        signed_by = "altai"
+        content = "sources"
+
+        [packages.nova-fping]
+        git = "{ROOT}"
+        subdir = "src/nova-fping"
+        spec = "specs/nova-fping.spec"
+        repository = "centos6"
+
+        [packages.libaltai]
+        git = "{lib.path}"
+        repository = "misc"
+
+        [packages.altai-app]
+        git = "{app.path}"
+        repository = "centos6"
+        """))
+    return {"layout": layout, "lib": lib, "app": app, "out": tmp_path / "out"}
+
+
+def build(release, state_dir, gnupghome, *args, env=None):
+    return run_tool("build.py", "--layout", str(release["layout"]), "--out", str(release["out"]),
+                    "--state-dir", str(state_dir), *args,
+                    env={"GNUPGHOME": str(gnupghome), **(env or {})})  # fmt: skip
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    """Every published file with its bytes."""
+    if not out.exists():
+        return {}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def packages_and_keys(out: Path) -> list[str]:
+    return sorted(p for p in tree(out) if p.endswith(".rpm") or p.startswith("RPM-GPG-KEY-"))
+
+
+def logs(out: Path) -> Path:
+    return out.with_name(out.name + ".store") / "logs"
+
+
