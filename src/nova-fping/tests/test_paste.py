@@ -1,0 +1,40 @@
+"""The production paste pipeline: keystonemiddleware's auth_token in front of the API. No Keystone runs
+here, so these tests only send requests that auth_token answers by itself (no token): it must refuse
+them, whatever identity headers the client forges."""
+
+import shutil
+from pathlib import Path
+
+import webob
+from paste.deploy import loadapp
+
+ETC = Path(__file__).resolve().parent.parent / "etc"
+
+
+def load(tmp_path: Path, name: str):
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text('{"servers": []}')
+    policy = tmp_path / "policy.yaml"
+    shutil.copy(ETC / "policy.yaml", policy)
+    conf = tmp_path / "nova-fping.conf"
+    conf.write_text((ETC / "nova-fping.conf").read_text()
+                    .replace("source = nova", "source = static")
+                    .replace("file =\n", "file = %s\n" % inventory, 1)
+                    .replace("file = /etc/nova-fping/policy.yaml", "file = %s" % policy))
+    return loadapp("config:%s" % (ETC / "api-paste.ini"), name=name, global_conf={"config": str(conf)})
+
+
+def test_main_pipeline_puts_keystone_auth_token_in_front(tmp_path):
+    app = load(tmp_path, "main")
+    assert type(app).__module__.startswith("keystonemiddleware.auth_token")
+    forged = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Roles": "admin",
+                                                               "X-Identity-Status": "Confirmed"})
+    response = forged.get_response(app)
+    assert response.status_int == 401
+
+
+def test_noauth_pipeline_serves_from_headers(tmp_path):
+    app = load(tmp_path, "noauth")
+    response = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1"}).get_response(app)
+    assert response.status_int == 200 and response.json == {"servers": []}
+    assert webob.Request.blank("/v2/p1/os-fping").get_response(app).status_int == 401
