@@ -101,7 +101,8 @@ def main() -> list[Timing]:
                     proc.terminate()
                     proc.wait()
             rows += [api, bare]
-            print(f"{n:>6} {api.seconds * 1000:>9.0f} ms {bare.seconds * 1000:>9.0f} ms {api.seconds / bare.seconds:>7.2f}x")
+            ratio = api.seconds / bare.seconds
+            print(f"{n:>6} {api.seconds * 1000:>9.0f} ms {bare.seconds * 1000:>9.0f} ms {ratio:>7.2f}x")
     finally:
         remove_hosts()
         subprocess.run(["ip", "route", "del", "unreachable", "198.19.0.0/16"], capture_output=True)
