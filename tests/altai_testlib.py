@@ -5,6 +5,7 @@ src/nova-fping/tests has its own, and test modules import from here.)"""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
+
+
+def _nova_fping_vr() -> str:
+    """VERSION-RELEASE (with the layout's .el6) of nova-fping as specs/nova-fping.spec says today."""
+    text = (ROOT / "specs" / "nova-fping.spec").read_text()
+    version = re.search(r"^Version:\s*(\S+)", text, re.M)
+    release = re.search(r"^Release:\s*(\d+)%\{\?dist\}", text, re.M)
+    assert version and release, "specs/nova-fping.spec: no plain Version/Release"
+    return f"{version.group(1)}-{release.group(1)}.el6"
+
+
+NOVA_FPING_VR = _nova_fping_vr()
 
 
 @dataclass

@@ -10,7 +10,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from altai_testlib import APP_SPEC, LIB_SPEC, GitRepo, assert_one_line_error, build, logs, packages_and_keys, tree
+from altai_testlib import (
+    APP_SPEC,
+    LIB_SPEC,
+    NOVA_FPING_VR,
+    GitRepo,
+    assert_one_line_error,
+    build,
+    logs,
+    packages_and_keys,
+    tree,
+)
 
 
 def rpmkeys_check(key: Path, packages: list[Path], dbpath: Path) -> list[str]:
@@ -37,7 +47,7 @@ def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, t
     assert published == sorted([
         "RPM-GPG-KEY-altai",
         "centos6/altai-app-0.5-2.el6.noarch.rpm", "centos6/SRPMS/altai-app-0.5-2.el6.src.rpm",
-        "centos6/nova-fping-0.1.0-1.el6.noarch.rpm", "centos6/SRPMS/nova-fping-0.1.0-1.el6.src.rpm",
+        f"centos6/nova-fping-{NOVA_FPING_VR}.noarch.rpm", f"centos6/SRPMS/nova-fping-{NOVA_FPING_VR}.src.rpm",
         f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm", f"deps/misc/libaltai-devel-1.2-1.el6.{arch}.rpm",
         "deps/misc-srpms/libaltai-1.2-1.el6.src.rpm",
     ])  # fmt: skip
@@ -57,10 +67,11 @@ def test_human_summary_and_development_key_notice(release, state_dir, gnupghome)
     assert run.returncode == 0, run.stderr
     header, row = run.stdout.splitlines()[:2]
     assert header.split() == ["package", "nevra", "builder", "time", "signed", "by"]
-    assert row.startswith("nova-fping") and "nova-fping-0.1.0-1.el6" in row and "DEVELOPMENT" in row
+    assert row.startswith("nova-fping") and f"nova-fping-{NOVA_FPING_VR}" in row and "DEVELOPMENT" in row
     assert "DEVELOPMENT key" in run.stderr
-    assert packages_and_keys(release["out"]) == ["RPM-GPG-KEY-altai", "centos6/SRPMS/nova-fping-0.1.0-1.el6.src.rpm",
-                                                 "centos6/nova-fping-0.1.0-1.el6.noarch.rpm"]  # fmt: skip
+    assert packages_and_keys(release["out"]) == ["RPM-GPG-KEY-altai",
+                                                 f"centos6/SRPMS/nova-fping-{NOVA_FPING_VR}.src.rpm",
+                                                 f"centos6/nova-fping-{NOVA_FPING_VR}.noarch.rpm"]  # fmt: skip
 
 
 def _user_key(gnupghome: Path, uid: str, passphrase: str) -> str:

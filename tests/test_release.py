@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from altai_release.packages import file_sha256
 from altai_release.release_tree import ReleaseTree
-from altai_testlib import LIB_SPEC, TOOLS, assert_one_line_error, build, tree
+from altai_testlib import LIB_SPEC, NOVA_FPING_VR, TOOLS, assert_one_line_error, build, tree
 from rpmtools import build_rpm, make_key, make_repo, public_key, serve
 
 
@@ -124,9 +124,9 @@ def test_diff_reports_added_removed_upgraded(release, state_dir, gnupghome):
     lines = build(release, state_dir, gnupghome, "--diff", str(first)).stdout.splitlines()
     arch = os.uname().machine
     assert f"upgraded    misc: libaltai.{arch} 1.2-1.el6 -> 1.2-2.el6" in lines
-    assert "added       centos6: nova-fping.noarch 0.1.0-1.el6" in lines
+    assert f"added       centos6: nova-fping.noarch {NOVA_FPING_VR}" in lines
     back = build(release, state_dir, gnupghome, "--diff", str(out / "manifest.json"), "--against", str(first))
-    assert "removed     centos6: nova-fping.noarch 0.1.0-1.el6" in back.stdout.splitlines()
+    assert f"removed     centos6: nova-fping.noarch {NOVA_FPING_VR}" in back.stdout.splitlines()
     assert_one_line_error(build(release, state_dir, gnupghome, "--diff", str(out / "nope.json")), "nope.json")
 
 
