@@ -1,0 +1,87 @@
+"""NovaInventory against FakeNova: a test stand-in for Nova's compute API (no Nova runs here), serving
+`GET /servers/detail` the way Nova answers it, over HTTP on 127.0.0.1, reached through a real
+keystoneauth1 session. The test checks the queries Nova would get and the addresses taken from its
+answer (fixed and floating, IPv4 and IPv6)."""
+
+import http.server
+import json
+import threading
+import urllib.parse
+
+import pytest
+from keystoneauth1 import session
+
+from nova_fping.api import FpingApi
+from nova_fping.fping import FpingProber
+from nova_fping.inventory import NovaInventory, Server
+from nova_fping.policy import Policy
+from nova_fping.ratelimit import RateLimiter
+
+S1, S2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+SERVERS = [
+    {"id": S1, "tenant_id": "p1", "addresses": {
+        "private": [{"addr": "10.0.0.5", "version": 4, "OS-EXT-IPS:type": "fixed"},
+                    {"addr": "203.0.113.7", "version": 4, "OS-EXT-IPS:type": "floating"}],
+        "v6net": [{"addr": "2001:DB8::5", "version": 6, "OS-EXT-IPS:type": "fixed"}]}},
+    {"id": S2, "tenant_id": "p2", "addresses": {}},
+]
+
+
+class FakeNova(http.server.BaseHTTPRequestHandler):
+    queries = []  # type: list
+    fail = False
+
+    def do_GET(self):  # noqa: N802
+        url = urllib.parse.urlsplit(self.path)
+        FakeNova.queries.append((url.path, urllib.parse.parse_qs(url.query)))
+        if FakeNova.fail:
+            self.send_response(500)
+            self.end_headers()
+            return
+        query = urllib.parse.parse_qs(url.query)
+        servers = [s for s in SERVERS if s["tenant_id"] in query.get("project_id", [s["tenant_id"]])
+                   and s["id"] in query.get("uuid", [s["id"]])]
+        body = json.dumps({"servers": servers}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def nova():
+    FakeNova.queries, FakeNova.fail = [], False
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeNova)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d/v2.1" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_servers_and_addresses_from_nova(nova):
+    inventory = NovaInventory(session.Session(), endpoint_override=nova)
+    assert inventory.list(None) == [Server(S1, "p1", ["10.0.0.5", "203.0.113.7", "2001:db8::5"]),
+                                    Server(S2, "p2", [])]
+    assert [s.id for s in inventory.list("p2")] == [S2]
+    assert inventory.get(S1).project_id == "p1"
+    assert inventory.get("33333333-3333-3333-3333-333333333333") is None
+    assert FakeNova.queries == [
+        ("/v2.1/servers/detail", {"all_tenants": ["1"]}),
+        ("/v2.1/servers/detail", {"all_tenants": ["1"], "project_id": ["p2"]}),
+        ("/v2.1/servers/detail", {"all_tenants": ["1"], "uuid": [S1]}),
+        ("/v2.1/servers/detail", {"all_tenants": ["1"], "uuid": ["33333333-3333-3333-3333-333333333333"]}),
+    ]
+
+
+def test_nova_failure_is_a_503_not_a_crash(nova):
+    import webob
+
+    FakeNova.fail = True
+    app = FpingApi(NovaInventory(session.Session(), endpoint_override=nova), FpingProber(), Policy(), RateLimiter())
+    request = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"})
+    response = request.get_response(app)
+    assert response.status_int == 503 and "cannot list servers" in response.json["serviceUnavailable"]["message"]
