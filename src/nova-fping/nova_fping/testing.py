@@ -1,0 +1,146 @@
+"""Test support shared by the test suites of nova-fping and of the packages that use it (instance-notifier):
+instances made of network namespaces and a real nova-fping-api process on 127.0.0.1.
+
+Instances are network namespaces: a veth pair per instance, the inner end holding the instance's
+addresses; an instance is dead when that interface is down. Addresses come from 198.18.0.0/15 and
+fd00:a17a::/32, which `unreachable_test_range()` routes to `unreachable` while tests run, so that a
+packet for a host that is down never leaves the machine. Needs root."""
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator, List
+
+FPING = "/usr/bin/fping"
+_counter = itertools.count(1)
+TEST_RANGES = (("-4", "198.18.0.0/15"), ("-6", "fd00:a17a::/32"))
+
+
+def _run(argv: List[str], check: bool = False) -> int:
+    return subprocess.run(argv, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE).returncode
+
+
+def ip(*args: str) -> None:
+    _run(["ip", *args], check=True)
+
+
+class Instance:
+    def __init__(self, index: int, ipv4: bool = True, ipv6: bool = False, extra_v4: int = 0) -> None:
+        tag = "%d%d" % (os.getpid() % 10000, index)
+        self.netns = "nft" + tag
+        self.host_if, self.inner_if = "nfh" + tag, "nfi" + tag
+        octet3, octet4 = divmod(index * 8, 256)
+        base = "198.18.%d." % octet3
+        ip("netns", "add", self.netns)
+        try:
+            ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.inner_if)
+            ip("link", "set", self.inner_if, "netns", self.netns)
+            ip("addr", "add", base + "%d/29" % (octet4 + 1), "dev", self.host_if)
+            ip("link", "set", self.host_if, "up")
+            ip("-n", self.netns, "link", "set", "lo", "up")
+            self.addresses = []
+            if ipv4:
+                for k in range(1 + extra_v4):
+                    address = base + str(octet4 + 2 + k)
+                    ip("-n", self.netns, "addr", "add", address + "/29", "dev", self.inner_if)
+                    self.addresses.append(address)
+            if ipv6:
+                ip("-6", "addr", "add", "fd00:a17a:%x::1/64" % index, "dev", self.host_if, "nodad")
+                ip("-n", self.netns, "-6", "addr", "add", "fd00:a17a:%x::2/64" % index, "dev", self.inner_if, "nodad")
+                self.addresses.append("fd00:a17a:%x::2" % index)
+            self.up()
+        except Exception:
+            self.remove()
+            raise
+
+    def up(self) -> None:
+        ip("-n", self.netns, "link", "set", self.inner_if, "up")
+
+    def down(self) -> None:
+        ip("-n", self.netns, "link", "set", self.inner_if, "down")
+
+    def remove(self) -> None:
+        _run(["ip", "netns", "del", self.netns])
+        _run(["ip", "link", "del", self.host_if])
+
+
+
+
+def next_index() -> int:
+    return next(_counter)
+
+
+def unreachable_test_range() -> Iterator[None]:
+    """Generator for a fixture: route the test ranges to `unreachable` while it is suspended."""
+    added = []  # type: List[Tuple[str, str]]
+    for family, prefix in TEST_RANGES:
+        if _run(["ip", family, "route", "add", "unreachable", prefix]) == 0:
+            added.append((family, prefix))
+    try:
+        yield
+    finally:
+        for family, prefix in added:
+            _run(["ip", family, "route", "del", "unreachable", prefix])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Api:
+    """A real nova-fping-api process on 127.0.0.1, in development (noauth) mode."""
+
+    def __init__(self, tmp: Path, servers: list, fping: str = FPING, conf_text: str = "") -> None:
+        self.inventory = tmp / "inventory.json"
+        self.inventory.write_text(json.dumps({"servers": servers}))
+        # counts fping processes, then runs the real fping with the same arguments
+        self.calls = tmp / "fping-calls"
+        self.calls.write_text("")
+        wrapper = tmp / "fping-counting"
+        wrapper.write_text('#!/bin/sh\necho "$*" >> %s\nexec %s "$@"\n' % (self.calls, fping))
+        wrapper.chmod(0o755)
+        self.port = free_port()
+        argv = [sys.executable, "-m", "nova_fping.cli", "--inventory", str(self.inventory),
+                "--listen", "127.0.0.1:%d" % self.port, "--noauth", "--fping", str(wrapper)]
+        if conf_text:
+            conf = tmp / "nova-fping.conf"
+            conf.write_text(conf_text)
+            argv += ["--config", str(conf)]
+        self.log = open(tmp / "api.log", "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = "http://127.0.0.1:%d" % self.port
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("nova-fping-api exited: %s" % (tmp / "api.log").read_text()) from None
+                time.sleep(0.1)
+
+    def fping_runs(self) -> int:
+        return len(self.calls.read_text().splitlines())
+
+    def get(self, path: str, project: str = "p1", roles: str = "member"):
+        request = urllib.request.Request(self.url + path, headers={"X-Project-Id": project, "X-Roles": roles})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read()), dict(response.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read()), dict(exc.headers)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+
