@@ -8,7 +8,7 @@ build: setup
 	.venv/bin/python tools/build.py nova-fping
 
 test: setup
-	.venv/bin/python -m ruff check tools tests bench src/nova-fping
+	.venv/bin/python -m ruff check tools tests bench src/nova-fping src/instance-notifier
 	.venv/bin/python -m mypy
 	.venv/bin/python -m pytest -q
 

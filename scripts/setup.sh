@@ -24,9 +24,8 @@ want=$(for f in pyproject.toml src/*/pyproject.toml; do if [ -f "$f" ]; then cat
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: preparing .venv" >&2
     [ -x .venv/bin/python ] || "$PY" -m venv .venv
-    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
-    if [ -f src/nova-fping/pyproject.toml ]; then
-        .venv/bin/pip install -q --disable-pip-version-check -e 'src/nova-fping[test]'
-    fi
+    # one resolver run: instance-notifier depends on nova-fping, which is here, not on PyPI
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' \
+        -e 'src/nova-fping[test]' -e 'src/instance-notifier[test]'
     echo "$want" > "$stamp"
 fi

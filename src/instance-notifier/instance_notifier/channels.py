@@ -1,0 +1,105 @@
+"""Notification channels (log, e-mail, webhook) and the outbox that retries a failing channel with
+exponential back-off without holding up the poll loop or the other channels."""
+
+import json
+import logging
+import smtplib
+import urllib.request
+from email.message import EmailMessage
+from typing import Dict, List, Optional
+
+from instance_notifier.state import Event
+
+LOG = logging.getLogger("instance-notifier")
+
+
+def describe(event: Event) -> str:
+    if event.state == "dead":
+        return "instance %s of project %s stopped answering ping" % (event.server_id, event.project_id)
+    return "instance %s of project %s answers ping again" % (event.server_id, event.project_id)
+
+
+class LogChannel(object):
+    name = "log"
+
+    def send(self, event: Event) -> None:
+        (LOG.warning if event.state == "dead" else LOG.info)("%s (at %s)", describe(event), event.time)
+
+
+class EmailChannel(object):
+    name = "email"
+
+    def __init__(self, host: str, port: int, sender: str, recipients: Dict[str, List[str]],
+                 timeout: float = 10.0) -> None:
+        self.host, self.port, self.sender, self.timeout = host, int(port), sender, timeout
+        self.recipients = recipients  # project -> addresses; "*" for every project
+
+    def send(self, event: Event) -> None:
+        to = self.recipients.get(event.project_id) or self.recipients.get("*") or []
+        if not to:
+            return
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = ", ".join(to)
+        message["Subject"] = "[%s] instance %s is %s" % (event.project_id, event.server_id,
+                                                         "DOWN" if event.state == "dead" else "UP again")
+        message.set_content("%s at %s.\n\nserver: %s\nproject: %s\nstate: %s\nprevious: %s\n" % (
+            describe(event), event.time, event.server_id, event.project_id, event.state, event.previous))
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp.send_message(message)
+
+
+class WebhookChannel(object):
+    name = "webhook"
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("[webhook] url must be http:// or https://, not %r" % url)
+        self.url, self.timeout = url, timeout
+
+    def send(self, event: Event) -> None:
+        body = json.dumps({"event": "instance." + event.state, **event.as_dict()}).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - checked above
+            if not 200 <= response.status < 300:
+                raise OSError("webhook answered %d" % response.status)
+
+
+class _Pending(object):
+    def __init__(self, event: Event, due: float) -> None:
+        self.event, self.due, self.attempts = event, due, 0
+
+
+class Outbox(object):
+    """Per channel: events not yet delivered, each retried at base * 2**n seconds (at most `longest`)."""
+
+    def __init__(self, channel: object, base: float = 5.0, longest: float = 600.0, limit: int = 1000) -> None:
+        self.channel = channel
+        self.base, self.longest, self.limit = base, longest, limit
+        self.pending = []  # type: List[_Pending]
+
+    def add(self, event: Event, now: float) -> None:
+        self.pending.append(_Pending(event, now))
+        if len(self.pending) > self.limit:  # a channel down for days must not eat the memory
+            dropped = self.pending.pop(0)
+            LOG.error("%s: dropped an undelivered notification: %s", self.channel.name,  # type: ignore[attr-defined]
+                      describe(dropped.event))
+
+    def deliver(self, now: float) -> None:
+        for item in list(self.pending):
+            if item.due > now:
+                continue
+            try:
+                self.channel.send(item.event)  # type: ignore[attr-defined]
+            except Exception as exc:  # any failure of a channel is retried, never fatal
+                item.attempts += 1
+                item.due = now + min(self.base * 2 ** (item.attempts - 1), self.longest)
+                LOG.error("%s: delivery failed (attempt %d, next in %.0fs): %s", self.channel.name,  # type: ignore[attr-defined]
+                          item.attempts, item.due - now, exc)
+                continue
+            self.pending.remove(item)
+
+    def next_due(self) -> Optional[float]:
+        return min((p.due for p in self.pending), default=None)
+

@@ -1,0 +1,99 @@
+"""instance-notifier's configuration (INI) and what it builds: the os-fping fetcher and the channels."""
+
+import configparser
+from typing import Callable, List
+
+from instance_notifier.channels import EmailChannel, LogChannel, WebhookChannel
+from instance_notifier.state import Observation
+
+DEFAULTS = {
+    "DEFAULT": {"interval": "60", "dead_after": "2", "state_file": "/var/lib/instance-notifier/state.json",
+                "retry_base": "5", "retry_max": "600"},
+    "api": {"url": "http://127.0.0.1:8775/v2/admin", "auth": "keystone", "timeout": "30",
+            "project_id": "", "roles": "admin", "auth_url": "", "username": "", "password": "",
+            "project_name": "", "user_domain_name": "Default", "project_domain_name": "Default", "cafile": ""},
+    "email": {"enabled": "false", "smtp_host": "localhost", "smtp_port": "25",
+              "from": "instance-notifier@localhost"},
+    "email_recipients": {},
+    "webhook": {"url": "", "timeout": "10"},
+}
+
+
+class ConfigError(Exception):
+    pass
+
+
+class ApiUnavailable(Exception):
+    """os-fping could not answer (unreachable, 5xx, rate limited): no news, try at the next poll."""
+
+
+class Settings(object):
+    def __init__(self, path: str) -> None:
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]  # project ids are case-sensitive
+        parser.read_dict(DEFAULTS)
+        try:
+            with open(path, encoding="utf-8") as fd:
+                parser.read_file(fd)
+            self.interval = parser.getfloat("DEFAULT", "interval")
+            self.dead_after = parser.getint("DEFAULT", "dead_after")
+            self.retry_base = parser.getfloat("DEFAULT", "retry_base")
+            self.retry_max = parser.getfloat("DEFAULT", "retry_max")
+            self.email_enabled = parser.getboolean("email", "enabled")
+        except (OSError, configparser.Error, ValueError) as exc:
+            raise ConfigError("%s: %s" % (path, exc)) from exc
+        if self.interval <= 0 or self.dead_after < 1:
+            raise ConfigError("%s: interval must be > 0 and dead_after >= 1" % path)
+        self.state_file = parser.get("DEFAULT", "state_file")
+        self.api = dict(parser.items("api"))
+        self.email = dict(parser.items("email"))
+        defaults = set(parser.defaults())
+        self.recipients = {project: [a.strip() for a in value.split(",") if a.strip()]
+                           for project, value in parser.items("email_recipients") if project not in defaults}
+        self.webhook = dict(parser.items("webhook"))
+
+    def channels(self) -> List[object]:
+        channels = [LogChannel()]  # type: List[object]
+        if self.email_enabled:
+            channels.append(EmailChannel(self.email["smtp_host"], int(self.email["smtp_port"]), self.email["from"],
+                                         self.recipients))
+        if self.webhook["url"]:
+            try:
+                channels.append(WebhookChannel(self.webhook["url"], float(self.webhook["timeout"])))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+        return channels
+
+    def fetcher(self) -> Callable[[], List[Observation]]:
+        """os-fping's all_tenants list, through python-novaclient and nova-fping's client extension."""
+        import nova_fping.client
+        from keystoneauth1 import loading, noauth, session
+        from novaclient import client, extension
+
+        api = self.api
+        url = api["url"].rstrip("/")
+        headers = {}  # type: Dict[str, str]
+        if api["auth"] == "noauth":
+            if not api["project_id"]:
+                raise ConfigError("[api] auth = noauth needs project_id")
+            auth = noauth.NoAuth(endpoint=url)  # type: Optional[object]
+            headers = {"X-Project-Id": api["project_id"], "X-Roles": api["roles"]}
+        elif api["auth"] == "keystone":
+            auth = loading.get_plugin_loader("password").load_from_options(
+                auth_url=api["auth_url"], username=api["username"], password=api["password"],
+                project_name=api["project_name"], user_domain_name=api["user_domain_name"],
+                project_domain_name=api["project_domain_name"])
+        else:
+            raise ConfigError("[api] auth must be keystone or noauth, not %r" % api["auth"])
+        sess = session.Session(auth=auth, verify=api["cafile"] or True, timeout=float(api["timeout"]),
+                               additional_headers=headers)
+        nova = client.Client("2.1", session=sess, endpoint_override=url,
+                             extensions=[extension.Extension("fping", nova_fping.client)])
+
+        def fetch() -> List[Observation]:
+            try:
+                return [Observation(f.id, f.project_id, bool(f.alive)) for f in nova.fping.list(all_tenants=True)]
+            except Exception as exc:  # unreachable, 5xx, 413: all mean "no news this time"
+                raise ApiUnavailable("%s: %s" % (type(exc).__name__, exc)) from exc
+
+        return fetch

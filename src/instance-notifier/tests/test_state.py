@@ -1,0 +1,71 @@
+"""The transition rules and the outbox, on their own (no network): which polls raise a notification,
+and how a failing channel is retried without blocking the others."""
+
+import json
+
+from instance_notifier.channels import Outbox
+from instance_notifier.state import Observation, StateBook
+
+A, B = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"
+
+
+def states(book, *alive_flags, server=A):
+    return [[(e.server_id, e.state, e.previous) for e in book.update([Observation(server, "p1", flag)])]
+            for flag in alive_flags]
+
+
+def test_dead_after_k_polls_then_one_recovery(tmp_path):
+    book = StateBook(str(tmp_path / "state.json"), dead_after=2)
+    assert states(book, True, False, True, False, False, False, True, True) == [
+        [], [], [],  # a single lost poll is no alarm
+        [], [(A, "dead", "alive")], [],  # the second dead poll in a row reports, once
+        [(A, "alive", "dead")], [],
+    ]
+
+
+def test_new_server_dead_at_first_sight_and_deleted_servers(tmp_path):
+    book = StateBook(str(tmp_path / "state.json"), dead_after=2)
+    assert states(book, False, False, server=B) == [[], [(B, "dead", None)]]
+    assert book.update([]) == [] and book.servers == {}
+
+
+def test_state_survives_a_restart_and_is_written_atomically(tmp_path):
+    path = tmp_path / "state.json"
+    book = StateBook(str(path), dead_after=1)
+    book.update([Observation(A, "p1", False)])
+    book.save()
+    assert json.loads(path.read_text())["servers"][A]["reported"] == "dead"
+    again = StateBook(str(path), dead_after=1)
+    assert again.update([Observation(A, "p1", False)]) == []  # no second report after a restart
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary left behind
+
+
+class Flaky(object):
+    name = "flaky"
+
+    def __init__(self, failures):
+        self.failures, self.sent = failures, []
+
+    def send(self, event):
+        if self.failures:
+            self.failures -= 1
+            raise OSError("connection refused")
+        self.sent.append(event)
+
+
+def test_outbox_retries_with_backoff(tmp_path):
+    book = StateBook(str(tmp_path / "s"), dead_after=1)
+    (event,) = book.update([Observation(A, "p1", False)])
+    channel = Flaky(failures=3)
+    box = Outbox(channel, base=5, longest=12)
+    box.add(event, now=100.0)
+    box.deliver(100.0)
+    assert box.next_due() == 105.0  # 5 s after the first failure
+    box.deliver(104.0)
+    assert channel.failures == 2  # not due yet: not tried
+    box.deliver(105.0)
+    assert box.next_due() == 115.0  # 10 s
+    box.deliver(115.0)
+    assert box.next_due() == 127.0  # capped at 12 s
+    box.deliver(127.0)
+    assert channel.sent == [event] and box.pending == []
