@@ -14,11 +14,13 @@ from altai_testlib import (
     APP_SPEC,
     LIB_SPEC,
     NOVA_FPING_VR,
+    ROOT,
     GitRepo,
     assert_one_line_error,
     build,
     logs,
     packages_and_keys,
+    run_tool,
     tree,
 )
 
@@ -259,3 +261,21 @@ def test_mock_failure_reports_build_log_tail(release, state_dir, gnupghome, fake
 
 def test_repo_helper_is_a_real_git_repo(release):
     assert isinstance(release["lib"], GitRepo) and (release["lib"].path / ".git").is_dir()
+
+
+def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, state_dir, gnupghome):
+    """The CI release job on the embedded layout: nova-fping first (instance-notifier BuildRequires it)."""
+    out = tmp_path / "out"
+    run = run_tool("build.py", "--all", "--out", str(out), "--state-dir", str(state_dir), "--jobs", "2",
+                   env={"GNUPGHOME": str(gnupghome)})  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    fping_done = next(i for i, ln in enumerate(lines) if ln.startswith("nova-fping: built and signed"))
+    notifier_start = next(i for i, ln in enumerate(lines) if "instance-notifier: building" in ln)
+    assert fping_done < notifier_start
+    built = [p for p in packages_and_keys(out) if p.endswith(".rpm")]
+    assert len(built) == 4 and any(p.startswith("centos6/instance-notifier-0.1.0-1.el6.noarch") for p in built)
+    rcfile = ROOT / "specs" / "instance-notifier.rpmlintrc"
+    lint = subprocess.run(["rpmlint", "-r", str(rcfile), *(str(out / p) for p in built if "instance-notifier" in p)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert lint.returncode == 0 and "0 errors, 0 warnings" in lint.stdout, lint.stdout
