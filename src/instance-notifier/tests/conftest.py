@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from aiosmtpd.controller import Controller
-from nova_fping.testing import Api, Instance, free_port, next_index, unreachable_test_range
+from nova_fping.testing import Api, free_port, instance_factory, unreachable_test_range
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -18,16 +18,7 @@ def test_range_is_unreachable():
 
 @pytest.fixture
 def instances():
-    made = []
-
-    def make() -> Instance:
-        instance = Instance(next_index())
-        made.append(instance)
-        return instance
-
-    yield make
-    for instance in made:
-        instance.remove()
+    yield from instance_factory()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator, List
+from typing import Callable, Iterator, List
 
 FPING = "/usr/bin/fping"
 _counter = itertools.count(1)
@@ -75,6 +75,23 @@ class Instance:
 
 def next_index() -> int:
     return next(_counter)
+
+
+def instance_factory() -> Iterator[Callable[..., Instance]]:
+    """Generator for a fixture: yields make(ipv4=True, ipv6=False, extra_v4=0) -> Instance, and removes
+    every instance it made when resumed, even after a failure."""
+    made = []  # type: List[Instance]
+
+    def make(ipv4: bool = True, ipv6: bool = False, extra_v4: int = 0) -> Instance:
+        instance = Instance(next_index(), ipv4, ipv6, extra_v4)
+        made.append(instance)
+        return instance
+
+    try:
+        yield make
+    finally:
+        for instance in made:
+            instance.remove()
 
 
 def unreachable_test_range() -> Iterator[None]:

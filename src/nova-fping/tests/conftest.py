@@ -2,7 +2,7 @@
 
 import pytest
 
-from nova_fping.testing import Api, Instance, next_index, unreachable_test_range
+from nova_fping.testing import Api, instance_factory, unreachable_test_range
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -12,16 +12,7 @@ def test_range_is_unreachable():
 
 @pytest.fixture
 def instances():
-    made = []
-
-    def make(ipv4: bool = True, ipv6: bool = False, extra_v4: int = 0) -> Instance:
-        instance = Instance(next_index(), ipv4, ipv6, extra_v4)
-        made.append(instance)
-        return instance
-
-    yield make
-    for instance in made:
-        instance.remove()
+    yield from instance_factory()
 
 
 @pytest.fixture
