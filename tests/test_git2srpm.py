@@ -318,3 +318,14 @@ def test_error_rpmbuild_failure_leaves_nothing(make_repo, outdir):
     run = git2srpm(repo, outdir)
     assert_one_line_error(run, "absent.list")
     _outdir_untouched(outdir)
+
+
+def test_commits_elsewhere_in_the_repository_do_not_change_the_package(make_repo, tmp_path):
+    repo = make_repo({"specs/tool.spec": spec(name="tool"), "src/tool/a.txt": "a\n", "src/other/b.txt": "b\n"})
+    args = ("--subdir", "src/tool", "--spec", "specs/tool.spec")
+    first = built(git2srpm(repo, tmp_path / "one", *args)).read_bytes()
+    repo.commit({"src/other/b.txt": "b2\n", "README": "news\n"})  # another package's change
+    assert built(git2srpm(repo, tmp_path / "two", *args)).read_bytes() == first
+    repo.commit({"src/tool/a.txt": "a2\n"})  # this package's change: its time moves with it
+    changed = built(git2srpm(repo, tmp_path / "three", *args))
+    assert header(changed)["buildtime"] == int(repo.git("log", "-1", "--format=%ct"))

@@ -126,6 +126,17 @@ class GitSource:
         entries.sort(key=lambda e: str(e.path).encode())
         return iter(entries)
 
+    def last_change_time(self, commit: Commit, paths: list[PurePosixPath]) -> int:
+        """Commit time of the last commit at or before `commit` that touched any of `paths` (the whole tree
+        when one of them is the root): a package's own time, unmoved by commits elsewhere in the repo."""
+        if any(not p.parts for p in paths):
+            return int(commit.committed_date)
+        try:
+            last = next(self.repo.iter_commits(commit.hexsha, paths=[str(p) for p in paths], max_count=1), None)
+        except git.GitCommandError as exc:
+            raise GitError(f"{self.location}: cannot read the history", exc.command, str(exc.stderr)) from exc
+        return int((last or commit).committed_date)
+
     def commit_count(self, commit: Commit) -> int:
         try:
             return int(self.repo.git.rev_list("--count", commit.hexsha))

@@ -42,7 +42,7 @@ class SrpmResult:
     nevra: Nevra
     commit: str
     spec: SpecInfo
-    commit_time: int
+    commit_time: int  # of the last commit that changed the package (subdir or spec directory)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -137,6 +137,9 @@ def _build(
     if spec_bytes is None:
         raise InputError(f"{source.location}: no spec file {str(spec_path)!r} at {commit.hexsha[:12]}")
     spec_text = spec_bytes.decode("utf-8", "surrogateescape")
+    # file times, build time and SOURCE_DATE_EPOCH: the package's own last change, so that a commit
+    # elsewhere in a shared repository does not change a byte of this package
+    changed = source.last_change_time(commit, [subdir, spec_path.parent])
     if request.snapshot:
         suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
         spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
@@ -145,7 +148,7 @@ def _build(
         topdir=work / "top",
         defines=[*request.defines, *([("dist", request.dist)] if request.dist is not None else [])],
         macro_files=list(request.macro_files),
-        source_date_epoch=commit.committed_date,
+        source_date_epoch=changed,
         readonly=sorted({m.parent for m in request.macro_files}),
     )
     build.prepare()
@@ -168,11 +171,11 @@ def _build(
 
     tar_name = info.source0.filename
     compression_for(tar_name)
-    tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", commit.committed_date)
+    tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed)
     tarball.write(sources_dir / tar_name)
     for path in sources_dir.iterdir():
-        os.utime(path, (commit.committed_date, commit.committed_date))
-    os.utime(spec_file, (commit.committed_date, commit.committed_date))
+        os.utime(path, (changed, changed))
+    os.utime(spec_file, (changed, changed))
 
     built = build.build_srpm(spec_file)
     srpm = staging / built.name
@@ -181,4 +184,4 @@ def _build(
     if request.keep_tarball:
         kept_tar = staging / tar_name
         shutil.copy2(sources_dir / tar_name, kept_tar)
-    return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info, commit.committed_date)
+    return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info, changed)
