@@ -326,3 +326,37 @@ def test_nova_fping_rpm_is_rpmlint_clean_with_explained_filters(release, state_d
     lint = subprocess.run(["rpmlint", "-r", str(rcfile), *map(str, built)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     assert "2 packages and 0 specfiles checked; 0 errors, 0 warnings" in lint.stdout
+
+
+def builders(run) -> dict[str, str]:
+    assert run.returncode == 0, run.stderr
+    return {r["package"]: r["builder"] for r in json.loads(run.stdout)}
+
+
+def test_incremental_release_builds_only_what_changed(release, state_dir, gnupghome):
+    out = release["out"]
+    assert set(builders(build(release, state_dir, gnupghome, "--all", "--json")).values()) == {"rpmbuild"}
+    first = out.resolve()
+    # nothing changed: nothing is built, and the release is not even re-published
+    again = build(release, state_dir, gnupghome, "--all", "--json")
+    assert builders(again) == {"nova-fping": "cached", "libaltai": "cached", "altai-app": "cached"}
+    assert out.resolve() == first and "nothing changed" in again.stderr
+    # one package changes: only it is built; the others keep their files (same inodes)
+    inodes = {p: (out / p).stat().st_ino for p in entries(out) if "libaltai" not in p}
+    release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", "Release: 2%")})
+    assert builders(build(release, state_dir, gnupghome, "--all", "--json")) == {
+        "nova-fping": "cached", "libaltai": "rpmbuild", "altai-app": "cached"}
+    assert {p: (out / p).stat().st_ino for p in inodes} == inodes
+    assert any("libaltai-1.2-2.el6" in p for p in entries(out))
+    # --rebuild forces the builds; reproducible results keep the published bytes
+    before = tree(out)
+    assert set(builders(build(release, state_dir, gnupghome, "--all", "--rebuild", "--json")).values()) == {"rpmbuild"}
+    assert tree(out) == before
+
+
+def test_build_configuration_is_part_of_the_cache_key(release, state_dir, gnupghome):
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    macros = release["layout"].parent / "el6.macros"
+    macros.write_text(macros.read_text() + "%altai_test_macro 1\n")
+    assert builders(build(release, state_dir, gnupghome, "libaltai", "--json")) == {"libaltai": "rpmbuild"}
+    assert builders(build(release, state_dir, gnupghome, "libaltai", "--json")) == {"libaltai": "cached"}

@@ -101,6 +101,7 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passphrase-file", type=Path, help="file holding the signing key's passphrase")
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE, help="where the development key lives")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
     parser.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="wait this long for another run publishing to OUT (default: fail at once)")
@@ -133,7 +134,7 @@ def build_main(argv: Sequence[str] | None = None) -> int:
             out=args.out, state_dir=args.state_dir.absolute(), builder=args.builder, jobs=args.jobs,
             sign_key=args.sign_key, require_key=args.require_key,
             passphrase_file=args.passphrase_file.absolute() if args.passphrase_file else None,
-            base_url=args.base_url, wait_seconds=args.wait,
+            base_url=args.base_url, wait_seconds=args.wait, rebuild=args.rebuild,
         )  # fmt: skip
         builder = ReleaseBuild(layout, options, progress=lambda m: print(m, file=sys.stderr))
         results = builder.run(names, complete=args.all)

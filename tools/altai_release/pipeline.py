@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .buildcache import BuildCache, inputs_key
 from .builders import Builder, BuildJob, BuildOutput, LocalBuilder, MockBuilder, choose_builder_kind
 from .builders.mock import MockRepo
 from .errors import AltaiError, BuildError, InputError
@@ -42,6 +43,7 @@ class BuildOptions:
     gnupghome: Path | None = None
     base_url: str | None = None  # of altai.repo; default file:// + OUT
     wait_seconds: float = 0.0  # for another run publishing to the same OUT
+    rebuild: bool = False  # ignore the build cache
 
 
 @dataclass(frozen=True)
@@ -143,11 +145,16 @@ class ReleaseBuild:
         identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
         for note in self.keys.notes:
             self.progress(f"note: {note}")
+        cache = BuildCache(self.tree.cache)
+        keys = {e.name: inputs_key(e, self.layout, self.builder_kind, identities[e.name].fingerprint)
+                for e in entries}  # fmt: skip
+        cached = {} if self.options.rebuild else self._cached(entries, keys, cache, identities)
+        todo = [e for e in entries if e.name not in cached]
         results: dict[str, PackageResult] = {}
-        if entries:
-            srpms = self._make_srpms(entries, staging)
+        if todo:
+            srpms = self._make_srpms(todo, staging)
             deps = build_order(srpms)
-            results = self._build_all(entries, srpms, deps, self._builder(), identities, staging)
+            results = self._build_all(todo, srpms, deps, self._builder(), identities, staging)
         additions = [NewFile(f.path, self._repository_for(r.repository, f.nevra), r.name, r.signed_by.key_name,
                              self.layout.packages[r.name].allow_downgrade_to)
                      for r in results.values() for f in r.files]  # fmt: skip
@@ -160,14 +167,49 @@ class ReleaseBuild:
                 additions += Importer(upstream, key.file.read_bytes(), staging / "import" / upstream.name).fetch()
                 replaced.add(f"upstream:{upstream.name}")
         public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
-        release_dir, self.manifest = self.tree.assemble(self.layout, additions, replaced, public_keys,
-                                                        self.options.base_url, complete=complete)  # fmt: skip
-        self.tree.publish(release_dir)
-        self.progress(f"published {self.tree.out} -> {release_dir.name} ({len(self.manifest.entries)} packages)")
+        assembled = self.tree.assemble(self.layout, additions, replaced, public_keys, self.options.base_url,
+                                       complete=complete, kept_origins=frozenset(cached))  # fmt: skip
+        if assembled is None:
+            self.manifest = self.tree.current_manifest()
+            self.progress(f"{self.tree.out}: nothing changed, the release stays as it is")
+        else:
+            release_dir, self.manifest = assembled
+            self.tree.publish(release_dir)
+            self.progress(f"published {self.tree.out} -> {release_dir.name} ({len(self.manifest.entries)} packages)")
+        assert self.manifest is not None
         for result in results.values():
+            paths = [e.path for e in self.manifest.entries if e.origin == result.name]
+            cache.put(result.name, keys[result.name][0], result.commit, paths)
             result.files = [PlacedFile(self.tree.out / self.layout.repositories[self._repository_for(
                 result.repository, f.nevra)].path / f.path.name, f.nevra) for f in result.files]
+        results.update(cached)
         return [results[e.name] for e in entries]
+
+    def _cached(self, entries: list[PackageEntry], keys: dict[str, tuple[str, str]], cache: BuildCache,
+                identities: dict[str, SigningIdentity]) -> dict[str, PackageResult]:  # fmt: skip
+        """Packages whose inputs match their last published build, with those files still published."""
+        manifest = self.tree.current_manifest()
+        published = {e.path: e for e in manifest.entries} if manifest else {}
+        hits: dict[str, PackageResult] = {}
+        for entry in entries:
+            record = cache.get(entry.name)
+            if record is None or record.get("key") != keys[entry.name][0]:
+                continue
+            paths = record.get("paths")
+            if not isinstance(paths, list) or not paths:
+                continue
+            found = [published.get(p) for p in paths]
+            if any(e is None or e.origin != entry.name for e in found):
+                continue
+            files = [e for e in found if e is not None]
+            source = next((e.nevra for e in files if e.arch == "src"), files[0].nevra)
+            hits[entry.name] = PackageResult(
+                entry.name, entry.repository, source, str(record.get("commit", "")), "cached", 0.0,
+                identities[entry.name], [PlacedFile(self.tree.out / e.path, e.nevra) for e in files],
+                ["inputs unchanged since the published build: kept its signed files"],
+            )  # fmt: skip
+            self.progress(f"{entry.name}: inputs unchanged, keeping {source.name}-{source.evr}")
+        return hits
 
     def _repository_for(self, repository: str, nevra: Nevra) -> str:
         """Where a file of a package built for `repository` goes: its SRPM to the sources repository."""

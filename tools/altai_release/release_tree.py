@@ -52,6 +52,7 @@ class ReleaseTree:
         self.store = self.out.with_name(self.out.name + ".store")
         self.releases = self.store / "releases"
         self.logs = self.store / "logs"
+        self.cache = self.store / "cache"
 
     # -- the current release -------------------------------------------------------------------
     def current(self) -> Path | None:
@@ -118,16 +119,18 @@ class ReleaseTree:
         public_keys: Mapping[str, bytes],
         base_url: str | None,
         complete: bool = False,
-    ) -> tuple[Path, Manifest]:
+        kept_origins: frozenset[str] = frozenset(),
+    ) -> tuple[Path, Manifest] | None:
         """Make the next release beside the current one; returns its directory and manifest.
 
-        Entries of `replaced_origins` (or, when `complete`, every entry) leave the release; `additions`
-        enter it. A NEVRA already published with other content, or a version going down that the layout
-        does not name, is refused before anything is written."""
+        Entries of `replaced_origins` (or, when `complete`, every entry but those of `kept_origins`) leave
+        the release; `additions` enter it. A NEVRA already published with other content, or a version going
+        down that the layout does not name, is refused before anything is written. Returns None when the
+        next release would be the current one."""
         previous_dir = self.current()
         previous = self.current_manifest() or Manifest(layout.name, layout.version)
         kept = [e for e in previous.entries
-                if not complete and e.origin not in replaced_origins
+                if (e.origin in kept_origins if complete else e.origin not in replaced_origins)
                 and e.repository in layout.repositories]  # fmt: skip
         by_identity = {(e.repository, e.nevra): e for e in previous.entries}
         new_entries: list[ManifestEntry] = []
@@ -157,6 +160,11 @@ class ReleaseTree:
         for e in new_entries:
             entries[e.path] = e
         manifest = Manifest(layout.name, layout.version, sorted(entries.values(), key=lambda e: e.path))
+        repo_text = self.repo_file(layout, base_url or self.out.as_uri())
+        if (previous_dir is not None and not sources and manifest.to_json() == previous.to_json()
+                and (previous_dir / "altai.repo").exists()
+                and (previous_dir / "altai.repo").read_text(encoding="utf-8") == repo_text):
+            return None
 
         self.releases.mkdir(parents=True, exist_ok=True)
         target = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=self.releases))
