@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint)
+DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time)
 
 missing=()
 for p in "${DEBS[@]}"; do

@@ -5,6 +5,7 @@ appears on a command line or in a log."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -149,9 +150,6 @@ class KeyResolver:
         return SigningIdentity(key.name, fpr, self.dev, True)
 
 
-_SIGN_LOCK = threading.Lock()
-
-
 def rpmsign_path() -> str:
     found = shutil.which("rpmsign")
     if not found:
@@ -172,31 +170,51 @@ def sign_packages(identity: SigningIdentity, packages: Sequence[Path]) -> None:
             "--define", f"_gpg_sign_cmd_extra_args {extra}",
             "--", *[str(p) for p in packages]]  # fmt: skip
     names = ", ".join(p.name for p in packages)
-    with _SIGN_LOCK:  # one gpg-agent per keyring; rpmsign runs are short
-        try:
-            _run(argv, f"rpmsign failed for {names}", identity.keyring.env)
-        except SigningError as exc:
-            if "gpg exec failed" not in exc.stderr:
-                raise
-            # rpmsign hides gpg's own words; the usual cause is the passphrase
-            hint = "wrong passphrase in --passphrase-file" if identity.passphrase_file else (
-                "the key may need a passphrase: --passphrase-file")
-            raise SigningError(f"gpg could not sign {names} with key {identity.fingerprint} ({hint})",
-                               argv, "") from exc
+    try:  # parallel builds sign at the same time: gpg-agent serves them all
+        _run(argv, f"rpmsign failed for {names}", identity.keyring.env)
+    except SigningError as exc:
+        if "gpg exec failed" not in exc.stderr:
+            raise
+        # rpmsign hides gpg's own words; the usual cause is the passphrase
+        hint = "wrong passphrase in --passphrase-file" if identity.passphrase_file else (
+            "the key may need a passphrase: --passphrase-file")
+        raise SigningError(f"gpg could not sign {names} with key {identity.fingerprint} ({hint})",
+                           argv, "") from exc
+
+
+class _KeyDatabases:
+    """One throwaway rpmdb per public key for the whole run: importing a key costs an rpmdb write (with
+    fsync), and parallel builds checking their packages would otherwise queue on the disk for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dirs: dict[str, tempfile.TemporaryDirectory[str]] = {}
+
+    def dbpath(self, public_key: bytes) -> Path:
+        digest = hashlib.sha256(public_key).hexdigest()
+        with self._lock:
+            if digest not in self._dirs:
+                tmp = tempfile.TemporaryDirectory(prefix="altai-rpmdb-")
+                key_file = Path(tmp.name) / "key.asc"
+                key_file.write_bytes(public_key)
+                (Path(tmp.name) / "db").mkdir()
+                _run(["rpmkeys", "--dbpath", str(Path(tmp.name) / "db"), "--import", str(key_file)],
+                     "rpmkeys --import failed")  # fmt: skip
+                self._dirs[digest] = tmp
+            return Path(self._dirs[digest].name) / "db"
+
+
+_KEY_DATABASES = _KeyDatabases()
 
 
 def verify_packages(public_key: bytes, packages: Sequence[Path]) -> None:
-    """Check each package's digests and signature against exactly this public key, in a throwaway rpmdb."""
-    with tempfile.TemporaryDirectory(prefix="altai-rpmdb-") as tmp:
-        key_file = Path(tmp) / "key.asc"
-        key_file.write_bytes(public_key)
-        dbpath = Path(tmp) / "db"
-        dbpath.mkdir()
-        _run(["rpmkeys", "--dbpath", str(dbpath), "--import", str(key_file)], "rpmkeys --import failed")
-        for package in packages:
-            argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", str(package)]
-            proc = subprocess.run(argv, capture_output=True, text=True)  # noqa: S603
-            verdict = proc.stdout.strip().rsplit(":", 1)[-1].strip()
-            if proc.returncode != 0 or "signatures OK" not in verdict:
-                raise SigningError(f"{package.name}: signature check failed ({verdict or proc.stderr.strip()})",
-                                   argv, proc.stderr)  # fmt: skip
+    """Check each package's digests and signature against exactly this public key, in a throwaway rpmdb
+    that holds that key only."""
+    dbpath = _KEY_DATABASES.dbpath(public_key)
+    for package in packages:
+        argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", str(package)]
+        proc = subprocess.run(argv, capture_output=True, text=True)  # noqa: S603
+        verdict = proc.stdout.strip().rsplit(":", 1)[-1].strip()
+        if proc.returncode != 0 or "signatures OK" not in verdict:
+            raise SigningError(f"{package.name}: signature check failed ({verdict or proc.stderr.strip()})",
+                               argv, proc.stderr)  # fmt: skip
