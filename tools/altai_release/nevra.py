@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .rpmbindings import rpm_bindings
+
 
 @dataclass(frozen=True, order=False)
 class Nevra:
@@ -20,11 +22,9 @@ class Nevra:
 
     def compare_evr(self, other: Nevra) -> int:
         """rpm's own ordering (-1, 0, 1) of epoch-version-release."""
-        import rpm  # the bindings cost ~60 ms to load; only comparisons need them
-
         mine = (str(self.epoch or 0), self.version, self.release)
         theirs = (str(other.epoch or 0), other.version, other.release)
-        return int(rpm.labelCompare(mine, theirs))
+        return int(rpm_bindings().labelCompare(mine, theirs))
 
     def __str__(self) -> str:
         return f"{self.name}-{self.evr}.{self.arch}"

@@ -9,11 +9,11 @@ from typing import Any
 
 from .errors import AltaiError
 from .nevra import Nevra
+from .rpmbindings import rpm_bindings
 
 
 def read_header(path: Path) -> Any:
-    import rpm  # loaded on first use: the bindings take ~60 ms to import
-
+    rpm = rpm_bindings()
     ts = rpm.TransactionSet()
     ts.setVSFlags(rpm._RPMVSF_NOSIGNATURES | rpm._RPMVSF_NODIGESTS)
     try:
@@ -23,12 +23,15 @@ def read_header(path: Path) -> Any:
         raise AltaiError(f"{path}: not a readable rpm package: {exc}") from exc
 
 
-def read_nevra(path: Path) -> Nevra:
-    hdr = read_header(path)
+def _nevra(hdr: Any) -> Nevra:
     get = hdr.__getitem__
     arch = "src" if get("sourcepackage") else get("arch")
     epoch = get("epoch")
     return Nevra(get("name"), None if epoch is None else int(epoch), get("version"), get("release"), arch)
+
+
+def read_nevra(path: Path) -> Nevra:
+    return _nevra(read_header(path))
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,9 @@ def file_sha256(path: Path) -> str:
 
 def read_facts(path: Path) -> PackageFacts:
     hdr = read_header(path)
-    get = hdr.__getitem__
-    arch = "src" if get("sourcepackage") else get("arch")
-    epoch = get("epoch")
-    nevra = Nevra(get("name"), None if epoch is None else int(epoch), get("version"), get("release"), arch)
+    nevra = _nevra(hdr)
     signature = hdr.format("%{RSAHEADER:pgpsig}")
     if "Key ID" not in signature:
         signature = hdr.format("%{DSAHEADER:pgpsig}")
     keyid = signature.rsplit("Key ID", 1)[1].strip() if "Key ID" in signature else ""
-    return PackageFacts(path, nevra, file_sha256(path), get("sha256header") or "", keyid)
+    return PackageFacts(path, nevra, file_sha256(path), hdr["sha256header"] or "", keyid)
