@@ -15,7 +15,6 @@ from altai_testlib import (
     LIB_SPEC,
     NOVA_FPING_VR,
     ROOT,
-    GitRepo,
     assert_one_line_error,
     build,
     logs,
@@ -127,6 +126,17 @@ def test_failing_build_names_package_step_and_log_and_keeps_the_previous_release
     assert "compiling" in log.read_text()
     assert tree(release["out"]) == before
     assert list((logs(release["out"]).parent / "staging").iterdir()) == []
+
+
+def test_unwritable_state_dir_is_one_line_naming_it(release, state_dir, gnupghome, tmp_path):
+    """An OS error the tool has no message of its own for (here: the development key cannot be made) is
+    still one line naming the path, and the release stays as it was."""
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    before = tree(release["out"])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    assert_one_line_error(build(release, blocker / "state", gnupghome, "libaltai", "--rebuild"), str(blocker))
+    assert tree(release["out"]) == before
 
 
 def test_unknown_package_lists_the_known_ones(release, state_dir, gnupghome):
@@ -257,10 +267,6 @@ def test_mock_failure_reports_build_log_tail(release, state_dir, gnupghome, fake
     log = logs(release["out"]) / "libaltai" / "build.log"
     assert_one_line_error(run, "libaltai", "build failed in mock", str(log), "Bad exit status")
     assert tree(release["out"]) == {}
-
-
-def test_repo_helper_is_a_real_git_repo(release):
-    assert isinstance(release["lib"], GitRepo) and (release["lib"].path / ".git").is_dir()
 
 
 def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, state_dir, gnupghome):

@@ -64,6 +64,14 @@ def test_tree_layout_manifest_and_repo_file(release, state_dir, gnupghome):
     assert sections["altai-misc-srpms"]["enabled"] == "0"
 
 
+def test_base_url_that_would_inject_repo_sections_is_refused(release, state_dir, gnupghome):
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    before = tree(release["out"])
+    for bad in ("http://x/\n[evil]\nbaseurl=http://attacker", "javascript:alert(1)", "http://a b/"):
+        assert_one_line_error(build(release, state_dir, gnupghome, "libaltai", "--base-url", bad), "--base-url")
+    assert tree(release["out"]) == before
+
+
 def test_refresh_keeps_the_rest_and_hard_links_unchanged_files(release, state_dir, gnupghome):
     out = release["out"]
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0

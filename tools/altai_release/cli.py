@@ -27,6 +27,10 @@ def _run(body: Callable[[], int]) -> int:
     except AltaiError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        culprit = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {culprit}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

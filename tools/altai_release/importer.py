@@ -25,19 +25,19 @@ _CHECKSUMS = {"sha256": "sha256", "sha": "sha1", "sha1": "sha1", "sha512": "sha5
               "sha224": "sha224", "md5": "md5"}  # fmt: skip
 
 
-class ImportError_(AltaiError):
+class UpstreamError(AltaiError):
     """An upstream could not be read, or a pinned package is missing, altered or wrongly signed."""
 
 
 def _fetch(url: str, dest: Path, what: str) -> None:
     if not url.startswith(("http://", "https://", "file://")):
-        raise ImportError_(f"{what}: refusing to fetch {url!r}")
+        raise UpstreamError(f"{what}: refusing to fetch {url!r}")
     try:
         with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as response, open(dest, "wb") as out:  # noqa: S310
             shutil.copyfileobj(response, out)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise ImportError_(f"{what}: cannot fetch {url}: {reason}") from exc
+        raise UpstreamError(f"{what}: cannot fetch {url}: {reason}") from exc
 
 
 def _checksum(path: Path, kind: str) -> str:
@@ -89,7 +89,7 @@ class Importer:
             repomd = cr.Repomd(str(meta / "repodata" / "repomd.xml"))
             records = {rec.type: rec for rec in repomd.records}
         except cr.CreaterepoCError as exc:
-            raise ImportError_(f"{what}: {self.base}repodata/repomd.xml is not repository metadata: {exc}") from exc
+            raise UpstreamError(f"{what}: {self.base}repodata/repomd.xml is not repository metadata: {exc}") from exc
         for kind in ("primary", "filelists", "other"):
             if kind in records:
                 href = records[kind].location_href
@@ -97,20 +97,20 @@ class Importer:
                 local.parent.mkdir(parents=True, exist_ok=True)
                 _fetch(urllib.parse.urljoin(self.base, href), local, what)
                 if _checksum(local, records[kind].checksum_type) != records[kind].checksum:
-                    raise ImportError_(f"{what}: {href} does not match the checksum in repomd.xml")
+                    raise UpstreamError(f"{what}: {href} does not match the checksum in repomd.xml")
         try:
             reader = cr.RepositoryReader.from_path(str(meta), warningcb=lambda *_: True)
             return [UpstreamPackage(_nevra(p), p.location_href, p.checksum_type, p.pkgId)
                     for p in reader.iter_packages() if p.arch != "src"]  # fmt: skip
         except (cr.CreaterepoCError, OSError, KeyError) as exc:
-            raise ImportError_(f"{what}: unreadable metadata at {self.base}: {exc}") from exc
+            raise UpstreamError(f"{what}: unreadable metadata at {self.base}: {exc}") from exc
 
     def select(self, available: list[UpstreamPackage]) -> list[UpstreamPackage]:
         chosen: list[UpstreamPackage] = []
         for pin in self.upstream.pins:
             matching = [p for p in available if _matches(p.nevra, pin)]
             if not matching:
-                raise ImportError_(f"upstream {self.upstream.name!r}: no package {str(pin)!r} at {self.base}")
+                raise UpstreamError(f"upstream {self.upstream.name!r}: no package {str(pin)!r} at {self.base}")
             newest = matching[0]
             for candidate in matching[1:]:
                 if candidate.nevra.compare_evr(newest.nevra) > 0:
@@ -127,16 +127,16 @@ class Importer:
         for pkg in chosen:
             name = Path(urllib.parse.urlsplit(pkg.location).path).name
             if not name.endswith(".rpm") or name.startswith("."):
-                raise ImportError_(f"upstream {self.upstream.name!r}: odd package location {pkg.location!r}")
+                raise UpstreamError(f"upstream {self.upstream.name!r}: odd package location {pkg.location!r}")
             local = downloads / name
             _fetch(urllib.parse.urljoin(self.base, pkg.location), local, f"upstream {self.upstream.name!r}")
             if _checksum(local, pkg.checksum_type) != pkg.checksum:
-                raise ImportError_(f"upstream {self.upstream.name!r}: {name} does not match the {pkg.checksum_type} "
+                raise UpstreamError(f"upstream {self.upstream.name!r}: {name} does not match the {pkg.checksum_type} "
                                    "checksum of the upstream metadata")  # fmt: skip
             try:
                 verify_packages(self.public_key, [local])
             except AltaiError as exc:
-                raise ImportError_(f"upstream {self.upstream.name!r}: {name} is not signed by key "
+                raise UpstreamError(f"upstream {self.upstream.name!r}: {name} is not signed by key "
                                    f"{self.upstream.key!r}: {exc}") from exc  # fmt: skip
             allowed = next((p.split("=", 1)[1].strip() for p in self.upstream.allow_downgrade
                             if p.split("=", 1)[0].strip() == pkg.nevra.name), None)  # fmt: skip

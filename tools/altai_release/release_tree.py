@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -29,6 +30,8 @@ from .packages import read_facts
 from .repodata import read_packages, write_repodata
 
 KEEP_RELEASES = 3  # the current one and two before it, for rollback and hard links
+# goes into an INI file line by line: a newline would let the URL write sections of its own
+_BASE_URL = re.compile(r"^(https?|ftp|file)://[^\s\x00-\x1f\x7f]+$")
 
 
 class PublishError(AltaiError):
@@ -169,7 +172,7 @@ class ReleaseTree:
         self.releases.mkdir(parents=True, exist_ok=True)
         target = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=self.releases))
         try:
-            self._fill(layout, manifest, sources, previous_dir, target, public_keys, base_url)
+            self._fill(layout, manifest, sources, previous_dir, target, public_keys, repo_text)
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
@@ -192,7 +195,7 @@ class ReleaseTree:
 
     def _fill(self, layout: ReleaseLayout, manifest: Manifest, sources: Mapping[str, Path],
               previous_dir: Path | None, target: Path, public_keys: Mapping[str, bytes],
-              base_url: str | None) -> None:  # fmt: skip
+              repo_text: str) -> None:  # fmt: skip
         for repo in layout.repositories.values():
             (target / repo.path).mkdir(parents=True, exist_ok=True)
         for entry in manifest.entries:
@@ -221,9 +224,12 @@ class ReleaseTree:
                         reusable[href] = pkg
             write_repodata(target / repo.path, reusable, revision)
         (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-        (target / "altai.repo").write_text(self.repo_file(layout, base_url or self.out.as_uri()), encoding="utf-8")
+        (target / "altai.repo").write_text(repo_text, encoding="utf-8")
 
     def repo_file(self, layout: ReleaseLayout, base_url: str) -> str:
+        if not _BASE_URL.match(base_url):
+            raise InputError(f"--base-url {base_url!r}: expected an http(s)://, ftp:// or file:// URL "
+                             "without spaces or control characters")  # fmt: skip
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(layout.templates)),
                                  undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - not HTML
         repos = [{"id": f"{layout.name}-{name}", "name": name, "path": repo.path, "signed_by": repo.signed_by,
