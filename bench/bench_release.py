@@ -1,6 +1,8 @@
 """Release builds at scale, against the peers in the same run:
-- 100 small packages (each its own git repo): a cold `build.py --all` with --jobs 1 and --jobs 2, and a
-  no-op `build.py --all` (nothing changed); peer: `tito build --srpm --test` per package.
+- 100 small packages (each its own git repo): a cold `build.py --all` with --jobs 1, 2 and 3, and a
+  no-op `build.py --all` (nothing changed); peers: `tito build --srpm --test` per package, and the
+  ceiling of parallel builds on this machine: bare `rpmbuild --rebuild` of the same SRPMs by a pool of 1
+  and of 2 workers (no sandbox, no signing, no release tree).
 - a release of 2,000 packages: adding one package (our incremental metadata + hard links) against
   `createrepo_c` over the whole repository and `createrepo_c --update`.
 - peak RSS of the tool at 100 and 2,000 packages."""
@@ -14,6 +16,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import GIT_ENV, ROOT, TOOLS, run
@@ -126,6 +129,23 @@ def build_many_rpms(root: Path, count: int) -> Path:
     return rpms
 
 
+def rpmbuild_pool(srpms: list[Path], workers: int, root: Path) -> float:
+    """Wall seconds of bare `rpmbuild --rebuild` of `srpms` by `workers` threads, each build in its own
+    topdir, with the layout's EL macros as our local builder has them."""
+    macros = ROOT / "repo-layout" / "macros" / "el6.macros"
+
+    def one(srpm: Path) -> None:
+        top = root / f"j{workers}" / srpm.name
+        top.mkdir(parents=True)  # rpm's own mkdir -p races with the other worker's
+        run(["rpmbuild", "--quiet", f"--load={macros}", "--define", f"_topdir {top}", "--define", "dist .el6",
+             "--nodeps", "--rebuild", str(srpm)])  # fmt: skip
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, srpms))
+    return time.perf_counter() - start
+
+
 def disk_blocks(directory: Path) -> int:
     """Bytes of the files in `directory` that are not hard links to another release's files."""
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and p.stat().st_nlink == 1)
@@ -145,6 +165,10 @@ def main() -> None:
         base = [py, str(TOOLS / "build.py"), "--all", "--layout", str(layout), "--state-dir", str(state)]
         j1, _ = timed([*base, "--out", str(tmp / "out-j1"), "--jobs", "1"], env=env)
         j2, rss_cold = timed([*base, "--out", str(tmp / "out-j2"), "--jobs", "2"], env=env)
+        j3, _ = timed([*base, "--out", str(tmp / "out-j3"), "--jobs", "3"], env=env)
+        srpms = sorted((tmp / "out-j1" / "centos6").glob("*.src.rpm"))
+        bare1 = rpmbuild_pool(srpms, 1, tmp / "bare")
+        bare2 = rpmbuild_pool(srpms, 2, tmp / "bare")
         noop, rss_noop = timed([*base, "--out", str(tmp / "out-j2")], env=env)
         for repo in repos:
             run([tito, "init"], cwd=repo)
@@ -183,6 +207,9 @@ def main() -> None:
     rows = [
         ("100 packages, cold build.py --all --jobs 1", j1, ""),
         ("100 packages, cold build.py --all --jobs 2", j2, f"speed-up {j1 / j2:.2f}x over --jobs 1"),
+        ("100 packages, cold build.py --all --jobs 3", j3, f"speed-up {j1 / j3:.2f}x over --jobs 1"),
+        ("ceiling: bare rpmbuild --rebuild x100, 1 worker", bare1, f"{bare1 / j1:.2f}x of our --jobs 1"),
+        ("ceiling: bare rpmbuild --rebuild x100, 2 workers", bare2, f"speed-up {bare1 / bare2:.2f}x over 1 worker"),
         ("100 packages, no-op build.py --all", noop, f"{noop / tito_all:.3f}x tito's total"),
         ("tito build --srpm --test, 100 packages one by one", tito_all, "SRPMs only, unsigned"),
         ("2,000 packages: first release (metadata for all)", full, ""),

@@ -118,6 +118,8 @@ class ReleaseBuild:
         self.builder_kind = choose_builder_kind(options.builder)
         self.tree = ReleaseTree(options.out)
         self.manifest: Manifest | None = None
+        self._started = 0
+        self._started_lock = threading.Lock()
 
     def _builder(self) -> Builder:
         if self.builder_kind == "mock":
@@ -149,12 +151,14 @@ class ReleaseBuild:
         keys = {e.name: inputs_key(e, self.layout, self.builder_kind, identities[e.name].fingerprint)
                 for e in entries}  # fmt: skip
         cached = {} if self.options.rebuild else self._cached(entries, keys, cache, identities)
+        # exported once: every package is verified against its key's public half
+        public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
         todo = [e for e in entries if e.name not in cached]
         results: dict[str, PackageResult] = {}
         if todo:
             srpms = self._make_srpms(todo, staging)
             deps = build_order(srpms)
-            results = self._build_all(todo, srpms, deps, self._builder(), identities, staging)
+            results = self._build_all(todo, srpms, deps, self._builder(), identities, public_keys, staging)
         additions = [NewFile(f.path, self._repository_for(r.repository, f.nevra), r.name, r.signed_by.key_name,
                              self.layout.packages[r.name].allow_downgrade_to)
                      for r in results.values() for f in r.files]  # fmt: skip
@@ -166,7 +170,6 @@ class ReleaseBuild:
                 assert key.file is not None  # the layout checked it
                 additions += Importer(upstream, key.file.read_bytes(), staging / "import" / upstream.name).fetch()
                 replaced.add(f"upstream:{upstream.name}")
-        public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
         assembled = self.tree.assemble(self.layout, additions, replaced, public_keys, self.options.base_url,
                                        complete=complete, kept_origins=frozenset(cached))  # fmt: skip
         if assembled is None:
@@ -234,7 +237,7 @@ class ReleaseBuild:
             return {name: future.result() for name, future in futures.items()}
 
     def _build_all(self, entries: list[PackageEntry], srpms: dict[str, SrpmResult], deps: dict[str, set[str]],
-                   builder: Builder, identities: dict[str, SigningIdentity],
+                   builder: Builder, identities: dict[str, SigningIdentity], public_keys: dict[str, bytes],
                    staging: Path) -> dict[str, PackageResult]:  # fmt: skip
         by_name = {e.name: e for e in entries}
         done: dict[str, PackageResult] = {}
@@ -246,9 +249,9 @@ class ReleaseBuild:
                 ready = sorted(n for n in pending if deps[n] <= set(done))
                 for name in ready:
                     pending.discard(name)
-                    self.progress(f"[{len(done) + len(running) + 1}/{total}] {name}: building with {builder.name}")
-                    future = pool.submit(self._build_one, by_name[name], srpms[name], builder,
-                                         identities[name], staging)  # fmt: skip
+                    identity = identities[name]
+                    future = pool.submit(self._build_one, by_name[name], srpms[name], builder, identity,
+                                         public_keys[identity.key_name], staging, total)  # fmt: skip
                     running[future] = name
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -263,7 +266,10 @@ class ReleaseBuild:
         return done
 
     def _build_one(self, entry: PackageEntry, srpm: SrpmResult, builder: Builder, identity: SigningIdentity,
-                   staging: Path) -> PackageResult:  # fmt: skip
+                   public_key: bytes, staging: Path, total: int) -> PackageResult:  # fmt: skip
+        with self._started_lock:
+            self._started += 1
+            self.progress(f"[{self._started}/{total}] {entry.name}: building with {builder.name}")
         start = time.monotonic()
         workdir = staging / "build" / entry.name
         workdir.mkdir(parents=True)
@@ -278,7 +284,7 @@ class ReleaseBuild:
         files = [Path(shutil.copy2(p, signed_dir / p.name)) for p in (*output.rpms, srpm.srpm)]
         try:
             sign_packages(identity, files)
-            verify_packages(identity.keyring.export_public(identity.fingerprint), files)
+            verify_packages(public_key, files)
         except AltaiError as exc:
             raise BuildError(f"{entry.name}: signing failed: {exc}") from exc
         result = PackageResult(entry.name, entry.repository, srpm.nevra, srpm.commit, builder.name,
