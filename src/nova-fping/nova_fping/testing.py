@@ -61,7 +61,11 @@ class Instance:
             raise
 
     def up(self) -> None:
+        """Bring the instance back, as one that just booted: pings sent while it was down left the host's
+        neighbour entry INCOMPLETE with its next ARP probe up to a second away, which a ping right after
+        would wait out and call the live instance dead."""
         ip("-n", self.netns, "link", "set", self.inner_if, "up")
+        ip("neigh", "flush", "dev", self.host_if)
 
     def down(self) -> None:
         ip("-n", self.netns, "link", "set", self.inner_if, "down")
