@@ -63,6 +63,17 @@ def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, t
     assert (logs(out) / "libaltai" / "build.log").read_text().count("+ cat lib.txt") == 1
 
 
+def test_progress_says_a_build_when_it_starts(release, state_dir, gnupghome):
+    """With one worker, "[k/N] X: building" and "X: built and signed" alternate: a start is said when the
+    build starts, not when it is queued behind another."""
+    run = build(release, state_dir, gnupghome, "--all", "--jobs", "1")
+    assert run.returncode == 0, run.stderr
+    events = [ln for ln in run.stderr.splitlines() if ": building with" in ln or ": built and signed" in ln]
+    assert [": building" in e for e in events] == [True, False] * 3, events
+    assert [e.split("]")[0] for e in events[::2]] == ["[1/3", "[2/3", "[3/3"]
+    assert [e.split(":")[0] for e in events[1::2]] == [e.split("] ")[1].split(":")[0] for e in events[::2]]
+
+
 def test_human_summary_and_development_key_notice(release, state_dir, gnupghome):
     run = build(release, state_dir, gnupghome, "nova-fping")
     assert run.returncode == 0, run.stderr

@@ -68,7 +68,9 @@ def test_base_url_that_would_inject_repo_sections_is_refused(release, state_dir,
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     before = tree(release["out"])
     for bad in ("http://x/\n[evil]\nbaseurl=http://attacker", "javascript:alert(1)", "http://a b/"):
-        assert_one_line_error(build(release, state_dir, gnupghome, "libaltai", "--base-url", bad), "--base-url")
+        run = build(release, state_dir, gnupghome, "libaltai", "--rebuild", "--base-url", bad)
+        assert_one_line_error(run, "--base-url")
+        assert "making the SRPM" not in run.stderr  # refused before any work, not after the build
     assert tree(release["out"]) == before
 
 

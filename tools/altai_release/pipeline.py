@@ -23,7 +23,7 @@ from .layout import PROJECT_ROOT, PackageEntry, ReleaseLayout
 from .manifest import Manifest
 from .nevra import Nevra
 from .packages import read_nevra
-from .release_tree import NewFile, ReleaseTree
+from .release_tree import NewFile, ReleaseTree, check_base_url
 from .signing import KeyResolver, SigningIdentity, sign_packages, verify_packages
 from .srpm import SrpmRequest, SrpmResult, make_srpm
 
@@ -110,9 +110,11 @@ def build_order(srpms: dict[str, SrpmResult]) -> dict[str, set[str]]:
 
 class ReleaseBuild:
     def __init__(self, layout: ReleaseLayout, options: BuildOptions, progress: Progress | None = None) -> None:
+        check_base_url(options.base_url)
         self.layout = layout
         self.options = options
-        self.progress = progress or (lambda _msg: None)
+        self._say = progress or (lambda _msg: None)
+        self._progress_lock = threading.Lock()
         self.keys = KeyResolver(options.state_dir, options.gnupghome, options.sign_key, options.require_key,
                                 options.passphrase_file)  # fmt: skip
         self.builder_kind = choose_builder_kind(options.builder)
@@ -120,6 +122,11 @@ class ReleaseBuild:
         self.manifest: Manifest | None = None
         self._started = 0
         self._started_lock = threading.Lock()
+
+    def progress(self, message: str) -> None:
+        """Report one line; build threads report at the same time, and a line must not mix with another."""
+        with self._progress_lock:
+            self._say(message)
 
     def _builder(self) -> Builder:
         if self.builder_kind == "mock":
@@ -244,6 +251,7 @@ class ReleaseBuild:
         pending = set(by_name)
         running: dict[Future[PackageResult], str] = {}
         total = len(entries)
+        self._started = 0
         with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
             while pending or running:
                 ready = sorted(n for n in pending if deps[n] <= set(done))
@@ -262,7 +270,6 @@ class ReleaseBuild:
                             other.cancel()
                         raise error
                     done[name] = future.result()
-                    self.progress(f"{name}: built and signed in {done[name].seconds:.1f}s")
         return done
 
     def _build_one(self, entry: PackageEntry, srpm: SrpmResult, builder: Builder, identity: SigningIdentity,
@@ -290,4 +297,5 @@ class ReleaseBuild:
         result = PackageResult(entry.name, entry.repository, srpm.nevra, srpm.commit, builder.name,
                                time.monotonic() - start, identity, notes=list(output.notes))  # fmt: skip
         result.files = [PlacedFile(f, read_nevra(f)) for f in files]
+        self.progress(f"{entry.name}: built and signed in {result.seconds:.1f}s")
         return result

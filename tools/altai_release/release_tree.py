@@ -38,6 +38,13 @@ class PublishError(AltaiError):
     pass
 
 
+def check_base_url(base_url: str | None) -> None:
+    """Refuse a --base-url that altai.repo cannot hold; called before anything is built."""
+    if base_url is not None and not _BASE_URL.match(base_url):
+        raise InputError(f"--base-url {base_url!r}: expected an http(s)://, ftp:// or file:// URL "
+                         "without spaces or control characters")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class NewFile:
     """A signed and verified package waiting in the staging area to enter the release."""
@@ -227,9 +234,6 @@ class ReleaseTree:
         (target / "altai.repo").write_text(repo_text, encoding="utf-8")
 
     def repo_file(self, layout: ReleaseLayout, base_url: str) -> str:
-        if not _BASE_URL.match(base_url):
-            raise InputError(f"--base-url {base_url!r}: expected an http(s)://, ftp:// or file:// URL "
-                             "without spaces or control characters")  # fmt: skip
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(layout.templates)),
                                  undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - not HTML
         repos = [{"id": f"{layout.name}-{name}", "name": name, "path": repo.path, "signed_by": repo.signed_by,
