@@ -2,7 +2,11 @@
 system, an empty HOME, a fixed host name, and only the directories the step needs writable.
 
 Spec files execute shell while they are parsed (`%(...)`), so every rpm step that reads a spec from a
-repository runs here. Secrets of the host (/root, /home, gpg homes, /etc/shadow) are not in the view.
+repository runs here. We run as root, and bubblewrap started by root keeps every capability unless told
+otherwise: the command therefore runs in a user namespace of its own as the unprivileged `mockbuild` user
+(mock's name for it), with every capability dropped and no way to make a further user namespace, so it
+can neither mount nor make device nodes. Secrets of the host (/root, /home, gpg homes, the project's
+`.state/`, /etc/shadow) are not in the view; /etc/passwd and /etc/group are the sandbox's own.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +25,6 @@ BUILD_HOSTNAME = "altai-build"
 # Files of /etc that programs in the sandbox need; the rest of /etc stays out of view.
 _ETC_FILES = (
     "/etc/rpm",
-    "/etc/passwd",
-    "/etc/group",
     "/etc/nsswitch.conf",
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
@@ -32,6 +34,11 @@ _ETC_FILES = (
     "/etc/debian_version",
     "/etc/os-release",
 )
+
+# The unprivileged identity inside: mock's build user and group (sandbox_etc/passwd and group name them),
+# so that the files of an SRPM show the owner they show when mock or Koji built it.
+BUILD_UID, BUILD_GID = 1000, 135
+_SANDBOX_ETC = Path(__file__).with_name("sandbox_etc")
 
 BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
@@ -62,6 +69,8 @@ class Sandbox:
     def argv(self, command: Sequence[str], cwd: Path | None = None) -> list[str]:
         args = [
             bwrap_path(),
+            "--unshare-user", "--disable-userns", "--uid", str(BUILD_UID), "--gid", str(BUILD_GID),
+            "--cap-drop", "ALL",
             "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", BUILD_HOSTNAME,
             "--die-with-parent", "--new-session",
@@ -78,6 +87,8 @@ class Sandbox:
                 args += ["--ro-bind", top, top]
         for etc in _ETC_FILES:
             args += ["--ro-bind-try", etc, etc]
+        for name in ("passwd", "group"):
+            args += ["--ro-bind", str(_SANDBOX_ETC / name), f"/etc/{name}"]
         for path in self.readonly:
             args += ["--ro-bind", str(path), str(path)]
         for wpath in self.writable:
@@ -96,17 +107,13 @@ class Sandbox:
         self,
         command: Sequence[str],
         cwd: Path | None = None,
-        input_text: str | None = None,
         timeout: float | None = None,
-        extra_env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run `command` in the sandbox; the caller interprets the exit status."""
-        if extra_env:
-            self.env.update(extra_env)
         argv = self.argv(command, cwd)
         try:
             return subprocess.run(  # noqa: S603 - argv list, no shell
-                argv, input=input_text or "", capture_output=True, text=True, errors="replace",
+                argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
                 timeout=timeout,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
