@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from altai_release.errors import SigningError
 from altai_release.layout import SigningKey
-from altai_release.signing import KeyResolver, sign_packages, verify_packages
+from altai_release.signing import KeyDatabases, KeyResolver, sign_packages, verify_packages
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +34,29 @@ def test_unsigned_and_foreign_signatures_are_refused(package, tmp_path):
     theirs = _identity(tmp_path / "state-b", tmp_path / "home")
     assert ours.development and ours.fingerprint != theirs.fingerprint
 
+    dbs = KeyDatabases(tmp_path / "rpmdb")
+    ours_public = ours.keyring.export_public(ours.fingerprint)
     unsigned = tmp_path / "unsigned.rpm"
     shutil.copy(package, unsigned)
     with pytest.raises(SigningError, match="unsigned.rpm: signature check failed"):
-        verify_packages(ours.keyring.export_public(ours.fingerprint), [unsigned])
+        verify_packages(dbs, ours_public, [unsigned])
 
     foreign = tmp_path / "foreign.rpm"
     shutil.copy(package, foreign)
     sign_packages(theirs, [foreign])
     with pytest.raises(SigningError, match="foreign.rpm: signature check failed"):
-        verify_packages(ours.keyring.export_public(ours.fingerprint), [foreign])
-    verify_packages(theirs.keyring.export_public(theirs.fingerprint), [foreign])  # and the right key passes
+        verify_packages(dbs, ours_public, [foreign])
+    verify_packages(dbs, theirs.keyring.export_public(theirs.fingerprint), [foreign])  # the right key passes
+
+    # one rpmkeys run checks a batch: a bad package among good ones is still named
+    good = tmp_path / "good.rpm"
+    shutil.copy(package, good)
+    sign_packages(ours, [good])
+    verify_packages(dbs, ours_public, [good])
+    with pytest.raises(SigningError, match="foreign.rpm: signature check failed"):
+        verify_packages(dbs, ours_public, [good, foreign, good])
+    # the throwaway rpmdbs live under the run's directory, one per key, not in /tmp
+    assert len([d for d in (tmp_path / "rpmdb").iterdir() if (d / "db").is_dir()]) == 2
 
 
 def test_development_key_is_generated_once(tmp_path):

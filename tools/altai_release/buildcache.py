@@ -70,6 +70,10 @@ class BuildCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{package}.json"
         tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"format": CACHE_FORMAT, "key": key, "commit": commit, "paths": sorted(paths)}),
-                       encoding="utf-8")  # fmt: skip
-        os.replace(tmp, target)
+        try:
+            tmp.write_text(json.dumps({"format": CACHE_FORMAT, "key": key, "commit": commit,
+                                       "paths": sorted(paths)}), encoding="utf-8")  # fmt: skip
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise

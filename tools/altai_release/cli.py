@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 from .errors import AltaiError
 from .layout import DEFAULT_LAYOUT, load_layout
@@ -21,9 +25,29 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `error:` line like every other failure (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+class Terminated(Exception):
+    """SIGTERM: unwinds like Ctrl-C, so that every `finally` removes what the run had started."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
 def _run(body: Callable[[], int]) -> int:
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return body()
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 143
     except AltaiError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
@@ -34,6 +58,18 @@ def _run(body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {value!r}")
+    return seconds
 
 
 def _define(value: str) -> tuple[str, str]:
@@ -44,7 +80,7 @@ def _define(value: str) -> tuple[str, str]:
 
 
 def git2srpm_main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="git2srpm", description="Make a reproducible tarball and SRPM from a commit of a git repository."
     )
     parser.add_argument("repo", metavar="REPO", help="local path or git URL")
@@ -91,7 +127,7 @@ def _summary(results: list[PackageResult]) -> str:
 
 
 def build_main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="build", description="Build packages of the release into signed RPMs in the release tree."
     )
     parser.add_argument("packages", nargs="*", metavar="PACKAGE")
@@ -107,7 +143,7 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
     parser.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
-    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+    parser.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
                         help="wait this long for another run publishing to OUT (default: fail at once)")
     parser.add_argument("--diff", type=Path, metavar="OLD_MANIFEST",
                         help="print what the release adds, removes, upgrades, downgrades against OLD_MANIFEST")

@@ -1,9 +1,16 @@
 """The git side of the pipeline: open a repository (a local path or a URL), resolve refs to commits,
 read files and trees *of a commit* (never of the work tree). Wraps GitPython; every failure becomes a
-GitError or InputError that names the repository and the ref or path."""
+GitError or InputError that names the repository and the ref or path.
+
+A local repository is not ours: its `.git/config` can name programs that git runs (core.fsmonitor, filter
+drivers, external diff). We run only git commands that read objects and refs (rev-parse, cat-file,
+rev-list), with core.fsmonitor off; the dirty-tree check compares the index with the files ourselves
+instead of asking `git diff` (which would run filters). A repository owned by another user is refused
+as git refuses it (safe.directory), with git's own advice."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -18,6 +25,18 @@ from .errors import GitError, InputError
 # scp-like "user@host:path" or "scheme://..."; anything else must be an existing local path.
 _URL_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s]+@[^/\s:]+:)")
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false"}
+# a repository's own config must not make git run a program of its choosing while we read it
+_SAFE_OPTIONS = ("core.fsmonitor=false", "core.hooksPath=/dev/null")
+
+
+def git_reason(exc: git.GitCommandError) -> str:
+    """git's own words from a failed command (GitPython wraps them in `stderr: '...'`)."""
+    text = str(exc.stderr or "").strip()
+    if text.startswith("stderr:"):
+        text = text.removeprefix("stderr:").strip().strip("'")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Cloning into")]
+    fatal = [ln.removeprefix("fatal:").strip() for ln in lines if ln.startswith(("fatal:", "error:"))]
+    return (fatal or lines or [f"exit status {exc.status}"])[0]
 
 
 def check_not_option(what: str, value: str) -> None:
@@ -59,34 +78,67 @@ class GitSource:
                 repo = git.Repo(location, search_parent_directories=False)
             except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
                 raise InputError(f"{location}: not a git repository") from exc
+            repo.git.set_persistent_git_options(c=list(_SAFE_OPTIONS))
             return cls(repo, location, is_local=True)
         if not _URL_RE.match(location):
             raise InputError(f"{location}: no such directory, and not a git URL")
         try:
             repo = git.Repo.clone_from(location, clone_dir, bare=True, env=_GIT_ENV)
         except git.GitCommandError as exc:
-            raise GitError(f"{location}: cannot clone", exc.command, str(exc.stderr)) from exc
+            raise GitError(f"{location}: cannot clone: {git_reason(exc)}", exc.command, str(exc.stderr)) from exc
+        repo.git.set_persistent_git_options(c=list(_SAFE_OPTIONS))
         return cls(repo, location, is_local=False)
 
     def resolve(self, ref: str) -> Commit:
+        """The commit a ref names, as `git rev-parse` understands it (reflog forms like HEAD@{1} too)."""
         check_not_option("ref", ref)
         try:
-            obj = self.repo.rev_parse(ref)
-        except (git.BadName, git.BadObject, ValueError, IndexError) as exc:
+            hexsha = self.repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+        except git.GitCommandError as exc:
+            reason = git_reason(exc) if str(exc.stderr or "").strip() else ""
+            if "dubious ownership" in reason:
+                raise InputError(f"{self.location}: git refuses a repository owned by another user ({reason}); "
+                                 "if you trust it: git config --global --add safe.directory "
+                                 f"{os.path.abspath(self.location)}") from exc  # fmt: skip
+            kind = self._object_type(ref)
+            if kind and kind not in ("commit", "tag"):
+                raise InputError(f"{self.location}: ref {ref!r} is a {kind}, not a commit") from exc
             raise InputError(f"{self.location}: unknown ref {ref!r}") from exc
-        while obj.type == "tag":
-            obj = obj.object
-        if not isinstance(obj, Commit):
-            raise InputError(f"{self.location}: ref {ref!r} is a {obj.type}, not a commit")
-        return obj
+        return self.repo.commit(hexsha)
+
+    def _object_type(self, ref: str) -> str:
+        try:
+            return str(self.repo.git.cat_file("-t", "--end-of-options", ref))
+        except git.GitCommandError:
+            return ""
 
     def is_dirty(self) -> bool:
-        if not self.is_local or self.repo.bare:
+        """Whether a tracked file differs from the commit checked out: a warning only. Compared by us (the
+        index's blob ids against the files' contents) so that no filter of the repository's config runs."""
+        if not self.is_local or self.repo.bare or self.repo.working_tree_dir is None:
             return False
+        top = Path(self.repo.working_tree_dir)
         try:
-            return self.repo.is_dirty(untracked_files=False)
-        except git.GitCommandError:
+            if self.repo.index.diff("HEAD"):
+                return True
+            for (path, _stage), entry in self.repo.index.entries.items():
+                if entry.mode == 0o160000:  # a submodule: its own repository
+                    continue
+                file = top / path
+                if os.path.islink(file):
+                    content = os.fsencode(os.readlink(file))
+                elif file.is_file():
+                    if file.stat().st_size != entry.size:
+                        return True
+                    content = file.read_bytes()
+                else:
+                    return True
+                digest = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+                if digest != entry.hexsha:
+                    return True
+        except (git.GitCommandError, ValueError, OSError):
             return False
+        return False
 
     def tree(self, commit: Commit, path: PurePosixPath) -> Tree:
         if not path.parts:
@@ -123,7 +175,8 @@ class GitSource:
             rel = PurePosixPath(item.path).relative_to(base)  # type: ignore[union-attr]
             blob = item if isinstance(item, Blob) else None
             entries.append(TreeEntry(rel, int(item.mode), blob))  # type: ignore[union-attr]
-        entries.sort(key=lambda e: str(e.path).encode())
+        # a name that is not UTF-8 is kept as git stores it (surrogate escapes), also for the sort
+        entries.sort(key=lambda e: str(e.path).encode("utf-8", "surrogateescape"))
         return iter(entries)
 
     def last_change_time(self, commit: Commit, paths: list[PurePosixPath]) -> int:

@@ -18,7 +18,7 @@ from .layout import Pin, Upstream
 from .nevra import Nevra
 from .packages import file_sha256
 from .release_tree import NewFile
-from .signing import verify_packages
+from .signing import KeyDatabases, verify_packages
 
 FETCH_TIMEOUT = 60.0
 _CHECKSUMS = {"sha256": "sha256", "sha": "sha1", "sha1": "sha1", "sha512": "sha512", "sha384": "sha384",
@@ -134,7 +134,7 @@ class Importer:
                 raise UpstreamError(f"upstream {self.upstream.name!r}: {name} does not match the {pkg.checksum_type} "
                                    "checksum of the upstream metadata")  # fmt: skip
             try:
-                verify_packages(self.public_key, [local])
+                verify_packages(KeyDatabases(self.workdir / "rpmdb"), self.public_key, [local])
             except AltaiError as exc:
                 raise UpstreamError(f"upstream {self.upstream.name!r}: {name} is not signed by key "
                                    f"{self.upstream.key!r}: {exc}") from exc  # fmt: skip

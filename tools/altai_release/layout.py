@@ -6,6 +6,7 @@ Errors name the file, the key and what was expected, e.g.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass
@@ -141,12 +142,29 @@ class _Reader:
     def check_keys(self, data: dict[str, Any], prefix: str, allowed: set[str]) -> None:
         for key in data:
             if key not in allowed:
-                raise self.fail(f"{prefix}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                hint = ""
+                if isinstance(data[key], dict) and "." in prefix:
+                    # [packages.probe.pk] is the table pk inside the table probe: TOML reads dots as nesting
+                    table, _, name = prefix.rpartition(".")
+                    dotted = json.dumps(f"{name.strip(chr(34))}.{key}")
+                    hint = f"; a name with a dot must be quoted: [{table}.{dotted}]"
+                raise self.fail(f"{prefix}.{_quoted(key)}",
+                                f"unknown key (allowed: {', '.join(sorted(allowed))}){hint}")  # fmt: skip
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_KEY_PART = re.compile(r'"(?:[^"\\]|\\.)*"|[^.]+')
+
+
+def _quoted(name: str) -> str:
+    """A table name as TOML writes it in a dotted key: quoted when it holds a dot or other punctuation."""
+    return name if _BARE_KEY.match(name) else json.dumps(name)
 
 
 def _lookup(data: dict[str, Any], dotted: str) -> Any:
     value: Any = data
-    for part in dotted.split("."):
+    for token in _KEY_PART.findall(dotted):
+        part = json.loads(token) if token.startswith('"') else token
         if not isinstance(value, dict) or part not in value:
             return None
         value = value[part]
@@ -161,6 +179,8 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     file = file.absolute()
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}): a layout is TOML, which is UTF-8") from exc
     except FileNotFoundError:
         raise InputError(f"{file}: release layout not found") from None
     except OSError as exc:
@@ -183,18 +203,19 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
 
     keys: dict[str, SigningKey] = {}
     for name in r.table(data, "keys"):
-        r.table(data, f"keys.{name}")
-        r.check_keys(data["keys"][name], f"keys.{name}", {"id", "development", "file"})
-        key_file = r.optional_string(data, f"keys.{name}.file")
+        key = f"keys.{_quoted(name)}"
+        r.table(data, key)
+        r.check_keys(data["keys"][name], key, {"id", "development", "file"})
+        key_file = r.optional_string(data, f"{key}.file")
         key_path = (base / key_file).resolve() if key_file else None
         if key_path is not None and not key_path.is_file():
-            raise r.fail(f"keys.{name}.file", f"public key file {key_path} does not exist")
-        keys[name] = SigningKey(name, r.string(data, f"keys.{name}.id"),
-                                r.boolean(data, f"keys.{name}.development", False), key_path)  # fmt: skip
+            raise r.fail(f"{key}.file", f"public key file {key_path} does not exist")
+        keys[name] = SigningKey(name, r.string(data, f"{key}.id"), r.boolean(data, f"{key}.development", False),
+                                key_path)  # fmt: skip
 
     repositories: dict[str, Repository] = {}
     for name in r.table(data, "repositories"):
-        key = f"repositories.{name}"
+        key = f"repositories.{_quoted(name)}"
         r.table(data, key)
         r.check_keys(data["repositories"][name], key, {"path", "signed_by", "content", "sources"})
         tree_path = r.string(data, f"{key}.path")
@@ -207,15 +228,22 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         if content not in CONTENT_KINDS:
             raise r.fail(f"{key}.content", f"expected one of {', '.join(CONTENT_KINDS)}, found {content!r}")
         repositories[name] = Repository(name, tree_path, signed_by, content, r.optional_string(data, f"{key}.sources"))
+    by_path: dict[str, str] = {}
+    for repo in repositories.values():
+        normal = str(Path(repo.path))
+        if normal in by_path:
+            raise r.fail(f"repositories.{_quoted(repo.name)}.path", f"{repo.path!r} is already the path of "
+                         f"repository {by_path[normal]!r}: each repository needs a directory of its own")  # fmt: skip
+        by_path[normal] = repo.name
     for repo in repositories.values():
         sources_repo = repositories.get(repo.sources) if repo.sources else None
         if (repo.content == "rebuilt" or repo.sources) and (sources_repo is None or sources_repo.content != "sources"):
-            raise r.fail(f"repositories.{repo.name}.sources", "expected the name of the repository (content = "
+            raise r.fail(f"repositories.{_quoted(repo.name)}.sources", "expected the name of the repository (content = "
                          f"\"sources\") that receives this repository's SRPMs, found {repo.sources!r}")  # fmt: skip
 
     packages: dict[str, PackageEntry] = {}
     for name in r.table(data, "packages", required=False):
-        key = f"packages.{name}"
+        key = f"packages.{_quoted(name)}"
         if not _NAME_RE.match(name):
             raise r.fail(key, "expected a package name of letters, digits and ._+-")
         r.table(data, key)
@@ -258,7 +286,7 @@ def _read_upstreams(r: _Reader, data: dict[str, Any], keys: dict[str, SigningKey
                     repositories: dict[str, Repository]) -> dict[str, Upstream]:  # fmt: skip
     upstreams: dict[str, Upstream] = {}
     for name in r.table(data, "upstreams", required=False):
-        key = f"upstreams.{name}"
+        key = f"upstreams.{_quoted(name)}"
         r.table(data, key)
         r.check_keys(data["upstreams"][name], key, {"url", "key", "repository", "packages", "allow_downgrade"})
         url = r.string(data, f"{key}.url")

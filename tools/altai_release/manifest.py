@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,58 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            entries = [ManifestEntry(**e) for e in data["packages"]]
-            return cls(data["release"], data["version"], entries)
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(f"{path}: no such manifest") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the manifest: {exc.strerror}") from exc
+        except ValueError as exc:  # also UnicodeDecodeError
             raise InputError(f"{path}: not a release manifest: {exc}") from exc
+        return cls._validated(path, data)
+
+    @classmethod
+    def _validated(cls, path: Path, data: Any) -> Manifest:
+        """Every field of the expected type: a manifest is read from a published tree or a file the user
+        names, and a wrong value must be reported here, not as a traceback deep in a comparison."""
+
+        def bad(where: str, expected: str, value: object) -> InputError:
+            return InputError(f"{path}: {where}: expected {expected}, found {json.dumps(value)}")
+
+        if not isinstance(data, dict):
+            raise bad("(top)", "an object", data)
+        for key in ("release", "version"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise bad(key, "a non-empty string", data.get(key))
+        packages = data.get("packages")
+        if not isinstance(packages, list):
+            raise bad("packages", "a list", packages)
+        entries = []
+        names = {f.name for f in fields(ManifestEntry)}
+        optional = {"epoch", "downgraded_from"}
+        required_text = names - optional - {"signer_keyid"}
+        for i, item in enumerate(packages):
+            where = f"packages[{i}]"
+            if not isinstance(item, dict):
+                raise bad(where, "an object", item)
+            unknown = sorted(set(item) - names)
+            missing = sorted(names - optional - set(item))
+            if unknown or missing:
+                raise InputError(f"{path}: {where}: " + "; ".join(
+                    ([f"unknown keys {', '.join(unknown)}"] if unknown else [])
+                    + ([f"missing keys {', '.join(missing)}"] if missing else [])))  # fmt: skip
+            for key in required_text:
+                if not isinstance(item[key], str) or not item[key]:
+                    raise bad(f"{where}.{key}", "a non-empty string", item[key])
+            if not isinstance(item["signer_keyid"], str):
+                raise bad(f"{where}.signer_keyid", "a string", item["signer_keyid"])
+            epoch = item.get("epoch")
+            if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0):
+                raise bad(f"{where}.epoch", "null or an integer >= 0", epoch)
+            down = item.get("downgraded_from")
+            if down is not None and not isinstance(down, str):
+                raise bad(f"{where}.downgraded_from", "null or a string", down)
+            entries.append(ManifestEntry(**item))
+        return cls(data["release"], data["version"], entries)
 
 
 @dataclass(frozen=True)

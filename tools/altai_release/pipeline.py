@@ -23,8 +23,9 @@ from .layout import PROJECT_ROOT, PackageEntry, ReleaseLayout
 from .manifest import Manifest
 from .nevra import Nevra
 from .packages import read_nevra
-from .release_tree import NewFile, ReleaseTree, check_base_url
-from .signing import KeyResolver, SigningIdentity, sign_packages, verify_packages
+from .release_tree import NewFile, PublishError, ReleaseTree, check_base_url
+from .resign import resign, stale_entries
+from .signing import KeyDatabases, KeyResolver, SigningIdentity, sign_packages, verify_packages
 from .srpm import SrpmRequest, SrpmResult, make_srpm
 
 DEFAULT_OUT = PROJECT_ROOT / "out"
@@ -147,10 +148,17 @@ class ReleaseBuild:
             staging = self.tree.staging()
             try:
                 return self._run(entries, complete, staging)
+            except OSError as exc:
+                if exc.filename:
+                    raise
+                # a write that failed (ENOSPC, EIO) without naming its file: name the tree it was writing
+                raise PublishError(f"{self.tree.store}: {exc.strerror or exc}; the published release "
+                                   "did not change") from exc  # fmt: skip
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
 
     def _run(self, entries: list[PackageEntry], complete: bool, staging: Path) -> list[PackageResult]:
+        self.rpmdbs = KeyDatabases(staging / "rpmdb")
         identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
         for note in self.keys.notes:
             self.progress(f"note: {note}")
@@ -177,6 +185,7 @@ class ReleaseBuild:
                 assert key.file is not None  # the layout checked it
                 additions += Importer(upstream, key.file.read_bytes(), staging / "import" / upstream.name).fetch()
                 replaced.add(f"upstream:{upstream.name}")
+        additions += self._resign_kept(complete, replaced, frozenset(cached), identities, public_keys, staging)
         assembled = self.tree.assemble(self.layout, additions, replaced, public_keys, self.options.base_url,
                                        complete=complete, kept_origins=frozenset(cached))  # fmt: skip
         if assembled is None:
@@ -187,13 +196,32 @@ class ReleaseBuild:
             self.tree.publish(release_dir)
             self.progress(f"published {self.tree.out} -> {release_dir.name} ({len(self.manifest.entries)} packages)")
         assert self.manifest is not None
+        # the release is published: from here on nothing may turn the run into a failure
         for result in results.values():
             paths = [e.path for e in self.manifest.entries if e.origin == result.name]
-            cache.put(result.name, keys[result.name][0], result.commit, paths)
+            try:
+                cache.put(result.name, keys[result.name][0], result.commit, paths)
+            except OSError as exc:
+                self.progress(f"warning: {result.name}: cannot record the build cache in {cache.directory} "
+                              f"({exc.strerror}); the next run builds it again")  # fmt: skip
             result.files = [PlacedFile(self.tree.out / self.layout.repositories[self._repository_for(
                 result.repository, f.nevra)].path / f.path.name, f.nevra) for f in result.files]
         results.update(cached)
         return [results[e.name] for e in entries]
+
+    def _resign_kept(self, complete: bool, replaced: set[str], cached: frozenset[str],
+                     identities: dict[str, SigningIdentity], public_keys: dict[str, bytes],
+                     staging: Path) -> list[NewFile]:  # fmt: skip
+        """Kept packages signed by another key than the one their layout key resolves to in this run."""
+        manifest, current = self.tree.current_manifest(), self.tree.current()
+        if manifest is None or current is None:
+            return []
+        kept = [e for e in manifest.entries if (e.origin in cached if complete else e.origin not in replaced)]
+        by_key = {i.key_name: i for i in identities.values()}
+        stale = stale_entries(kept, by_key)
+        if not stale:
+            return []
+        return resign(stale, current, by_key, public_keys, self.rpmdbs, staging / "resign", self.progress)
 
     def _cached(self, entries: list[PackageEntry], keys: dict[str, tuple[str, str]], cache: BuildCache,
                 identities: dict[str, SigningIdentity]) -> dict[str, PackageResult]:  # fmt: skip
@@ -291,7 +319,7 @@ class ReleaseBuild:
         files = [Path(shutil.copy2(p, signed_dir / p.name)) for p in (*output.rpms, srpm.srpm)]
         try:
             sign_packages(identity, files)
-            verify_packages(public_key, files)
+            verify_packages(self.rpmdbs, public_key, files)
         except AltaiError as exc:
             raise BuildError(f"{entry.name}: signing failed: {exc}") from exc
         result = PackageResult(entry.name, entry.repository, srpm.nevra, srpm.commit, builder.name,

@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 import shutil
+import struct
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -59,6 +60,10 @@ class NewFile:
 class ReleaseTree:
     def __init__(self, out: Path) -> None:
         self.out = Path(os.path.abspath(out))
+        if not self.out.name or self.out.name in (".", ".."):
+            raise InputError(f"--out {out}: expected a directory path with a name (OUT.store is made beside it)")
+        if self.out.exists() and not self.out.is_dir():
+            raise InputError(f"--out {self.out}: exists and is not a directory")
         self.store = self.out.with_name(self.out.name + ".store")
         self.releases = self.store / "releases"
         self.logs = self.store / "logs"
@@ -84,6 +89,8 @@ class ReleaseTree:
     # -- locking and staging --------------------------------------------------------------------
     @contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """One publishing run per OUT: a POSIX record lock on OUT.store/lock. The kernel names its holder
+        (F_GETLK), so the message cannot show a stale or half-written pid."""
         try:
             self.store.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.store / "lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -93,16 +100,18 @@ class ReleaseTree:
             deadline = time.monotonic() + wait_seconds
             while True:
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                        raise PublishError(f"another run (pid {holder}) is publishing to {self.out}; "
-                                           "try again later or pass --wait SECONDS") from None  # fmt: skip
-                    time.sleep(0.2)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+                except OSError as exc:
+                    if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                        raise
+                holder = _lock_holder(fd)
+                if holder is None:
+                    continue  # released between our try and the question
+                if time.monotonic() >= deadline:
+                    raise PublishError(f"another run (pid {holder}) is publishing to {self.out}; "
+                                       "try again later or pass --wait SECONDS")  # fmt: skip
+                time.sleep(0.2)
             yield
         finally:
             os.close(fd)  # closing releases the lock
@@ -150,14 +159,18 @@ class ReleaseTree:
             repo = layout.repositories[item.repository]
             path = f"{repo.path}/{item.path.name}"
             same = by_identity.get((item.repository, facts.nevra))
+            downgraded_from = None
             if same is not None:
                 if same.header_sha256 != facts.header_sha256:
                     raise PublishError(f"{facts.nevra} is already published in {item.repository} with other "
                                        "content; a published NEVRA never changes: raise its Release")  # fmt: skip
-                # the same build signed again: keep the bytes the release already has
-                new_entries.append(replace(same, origin=item.origin))
-                continue
-            downgraded_from = self._check_downgrade(previous, item, facts.nevra)
+                if same.signer_keyid == facts.signer_keyid:
+                    # the same build signed again by the same key: keep the bytes the release already has
+                    new_entries.append(replace(same, origin=item.origin))
+                    continue
+                downgraded_from = same.downgraded_from  # the same build under a rotated key
+            else:
+                downgraded_from = self._check_downgrade(previous, item, facts.nevra)
             entry = ManifestEntry(
                 repository=item.repository, path=path, origin=item.origin, name=facts.nevra.name,
                 epoch=facts.nevra.epoch, version=facts.nevra.version, release=facts.nevra.release,
@@ -255,7 +268,10 @@ class ReleaseTree:
             link.unlink()
         os.symlink(os.path.relpath(release_dir, self.out.parent), link)
         os.replace(link, self.out)
-        self._prune(release_dir)
+        try:
+            self._prune(release_dir)
+        except OSError:
+            pass  # old releases stay until the next run prunes them: the new one is published
 
     def _prune(self, current: Path) -> None:
         """Keep the last KEEP_RELEASES complete releases; drop older ones and half-made ones of killed runs."""
@@ -274,6 +290,16 @@ class _EvrKey:
 
     def __lt__(self, other: _EvrKey) -> bool:
         return self.entry.nevra.compare_evr(other.entry.nevra) < 0
+
+
+_FLOCK = "hhqqi4x"  # struct flock on Linux: l_type, l_whence, l_start, l_len, l_pid
+
+
+def _lock_holder(fd: int) -> int | None:
+    """The pid holding a conflicting lock on the file, or None when it is free."""
+    query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+    l_type, _, _, _, pid = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    return None if l_type == fcntl.F_UNLCK else int(pid)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -9,7 +9,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -182,39 +181,45 @@ def sign_packages(identity: SigningIdentity, packages: Sequence[Path]) -> None:
                            argv, "") from exc
 
 
-class _KeyDatabases:
-    """One throwaway rpmdb per public key for the whole run: importing a key costs an rpmdb write (with
-    fsync), and parallel builds checking their packages would otherwise queue on the disk for it."""
+class KeyDatabases:
+    """One throwaway rpmdb per public key for the whole run, under the run's own directory (a killed run's
+    are swept with its staging area): importing a key costs an rpmdb write (with fsync), and parallel
+    builds checking their packages would otherwise queue on the disk for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
+        self.root = root
         self._lock = threading.Lock()
-        self._dirs: dict[str, tempfile.TemporaryDirectory[str]] = {}
+        self._dirs: dict[str, Path] = {}
 
     def dbpath(self, public_key: bytes) -> Path:
         digest = hashlib.sha256(public_key).hexdigest()
         with self._lock:
             if digest not in self._dirs:
-                tmp = tempfile.TemporaryDirectory(prefix="altai-rpmdb-")
-                key_file = Path(tmp.name) / "key.asc"
+                home = self.root / digest[:16]
+                (home / "db").mkdir(parents=True, exist_ok=True)
+                key_file = home / "key.asc"
                 key_file.write_bytes(public_key)
-                (Path(tmp.name) / "db").mkdir()
-                _run(["rpmkeys", "--dbpath", str(Path(tmp.name) / "db"), "--import", str(key_file)],
+                _run(["rpmkeys", "--dbpath", str(home / "db"), "--import", str(key_file)],
                      "rpmkeys --import failed")  # fmt: skip
-                self._dirs[digest] = tmp
-            return Path(self._dirs[digest].name) / "db"
+                self._dirs[digest] = home / "db"
+            return self._dirs[digest]
 
 
-_KEY_DATABASES = _KeyDatabases()
-
-
-def verify_packages(public_key: bytes, packages: Sequence[Path]) -> None:
+def verify_packages(databases: KeyDatabases, public_key: bytes, packages: Sequence[Path]) -> None:
     """Check each package's digests and signature against exactly this public key, in a throwaway rpmdb
-    that holds that key only."""
-    dbpath = _KEY_DATABASES.dbpath(public_key)
+    that holds that key only. One rpmkeys process for the whole batch."""
+    if not packages:
+        return
+    dbpath = databases.dbpath(public_key)
+    argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", *[str(p) for p in packages]]
+    proc = subprocess.run(argv, capture_output=True, text=True)  # noqa: S603
+    verdicts = {}
+    for line in proc.stdout.splitlines():
+        path, sep, verdict = line.rpartition(":")
+        if sep:
+            verdicts[path.strip()] = verdict.strip()
     for package in packages:
-        argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", str(package)]
-        proc = subprocess.run(argv, capture_output=True, text=True)  # noqa: S603
-        verdict = proc.stdout.strip().rsplit(":", 1)[-1].strip()
-        if proc.returncode != 0 or "signatures OK" not in verdict:
+        verdict = verdicts.get(str(package), "")
+        if "signatures OK" not in verdict:
             raise SigningError(f"{package.name}: signature check failed ({verdict or proc.stderr.strip()})",
                                argv, proc.stderr)  # fmt: skip

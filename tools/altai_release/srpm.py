@@ -105,9 +105,19 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
                 source.close()
         final_srpm = outdir / result.srpm.name
         final_tar = outdir / result.tarball.name if result.tarball else None
-        if result.tarball and final_tar:
-            os.replace(result.tarball, final_tar)
-        os.replace(result.srpm, final_srpm)
+        moves = [(result.srpm, final_srpm), *([(result.tarball, final_tar)] if result.tarball and final_tar else [])]
+        for _, final in moves:
+            if final.is_dir() or (final.exists() and not final.is_file()):
+                raise InputError(f"{final}: exists and is not a regular file; move it away")
+        done: list[Path] = []
+        try:
+            for staged, final in reversed(moves):  # the SRPM last: its presence means the run succeeded
+                os.replace(staged, final)
+                done.append(final)
+        except OSError as exc:
+            for final in done:
+                final.unlink(missing_ok=True)
+            raise InputError(f"cannot write {final}: {exc.strerror}") from exc
         return SrpmResult(final_srpm, final_tar, result.nevra, result.commit, result.spec, result.commit_time,
                           warnings)  # fmt: skip
     finally:
@@ -179,9 +189,11 @@ def _build(
 
     built = build.build_srpm(spec_file)
     srpm = staging / built.name
-    shutil.move(built, srpm)
-    kept_tar = None
-    if request.keep_tarball:
-        kept_tar = staging / tar_name
-        shutil.copy2(sources_dir / tar_name, kept_tar)
+    kept_tar = staging / tar_name if request.keep_tarball else None
+    try:
+        shutil.move(built, srpm)
+        if kept_tar is not None:
+            shutil.copy2(sources_dir / tar_name, kept_tar)
+    except OSError as exc:  # shutil names the source of a failed copy; the fault is where it writes
+        raise InputError(f"cannot write to output directory {staging.parent}: {exc.strerror}") from exc
     return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info, changed)

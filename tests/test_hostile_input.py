@@ -1,0 +1,322 @@
+"""Bad input and faults found by an adversarial probe of git2srpm and build.py: each gets one `error:` line
+naming the culprit, no traceback, and leaves nothing behind (or, where the input is valid after all, works).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from altai_testlib import APP_SPEC, TOOLS, assert_one_line_error, build, packages_and_keys, run_tool, tree
+from test_git2srpm import spec
+
+
+@pytest.fixture
+def outdir(tmp_path: Path) -> Path:
+    return tmp_path / "out"
+
+
+# -- refs, repositories, file names --------------------------------------------------------------------
+
+
+def test_reflog_ref_resolves_like_git_does(make_repo, outdir):
+    repo = make_repo({"hello.spec": spec(), "a.txt": "a\n"})
+    first = repo.git("rev-parse", "HEAD")
+    repo.commit({"a.txt": "b\n"})
+    run = run_tool("git2srpm.py", "--ref", "HEAD@{1}", "--outdir", str(outdir), str(repo.path))
+    assert run.returncode == 0, run.stderr
+    run = run_tool("git2srpm.py", "--ref", "HEAD@{yesterday}", "--outdir", str(outdir), str(repo.path))
+    assert run.returncode == 0, run.stderr  # the reflog's entries are dated by the (2023) commit clock
+    assert_one_line_error(run_tool("git2srpm.py", "--ref", "HEAD@{99}", "--outdir", str(outdir), str(repo.path)),
+                          "unknown ref 'HEAD@{99}'")  # fmt: skip
+    tree_ref = repo.git("rev-parse", f"{first}^{{tree}}")
+    assert_one_line_error(run_tool("git2srpm.py", "--ref", tree_ref, "--outdir", str(outdir), str(repo.path)),
+                          "is a tree, not a commit")  # fmt: skip
+
+
+def test_file_name_that_is_not_utf8_is_packed_as_git_stores_it(make_repo, outdir):
+    repo = make_repo({"hello.spec": spec()})
+    raw = b"caf\xe9.txt"  # Latin-1, not UTF-8
+    (repo.path / os.fsdecode(raw)).write_bytes(b"latin-1 name\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "latin-1 file name")
+    run = run_tool("git2srpm.py", "--outdir", str(outdir), str(repo.path))
+    assert run.returncode == 0, run.stderr
+    listing = subprocess.run(["tar", "--quoting-style=literal", "-tzf", str(outdir / "hello-1.0.tar.gz")],
+                             capture_output=True, check=True)  # fmt: skip
+    assert b"hello-1.0/" + raw in listing.stdout.splitlines()
+
+
+def test_clone_failure_keeps_gits_reason(outdir):
+    run = run_tool("git2srpm.py", "--outdir", str(outdir), "http://127.0.0.1:9/nothing.git")
+    assert_one_line_error(run, "http://127.0.0.1:9/nothing.git: cannot clone: unable to access")
+
+
+def test_repository_owned_by_another_user_says_so(make_repo, outdir):
+    repo = make_repo({"hello.spec": spec()})
+    subprocess.run(["chown", "-R", "12345:12345", str(repo.path)], check=True)
+    run = run_tool("git2srpm.py", "--outdir", str(outdir), str(repo.path))
+    assert_one_line_error(run, str(repo.path), "owned by another user", "safe.directory")
+
+
+def test_repository_config_does_not_run_programs(make_repo, outdir, tmp_path):
+    """A local repository's own config names an fsmonitor hook and a filter driver: neither runs."""
+    marker = tmp_path / "ran"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\necho \"$0 $*\" >> {marker}\ncat\n")
+    hook.chmod(0o755)
+    repo = make_repo({"hello.spec": spec(), ".gitattributes": "*.txt filter=evil\n", "a.txt": "a\n"})
+    repo.git("config", "core.fsmonitor", str(hook))
+    repo.git("config", "filter.evil.clean", str(hook))
+    repo.git("config", "filter.evil.smudge", str(hook))
+    marker.unlink(missing_ok=True)  # git add ran the filter while the test made the repository
+    os.utime(repo.path / "a.txt", (1, 1))  # stat-dirty: git diff would run the clean filter on it
+    (repo.path / "hello.spec").write_text(spec(version="2.0"))  # and really dirty
+    run = run_tool("git2srpm.py", "--outdir", str(outdir), str(repo.path))
+    assert run.returncode == 0, run.stderr
+    assert "uncommitted changes" in run.stderr
+    assert not marker.exists(), marker.read_text()
+
+
+# -- git2srpm's output and signals ---------------------------------------------------------------------
+
+
+def test_outdir_holding_a_directory_named_like_the_srpm_leaves_nothing(make_repo, outdir):
+    repo = make_repo({"hello.spec": spec()})
+    (outdir / "hello-1.0-1.src.rpm").mkdir(parents=True)
+    run = run_tool("git2srpm.py", "--outdir", str(outdir), str(repo.path))
+    assert_one_line_error(run, str(outdir / "hello-1.0-1.src.rpm"), "not a regular file")
+    assert sorted(p.name for p in outdir.iterdir()) == ["hello-1.0-1.src.rpm"]
+
+
+def test_sigterm_leaves_nothing_behind(make_repo, outdir, tmp_path):
+    slow = spec().replace("%description", "%global pause %(sleep 30)\n%description")
+    repo = make_repo({"hello.spec": slow})
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    proc = subprocess.Popen([sys.executable, str(TOOLS / "git2srpm.py"), "--outdir", str(outdir), str(repo.path)],
+                            env={**os.environ, "TMPDIR": str(tmpdir)}, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not list(tmpdir.glob("altai-git2srpm-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the sandboxed spec reader by now
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "error: terminated"
+    assert list(outdir.iterdir()) == []
+    assert list(tmpdir.iterdir()) == []
+
+
+# -- command line ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "fragment"),
+    [
+        ("git2srpm.py", ["--define", "-x y", "."], "--define"),
+        ("build.py", ["--jobs", "abc", "x"], "--jobs"),
+        ("build.py", ["--wait", "nan", "x"], "--wait"),
+        ("build.py", ["--wait", "-1", "x"], "--wait"),
+        ("build.py", ["--no-such-option"], "--no-such-option"),
+    ],
+)
+def test_usage_errors_are_one_line(tool, args, fragment):
+    run = run_tool(tool, *args)
+    assert run.returncode == 2
+    assert_one_line_error(run, fragment)
+    assert "usage:" not in run.stderr
+
+
+def test_out_that_is_root_or_a_file(release, state_dir, gnupghome, tmp_path):
+    assert_one_line_error(run_tool("build.py", "--layout", str(release["layout"]), "--out", "/", "libaltai"),
+                          "--out /")  # fmt: skip
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x\n")
+    run = run_tool("build.py", "--layout", str(release["layout"]), "--out", str(a_file), "--state-dir",
+                   str(state_dir), "libaltai", env={"GNUPGHOME": str(gnupghome)})  # fmt: skip
+    assert_one_line_error(run, str(a_file), "not a directory")
+    assert not a_file.with_name("a-file.store").exists()
+
+
+# -- layouts and manifests ------------------------------------------------------------------------------
+
+
+def test_layout_that_is_not_utf8(release, state_dir, gnupghome):
+    layout = release["layout"]
+    layout.write_bytes(layout.read_bytes().replace(b'name = "altai"', b'name = "alta\xef"'))
+    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai"), str(layout), "not UTF-8")
+
+
+def test_dotted_package_name_quoted_and_unquoted(release, state_dir, gnupghome):
+    layout = release["layout"]
+    text = layout.read_text()
+    lib = release["lib"].path
+    layout.write_text(text + f'\n[packages.probe.pk]\ngit = "{lib}"\nrepository = "misc"\n')
+    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai"), 'quoted: [packages."probe.pk"]')
+    layout.write_text(text + f'\n[packages."probe.pk"]\ngit = "{lib}"\nrepository = "misc"\n')
+    run = build(release, state_dir, gnupghome, "probe.pk", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)[0]["package"] == "probe.pk"
+
+
+def test_two_repositories_with_one_path(release, state_dir, gnupghome):
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('path = "deps/misc"\n', 'path = "centos6"\n'))
+    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai"), "repositories.misc.path",
+                          "already the path of repository 'centos6'")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda m: m["packages"][0].update(name=None), "packages[0].name: expected a non-empty string, found null"),
+        (lambda m: m["packages"][0].update(version=2), "packages[0].version: expected a non-empty string, found 2"),
+        (lambda m: m["packages"][0].update(epoch="1"), 'packages[0].epoch: expected null or an integer'),
+        (lambda m: m.update(packages={}), "packages: expected a list"),
+        (lambda m: m["packages"][0].pop("arch"), "packages[0]: missing keys arch"),
+    ],
+)
+def test_manifest_with_wrong_values(release, state_dir, gnupghome, tmp_path, mutate, fragment):
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    out = release["out"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    mutate(manifest)
+    bad = tmp_path / "bad-manifest.json"
+    bad.write_text(json.dumps(manifest))
+    assert_one_line_error(build(release, state_dir, gnupghome, "--diff", str(bad)), str(bad), fragment)
+    # the same manifest published: the next build refuses it by name instead of failing somewhere inside
+    published = out.resolve() / "manifest.json"
+    published.write_text(json.dumps(manifest))
+    before = tree(out)
+    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai", "--rebuild"), str(published), fragment)
+    assert tree(out) == before
+
+
+# -- publishing: the lock, failures after and during it ------------------------------------------------
+
+
+def test_lock_message_names_the_run_that_holds_it(release, state_dir, gnupghome):
+    """Concurrent runs: each one refused names a run that really published (the kernel's word for it)."""
+    env = {**os.environ, "GNUPGHOME": str(gnupghome)}
+    argv = [sys.executable, str(TOOLS / "build.py"), "--layout", str(release["layout"]), "--out",
+            str(release["out"]), "--state-dir", str(state_dir), "libaltai", "--rebuild"]  # fmt: skip
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]  # fmt: skip
+    outputs = [p.communicate(timeout=300) for p in procs]
+    winners = {p.pid for p in procs if p.returncode == 0}
+    assert winners
+    for proc, (_, stderr) in zip(procs, outputs, strict=True):
+        if proc.returncode != 0:
+            assert "another run (pid " in stderr, stderr
+            named = int(stderr.split("another run (pid ", 1)[1].split(")", 1)[0])
+            assert named in winners, (named, winners, stderr)
+
+
+def test_failure_after_publishing_does_not_fail_the_run(release, state_dir, gnupghome):
+    out = release["out"]
+    store = out.with_name(out.name + ".store")
+    store.mkdir()
+    (store / "cache").write_text("not a directory: the cache record cannot be written\n")
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert run.returncode == 0, run.stderr
+    assert "published" in run.stderr and "warning: libaltai: cannot record the build cache" in run.stderr
+    assert any(p.endswith(".rpm") for p in packages_and_keys(out))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_names_the_path_and_keeps_the_release(release, state_dir, gnupghome, small_disk):
+    release["out"] = small_disk / "out"
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    before = tree(release["out"])
+    filler = small_disk / "filler"
+    with open(filler, "wb") as fd:
+        try:
+            while True:
+                fd.write(b"\0" * 65536)
+        except OSError:
+            pass
+    run = build(release, state_dir, gnupghome, "libaltai", "--rebuild")
+    assert_one_line_error(run, str(small_disk))
+    assert "No space left on device" in run.stderr
+    filler.unlink()
+    assert tree(release["out"]) == before
+    store = small_disk / "out.store"
+    assert not list(store.glob("cache/*.tmp"))
+    assert not list(store.glob("staging/*"))
+    assert build(release, state_dir, gnupghome, "libaltai", "--rebuild").returncode == 0
+
+
+# -- key rotation ----------------------------------------------------------------------------------------
+
+
+def test_key_rotation_resigns_what_the_release_keeps(release, state_dir, gnupghome, tmp_path):
+    """Build with key A (the development key), then one package with key B: every package of the
+    repositories key 'altai' signs carries B, RPM-GPG-KEY-altai is B, and rpmkeys accepts them all."""
+    from rpmtools import make_key
+
+    out = release["out"]
+    assert build(release, state_dir, gnupghome, "--all").returncode == 0
+    make_key(gnupghome, "Altai Rotated Key <rotated@altai.example>", "altai")
+    run = build(release, state_dir, gnupghome, "libaltai", "--sign-key", "Altai Rotated Key", "--json")
+    assert run.returncode == 0, run.stderr
+    assert "re-signing" in run.stderr
+    published = [out / p for p in packages_and_keys(out) if p.endswith(".rpm")]
+    assert len(published) >= 6  # nova-fping, altai-app, libaltai (+devel) and their SRPMs
+    db = tmp_path / "rpmdb"
+    db.mkdir()
+    subprocess.run(["rpmkeys", "--dbpath", str(db), "--import", str(out / "RPM-GPG-KEY-altai")], check=True)
+    check = subprocess.run(["rpmkeys", "--dbpath", str(db), "--checksig", *map(str, published)],
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stdout
+    assert all(line.endswith("digests signatures OK") for line in check.stdout.splitlines()), check.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len({p["signer_keyid"] for p in manifest["packages"]}) == 1
+    # the manifest's checksums are those of the re-signed files
+    for entry in manifest["packages"]:
+        digest = subprocess.run(["sha256sum", str(out / entry["path"])], capture_output=True, text=True, check=True)
+        assert digest.stdout.split()[0] == entry["sha256"], entry["path"]
+
+
+def test_install_after_rotation_with_dnf(release, state_dir, gnupghome, tmp_path):
+    from rpmtools import make_key, serve
+    from test_release import dnf
+
+    out = release["out"]
+    assert build(release, state_dir, gnupghome, "libaltai", "altai-app").returncode == 0
+    make_key(gnupghome, "Altai Rotated Key <rotated@altai.example>", "altai")
+    # a new altai-app signed with the rotated key: the release changes, libaltai is kept from before
+    app_spec = APP_SPEC.replace("%{BUILD_STEP}", "true").replace("Release: 2", "Release: 3")
+    release["app"].commit({"altai-app.spec": app_spec})
+    run = build(release, state_dir, gnupghome, "altai-app", "--sign-key", "Altai Rotated Key")
+    assert run.returncode == 0, run.stderr
+    assert "re-signing 3 published package(s)" in run.stderr  # libaltai, its -devel and its SRPM
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "altai").symlink_to(out)
+    with serve(www) as url:
+        reposdir = tmp_path / "yum.repos.d"
+        reposdir.mkdir()
+        (reposdir / "altai.repo").write_text((out / "altai.repo").read_text().replace(out.as_uri(), f"{url}/altai"))
+        proc = dnf(tmp_path / "installroot", reposdir, "install", "libaltai", "libaltai-devel", "altai-app")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "altai-app-0.5-3.el6.noarch" in proc.stdout
+    shutil.rmtree(tmp_path / "installroot", ignore_errors=True)
