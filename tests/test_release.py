@@ -370,3 +370,55 @@ def test_build_configuration_is_part_of_the_cache_key(release, state_dir, gnupgh
     macros.write_text(macros.read_text() + "%altai_test_macro 1\n")
     assert builders(build(release, state_dir, gnupghome, "libaltai", "--json")) == {"libaltai": "rpmbuild"}
     assert builders(build(release, state_dir, gnupghome, "libaltai", "--json")) == {"libaltai": "cached"}
+
+
+SHARED_SPEC = """\
+Name: {name}
+Version: {version}
+Release: 1%{{?dist}}
+Summary: {name}
+License: MIT
+Source0: %{{name}}-%{{version}}.tar.gz
+Source1: {name}.conf
+BuildArch: noarch
+%description
+{name}.
+%prep
+%setup -q
+%install
+mkdir -p %{{buildroot}}/usr/share/{name}
+cp -a . %{{SOURCE1}} %{{buildroot}}/usr/share/{name}/
+%files
+/usr/share/{name}
+"""
+
+
+def test_a_package_is_made_of_its_tree_its_spec_and_the_files_it_names(release, make_repo, state_dir, gnupghome):
+    """Two packages whose specs share a directory (like specs/ here): bumping one spec rebuilds that package
+    only, and --all publishes; a file its spec names is an input, another file beside the spec is not."""
+    shared = make_repo({
+        "specs/alpha.spec": SHARED_SPEC.format(name="alpha", version="1.0"), "specs/alpha.conf": "a=1\n",
+        "specs/beta.spec": SHARED_SPEC.format(name="beta", version="1.0"), "specs/beta.conf": "b=1\n",
+        "alpha/a.txt": "alpha\n", "beta/b.txt": "beta\n",
+    })  # fmt: skip
+    layout = release["layout"]
+    layout.write_text(layout.read_text() + "".join(
+        f'\n[packages.{n}]\ngit = "{shared.path}"\nsubdir = "{n}"\nspec = "specs/{n}.spec"\nrepository = "centos6"\n'
+        for n in ("alpha", "beta")))  # fmt: skip
+    out = release["out"]
+    assert build(release, state_dir, gnupghome, "--all").returncode == 0
+    beta_files = {p: (out / p).read_bytes() for p in entries(out) if "/beta-" in p}
+    assert len(beta_files) == 2
+    # alpha's spec is bumped: beta is not rebuilt and keeps its bytes, and the release job publishes
+    shared.commit({"specs/alpha.spec": SHARED_SPEC.format(name="alpha", version="1.1")})
+    run = build(release, state_dir, gnupghome, "--all", "--json")
+    assert builders(run)["beta"] == "cached" and builders(run)["alpha"] == "rpmbuild"
+    assert {p: (out / p).read_bytes() for p in entries(out) if "/beta-" in p} == beta_files
+    assert any("/alpha-1.1-1.el6" in p for p in entries(out))
+    # a --rebuild of beta gives the same bytes: its SOURCE_DATE_EPOCH did not move with alpha's commit
+    assert build(release, state_dir, gnupghome, "beta", "--rebuild").returncode == 0
+    assert {p: (out / p).read_bytes() for p in entries(out) if "/beta-" in p} == beta_files
+    # the file beta's spec names is an input: changing it rebuilds beta (a new Release is then needed)
+    shared.commit({"specs/beta.conf": "b=2\n"})
+    run = build(release, state_dir, gnupghome, "--all", "--json")
+    assert run.returncode != 0 and "beta-1.0-1.el6" in run.stderr and "a published NEVRA never changes" in run.stderr

@@ -162,6 +162,13 @@ class GitSource:
         data: bytes = obj.data_stream.read()
         return data
 
+    def blob_id(self, commit: Commit, path: PurePosixPath) -> str | None:
+        """The git object id of a path at the commit (a file's blob), None when absent."""
+        try:
+            return str((commit.tree / str(path)).hexsha)
+        except KeyError:
+            return None
+
     def list_files(self, commit: Commit, directory: PurePosixPath) -> list[str]:
         """Names of the regular files directly in `directory` at the commit."""
         tree = self.tree(commit, directory)

@@ -64,6 +64,7 @@ class PackageResult:
     signed_by: SigningIdentity
     files: list[PlacedFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    named_files: tuple[str, ...] = ()  # what the spec named besides the tree: part of the cache key
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -163,7 +164,8 @@ class ReleaseBuild:
         for note in self.keys.notes:
             self.progress(f"note: {note}")
         cache = BuildCache(self.tree.cache)
-        keys = {e.name: inputs_key(e, self.layout, self.builder_kind, identities[e.name].fingerprint)
+        named = {e.name: cache.named(e.name) for e in entries}
+        keys = {e.name: inputs_key(e, self.layout, self.builder_kind, identities[e.name].fingerprint, named[e.name])
                 for e in entries}  # fmt: skip
         cached = {} if self.options.rebuild else self._cached(entries, keys, cache, identities)
         # exported once: every package is verified against its key's public half
@@ -200,10 +202,15 @@ class ReleaseBuild:
         for result in results.values():
             paths = [e.path for e in self.manifest.entries if e.origin == result.name]
             try:
-                cache.put(result.name, keys[result.name][0], result.commit, paths)
-            except OSError as exc:
+                cache_key = keys[result.name][0]
+                if list(result.named_files) != named[result.name]:  # the spec names other files now
+                    entry = self.layout.packages[result.name]
+                    cache_key = inputs_key(entry, self.layout, self.builder_kind, result.signed_by.fingerprint,
+                                           result.named_files)[0]  # fmt: skip
+                cache.put(result.name, cache_key, result.commit, paths, result.named_files)
+            except (OSError, AltaiError) as exc:
                 self.progress(f"warning: {result.name}: cannot record the build cache in {cache.directory} "
-                              f"({exc.strerror}); the next run builds it again")  # fmt: skip
+                              f"({getattr(exc, 'strerror', None) or exc}); the next run builds it again")  # fmt: skip
             result.files = [PlacedFile(self.tree.out / self.layout.repositories[self._repository_for(
                 result.repository, f.nevra)].path / f.path.name, f.nevra) for f in result.files]
         results.update(cached)
@@ -323,7 +330,8 @@ class ReleaseBuild:
         except AltaiError as exc:
             raise BuildError(f"{entry.name}: signing failed: {exc}") from exc
         result = PackageResult(entry.name, entry.repository, srpm.nevra, srpm.commit, builder.name,
-                               time.monotonic() - start, identity, notes=list(output.notes))  # fmt: skip
+                               time.monotonic() - start, identity, notes=list(output.notes),
+                               named_files=srpm.named_files)  # fmt: skip
         result.files = [PlacedFile(f, read_nevra(f)) for f in files]
         self.progress(f"{entry.name}: built and signed in {result.seconds:.1f}s")
         return result

@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .errors import InputError, SpecError
@@ -42,8 +42,10 @@ class SrpmResult:
     nevra: Nevra
     commit: str
     spec: SpecInfo
-    commit_time: int  # of the last commit that changed the package (subdir or spec directory)
-    warnings: list[str] = field(default_factory=list)
+    commit_time: int  # of the last commit that changed the package's inputs: its SOURCE_DATE_EPOCH
+    # the repository paths of the files the spec names (SourceN, PatchN): with the subdir's tree and the
+    # spec file, exactly what the package is made of
+    named_files: tuple[str, ...] = ()
 
 
 def snapshot_suffix(count: int, hexsha: str) -> str:
@@ -94,13 +96,12 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
         staging = Path(tempfile.mkdtemp(prefix=".git2srpm-", dir=outdir))
     except OSError as exc:
         raise InputError(f"cannot write to output directory {outdir}: {exc.strerror}") from exc
-    warnings: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="altai-git2srpm-") as work_name:
             work = Path(work_name)
             source = GitSource.open(request.repo, work / "clone")
             try:
-                result = _build(source, request, subdir, spec_arg, work, staging, warnings, warn)
+                result = _build(source, request, subdir, spec_arg, work, staging, warn)
             finally:
                 source.close()
         final_srpm = outdir / result.srpm.name
@@ -118,8 +119,7 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
             for final in done:
                 final.unlink(missing_ok=True)
             raise InputError(f"cannot write {final}: {exc.strerror}") from exc
-        return SrpmResult(final_srpm, final_tar, result.nevra, result.commit, result.spec, result.commit_time,
-                          warnings)  # fmt: skip
+        return replace(result, srpm=final_srpm, tarball=final_tar)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -131,14 +131,12 @@ def _build(
     spec_arg: PurePosixPath | None,
     work: Path,
     staging: Path,
-    warnings: list[str],
     warn: Callable[[str], None] | None,
 ) -> SrpmResult:
     commit = source.resolve(request.ref)
     if source.is_dirty():
         message = (f"{source.location} has uncommitted changes; they are not included "
                    f"(building commit {commit.hexsha[:12]})")  # fmt: skip
-        warnings.append(message)
         if warn:
             warn(message)
     tree = source.tree(commit, subdir)
@@ -147,9 +145,6 @@ def _build(
     if spec_bytes is None:
         raise InputError(f"{source.location}: no spec file {str(spec_path)!r} at {commit.hexsha[:12]}")
     spec_text = spec_bytes.decode("utf-8", "surrogateescape")
-    # file times, build time and SOURCE_DATE_EPOCH: the package's own last change, so that a commit
-    # elsewhere in a shared repository does not change a byte of this package
-    changed = source.last_change_time(commit, [subdir, spec_path.parent])
     if request.snapshot:
         suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
         spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
@@ -158,7 +153,6 @@ def _build(
         topdir=work / "top",
         defines=[*request.defines, *([("dist", request.dist)] if request.dist is not None else [])],
         macro_files=list(request.macro_files),
-        source_date_epoch=changed,
         readonly=sorted({m.parent for m in request.macro_files}),
     )
     build.prepare()
@@ -166,6 +160,13 @@ def _build(
     spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
     defines = list(build.defines)
     info = read_spec(spec_file, defines, request.macro_files, display_name=str(spec_path))
+
+    # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
+    # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
+    # another package's spec beside this one, does not change a byte of this package
+    named = sorted({str(spec_path.parent / extra.filename) for extra in info.extra_files})
+    changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
+    build.source_date_epoch = changed
 
     sources_dir = build.topdir / "SOURCES"
     missing = []
@@ -196,4 +197,4 @@ def _build(
             shutil.copy2(sources_dir / tar_name, kept_tar)
     except OSError as exc:  # shutil names the source of a failed copy; the fault is where it writes
         raise InputError(f"cannot write to output directory {staging.parent}: {exc.strerror}") from exc
-    return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info, changed)
+    return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info, changed, tuple(named))
