@@ -45,14 +45,16 @@ import sys, time
 sys.path.insert(0, {tools!r})
 from pathlib import Path
 from altai_release.layout import load_layout
-from altai_release.release_tree import NewFile, ReleaseTree
+from altai_release.release_policy import NewFile
+from altai_release.release_store import ReleaseStore
+from altai_release.release_tree import assemble_release
 layout = load_layout(Path({layout!r}))
-tree = ReleaseTree(Path({out!r}))
+store = ReleaseStore(Path({out!r}))
 files = [NewFile(p, "centos6", p.name, "altai") for p in sorted(Path({rpms!r}).glob("*.rpm"))]
 start = time.perf_counter()
-with tree.lock():
-    made = tree.assemble(layout, files, {{f.origin for f in files}}, {{"altai": b"bench key"}}, None)
-    tree.publish(made[0])
+with store.lock():
+    made = assemble_release(store, layout, files, {{f.origin for f in files}}, {{"altai": b"bench key"}}, None)
+    store.publish(made[0])
 print(time.perf_counter() - start)
 """
 

@@ -1,5 +1,6 @@
-"""Test helpers that make real things: gpg keys, RPMs built with rpmbuild and signed with rpmsign, yum
-repositories with createrepo_c, and an HTTP server on 127.0.0.1 that serves a directory."""
+"""Test helpers that make real things with the real tools, not with the code under test: gpg keys (gpg),
+RPMs built with rpmbuild and signed with plain rpmsign, yum repositories with the createrepo_c command,
+and an HTTP server on 127.0.0.1 that serves a directory."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-
-from altai_release.repodata import write_repodata
-from altai_release.signing import Keyring, SigningIdentity, sign_packages
 
 SPEC = """\
 Name: {name}
@@ -32,22 +31,42 @@ echo '{payload}' > %{{buildroot}}/usr/share/{name}/payload
 """
 
 
-def make_key(home: Path, uid: str, key_name: str) -> SigningIdentity:
+@dataclass(frozen=True)
+class TestKey:
+    home: Path  # its GNUPGHOME
+    fingerprint: str
+
+    def public(self) -> bytes:
+        return subprocess.run(["gpg", "--batch", "--homedir", str(self.home), "--armor", "--export", self.fingerprint],
+                              check=True, capture_output=True).stdout  # fmt: skip
+
+
+def make_key(home: Path, uid: str, passphrase: str = "") -> TestKey:
+    """An RSA signing key made by gpg in `home` (the one way the tests make keys)."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase", "",
-                    "--quick-gen-key", uid, "rsa2048", "sign", "never"], check=True, capture_output=True)  # fmt: skip
-    fpr = Keyring(home).secret_fingerprint(uid)
-    assert fpr
-    return SigningIdentity(key_name, fpr, Keyring(home), False)
+    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase",
+                    passphrase, "--quick-gen-key", uid, "rsa2048", "sign", "never"], check=True,
+                   capture_output=True)  # fmt: skip
+    listing = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--with-colons", "--list-keys", uid],
+                             check=True, capture_output=True, text=True).stdout  # fmt: skip
+    fingerprints = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr")]
+    return TestKey(home, fingerprints[-1])
 
 
-def public_key(identity: SigningIdentity) -> bytes:
-    return identity.keyring.export_public(identity.fingerprint)
+def public_key(key: TestKey) -> bytes:
+    return key.public()
+
+
+def rpmsign(key: TestKey, packages: Sequence[Path]) -> None:
+    """Sign with rpmsign itself, as an upstream would."""
+    subprocess.run(["rpmsign", "--addsign", "--define", "__gpg /usr/bin/gpg", "--define", f"_gpg_path {key.home}",
+                    "--define", f"_gpg_name {key.fingerprint}", *map(str, packages)],
+                   check=True, capture_output=True)  # fmt: skip
 
 
 def build_rpm(workdir: Path, name: str, version: str = "1.0", release: str = "1",
               provides: Sequence[str] = (), requires: Sequence[str] = (), payload: str = "",
-              signer: SigningIdentity | None = None) -> Path:  # fmt: skip
+              signer: TestKey | None = None) -> Path:  # fmt: skip
     """A real noarch RPM, built by rpmbuild and signed by `signer`."""
     top = workdir / f"top-{name}-{version}-{release}"
     tags = "\n".join([*(f"Provides: {p}" for p in provides), *(f"Requires: {r}" for r in requires)])
@@ -58,7 +77,7 @@ def build_rpm(workdir: Path, name: str, version: str = "1.0", release: str = "1"
                     str(spec)], check=True, capture_output=True)  # fmt: skip
     (rpm_path,) = (top / "RPMS").rglob("*.rpm")
     if signer is not None:
-        sign_packages(signer, [rpm_path])
+        rpmsign(signer, [rpm_path])
     return rpm_path
 
 
@@ -68,7 +87,8 @@ def make_repo(directory: Path, packages: Sequence[Path]) -> Path:
         target = directory / pkg.name
         if not target.exists():
             target.write_bytes(pkg.read_bytes())
-    write_repodata(directory, {}, 1)
+    subprocess.run(["createrepo_c", "--quiet", "--general-compress-type", "gz", str(directory)], check=True,
+                   capture_output=True)  # fmt: skip
     return directory
 
 

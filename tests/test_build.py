@@ -22,6 +22,7 @@ from altai_testlib import (
     run_tool,
     tree,
 )
+from rpmtools import make_key
 
 
 def rpmkeys_check(key: Path, packages: list[Path], dbpath: Path) -> list[str]:
@@ -87,12 +88,7 @@ def test_human_summary_and_development_key_notice(release, state_dir, gnupghome)
 
 
 def _user_key(gnupghome: Path, uid: str, passphrase: str) -> str:
-    subprocess.run(["gpg", "--batch", "--homedir", str(gnupghome), "--pinentry-mode", "loopback",
-                    "--passphrase", passphrase, "--quick-gen-key", uid, "rsa2048", "sign", "never"],
-                   check=True, capture_output=True)  # fmt: skip
-    listing = subprocess.run(["gpg", "--batch", "--homedir", str(gnupghome), "--with-colons", "--list-keys", uid],
-                             check=True, capture_output=True, text=True).stdout  # fmt: skip
-    return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
+    return make_key(gnupghome, uid, passphrase).fingerprint
 
 
 def test_signs_with_the_configured_key_and_its_passphrase(release, state_dir, gnupghome, tmp_path):

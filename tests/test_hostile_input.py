@@ -275,7 +275,7 @@ def test_key_rotation_resigns_what_the_release_keeps(release, state_dir, gnupgho
 
     out = release["out"]
     assert build(release, state_dir, gnupghome, "--all").returncode == 0
-    make_key(gnupghome, "Altai Rotated Key <rotated@altai.example>", "altai")
+    make_key(gnupghome, "Altai Rotated Key <rotated@altai.example>")
     run = build(release, state_dir, gnupghome, "libaltai", "--sign-key", "Altai Rotated Key", "--json")
     assert run.returncode == 0, run.stderr
     assert "re-signing" in run.stderr
@@ -302,7 +302,7 @@ def test_install_after_rotation_with_dnf(release, state_dir, gnupghome, tmp_path
 
     out = release["out"]
     assert build(release, state_dir, gnupghome, "libaltai", "altai-app").returncode == 0
-    make_key(gnupghome, "Altai Rotated Key <rotated@altai.example>", "altai")
+    make_key(gnupghome, "Altai Rotated Key <rotated@altai.example>")
     # a new altai-app signed with the rotated key: the release changes, libaltai is kept from before
     app_spec = APP_SPEC.replace("%{BUILD_STEP}", "true").replace("Release: 2", "Release: 3")
     release["app"].commit({"altai-app.spec": app_spec})

@@ -4,6 +4,7 @@ HTTP, and the installer's view through Debian's real dnf."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -13,8 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from altai_release.packages import file_sha256
-from altai_release.release_tree import ReleaseTree
+from altai_release.release_store import ReleaseStore
 from altai_testlib import LIB_SPEC, NOVA_FPING_VR, TOOLS, assert_one_line_error, build, tree
 from rpmtools import build_rpm, make_key, make_repo, public_key, serve
 
@@ -30,7 +30,7 @@ def entries(out: Path) -> dict[str, dict]:
 def assert_consistent(out: Path) -> None:
     """Every file the manifest names is there with its checksum, and every repository has repodata."""
     for path, entry in entries(out).items():
-        assert file_sha256(out / path) == entry["sha256"], path
+        assert hashlib.sha256((out / path).read_bytes()).hexdigest() == entry["sha256"], path
     for repo in ("centos6", "centos6/SRPMS", "deps/misc", "deps/misc-srpms"):
         assert (out / repo / "repodata" / "repomd.xml").is_file()
 
@@ -51,7 +51,8 @@ def test_tree_layout_manifest_and_repo_file(release, state_dir, gnupghome):
     assert {k: lib[k] for k in ("repository", "name", "epoch", "version", "release", "arch", "signer")} == {
         "repository": "misc", "name": "libaltai", "epoch": None, "version": "1.2", "release": "1.el6",
         "arch": arch, "signer": "altai"}  # fmt: skip
-    assert lib["sha256"] == file_sha256(out / lib["path"]) and len(lib["signer_keyid"]) == 16
+    assert lib["sha256"] == hashlib.sha256((out / lib["path"]).read_bytes()).hexdigest()
+    assert len(lib["signer_keyid"]) == 16
     repo_file = (out / "altai.repo").read_text()
     sections = {}
     for block in repo_file.split("\n[")[1:]:
@@ -141,7 +142,7 @@ def test_diff_reports_added_removed_upgraded(release, state_dir, gnupghome):
 
 
 def test_a_second_run_fails_clearly_while_one_is_publishing(release, state_dir, gnupghome):
-    tree_ = ReleaseTree(release["out"])
+    tree_ = ReleaseStore(release["out"])
     with tree_.lock():
         run = build(release, state_dir, gnupghome, "libaltai")
     assert_one_line_error(run, "another run", f"pid {os.getpid()}", str(release["out"]))
@@ -163,19 +164,45 @@ def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupgh
         proc.wait()
         assert_consistent(out)  # whatever the moment, OUT is one complete release
         seen.add(len(entries(out)))
+    assert seen <= {3, 7}
+    # and one kill that surely lands mid-publish: while the next release is being written beside the current one
+    releases_dir = out.with_name("out.store") / "releases"
+    landed = None
+    for attempt in range(6):
+        release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", f"Release: {10 + attempt}%")})
+        before = {p.name for p in releases_dir.iterdir()}
+        published_before = out.resolve()
+        proc = subprocess.Popen([sys.executable, str(TOOLS / "build.py"), "--all", "--layout", str(release["layout"]),
+                                 "--out", str(out), "--state-dir", str(state_dir)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        while proc.poll() is None:
+            fresh = [p for p in releases_dir.iterdir() if p.name not in before]
+            if fresh and not (fresh[0] / "manifest.json").exists():
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                if fresh[0].exists() and not (fresh[0] / "manifest.json").exists():
+                    landed = fresh[0]
+                break
+            time.sleep(0.001)
+        proc.wait()
+        if landed is not None:
+            assert out.resolve() == published_before  # OUT still names the release before the kill
+            break
+    assert landed is not None, "no kill landed while a release was being written"
+    assert_consistent(out)
     assert build(release, state_dir, gnupghome, "--all").returncode == 0  # and the next run completes
     assert len(entries(out)) == 7
-    releases = [p for p in (out.with_name("out.store") / "releases").iterdir()]
+    releases = [p for p in releases_dir.iterdir()]
     assert all((p / "manifest.json").exists() for p in releases)  # half-made releases were swept away
-    assert seen <= {3, 7}
+    assert not landed.exists()
     assert not [p for p in (out.with_name('out.store') / 'staging').iterdir()]  # the last run cleaned up
 
 
 @pytest.fixture
 def upstream(tmp_path):
     """A real third-party repository: RPMs signed with a throwaway upstream key, createrepo_c metadata."""
-    key = make_key(tmp_path / "upstream-gnupg", "Upstream EPEL Test Key", "epel")
-    rogue = make_key(tmp_path / "rogue-gnupg", "Someone Else", "rogue")
+    key = make_key(tmp_path / "upstream-gnupg", "Upstream EPEL Test Key")
+    rogue = make_key(tmp_path / "rogue-gnupg", "Someone Else")
     work = tmp_path / "upstream-build"
     pkgs = {
         "fping-3.10": build_rpm(work, "fping", "3.10", "1.el6", signer=key),
@@ -270,7 +297,7 @@ def dnf(root: Path, reposdir: Path, *args: str, plugins: str = "--noplugins") ->
 @pytest.fixture
 def base_os(tmp_path):
     """A test "base OS" repository with stand-ins for what nova-fping Requires from CentOS."""
-    key = make_key(tmp_path / "base-gnupg", "Test Base OS Key", "base")
+    key = make_key(tmp_path / "base-gnupg", "Test Base OS Key")
     work = tmp_path / "base-build"
     # what specs/nova-fping.spec Requires, as CentOS and EPEL would provide it
     packages = [build_rpm(work, "python3", "3.6.8", "1", provides=["python(abi) = 3.6", "/usr/bin/python3"],
@@ -310,12 +337,11 @@ def test_dnf_refuses_a_package_signed_with_another_key(release, state_dir, gnupg
     (base_os / "altai").symlink_to(out)
     assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
     # an intruder slips a package signed by someone else into the published centos6 repository
-    intruder = make_key(tmp_path / "intruder-gnupg", "Intruder", "altai")
+    intruder = make_key(tmp_path / "intruder-gnupg", "Intruder")
     rogue = build_rpm(tmp_path / "rogue", "altai-rogue", signer=intruder)
     current = out.resolve()
     (current / "centos6" / rogue.name).write_bytes(rogue.read_bytes())
-    from altai_release.repodata import write_repodata
-    write_repodata(current / "centos6", {}, 2)
+    subprocess.run(["createrepo_c", "--quiet", "--general-compress-type", "gz", str(current / "centos6")], check=True)
     with serve(base_os) as url:
         reposdir = tmp_path / "yum.repos.d"
         reposdir.mkdir()

@@ -9,52 +9,32 @@ the signing key. Another spec or file beside the spec is not an input."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from .gitsource import GitSource, repo_relative_path
+from .hashing import bytes_sha256, file_sha256
 from .layout import PackageEntry, ReleaseLayout
-from .srpm import choose_spec
+from .manifest import Manifest, ManifestEntry
 
-CACHE_FORMAT = 2
-
-
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+CACHE_FORMAT = 3
 
 
-def inputs_key(entry: PackageEntry, layout: ReleaseLayout, builder: str, fingerprint: str,
-               named: Sequence[str] = ()) -> tuple[str, str]:  # fmt: skip
-    """(key, commit) of a package's build inputs at its ref; `named`: the files its spec named last time."""
-    with tempfile.TemporaryDirectory(prefix="altai-key-") as tmp:
-        source = GitSource.open(entry.git, Path(tmp) / "clone")
-        try:
-            commit = source.resolve(entry.ref)
-            subdir = repo_relative_path("subdir", entry.subdir) if entry.subdir else PurePosixPath()
-            spec = (repo_relative_path("spec", entry.spec) if entry.spec
-                    else choose_spec(source, source.list_files(commit, subdir), subdir))  # fmt: skip
-            mock = [entry.mock_chroot, _file_digest(layout.templates / "mock.cfg.j2")] if builder == "mock" else None
-            named_paths = [repo_relative_path("source", n) for n in named]
-            material = {
-                "format": CACHE_FORMAT,
-                "tree": source.tree(commit, subdir).hexsha,
-                "spec": str(spec),
-                "files": {str(p): source.blob_id(commit, p) for p in [spec, *named_paths]},
-                "changed": source.last_change_time(commit, [subdir, spec, *named_paths]),
-                "dist": entry.dist,
-                "builder": builder,
-                "mock": mock,
-                "macros": [_file_digest(m) for m in layout.macro_files],
-                "key": fingerprint,
-            }
-            hexsha = commit.hexsha
-        finally:
-            source.close()
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest(), hexsha
+def inputs_key(material: Mapping[str, object], entry: PackageEntry, layout: ReleaseLayout, builder: str,
+               fingerprint: str) -> str:  # fmt: skip
+    """The cache key of a package: what its source says it is made of, and how it is built and signed."""
+    mock = [entry.mock_chroot, file_sha256(layout.templates / "mock.cfg.j2")] if builder == "mock" else None
+    everything = {
+        "format": CACHE_FORMAT,
+        "source": material,
+        "dist": entry.dist,
+        "builder": builder,
+        "mock": mock,
+        "macros": [file_sha256(m) for m in layout.macro_files],
+        "key": fingerprint,
+    }
+    return bytes_sha256(json.dumps(everything, sort_keys=True).encode())
 
 
 class BuildCache:
@@ -69,6 +49,25 @@ class BuildCache:
         except (OSError, ValueError):
             return None
         return data if data.get("format") == CACHE_FORMAT else None
+
+    def published_files(self, package: str, key: str, manifest: Manifest | None) -> list[ManifestEntry] | None:
+        """The package's files in the published release when its last recorded build had this key and every
+        one of them is still published as its own; else None (it must be built)."""
+        record = self.get(package)
+        if record is None or record.get("key") != key or manifest is None:
+            return None
+        paths = record.get("paths")
+        if not isinstance(paths, list) or not paths:
+            return None
+        published = {e.path: e for e in manifest.entries}
+        found = [published.get(p) for p in paths if isinstance(p, str)]
+        if len(found) != len(paths) or any(e is None or e.origin != package for e in found):
+            return None
+        return [e for e in found if e is not None]
+
+    def commit(self, package: str) -> str:
+        record = self.get(package)
+        return str(record.get("commit", "")) if record else ""
 
     def named(self, package: str) -> list[str]:
         """The files the package's spec named at its last recorded build."""

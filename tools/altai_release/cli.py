@@ -16,8 +16,9 @@ from typing import NoReturn
 from .errors import AltaiError
 from .layout import DEFAULT_LAYOUT, load_layout
 from .manifest import MANIFEST_NAME, Manifest, diff
-from .pipeline import DEFAULT_OUT, DEFAULT_STATE, BuildOptions, PackageResult, ReleaseBuild
-from .release_tree import ReleaseTree
+from .pipeline import DEFAULT_OUT, DEFAULT_STATE, BuildOptions, ReleaseBuild
+from .release_store import ReleaseStore
+from .results import PackageResult
 from .srpm import SrpmRequest, make_srpm
 
 
@@ -50,7 +51,7 @@ def _run(body: Callable[[], int]) -> int:
         return 143
     except AltaiError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except OSError as exc:
         culprit = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {culprit}{exc.strerror or exc}", file=sys.stderr)
@@ -151,7 +152,7 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def diff_body() -> int:
-        new_path = args.against or ReleaseTree(args.out).out / MANIFEST_NAME
+        new_path = args.against or ReleaseStore(args.out).out / MANIFEST_NAME
         changes = diff(Manifest.load(args.diff), Manifest.load(new_path))
         for change in changes:
             print(change)

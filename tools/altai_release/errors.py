@@ -1,4 +1,15 @@
-"""Typed errors. Every failure the CLI can report is an AltaiError; the CLI prints str(error) on one line."""
+"""Typed errors. Every failure the CLI can report is an AltaiError; the CLI prints str(error) on one line
+and exits with the error class's `exit_code`, so that a CI job can tell a bad input from a broken tool,
+a bad signature or a release that refused the change:
+
+| exit | class | meaning |
+| --- | --- | --- |
+| 1 | AltaiError, OSError | anything else (a file that cannot be written, ...) |
+| 2 | InputError | bad input: arguments, a ref, a path, a spec, a layout, a manifest |
+| 3 | ToolError (git, bwrap, rpm, rpmbuild, mock, builds), UpstreamError | a tool, a build or a server failed |
+| 4 | VerificationError, SigningError | a signature, checksum or key is wrong or missing |
+| 5 | PublishError | the release refuses the change (a published NEVRA, a downgrade, another run holds it) |
+"""
 
 from __future__ import annotations
 
@@ -8,20 +19,25 @@ from collections.abc import Sequence
 class AltaiError(Exception):
     """A failure to report to the user as one `error:` line."""
 
+    exit_code = 1
+
 
 class InputError(AltaiError):
     """Bad input from the user or from a repository: a ref, a path, a spec, a layout."""
 
+    exit_code = 2
+
 
 class ToolError(AltaiError):
-    """An external tool failed. Carries the command line and the tail of its stderr."""
+    """An external tool failed. Carries the command line, its exit status and its stderr."""
 
-    tool = "tool"
+    exit_code = 3
 
-    def __init__(self, message: str, cmd: Sequence[str] = (), stderr: str = "") -> None:
+    def __init__(self, message: str, cmd: Sequence[str] = (), stderr: str = "", returncode: int | None = None) -> None:
         self.message = message
         self.cmd = list(cmd)
         self.stderr = stderr
+        self.returncode = returncode
         super().__init__(message)
 
     @property
@@ -35,32 +51,48 @@ class ToolError(AltaiError):
 
 
 class GitError(ToolError):
-    tool = "git"
+    pass
 
 
 class SandboxError(ToolError):
-    tool = "bwrap"
+    pass
 
 
 class SpecError(ToolError):
     """A spec file could not be read (it does not parse, or names something missing)."""
 
-    tool = "rpmspec"
-
 
 class RpmbuildError(ToolError):
-    tool = "rpmbuild"
-
-
-class SigningError(ToolError):
-    tool = "gpg"
+    pass
 
 
 class BuildError(ToolError):
     """A package failed to build. Names the package, the step and the log."""
 
-    tool = "builder"
-
 
 class MockError(BuildError):
-    tool = "mock"
+    pass
+
+
+class UpstreamError(AltaiError):
+    """An upstream (a third-party repository, a download) could not be read, or lacks what is pinned."""
+
+    exit_code = 3
+
+
+class SigningError(ToolError):
+    """gpg or rpmsign failed, or a signature does not verify."""
+
+    exit_code = 4
+
+
+class VerificationError(AltaiError):
+    """A download does not match its checksum, or a package is not signed by the key it must carry."""
+
+    exit_code = 4
+
+
+class PublishError(AltaiError):
+    """The release tree refuses the change, or another run is publishing to it."""
+
+    exit_code = 5

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,9 +20,9 @@ import git
 from git.objects import Blob, Commit, Tree
 
 from .errors import GitError, InputError
+from .paths import check_not_option, is_git_url
+from .runner import reason
 
-# scp-like "user@host:path" or "scheme://..."; anything else must be an existing local path.
-_URL_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s]+@[^/\s:]+:)")
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false"}
 # a repository's own config must not make git run a program of its choosing while we read it
 _SAFE_OPTIONS = ("core.fsmonitor=false", "core.hooksPath=/dev/null")
@@ -34,24 +33,7 @@ def git_reason(exc: git.GitCommandError) -> str:
     text = str(exc.stderr or "").strip()
     if text.startswith("stderr:"):
         text = text.removeprefix("stderr:").strip().strip("'")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Cloning into")]
-    fatal = [ln.removeprefix("fatal:").strip() for ln in lines if ln.startswith(("fatal:", "error:"))]
-    return (fatal or lines or [f"exit status {exc.status}"])[0]
-
-
-def check_not_option(what: str, value: str) -> None:
-    """A ref, path or URL from a repository or a layout is never allowed to reach git as an option."""
-    if value.startswith("-"):
-        raise InputError(f"{what} {value!r} looks like a command-line option; refusing it")
-
-
-def repo_relative_path(what: str, value: str) -> PurePosixPath:
-    """A path inside the repository: relative, normalised, no '..', not an option."""
-    check_not_option(what, value)
-    path = PurePosixPath(value)
-    if path.is_absolute() or ".." in path.parts or "\x00" in value:
-        raise InputError(f"{what} {value!r} must be a relative path inside the repository")
-    return PurePosixPath(*[p for p in path.parts if p != "."]) if path.parts else PurePosixPath()
+    return reason(text, ("fatal:", "error:")) or f"exit status {exc.status}"
 
 
 @dataclass(frozen=True)
@@ -66,21 +48,22 @@ class GitSource:
 
     def __init__(self, repo: git.Repo, location: str, is_local: bool) -> None:
         self.repo = repo
-        self.location = location
+        self.location = location  # how messages name the repository: the path or URL the user gave
         self.is_local = is_local
 
     @classmethod
-    def open(cls, location: str, clone_dir: Path) -> GitSource:
-        """Open a local repository in place, or clone a URL (bare) into `clone_dir`."""
+    def open(cls, location: str, clone_dir: Path, shown_as: str | None = None) -> GitSource:
+        """Open a local repository in place, or clone a URL (bare) into `clone_dir`. `shown_as`: the name
+        for messages when `location` is our own clone of a URL."""
         check_not_option("repository", location)
         if os.path.exists(location):
             try:
                 repo = git.Repo(location, search_parent_directories=False)
             except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-                raise InputError(f"{location}: not a git repository") from exc
+                raise InputError(f"{shown_as or location}: not a git repository") from exc
             repo.git.set_persistent_git_options(c=list(_SAFE_OPTIONS))
-            return cls(repo, location, is_local=True)
-        if not _URL_RE.match(location):
+            return cls(repo, shown_as or location, is_local=shown_as is None)
+        if not is_git_url(location):
             raise InputError(f"{location}: no such directory, and not a git URL")
         try:
             repo = git.Repo.clone_from(location, clone_dir, bare=True, env=_GIT_ENV)

@@ -13,20 +13,16 @@ from pathlib import Path
 
 import createrepo_c as cr
 
-from .errors import AltaiError
-from .layout import Pin, Upstream
+from .errors import AltaiError, UpstreamError, VerificationError
+from .evr import highest
+from .hashing import file_digest
+from .layout import Upstream
 from .nevra import Nevra
-from .packages import file_sha256
-from .release_tree import NewFile
+from .release_policy import NewFile
 from .signing import KeyDatabases, verify_packages
 
 FETCH_TIMEOUT = 60.0
-_CHECKSUMS = {"sha256": "sha256", "sha": "sha1", "sha1": "sha1", "sha512": "sha512", "sha384": "sha384",
-              "sha224": "sha224", "md5": "md5"}  # fmt: skip
 
-
-class UpstreamError(AltaiError):
-    """An upstream could not be read, or a pinned package is missing, altered or wrongly signed."""
 
 
 def _fetch(url: str, dest: Path, what: str) -> None:
@@ -41,15 +37,10 @@ def _fetch(url: str, dest: Path, what: str) -> None:
 
 
 def _checksum(path: Path, kind: str) -> str:
-    import hashlib
-
-    if kind == "sha256":
-        return file_sha256(path)
-    digest = hashlib.new(_CHECKSUMS.get(kind, kind))
-    with open(path, "rb") as fd:
-        for block in iter(lambda: fd.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    try:
+        return file_digest(path, kind)
+    except ValueError as exc:
+        raise VerificationError(f"{path.name}: checksum type {kind!r} is not one we can check") from exc
 
 
 @dataclass(frozen=True)
@@ -63,14 +54,6 @@ class UpstreamPackage:
 def _nevra(pkg: cr.Package) -> Nevra:
     epoch = int(pkg.epoch) if pkg.epoch not in (None, "", "0") else None
     return Nevra(pkg.name, epoch, pkg.version, pkg.release, pkg.arch)
-
-
-def _matches(nevra: Nevra, pin: Pin) -> bool:
-    if nevra.name != pin.name:
-        return False
-    if pin.evr is None:
-        return True
-    return pin.evr in (nevra.evr, f"{nevra.version}-{nevra.release}")
 
 
 class Importer:
@@ -97,7 +80,7 @@ class Importer:
                 local.parent.mkdir(parents=True, exist_ok=True)
                 _fetch(urllib.parse.urljoin(self.base, href), local, what)
                 if _checksum(local, records[kind].checksum_type) != records[kind].checksum:
-                    raise UpstreamError(f"{what}: {href} does not match the checksum in repomd.xml")
+                    raise VerificationError(f"{what}: {href} does not match the checksum in repomd.xml")
         try:
             reader = cr.RepositoryReader.from_path(str(meta), warningcb=lambda *_: True)
             return [UpstreamPackage(_nevra(p), p.location_href, p.checksum_type, p.pkgId)
@@ -108,13 +91,10 @@ class Importer:
     def select(self, available: list[UpstreamPackage]) -> list[UpstreamPackage]:
         chosen: list[UpstreamPackage] = []
         for pin in self.upstream.pins:
-            matching = [p for p in available if _matches(p.nevra, pin)]
-            if not matching:
+            matching = [p for p in available if pin.matches(p.nevra)]
+            newest = highest(matching, lambda p: p.nevra)
+            if newest is None:
                 raise UpstreamError(f"upstream {self.upstream.name!r}: no package {str(pin)!r} at {self.base}")
-            newest = matching[0]
-            for candidate in matching[1:]:
-                if candidate.nevra.compare_evr(newest.nevra) > 0:
-                    newest = candidate
             chosen += [p for p in matching if p.nevra.compare_evr(newest.nevra) == 0]  # every arch of it
         return chosen
 
@@ -131,15 +111,14 @@ class Importer:
             local = downloads / name
             _fetch(urllib.parse.urljoin(self.base, pkg.location), local, f"upstream {self.upstream.name!r}")
             if _checksum(local, pkg.checksum_type) != pkg.checksum:
-                raise UpstreamError(f"upstream {self.upstream.name!r}: {name} does not match the {pkg.checksum_type} "
-                                   "checksum of the upstream metadata")  # fmt: skip
+                raise VerificationError(f"upstream {self.upstream.name!r}: {name} does not match the "
+                                        f"{pkg.checksum_type} checksum of the upstream metadata")  # fmt: skip
             try:
                 verify_packages(KeyDatabases(self.workdir / "rpmdb"), self.public_key, [local])
             except AltaiError as exc:
-                raise UpstreamError(f"upstream {self.upstream.name!r}: {name} is not signed by key "
+                raise VerificationError(f"upstream {self.upstream.name!r}: {name} is not signed by key "
                                    f"{self.upstream.key!r}: {exc}") from exc  # fmt: skip
-            allowed = next((p.split("=", 1)[1].strip() for p in self.upstream.allow_downgrade
-                            if p.split("=", 1)[0].strip() == pkg.nevra.name), None)  # fmt: skip
+            allowed = next((p.evr for p in self.upstream.allow_downgrade if p.name == pkg.nevra.name), None)
             files.append(NewFile(local, self.upstream.repository, f"upstream:{self.upstream.name}",
                                  self.upstream.key, allowed))  # fmt: skip
         return files

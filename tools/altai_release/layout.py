@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .evr import Pin, parse_pin
+from .paths import is_git_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_LAYOUT = PROJECT_ROOT / "repo-layout" / "altai.toml"
@@ -52,15 +54,6 @@ class PackageEntry:
 
 
 @dataclass(frozen=True)
-class Pin:
-    name: str
-    evr: str | None  # "VERSION-RELEASE" or "EPOCH:VERSION-RELEASE"; None: the newest upstream has
-
-    def __str__(self) -> str:
-        return f"{self.name} = {self.evr}" if self.evr else self.name
-
-
-@dataclass(frozen=True)
 class Upstream:
     """Third-party packages imported as they are, with their upstream signature."""
 
@@ -69,7 +62,7 @@ class Upstream:
     key: str  # the layout key that must have signed every package
     repository: str
     pins: tuple[Pin, ...]
-    allow_downgrade: tuple[str, ...] = ()  # "name = EVR" pins that may go down
+    allow_downgrade: tuple[Pin, ...] = ()  # "name = EVR": the versions that may go down
 
 
 @dataclass(frozen=True)
@@ -252,7 +245,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         git = r.string(data, f"{key}.git")
         if git.startswith("-"):
             raise r.fail(f"{key}.git", f"expected a path or URL, found {git!r}")
-        if "://" not in git and not re.match(r"^[^/\s]+@[^/\s:]+:", git):
+        if not is_git_url(git):
             git = str((base / git).resolve())
         repository = r.string(data, f"{key}.repository")
         if repository not in repositories or repositories[repository].content not in ("own", "rebuilt"):
@@ -275,11 +268,12 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     )  # fmt: skip
 
 
-def _pin(r: _Reader, key: str, text: str) -> Pin:
-    name, _, evr = (part.strip() for part in text.partition("="))
-    if not _NAME_RE.match(name) or (_ and not evr):
-        raise r.fail(key, f"expected 'NAME' or 'NAME = VERSION-RELEASE', found {text!r}")
-    return Pin(name, evr or None)
+def _pin(r: _Reader, key: str, text: str, need_evr: bool = False) -> Pin:
+    pin = parse_pin(text)
+    if pin is None or not _NAME_RE.match(pin.name) or (need_evr and pin.evr is None):
+        form = "'NAME = VERSION-RELEASE'" if need_evr else "'NAME' or 'NAME = VERSION-RELEASE'"
+        raise r.fail(key, f"expected {form}, found {text!r}")
+    return pin
 
 
 def _read_upstreams(r: _Reader, data: dict[str, Any], keys: dict[str, SigningKey],
@@ -308,6 +302,7 @@ def _read_upstreams(r: _Reader, data: dict[str, Any], keys: dict[str, SigningKey
         pins = tuple(_pin(r, f"{key}.packages[{i}]", p) for i, p in enumerate(r.strings(data, f"{key}.packages")))
         if not pins:
             raise r.fail(f"{key}.packages", "expected at least one package to import")
-        downgrades = tuple(str(_pin(r, f"{key}.allow_downgrade", p)) for p in r.strings(data, f"{key}.allow_downgrade"))
+        downgrades = tuple(_pin(r, f"{key}.allow_downgrade[{i}]", p, need_evr=True)
+                           for i, p in enumerate(r.strings(data, f"{key}.allow_downgrade")))  # fmt: skip
         upstreams[name] = Upstream(name, url, key_name, repository, pins, downgrades)
     return upstreams

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import AltaiError
+from .hashing import file_sha256
 from .nevra import Nevra
 from .rpmbindings import rpm_bindings
 
@@ -41,14 +41,6 @@ class PackageFacts:
     sha256: str
     header_sha256: str
     signer_keyid: str  # the 16-hex-digit key id of the header signature, "" when unsigned
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fd:
-        for block in iter(lambda: fd.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_facts(path: Path) -> PackageFacts:

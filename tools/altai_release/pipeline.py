@@ -1,35 +1,39 @@
-"""tools/build.py's core: package names -> SRPMs -> binary RPMs (mock or local rpmbuild) -> signed and
-verified -> (with third-party imports) a new release tree, published atomically. All or nothing: until
-every requested package has built, every package is signed and verified and the new tree is complete,
-the published release does not change."""
+"""tools/build.py's core: package names -> sources resolved once -> SRPMs -> binary RPMs (mock or local
+rpmbuild) -> signed and verified -> (with third-party imports) a new release tree, published atomically.
+All or nothing: until every requested package has built, every package is signed and verified and the new
+tree is complete, the published release does not change. Publishing is the last step that can fail."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .buildcache import BuildCache, inputs_key
-from .builders import Builder, BuildJob, BuildOutput, LocalBuilder, MockBuilder, choose_builder_kind
-from .builders.mock import MockRepo
-from .errors import AltaiError, BuildError, InputError
-from .importer import Importer
+from .builders import choose_builder_kind, make_builder
+from .errors import AltaiError, InputError, PublishError
 from .layout import PROJECT_ROOT, PackageEntry, ReleaseLayout
 from .manifest import Manifest
 from .nevra import Nevra
-from .packages import read_nevra
-from .release_tree import NewFile, PublishError, ReleaseTree, check_base_url
+from .packagebuild import PackageBuild
+from .release_outputs import check_base_url
+from .release_policy import NewFile
+from .release_store import ReleaseStore
+from .release_tree import assemble_release
 from .resign import resign, stale_entries
-from .signing import KeyDatabases, KeyResolver, SigningIdentity, sign_packages, verify_packages
-from .srpm import SrpmRequest, SrpmResult, make_srpm
+from .results import PackageResult, PlacedFile
+from .scheduler import build_order, run_all, run_in_order
+from .signing import KeyDatabases, KeyResolver, SigningIdentity
+from .sources import PackageSource, resolve_source
+from .srpm import SrpmResult
 
 DEFAULT_OUT = PROJECT_ROOT / "out"
 DEFAULT_STATE = PROJECT_ROOT / ".state"
+
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -47,67 +51,17 @@ class BuildOptions:
     rebuild: bool = False  # ignore the build cache
 
 
-@dataclass(frozen=True)
-class PlacedFile:
-    path: Path  # final path in the release tree
-    nevra: Nevra
-
-
 @dataclass
-class PackageResult:
-    name: str
-    repository: str
-    source: Nevra
-    commit: str
-    builder: str
-    seconds: float
-    signed_by: SigningIdentity
-    files: list[PlacedFile] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    named_files: tuple[str, ...] = ()  # what the spec named besides the tree: part of the cache key
+class _Run:
+    """What one run knows about its packages, in the order it learns it."""
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "package": self.name, "repository": self.repository, "nevra": str(self.source),
-            "commit": self.commit, "builder": self.builder, "seconds": round(self.seconds, 3),
-            "signed_by": {"key": self.signed_by.key_name, "fingerprint": self.signed_by.fingerprint,
-                          "development": self.signed_by.development},
-            "files": [{"path": str(f.path), "nevra": str(f.nevra)} for f in self.files],
-            "notes": self.notes,
-        }  # fmt: skip
-
-
-Progress = Callable[[str], None]
-
-
-def build_order(srpms: dict[str, SrpmResult]) -> dict[str, set[str]]:
-    """For each package, the packages of this run it BuildRequires; a cycle is an error naming it."""
-    provider: dict[str, str] = {}
-    for name, result in srpms.items():
-        for provided in (*result.spec.packages, *result.spec.provides):
-            provider.setdefault(provided, name)
-    deps = {name: {provider[br.name] for br in result.spec.build_requires
-                   if br.name in provider and provider[br.name] != name}
-            for name, result in srpms.items()}  # fmt: skip
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for dep in sorted(deps[node]):
-            if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):] + [dep]
-                raise InputError(f"BuildRequires cycle between packages: {' -> '.join(cycle)}")
-            if dep not in state:
-                visit(dep)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(deps):
-        if node not in state:
-            visit(node)
-    return deps
+    staging: Path
+    entries: list[PackageEntry]
+    identities: dict[str, SigningIdentity]
+    public_keys: dict[str, bytes]
+    sources: dict[str, PackageSource]
+    keys: dict[str, str]  # package -> build-cache key
+    rpmdbs: KeyDatabases
 
 
 class ReleaseBuild:
@@ -117,27 +71,18 @@ class ReleaseBuild:
         self.options = options
         self._say = progress or (lambda _msg: None)
         self._progress_lock = threading.Lock()
-        self.keys = KeyResolver(options.state_dir, options.gnupghome, options.sign_key, options.require_key,
-                                options.passphrase_file)  # fmt: skip
+        self.keys = KeyResolver(
+            options.state_dir, options.gnupghome, options.sign_key, options.require_key, options.passphrase_file
+        )
         self.builder_kind = choose_builder_kind(options.builder)
-        self.tree = ReleaseTree(options.out)
+        self.store = ReleaseStore(options.out)
+        self.cache = BuildCache(self.store.cache)
         self.manifest: Manifest | None = None
-        self._started = 0
-        self._started_lock = threading.Lock()
 
     def progress(self, message: str) -> None:
         """Report one line; build threads report at the same time, and a line must not mix with another."""
         with self._progress_lock:
             self._say(message)
-
-    def _builder(self) -> Builder:
-        if self.builder_kind == "mock":
-            current = self.tree.current()
-            repos = [MockRepo(f"altai-{name}", f"{self.layout.name} {name}", (self.tree.out / repo.path).as_uri())
-                     for name, repo in self.layout.repositories.items()
-                     if repo.content != "sources" and current and (current / repo.path / "repodata").is_dir()]
-            return MockBuilder(self.layout.templates, f"{self.layout.name} {self.layout.version}", repos)
-        return LocalBuilder(self.layout.macro_files)
 
     def run(self, names: Sequence[str], complete: bool = False) -> list[PackageResult]:
         """Build `names`; with `complete` (the release job), also re-import every upstream pin, and the new
@@ -145,114 +90,178 @@ class ReleaseBuild:
         entries = [self.layout.package(n) for n in dict.fromkeys(names)]
         if not entries and not complete:
             raise InputError("no package to build: name packages or use --all")
-        with self.tree.lock(self.options.wait_seconds):
-            staging = self.tree.staging()
+        with self.store.lock(self.options.wait_seconds):
+            staging = self.store.staging()
             try:
-                return self._run(entries, complete, staging)
+                return self._run(self._prepare(entries, staging), complete)
             except OSError as exc:
                 if exc.filename:
                     raise
                 # a write that failed (ENOSPC, EIO) without naming its file: name the tree it was writing
-                raise PublishError(f"{self.tree.store}: {exc.strerror or exc}; the published release "
-                                   "did not change") from exc  # fmt: skip
+                raise PublishError(
+                    f"{self.store.store}: {exc.strerror or exc}; the published release did not change"
+                ) from exc
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
 
-    def _run(self, entries: list[PackageEntry], complete: bool, staging: Path) -> list[PackageResult]:
-        self.rpmdbs = KeyDatabases(staging / "rpmdb")
+    def _prepare(self, entries: list[PackageEntry], staging: Path) -> _Run:
         identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
         for note in self.keys.notes:
             self.progress(f"note: {note}")
-        cache = BuildCache(self.tree.cache)
-        named = {e.name: cache.named(e.name) for e in entries}
-        keys = {e.name: inputs_key(e, self.layout, self.builder_kind, identities[e.name].fingerprint, named[e.name])
-                for e in entries}  # fmt: skip
-        cached = {} if self.options.rebuild else self._cached(entries, keys, cache, identities)
+        sources = {e.name: resolve_source(e, staging / "sources", self.cache.named(e.name)) for e in entries}
+        keys = {e.name: self._key(sources[e.name], e, identities[e.name], self.cache.named(e.name)) for e in entries}
         # exported once: every package is verified against its key's public half
         public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
-        todo = [e for e in entries if e.name not in cached]
-        results: dict[str, PackageResult] = {}
-        if todo:
-            srpms = self._make_srpms(todo, staging)
-            deps = build_order(srpms)
-            results = self._build_all(todo, srpms, deps, self._builder(), identities, public_keys, staging)
-        additions = [NewFile(f.path, self._repository_for(r.repository, f.nevra), r.name, r.signed_by.key_name,
-                             self.layout.packages[r.name].allow_downgrade_to)
-                     for r in results.values() for f in r.files]  # fmt: skip
-        replaced = set(results)
-        if complete:
-            for upstream in self.layout.upstreams.values():
-                self.progress(f"importing {', '.join(map(str, upstream.pins))} from {upstream.url}")
-                key = self.layout.keys[upstream.key]
-                assert key.file is not None  # the layout checked it
-                additions += Importer(upstream, key.file.read_bytes(), staging / "import" / upstream.name).fetch()
-                replaced.add(f"upstream:{upstream.name}")
-        additions += self._resign_kept(complete, replaced, frozenset(cached), identities, public_keys, staging)
-        assembled = self.tree.assemble(self.layout, additions, replaced, public_keys, self.options.base_url,
-                                       complete=complete, kept_origins=frozenset(cached))  # fmt: skip
-        if assembled is None:
-            self.manifest = self.tree.current_manifest()
-            self.progress(f"{self.tree.out}: nothing changed, the release stays as it is")
-        else:
-            release_dir, self.manifest = assembled
-            self.tree.publish(release_dir)
-            self.progress(f"published {self.tree.out} -> {release_dir.name} ({len(self.manifest.entries)} packages)")
-        assert self.manifest is not None
-        # the release is published: from here on nothing may turn the run into a failure
-        for result in results.values():
-            paths = [e.path for e in self.manifest.entries if e.origin == result.name]
-            try:
-                cache_key = keys[result.name][0]
-                if list(result.named_files) != named[result.name]:  # the spec names other files now
-                    entry = self.layout.packages[result.name]
-                    cache_key = inputs_key(entry, self.layout, self.builder_kind, result.signed_by.fingerprint,
-                                           result.named_files)[0]  # fmt: skip
-                cache.put(result.name, cache_key, result.commit, paths, result.named_files)
-            except (OSError, AltaiError) as exc:
-                self.progress(f"warning: {result.name}: cannot record the build cache in {cache.directory} "
-                              f"({getattr(exc, 'strerror', None) or exc}); the next run builds it again")  # fmt: skip
-            result.files = [PlacedFile(self.tree.out / self.layout.repositories[self._repository_for(
-                result.repository, f.nevra)].path / f.path.name, f.nevra) for f in result.files]
-        results.update(cached)
-        return [results[e.name] for e in entries]
+        return _Run(staging, entries, identities, public_keys, sources, keys, KeyDatabases(staging / "rpmdb"))
 
-    def _resign_kept(self, complete: bool, replaced: set[str], cached: frozenset[str],
-                     identities: dict[str, SigningIdentity], public_keys: dict[str, bytes],
-                     staging: Path) -> list[NewFile]:  # fmt: skip
+    def _key(self, source: PackageSource, entry: PackageEntry, identity: SigningIdentity, named: Sequence[str]) -> str:
+        return inputs_key(source.material(named), entry, self.layout, self.builder_kind, identity.fingerprint)
+
+    def _run(self, run: _Run, complete: bool) -> list[PackageResult]:
+        cached = {} if self.options.rebuild else self._cached(run)
+        todo = [e for e in run.entries if e.name not in cached]
+        built = self._build(run, todo) if todo else {}
+        additions = [
+            NewFile(
+                f.path,
+                self._repository_for(r.repository, f.nevra),
+                r.name,
+                r.signed_by.key_name,
+                self.layout.packages[r.name].allow_downgrade_to,
+            )
+            for r in built.values()
+            for f in r.files
+        ]
+        replaced = set(built)
+        if complete:
+            additions += self._import_upstreams(run.staging, replaced)
+        additions += self._resign_kept(run, complete, replaced, frozenset(cached))
+        self._publish(run, additions, replaced, complete, frozenset(cached))
+        # the release is published: from here on nothing may turn the run into a failure
+        self._record_cache(run, built)
+        results = {**cached, **{name: self._placed(r) for name, r in built.items()}}
+        return [results[e.name] for e in run.entries]
+
+    def _build(self, run: _Run, todo: list[PackageEntry]) -> dict[str, PackageResult]:
+        srpms = run_all([e.name for e in todo], self.options.jobs, lambda name: self._make_srpm(run, name))
+        deps = build_order(
+            {n: (*r.spec.packages, *r.spec.provides) for n, r in srpms.items()},
+            {n: [br.name for br in r.spec.build_requires] for n, r in srpms.items()},
+        )
+        builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current())
+        build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.progress)
+        started = iter(range(1, len(todo) + 1))
+        started_lock = threading.Lock()
+
+        def work(name: str) -> PackageResult:
+            with started_lock:
+                self.progress(f"[{next(started)}/{len(todo)}] {name}: building with {builder.name}")
+            identity = run.identities[name]
+            unique = f"{name}-{os.getpid()}-{threading.get_ident()}"
+            return build_one(
+                self.layout.packages[name], srpms[name], identity, run.public_keys[identity.key_name], unique
+            )
+
+        return run_in_order(deps, self.options.jobs, work)
+
+    def _make_srpm(self, run: _Run, name: str) -> SrpmResult:
+        source = run.sources[name]
+        self.progress(f"{name}: making the SRPM from {source.description}")
+        try:
+            return source.make_srpm(
+                run.staging / "srpm" / name,
+                self.layout.macro_files,
+                lambda msg: self.progress(f"warning: {name}: {msg}"),
+            )
+        except AltaiError as exc:
+            raise type(exc)(f"{name}: making the SRPM failed: {exc}") from exc
+
+    def _import_upstreams(self, staging: Path, replaced: set[str]) -> list[NewFile]:
+        from .importer import Importer  # only the release job imports
+
+        additions: list[NewFile] = []
+        for upstream in self.layout.upstreams.values():
+            self.progress(f"importing {', '.join(map(str, upstream.pins))} from {upstream.url}")
+            key = self.layout.keys[upstream.key]
+            assert key.file is not None  # the layout checked it
+            additions += Importer(upstream, key.file.read_bytes(), staging / "import" / upstream.name).fetch()
+            replaced.add(f"upstream:{upstream.name}")
+        return additions
+
+    def _resign_kept(self, run: _Run, complete: bool, replaced: set[str], cached: frozenset[str]) -> list[NewFile]:
         """Kept packages signed by another key than the one their layout key resolves to in this run."""
-        manifest, current = self.tree.current_manifest(), self.tree.current()
+        manifest, current = self.store.current_manifest(), self.store.current()
         if manifest is None or current is None:
             return []
         kept = [e for e in manifest.entries if (e.origin in cached if complete else e.origin not in replaced)]
-        by_key = {i.key_name: i for i in identities.values()}
+        by_key = {i.key_name: i for i in run.identities.values()}
         stale = stale_entries(kept, by_key)
         if not stale:
             return []
-        return resign(stale, current, by_key, public_keys, self.rpmdbs, staging / "resign", self.progress)
+        return resign(stale, current, by_key, run.public_keys, run.rpmdbs, run.staging / "resign", self.progress)
 
-    def _cached(self, entries: list[PackageEntry], keys: dict[str, tuple[str, str]], cache: BuildCache,
-                identities: dict[str, SigningIdentity]) -> dict[str, PackageResult]:  # fmt: skip
+    def _publish(
+        self, run: _Run, additions: list[NewFile], replaced: set[str], complete: bool, cached: frozenset[str]
+    ) -> None:
+        assembled = assemble_release(
+            self.store, self.layout, additions, replaced, run.public_keys, self.options.base_url, complete, cached
+        )
+        if assembled is None:
+            self.manifest = self.store.current_manifest()
+            self.progress(f"{self.store.out}: nothing changed, the release stays as it is")
+            return
+        release_dir, self.manifest = assembled
+        self.store.publish(release_dir)
+        self.progress(f"published {self.store.out} -> {release_dir.name} ({len(self.manifest.entries)} packages)")
+
+    def _record_cache(self, run: _Run, built: dict[str, PackageResult]) -> None:
+        """The cache records of what was built; a failure here is a warning: the release is published."""
+        assert self.manifest is not None
+        for name, result in built.items():
+            paths = [e.path for e in self.manifest.entries if e.origin == name]
+            named = self.cache.named(name)
+            try:
+                key = run.keys[name]
+                if list(result.named_files) != named:  # the spec names other files now
+                    key = self._key(run.sources[name], self.layout.packages[name], result.signed_by,
+                                    result.named_files)  # fmt: skip
+                self.cache.put(name, key, result.commit, paths, result.named_files)
+            except (OSError, AltaiError) as exc:
+                reason = getattr(exc, "strerror", None) or exc
+                self.progress(
+                    f"warning: {name}: cannot record the build cache in {self.cache.directory} ({reason}); "
+                    "the next run builds it again"
+                )
+
+    def _placed(self, result: PackageResult) -> PackageResult:
+        """The result with its files where the release tree holds them."""
+        placed = [
+            PlacedFile(self.store.out / self.layout.repositories[self._repository_for(result.repository, f.nevra)].path
+                       / f.path.name, f.nevra)  # fmt: skip
+            for f in result.files
+        ]
+        return replace(result, files=placed)
+
+    def _cached(self, run: _Run) -> dict[str, PackageResult]:
         """Packages whose inputs match their last published build, with those files still published."""
-        manifest = self.tree.current_manifest()
-        published = {e.path: e for e in manifest.entries} if manifest else {}
+        manifest = self.store.current_manifest()
         hits: dict[str, PackageResult] = {}
-        for entry in entries:
-            record = cache.get(entry.name)
-            if record is None or record.get("key") != keys[entry.name][0]:
+        for entry in run.entries:
+            files = self.cache.published_files(entry.name, run.keys[entry.name], manifest)
+            if files is None:
                 continue
-            paths = record.get("paths")
-            if not isinstance(paths, list) or not paths:
-                continue
-            found = [published.get(p) for p in paths]
-            if any(e is None or e.origin != entry.name for e in found):
-                continue
-            files = [e for e in found if e is not None]
             source = next((e.nevra for e in files if e.arch == "src"), files[0].nevra)
             hits[entry.name] = PackageResult(
-                entry.name, entry.repository, source, str(record.get("commit", "")), "cached", 0.0,
-                identities[entry.name], [PlacedFile(self.tree.out / e.path, e.nevra) for e in files],
+                entry.name,
+                entry.repository,
+                source,
+                self.cache.commit(entry.name),
+                "cached",
+                0.0,
+                run.identities[entry.name],
+                [PlacedFile(self.store.out / e.path, e.nevra) for e in files],
                 ["inputs unchanged since the published build: kept its signed files"],
-            )  # fmt: skip
+            )
             self.progress(f"{entry.name}: inputs unchanged, keeping {source.name}-{source.evr}")
         return hits
 
@@ -260,78 +269,3 @@ class ReleaseBuild:
         """Where a file of a package built for `repository` goes: its SRPM to the sources repository."""
         sources = self.layout.repositories[repository].sources
         return sources if nevra.arch == "src" and sources else repository
-
-    def _make_srpms(self, entries: list[PackageEntry], staging: Path) -> dict[str, SrpmResult]:
-        def one(entry: PackageEntry) -> SrpmResult:
-            self.progress(f"{entry.name}: making the SRPM from {entry.git} at {entry.ref}")
-            request = SrpmRequest(
-                repo=entry.git, ref=entry.ref, subdir=entry.subdir, spec=entry.spec,
-                outdir=staging / "srpm" / entry.name, dist=entry.dist or None, keep_tarball=False,
-                macro_files=self.layout.macro_files,
-            )  # fmt: skip
-            try:
-                return make_srpm(request, warn=lambda msg: self.progress(f"warning: {entry.name}: {msg}"))
-            except AltaiError as exc:
-                raise AltaiError(f"{entry.name}: making the SRPM failed: {exc}") from exc
-
-        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
-            futures = {e.name: pool.submit(one, e) for e in entries}
-            return {name: future.result() for name, future in futures.items()}
-
-    def _build_all(self, entries: list[PackageEntry], srpms: dict[str, SrpmResult], deps: dict[str, set[str]],
-                   builder: Builder, identities: dict[str, SigningIdentity], public_keys: dict[str, bytes],
-                   staging: Path) -> dict[str, PackageResult]:  # fmt: skip
-        by_name = {e.name: e for e in entries}
-        done: dict[str, PackageResult] = {}
-        pending = set(by_name)
-        running: dict[Future[PackageResult], str] = {}
-        total = len(entries)
-        self._started = 0
-        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
-            while pending or running:
-                ready = sorted(n for n in pending if deps[n] <= set(done))
-                for name in ready:
-                    pending.discard(name)
-                    identity = identities[name]
-                    future = pool.submit(self._build_one, by_name[name], srpms[name], builder, identity,
-                                         public_keys[identity.key_name], staging, total)  # fmt: skip
-                    running[future] = name
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    name = running.pop(future)
-                    error = future.exception()
-                    if error is not None:
-                        for other in running:
-                            other.cancel()
-                        raise error
-                    done[name] = future.result()
-        return done
-
-    def _build_one(self, entry: PackageEntry, srpm: SrpmResult, builder: Builder, identity: SigningIdentity,
-                   public_key: bytes, staging: Path, total: int) -> PackageResult:  # fmt: skip
-        with self._started_lock:
-            self._started += 1
-            self.progress(f"[{self._started}/{total}] {entry.name}: building with {builder.name}")
-        start = time.monotonic()
-        workdir = staging / "build" / entry.name
-        workdir.mkdir(parents=True)
-        job = BuildJob(
-            package=entry, srpm=srpm.srpm, workdir=workdir, logdir=self.tree.logdir(entry.name),
-            source_date_epoch=srpm.commit_time, unique=f"{entry.name}-{os.getpid()}-{threading.get_ident()}",
-            build_requires=tuple(sorted({br.name for br in srpm.spec.build_requires})),
-        )  # fmt: skip
-        output: BuildOutput = builder.build(job)
-        signed_dir = staging / "signed" / entry.name
-        signed_dir.mkdir(parents=True)
-        files = [Path(shutil.copy2(p, signed_dir / p.name)) for p in (*output.rpms, srpm.srpm)]
-        try:
-            sign_packages(identity, files)
-            verify_packages(self.rpmdbs, public_key, files)
-        except AltaiError as exc:
-            raise BuildError(f"{entry.name}: signing failed: {exc}") from exc
-        result = PackageResult(entry.name, entry.repository, srpm.nevra, srpm.commit, builder.name,
-                               time.monotonic() - start, identity, notes=list(output.notes),
-                               named_files=srpm.named_files)  # fmt: skip
-        result.files = [PlacedFile(f, read_nevra(f)) for f in files]
-        self.progress(f"{entry.name}: built and signed in {result.seconds:.1f}s")
-        return result

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from .manifest import ManifestEntry
-from .release_tree import NewFile
+from .release_policy import NewFile
 from .signing import KeyDatabases, SigningIdentity, sign_packages, verify_packages
 
 

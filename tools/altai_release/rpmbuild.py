@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import runner
 from .errors import RpmbuildError
 from .sandbox import BUILD_HOSTNAME, Sandbox
 
@@ -78,7 +79,9 @@ class Rpmbuild:
         if log is not None:
             log.write_text(output, encoding="utf-8")
         if proc.returncode != 0:
-            raise RpmbuildError(what, argv, _error_lines(proc.stderr))
+            # rpmbuild ends with 'RPM build errors:' and the reasons; the last one is what the user needs
+            why = runner.reason(proc.stderr, ("error:", "Bad exit status"), after="RPM build errors:", last=True)
+            raise RpmbuildError(what, argv, why)
         return output
 
     def build_srpm(self, spec: Path, log: Path | None = None) -> Path:
@@ -96,12 +99,3 @@ class Rpmbuild:
         inner = INNER_TOPDIR / srpm.relative_to(self.topdir)
         self._run(["--nodeps", "--rebuild", str(inner)], f"rpmbuild --rebuild {srpm.name} failed", log)
         return sorted((self.topdir / "RPMS").rglob("*.rpm"))
-
-
-def _error_lines(stderr: str) -> str:
-    """rpmbuild ends with 'RPM build errors:' and the reasons; the reason is what the user needs."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    if "RPM build errors:" in lines:
-        lines = lines[lines.index("RPM build errors:") + 1 :]
-    errors = [ln for ln in lines if ln.startswith(("error:", "Bad exit status"))]
-    return "\n".join(errors or lines[-3:])

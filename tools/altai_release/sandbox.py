@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import runner
 from .errors import SandboxError
 
 BUILD_HOSTNAME = "altai-build"
@@ -103,20 +103,14 @@ class Sandbox:
         args.extend(command)
         return args
 
-    def run(
-        self,
-        command: Sequence[str],
-        cwd: Path | None = None,
-        timeout: float | None = None,
-    ) -> subprocess.CompletedProcess[str]:
+    def run(self, command: Sequence[str], cwd: Path | None = None, timeout: float = 600.0) -> Completed:
         """Run `command` in the sandbox; the caller interprets the exit status."""
-        argv = self.argv(command, cwd)
-        try:
-            return subprocess.run(  # noqa: S603 - argv list, no shell
-                argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-                timeout=timeout,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            raise SandboxError(f"sandboxed command timed out after {timeout}s", command) from exc
-        except OSError as exc:
-            raise SandboxError(f"cannot start bubblewrap: {exc}", argv) from exc
+        proc = runner.run(self.argv(command, cwd), SandboxError, "sandboxed command", timeout=timeout, check=False)
+        return Completed(proc.returncode, runner.text(proc.stdout), runner.text(proc.stderr))
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str

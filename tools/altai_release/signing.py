@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import runner
 from .errors import SigningError
 from .layout import SigningKey
 
@@ -23,14 +24,7 @@ DEV_KEY_UID = "Altai DEVELOPMENT key - NOT FOR PRODUCTION <altai-dev@localhost.i
 
 def _run(argv: Sequence[str], what: str, env: dict[str, str] | None = None,
          input_bytes: bytes | None = None) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
-    try:
-        proc = subprocess.run(list(argv), input=input_bytes or b"", capture_output=True,  # noqa: S603
-                              env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SigningError(f"{what}: {exc}", argv) from exc
-    if proc.returncode != 0:
-        raise SigningError(what, argv, proc.stderr.decode("utf-8", "replace"))
-    return proc
+    return runner.run(argv, SigningError, what, env=env or {}, input_bytes=input_bytes)
 
 
 @dataclass(frozen=True)
@@ -53,12 +47,12 @@ class Keyring:
             return None
         argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), "--with-colons",
                 "--list-secret-keys", "--", key_id]  # fmt: skip
-        proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **self.env})  # noqa: S603
+        proc = runner.run(argv, SigningError, f"gpg --list-secret-keys {key_id}", env=self.env, check=False)
         if proc.returncode != 0:
             return None
         found: list[str] = []
         primary_usable = False
-        for line in proc.stdout.splitlines():
+        for line in runner.text(proc.stdout).splitlines():
             fields = line.split(":")
             if fields[0] == "sec":
                 primary_usable = "s" in fields[11] and fields[1] not in ("r", "e", "d", "i")
@@ -212,14 +206,15 @@ def verify_packages(databases: KeyDatabases, public_key: bytes, packages: Sequen
         return
     dbpath = databases.dbpath(public_key)
     argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", *[str(p) for p in packages]]
-    proc = subprocess.run(argv, capture_output=True, text=True)  # noqa: S603
+    proc = runner.run(argv, SigningError, "rpmkeys --checksig", check=False)
+    stdout, stderr = runner.text(proc.stdout), runner.text(proc.stderr)
     verdicts = {}
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         path, sep, verdict = line.rpartition(":")
         if sep:
             verdicts[path.strip()] = verdict.strip()
     for package in packages:
         verdict = verdicts.get(str(package), "")
         if "signatures OK" not in verdict:
-            raise SigningError(f"{package.name}: signature check failed ({verdict or proc.stderr.strip()})",
-                               argv, proc.stderr)  # fmt: skip
+            raise SigningError(f"{package.name}: signature check failed ({verdict or stderr.strip()})",
+                               argv, stderr)  # fmt: skip

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from . import runner
 from .errors import SpecError
 from .nevra import Nevra
 from .sandbox import Sandbox
@@ -93,7 +94,7 @@ def read_spec(
     box = Sandbox(readonly=list(dict.fromkeys(readonly)))
     proc = box.run(argv, cwd=spec_file.parent, timeout=SPEC_TIMEOUT)
     if proc.returncode != 0:
-        raise SpecError(f"{shown}: spec does not parse", argv, _clean_rpm_stderr(proc.stderr))
+        raise SpecError(f"{shown}: spec does not parse", argv, runner.reason(proc.stderr, ("error:",)))
     try:
         raw = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
@@ -110,10 +111,3 @@ def read_spec(
         provides=tuple(sorted({prov for p in raw["packages"] for prov in p["provides"]})),
         noarch=raw["noarch"],
     )
-
-
-def _clean_rpm_stderr(stderr: str) -> str:
-    """rpm prints the real reason first and generic follow-ups after it; keep the first reason."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    errors = [ln.removeprefix("error:").strip() for ln in lines if ln.startswith("error:")]
-    return errors[0] if errors else "\n".join(lines[-1:])

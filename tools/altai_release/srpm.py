@@ -11,13 +11,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .errors import InputError, SpecError
-from .gitsource import GitSource, check_not_option, repo_relative_path
+from .gitsource import GitSource
 from .nevra import Nevra
+from .paths import check_not_option, repo_relative_path
 from .rpmbuild import Rpmbuild
 from .spec import SpecInfo, read_spec
 from .tarball import SourceTarball, compression_for
 
-_RELEASE_LINE = re.compile(r"^(?P<tag>Release\s*:\s*)(?P<value>.*?)\s*$", re.IGNORECASE | re.MULTILINE)
+_RELEASE_LINE = re.compile(r"^(?P<tag>Release[ \t]*:[ \t]*)(?P<value>.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 _DIST_FORMS = ("%{?dist}", "%{dist}", "%dist")
 
 
@@ -33,6 +34,7 @@ class SrpmRequest:
     keep_tarball: bool = True
     defines: Sequence[tuple[str, str]] = ()
     macro_files: Sequence[Path] = ()
+    shown_as: str | None = None  # how messages name `repo` when it is our clone of a URL
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
     try:
         with tempfile.TemporaryDirectory(prefix="altai-git2srpm-") as work_name:
             work = Path(work_name)
-            source = GitSource.open(request.repo, work / "clone")
+            source = GitSource.open(request.repo, work / "clone", request.shown_as)
             try:
                 result = _build(source, request, subdir, spec_arg, work, staging, warn)
             finally:

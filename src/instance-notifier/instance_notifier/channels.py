@@ -77,7 +77,7 @@ class Outbox(object):
     def __init__(self, channel: object, base: float = 5.0, longest: float = 600.0, limit: int = 1000) -> None:
         self.channel = channel
         self.base, self.longest, self.limit = base, longest, limit
-        self.pending = []  # type: List[_Pending]
+        self.pending: List[_Pending] = []
 
     def add(self, event: Event, now: float) -> None:
         self.pending.append(_Pending(event, now))

@@ -1,7 +1,7 @@
 """instance-notifier's configuration (INI) and what it builds: the os-fping fetcher and the channels."""
 
 import configparser
-from typing import Callable, List
+from typing import Any, Callable, Dict, List
 
 from instance_notifier.channels import EmailChannel, LogChannel, WebhookChannel
 from instance_notifier.state import Observation
@@ -53,7 +53,7 @@ class Settings(object):
         self.webhook = dict(parser.items("webhook"))
 
     def channels(self) -> List[object]:
-        channels = [LogChannel()]  # type: List[object]
+        channels: List[object] = [LogChannel()]
         if self.email_enabled:
             channels.append(EmailChannel(self.email["smtp_host"], int(self.email["smtp_port"]), self.email["from"],
                                          self.recipients))
@@ -72,11 +72,11 @@ class Settings(object):
 
         api = self.api
         url = api["url"].rstrip("/")
-        headers = {}  # type: Dict[str, str]
+        headers: Dict[str, str] = {}
         if api["auth"] == "noauth":
             if not api["project_id"]:
                 raise ConfigError("[api] auth = noauth needs project_id")
-            auth = noauth.NoAuth(endpoint=url)  # type: Optional[object]
+            auth: Any = noauth.NoAuth(endpoint=url)
             headers = {"X-Project-Id": api["project_id"], "X-Roles": api["roles"]}
         elif api["auth"] == "keystone":
             auth = loading.get_plugin_loader("password").load_from_options(

@@ -5,7 +5,7 @@ import logging
 import signal
 import threading
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, List, Optional
 
 from instance_notifier.channels import Outbox
 from instance_notifier.config import ApiUnavailable, Settings
@@ -21,8 +21,8 @@ class Daemon(object):
         self.stopping = False
         self.reloading = False
         self.wake = threading.Event()
-        self.outboxes = []  # type: List[Outbox]
-        self.book = None  # type: Optional[StateBook]
+        self.outboxes: List[Outbox] = []
+        self.book: Optional[StateBook] = None
         self.configure()
 
     def configure(self) -> None:

@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 import time
-from typing import Iterable, List, NamedTuple, Optional
+from typing import Dict, Iterable, List, NamedTuple, Optional
 
 
 class Observation(NamedTuple):
@@ -39,7 +39,7 @@ class StateBook(object):
     def __init__(self, path: str, dead_after: int = 2) -> None:
         self.path = path
         self.dead_after = max(1, int(dead_after))
-        self.servers = {}  # type: Dict[str, ServerState]
+        self.servers: Dict[str, ServerState] = {}
         self.load()
 
     def load(self) -> None:

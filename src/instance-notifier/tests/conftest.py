@@ -1,6 +1,6 @@
-"""Fixtures of instance-notifier's tests: namespace instances and the real nova-fping API (from
-nova_fping.testing), a real SMTP server (aiosmtpd) and a real HTTP receiver for the webhook, all on
-127.0.0.1."""
+"""Fixtures of instance-notifier's tests: namespace instances and the real nova-fping API (from nova-fping's
+tests/nova_fping_testing.py), a real SMTP server (aiosmtpd) and a real HTTP receiver for the webhook, all
+on 127.0.0.1."""
 
 import http.server
 import json
@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from aiosmtpd.controller import Controller
-from nova_fping.testing import Api, free_port, instance_factory, unreachable_test_range
+from nova_fping_testing import Api, free_port, instance_factory, unreachable_test_range
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,7 +23,7 @@ def instances():
 
 @pytest.fixture
 def api(tmp_path):
-    started = []
+    started: list = []
 
     def start(servers: list) -> Api:
         workdir = tmp_path / ("api%d" % len(started))
@@ -39,7 +39,7 @@ def api(tmp_path):
 
 class _Mailbox(object):
     def __init__(self) -> None:
-        self.messages = []
+        self.messages: list = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.messages.append({"to": list(envelope.rcpt_tos), "data": envelope.content.decode("utf-8", "replace")})
@@ -56,7 +56,7 @@ def smtp():
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    received = None  # type: list
+    received: list = []
     status = 200
 
     def do_POST(self):  # noqa: N802

@@ -2,7 +2,7 @@
 
 import json
 import re
-from typing import List, Optional, Set
+from typing import Dict, List, Optional, Set
 
 import webob
 
@@ -18,7 +18,7 @@ _FAULTS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemN
 
 
 def fault(status: int, message: str, retry_after: Optional[int] = None) -> webob.Response:
-    body = {"code": status, "message": message}  # type: Dict[str, object]
+    body: Dict[str, object] = {"code": status, "message": message}
     if retry_after is not None:
         body["retryAfter"] = str(retry_after)
     response = webob.Response(status=status, content_type="application/json", charset="utf-8")

@@ -24,7 +24,7 @@ class _QuietHandler(simple_server.WSGIRequestHandler):
         sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
 
 
-def _listen(value: str):  # type: ignore[no-untyped-def]
+def _listen(value: str):
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
         raise argparse.ArgumentTypeError("--listen wants HOST:PORT, got %r" % value)
@@ -62,7 +62,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write("error: %s\n" % exc)
         return 1
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    sys.stderr.write("nova-fping-api listening on %s:%d\n" % server.server_address[:2])
+    host, port = server.server_address[:2]
+    sys.stderr.write("nova-fping-api listening on %s:%d\n" % (str(host), port))
     sys.stderr.flush()
     try:
         server.serve_forever()

@@ -36,5 +36,5 @@ class FpingManager(base.Manager):
         url = "/os-fping" + ("?" + urlencode(query) if query else "")
         return self._list(url, "servers")
 
-    def get(self, server) -> Fping:  # type: ignore[no-untyped-def]
+    def get(self, server) -> Fping:
         return self._get("/os-fping/%s" % base.getid(server), "server")

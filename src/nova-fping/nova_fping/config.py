@@ -2,7 +2,7 @@
 
 import configparser
 import os
-from typing import Optional
+from typing import Any, Optional
 
 from nova_fping.fping import FpingProber
 from nova_fping.inventory import NovaInventory, StaticInventory
@@ -36,7 +36,7 @@ def load(path: Optional[str] = None) -> configparser.ConfigParser:
     return parser
 
 
-def build_app(conf: configparser.ConfigParser):  # type: ignore[no-untyped-def]
+def build_app(conf: configparser.ConfigParser):
     from nova_fping.api import FpingApi
 
     try:
@@ -62,7 +62,7 @@ def build_inventory(conf: configparser.ConfigParser) -> object:
         from keystoneauth1 import loading, session
 
         nova = dict(conf.items("nova"))
-        loader = loading.get_plugin_loader("password")
+        loader: Any = loading.get_plugin_loader("password")
         auth = loader.load_from_options(auth_url=nova["auth_url"], username=nova["username"],
                                         password=nova["password"], project_name=nova["project_name"],
                                         user_domain_name=nova["user_domain_name"],

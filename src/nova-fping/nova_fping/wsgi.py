@@ -8,16 +8,16 @@ them, like Nova's noauth mode did. The app trusts only requests that one of them
 from nova_fping import config
 
 
-def app_factory(global_conf: dict, **local_conf: str):  # type: ignore[no-untyped-def]
+def app_factory(global_conf: dict, **local_conf: str):
     conf = config.load(local_conf.get("config") or global_conf.get("config"))
     return config.build_app(conf)
 
 
 class NoAuthMiddleware:
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app) -> None:
         self.app = app
 
-    def __call__(self, environ: dict, start_response):  # type: ignore[no-untyped-def]
+    def __call__(self, environ: dict, start_response):
         if environ.get("HTTP_X_PROJECT_ID"):
             environ["HTTP_X_IDENTITY_STATUS"] = "Confirmed"
         else:
@@ -25,5 +25,5 @@ class NoAuthMiddleware:
         return self.app(environ, start_response)
 
 
-def noauth_filter_factory(global_conf: dict, **local_conf: str):  # type: ignore[no-untyped-def]
+def noauth_filter_factory(global_conf: dict, **local_conf: str):
     return NoAuthMiddleware

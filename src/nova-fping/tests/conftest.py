@@ -1,8 +1,8 @@
-"""Fixtures of nova-fping's tests; the helpers live in nova_fping.testing (shared with instance-notifier)."""
+"""Fixtures of nova-fping's tests; the helpers live in nova_fping_testing beside this file (shared with
+instance-notifier's tests, and kept out of the package that the RPM ships)."""
 
 import pytest
-
-from nova_fping.testing import Api, instance_factory, unreachable_test_range
+from nova_fping_testing import Api, instance_factory, unreachable_test_range
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,7 +17,7 @@ def instances():
 
 @pytest.fixture
 def start_api(tmp_path):
-    started = []
+    started: list = []
 
     def start(servers: list, **kwargs) -> Api:
         workdir = tmp_path / ("api%d" % len(started))

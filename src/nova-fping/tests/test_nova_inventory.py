@@ -28,7 +28,7 @@ SERVERS = [
 
 
 class FakeNova(http.server.BaseHTTPRequestHandler):
-    queries = []  # type: list
+    queries: list = []
     fail = False
 
     def do_GET(self):  # noqa: N802
@@ -67,7 +67,8 @@ def test_servers_and_addresses_from_nova(nova):
     assert inventory.list(None) == [Server(S1, "p1", ["10.0.0.5", "203.0.113.7", "2001:db8::5"]),
                                     Server(S2, "p2", [])]
     assert [s.id for s in inventory.list("p2")] == [S2]
-    assert inventory.get(S1).project_id == "p1"
+    found = inventory.get(S1)
+    assert found is not None and found.project_id == "p1"
     assert inventory.get("33333333-3333-3333-3333-333333333333") is None
     assert FakeNova.queries == [
         ("/v2.1/servers/detail", {"all_tenants": ["1"]}),

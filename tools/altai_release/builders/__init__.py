@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from ..errors import InputError
+from ..layout import ReleaseLayout
 from .base import Builder, BuildJob, BuildOutput
 from .local import LocalBuilder
-from .mock import MockBuilder
+from .mock import MockBuilder, MockRepo
 
-__all__ = ["BuildJob", "BuildOutput", "Builder", "LocalBuilder", "MockBuilder", "choose_builder_kind"]
+__all__ = ["BuildJob", "BuildOutput", "Builder", "LocalBuilder", "MockBuilder", "choose_builder_kind", "make_builder"]
 
 
 def choose_builder_kind(requested: str) -> str:
@@ -21,3 +23,16 @@ def choose_builder_kind(requested: str) -> str:
     if requested not in ("mock", "rpmbuild"):
         raise InputError(f"unknown builder {requested!r} (auto, mock or rpmbuild)")
     return requested
+
+
+def make_builder(kind: str, layout: ReleaseLayout, out: Path, current: Path | None) -> Builder:
+    """The builder of a run. mock's chroot gets the release's published binary repositories (`out`, whose
+    current release is `current`), for BuildRequires between our packages."""
+    if kind == "mock":
+        repos = [
+            MockRepo(f"altai-{name}", f"{layout.name} {name}", (out / repo.path).as_uri())
+            for name, repo in layout.repositories.items()
+            if repo.content != "sources" and current is not None and (current / repo.path / "repodata").is_dir()
+        ]
+        return MockBuilder(layout.templates, f"{layout.name} {layout.version}", repos)
+    return LocalBuilder(layout.macro_files)

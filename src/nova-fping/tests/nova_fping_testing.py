@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Tuple
 
 FPING = "/usr/bin/fping"
 _counter = itertools.count(1)
@@ -84,7 +84,7 @@ def next_index() -> int:
 def instance_factory() -> Iterator[Callable[..., Instance]]:
     """Generator for a fixture: yields make(ipv4=True, ipv6=False, extra_v4=0) -> Instance, and removes
     every instance it made when resumed, even after a failure."""
-    made = []  # type: List[Instance]
+    made: List[Instance] = []
 
     def make(ipv4: bool = True, ipv6: bool = False, extra_v4: int = 0) -> Instance:
         instance = Instance(next_index(), ipv4, ipv6, extra_v4)
@@ -100,7 +100,7 @@ def instance_factory() -> Iterator[Callable[..., Instance]]:
 
 def unreachable_test_range() -> Iterator[None]:
     """Generator for a fixture: route the test ranges to `unreachable` while it is suspended."""
-    added = []  # type: List[Tuple[str, str]]
+    added: List[Tuple[str, str]] = []
     for family, prefix in TEST_RANGES:
         if _run(["ip", family, "route", "add", "unreachable", prefix]) == 0:
             added.append((family, prefix))

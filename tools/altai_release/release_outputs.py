@@ -1,0 +1,103 @@
+"""The files of a release besides its packages: createrepo_c metadata for every repository, the public
+keys, `altai.repo` for the installer and `manifest.json`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import InputError, PublishError
+from .layout import ReleaseLayout
+from .manifest import MANIFEST_NAME, Manifest
+from .release_store import link_or_copy
+from .repodata import read_packages, write_repodata
+from .templates import render
+
+# goes into an INI file line by line: a newline would let the URL write sections of its own
+_BASE_URL = re.compile(r"^(https?|ftp|file)://[^\s\x00-\x1f\x7f]+$")
+
+
+def check_base_url(base_url: str | None) -> None:
+    """Refuse a --base-url that altai.repo cannot hold; called before anything is built."""
+    if base_url is not None and not _BASE_URL.match(base_url):
+        raise InputError(
+            f"--base-url {base_url!r}: expected an http(s)://, ftp:// or file:// URL without spaces or control "
+            "characters"
+        )
+
+
+def repo_file(layout: ReleaseLayout, base_url: str) -> str:
+    repos = [
+        {
+            "id": f"{layout.name}-{name}",
+            "name": name,
+            "path": repo.path,
+            "signed_by": repo.signed_by,
+            "sources_only": repo.content == "sources",
+        }
+        for name, repo in layout.repositories.items()
+    ]
+    context = {
+        "release": layout.name,
+        "version": layout.version,
+        "base_url": base_url.rstrip("/"),
+        "repositories": repos,
+    }
+    return render(layout.templates, "altai.repo.j2", context)
+
+
+def write_release(
+    target: Path,
+    layout: ReleaseLayout,
+    manifest: Manifest,
+    new_files: Mapping[str, Path],
+    previous_dir: Path | None,
+    public_keys: Mapping[str, bytes],
+    repo_text: str,
+) -> None:
+    """Fill the empty directory `target` with the release: packages (new files, or hard links to the
+    previous release's), keys, repodata, manifest and altai.repo."""
+    for repo in layout.repositories.values():
+        (target / repo.path).mkdir(parents=True, exist_ok=True)
+    for entry in manifest.entries:
+        origin = new_files.get(entry.path) or (previous_dir / entry.path if previous_dir else None)
+        if origin is None or not origin.exists():
+            raise PublishError(f"{entry.path} is in the release but its file is missing from {previous_dir}")
+        link_or_copy(origin, target / entry.path)
+    _write_keys(target, layout, manifest, previous_dir, public_keys)
+    revision = int(time.time())
+    unchanged = {e.path for e in manifest.entries if e.path not in new_files}
+    for repo in layout.repositories.values():
+        reusable = {}
+        if previous_dir is not None:
+            for href, pkg in read_packages(previous_dir / repo.path).items():
+                if f"{repo.path}/{href}" in unchanged:
+                    reusable[href] = pkg
+        write_repodata(target / repo.path, reusable, revision)
+    (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    (target / "altai.repo").write_text(repo_text, encoding="utf-8")
+
+
+def _write_keys(
+    target: Path,
+    layout: ReleaseLayout,
+    manifest: Manifest,
+    previous_dir: Path | None,
+    public_keys: Mapping[str, bytes],
+) -> None:
+    """RPM-GPG-KEY-<key> for every key that signs a repository or a package of the release."""
+    used_keys = {e.signer for e in manifest.entries} | {r.signed_by for r in layout.repositories.values()}
+    for key in sorted(used_keys):
+        name = f"RPM-GPG-KEY-{key}"
+        key_file = layout.keys[key].file if key in layout.keys else None
+        if key in public_keys:
+            (target / name).write_bytes(public_keys[key])
+        elif key_file is not None:
+            shutil.copyfile(key_file, target / name)
+        elif previous_dir is not None and (previous_dir / name).exists():
+            link_or_copy(previous_dir / name, target / name)
+        elif any(e.signer == key for e in manifest.entries):
+            raise PublishError(f"no public key for {key!r}, which signed packages of this release")

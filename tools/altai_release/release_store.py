@@ -1,0 +1,145 @@
+"""Where releases live and how one replaces another, atomically.
+
+OUT is a symbolic link to one complete release under OUT.store/releases/. A new release is made there
+beside the current one (unchanged files are hard links to the current release's), then OUT is switched to
+it with one rename of a new link over the old one: a reader or a crash sees the old release or the new
+one, never a mix. OUT.store also holds the build logs, the build cache, the staging area of a run and the
+lock that keeps two runs from publishing at once."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import struct
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import InputError, PublishError
+from .manifest import MANIFEST_NAME, Manifest
+
+KEEP_RELEASES = 3  # the current one and two before it, for rollback and hard links
+_FLOCK = "hhqqi4x"  # struct flock on Linux: l_type, l_whence, l_start, l_len, l_pid
+
+
+class ReleaseStore:
+    def __init__(self, out: Path) -> None:
+        self.out = Path(os.path.abspath(out))
+        if not self.out.name or self.out.name in (".", ".."):
+            raise InputError(f"--out {out}: expected a directory path with a name (OUT.store is made beside it)")
+        if self.out.exists() and not self.out.is_dir():
+            raise InputError(f"--out {self.out}: exists and is not a directory")
+        self.store = self.out.with_name(self.out.name + ".store")
+        self.releases = self.store / "releases"
+        self.logs = self.store / "logs"
+        self.cache = self.store / "cache"
+
+    # -- the current release -------------------------------------------------------------------
+    def current(self) -> Path | None:
+        if self.out.is_symlink():
+            target = self.out.resolve()
+            return target if target.is_dir() else None
+        if self.out.is_dir():  # a tree made by hand or by an older version of the tool
+            return self.out
+        return None
+
+    def current_manifest(self) -> Manifest | None:
+        current = self.current()
+        if current is None or not (current / MANIFEST_NAME).exists():
+            return None
+        return Manifest.load(current / MANIFEST_NAME)
+
+    # -- locking, staging, logs ------------------------------------------------------------------
+    @contextmanager
+    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """One publishing run per OUT: a POSIX record lock on OUT.store/lock. The kernel names its holder
+        (F_GETLK), so the message cannot show a stale or half-written pid."""
+        try:
+            self.store.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.store / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"cannot write to {self.store}: {exc.strerror}") from exc
+        try:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                        raise
+                holder = _lock_holder(fd)
+                if holder is None:
+                    continue  # released between our try and the question
+                if time.monotonic() >= deadline:
+                    raise PublishError(
+                        f"another run (pid {holder}) is publishing to {self.out}; "
+                        "try again later or pass --wait SECONDS"
+                    )
+                time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def staging(self) -> Path:
+        """A fresh staging directory. Called under the lock: what other runs left (killed ones) goes."""
+        area = self.store / "staging"
+        area.mkdir(parents=True, exist_ok=True)
+        for stale in area.iterdir():
+            shutil.rmtree(stale, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix="run-", dir=area))
+
+    def logdir(self, package: str) -> Path:
+        path = self.logs / package
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- making and publishing a release --------------------------------------------------------
+    def new_release_dir(self) -> Path:
+        self.releases.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=self.releases))
+
+    def publish(self, release_dir: Path) -> None:
+        """Point OUT at release_dir in one atomic rename; then drop releases beyond the last three."""
+        if self.out.exists() and not self.out.is_symlink():
+            # first publish over a plain directory: keep it as a release of the store
+            os.replace(self.out, self.releases / f"adopted-{time.strftime('%Y%m%dT%H%M%S')}")
+        link = self.out.with_name(f".{self.out.name}.link-{os.getpid()}")
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(os.path.relpath(release_dir, self.out.parent), link)
+        os.replace(link, self.out)
+        try:
+            self._prune(release_dir)
+        except OSError:
+            pass  # old releases stay until the next run prunes them: the new one is published
+
+    def _prune(self, current: Path) -> None:
+        """Keep the last KEEP_RELEASES complete releases; drop older ones and half-made ones of killed runs."""
+        releases = sorted((p for p in self.releases.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        complete = [p for p in releases if (p / MANIFEST_NAME).exists()]
+        for old in releases:
+            if old != current and (old not in complete or old in complete[:-KEEP_RELEASES]):
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _lock_holder(fd: int) -> int | None:
+    """The pid holding a conflicting lock on the file, or None when it is free."""
+    query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+    l_type, _, _, _, pid = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    return None if l_type == fcntl.F_UNLCK else int(pid)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the filesystem allows one (a release shares its unchanged files), else a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(source, target)

@@ -1,0 +1,63 @@
+"""The one way this package runs an external tool: an argv list (never a shell), a timeout, a clean
+stdin, and on failure the typed error of that tool carrying the command, its exit status and the tail
+of its stderr. Also the one helper that reduces a tool's stderr to the line a user needs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from .errors import ToolError
+
+
+def run(
+    argv: Sequence[str],
+    error: type[ToolError],
+    what: str,
+    *,
+    timeout: float = 300.0,
+    env: Mapping[str, str] | None = None,
+    input_bytes: bytes | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `argv`; with `check`, a non-zero exit raises `error(what)`. `env` is added to ours."""
+    try:
+        proc = subprocess.run(  # noqa: S603 - an argv list, no shell
+            list(argv),
+            input=input_bytes if input_bytes is not None else b"",
+            capture_output=True,
+            env={**os.environ, **env} if env is not None else None,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise error(f"{what}: timed out after {timeout:.0f}s", argv) from exc
+    except OSError as exc:
+        raise error(f"{what}: cannot run {argv[0]}: {exc.strerror or exc}", argv) from exc
+    if check and proc.returncode != 0:
+        raise error(what, argv, text(proc.stderr), proc.returncode)
+    return proc
+
+
+def text(output: bytes) -> str:
+    return output.decode("utf-8", "replace")
+
+
+def reason(output: str, prefixes: Sequence[str] = ("error:", "fatal:"), after: str | None = None,
+           last: bool = False) -> str:  # fmt: skip
+    """The line of a tool's output that says what went wrong: the lines starting with one of `prefixes`
+    (prefix removed), only those following the line `after` when it is present; the first of them (or the
+    last, with `last`), else the output's last line."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    if after is not None and after in lines:
+        lines = lines[lines.index(after) + 1 :]
+    marked = []
+    for line in lines:
+        for prefix in prefixes:
+            if line.lower().startswith(prefix.lower()):
+                marked.append(line[len(prefix) :].strip() if prefix.endswith(":") else line)
+                break
+    chosen = marked or lines[-1:]
+    if not chosen:
+        return ""
+    return chosen[-1] if last else chosen[0]

@@ -1,0 +1,76 @@
+"""Order and parallelism of the builds of a run, apart from what is built: a package waits for the
+packages of the run that provide its BuildRequires; at most `jobs` run at once; the first failure
+cancels what has not started and is raised once the running ones are done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+from .errors import InputError
+
+T = TypeVar("T")
+
+
+def build_order(provides: Mapping[str, Iterable[str]], requires: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """For each package, the packages of this run it needs first (`requires` names capabilities, `provides`
+    what each package's subpackages provide). A cycle is an error naming its members."""
+    provider: dict[str, str] = {}
+    for name in sorted(provides):
+        for provided in provides[name]:
+            provider.setdefault(provided, name)
+    deps = {
+        name: {provider[cap] for cap in requires.get(name, ()) if cap in provider and provider[cap] != name}
+        for name in provides
+    }
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(deps[node]):
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep) :] + [dep]
+                raise InputError(f"BuildRequires cycle between packages: {' -> '.join(cycle)}")
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(deps):
+        if node not in state:
+            visit(node)
+    return deps
+
+
+def run_in_order(deps: Mapping[str, set[str]], jobs: int, work: Callable[[str], T]) -> dict[str, T]:
+    """`work(name)` for every name, each after its dependencies, `jobs` at a time."""
+    done: dict[str, T] = {}
+    pending = set(deps)
+    running: dict[Future[T], str] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        while pending or running:
+            for name in sorted(n for n in pending if deps[n] <= set(done)):
+                pending.discard(name)
+                running[pool.submit(work, name)] = name
+            if not running:
+                raise InputError(f"cannot order the builds of {', '.join(sorted(pending))}")
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                error = future.exception()
+                if error is not None:
+                    raise error
+                done[name] = future.result()
+        return done
+    finally:
+        # cancels what has not started; a running build finishes (its sandbox dies with us if we exit)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_all(names: Iterable[str], jobs: int, work: Callable[[str], T]) -> dict[str, T]:
+    """`work(name)` for every name, `jobs` at a time, in no particular order."""
+    return run_in_order({name: set() for name in names}, jobs, work)

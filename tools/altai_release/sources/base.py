@@ -1,0 +1,30 @@
+"""What every package source gives the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from ..srpm import SrpmResult
+
+
+class PackageSource(Protocol):
+    @property
+    def name(self) -> str:
+        """The layout's package name."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """Where the package comes from, for progress lines and errors (e.g. `REPO at REF (commit X)`)."""
+        ...
+
+    def material(self, named: Sequence[str]) -> Mapping[str, object]:
+        """What the package is made of, for its build-cache key: it changes when and only when one of the
+        package's inputs changes. `named`: the files its spec names besides its own tree."""
+        ...
+
+    def make_srpm(self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None]) -> SrpmResult:
+        """The SRPM to build, in `outdir` (safe to call from several threads for different packages)."""
+        ...
