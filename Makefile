@@ -9,6 +9,7 @@ build: setup
 
 test: setup
 	.venv/bin/python -m ruff check tools tests bench src/nova-fping src/instance-notifier
+	.venv/bin/python -m ruff format --check tools tests bench src/nova-fping src/instance-notifier
 	.venv/bin/python -m mypy
 	cd src/nova-fping && ../../.venv/bin/python -m mypy
 	cd src/instance-notifier && ../../.venv/bin/python -m mypy

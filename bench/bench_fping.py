@@ -57,9 +57,22 @@ def start_api(tmp: Path, addresses: list[str]) -> tuple[subprocess.Popen[bytes],
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "nova_fping.cli", "--config", str(conf), "--inventory",
-                             str(inventory), "--listen", f"127.0.0.1:{port}", "--noauth"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nova_fping.cli",
+            "--config",
+            str(conf),
+            "--inventory",
+            str(inventory),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--noauth",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -92,6 +105,7 @@ def main() -> list[Timing]:
                         assert sum(s["alive"] for s in body["servers"]) == expected // 2
 
                     api = median_time(f"api N={n}", call, repeats)
+
                     def bare_fping(targets: list[str] = addresses) -> None:
                         done = subprocess.run(["fping", *FPING_ARGS, *targets], capture_output=True, text=True)
                         assert done.returncode == 1 and done.stdout.count(" is alive") == len(targets) // 2

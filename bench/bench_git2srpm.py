@@ -53,10 +53,19 @@ def main(repeats: int = 10) -> list[Timing]:
         repo = make_repo(tmp)
         out = tmp / "out"
         tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
-        ours = median_time("git2srpm --snapshot", [sys.executable, str(TOOLS / "git2srpm.py"), "--snapshot",
-                           "--outdir", str(out), str(repo)], repeats, reset=fresh_dir(out))  # fmt: skip
-        peer = median_time("tito build --srpm --test", [tito, "build", "--srpm", "--test", "-o", str(out)],
-                           repeats, cwd=repo, reset=fresh_dir(out))  # fmt: skip
+        ours = median_time(
+            "git2srpm --snapshot",
+            [sys.executable, str(TOOLS / "git2srpm.py"), "--snapshot", "--outdir", str(out), str(repo)],
+            repeats,
+            reset=fresh_dir(out),
+        )
+        peer = median_time(
+            "tito build --srpm --test",
+            [tito, "build", "--srpm", "--test", "-o", str(out)],
+            repeats,
+            cwd=repo,
+            reset=fresh_dir(out),
+        )
         top = tmp / "floor"
         floor_script = (
             f"git archive --prefix=benchpkg-1.0/ HEAD | gzip -n > {top}/SOURCES/benchpkg-1.0.tar.gz && "
@@ -67,8 +76,9 @@ def main(repeats: int = 10) -> list[Timing]:
             fresh_dir(top)()
             (top / "SOURCES").mkdir()
 
-        floor = median_time("floor: git archive | gzip + rpmbuild -bs", ["sh", "-c", floor_script], repeats,
-                            cwd=repo, reset=reset_floor)  # fmt: skip
+        floor = median_time(
+            "floor: git archive | gzip + rpmbuild -bs", ["sh", "-c", floor_script], repeats, cwd=repo, reset=reset_floor
+        )
         rows = [ours, peer, floor]
         print_table(f"git2srpm, small package (40 files), median of {repeats}", rows, peer)
         print(f"{'':<44} {'':>12} {'ratio to floor':>24}")

@@ -102,8 +102,14 @@ def write_layout(path: Path, repos: list[Path]) -> Path:
 def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one command."""
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV, **(env or {})}, stdin=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv)} failed:\n{proc.stderr[-3000:]}")
@@ -114,14 +120,18 @@ def build_many_rpms(root: Path, count: int) -> Path:
     """`count` small noarch RPMs from one spec with `count` subpackages: one rpmbuild run."""
     root.mkdir(parents=True, exist_ok=True)
     spec = root / "many.spec"
-    parts = ["Name: many\nVersion: 1\nRelease: 1\nSummary: many\nLicense: MIT\nBuildArch: noarch\n"
-             "%description\nmany\n%install\n"]  # fmt: skip
+    parts = [
+        "Name: many\nVersion: 1\nRelease: 1\nSummary: many\nLicense: MIT\nBuildArch: noarch\n"
+        "%description\nmany\n%install\n"
+    ]
     for i in range(count):
         parts.append(f"mkdir -p %{{buildroot}}/usr/share/p{i}; echo {i} > %{{buildroot}}/usr/share/p{i}/f\n")
     parts += ["%files\n"]
     for i in range(count):
-        parts.append(f"%package -n p{i:04d}\nSummary: p{i}\n%description -n p{i:04d}\np{i}\n"
-                     f"%files -n p{i:04d}\n/usr/share/p{i}\n")  # fmt: skip
+        parts.append(
+            f"%package -n p{i:04d}\nSummary: p{i}\n%description -n p{i:04d}\np{i}\n"
+            f"%files -n p{i:04d}\n/usr/share/p{i}\n"
+        )
     spec.write_text("".join(parts))
     run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {root / 'top'}", str(spec)])
     rpms = root / "rpms"
@@ -139,8 +149,20 @@ def rpmbuild_pool(srpms: list[Path], workers: int, root: Path) -> float:
     def one(srpm: Path) -> None:
         top = root / f"j{workers}" / srpm.name
         top.mkdir(parents=True)  # rpm's own mkdir -p races with the other worker's
-        run(["rpmbuild", "--quiet", f"--load={macros}", "--define", f"_topdir {top}", "--define", "dist .el6",
-             "--nodeps", "--rebuild", str(srpm)])  # fmt: skip
+        run(
+            [
+                "rpmbuild",
+                "--quiet",
+                f"--load={macros}",
+                "--define",
+                f"_topdir {top}",
+                "--define",
+                "dist .el6",
+                "--nodeps",
+                "--rebuild",
+                str(srpm),
+            ]
+        )
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -198,8 +220,9 @@ def main() -> None:
         cr_full, _ = timed(["createrepo_c", "--quiet", "--general-compress-type=gz", str(peer_dir)])
         shutil.copy2(held / extra.name, peer_dir / extra.name)
         cr_update, _ = timed(["createrepo_c", "--quiet", "--update", "--general-compress-type=gz", str(peer_dir)])
-        small_script = ASSEMBLE.format(tools=str(TOOLS), layout=str(layout2000), out=str(tmp / "out100"),
-                                       rpms=str(tmp / "rpms100"))  # fmt: skip
+        small_script = ASSEMBLE.format(
+            tools=str(TOOLS), layout=str(layout2000), out=str(tmp / "out100"), rpms=str(tmp / "rpms100")
+        )
         (tmp / "rpms100").mkdir()
         for rpm_file in sorted(rpms.glob("*.rpm"))[:100]:
             os.link(rpm_file, tmp / "rpms100" / rpm_file.name)
@@ -215,17 +238,22 @@ def main() -> None:
         ("100 packages, no-op build.py --all", noop, f"{noop / tito_all:.3f}x tito's total"),
         ("tito build --srpm --test, 100 packages one by one", tito_all, "SRPMs only, unsigned"),
         ("2,000 packages: first release (metadata for all)", full, ""),
-        ("2,000 packages: add one (incremental + hard links)", incremental,
-         f"{incremental / cr_full:.2f}x createrepo_c full, {incremental / cr_update:.2f}x --update"),
+        (
+            "2,000 packages: add one (incremental + hard links)",
+            incremental,
+            f"{incremental / cr_full:.2f}x createrepo_c full, {incremental / cr_update:.2f}x --update",
+        ),
         ("createrepo_c over 2,001 packages (full)", cr_full, ""),
         ("createrepo_c --update after adding one", cr_update, ""),
-    ]  # fmt: skip
+    ]
     print(f"{'what':<52} {'wall':>9}  note")
     for what, seconds, note in rows:
         print(f"{what:<52} {seconds:>8.2f}s  {note}")
     print(f"new bytes in the 2,001-package release (not hard links): {new_bytes / 1024:.0f} KiB")
-    print(f"peak RSS: no-op --all over 100: {rss_noop / 1024:.0f} MiB; cold --all over 100: {rss_cold / 1024:.0f} MiB;"
-          f" assemble 100: {rss_100 / 1024:.0f} MiB; assemble 2,000: {rss_2000 / 1024:.0f} MiB")
+    print(
+        f"peak RSS: no-op --all over 100: {rss_noop / 1024:.0f} MiB; cold --all over 100: {rss_cold / 1024:.0f} MiB;"
+        f" assemble 100: {rss_100 / 1024:.0f} MiB; assemble 2,000: {rss_2000 / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -15,15 +15,24 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "GIT_AUTHOR_DATE": "@1700000000 +0000", "GIT_COMMITTER_DATE": "@1700000000 +0000",
-}  # fmt: skip
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+    "GIT_AUTHOR_DATE": "@1700000000 +0000",
+    "GIT_COMMITTER_DATE": "@1700000000 +0000",
+}
 
 
 def run(argv: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(list(argv), cwd=cwd, env={**os.environ, **GIT_ENV, **(env or {})},
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv)} failed:\n{proc.stderr[-2000:]}")
 
@@ -34,8 +43,13 @@ class Timing:
     seconds: float
 
 
-def median_time(name: str, argv: Sequence[str] | Callable[[], None], repeats: int,
-                cwd: Path | None = None, reset: Callable[[], None] | None = None) -> Timing:  # fmt: skip
+def median_time(
+    name: str,
+    argv: Sequence[str] | Callable[[], None],
+    repeats: int,
+    cwd: Path | None = None,
+    reset: Callable[[], None] | None = None,
+) -> Timing:
     samples = []
     for _ in range(repeats):
         if reset:

@@ -39,12 +39,14 @@ class GitRepo:
     def git(self, *args: str) -> str:
         env = {
             **os.environ,
-            "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
-            "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.com",
-            "GIT_AUTHOR_DATE": f"@{self.clock} +0000", "GIT_COMMITTER_DATE": f"@{self.clock} +0000",
-        }  # fmt: skip
-        proc = subprocess.run(["git", *args], cwd=self.path, env=env, capture_output=True, text=True,
-                              check=True)  # fmt: skip
+            "GIT_AUTHOR_NAME": "Test Author",
+            "GIT_AUTHOR_EMAIL": "author@example.com",
+            "GIT_COMMITTER_NAME": "Test Author",
+            "GIT_COMMITTER_EMAIL": "author@example.com",
+            "GIT_AUTHOR_DATE": f"@{self.clock} +0000",
+            "GIT_COMMITTER_DATE": f"@{self.clock} +0000",
+        }
+        proc = subprocess.run(["git", *args], cwd=self.path, env=env, capture_output=True, text=True, check=True)
         return proc.stdout.strip()
 
     def write(self, files: Mapping[str, str | bytes]) -> None:
@@ -90,8 +92,12 @@ class Run:
 def run_tool(script: str, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
     proc = subprocess.run(
         [sys.executable, str(TOOLS / script), *args],
-        cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -180,7 +186,8 @@ def release(make_repo, tmp_path):
     layout.parent.mkdir()
     (layout.parent / "templates").symlink_to(ROOT / "repo-layout" / "templates")
     (layout.parent / "el6.macros").write_text((ROOT / "repo-layout/macros/el6.macros").read_text())
-    layout.write_text(textwrap.dedent(f"""\
+    layout.write_text(
+        textwrap.dedent(f"""\
         [release]
         name = "altai"
         version = "9.9"
@@ -227,14 +234,23 @@ def release(make_repo, tmp_path):
         [packages.altai-app]
         git = "{app.path}"
         repository = "centos6"
-        """))
+        """)
+    )
     return {"layout": layout, "lib": lib, "app": app, "out": tmp_path / "out"}
 
 
 def build(release, state_dir, gnupghome, *args, env=None):
-    return run_tool("build.py", "--layout", str(release["layout"]), "--out", str(release["out"]),
-                    "--state-dir", str(state_dir), *args,
-                    env={"GNUPGHOME": str(gnupghome), **(env or {})})  # fmt: skip
+    return run_tool(
+        "build.py",
+        "--layout",
+        str(release["layout"]),
+        "--out",
+        str(release["out"]),
+        "--state-dir",
+        str(state_dir),
+        *args,
+        env={"GNUPGHOME": str(gnupghome), **(env or {})},
+    )
 
 
 def tree(out: Path) -> dict[str, bytes]:
@@ -250,5 +266,3 @@ def packages_and_keys(out: Path) -> list[str]:
 
 def logs(out: Path) -> Path:
     return out.with_name(out.name + ".store") / "logs"
-
-

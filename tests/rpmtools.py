@@ -37,18 +37,41 @@ class TestKey:
     fingerprint: str
 
     def public(self) -> bytes:
-        return subprocess.run(["gpg", "--batch", "--homedir", str(self.home), "--armor", "--export", self.fingerprint],
-                              check=True, capture_output=True).stdout  # fmt: skip
+        return subprocess.run(
+            ["gpg", "--batch", "--homedir", str(self.home), "--armor", "--export", self.fingerprint],
+            check=True,
+            capture_output=True,
+        ).stdout
 
 
 def make_key(home: Path, uid: str, passphrase: str = "") -> TestKey:
     """An RSA signing key made by gpg in `home` (the one way the tests make keys)."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase",
-                    passphrase, "--quick-gen-key", uid, "rsa2048", "sign", "never"], check=True,
-                   capture_output=True)  # fmt: skip
-    listing = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--with-colons", "--list-keys", uid],
-                             check=True, capture_output=True, text=True).stdout  # fmt: skip
+    subprocess.run(
+        [
+            "gpg",
+            "--batch",
+            "--homedir",
+            str(home),
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            passphrase,
+            "--quick-gen-key",
+            uid,
+            "rsa2048",
+            "sign",
+            "never",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    listing = subprocess.run(
+        ["gpg", "--batch", "--homedir", str(home), "--with-colons", "--list-keys", uid],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     fingerprints = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr")]
     return TestKey(home, fingerprints[-1])
 
@@ -59,22 +82,44 @@ def public_key(key: TestKey) -> bytes:
 
 def rpmsign(key: TestKey, packages: Sequence[Path]) -> None:
     """Sign with rpmsign itself, as an upstream would."""
-    subprocess.run(["rpmsign", "--addsign", "--define", "__gpg /usr/bin/gpg", "--define", f"_gpg_path {key.home}",
-                    "--define", f"_gpg_name {key.fingerprint}", *map(str, packages)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "rpmsign",
+            "--addsign",
+            "--define",
+            "__gpg /usr/bin/gpg",
+            "--define",
+            f"_gpg_path {key.home}",
+            "--define",
+            f"_gpg_name {key.fingerprint}",
+            *map(str, packages),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
-def build_rpm(workdir: Path, name: str, version: str = "1.0", release: str = "1",
-              provides: Sequence[str] = (), requires: Sequence[str] = (), payload: str = "",
-              signer: TestKey | None = None) -> Path:  # fmt: skip
+def build_rpm(
+    workdir: Path,
+    name: str,
+    version: str = "1.0",
+    release: str = "1",
+    provides: Sequence[str] = (),
+    requires: Sequence[str] = (),
+    payload: str = "",
+    signer: TestKey | None = None,
+) -> Path:
     """A real noarch RPM, built by rpmbuild and signed by `signer`."""
     top = workdir / f"top-{name}-{version}-{release}"
     tags = "\n".join([*(f"Provides: {p}" for p in provides), *(f"Requires: {r}" for r in requires)])
     spec = top / f"{name}.spec"
     top.mkdir(parents=True)
     spec.write_text(SPEC.format(name=name, version=version, release=release, tags=tags, payload=payload or name))
-    subprocess.run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {top}", "--define", "__python3 %{nil}",
-                    str(spec)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {top}", "--define", "__python3 %{nil}", str(spec)],
+        check=True,
+        capture_output=True,
+    )
     (rpm_path,) = (top / "RPMS").rglob("*.rpm")
     if signer is not None:
         rpmsign(signer, [rpm_path])
@@ -87,8 +132,9 @@ def make_repo(directory: Path, packages: Sequence[Path]) -> Path:
         target = directory / pkg.name
         if not target.exists():
             target.write_bytes(pkg.read_bytes())
-    subprocess.run(["createrepo_c", "--quiet", "--general-compress-type", "gz", str(directory)], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["createrepo_c", "--quiet", "--general-compress-type", "gz", str(directory)], check=True, capture_output=True
+    )
     return directory
 
 

@@ -28,8 +28,9 @@ from rpmtools import make_key
 def rpmkeys_check(key: Path, packages: list[Path], dbpath: Path) -> list[str]:
     dbpath.mkdir(exist_ok=True)
     subprocess.run(["rpmkeys", "--dbpath", str(dbpath), "--import", str(key)], check=True)
-    proc = subprocess.run(["rpmkeys", "--dbpath", str(dbpath), "-K", *map(str, packages)],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        ["rpmkeys", "--dbpath", str(dbpath), "-K", *map(str, packages)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout.splitlines()
 
@@ -46,15 +47,21 @@ def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, t
 
     published = packages_and_keys(out)
     arch = os.uname().machine
-    assert published == sorted([
-        "RPM-GPG-KEY-altai",
-        "centos6/altai-app-0.5-2.el6.noarch.rpm", "centos6/SRPMS/altai-app-0.5-2.el6.src.rpm",
-        f"centos6/nova-fping-{NOVA_FPING_VR}.noarch.rpm", f"centos6/SRPMS/nova-fping-{NOVA_FPING_VR}.src.rpm",
-        f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm", f"deps/misc/libaltai-devel-1.2-1.el6.{arch}.rpm",
-        "deps/misc-srpms/libaltai-1.2-1.el6.src.rpm",
-    ])  # fmt: skip
-    lines = rpmkeys_check(out / "RPM-GPG-KEY-altai", [out / p for p in published if p.endswith(".rpm")],
-                          tmp_path / "db")  # fmt: skip
+    assert published == sorted(
+        [
+            "RPM-GPG-KEY-altai",
+            "centos6/altai-app-0.5-2.el6.noarch.rpm",
+            "centos6/SRPMS/altai-app-0.5-2.el6.src.rpm",
+            f"centos6/nova-fping-{NOVA_FPING_VR}.noarch.rpm",
+            f"centos6/SRPMS/nova-fping-{NOVA_FPING_VR}.src.rpm",
+            f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm",
+            f"deps/misc/libaltai-devel-1.2-1.el6.{arch}.rpm",
+            "deps/misc-srpms/libaltai-1.2-1.el6.src.rpm",
+        ]
+    )
+    lines = rpmkeys_check(
+        out / "RPM-GPG-KEY-altai", [out / p for p in published if p.endswith(".rpm")], tmp_path / "db"
+    )
     assert len(lines) == 7 and all(line.endswith("digests signatures OK") for line in lines)
     # libaltai provides what altai-app BuildRequires: it was built (and finished) first
     stderr = run.stderr.splitlines()
@@ -82,9 +89,11 @@ def test_human_summary_and_development_key_notice(release, state_dir, gnupghome)
     assert header.split() == ["package", "nevra", "builder", "time", "signed", "by"]
     assert row.startswith("nova-fping") and f"nova-fping-{NOVA_FPING_VR}" in row and "DEVELOPMENT" in row
     assert "DEVELOPMENT key" in run.stderr
-    assert packages_and_keys(release["out"]) == ["RPM-GPG-KEY-altai",
-                                                 f"centos6/SRPMS/nova-fping-{NOVA_FPING_VR}.src.rpm",
-                                                 f"centos6/nova-fping-{NOVA_FPING_VR}.noarch.rpm"]  # fmt: skip
+    assert packages_and_keys(release["out"]) == [
+        "RPM-GPG-KEY-altai",
+        f"centos6/SRPMS/nova-fping-{NOVA_FPING_VR}.src.rpm",
+        f"centos6/nova-fping-{NOVA_FPING_VR}.noarch.rpm",
+    ]
 
 
 def _user_key(gnupghome: Path, uid: str, passphrase: str) -> str:
@@ -105,11 +114,13 @@ def test_signs_with_the_configured_key_and_its_passphrase(release, state_dir, gn
     published = [out / p for p in packages_and_keys(out) if p.endswith(".rpm")]
     assert len(published) == 3
     rpmkeys_check(out / "RPM-GPG-KEY-altai", published, tmp_path / "db")
-    sig = subprocess.run(["rpm", "-qp", "--qf", "%{RSAHEADER:pgpsig}", str(published[0])],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    sig = subprocess.run(
+        ["rpm", "-qp", "--qf", "%{RSAHEADER:pgpsig}", str(published[0])], capture_output=True, text=True, check=True
+    ).stdout
     assert fpr[-16:].lower() in sig
-    everything = run.stdout + run.stderr + "".join(p.read_text(errors="replace")
-                                                   for p in logs(out).rglob("*") if p.is_file())  # fmt: skip
+    everything = (
+        run.stdout + run.stderr + "".join(p.read_text(errors="replace") for p in logs(out).rglob("*") if p.is_file())
+    )
     assert passphrase not in everything
 
 
@@ -122,8 +133,7 @@ def test_wrong_passphrase_publishes_nothing(release, state_dir, gnupghome, tmp_p
     assert tree(release["out"]) == {}
 
 
-def test_failing_build_names_package_step_and_log_and_keeps_the_previous_release(
-        release, state_dir, gnupghome):  # fmt: skip
+def test_failing_build_names_package_step_and_log_and_keeps_the_previous_release(release, state_dir, gnupghome):
     assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
     before = tree(release["out"])
     release["app"].commit({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "echo compiling; exit 3")})
@@ -152,10 +162,10 @@ def test_unknown_package_lists_the_known_ones(release, state_dir, gnupghome):
 
 
 def test_missing_key_with_require_key_or_sign_key(release, state_dir, gnupghome):
-    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai", "--require-key"),
-                          "Altai Test Release Key", "--require-key")  # fmt: skip
-    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai", "--sign-key", "0xDEADBEEF"),
-                          "0xDEADBEEF")  # fmt: skip
+    assert_one_line_error(
+        build(release, state_dir, gnupghome, "libaltai", "--require-key"), "Altai Test Release Key", "--require-key"
+    )
+    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai", "--sign-key", "0xDEADBEEF"), "0xDEADBEEF")
     assert tree(release["out"]) == {}
 
 
@@ -177,8 +187,9 @@ def test_bad_spec_in_the_release_names_the_package(release, state_dir, gnupghome
 def test_layout_errors_name_file_and_key(release, state_dir, gnupghome):
     layout = release["layout"]
     layout.write_text(layout.read_text().replace('repository = "misc"', 'repository = "centos7"'))
-    assert_one_line_error(build(release, state_dir, gnupghome, "--all"), str(layout),
-                          "packages.libaltai.repository", "'centos7'")  # fmt: skip
+    assert_one_line_error(
+        build(release, state_dir, gnupghome, "--all"), str(layout), "packages.libaltai.repository", "'centos7'"
+    )
     layout.write_text(layout.read_text().replace('dist = ".el6"', "dist = 6"))
     assert_one_line_error(build(release, state_dir, gnupghome, "--all"), "release.dist", "expected a non-empty string")
     layout.write_text("[release\n")
@@ -279,8 +290,17 @@ def test_mock_failure_reports_build_log_tail(release, state_dir, gnupghome, fake
 def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, state_dir, gnupghome):
     """The CI release job on the embedded layout: nova-fping first (instance-notifier BuildRequires it)."""
     out = tmp_path / "out"
-    run = run_tool("build.py", "--all", "--out", str(out), "--state-dir", str(state_dir), "--jobs", "2",
-                   env={"GNUPGHOME": str(gnupghome)})  # fmt: skip
+    run = run_tool(
+        "build.py",
+        "--all",
+        "--out",
+        str(out),
+        "--state-dir",
+        str(state_dir),
+        "--jobs",
+        "2",
+        env={"GNUPGHOME": str(gnupghome)},
+    )
     assert run.returncode == 0, run.stderr
     lines = run.stderr.splitlines()
     fping_done = next(i for i, ln in enumerate(lines) if ln.startswith("nova-fping: built and signed"))
@@ -289,6 +309,9 @@ def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, stat
     built = [p for p in packages_and_keys(out) if p.endswith(".rpm")]
     assert len(built) == 4 and any(p.startswith("centos6/instance-notifier-0.1.0-1.el6.noarch") for p in built)
     rcfile = ROOT / "specs" / "instance-notifier.rpmlintrc"
-    lint = subprocess.run(["rpmlint", "-r", str(rcfile), *(str(out / p) for p in built if "instance-notifier" in p)],
-                          capture_output=True, text=True)  # fmt: skip
+    lint = subprocess.run(
+        ["rpmlint", "-r", str(rcfile), *(str(out / p) for p in built if "instance-notifier" in p)],
+        capture_output=True,
+        text=True,
+    )
     assert lint.returncode == 0 and "0 errors, 0 warnings" in lint.stdout, lint.stdout

@@ -41,8 +41,13 @@ cp -a . %{{buildroot}}/usr/share/{name}/
 """
 
 
-def spec(name: str = "hello", version: str = "1.0", release: str = "1%{?dist}",
-         source0: str = "%{name}-%{version}.tar.gz", extra: str = "") -> str:  # fmt: skip
+def spec(
+    name: str = "hello",
+    version: str = "1.0",
+    release: str = "1%{?dist}",
+    source0: str = "%{name}-%{version}.tar.gz",
+    extra: str = "",
+) -> str:
     return SPEC.format(name=name, version=version, release=release, source0=source0, extra=extra)
 
 
@@ -83,17 +88,18 @@ def test_spec_at_root(make_repo, tmp_path):
     assert sorted(qpl(srpm)) == ["hello-1.0.tar.gz", "hello.spec"]
     tarball = tmp_path / "out" / "hello-1.0.tar.gz"
     names = [m.name for m in tar_members(tarball)]
-    assert names == ["hello-1.0", "hello-1.0/hello.spec", "hello-1.0/lib", "hello-1.0/lib/util.py",
-                     "hello-1.0/main.py"]  # fmt: skip
+    assert names == ["hello-1.0", "hello-1.0/hello.spec", "hello-1.0/lib", "hello-1.0/lib/util.py", "hello-1.0/main.py"]
 
 
 def test_spec_outside_subdir_and_tar_metadata(make_repo, tmp_path):
-    repo = make_repo({
-        "specs/tool.spec": spec(name="tool", version="2.3"),
-        "src/tool/run.sh": "#!/bin/sh\necho run\n",
-        "src/tool/data/a.txt": "a\n",
-        "src/other/ignored.txt": "not packed\n",
-    })  # fmt: skip
+    repo = make_repo(
+        {
+            "specs/tool.spec": spec(name="tool", version="2.3"),
+            "src/tool/run.sh": "#!/bin/sh\necho run\n",
+            "src/tool/data/a.txt": "a\n",
+            "src/other/ignored.txt": "not packed\n",
+        }
+    )
     (repo.path / "src/tool/run.sh").chmod(0o755)
     (repo.path / "src/tool/link").symlink_to("run.sh")
     repo.commit({}, "exec bit and symlink")
@@ -101,10 +107,8 @@ def test_spec_outside_subdir_and_tar_metadata(make_repo, tmp_path):
     srpm = built(git2srpm(repo, tmp_path / "out", "--subdir", "src/tool", "--spec", "specs/tool.spec"))
     assert sorted(qpl(srpm)) == ["tool-2.3.tar.gz", "tool.spec"]
     members = {m.name: m for m in tar_members(tmp_path / "out" / "tool-2.3.tar.gz")}
-    assert sorted(members) == ["tool-2.3", "tool-2.3/data", "tool-2.3/data/a.txt", "tool-2.3/link",
-                               "tool-2.3/run.sh"]  # fmt: skip
-    assert all(m.mtime == commit_time and m.uid == 0 and m.gid == 0 and m.uname == "root"
-               for m in members.values())  # fmt: skip
+    assert sorted(members) == ["tool-2.3", "tool-2.3/data", "tool-2.3/data/a.txt", "tool-2.3/link", "tool-2.3/run.sh"]
+    assert all(m.mtime == commit_time and m.uid == 0 and m.gid == 0 and m.uname == "root" for m in members.values())
     assert members["tool-2.3/run.sh"].mode == 0o755
     assert members["tool-2.3/data/a.txt"].mode == 0o644
     assert members["tool-2.3/link"].issym() and members["tool-2.3/link"].linkname == "run.sh"
@@ -125,25 +129,32 @@ def test_source0_url_and_compression(make_repo, tmp_path, suffix):
 
 def test_extra_sources_and_patches_come_from_next_to_the_spec(make_repo, tmp_path):
     extra = "Source1: hello.conf\nSource2: https://example.com/files/README.extra\nPatch0: fix-it.patch\n"
-    repo = make_repo({
-        "packaging/hello.spec": spec(extra=extra),
-        "packaging/hello.conf": "key = value\n",
-        "packaging/README.extra": "readme\n",
-        "packaging/fix-it.patch": "--- a\n+++ b\n",
-        "code/x.py": "x = 1\n",
-    })  # fmt: skip
+    repo = make_repo(
+        {
+            "packaging/hello.spec": spec(extra=extra),
+            "packaging/hello.conf": "key = value\n",
+            "packaging/README.extra": "readme\n",
+            "packaging/fix-it.patch": "--- a\n+++ b\n",
+            "code/x.py": "x = 1\n",
+        }
+    )
     srpm = built(git2srpm(repo, tmp_path / "out", "--subdir", "code", "--spec", "packaging/hello.spec"))
-    assert sorted(qpl(srpm)) == ["README.extra", "fix-it.patch", "hello-1.0.tar.gz", "hello.conf",
-                                 "hello.spec"]  # fmt: skip
+    assert sorted(qpl(srpm)) == ["README.extra", "fix-it.patch", "hello-1.0.tar.gz", "hello.conf", "hello.spec"]
 
 
 def test_macros_epoch_subpackages_and_nonascii_changelog(make_repo, tmp_path):
-    text = spec(name="%{srcname}-tools", version="%{major}.%{minor}").replace(
-        "Name:", "%global srcname altai\n%global major 3\n%global minor 14\nEpoch: 7\nName:", 1
-    ).replace("%description\nA test package.", "%description\nA test package.\n\n%package extras\n"
-              "Summary: Extras\nRequires: %{name} = %{epoch}:%{version}-%{release}\n%description extras\n"
-              "Extras.\n\n%files extras\n%doc\n", 1).replace(
-        "- first", "- Überprüfung der Größe — 完成 ✓")  # fmt: skip
+    text = (
+        spec(name="%{srcname}-tools", version="%{major}.%{minor}")
+        .replace("Name:", "%global srcname altai\n%global major 3\n%global minor 14\nEpoch: 7\nName:", 1)
+        .replace(
+            "%description\nA test package.",
+            "%description\nA test package.\n\n%package extras\n"
+            "Summary: Extras\nRequires: %{name} = %{epoch}:%{version}-%{release}\n%description extras\n"
+            "Extras.\n\n%files extras\n%doc\n",
+            1,
+        )
+        .replace("- first", "- Überprüfung der Größe — 完成 ✓")
+    )
     repo = make_repo({"altai.spec": text, "f": "f\n"})
     srpm = built(git2srpm(repo, tmp_path / "out"))
     hdr = header(srpm)
@@ -214,8 +225,10 @@ def test_dirty_tree_warns_and_builds_the_commit(make_repo, tmp_path):
 
 def test_spec_shell_runs_in_a_sandbox(make_repo, tmp_path):
     marker = tmp_path / "escaped"
-    version = (f"%(touch {marker} 2>/dev/null; grep -c : /proc/net/dev)"
-               ".%(test -e /etc/shadow && echo 0 || echo 1).%(hostname | tr -d -)")  # fmt: skip
+    version = (
+        f"%(touch {marker} 2>/dev/null; grep -c : /proc/net/dev)"
+        ".%(test -e /etc/shadow && echo 0 || echo 1).%(hostname | tr -d -)"
+    )
     repo = make_repo({"hello.spec": spec(version=version, source0="hello.tar.gz"), "f": "f\n"})
     srpm = built(git2srpm(repo, tmp_path / "out"))
     # only the loopback interface, no /etc/shadow, the fixed build host, and nothing written outside
@@ -256,9 +269,16 @@ def test_error_unknown_ref(make_repo, outdir):
     _outdir_untouched(outdir)
 
 
-@pytest.mark.parametrize("option,value", [("--ref", "--upload-pack=touch /tmp/x"), ("--subdir", "-rf"),
-                                          ("--spec", "--eval=%(id)"), ("--subdir", "../outside"),
-                                          ("--spec", "/etc/passwd")])  # fmt: skip
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("--ref", "--upload-pack=touch /tmp/x"),
+        ("--subdir", "-rf"),
+        ("--spec", "--eval=%(id)"),
+        ("--subdir", "../outside"),
+        ("--spec", "/etc/passwd"),
+    ],
+)
 def test_error_option_like_or_escaping_paths(make_repo, outdir, option, value):
     repo = make_repo({"hello.spec": spec(), "f": "f\n"})
     run = git2srpm(repo, outdir, f"{option}={value}")

@@ -34,11 +34,14 @@ def test_reflog_ref_resolves_like_git_does(make_repo, outdir):
     assert run.returncode == 0, run.stderr
     run = run_tool("git2srpm.py", "--ref", "HEAD@{yesterday}", "--outdir", str(outdir), str(repo.path))
     assert run.returncode == 0, run.stderr  # the reflog's entries are dated by the (2023) commit clock
-    assert_one_line_error(run_tool("git2srpm.py", "--ref", "HEAD@{99}", "--outdir", str(outdir), str(repo.path)),
-                          "unknown ref 'HEAD@{99}'")  # fmt: skip
+    assert_one_line_error(
+        run_tool("git2srpm.py", "--ref", "HEAD@{99}", "--outdir", str(outdir), str(repo.path)),
+        "unknown ref 'HEAD@{99}'",
+    )
     tree_ref = repo.git("rev-parse", f"{first}^{{tree}}")
-    assert_one_line_error(run_tool("git2srpm.py", "--ref", tree_ref, "--outdir", str(outdir), str(repo.path)),
-                          "is a tree, not a commit")  # fmt: skip
+    assert_one_line_error(
+        run_tool("git2srpm.py", "--ref", tree_ref, "--outdir", str(outdir), str(repo.path)), "is a tree, not a commit"
+    )
 
 
 def test_file_name_that_is_not_utf8_is_packed_as_git_stores_it(make_repo, outdir):
@@ -49,8 +52,9 @@ def test_file_name_that_is_not_utf8_is_packed_as_git_stores_it(make_repo, outdir
     repo.git("commit", "-q", "-m", "latin-1 file name")
     run = run_tool("git2srpm.py", "--outdir", str(outdir), str(repo.path))
     assert run.returncode == 0, run.stderr
-    listing = subprocess.run(["tar", "--quoting-style=literal", "-tzf", str(outdir / "hello-1.0.tar.gz")],
-                             capture_output=True, check=True)  # fmt: skip
+    listing = subprocess.run(
+        ["tar", "--quoting-style=literal", "-tzf", str(outdir / "hello-1.0.tar.gz")], capture_output=True, check=True
+    )
     assert b"hello-1.0/" + raw in listing.stdout.splitlines()
 
 
@@ -70,7 +74,7 @@ def test_repository_config_does_not_run_programs(make_repo, outdir, tmp_path):
     """A local repository's own config names an fsmonitor hook and a filter driver: neither runs."""
     marker = tmp_path / "ran"
     hook = tmp_path / "hook.sh"
-    hook.write_text(f"#!/bin/sh\necho \"$0 $*\" >> {marker}\ncat\n")
+    hook.write_text(f'#!/bin/sh\necho "$0 $*" >> {marker}\ncat\n')
     hook.chmod(0o755)
     repo = make_repo({"hello.spec": spec(), ".gitattributes": "*.txt filter=evil\n", "a.txt": "a\n"})
     repo.git("config", "core.fsmonitor", str(hook))
@@ -101,8 +105,12 @@ def test_sigterm_leaves_nothing_behind(make_repo, outdir, tmp_path):
     repo = make_repo({"hello.spec": slow})
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
-    proc = subprocess.Popen([sys.executable, str(TOOLS / "git2srpm.py"), "--outdir", str(outdir), str(repo.path)],
-                            env={**os.environ, "TMPDIR": str(tmpdir)}, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(TOOLS / "git2srpm.py"), "--outdir", str(outdir), str(repo.path)],
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while not list(tmpdir.glob("altai-git2srpm-*")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -136,12 +144,20 @@ def test_usage_errors_are_one_line(tool, args, fragment):
 
 
 def test_out_that_is_root_or_a_file(release, state_dir, gnupghome, tmp_path):
-    assert_one_line_error(run_tool("build.py", "--layout", str(release["layout"]), "--out", "/", "libaltai"),
-                          "--out /")  # fmt: skip
+    assert_one_line_error(run_tool("build.py", "--layout", str(release["layout"]), "--out", "/", "libaltai"), "--out /")
     a_file = tmp_path / "a-file"
     a_file.write_text("x\n")
-    run = run_tool("build.py", "--layout", str(release["layout"]), "--out", str(a_file), "--state-dir",
-                   str(state_dir), "libaltai", env={"GNUPGHOME": str(gnupghome)})  # fmt: skip
+    run = run_tool(
+        "build.py",
+        "--layout",
+        str(release["layout"]),
+        "--out",
+        str(a_file),
+        "--state-dir",
+        str(state_dir),
+        "libaltai",
+        env={"GNUPGHOME": str(gnupghome)},
+    )
     assert_one_line_error(run, str(a_file), "not a directory")
     assert not a_file.with_name("a-file.store").exists()
 
@@ -170,8 +186,11 @@ def test_dotted_package_name_quoted_and_unquoted(release, state_dir, gnupghome):
 def test_two_repositories_with_one_path(release, state_dir, gnupghome):
     layout = release["layout"]
     layout.write_text(layout.read_text().replace('path = "deps/misc"\n', 'path = "centos6"\n'))
-    assert_one_line_error(build(release, state_dir, gnupghome, "libaltai"), "repositories.misc.path",
-                          "already the path of repository 'centos6'")  # fmt: skip
+    assert_one_line_error(
+        build(release, state_dir, gnupghome, "libaltai"),
+        "repositories.misc.path",
+        "already the path of repository 'centos6'",
+    )
 
 
 @pytest.mark.parametrize(
@@ -179,7 +198,7 @@ def test_two_repositories_with_one_path(release, state_dir, gnupghome):
     [
         (lambda m: m["packages"][0].update(name=None), "packages[0].name: expected a non-empty string, found null"),
         (lambda m: m["packages"][0].update(version=2), "packages[0].version: expected a non-empty string, found 2"),
-        (lambda m: m["packages"][0].update(epoch="1"), 'packages[0].epoch: expected null or an integer'),
+        (lambda m: m["packages"][0].update(epoch="1"), "packages[0].epoch: expected null or an integer"),
         (lambda m: m.update(packages={}), "packages: expected a list"),
         (lambda m: m["packages"][0].pop("arch"), "packages[0]: missing keys arch"),
     ],
@@ -206,11 +225,22 @@ def test_manifest_with_wrong_values(release, state_dir, gnupghome, tmp_path, mut
 def test_lock_message_names_the_run_that_holds_it(release, state_dir, gnupghome):
     """Concurrent runs: each one refused names a run that really published (the kernel's word for it)."""
     env = {**os.environ, "GNUPGHOME": str(gnupghome)}
-    argv = [sys.executable, str(TOOLS / "build.py"), "--layout", str(release["layout"]), "--out",
-            str(release["out"]), "--state-dir", str(state_dir), "libaltai", "--rebuild"]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(TOOLS / "build.py"),
+        "--layout",
+        str(release["layout"]),
+        "--out",
+        str(release["out"]),
+        "--state-dir",
+        str(state_dir),
+        "libaltai",
+        "--rebuild",
+    ]
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
-    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(6)]  # fmt: skip
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)
+    ]
     outputs = [p.communicate(timeout=300) for p in procs]
     winners = {p.pid for p in procs if p.returncode == 0}
     assert winners
@@ -284,8 +314,9 @@ def test_key_rotation_resigns_what_the_release_keeps(release, state_dir, gnupgho
     db = tmp_path / "rpmdb"
     db.mkdir()
     subprocess.run(["rpmkeys", "--dbpath", str(db), "--import", str(out / "RPM-GPG-KEY-altai")], check=True)
-    check = subprocess.run(["rpmkeys", "--dbpath", str(db), "--checksig", *map(str, published)],
-                           capture_output=True, text=True)  # fmt: skip
+    check = subprocess.run(
+        ["rpmkeys", "--dbpath", str(db), "--checksig", *map(str, published)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout
     assert all(line.endswith("digests signatures OK") for line in check.stdout.splitlines()), check.stdout
     manifest = json.loads((out / "manifest.json").read_text())

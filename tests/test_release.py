@@ -45,12 +45,21 @@ def test_tree_layout_manifest_and_repo_file(release, state_dir, gnupghome):
         assert (out / repo / "repodata" / "repomd.xml").is_file()
     arch = os.uname().machine
     listed = entries(out)
-    assert sorted(listed) == ["deps/misc-srpms/libaltai-1.2-1.el6.src.rpm", f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm",
-                              f"deps/misc/libaltai-devel-1.2-1.el6.{arch}.rpm"]  # fmt: skip
+    assert sorted(listed) == [
+        "deps/misc-srpms/libaltai-1.2-1.el6.src.rpm",
+        f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm",
+        f"deps/misc/libaltai-devel-1.2-1.el6.{arch}.rpm",
+    ]
     lib = listed[f"deps/misc/libaltai-1.2-1.el6.{arch}.rpm"]
     assert {k: lib[k] for k in ("repository", "name", "epoch", "version", "release", "arch", "signer")} == {
-        "repository": "misc", "name": "libaltai", "epoch": None, "version": "1.2", "release": "1.el6",
-        "arch": arch, "signer": "altai"}  # fmt: skip
+        "repository": "misc",
+        "name": "libaltai",
+        "epoch": None,
+        "version": "1.2",
+        "release": "1.el6",
+        "arch": arch,
+        "signer": "altai",
+    }
     assert lib["sha256"] == hashlib.sha256((out / lib["path"]).read_bytes()).hexdigest()
     assert len(lib["signer_keyid"]) == 16
     repo_file = (out / "altai.repo").read_text()
@@ -59,9 +68,13 @@ def test_tree_layout_manifest_and_repo_file(release, state_dir, gnupghome):
         head, *lines = block.strip().splitlines()
         sections[head.rstrip("]")] = dict(line.split("=", 1) for line in lines)
     assert set(sections) == {"altai-centos6", "altai-centos6-srpms", "altai-misc", "altai-misc-srpms"}
-    assert sections["altai-misc"] == {"name": "altai 9.9 - misc", "baseurl": "http://mirror.example/altai/9.9/deps/misc/",
-                                      "enabled": "1", "gpgcheck": "1",
-                                      "gpgkey": "http://mirror.example/altai/9.9/RPM-GPG-KEY-altai"}  # fmt: skip
+    assert sections["altai-misc"] == {
+        "name": "altai 9.9 - misc",
+        "baseurl": "http://mirror.example/altai/9.9/deps/misc/",
+        "enabled": "1",
+        "gpgcheck": "1",
+        "gpgkey": "http://mirror.example/altai/9.9/RPM-GPG-KEY-altai",
+    }
     assert sections["altai-misc-srpms"]["enabled"] == "0"
 
 
@@ -113,8 +126,9 @@ def test_downgrade_is_refused_unless_the_layout_names_it(release, state_dir, gnu
     assert_one_line_error(run, "libaltai-1.2-1.el6", "go down from 1.3-1.el6", "allow_downgrade_to")
     assert tree(release["out"]) == before
     layout = release["layout"]
-    layout.write_text(layout.read_text().replace('repository = "misc"',
-                                                 'repository = "misc"\nallow_downgrade_to = "1.2-1.el6"'))  # fmt: skip
+    layout.write_text(
+        layout.read_text().replace('repository = "misc"', 'repository = "misc"\nallow_downgrade_to = "1.2-1.el6"')
+    )
     run = build(release, state_dir, gnupghome, "libaltai")
     assert run.returncode == 0, run.stderr
     lib_entry = next(e for e in manifest(release["out"])["packages"] if e["name"] == "libaltai" and e["arch"] != "src")
@@ -156,9 +170,22 @@ def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupgh
     (release["out"].parent / "gnupg-empty").mkdir(exist_ok=True, mode=0o700)
     seen = set()
     for delay in (0.2, 0.5, 0.8, 1.1, 1.4, 1.7, 2.0):
-        proc = subprocess.Popen([sys.executable, str(TOOLS / "build.py"), "--all", "--layout", str(release["layout"]),
-                                 "--out", str(out), "--state-dir", str(state_dir)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(TOOLS / "build.py"),
+                "--all",
+                "--layout",
+                str(release["layout"]),
+                "--out",
+                str(out),
+                "--state-dir",
+                str(state_dir),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -172,9 +199,22 @@ def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupgh
         release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", f"Release: {10 + attempt}%")})
         before = {p.name for p in releases_dir.iterdir()}
         published_before = out.resolve()
-        proc = subprocess.Popen([sys.executable, str(TOOLS / "build.py"), "--all", "--layout", str(release["layout"]),
-                                 "--out", str(out), "--state-dir", str(state_dir)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(TOOLS / "build.py"),
+                "--all",
+                "--layout",
+                str(release["layout"]),
+                "--out",
+                str(out),
+                "--state-dir",
+                str(state_dir),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         while proc.poll() is None:
             fresh = [p for p in releases_dir.iterdir() if p.name not in before]
             if fresh and not (fresh[0] / "manifest.json").exists():
@@ -195,7 +235,7 @@ def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupgh
     releases = [p for p in releases_dir.iterdir()]
     assert all((p / "manifest.json").exists() for p in releases)  # half-made releases were swept away
     assert not landed.exists()
-    assert not [p for p in (out.with_name('out.store') / 'staging').iterdir()]  # the last run cleaned up
+    assert not [p for p in (out.with_name("out.store") / "staging").iterdir()]  # the last run cleaned up
 
 
 @pytest.fixture
@@ -221,10 +261,12 @@ def upstream(tmp_path):
 
 def with_upstream(release, upstream, packages: str, url: str | None = None) -> None:
     layout = release["layout"]
-    layout.write_text(layout.read_text() + f"""
+    layout.write_text(
+        layout.read_text()
+        + f"""
 [keys.epel]
 id = "Upstream EPEL Test Key"
-file = "{upstream['key_file']}"
+file = "{upstream["key_file"]}"
 
 [repositories.epel]
 path = "deps/epel"
@@ -232,11 +274,12 @@ signed_by = "epel"
 content = "upstream"
 
 [upstreams.epel]
-url = "{url or upstream['url']}"
+url = "{url or upstream["url"]}"
 key = "epel"
 repository = "epel"
 packages = {packages}
-""")
+"""
+    )
 
 
 def test_import_pinned_packages_from_a_real_upstream(release, state_dir, gnupghome, upstream, tmp_path):
@@ -245,22 +288,28 @@ def test_import_pinned_packages_from_a_real_upstream(release, state_dir, gnupgho
     assert run.returncode == 0, run.stderr
     out = release["out"]
     imported = {p: e for p, e in entries(out).items() if p.startswith("deps/epel/")}
-    assert sorted(imported) == ["deps/epel/fping-3.13-1.el6.noarch.rpm",  # the newest when no version is pinned
-                                "deps/epel/python-webob-1.2.3-4.el6.noarch.rpm"]  # fmt: skip
+    assert sorted(imported) == [
+        "deps/epel/fping-3.13-1.el6.noarch.rpm",  # the newest when no version is pinned
+        "deps/epel/python-webob-1.2.3-4.el6.noarch.rpm",
+    ]
     assert {e["signer"] for e in imported.values()} == {"epel"}
     assert {e["signer_keyid"] for e in imported.values()} == {upstream["key"].fingerprint[-16:].lower()}
     # kept as upstream signed them: byte for byte
     assert (out / "deps/epel/fping-3.13-1.el6.noarch.rpm").read_bytes() == (
-        upstream["root"] / "fping-3.13-1.el6.noarch.rpm").read_bytes()
+        upstream["root"] / "fping-3.13-1.el6.noarch.rpm"
+    ).read_bytes()
     assert (out / "RPM-GPG-KEY-epel").read_bytes() == upstream["key_file"].read_bytes()
     assert "[altai-epel]" in (out / "altai.repo").read_text()
 
 
-@pytest.mark.parametrize("pin,message", [
-    ('["python-rogue"]', "python-rogue-1.0-1.noarch.rpm is not signed by key 'epel'"),
-    ('["python-unsigned"]', "python-unsigned-1.0-1.noarch.rpm is not signed by key 'epel'"),
-    ('["fping = 9.9-1.el6"]', "no package 'fping = 9.9-1.el6'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "pin,message",
+    [
+        ('["python-rogue"]', "python-rogue-1.0-1.noarch.rpm is not signed by key 'epel'"),
+        ('["python-unsigned"]', "python-unsigned-1.0-1.noarch.rpm is not signed by key 'epel'"),
+        ('["fping = 9.9-1.el6"]', "no package 'fping = 9.9-1.el6'"),
+    ],
+)
 def test_import_refuses_foreign_unsigned_and_missing(release, state_dir, gnupghome, upstream, pin, message):
     assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
     before = tree(release["out"])
@@ -288,10 +337,22 @@ def test_unreachable_upstream_fails_the_run(release, state_dir, gnupghome, upstr
 def dnf(root: Path, reposdir: Path, *args: str, plugins: str = "--noplugins") -> subprocess.CompletedProcess[str]:
     """Debian's dnf. Its `local` plugin breaks gpg checks in an installroot: plugins stay off, or only that
     one is disabled where a plugin command (repoclosure) is needed."""
-    return subprocess.run(["dnf", plugins, "-y", f"--installroot={root}", "--releasever=6",
-                           f"--setopt=reposdir={reposdir}", f"--setopt=cachedir={root}/var/cache/dnf",
-                           "--setopt=install_weak_deps=0", *args],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [
+            "dnf",
+            plugins,
+            "-y",
+            f"--installroot={root}",
+            "--releasever=6",
+            f"--setopt=reposdir={reposdir}",
+            f"--setopt=cachedir={root}/var/cache/dnf",
+            "--setopt=install_weak_deps=0",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture
@@ -300,10 +361,18 @@ def base_os(tmp_path):
     key = make_key(tmp_path / "base-gnupg", "Test Base OS Key")
     work = tmp_path / "base-build"
     # what specs/nova-fping.spec Requires, as CentOS and EPEL would provide it
-    packages = [build_rpm(work, "python3", "3.6.8", "1", provides=["python(abi) = 3.6", "/usr/bin/python3"],
-                          signer=key)]  # fmt: skip
-    for name in ("fping", "python3-webob", "python3-oslo-policy", "python3-oslo-config", "python3-paste-deploy",
-                 "python3-keystonemiddleware", "python3-keystoneauth1"):  # fmt: skip
+    packages = [
+        build_rpm(work, "python3", "3.6.8", "1", provides=["python(abi) = 3.6", "/usr/bin/python3"], signer=key)
+    ]
+    for name in (
+        "fping",
+        "python3-webob",
+        "python3-oslo-policy",
+        "python3-oslo-config",
+        "python3-paste-deploy",
+        "python3-keystonemiddleware",
+        "python3-keystoneauth1",
+    ):
         packages.append(build_rpm(work, name, "1.0", "1", signer=key))
     make_repo(tmp_path / "www" / "base", packages)
     (tmp_path / "www" / "RPM-GPG-KEY-base").write_bytes(public_key(key))
@@ -319,16 +388,29 @@ def test_installer_installs_nova_fping_with_dnf_over_http(release, state_dir, gn
         reposdir = tmp_path / "yum.repos.d"
         reposdir.mkdir()
         (reposdir / "altai.repo").write_text((out / "altai.repo").read_text())
-        (reposdir / "base.repo").write_text(f"[base]\nname=base\nbaseurl={url}/base/\ngpgcheck=1\n"
-                                            f"gpgkey={url}/RPM-GPG-KEY-base\n")  # fmt: skip
+        (reposdir / "base.repo").write_text(
+            f"[base]\nname=base\nbaseurl={url}/base/\ngpgcheck=1\ngpgkey={url}/RPM-GPG-KEY-base\n"
+        )
         root = tmp_path / "installroot"
         proc = dnf(root, reposdir, "install", "nova-fping")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        for path in ("usr/lib/python3.6/site-packages/nova_fping/api.py", "usr/bin/nova-fping-api",
-                     "etc/nova-fping/nova-fping.conf", "usr/lib/systemd/system/nova-fping-api.service"):
+        for path in (
+            "usr/lib/python3.6/site-packages/nova_fping/api.py",
+            "usr/bin/nova-fping-api",
+            "etc/nova-fping/nova-fping.conf",
+            "usr/lib/systemd/system/nova-fping-api.service",
+        ):
             assert (root / path).is_file(), path
-        closure = dnf(root, reposdir, "repoclosure", "--check", "altai-centos6", "--check", "altai-misc",
-                      plugins="--disableplugin=local")
+        closure = dnf(
+            root,
+            reposdir,
+            "repoclosure",
+            "--check",
+            "altai-centos6",
+            "--check",
+            "altai-misc",
+            plugins="--disableplugin=local",
+        )
         assert closure.returncode == 0 and "unresolved" not in closure.stdout, closure.stdout + closure.stderr
 
 
@@ -381,7 +463,10 @@ def test_incremental_release_builds_only_what_changed(release, state_dir, gnupgh
     inodes = {p: (out / p).stat().st_ino for p in entries(out) if "libaltai" not in p}
     release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", "Release: 2%")})
     assert builders(build(release, state_dir, gnupghome, "--all", "--json")) == {
-        "nova-fping": "cached", "libaltai": "rpmbuild", "altai-app": "cached"}
+        "nova-fping": "cached",
+        "libaltai": "rpmbuild",
+        "altai-app": "cached",
+    }
     assert {p: (out / p).stat().st_ino for p in inodes} == inodes
     assert any("libaltai-1.2-2.el6" in p for p in entries(out))
     # --rebuild forces the builds; reproducible results keep the published bytes
@@ -422,15 +507,25 @@ cp -a . %{{SOURCE1}} %{{buildroot}}/usr/share/{name}/
 def test_a_package_is_made_of_its_tree_its_spec_and_the_files_it_names(release, make_repo, state_dir, gnupghome):
     """Two packages whose specs share a directory (like specs/ here): bumping one spec rebuilds that package
     only, and --all publishes; a file its spec names is an input, another file beside the spec is not."""
-    shared = make_repo({
-        "specs/alpha.spec": SHARED_SPEC.format(name="alpha", version="1.0"), "specs/alpha.conf": "a=1\n",
-        "specs/beta.spec": SHARED_SPEC.format(name="beta", version="1.0"), "specs/beta.conf": "b=1\n",
-        "alpha/a.txt": "alpha\n", "beta/b.txt": "beta\n",
-    })  # fmt: skip
+    shared = make_repo(
+        {
+            "specs/alpha.spec": SHARED_SPEC.format(name="alpha", version="1.0"),
+            "specs/alpha.conf": "a=1\n",
+            "specs/beta.spec": SHARED_SPEC.format(name="beta", version="1.0"),
+            "specs/beta.conf": "b=1\n",
+            "alpha/a.txt": "alpha\n",
+            "beta/b.txt": "beta\n",
+        }
+    )
     layout = release["layout"]
-    layout.write_text(layout.read_text() + "".join(
-        f'\n[packages.{n}]\ngit = "{shared.path}"\nsubdir = "{n}"\nspec = "specs/{n}.spec"\nrepository = "centos6"\n'
-        for n in ("alpha", "beta")))  # fmt: skip
+    layout.write_text(
+        layout.read_text()
+        + "".join(
+            f'\n[packages.{n}]\ngit = "{shared.path}"\nsubdir = "{n}"\nspec = "specs/{n}.spec"\n'
+            'repository = "centos6"\n'
+            for n in ("alpha", "beta")
+        )
+    )
     out = release["out"]
     assert build(release, state_dir, gnupghome, "--all").returncode == 0
     beta_files = {p: (out / p).read_bytes() for p in entries(out) if "/beta-" in p}

@@ -142,8 +142,7 @@ def assert_all_blocked(report: dict[str, str], where: str) -> None:
 
 def test_probe_escapes_outside_the_sandbox(host_secrets, listener, tmp_path):
     """The probe itself works: run as root without the sandbox, the escapes it reports do succeed."""
-    script = probe_script(host_secrets["canary"], host_secrets["state_dir"], host_secrets["host_dir"],
-                          listener.port)  # fmt: skip
+    script = probe_script(host_secrets["canary"], host_secrets["state_dir"], host_secrets["host_dir"], listener.port)
     proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
     report = reported(proc.stdout)
     assert {n: report[n] for n in ("caps", "canary", "devkey", "write", "net")} == dict.fromkeys(
@@ -154,15 +153,15 @@ def test_probe_escapes_outside_the_sandbox(host_secrets, listener, tmp_path):
 
 
 def test_spec_parsing_cannot_escape(make_repo, host_secrets, listener, tmp_path):
-    script = probe_script(host_secrets["canary"], host_secrets["state_dir"], host_secrets["host_dir"],
-                          listener.port)  # fmt: skip
+    script = probe_script(host_secrets["canary"], host_secrets["state_dir"], host_secrets["host_dir"], listener.port)
     repo = make_repo({"hostile.spec": spec_with_probe(script), "README": "hi\n"})
     out = tmp_path / "out"
     run = run_tool("git2srpm.py", "--outdir", str(out), str(repo.path))
     assert run.returncode == 0, run.stderr
     srpm = run.stdout.splitlines()[-1]
-    description = subprocess.run(["rpm", "-qp", "--qf", "%{DESCRIPTION}", srpm], capture_output=True,
-                                 text=True, check=True).stdout  # fmt: skip
+    description = subprocess.run(
+        ["rpm", "-qp", "--qf", "%{DESCRIPTION}", srpm], capture_output=True, text=True, check=True
+    ).stdout
     assert_all_blocked(reported(description), "rpmbuild -bs")
     # the spec reader and rpmbuild -bs both ran the probe: neither wrote nor connected
     assert not (host_secrets["host_dir"] / "pwned").exists()
@@ -171,15 +170,17 @@ def test_spec_parsing_cannot_escape(make_repo, host_secrets, listener, tmp_path)
 
 
 def test_build_cannot_escape(release, make_repo, state_dir, gnupghome, host_secrets, listener, tmp_path):
-    script = probe_script(host_secrets["canary"], host_secrets["state_dir"], host_secrets["host_dir"],
-                          listener.port)  # fmt: skip
+    script = probe_script(host_secrets["canary"], host_secrets["state_dir"], host_secrets["host_dir"], listener.port)
     hostile = make_repo({"hostile.spec": spec_with_probe(script), "README": "hi\n"})
     layout = release["layout"]
-    layout.write_text(layout.read_text() + textwrap.dedent(f"""
+    layout.write_text(
+        layout.read_text()
+        + textwrap.dedent(f"""
         [packages.hostile]
         git = "{hostile.path}"
         repository = "misc"
-        """))
+        """)
+    )
     run = build(release, state_dir, gnupghome, "hostile")
     assert run.returncode == 0, run.stderr
     build_log = (logs(release["out"]) / "hostile" / "build.log").read_text()

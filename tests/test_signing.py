@@ -10,15 +10,17 @@ from pathlib import Path
 import pytest
 from altai_release.errors import SigningError
 from altai_release.layout import SigningKey
-from altai_release.signing import KeyDatabases, KeyResolver, sign_packages, verify_packages
+from altai_release.signing import KeyResolver, sign_packages
+from altai_release.verify import KeyDatabases, verify_packages
 
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     top = tmp_path_factory.mktemp("pkg")
     spec = top / "t.spec"
-    spec.write_text("Name: t\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n"
-                    "%description\nt\n%files\n")  # fmt: skip
+    spec.write_text(
+        "Name: t\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n%description\nt\n%files\n"
+    )
     subprocess.run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {top}", str(spec)], check=True)
     return next((top / "RPMS").rglob("*.rpm"))
 

@@ -90,8 +90,7 @@ def test_highest_uses_rpm_order_not_string_order():
 # -- manifests --------------------------------------------------------------------------------------------
 
 
-def entry(name: str, version: str, release: str = "1", header: str = "h", repository: str = "centos6"
-          ) -> ManifestEntry:  # fmt: skip
+def entry(name: str, version: str, release: str = "1", header: str = "h", repository: str = "centos6") -> ManifestEntry:
     return ManifestEntry(
         repository=repository,
         path=f"{repository}/{name}-{version}-{release}.noarch.rpm",
@@ -110,8 +109,9 @@ def entry(name: str, version: str, release: str = "1", header: str = "h", reposi
 
 def test_manifest_diff_kinds():
     old = Manifest("altai", "1", [entry("a", "1"), entry("b", "2"), entry("c", "1"), entry("d", "1")])
-    new = Manifest("altai", "2", [entry("a", "1.10"), entry("b", "1.9"), entry("c", "1", header="other"),
-                                  entry("e", "1")])  # fmt: skip
+    new = Manifest(
+        "altai", "2", [entry("a", "1.10"), entry("b", "1.9"), entry("c", "1", header="other"), entry("e", "1")]
+    )
     assert [(c.kind, c.name, c.old, c.new) for c in diff(old, new)] == [
         ("upgraded", "a", "1-1", "1.10-1"),
         ("downgraded", "b", "2-1", "1.9-1"),
@@ -158,10 +158,12 @@ content = "own"
         ('[packages.x]\ngit = "-x"\nrepository = "centos6"\n', "packages.x.git: expected a path or URL"),
         ('[packages.x]\nrepository = "centos6"\n', "packages.x.git: expected a non-empty string, found nothing"),
         ('[packages.x]\ngit = "/r"\nrepository = "centos6"\ncolour = 1\n', "packages.x.colour: unknown key"),
-        ("[repositories.other]\npath = \"../up\"\nsigned_by = \"altai\"\ncontent = \"own\"\n", "relative path inside"),
-        ("[repositories.other]\npath = \"o\"\nsigned_by = \"k2\"\ncontent = \"own\"\n", "'k2' is not a key"),
-        ('[upstreams.u]\nurl = "ftp://x"\nkey = "altai"\nrepository = "centos6"\npackages = ["a"]\n',
-         "expected an http"),
+        ('[repositories.other]\npath = "../up"\nsigned_by = "altai"\ncontent = "own"\n', "relative path inside"),
+        ('[repositories.other]\npath = "o"\nsigned_by = "k2"\ncontent = "own"\n', "'k2' is not a key"),
+        (
+            '[upstreams.u]\nurl = "ftp://x"\nkey = "altai"\nrepository = "centos6"\npackages = ["a"]\n',
+            "expected an http",
+        ),
     ],
 )
 def test_layout_errors_name_the_key_and_what_was_expected(tmp_path, extra, message):
@@ -176,8 +178,10 @@ def test_layout_errors_name_the_key_and_what_was_expected(tmp_path, extra, messa
 
 
 def test_reason_picks_the_line_that_says_why():
-    rpm_out = ("Executing(%build)\nerror: Bad exit status from /var/tmp/x (%build)\n\n"
-               "RPM build errors:\n    Bad exit status from /var/tmp/x (%build)\n")
+    rpm_out = (
+        "Executing(%build)\nerror: Bad exit status from /var/tmp/x (%build)\n\n"
+        "RPM build errors:\n    Bad exit status from /var/tmp/x (%build)\n"
+    )
     assert reason(rpm_out, ("error:", "Bad exit status"), after="RPM build errors:", last=True) == (
         "Bad exit status from /var/tmp/x (%build)"
     )

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from .errors import AltaiError
 from .hashing import bytes_sha256, file_sha256
 from .layout import PackageEntry, ReleaseLayout
 from .manifest import Manifest, ManifestEntry
+from .results import PackageResult, PlacedFile
+from .signing import SigningIdentity
 
 CACHE_FORMAT = 3
 
 
-def inputs_key(material: Mapping[str, object], entry: PackageEntry, layout: ReleaseLayout, builder: str,
-               fingerprint: str) -> str:  # fmt: skip
+def inputs_key(
+    material: Mapping[str, object], entry: PackageEntry, layout: ReleaseLayout, builder: str, fingerprint: str
+) -> str:
     """The cache key of a package: what its source says it is made of, and how it is built and signed."""
     mock = [entry.mock_chroot, file_sha256(layout.templates / "mock.cfg.j2")] if builder == "mock" else None
     everything = {
@@ -80,9 +84,70 @@ class BuildCache:
         target = self.directory / f"{package}.json"
         tmp = target.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps({"format": CACHE_FORMAT, "key": key, "commit": commit,
-                                       "paths": sorted(paths), "named": sorted(named)}), encoding="utf-8")  # fmt: skip
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "format": CACHE_FORMAT,
+                        "key": key,
+                        "commit": commit,
+                        "paths": sorted(paths),
+                        "named": sorted(named),
+                    }
+                ),
+                encoding="utf-8",
+            )
             os.replace(tmp, target)
         except OSError:
             tmp.unlink(missing_ok=True)
             raise
+
+
+def kept_results(
+    cache: BuildCache,
+    entries: Sequence[PackageEntry],
+    keys: Mapping[str, str],
+    manifest: Manifest | None,
+    identities: Mapping[str, SigningIdentity],
+    out: Path,
+) -> dict[str, PackageResult]:
+    """Packages whose inputs match their last published build, with those files still published: they keep
+    their signed files and are not built."""
+    hits: dict[str, PackageResult] = {}
+    for entry in entries:
+        files = cache.published_files(entry.name, keys[entry.name], manifest)
+        if files is None:
+            continue
+        source = next((e.nevra for e in files if e.arch == "src"), files[0].nevra)
+        hits[entry.name] = PackageResult(
+            entry.name,
+            entry.repository,
+            source,
+            cache.commit(entry.name),
+            "cached",
+            0.0,
+            identities[entry.name],
+            [PlacedFile(out / e.path, e.nevra) for e in files],
+            ["inputs unchanged since the published build: kept its signed files"],
+        )
+    return hits
+
+
+def record_builds(
+    cache: BuildCache,
+    built: Mapping[str, PackageResult],
+    manifest: Manifest,
+    key_of: Callable[[str, Sequence[str]], str],
+    progress: Callable[[str], None],
+) -> None:
+    """The cache records of what was published. Called after publishing: a failure is a warning, since the
+    release did change. `key_of(package, named)` is the package's key with the files its spec named."""
+    for name, result in built.items():
+        paths = [e.path for e in manifest.entries if e.origin == name]
+        try:
+            cache.put(name, key_of(name, result.named_files), result.commit, paths, result.named_files)
+        except (OSError, AltaiError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            progress(
+                f"warning: {name}: cannot record the build cache in {cache.directory} ({reason}); "
+                "the next run builds it again"
+            )

@@ -101,10 +101,17 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
             if not macros.is_file():
                 raise AltaiError(f"macro file {macros} does not exist")
         request = SrpmRequest(
-            repo=args.repo, ref=args.ref, subdir=args.subdir, spec=args.spec, outdir=args.outdir,
-            dist=args.dist, snapshot=args.snapshot, keep_tarball=not args.no_tarball,
-            defines=args.define, macro_files=[m.absolute() for m in args.macros],
-        )  # fmt: skip
+            repo=args.repo,
+            ref=args.ref,
+            subdir=args.subdir,
+            spec=args.spec,
+            outdir=args.outdir,
+            dist=args.dist,
+            snapshot=args.snapshot,
+            keep_tarball=not args.no_tarball,
+            defines=args.define,
+            macro_files=[m.absolute() for m in args.macros],
+        )
         result = make_srpm(request, warn=_warn)
         if result.tarball:
             print(result.tarball)
@@ -128,9 +135,7 @@ def _summary(results: list[PackageResult]) -> str:
 
 
 def build_main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(
-        prog="build", description="Build packages of the release into signed RPMs in the release tree."
-    )
+    parser = _Parser(prog="build", description="Build packages of the release into signed RPMs in the release tree.")
     parser.add_argument("packages", nargs="*", metavar="PACKAGE")
     parser.add_argument("--all", action="store_true", help="build every package of the release")
     parser.add_argument("--layout", type=Path, default=DEFAULT_LAYOUT, help="release description (TOML)")
@@ -144,10 +149,19 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
     parser.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
-    parser.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
-                        help="wait this long for another run publishing to OUT (default: fail at once)")
-    parser.add_argument("--diff", type=Path, metavar="OLD_MANIFEST",
-                        help="print what the release adds, removes, upgrades, downgrades against OLD_MANIFEST")
+    parser.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run publishing to OUT (default: fail at once)",
+    )
+    parser.add_argument(
+        "--diff",
+        type=Path,
+        metavar="OLD_MANIFEST",
+        help="print what the release adds, removes, upgrades, downgrades against OLD_MANIFEST",
+    )
     parser.add_argument("--against", type=Path, metavar="NEW_MANIFEST", help="with --diff (default: OUT's)")
     args = parser.parse_args(argv)
 
@@ -172,11 +186,17 @@ def build_main(argv: Sequence[str] | None = None) -> int:
         layout = load_layout(args.layout)
         names = sorted(layout.packages) if args.all else args.packages
         options = BuildOptions(
-            out=args.out, state_dir=args.state_dir.absolute(), builder=args.builder, jobs=args.jobs,
-            sign_key=args.sign_key, require_key=args.require_key,
+            out=args.out,
+            state_dir=args.state_dir.absolute(),
+            builder=args.builder,
+            jobs=args.jobs,
+            sign_key=args.sign_key,
+            require_key=args.require_key,
             passphrase_file=args.passphrase_file.absolute() if args.passphrase_file else None,
-            base_url=args.base_url, wait_seconds=args.wait, rebuild=args.rebuild,
-        )  # fmt: skip
+            base_url=args.base_url,
+            wait_seconds=args.wait,
+            rebuild=args.rebuild,
+        )
         builder = ReleaseBuild(layout, options, progress=lambda m: print(m, file=sys.stderr))
         results = builder.run(names, complete=args.all)
         if args.json:

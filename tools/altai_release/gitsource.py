@@ -80,9 +80,11 @@ class GitSource:
         except git.GitCommandError as exc:
             reason = git_reason(exc) if str(exc.stderr or "").strip() else ""
             if "dubious ownership" in reason:
-                raise InputError(f"{self.location}: git refuses a repository owned by another user ({reason}); "
-                                 "if you trust it: git config --global --add safe.directory "
-                                 f"{os.path.abspath(self.location)}") from exc  # fmt: skip
+                raise InputError(
+                    f"{self.location}: git refuses a repository owned by another user ({reason}); "
+                    "if you trust it: git config --global --add safe.directory "
+                    f"{os.path.abspath(self.location)}"
+                ) from exc
             kind = self._object_type(ref)
             if kind and kind not in ("commit", "tag"):
                 raise InputError(f"{self.location}: ref {ref!r} is a {kind}, not a commit") from exc
@@ -96,32 +98,10 @@ class GitSource:
             return ""
 
     def is_dirty(self) -> bool:
-        """Whether a tracked file differs from the commit checked out: a warning only. Compared by us (the
-        index's blob ids against the files' contents) so that no filter of the repository's config runs."""
+        """Whether a tracked file differs from the commit checked out (a warning only)."""
         if not self.is_local or self.repo.bare or self.repo.working_tree_dir is None:
             return False
-        top = Path(self.repo.working_tree_dir)
-        try:
-            if self.repo.index.diff("HEAD"):
-                return True
-            for (path, _stage), entry in self.repo.index.entries.items():
-                if entry.mode == 0o160000:  # a submodule: its own repository
-                    continue
-                file = top / path
-                if os.path.islink(file):
-                    content = os.fsencode(os.readlink(file))
-                elif file.is_file():
-                    if file.stat().st_size != entry.size:
-                        return True
-                    content = file.read_bytes()
-                else:
-                    return True
-                digest = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
-                if digest != entry.hexsha:
-                    return True
-        except (git.GitCommandError, ValueError, OSError):
-            return False
-        return False
+        return worktree_differs(self.repo, Path(self.repo.working_tree_dir))
 
     def tree(self, commit: Commit, path: PurePosixPath) -> Tree:
         if not path.parts:
@@ -188,3 +168,29 @@ class GitSource:
 
     def close(self) -> None:
         self.repo.close()
+
+
+def worktree_differs(repo: git.Repo, top: Path) -> bool:
+    """Compared by us (the index's blob ids against the files' contents, and the index against HEAD) so that
+    no filter or fsmonitor program of the repository's config runs."""
+    try:
+        if repo.index.diff("HEAD"):
+            return True
+        for (path, _stage), entry in repo.index.entries.items():
+            if entry.mode == 0o160000:  # a submodule: its own repository
+                continue
+            file = top / path
+            if os.path.islink(file):
+                content = os.fsencode(os.readlink(file))
+            elif file.is_file():
+                if file.stat().st_size != entry.size:
+                    return True
+                content = file.read_bytes()
+            else:
+                return True
+            digest = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+            if digest != entry.hexsha:
+                return True
+    except (git.GitCommandError, ValueError, OSError):
+        return False
+    return False

@@ -8,6 +8,7 @@ import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +17,12 @@ import createrepo_c as cr
 from .errors import AltaiError, UpstreamError, VerificationError
 from .evr import highest
 from .hashing import file_digest
-from .layout import Upstream
+from .layout import ReleaseLayout, Upstream
 from .nevra import Nevra
 from .release_policy import NewFile
-from .signing import KeyDatabases, verify_packages
+from .verify import KeyDatabases, verify_packages
 
 FETCH_TIMEOUT = 60.0
-
 
 
 def _fetch(url: str, dest: Path, what: str) -> None:
@@ -83,8 +83,11 @@ class Importer:
                     raise VerificationError(f"{what}: {href} does not match the checksum in repomd.xml")
         try:
             reader = cr.RepositoryReader.from_path(str(meta), warningcb=lambda *_: True)
-            return [UpstreamPackage(_nevra(p), p.location_href, p.checksum_type, p.pkgId)
-                    for p in reader.iter_packages() if p.arch != "src"]  # fmt: skip
+            return [
+                UpstreamPackage(_nevra(p), p.location_href, p.checksum_type, p.pkgId)
+                for p in reader.iter_packages()
+                if p.arch != "src"
+            ]
         except (cr.CreaterepoCError, OSError, KeyError) as exc:
             raise UpstreamError(f"{what}: unreadable metadata at {self.base}: {exc}") from exc
 
@@ -111,14 +114,29 @@ class Importer:
             local = downloads / name
             _fetch(urllib.parse.urljoin(self.base, pkg.location), local, f"upstream {self.upstream.name!r}")
             if _checksum(local, pkg.checksum_type) != pkg.checksum:
-                raise VerificationError(f"upstream {self.upstream.name!r}: {name} does not match the "
-                                        f"{pkg.checksum_type} checksum of the upstream metadata")  # fmt: skip
+                raise VerificationError(
+                    f"upstream {self.upstream.name!r}: {name} does not match the "
+                    f"{pkg.checksum_type} checksum of the upstream metadata"
+                )
             try:
                 verify_packages(KeyDatabases(self.workdir / "rpmdb"), self.public_key, [local])
             except AltaiError as exc:
-                raise VerificationError(f"upstream {self.upstream.name!r}: {name} is not signed by key "
-                                   f"{self.upstream.key!r}: {exc}") from exc  # fmt: skip
+                raise VerificationError(
+                    f"upstream {self.upstream.name!r}: {name} is not signed by key {self.upstream.key!r}: {exc}"
+                ) from exc
             allowed = next((p.evr for p in self.upstream.allow_downgrade if p.name == pkg.nevra.name), None)
-            files.append(NewFile(local, self.upstream.repository, f"upstream:{self.upstream.name}",
-                                 self.upstream.key, allowed))  # fmt: skip
+            files.append(
+                NewFile(local, self.upstream.repository, f"upstream:{self.upstream.name}", self.upstream.key, allowed)
+            )
         return files
+
+
+def import_upstreams(layout: ReleaseLayout, workdir: Path, progress: Callable[[str], None]) -> list[NewFile]:
+    """Every upstream pin of the layout, downloaded and verified (the release job's imports)."""
+    additions: list[NewFile] = []
+    for upstream in layout.upstreams.values():
+        progress(f"importing {', '.join(map(str, upstream.pins))} from {upstream.url}")
+        key = layout.keys[upstream.key]
+        assert key.file is not None  # the layout checked it
+        additions += Importer(upstream, key.file.read_bytes(), workdir / upstream.name).fetch()
+    return additions

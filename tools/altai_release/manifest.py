@@ -42,8 +42,12 @@ class Manifest:
     entries: list[ManifestEntry] = field(default_factory=list)
 
     def to_json(self) -> str:
-        data = {"format": FORMAT, "release": self.release, "version": self.version,
-                "packages": [asdict(e) for e in sorted(self.entries, key=lambda e: e.path)]}  # fmt: skip
+        data = {
+            "format": FORMAT,
+            "release": self.release,
+            "version": self.version,
+            "packages": [asdict(e) for e in sorted(self.entries, key=lambda e: e.path)],
+        }
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
     @classmethod
@@ -85,9 +89,13 @@ class Manifest:
             unknown = sorted(set(item) - names)
             missing = sorted(names - optional - set(item))
             if unknown or missing:
-                raise InputError(f"{path}: {where}: " + "; ".join(
-                    ([f"unknown keys {', '.join(unknown)}"] if unknown else [])
-                    + ([f"missing keys {', '.join(missing)}"] if missing else [])))  # fmt: skip
+                raise InputError(
+                    f"{path}: {where}: "
+                    + "; ".join(
+                        ([f"unknown keys {', '.join(unknown)}"] if unknown else [])
+                        + ([f"missing keys {', '.join(missing)}"] if missing else [])
+                    )
+                )
             for key in required_text:
                 if not isinstance(item[key], str) or not item[key]:
                     raise bad(f"{where}.{key}", "a non-empty string", item[key])

@@ -1,11 +1,14 @@
-"""One package from its SRPM to signed and verified files in the staging area: the builder builds, then
-every binary RPM and the SRPM are signed with the package's key and checked against its public half."""
+"""The packages of a run from their sources to signed and verified files in the staging area: every SRPM
+made (in parallel), then each package built when the packages it BuildRequires are, and every binary RPM
+and the SRPM signed with the package's key and checked against its public half."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +17,11 @@ from .errors import AltaiError, BuildError
 from .layout import PackageEntry
 from .packages import read_nevra
 from .results import PackageResult, PlacedFile
-from .signing import KeyDatabases, SigningIdentity, sign_packages, verify_packages
+from .scheduler import build_order, run_all, run_in_order
+from .signing import SigningIdentity, sign_packages
+from .sources import PackageSource
 from .srpm import SrpmResult
+from .verify import KeyDatabases, verify_packages
 
 
 @dataclass(frozen=True)
@@ -64,3 +70,49 @@ class PackageBuild:
             notes=list(output.notes),
             named_files=srpm.named_files,
         )
+
+
+def make_srpms(
+    sources: Mapping[str, PackageSource],
+    macro_files: Sequence[Path],
+    staging: Path,
+    jobs: int,
+    progress: Callable[[str], None],
+) -> dict[str, SrpmResult]:
+    def one(name: str) -> SrpmResult:
+        source = sources[name]
+        progress(f"{name}: making the SRPM from {source.description}")
+        try:
+            return source.make_srpm(
+                staging / "srpm" / name, macro_files, lambda msg: progress(f"warning: {name}: {msg}")
+            )
+        except AltaiError as exc:
+            raise type(exc)(f"{name}: making the SRPM failed: {exc}") from exc
+
+    return run_all(list(sources), jobs, one)
+
+
+def build_packages(
+    entries: Mapping[str, PackageEntry],
+    srpms: Mapping[str, SrpmResult],
+    identities: Mapping[str, SigningIdentity],
+    public_keys: Mapping[str, bytes],
+    build_one: PackageBuild,
+    jobs: int,
+) -> dict[str, PackageResult]:
+    """Every package built and signed, in BuildRequires order, `jobs` at a time."""
+    deps = build_order(
+        {n: (*r.spec.packages, *r.spec.provides) for n, r in srpms.items()},
+        {n: [br.name for br in r.spec.build_requires] for n, r in srpms.items()},
+    )
+    started = iter(range(1, len(srpms) + 1))
+    started_lock = threading.Lock()
+
+    def work(name: str) -> PackageResult:
+        with started_lock:
+            build_one.progress(f"[{next(started)}/{len(srpms)}] {name}: building with {build_one.builder.name}")
+        identity = identities[name]
+        unique = f"{name}-{os.getpid()}-{threading.get_ident()}"
+        return build_one(entries[name], srpms[name], identity, public_keys[identity.key_name], unique)
+
+    return run_in_order(deps, jobs, work)

@@ -12,23 +12,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .buildcache import BuildCache, inputs_key
+from .buildcache import BuildCache, inputs_key, kept_results, record_builds
 from .builders import choose_builder_kind, make_builder
-from .errors import AltaiError, InputError, PublishError
+from .errors import InputError, PublishError
 from .layout import PROJECT_ROOT, PackageEntry, ReleaseLayout
 from .manifest import Manifest
-from .nevra import Nevra
-from .packagebuild import PackageBuild
+from .packagebuild import PackageBuild, build_packages, make_srpms
 from .release_outputs import check_base_url
 from .release_policy import NewFile
 from .release_store import ReleaseStore
 from .release_tree import assemble_release
-from .resign import resign, stale_entries
+from .resign import resign_kept
 from .results import PackageResult, PlacedFile
-from .scheduler import build_order, run_all, run_in_order
-from .signing import KeyDatabases, KeyResolver, SigningIdentity
+from .signing import KeyResolver, SigningIdentity
 from .sources import PackageSource, resolve_source
-from .srpm import SrpmResult
+from .verify import KeyDatabases
 
 DEFAULT_OUT = PROJECT_ROOT / "out"
 DEFAULT_STATE = PROJECT_ROOT / ".state"
@@ -109,22 +107,31 @@ class ReleaseBuild:
         for note in self.keys.notes:
             self.progress(f"note: {note}")
         sources = {e.name: resolve_source(e, staging / "sources", self.cache.named(e.name)) for e in entries}
-        keys = {e.name: self._key(sources[e.name], e, identities[e.name], self.cache.named(e.name)) for e in entries}
         # exported once: every package is verified against its key's public half
         public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
-        return _Run(staging, entries, identities, public_keys, sources, keys, KeyDatabases(staging / "rpmdb"))
+        run = _Run(staging, entries, identities, public_keys, sources, {}, KeyDatabases(staging / "rpmdb"))
+        run.keys = {e.name: self._key(run, e.name, self.cache.named(e.name)) for e in entries}
+        return run
 
-    def _key(self, source: PackageSource, entry: PackageEntry, identity: SigningIdentity, named: Sequence[str]) -> str:
-        return inputs_key(source.material(named), entry, self.layout, self.builder_kind, identity.fingerprint)
+    def _key(self, run: _Run, name: str, named: Sequence[str]) -> str:
+        """The package's cache key, with the files its spec names (`named`) as inputs."""
+        material = run.sources[name].material(named)
+        fingerprint = run.identities[name].fingerprint
+        return inputs_key(material, self.layout.packages[name], self.layout, self.builder_kind, fingerprint)
 
     def _run(self, run: _Run, complete: bool) -> list[PackageResult]:
-        cached = {} if self.options.rebuild else self._cached(run)
+        manifest, out = self.store.current_manifest(), self.store.out
+        cached = {}
+        if not self.options.rebuild:
+            cached = kept_results(self.cache, run.entries, run.keys, manifest, run.identities, out)
+            for name, result in cached.items():
+                self.progress(f"{name}: inputs unchanged, keeping {result.source.name}-{result.source.evr}")
         todo = [e for e in run.entries if e.name not in cached]
         built = self._build(run, todo) if todo else {}
         additions = [
             NewFile(
                 f.path,
-                self._repository_for(r.repository, f.nevra),
+                self.layout.repository_for(r.repository, f.nevra.arch),
                 r.name,
                 r.signed_by.key_name,
                 self.layout.packages[r.name].allow_downgrade_to,
@@ -134,71 +141,35 @@ class ReleaseBuild:
         ]
         replaced = set(built)
         if complete:
-            additions += self._import_upstreams(run.staging, replaced)
-        additions += self._resign_kept(run, complete, replaced, frozenset(cached))
-        self._publish(run, additions, replaced, complete, frozenset(cached))
+            from .importer import import_upstreams  # only the release job imports
+
+            additions += import_upstreams(self.layout, run.staging / "import", self.progress)
+            replaced |= {f"upstream:{name}" for name in self.layout.upstreams}
+        kept = frozenset(cached)
+        additions += resign_kept(
+            manifest,
+            self.store.current(),
+            (lambda e: e.origin in kept) if complete else (lambda e: e.origin not in replaced),
+            {i.key_name: i for i in run.identities.values()},
+            run.public_keys,
+            run.rpmdbs,
+            run.staging / "resign",
+            self.progress,
+        )
+        self._publish(run, additions, replaced, complete, kept)
         # the release is published: from here on nothing may turn the run into a failure
-        self._record_cache(run, built)
+        assert self.manifest is not None
+        record_builds(self.cache, built, self.manifest, lambda name, named: self._key(run, name, named), self.progress)
         results = {**cached, **{name: self._placed(r) for name, r in built.items()}}
         return [results[e.name] for e in run.entries]
 
     def _build(self, run: _Run, todo: list[PackageEntry]) -> dict[str, PackageResult]:
-        srpms = run_all([e.name for e in todo], self.options.jobs, lambda name: self._make_srpm(run, name))
-        deps = build_order(
-            {n: (*r.spec.packages, *r.spec.provides) for n, r in srpms.items()},
-            {n: [br.name for br in r.spec.build_requires] for n, r in srpms.items()},
-        )
+        sources = {e.name: run.sources[e.name] for e in todo}
+        srpms = make_srpms(sources, self.layout.macro_files, run.staging, self.options.jobs, self.progress)
         builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current())
         build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.progress)
-        started = iter(range(1, len(todo) + 1))
-        started_lock = threading.Lock()
-
-        def work(name: str) -> PackageResult:
-            with started_lock:
-                self.progress(f"[{next(started)}/{len(todo)}] {name}: building with {builder.name}")
-            identity = run.identities[name]
-            unique = f"{name}-{os.getpid()}-{threading.get_ident()}"
-            return build_one(
-                self.layout.packages[name], srpms[name], identity, run.public_keys[identity.key_name], unique
-            )
-
-        return run_in_order(deps, self.options.jobs, work)
-
-    def _make_srpm(self, run: _Run, name: str) -> SrpmResult:
-        source = run.sources[name]
-        self.progress(f"{name}: making the SRPM from {source.description}")
-        try:
-            return source.make_srpm(
-                run.staging / "srpm" / name,
-                self.layout.macro_files,
-                lambda msg: self.progress(f"warning: {name}: {msg}"),
-            )
-        except AltaiError as exc:
-            raise type(exc)(f"{name}: making the SRPM failed: {exc}") from exc
-
-    def _import_upstreams(self, staging: Path, replaced: set[str]) -> list[NewFile]:
-        from .importer import Importer  # only the release job imports
-
-        additions: list[NewFile] = []
-        for upstream in self.layout.upstreams.values():
-            self.progress(f"importing {', '.join(map(str, upstream.pins))} from {upstream.url}")
-            key = self.layout.keys[upstream.key]
-            assert key.file is not None  # the layout checked it
-            additions += Importer(upstream, key.file.read_bytes(), staging / "import" / upstream.name).fetch()
-            replaced.add(f"upstream:{upstream.name}")
-        return additions
-
-    def _resign_kept(self, run: _Run, complete: bool, replaced: set[str], cached: frozenset[str]) -> list[NewFile]:
-        """Kept packages signed by another key than the one their layout key resolves to in this run."""
-        manifest, current = self.store.current_manifest(), self.store.current()
-        if manifest is None or current is None:
-            return []
-        kept = [e for e in manifest.entries if (e.origin in cached if complete else e.origin not in replaced)]
-        by_key = {i.key_name: i for i in run.identities.values()}
-        stale = stale_entries(kept, by_key)
-        if not stale:
-            return []
-        return resign(stale, current, by_key, run.public_keys, run.rpmdbs, run.staging / "resign", self.progress)
+        entries = {e.name: e for e in todo}
+        return build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)
 
     def _publish(
         self, run: _Run, additions: list[NewFile], replaced: set[str], complete: bool, cached: frozenset[str]
@@ -214,58 +185,15 @@ class ReleaseBuild:
         self.store.publish(release_dir)
         self.progress(f"published {self.store.out} -> {release_dir.name} ({len(self.manifest.entries)} packages)")
 
-    def _record_cache(self, run: _Run, built: dict[str, PackageResult]) -> None:
-        """The cache records of what was built; a failure here is a warning: the release is published."""
-        assert self.manifest is not None
-        for name, result in built.items():
-            paths = [e.path for e in self.manifest.entries if e.origin == name]
-            named = self.cache.named(name)
-            try:
-                key = run.keys[name]
-                if list(result.named_files) != named:  # the spec names other files now
-                    key = self._key(run.sources[name], self.layout.packages[name], result.signed_by,
-                                    result.named_files)  # fmt: skip
-                self.cache.put(name, key, result.commit, paths, result.named_files)
-            except (OSError, AltaiError) as exc:
-                reason = getattr(exc, "strerror", None) or exc
-                self.progress(
-                    f"warning: {name}: cannot record the build cache in {self.cache.directory} ({reason}); "
-                    "the next run builds it again"
-                )
-
     def _placed(self, result: PackageResult) -> PackageResult:
         """The result with its files where the release tree holds them."""
         placed = [
-            PlacedFile(self.store.out / self.layout.repositories[self._repository_for(result.repository, f.nevra)].path
-                       / f.path.name, f.nevra)  # fmt: skip
+            PlacedFile(
+                self.store.out
+                / self.layout.repositories[self.layout.repository_for(result.repository, f.nevra.arch)].path
+                / f.path.name,
+                f.nevra,
+            )
             for f in result.files
         ]
         return replace(result, files=placed)
-
-    def _cached(self, run: _Run) -> dict[str, PackageResult]:
-        """Packages whose inputs match their last published build, with those files still published."""
-        manifest = self.store.current_manifest()
-        hits: dict[str, PackageResult] = {}
-        for entry in run.entries:
-            files = self.cache.published_files(entry.name, run.keys[entry.name], manifest)
-            if files is None:
-                continue
-            source = next((e.nevra for e in files if e.arch == "src"), files[0].nevra)
-            hits[entry.name] = PackageResult(
-                entry.name,
-                entry.repository,
-                source,
-                self.cache.commit(entry.name),
-                "cached",
-                0.0,
-                run.identities[entry.name],
-                [PlacedFile(self.store.out / e.path, e.nevra) for e in files],
-                ["inputs unchanged since the published build: kept its signed files"],
-            )
-            self.progress(f"{entry.name}: inputs unchanged, keeping {source.name}-{source.evr}")
-        return hits
-
-    def _repository_for(self, repository: str, nevra: Nevra) -> str:
-        """Where a file of a package built for `repository` goes: its SRPM to the sources repository."""
-        sources = self.layout.repositories[repository].sources
-        return sources if nevra.arch == "src" and sources else repository

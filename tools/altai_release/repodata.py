@@ -39,14 +39,20 @@ def write_repodata(repo_dir: Path, reusable: Mapping[str, cr.Package], revision:
     files = sorted(p.name for p in repo_dir.iterdir() if p.name.endswith(".rpm") and p.is_file())
     parsed = 0
     try:
-        with cr.RepositoryWriter(str(repo_dir), num_packages=len(files), compression=cr.GZ_COMPRESSION,
-                                 checksum_type=cr.SHA256, changelog_limit=10) as writer:  # fmt: skip
+        with cr.RepositoryWriter(
+            str(repo_dir),
+            num_packages=len(files),
+            compression=cr.GZ_COMPRESSION,
+            checksum_type=cr.SHA256,
+            changelog_limit=10,
+        ) as writer:
             writer.repomd.set_revision(str(revision))
             for name in files:
                 pkg = reusable.get(name)
                 if pkg is None:
-                    pkg = cr.package_from_rpm(str(repo_dir / name), checksum_type=cr.SHA256,
-                                              location_href=name, changelog_limit=10)  # fmt: skip
+                    pkg = cr.package_from_rpm(
+                        str(repo_dir / name), checksum_type=cr.SHA256, location_href=name, changelog_limit=10
+                    )
                     parsed += 1
                 writer.add_pkg(pkg)
     except (cr.CreaterepoCError, OSError) as exc:

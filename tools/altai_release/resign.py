@@ -11,9 +11,10 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from .manifest import ManifestEntry
+from .manifest import Manifest, ManifestEntry
 from .release_policy import NewFile
-from .signing import KeyDatabases, SigningIdentity, sign_packages, verify_packages
+from .signing import SigningIdentity, sign_packages
+from .verify import KeyDatabases, verify_packages
 
 
 def key_id(identity: SigningIdentity) -> str:
@@ -40,8 +41,10 @@ def resign(
     for key_name in sorted({e.signer for e in entries}):
         identity = identities[key_name]
         group = [e for e in entries if e.signer == key_name]
-        progress(f"re-signing {len(group)} published package(s) of key {key_name!r} with {identity.description}: "
-                 f"they carry another key's signature")  # fmt: skip
+        progress(
+            f"re-signing {len(group)} published package(s) of key {key_name!r} with {identity.description}: "
+            f"they carry another key's signature"
+        )
         files = []
         for entry in group:
             copy = workdir / entry.repository / Path(entry.path).name
@@ -52,3 +55,21 @@ def resign(
         verify_packages(databases, public_keys[key_name], files)
         added += [NewFile(f, e.repository, e.origin, e.signer) for f, e in zip(files, group, strict=True)]
     return added
+
+
+def resign_kept(
+    manifest: Manifest | None,
+    release_dir: Path | None,
+    kept: Callable[[ManifestEntry], bool],
+    identities: Mapping[str, SigningIdentity],
+    public_keys: Mapping[str, bytes],
+    databases: KeyDatabases,
+    workdir: Path,
+    progress: Callable[[str], None],
+) -> list[NewFile]:
+    """The entries the next release keeps from the current one (`kept`) whose layout key signs this run with
+    another key, re-signed; nothing when there is no current release or nothing is stale."""
+    if manifest is None or release_dir is None:
+        return []
+    stale = stale_entries([e for e in manifest.entries if kept(e)], identities)
+    return resign(stale, release_dir, identities, public_keys, databases, workdir, progress) if stale else []

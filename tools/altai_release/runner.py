@@ -43,8 +43,9 @@ def text(output: bytes) -> str:
     return output.decode("utf-8", "replace")
 
 
-def reason(output: str, prefixes: Sequence[str] = ("error:", "fatal:"), after: str | None = None,
-           last: bool = False) -> str:  # fmt: skip
+def reason(
+    output: str, prefixes: Sequence[str] = ("error:", "fatal:"), after: str | None = None, last: bool = False
+) -> str:
     """The line of a tool's output that says what went wrong: the lines starting with one of `prefixes`
     (prefix removed), only those following the line `after` when it is present; the first of them (or the
     last, with `last`), else the output's last line."""

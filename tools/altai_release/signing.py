@@ -5,7 +5,6 @@ appears on a command line or in a log."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -22,8 +21,9 @@ GPG = "/usr/bin/gpg"
 DEV_KEY_UID = "Altai DEVELOPMENT key - NOT FOR PRODUCTION <altai-dev@localhost.invalid>"
 
 
-def _run(argv: Sequence[str], what: str, env: dict[str, str] | None = None,
-         input_bytes: bytes | None = None) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+def _run(
+    argv: Sequence[str], what: str, env: dict[str, str] | None = None, input_bytes: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return runner.run(argv, SigningError, what, env=env or {}, input_bytes=input_bytes)
 
 
@@ -45,8 +45,17 @@ class Keyring:
         """The fingerprint of the signing-capable secret key matching a user id or fingerprint."""
         if not self.home.is_dir():
             return None
-        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), "--with-colons",
-                "--list-secret-keys", "--", key_id]  # fmt: skip
+        argv = [
+            GPG,
+            "--batch",
+            "--no-tty",
+            "--homedir",
+            str(self.home),
+            "--with-colons",
+            "--list-secret-keys",
+            "--",
+            key_id,
+        ]
         proc = runner.run(argv, SigningError, f"gpg --list-secret-keys {key_id}", env=self.env, check=False)
         if proc.returncode != 0:
             return None
@@ -60,8 +69,10 @@ class Keyring:
                 found.append(fields[9])
                 primary_usable = False
         if len(found) > 1:
-            raise SigningError(f"key id {key_id!r} matches several secret keys in {self.home}: "
-                               f"{', '.join(found)}; name one by fingerprint")  # fmt: skip
+            raise SigningError(
+                f"key id {key_id!r} matches several secret keys in {self.home}: "
+                f"{', '.join(found)}; name one by fingerprint"
+            )
         return found[0] if found else None
 
     def export_public(self, fingerprint: str) -> bytes:
@@ -74,8 +85,18 @@ class Keyring:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.home, 0o700)
         # RSA: the signature type that EL6's rpm can verify. No passphrase: a development key by design.
-        self.gpg("--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", DEV_KEY_UID,
-                 "rsa2048", "sign", "never", what="generating the development key")  # fmt: skip
+        self.gpg(
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            DEV_KEY_UID,
+            "rsa2048",
+            "sign",
+            "never",
+            what="generating the development key",
+        )
         fpr = self.secret_fingerprint(DEV_KEY_UID)
         if fpr is None:
             raise SigningError(f"the development key was generated but is not in {self.home}")
@@ -106,8 +127,14 @@ class KeyResolver:
     """Finds the secret key for each layout key, once per run; generates the development key at most once
     per state directory."""
 
-    def __init__(self, state_dir: Path, gnupghome: Path | None = None, override: str | None = None,
-                 require_key: bool = False, passphrase_file: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        state_dir: Path,
+        gnupghome: Path | None = None,
+        override: str | None = None,
+        require_key: bool = False,
+        passphrase_file: Path | None = None,
+    ) -> None:
         self.user = Keyring(gnupghome or default_gnupghome())
         self.dev = Keyring(state_dir / "dev-gnupg")
         self.override = override
@@ -129,17 +156,22 @@ class KeyResolver:
         if fpr:
             return SigningIdentity(key.name, fpr, self.user, False, self.passphrase_file)
         if self.override or self.require_key or not key.development:
-            why = "--require-key forbids a development key" if self.require_key else (
-                "--sign-key was given" if self.override else "the layout allows no development key")
-            raise SigningError(f"no secret key {wanted!r} (key {key.name!r}) in GNUPGHOME={self.user.home}; "
-                               f"{why}")  # fmt: skip
+            why = (
+                "--require-key forbids a development key"
+                if self.require_key
+                else ("--sign-key was given" if self.override else "the layout allows no development key")
+            )
+            raise SigningError(f"no secret key {wanted!r} (key {key.name!r}) in GNUPGHOME={self.user.home}; {why}")
         fpr = self.dev.secret_fingerprint(DEV_KEY_UID)
         if fpr is None:
             fpr = self.dev.generate_development_key()
-            self.notes.append(f"generated a DEVELOPMENT signing key {fpr} in {self.dev.home} "
-                              "(no passphrase; not for production)")  # fmt: skip
-        self.notes.append(f"no secret key {wanted!r} in GNUPGHOME={self.user.home}: signing "
-                          f"{key.name!r} packages with the DEVELOPMENT key {fpr[-16:]}")  # fmt: skip
+            self.notes.append(
+                f"generated a DEVELOPMENT signing key {fpr} in {self.dev.home} (no passphrase; not for production)"
+            )
+        self.notes.append(
+            f"no secret key {wanted!r} in GNUPGHOME={self.user.home}: signing "
+            f"{key.name!r} packages with the DEVELOPMENT key {fpr[-16:]}"
+        )
         return SigningIdentity(key.name, fpr, self.dev, True)
 
 
@@ -155,13 +187,22 @@ def sign_packages(identity: SigningIdentity, packages: Sequence[Path]) -> None:
     extra = "--batch --pinentry-mode loopback"
     if identity.passphrase_file is not None:
         extra += f" --passphrase-file {identity.passphrase_file}"
-    argv = [rpmsign_path(), "--addsign",
-            "--define", f"__gpg {GPG}",  # Debian's rpm points at gpg2, which Debian does not ship
-            "--define", f"_gpg_path {identity.keyring.home}",
-            "--define", f"_gpg_name {identity.fingerprint}",
-            "--define", "_gpg_digest_algo sha256",
-            "--define", f"_gpg_sign_cmd_extra_args {extra}",
-            "--", *[str(p) for p in packages]]  # fmt: skip
+    argv = [
+        rpmsign_path(),
+        "--addsign",
+        "--define",
+        f"__gpg {GPG}",  # Debian's rpm points at gpg2, which Debian does not ship
+        "--define",
+        f"_gpg_path {identity.keyring.home}",
+        "--define",
+        f"_gpg_name {identity.fingerprint}",
+        "--define",
+        "_gpg_digest_algo sha256",
+        "--define",
+        f"_gpg_sign_cmd_extra_args {extra}",
+        "--",
+        *[str(p) for p in packages],
+    ]
     names = ", ".join(p.name for p in packages)
     try:  # parallel builds sign at the same time: gpg-agent serves them all
         _run(argv, f"rpmsign failed for {names}", identity.keyring.env)
@@ -169,52 +210,9 @@ def sign_packages(identity: SigningIdentity, packages: Sequence[Path]) -> None:
         if "gpg exec failed" not in exc.stderr:
             raise
         # rpmsign hides gpg's own words; the usual cause is the passphrase
-        hint = "wrong passphrase in --passphrase-file" if identity.passphrase_file else (
-            "the key may need a passphrase: --passphrase-file")
-        raise SigningError(f"gpg could not sign {names} with key {identity.fingerprint} ({hint})",
-                           argv, "") from exc
-
-
-class KeyDatabases:
-    """One throwaway rpmdb per public key for the whole run, under the run's own directory (a killed run's
-    are swept with its staging area): importing a key costs an rpmdb write (with fsync), and parallel
-    builds checking their packages would otherwise queue on the disk for it."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._lock = threading.Lock()
-        self._dirs: dict[str, Path] = {}
-
-    def dbpath(self, public_key: bytes) -> Path:
-        digest = hashlib.sha256(public_key).hexdigest()
-        with self._lock:
-            if digest not in self._dirs:
-                home = self.root / digest[:16]
-                (home / "db").mkdir(parents=True, exist_ok=True)
-                key_file = home / "key.asc"
-                key_file.write_bytes(public_key)
-                _run(["rpmkeys", "--dbpath", str(home / "db"), "--import", str(key_file)],
-                     "rpmkeys --import failed")  # fmt: skip
-                self._dirs[digest] = home / "db"
-            return self._dirs[digest]
-
-
-def verify_packages(databases: KeyDatabases, public_key: bytes, packages: Sequence[Path]) -> None:
-    """Check each package's digests and signature against exactly this public key, in a throwaway rpmdb
-    that holds that key only. One rpmkeys process for the whole batch."""
-    if not packages:
-        return
-    dbpath = databases.dbpath(public_key)
-    argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", *[str(p) for p in packages]]
-    proc = runner.run(argv, SigningError, "rpmkeys --checksig", check=False)
-    stdout, stderr = runner.text(proc.stdout), runner.text(proc.stderr)
-    verdicts = {}
-    for line in stdout.splitlines():
-        path, sep, verdict = line.rpartition(":")
-        if sep:
-            verdicts[path.strip()] = verdict.strip()
-    for package in packages:
-        verdict = verdicts.get(str(package), "")
-        if "signatures OK" not in verdict:
-            raise SigningError(f"{package.name}: signature check failed ({verdict or stderr.strip()})",
-                               argv, stderr)  # fmt: skip
+        hint = (
+            "wrong passphrase in --passphrase-file"
+            if identity.passphrase_file
+            else ("the key may need a passphrase: --passphrase-file")
+        )
+        raise SigningError(f"gpg could not sign {names} with key {identity.fingerprint} ({hint})", argv, "") from exc

@@ -44,17 +44,18 @@ def main(argv: list[str]) -> int:
     sources: list[dict[str, Any]] = []
     for location, number, flags in spec.sources:
         kind = "patch" if flags & rpm.RPMBUILD_ISPATCH else "source"
-        sources.append({"kind": kind, "number": number, "location": text(location),
-                        "nosource": bool(flags & rpm.RPMBUILD_ISNO)})
+        sources.append(
+            {"kind": kind, "number": number, "location": text(location), "nosource": bool(flags & rpm.RPMBUILD_ISNO)}
+        )
     build_requires: list[dict[str, Any]] = []
-    for name, flags, version in zip(head["requirename"], head["requireflags"], head["requireversion"],
-                                    strict=True):
+    for name, flags, version in zip(head["requirename"], head["requireflags"], head["requireversion"], strict=True):
         build_requires.append({"name": text(name), "flags": int(flags), "version": text(version)})
     packages: list[dict[str, Any]] = []
     for pkg in spec.packages:
         h = pkg.header
-        packages.append({"name": text(h["name"]), "arch": text(h["arch"]),
-                         "provides": [text(p) for p in h["providename"]]})
+        packages.append(
+            {"name": text(h["name"]), "arch": text(h["arch"]), "provides": [text(p) for p in h["providename"]]}
+        )
     epoch = head["epoch"]
     result = {
         "name": text(head["name"]),

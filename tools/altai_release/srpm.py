@@ -79,8 +79,9 @@ def choose_spec(source: GitSource, commit_files: list[str], directory: PurePosix
     if not specs:
         raise InputError(f"{source.location}: no *.spec file in {where}; name one with --spec")
     if len(specs) > 1:
-        raise InputError(f"{source.location}: several spec files in {where} ({', '.join(specs)}); "
-                         "choose one with --spec")  # fmt: skip
+        raise InputError(
+            f"{source.location}: several spec files in {where} ({', '.join(specs)}); choose one with --spec"
+        )
     return directory / specs[0]
 
 
@@ -137,8 +138,9 @@ def _build(
 ) -> SrpmResult:
     commit = source.resolve(request.ref)
     if source.is_dirty():
-        message = (f"{source.location} has uncommitted changes; they are not included "
-                   f"(building commit {commit.hexsha[:12]})")  # fmt: skip
+        message = (
+            f"{source.location} has uncommitted changes; they are not included (building commit {commit.hexsha[:12]})"
+        )
         if warn:
             warn(message)
     tree = source.tree(commit, subdir)

@@ -37,7 +37,11 @@ def _xz(raw: BinaryIO) -> IO[bytes]:
 
 
 _COMPRESSORS: dict[str, Callable[[BinaryIO], IO[bytes]]] = {
-    ".tar.gz": _gzip, ".tgz": _gzip, ".tar.bz2": _bzip2, ".tar.xz": _xz, ".txz": _xz,
+    ".tar.gz": _gzip,
+    ".tgz": _gzip,
+    ".tar.bz2": _bzip2,
+    ".tar.xz": _xz,
+    ".txz": _xz,
 }
 
 

@@ -29,8 +29,9 @@ class LogChannel(object):
 class EmailChannel(object):
     name = "email"
 
-    def __init__(self, host: str, port: int, sender: str, recipients: Dict[str, List[str]],
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, host: str, port: int, sender: str, recipients: Dict[str, List[str]], timeout: float = 10.0
+    ) -> None:
         self.host, self.port, self.sender, self.timeout = host, int(port), sender, timeout
         self.recipients = recipients  # project -> addresses; "*" for every project
 
@@ -41,10 +42,15 @@ class EmailChannel(object):
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = ", ".join(to)
-        message["Subject"] = "[%s] instance %s is %s" % (event.project_id, event.server_id,
-                                                         "DOWN" if event.state == "dead" else "UP again")
-        message.set_content("%s at %s.\n\nserver: %s\nproject: %s\nstate: %s\nprevious: %s\n" % (
-            describe(event), event.time, event.server_id, event.project_id, event.state, event.previous))
+        message["Subject"] = "[%s] instance %s is %s" % (
+            event.project_id,
+            event.server_id,
+            "DOWN" if event.state == "dead" else "UP again",
+        )
+        message.set_content(
+            "%s at %s.\n\nserver: %s\nproject: %s\nstate: %s\nprevious: %s\n"
+            % (describe(event), event.time, event.server_id, event.project_id, event.state, event.previous)
+        )
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             smtp.send_message(message)
 
@@ -59,8 +65,9 @@ class WebhookChannel(object):
 
     def send(self, event: Event) -> None:
         body = json.dumps({"event": "instance." + event.state, **event.as_dict()}).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - checked above
             if not 200 <= response.status < 300:
                 raise OSError("webhook answered %d" % response.status)
@@ -83,8 +90,11 @@ class Outbox(object):
         self.pending.append(_Pending(event, now))
         if len(self.pending) > self.limit:  # a channel down for days must not eat the memory
             dropped = self.pending.pop(0)
-            LOG.error("%s: dropped an undelivered notification: %s", self.channel.name,  # type: ignore[attr-defined]
-                      describe(dropped.event))
+            LOG.error(
+                "%s: dropped an undelivered notification: %s",
+                self.channel.name,  # type: ignore[attr-defined]
+                describe(dropped.event),
+            )
 
     def deliver(self, now: float) -> None:
         for item in list(self.pending):
@@ -95,11 +105,15 @@ class Outbox(object):
             except Exception as exc:  # any failure of a channel is retried, never fatal
                 item.attempts += 1
                 item.due = now + min(self.base * 2 ** (item.attempts - 1), self.longest)
-                LOG.error("%s: delivery failed (attempt %d, next in %.0fs): %s", self.channel.name,  # type: ignore[attr-defined]
-                          item.attempts, item.due - now, exc)
+                LOG.error(
+                    "%s: delivery failed (attempt %d, next in %.0fs): %s",
+                    self.channel.name,  # type: ignore[attr-defined]
+                    item.attempts,
+                    item.due - now,
+                    exc,
+                )
                 continue
             self.pending.remove(item)
 
     def next_due(self) -> Optional[float]:
         return min((p.due for p in self.pending), default=None)
-

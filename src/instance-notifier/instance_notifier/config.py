@@ -7,13 +7,28 @@ from instance_notifier.channels import EmailChannel, LogChannel, WebhookChannel
 from instance_notifier.state import Observation
 
 DEFAULTS = {
-    "DEFAULT": {"interval": "60", "dead_after": "2", "state_file": "/var/lib/instance-notifier/state.json",
-                "retry_base": "5", "retry_max": "600"},
-    "api": {"url": "http://127.0.0.1:8775/v2/admin", "auth": "keystone", "timeout": "30",
-            "project_id": "", "roles": "admin", "auth_url": "", "username": "", "password": "",
-            "project_name": "", "user_domain_name": "Default", "project_domain_name": "Default", "cafile": ""},
-    "email": {"enabled": "false", "smtp_host": "localhost", "smtp_port": "25",
-              "from": "instance-notifier@localhost"},
+    "DEFAULT": {
+        "interval": "60",
+        "dead_after": "2",
+        "state_file": "/var/lib/instance-notifier/state.json",
+        "retry_base": "5",
+        "retry_max": "600",
+    },
+    "api": {
+        "url": "http://127.0.0.1:8775/v2/admin",
+        "auth": "keystone",
+        "timeout": "30",
+        "project_id": "",
+        "roles": "admin",
+        "auth_url": "",
+        "username": "",
+        "password": "",
+        "project_name": "",
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+        "cafile": "",
+    },
+    "email": {"enabled": "false", "smtp_host": "localhost", "smtp_port": "25", "from": "instance-notifier@localhost"},
     "email_recipients": {},
     "webhook": {"url": "", "timeout": "10"},
 }
@@ -48,15 +63,19 @@ class Settings(object):
         self.api = dict(parser.items("api"))
         self.email = dict(parser.items("email"))
         defaults = set(parser.defaults())
-        self.recipients = {project: [a.strip() for a in value.split(",") if a.strip()]
-                           for project, value in parser.items("email_recipients") if project not in defaults}
+        self.recipients = {
+            project: [a.strip() for a in value.split(",") if a.strip()]
+            for project, value in parser.items("email_recipients")
+            if project not in defaults
+        }
         self.webhook = dict(parser.items("webhook"))
 
     def channels(self) -> List[object]:
         channels: List[object] = [LogChannel()]
         if self.email_enabled:
-            channels.append(EmailChannel(self.email["smtp_host"], int(self.email["smtp_port"]), self.email["from"],
-                                         self.recipients))
+            channels.append(
+                EmailChannel(self.email["smtp_host"], int(self.email["smtp_port"]), self.email["from"], self.recipients)
+            )
         if self.webhook["url"]:
             try:
                 channels.append(WebhookChannel(self.webhook["url"], float(self.webhook["timeout"])))
@@ -80,15 +99,21 @@ class Settings(object):
             headers = {"X-Project-Id": api["project_id"], "X-Roles": api["roles"]}
         elif api["auth"] == "keystone":
             auth = loading.get_plugin_loader("password").load_from_options(
-                auth_url=api["auth_url"], username=api["username"], password=api["password"],
-                project_name=api["project_name"], user_domain_name=api["user_domain_name"],
-                project_domain_name=api["project_domain_name"])
+                auth_url=api["auth_url"],
+                username=api["username"],
+                password=api["password"],
+                project_name=api["project_name"],
+                user_domain_name=api["user_domain_name"],
+                project_domain_name=api["project_domain_name"],
+            )
         else:
             raise ConfigError("[api] auth must be keystone or noauth, not %r" % api["auth"])
-        sess = session.Session(auth=auth, verify=api["cafile"] or True, timeout=float(api["timeout"]),
-                               additional_headers=headers)
-        nova = client.Client("2.1", session=sess, endpoint_override=url,
-                             extensions=[extension.Extension("fping", nova_fping.client)])
+        sess = session.Session(
+            auth=auth, verify=api["cafile"] or True, timeout=float(api["timeout"]), additional_headers=headers
+        )
+        nova = client.Client(
+            "2.1", session=sess, endpoint_override=url, extensions=[extension.Extension("fping", nova_fping.client)]
+        )
 
         def fetch() -> List[Observation]:
             try:

@@ -46,15 +46,21 @@ class StateBook(object):
         try:
             with open(self.path, encoding="utf-8") as fd:
                 data = json.load(fd)
-            self.servers = {sid: ServerState(s["project_id"], s.get("reported"), int(s.get("dead_polls", 0)))
-                            for sid, s in data.get("servers", {}).items()}
+            self.servers = {
+                sid: ServerState(s["project_id"], s.get("reported"), int(s.get("dead_polls", 0)))
+                for sid, s in data.get("servers", {}).items()
+            }
         except FileNotFoundError:
             self.servers = {}
 
     def save(self) -> None:
         """Atomically: a crash leaves the previous file or the new one."""
-        data = {"servers": {sid: {"project_id": s.project_id, "reported": s.reported, "dead_polls": s.dead_polls}
-                            for sid, s in sorted(self.servers.items())}}
+        data = {
+            "servers": {
+                sid: {"project_id": s.project_id, "reported": s.reported, "dead_polls": s.dead_polls}
+                for sid, s in sorted(self.servers.items())
+            }
+        }
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)

@@ -25,7 +25,8 @@ def wait_for(predicate, timeout=30.0, what="condition"):
 
 def config(tmp_path, api, smtp_port, hook_url, interval=0.5, recipients="p1 = ops-p1@example.com"):
     path = tmp_path / "instance-notifier.conf"
-    path.write_text("""[DEFAULT]
+    path.write_text(
+        """[DEFAULT]
 interval = %s
 dead_after = 2
 state_file = %s
@@ -49,7 +50,9 @@ from = notifier@example.com
 
 [webhook]
 url = %s
-""" % (interval, tmp_path / "state.json", api.url, smtp_port, recipients, hook_url))
+"""
+        % (interval, tmp_path / "state.json", api.url, smtp_port, recipients, hook_url)
+    )
     return path
 
 
@@ -57,8 +60,11 @@ class Notifier(object):
     def __init__(self, conf, tmp_path):
         self.log_path = tmp_path / "notifier.log"
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([sys.executable, "-m", "instance_notifier.cli", "--config", str(conf)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "instance_notifier.cli", "--config", str(conf)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def text(self):
         return self.log_path.read_text()
@@ -74,13 +80,24 @@ class Notifier(object):
 @pytest.fixture
 def world(tmp_path, instances, api, smtp, webhook):
     first, second = instances(), instances()
-    server = api([{"id": A, "project_id": "p1", "addresses": first.addresses},
-                  {"id": B, "project_id": "p2", "addresses": second.addresses}])
+    server = api(
+        [
+            {"id": A, "project_id": "p1", "addresses": first.addresses},
+            {"id": B, "project_id": "p2", "addresses": second.addresses},
+        ]
+    )
     port, mails = smtp
     hook_url, receiver = webhook
     conf = config(tmp_path, server, port, hook_url)
-    return {"instance": first, "second": second, "api": server, "start_api": api, "mails": mails,
-            "hooks": receiver, "conf": conf}
+    return {
+        "instance": first,
+        "second": second,
+        "api": server,
+        "start_api": api,
+        "mails": mails,
+        "hooks": receiver,
+        "conf": conf,
+    }
 
 
 def test_one_notification_per_channel_and_one_recovery(world, tmp_path):
@@ -94,7 +111,12 @@ def test_one_notification_per_channel_and_one_recovery(world, tmp_path):
         wait_for(lambda: world["api"].fping_runs() >= polls + 4, what="four more polls")
         (hook,) = world["hooks"].received
         assert {k: hook[k] for k in ("event", "server_id", "project_id", "state", "previous")} == {
-            "event": "instance.dead", "server_id": A, "project_id": "p1", "state": "dead", "previous": "alive"}
+            "event": "instance.dead",
+            "server_id": A,
+            "project_id": "p1",
+            "state": "dead",
+            "previous": "alive",
+        }
         (mail,) = world["mails"]
         assert mail["to"] == ["ops-p1@example.com"] and "instance %s is DOWN" % A in mail["data"]
         assert notifier.text().count("stopped answering ping") == 1
@@ -138,8 +160,12 @@ def test_api_down_raises_no_false_alarm_and_sighup_reloads(world, tmp_path):
         assert world["hooks"].received == [] and world["mails"] == []
         # the API comes back elsewhere; SIGHUP makes the daemon read its new address and a new recipient
         moved = world["start_api"]([{"id": A, "project_id": "p1", "addresses": world["instance"].addresses}])
-        world["conf"].write_text(world["conf"].read_text().replace(world["api"].url, moved.url)
-                                 .replace("ops-p1@example.com", "oncall@example.com"))
+        world["conf"].write_text(
+            world["conf"]
+            .read_text()
+            .replace(world["api"].url, moved.url)
+            .replace("ops-p1@example.com", "oncall@example.com")
+        )
         notifier.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "configuration reloaded" in notifier.text(), what="the reload")
         wait_for(lambda: moved.fping_runs() >= 2, what="polls of the moved API")

@@ -10,16 +10,23 @@ A, B = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-00000000
 
 
 def states(book, *alive_flags, server=A):
-    return [[(e.server_id, e.state, e.previous) for e in book.update([Observation(server, "p1", flag)])]
-            for flag in alive_flags]
+    return [
+        [(e.server_id, e.state, e.previous) for e in book.update([Observation(server, "p1", flag)])]
+        for flag in alive_flags
+    ]
 
 
 def test_dead_after_k_polls_then_one_recovery(tmp_path):
     book = StateBook(str(tmp_path / "state.json"), dead_after=2)
     assert states(book, True, False, True, False, False, False, True, True) == [
-        [], [], [],  # a single lost poll is no alarm
-        [], [(A, "dead", "alive")], [],  # the second dead poll in a row reports, once
-        [(A, "alive", "dead")], [],
+        [],
+        [],
+        [],  # a single lost poll is no alarm
+        [],
+        [(A, "dead", "alive")],
+        [],  # the second dead poll in a row reports, once
+        [(A, "alive", "dead")],
+        [],
     ]
 
 

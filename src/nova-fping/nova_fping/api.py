@@ -13,8 +13,16 @@ from nova_fping.ratelimit import RateLimiter
 
 ROUTE = re.compile(r"^/v2(?:\.1)?/(?P<project>[^/]+)/os-fping(?:/(?P<server>[^/]+))?/?$")
 TRUE = ("1", "true", "yes", "on")
-_FAULTS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound", 405: "badMethod",
-           413: "overLimit", 500: "computeFault", 503: "serviceUnavailable"}
+_FAULTS = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    413: "overLimit",
+    500: "computeFault",
+    503: "serviceUnavailable",
+}
 
 
 def fault(status: int, message: str, retry_after: Optional[int] = None) -> webob.Response:
@@ -45,8 +53,9 @@ def context_from(request: webob.Request) -> Optional[fping_policy.Context]:
 
 
 class FpingApi:
-    def __init__(self, inventory: object, prober: FpingProber, rules: fping_policy.Policy,
-                 limiter: RateLimiter) -> None:
+    def __init__(
+        self, inventory: object, prober: FpingProber, rules: fping_policy.Policy, limiter: RateLimiter
+    ) -> None:
         self.inventory = inventory
         self.prober = prober
         self.policy = rules
@@ -88,8 +97,10 @@ class FpingApi:
 
     def _alive(self, servers: List[Server]) -> List[dict]:
         alive = self.prober.probe([a for s in servers for a in s.addresses])
-        return [{"id": s.id, "project_id": s.project_id, "alive": any(alive.get(a, False) for a in s.addresses)}
-                for s in servers]
+        return [
+            {"id": s.id, "project_id": s.project_id, "alive": any(alive.get(a, False) for a in s.addresses)}
+            for s in servers
+        ]
 
     def index(self, request: webob.Request, context: fping_policy.Context, project: str) -> webob.Response:
         all_tenants = request.GET.get("all_tenants", "").strip().lower() in TRUE

@@ -1,7 +1,7 @@
 """nova-fping-api: serve the os-fping API.
 
-    nova-fping-api --config /etc/nova-fping/nova-fping.conf          (paste pipeline, keystone auth)
-    nova-fping-api --inventory FILE --listen 127.0.0.1:PORT --noauth (development, from flags alone)
+nova-fping-api --config /etc/nova-fping/nova-fping.conf          (paste pipeline, keystone auth)
+nova-fping-api --inventory FILE --listen 127.0.0.1:PORT --noauth (development, from flags alone)
 """
 
 import argparse
@@ -36,8 +36,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--config", help="configuration file (INI)")
     parser.add_argument("--inventory", help="static JSON inventory of servers (instead of Nova)")
     parser.add_argument("--listen", type=_listen, help="HOST:PORT (default from the config, 127.0.0.1:8775)")
-    parser.add_argument("--noauth", action="store_true",
-                        help="development: trust X-Project-Id and X-Roles from the client, no keystone")
+    parser.add_argument(
+        "--noauth", action="store_true", help="development: trust X-Project-Id and X-Roles from the client, no keystone"
+    )
     parser.add_argument("--fping", help="path of fping (default /usr/bin/fping)")
     args = parser.parse_args(argv)
     try:
@@ -54,8 +55,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             from paste.deploy import loadapp
 
-            app = loadapp("config:" + conf.get("DEFAULT", "paste_config"), name=conf.get("DEFAULT", "pipeline"),
-                          global_conf={"config": args.config})
+            app = loadapp(
+                "config:" + conf.get("DEFAULT", "paste_config"),
+                name=conf.get("DEFAULT", "pipeline"),
+                global_conf={"config": args.config},
+            )
         host, port = args.listen or _listen(conf.get("DEFAULT", "listen"))
         server = simple_server.make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
     except (config.ConfigError, OSError, LookupError, ValueError) as exc:

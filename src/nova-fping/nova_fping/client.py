@@ -1,9 +1,9 @@
 """python-novaclient extension for os-fping:
 
-    from novaclient import client, extension
-    import nova_fping.client
-    nova = client.Client("2.1", session=sess, extensions=[extension.Extension("fping", nova_fping.client)])
-    nova.fping.list(all_tenants=True, include=[...]) ; nova.fping.get(server_id)
+from novaclient import client, extension
+import nova_fping.client
+nova = client.Client("2.1", session=sess, extensions=[extension.Extension("fping", nova_fping.client)])
+nova.fping.list(all_tenants=True, include=[...]) ; nova.fping.get(server_id)
 """
 
 from typing import Iterable, List
@@ -22,8 +22,7 @@ class Fping(base.Resource):
 class FpingManager(base.Manager):
     resource_class = Fping
 
-    def list(self, all_tenants: bool = False, include: Iterable[str] = (), exclude: Iterable[str] = ()
-             ) -> List[Fping]:
+    def list(self, all_tenants: bool = False, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> List[Fping]:
         query = []
         if all_tenants:
             query.append(("all_tenants", "1"))

@@ -15,8 +15,16 @@ DEFAULTS = {
     "rate_limit": {"calls": "12", "period": "3600"},
     "policy": {"file": ""},
     "inventory": {"source": "nova", "file": ""},
-    "nova": {"auth_url": "", "username": "", "password": "", "project_name": "", "user_domain_name": "Default",
-             "project_domain_name": "Default", "endpoint_override": "", "cafile": ""},
+    "nova": {
+        "auth_url": "",
+        "username": "",
+        "password": "",
+        "project_name": "",
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+        "endpoint_override": "",
+        "cafile": "",
+    },
 }
 
 
@@ -40,8 +48,9 @@ def build_app(conf: configparser.ConfigParser):
     from nova_fping.api import FpingApi
 
     try:
-        prober = FpingProber(conf.get("fping", "path"), conf.getint("fping", "timeout_ms"),
-                             conf.getint("fping", "retries"))
+        prober = FpingProber(
+            conf.get("fping", "path"), conf.getint("fping", "timeout_ms"), conf.getint("fping", "retries")
+        )
         limiter = RateLimiter(conf.getint("rate_limit", "calls"), conf.getfloat("rate_limit", "period"))
     except ValueError as exc:
         raise ConfigError("bad number in the configuration: %s" % exc) from exc
@@ -63,10 +72,14 @@ def build_inventory(conf: configparser.ConfigParser) -> object:
 
         nova = dict(conf.items("nova"))
         loader: Any = loading.get_plugin_loader("password")
-        auth = loader.load_from_options(auth_url=nova["auth_url"], username=nova["username"],
-                                        password=nova["password"], project_name=nova["project_name"],
-                                        user_domain_name=nova["user_domain_name"],
-                                        project_domain_name=nova["project_domain_name"])
+        auth = loader.load_from_options(
+            auth_url=nova["auth_url"],
+            username=nova["username"],
+            password=nova["password"],
+            project_name=nova["project_name"],
+            user_domain_name=nova["user_domain_name"],
+            project_domain_name=nova["project_domain_name"],
+        )
         sess = session.Session(auth=auth, verify=nova["cafile"] or True)
         return NovaInventory(sess, nova["endpoint_override"] or None)
     raise ConfigError("[inventory] source must be static or nova, not %r" % source)

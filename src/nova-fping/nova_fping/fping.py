@@ -34,8 +34,14 @@ class FpingProber:
             raise FpingUnavailable("fping is not installed or not executable at %s" % self.path)
         deadline = (self.retries + 1) * self.timeout_ms / 1000.0 * max(1, len(targets)) + 30
         try:
-            proc = subprocess.run(self.argv(targets), stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603
-                                  stdin=subprocess.DEVNULL, universal_newlines=True, timeout=deadline)
+            proc = subprocess.run(  # noqa: S603 - an argv list of canonical addresses, no shell
+                self.argv(targets),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                universal_newlines=True,
+                timeout=deadline,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise FpingUnavailable("fping could not run: %s" % exc) from exc
         if proc.returncode not in (0, 1):

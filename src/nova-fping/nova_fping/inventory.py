@@ -63,8 +63,11 @@ class NovaInventory:
         self.endpoint_override = endpoint_override
 
     def _servers(self, query: str) -> List[Server]:
-        kwargs = {"endpoint_override": self.endpoint_override} if self.endpoint_override else {
-            "endpoint_filter": self.endpoint_filter}
+        kwargs = (
+            {"endpoint_override": self.endpoint_override}
+            if self.endpoint_override
+            else {"endpoint_filter": self.endpoint_filter}
+        )
         response = self.session.get("/servers/detail" + query, **kwargs)  # type: ignore[attr-defined]
         servers = []
         for raw in response.json()["servers"]:

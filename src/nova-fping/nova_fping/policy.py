@@ -1,6 +1,5 @@
 """Policy rules, with oslo.policy: defaults in code, overridable by a policy file."""
 
-
 from typing import List, Optional
 
 from oslo_config import cfg
@@ -11,13 +10,23 @@ ALL_TENANTS = BASE + ":all_tenants"
 
 RULES = [
     policy.RuleDefault("context_is_admin", "role:admin", description="The admin role."),
-    policy.RuleDefault("admin_or_owner", "is_admin:True or project_id:%(project_id)s",
-                       description="Admin, or a member of the project that owns the target."),
-    policy.DocumentedRuleDefault(BASE, "rule:admin_or_owner", "Ping the servers of a project.",
-                                 [{"method": "GET", "path": "/os-fping"},
-                                  {"method": "GET", "path": "/os-fping/{server_id}"}]),
-    policy.DocumentedRuleDefault(ALL_TENANTS, "rule:context_is_admin", "Ping the servers of every project.",
-                                 [{"method": "GET", "path": "/os-fping?all_tenants=1"}]),
+    policy.RuleDefault(
+        "admin_or_owner",
+        "is_admin:True or project_id:%(project_id)s",
+        description="Admin, or a member of the project that owns the target.",
+    ),
+    policy.DocumentedRuleDefault(
+        BASE,
+        "rule:admin_or_owner",
+        "Ping the servers of a project.",
+        [{"method": "GET", "path": "/os-fping"}, {"method": "GET", "path": "/os-fping/{server_id}"}],
+    ),
+    policy.DocumentedRuleDefault(
+        ALL_TENANTS,
+        "rule:context_is_admin",
+        "Ping the servers of every project.",
+        [{"method": "GET", "path": "/os-fping?all_tenants=1"}],
+    ),
 ]
 
 

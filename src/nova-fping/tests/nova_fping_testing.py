@@ -75,8 +75,6 @@ class Instance:
         _run(["ip", "link", "del", self.host_if])
 
 
-
-
 def next_index() -> int:
     return next(_counter)
 
@@ -130,8 +128,18 @@ class Api:
         wrapper.write_text('#!/bin/sh\necho "$*" >> %s\nexec %s "$@"\n' % (self.calls, fping))
         wrapper.chmod(0o755)
         self.port = free_port()
-        argv = [sys.executable, "-m", "nova_fping.cli", "--inventory", str(self.inventory),
-                "--listen", "127.0.0.1:%d" % self.port, "--noauth", "--fping", str(wrapper)]
+        argv = [
+            sys.executable,
+            "-m",
+            "nova_fping.cli",
+            "--inventory",
+            str(self.inventory),
+            "--listen",
+            "127.0.0.1:%d" % self.port,
+            "--noauth",
+            "--fping",
+            str(wrapper),
+        ]
         if conf_text:
             conf = tmp / "nova-fping.conf"
             conf.write_text(conf_text)
@@ -163,5 +171,3 @@ class Api:
         self.proc.terminate()
         self.proc.wait(timeout=10)
         self.log.close()
-
-

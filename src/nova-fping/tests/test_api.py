@@ -16,18 +16,26 @@ def test_alive_dead_several_addresses_none_and_ipv6(instances, start_api):
     down.down()
     multi_half = instances()
     multi_half.down()
-    api = start_api([
-        {"id": A, "project_id": "p1", "addresses": up.addresses},
-        {"id": B, "project_id": "p1", "addresses": down.addresses},
-        {"id": C, "project_id": "p1", "addresses": multi.addresses},
-        {"id": D, "project_id": "p1", "addresses": multi_half.addresses + up.addresses},  # one answers: alive
-        {"id": E, "project_id": "p1", "addresses": v6.addresses},
-        {"id": F, "project_id": "p1", "addresses": []},
-    ])
+    api = start_api(
+        [
+            {"id": A, "project_id": "p1", "addresses": up.addresses},
+            {"id": B, "project_id": "p1", "addresses": down.addresses},
+            {"id": C, "project_id": "p1", "addresses": multi.addresses},
+            {"id": D, "project_id": "p1", "addresses": multi_half.addresses + up.addresses},  # one answers: alive
+            {"id": E, "project_id": "p1", "addresses": v6.addresses},
+            {"id": F, "project_id": "p1", "addresses": []},
+        ]
+    )
     status, body, _ = api.get("/v2/p1/os-fping")
     assert status == 200
-    assert by_id(body) == {A: ("p1", True), B: ("p1", False), C: ("p1", True), D: ("p1", True),
-                           E: ("p1", True), F: ("p1", False)}
+    assert by_id(body) == {
+        A: ("p1", True),
+        B: ("p1", False),
+        C: ("p1", True),
+        D: ("p1", True),
+        E: ("p1", True),
+        F: ("p1", False),
+    }
     assert api.fping_runs() == 1  # every address of the request in one fping process
     v6.down()
     status, body, _ = api.get("/v2/p1/os-fping/" + E)
@@ -43,12 +51,14 @@ def test_alive_dead_several_addresses_none_and_ipv6(instances, start_api):
 def tenants(instances, start_api):
     hosts = [instances() for _ in range(4)]
     hosts[3].down()
-    return start_api([
-        {"id": A, "project_id": "p1", "addresses": hosts[0].addresses},
-        {"id": B, "project_id": "p1", "addresses": hosts[3].addresses},
-        {"id": C, "project_id": "p2", "addresses": hosts[1].addresses},
-        {"id": D, "project_id": "p3", "addresses": hosts[2].addresses},
-    ])
+    return start_api(
+        [
+            {"id": A, "project_id": "p1", "addresses": hosts[0].addresses},
+            {"id": B, "project_id": "p1", "addresses": hosts[3].addresses},
+            {"id": C, "project_id": "p2", "addresses": hosts[1].addresses},
+            {"id": D, "project_id": "p3", "addresses": hosts[2].addresses},
+        ]
+    )
 
 
 def test_include_exclude_all_tenants(tenants):
@@ -81,8 +91,9 @@ def test_policy_file_overrides(instances, start_api, tmp_path):
     policy = tmp_path / "policy.yaml"
     policy.write_text('"os_compute_api:os-fping:all_tenants": "role:monitor"\n')
     host = instances()
-    api = start_api([{"id": A, "project_id": "p2", "addresses": host.addresses}],
-                    conf_text="[policy]\nfile = %s\n" % policy)
+    api = start_api(
+        [{"id": A, "project_id": "p2", "addresses": host.addresses}], conf_text="[policy]\nfile = %s\n" % policy
+    )
     assert api.get("/v2/p1/os-fping?all_tenants=1", roles="monitor")[0] == 200
     assert api.get("/v2/p1/os-fping?all_tenants=1", roles="admin")[0] == 403
 
@@ -110,8 +121,9 @@ def test_rate_limit_default_12_per_hour(start_api):
 
 
 def test_rate_limit_from_config(start_api):
-    api = start_api([{"id": A, "project_id": "p1", "addresses": []}],
-                    conf_text="[rate_limit]\ncalls = 2\nperiod = 60\n")
+    api = start_api(
+        [{"id": A, "project_id": "p1", "addresses": []}], conf_text="[rate_limit]\ncalls = 2\nperiod = 60\n"
+    )
     assert [api.get("/v2/p1/os-fping")[0] for _ in range(3)] == [200, 200, 413]
 
 

@@ -13,17 +13,23 @@ A, B, C = (str(uuid.UUID(int=i + 100)) for i in range(3))
 
 
 def nova(api, project: str, roles: str):
-    sess = session.Session(auth=noauth.NoAuth(endpoint="%s/v2/%s" % (api.url, project)),
-                           additional_headers={"X-Project-Id": project, "X-Roles": roles})
+    sess = session.Session(
+        auth=noauth.NoAuth(endpoint="%s/v2/%s" % (api.url, project)),
+        additional_headers={"X-Project-Id": project, "X-Roles": roles},
+    )
     return client.Client("2.1", session=sess, extensions=[extension.Extension("fping", nova_fping.client)])
 
 
 def test_list_and_get_through_novaclient(instances, start_api):
     up, down = instances(), instances()
     down.down()
-    api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses},
-                     {"id": B, "project_id": "p1", "addresses": down.addresses},
-                     {"id": C, "project_id": "p2", "addresses": up.addresses}])
+    api = start_api(
+        [
+            {"id": A, "project_id": "p1", "addresses": up.addresses},
+            {"id": B, "project_id": "p1", "addresses": down.addresses},
+            {"id": C, "project_id": "p2", "addresses": up.addresses},
+        ]
+    )
     member = nova(api, "p1", "member")
     assert {(f.id, f.project_id, f.alive) for f in member.fping.list()} == {(A, "p1", True), (B, "p1", False)}
     got = member.fping.get(A)

@@ -19,10 +19,17 @@ from nova_fping.ratelimit import RateLimiter
 
 S1, S2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 SERVERS = [
-    {"id": S1, "tenant_id": "p1", "addresses": {
-        "private": [{"addr": "10.0.0.5", "version": 4, "OS-EXT-IPS:type": "fixed"},
-                    {"addr": "203.0.113.7", "version": 4, "OS-EXT-IPS:type": "floating"}],
-        "v6net": [{"addr": "2001:DB8::5", "version": 6, "OS-EXT-IPS:type": "fixed"}]}},
+    {
+        "id": S1,
+        "tenant_id": "p1",
+        "addresses": {
+            "private": [
+                {"addr": "10.0.0.5", "version": 4, "OS-EXT-IPS:type": "fixed"},
+                {"addr": "203.0.113.7", "version": 4, "OS-EXT-IPS:type": "floating"},
+            ],
+            "v6net": [{"addr": "2001:DB8::5", "version": 6, "OS-EXT-IPS:type": "fixed"}],
+        },
+    },
     {"id": S2, "tenant_id": "p2", "addresses": {}},
 ]
 
@@ -39,8 +46,11 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         query = urllib.parse.parse_qs(url.query)
-        servers = [s for s in SERVERS if s["tenant_id"] in query.get("project_id", [s["tenant_id"]])
-                   and s["id"] in query.get("uuid", [s["id"]])]
+        servers = [
+            s
+            for s in SERVERS
+            if s["tenant_id"] in query.get("project_id", [s["tenant_id"]]) and s["id"] in query.get("uuid", [s["id"]])
+        ]
         body = json.dumps({"servers": servers}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -64,8 +74,7 @@ def nova():
 
 def test_servers_and_addresses_from_nova(nova):
     inventory = NovaInventory(session.Session(), endpoint_override=nova)
-    assert inventory.list(None) == [Server(S1, "p1", ["10.0.0.5", "203.0.113.7", "2001:db8::5"]),
-                                    Server(S2, "p2", [])]
+    assert inventory.list(None) == [Server(S1, "p1", ["10.0.0.5", "203.0.113.7", "2001:db8::5"]), Server(S2, "p2", [])]
     assert [s.id for s in inventory.list("p2")] == [S2]
     found = inventory.get(S1)
     assert found is not None and found.project_id == "p1"

@@ -17,18 +17,22 @@ def load(tmp_path: Path, name: str):
     policy = tmp_path / "policy.yaml"
     shutil.copy(ETC / "policy.yaml", policy)
     conf = tmp_path / "nova-fping.conf"
-    conf.write_text((ETC / "nova-fping.conf").read_text()
-                    .replace("source = nova", "source = static")
-                    .replace("file =\n", "file = %s\n" % inventory, 1)
-                    .replace("file = /etc/nova-fping/policy.yaml", "file = %s" % policy))
+    conf.write_text(
+        (ETC / "nova-fping.conf")
+        .read_text()
+        .replace("source = nova", "source = static")
+        .replace("file =\n", "file = %s\n" % inventory, 1)
+        .replace("file = /etc/nova-fping/policy.yaml", "file = %s" % policy)
+    )
     return loadapp("config:%s" % (ETC / "api-paste.ini"), name=name, global_conf={"config": str(conf)})
 
 
 def test_main_pipeline_puts_keystone_auth_token_in_front(tmp_path):
     app = load(tmp_path, "main")
     assert type(app).__module__.startswith("keystonemiddleware.auth_token")
-    forged = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Roles": "admin",
-                                                               "X-Identity-Status": "Confirmed"})
+    forged = webob.Request.blank(
+        "/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Roles": "admin", "X-Identity-Status": "Confirmed"}
+    )
     response = forged.get_response(app)
     assert response.status_int == 401
 

@@ -35,12 +35,13 @@ class LocalBuilder:
         try:
             rpms = rpmbuild.rebuild(srpm, log=log)
         except RpmbuildError as exc:
-            raise BuildError(f"{job.package.name}: build failed in rpmbuild (log: {log})", exc.cmd,
-                             exc.stderr) from exc  # fmt: skip
+            raise BuildError(f"{job.package.name}: build failed in rpmbuild (log: {log})", exc.cmd, exc.stderr) from exc
         if not rpms:
             raise BuildError(f"{job.package.name}: rpmbuild produced no binary package (log: {log})")
         notes = []
         if job.build_requires:
-            notes.append("BuildRequires not checked (local rpmbuild --nodeps, Debian's rpmdb is empty): "
-                         + ", ".join(job.build_requires))  # fmt: skip
+            notes.append(
+                "BuildRequires not checked (local rpmbuild --nodeps, Debian's rpmdb is empty): "
+                + ", ".join(job.build_requires)
+            )
         return BuildOutput(rpms=rpms, log=log, notes=notes)

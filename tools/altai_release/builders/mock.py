@@ -37,19 +37,32 @@ class MockBuilder:
         for repo in self.repos:
             if any(c in repo.baseurl + repo.id + repo.name for c in '\n"'):
                 raise InputError(f"repository {repo.id!r}: newline or quote in its mock config entry")
-        return render(self.template_dir, "mock.cfg.j2", {
-            "package": job.package.name,
-            "release": self.release,
-            "chroot": job.package.mock_chroot,
-            "root": f"altai-{job.package.mock_chroot}-{job.unique}",
-            "dist": job.package.dist,
-            "source_date_epoch": job.source_date_epoch,
-            "repos": list(self.repos),
-        })  # fmt: skip
+        return render(
+            self.template_dir,
+            "mock.cfg.j2",
+            {
+                "package": job.package.name,
+                "release": self.release,
+                "chroot": job.package.mock_chroot,
+                "root": f"altai-{job.package.mock_chroot}-{job.unique}",
+                "dist": job.package.dist,
+                "source_date_epoch": job.source_date_epoch,
+                "repos": list(self.repos),
+            },
+        )
 
     def argv(self, config_file: Path, job: BuildJob, resultdir: Path) -> list[str]:
-        return [self.executable, "-r", str(config_file), "--uniqueext", job.unique,
-                "--resultdir", str(resultdir), "--rebuild", str(job.srpm.absolute())]  # fmt: skip
+        return [
+            self.executable,
+            "-r",
+            str(config_file),
+            "--uniqueext",
+            job.unique,
+            "--resultdir",
+            str(resultdir),
+            "--rebuild",
+            str(job.srpm.absolute()),
+        ]
 
     def build(self, job: BuildJob) -> BuildOutput:
         executable = shutil.which(self.executable)
@@ -67,8 +80,7 @@ class MockBuilder:
             if (resultdir / name).exists():
                 shutil.copy2(resultdir / name, job.logdir / name)
         if proc.returncode != 0:
-            failed_log = next((job.logdir / n for n in ("build.log", "root.log")
-                               if (job.logdir / n).exists()), log)  # fmt: skip
+            failed_log = next((job.logdir / n for n in ("build.log", "root.log") if (job.logdir / n).exists()), log)
             tail = failed_log.read_text(encoding="utf-8", errors="replace")
             why = runner.reason(tail, ("error:", "error "), last=True)
             raise MockError(f"{job.package.name}: build failed in mock (log: {failed_log})", argv, why)

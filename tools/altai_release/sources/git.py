@@ -41,8 +41,9 @@ class GitPackageSource:
                 if entry.spec
                 else choose_spec(source, source.list_files(commit, subdir), subdir)
             )
-            resolved = cls(entry, str(source.repo.git_dir if not source.is_local else entry.git), commit.hexsha,
-                           subdir, spec, {})  # fmt: skip
+            resolved = cls(
+                entry, str(source.repo.git_dir if not source.is_local else entry.git), commit.hexsha, subdir, spec, {}
+            )
             resolved._material = resolved._read_material(source, named)
             return resolved
         finally:

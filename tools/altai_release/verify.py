@@ -1,0 +1,59 @@
+"""Signature verification: each package checked against exactly one public key, in a throwaway rpmdb that
+holds that key only (`rpmkeys --checksig`), whatever rpmkeys' exit status says."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import runner
+from .errors import SigningError
+from .hashing import bytes_sha256
+
+
+class KeyDatabases:
+    """One throwaway rpmdb per public key for the whole run, under the run's own directory (a killed run's
+    are swept with its staging area): importing a key costs an rpmdb write (with fsync), and parallel
+    builds checking their packages would otherwise queue on the disk for it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._dirs: dict[str, Path] = {}
+
+    def dbpath(self, public_key: bytes) -> Path:
+        digest = bytes_sha256(public_key)
+        with self._lock:
+            if digest not in self._dirs:
+                home = self.root / digest[:16]
+                (home / "db").mkdir(parents=True, exist_ok=True)
+                key_file = home / "key.asc"
+                key_file.write_bytes(public_key)
+                runner.run(
+                    ["rpmkeys", "--dbpath", str(home / "db"), "--import", str(key_file)],
+                    SigningError,
+                    "rpmkeys --import failed",
+                )
+                self._dirs[digest] = home / "db"
+            return self._dirs[digest]
+
+
+def verify_packages(databases: KeyDatabases, public_key: bytes, packages: Sequence[Path]) -> None:
+    """Check each package's digests and signature against exactly this public key, in a throwaway rpmdb
+    that holds that key only. One rpmkeys process for the whole batch."""
+    if not packages:
+        return
+    dbpath = databases.dbpath(public_key)
+    argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", *[str(p) for p in packages]]
+    proc = runner.run(argv, SigningError, "rpmkeys --checksig", check=False)
+    stdout, stderr = runner.text(proc.stdout), runner.text(proc.stderr)
+    verdicts = {}
+    for line in stdout.splitlines():
+        path, sep, verdict = line.rpartition(":")
+        if sep:
+            verdicts[path.strip()] = verdict.strip()
+    for package in packages:
+        verdict = verdicts.get(str(package), "")
+        if "signatures OK" not in verdict:
+            raise SigningError(f"{package.name}: signature check failed ({verdict or stderr.strip()})", argv, stderr)
