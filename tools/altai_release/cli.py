@@ -13,9 +13,9 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from .errors import AltaiError
+from .errors import AltaiError, InputError
 from .layout import DEFAULT_LAYOUT, load_layout
-from .manifest import MANIFEST_NAME, Manifest, diff
+from .manifest import MANIFEST_NAME, Change, Manifest, diff
 from .pipeline import DEFAULT_OUT, DEFAULT_STATE, BuildOptions, ReleaseBuild
 from .release_store import ReleaseStore
 from .results import PackageResult
@@ -99,7 +99,7 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         for macros in args.macros:
             if not macros.is_file():
-                raise AltaiError(f"macro file {macros} does not exist")
+                raise InputError(f"macro file {macros} does not exist")
         request = SrpmRequest(
             repo=args.repo,
             ref=args.ref,
@@ -162,7 +162,13 @@ def build_main(argv: Sequence[str] | None = None) -> int:
         metavar="OLD_MANIFEST",
         help="print what the release adds, removes, upgrades, downgrades against OLD_MANIFEST",
     )
-    parser.add_argument("--against", type=Path, metavar="NEW_MANIFEST", help="with --diff (default: OUT's)")
+    parser.add_argument(
+        "--notes",
+        type=Path,
+        metavar="OLD_MANIFEST",
+        help="print the release notes (Markdown) of the release against the one of OLD_MANIFEST",
+    )
+    parser.add_argument("--against", type=Path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
     args = parser.parse_args(argv)
 
     def diff_body() -> int:
@@ -170,19 +176,31 @@ def build_main(argv: Sequence[str] | None = None) -> int:
         changes = diff(Manifest.load(args.diff), Manifest.load(new_path))
         for change in changes:
             print(change)
-        counts = {k: sum(c.kind == k for c in changes) for k in ("added", "removed", "upgraded", "downgraded")}
+        counts = {k: sum(c.kind == k for c in changes) for k in Change.KINDS}
         print(", ".join(f"{n} {k}" for k, n in counts.items()), file=sys.stderr)
         return 0
 
+    def notes_body() -> int:
+        from .notes import markdown
+
+        new_path = (args.against or ReleaseStore(args.out).out / MANIFEST_NAME).absolute()
+        old_path = args.notes.absolute()
+        new, old = Manifest.load(new_path), Manifest.load(old_path)
+        print(markdown(load_layout(args.layout), new, old, new_path.parent, old_path.parent), end="")
+        return 0
+
     def body() -> int:
+        for option, value in (("--diff", args.diff), ("--notes", args.notes)):
+            if value is not None and (args.packages or args.all):
+                raise InputError(f"{option} compares manifests and builds nothing: drop the package names or --all")
         if args.diff is not None:
-            if args.packages or args.all:
-                raise AltaiError("--diff compares manifests and builds nothing: drop the package names or --all")
             return diff_body()
+        if args.notes is not None:
+            return notes_body()
         if args.jobs < 1:
-            raise AltaiError(f"--jobs must be at least 1, got {args.jobs}")
+            raise InputError(f"--jobs must be at least 1, got {args.jobs}")
         if args.passphrase_file is not None and not args.passphrase_file.is_file():
-            raise AltaiError(f"passphrase file {args.passphrase_file} does not exist")
+            raise InputError(f"passphrase file {args.passphrase_file} does not exist")
         layout = load_layout(args.layout)
         names = sorted(layout.packages) if args.all else args.packages
         options = BuildOptions(

@@ -126,7 +126,14 @@ class Importer:
                 ) from exc
             allowed = next((p.evr for p in self.upstream.allow_downgrade if p.name == pkg.nevra.name), None)
             files.append(
-                NewFile(local, self.upstream.repository, f"upstream:{self.upstream.name}", self.upstream.key, allowed)
+                NewFile(
+                    local,
+                    self.upstream.repository,
+                    f"upstream:{self.upstream.name}",
+                    self.upstream.key,
+                    allowed,
+                    self.upstream.downgrade_reason,
+                )
             )
         return files
 

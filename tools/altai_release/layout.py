@@ -51,6 +51,7 @@ class PackageEntry:
     dist: str
     mock_chroot: str
     allow_downgrade_to: str | None = None  # the one EVR this package may go down to, named on purpose
+    downgrade_reason: str | None = None  # why, for the release notes
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Upstream:
     repository: str
     pins: tuple[Pin, ...]
     allow_downgrade: tuple[Pin, ...] = ()  # "name = EVR": the versions that may go down
+    downgrade_reason: str | None = None  # why, for the release notes
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,9 @@ class ReleaseLayout:
     repositories: dict[str, Repository]
     packages: dict[str, PackageEntry]
     upstreams: dict[str, Upstream]
+    # `priority=` of every section of altai.repo: dnf (and yum with yum-plugin-priorities) then never
+    # takes a package of the same name from another repository, so a deliberate downgrade stays held
+    priority: int = 10
 
     def package(self, name: str) -> PackageEntry:
         try:
@@ -111,7 +116,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     base = file.parent
     r.check_keys(data, "(top)", {"release", "keys", "repositories", "packages", "upstreams"})
     release = r.table(data, "release")
-    r.check_keys(release, "release", {"name", "version", "dist", "mock_chroot", "macros", "templates"})
+    r.check_keys(release, "release", {"name", "version", "dist", "mock_chroot", "macros", "templates", "priority"})
     dist = r.string(data, "release.dist", default="")
     chroot = r.string(data, "release.mock_chroot")
     macro_files = []
@@ -174,7 +179,17 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         if not _NAME_RE.match(name):
             raise r.fail(key, "expected a package name of letters, digits and ._+-")
         r.table(data, key)
-        allowed = {"git", "ref", "subdir", "spec", "repository", "dist", "mock_chroot", "allow_downgrade_to"}
+        allowed = {
+            "git",
+            "ref",
+            "subdir",
+            "spec",
+            "repository",
+            "dist",
+            "mock_chroot",
+            "allow_downgrade_to",
+            "downgrade_reason",
+        }
         r.check_keys(data["packages"][name], key, allowed)
         git = r.string(data, f"{key}.git")
         if git.startswith("-"):
@@ -198,6 +213,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
             dist=r.string(data, f"{key}.dist", default=dist) if dist else "",
             mock_chroot=r.string(data, f"{key}.mock_chroot", default=chroot),
             allow_downgrade_to=r.optional_string(data, f"{key}.allow_downgrade_to"),
+            downgrade_reason=r.optional_string(data, f"{key}.downgrade_reason"),
         )
     upstreams = _read_upstreams(r, data, keys, repositories)
     templates = (base / r.string(data, "release.templates", default="templates")).resolve()
@@ -213,6 +229,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         repositories=repositories,
         packages=packages,
         upstreams=upstreams,
+        priority=r.integer(data, "release.priority", 10, 1, 99),
     )
 
 
@@ -231,7 +248,8 @@ def _read_upstreams(
     for name in r.table(data, "upstreams", required=False):
         key = f"upstreams.{quoted(name)}"
         r.table(data, key)
-        r.check_keys(data["upstreams"][name], key, {"url", "key", "repository", "packages", "allow_downgrade"})
+        allowed = {"url", "key", "repository", "packages", "allow_downgrade", "downgrade_reason"}
+        r.check_keys(data["upstreams"][name], key, allowed)
         url = r.string(data, f"{key}.url")
         if not url.startswith(("http://", "https://", "file://")):
             raise r.fail(f"{key}.url", f"expected an http://, https:// or file:// URL, found {url!r}")
@@ -261,5 +279,6 @@ def _read_upstreams(
             _pin(r, f"{key}.allow_downgrade[{i}]", p, need_evr=True)
             for i, p in enumerate(r.strings(data, f"{key}.allow_downgrade"))
         )
-        upstreams[name] = Upstream(name, url, key_name, repository, pins, downgrades)
+        reason = r.optional_string(data, f"{key}.downgrade_reason")
+        upstreams[name] = Upstream(name, url, key_name, repository, pins, downgrades, reason)
     return upstreams

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import InputError
 from .nevra import Nevra
@@ -29,6 +29,7 @@ class ManifestEntry:
     signer: str  # the layout's key name
     signer_keyid: str
     downgraded_from: str | None = None
+    downgrade_reason: str | None = None  # the layout's word for a deliberate downgrade
 
     @property
     def nevra(self) -> Nevra:
@@ -80,7 +81,7 @@ class Manifest:
             raise bad("packages", "a list", packages)
         entries = []
         names = {f.name for f in fields(ManifestEntry)}
-        optional = {"epoch", "downgraded_from"}
+        optional = {"epoch", "downgraded_from", "downgrade_reason"}
         required_text = names - optional - {"signer_keyid"}
         for i, item in enumerate(packages):
             where = f"packages[{i}]"
@@ -104,16 +105,18 @@ class Manifest:
             epoch = item.get("epoch")
             if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0):
                 raise bad(f"{where}.epoch", "null or an integer >= 0", epoch)
-            down = item.get("downgraded_from")
-            if down is not None and not isinstance(down, str):
-                raise bad(f"{where}.downgraded_from", "null or a string", down)
+            for key in ("downgraded_from", "downgrade_reason"):
+                if item.get(key) is not None and not isinstance(item[key], str):
+                    raise bad(f"{where}.{key}", "null or a string", item[key])
             entries.append(ManifestEntry(**item))
         return cls(data["release"], data["version"], entries)
 
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # added | removed | upgraded | downgraded | rebuilt
+    KINDS: ClassVar[tuple[str, ...]] = ("added", "removed", "upgraded", "downgraded", "rebuilt")
+
+    kind: str  # one of KINDS
     repository: str
     name: str
     arch: str

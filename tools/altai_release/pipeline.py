@@ -135,6 +135,7 @@ class ReleaseBuild:
                 r.name,
                 r.signed_by.key_name,
                 self.layout.packages[r.name].allow_downgrade_to,
+                self.layout.packages[r.name].downgrade_reason,
             )
             for r in built.values()
             for f in r.files
@@ -156,7 +157,7 @@ class ReleaseBuild:
             run.staging / "resign",
             self.progress,
         )
-        self._publish(run, additions, replaced, complete, kept)
+        self._publish(run, additions, replaced, complete, kept, set(built))
         # the release is published: from here on nothing may turn the run into a failure
         assert self.manifest is not None
         record_builds(self.cache, built, self.manifest, lambda name, named: self._key(run, name, named), self.progress)
@@ -172,10 +173,24 @@ class ReleaseBuild:
         return build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)
 
     def _publish(
-        self, run: _Run, additions: list[NewFile], replaced: set[str], complete: bool, cached: frozenset[str]
+        self,
+        run: _Run,
+        additions: list[NewFile],
+        replaced: set[str],
+        complete: bool,
+        cached: frozenset[str],
+        built: set[str],
     ) -> None:
         assembled = assemble_release(
-            self.store, self.layout, additions, replaced, run.public_keys, self.options.base_url, complete, cached
+            self.store,
+            self.layout,
+            additions,
+            replaced,
+            run.public_keys,
+            self.options.base_url,
+            complete,
+            cached,
+            {name: self.store.logs / name for name in built},
         )
         if assembled is None:
             self.manifest = self.store.current_manifest()

@@ -1,5 +1,6 @@
 """The files of a release besides its packages: createrepo_c metadata for every repository, the public
-keys, `altai.repo` for the installer and `manifest.json`."""
+keys, `altai.repo` for the installer, `manifest.json`, the build logs of our packages (`logs/<package>/`)
+and the release notes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from .errors import InputError, PublishError
 from .layout import ReleaseLayout
 from .manifest import MANIFEST_NAME, Manifest
+from .notes import write_notes
 from .release_store import link_or_copy
 from .repodata import read_packages, write_repodata
 from .templates import render
@@ -43,6 +45,7 @@ def repo_file(layout: ReleaseLayout, base_url: str) -> str:
     context = {
         "release": layout.name,
         "version": layout.version,
+        "priority": layout.priority,
         "base_url": base_url.rstrip("/"),
         "repositories": repos,
     }
@@ -54,12 +57,15 @@ def write_release(
     layout: ReleaseLayout,
     manifest: Manifest,
     new_files: Mapping[str, Path],
+    previous: Manifest,
     previous_dir: Path | None,
     public_keys: Mapping[str, bytes],
     repo_text: str,
+    built_logs: Mapping[str, Path],
 ) -> None:
     """Fill the empty directory `target` with the release: packages (new files, or hard links to the
-    previous release's), keys, repodata, manifest and altai.repo."""
+    previous release's), keys, repodata, manifest, altai.repo, build logs (`built_logs`: the log directory
+    of each package built by this run) and the release notes against `previous`."""
     for repo in layout.repositories.values():
         (target / repo.path).mkdir(parents=True, exist_ok=True)
     for entry in manifest.entries:
@@ -77,8 +83,27 @@ def write_release(
                 if f"{repo.path}/{href}" in unchanged:
                     reusable[href] = pkg
         write_repodata(target / repo.path, reusable, revision)
+    _write_logs(target, manifest, previous_dir, built_logs)
     (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     (target / "altai.repo").write_text(repo_text, encoding="utf-8")
+    write_notes(layout, manifest, previous, target, previous_dir)
+
+
+def _write_logs(target: Path, manifest: Manifest, previous_dir: Path | None, built_logs: Mapping[str, Path]) -> None:
+    """logs/<package>/ for each of our packages: copied from this run's build (the store's log directory is
+    rewritten by the next build), hard links to the previous release's for the others."""
+    for origin in sorted({e.origin for e in manifest.entries if not e.origin.startswith("upstream:")}):
+        built = built_logs.get(origin)
+        source = built if built is not None else (previous_dir / "logs" / origin if previous_dir else None)
+        if source is None or not source.is_dir():
+            continue
+        for log in sorted(source.iterdir()):
+            if log.is_file():
+                (target / "logs" / origin).mkdir(parents=True, exist_ok=True)
+                if built is not None:
+                    shutil.copyfile(log, target / "logs" / origin / log.name)
+                else:
+                    link_or_copy(log, target / "logs" / origin / log.name)
 
 
 def _write_keys(

@@ -25,6 +25,7 @@ class NewFile:
     origin: str  # layout package name or upstream name
     signer: str  # layout key name
     allowed_downgrade: str | None = None  # the EVR the layout allows this origin to go down to
+    downgrade_reason: str | None = None  # the layout's word for why
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,10 @@ def plan_release(
                 entries[same.path] = replace(same, origin=item.origin)
                 continue
             downgraded_from = same.downgraded_from  # the same build under a rotated key
+            reason = same.downgrade_reason
         else:
             downgraded_from = check_downgrade(previous, item, facts.nevra)
+            reason = item.downgrade_reason if downgraded_from else None
         entries[path] = ManifestEntry(
             repository=item.repository,
             path=path,
@@ -83,6 +86,7 @@ def plan_release(
             signer=item.signer,
             signer_keyid=facts.signer_keyid,
             downgraded_from=downgraded_from,
+            downgrade_reason=reason,
         )
         new_files[path] = item.path
     manifest = Manifest(layout.name, layout.version, sorted(entries.values(), key=lambda e: e.path))

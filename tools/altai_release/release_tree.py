@@ -23,6 +23,7 @@ def assemble_release(
     base_url: str | None,
     complete: bool = False,
     kept_origins: frozenset[str] = frozenset(),
+    built_logs: Mapping[str, Path] | None = None,
 ) -> tuple[Path, Manifest] | None:
     """The directory and manifest of the next release, complete but not yet published; None when it would
     hold exactly what the current one does."""
@@ -40,7 +41,17 @@ def assemble_release(
         return None
     target = store.new_release_dir()
     try:
-        write_release(target, layout, plan.manifest, plan.new_files, previous_dir, public_keys, repo_text)
+        write_release(
+            target,
+            layout,
+            plan.manifest,
+            plan.new_files,
+            previous,
+            previous_dir,
+            public_keys,
+            repo_text,
+            built_logs or {},
+        )
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

@@ -37,6 +37,14 @@ class TomlReader:
     def optional_string(self, data: dict[str, Any], key: str) -> str | None:
         return None if _lookup(data, key) is None else self.string(data, key)
 
+    def integer(self, data: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+        value = _lookup(data, key)
+        if value is None:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise self.fail(key, f"expected an integer from {low} to {high}, found {_describe(value)}")
+        return value
+
     def boolean(self, data: dict[str, Any], key: str, default: bool) -> bool:
         value = _lookup(data, key)
         if value is None:
