@@ -168,6 +168,14 @@ def build_main(argv: Sequence[str] | None = None) -> int:
         metavar="OLD_MANIFEST",
         help="print the release notes (Markdown) of the release against the one of OLD_MANIFEST",
     )
+    parser.add_argument(
+        "--accept",
+        action="store_true",
+        help="check the published release with dnf: repoclosure and an install of every package (builds nothing)",
+    )
+    parser.add_argument(
+        "--base-repos", type=Path, metavar="FILE", help="with --accept: a .repo file of the base OS repositories"
+    )
     parser.add_argument("--against", type=Path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
     args = parser.parse_args(argv)
 
@@ -193,6 +201,14 @@ def build_main(argv: Sequence[str] | None = None) -> int:
         for option, value in (("--diff", args.diff), ("--notes", args.notes)):
             if value is not None and (args.packages or args.all):
                 raise InputError(f"{option} compares manifests and builds nothing: drop the package names or --all")
+        if args.accept and (args.packages or args.all):
+            raise InputError("--accept checks the published release and builds nothing: run it after the build")
+        if args.accept:
+            from .acceptance import accept
+
+            for line in accept(load_layout(args.layout), ReleaseStore(args.out).out, args.base_repos):
+                print(f"ok: {line}", file=sys.stderr)
+            return 0
         if args.diff is not None:
             return diff_body()
         if args.notes is not None:

@@ -1,0 +1,89 @@
+"""The CI release job, `.ci/release`, run as a CI system runs it: the shipped layout, a release key in
+GNUPGHOME (never the development key), base OS stand-ins for the packages' Requires. It publishes, accepts
+the tree with dnf (repoclosure, install with gpgcheck) and keeps its JSON summary as an artifact; a missing
+key or an unresolvable dependency makes it fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from altai_testlib import ROOT
+from rpmtools import build_rpm, make_key, make_repo, public_key
+
+REQUIRES = (
+    "fping",
+    "python3-webob",
+    "python3-oslo-policy",
+    "python3-oslo-config",
+    "python3-paste-deploy",
+    "python3-keystonemiddleware",
+    "python3-keystoneauth1",
+    "python3-novaclient",
+)
+
+
+def base_os(tmp: Path, names: tuple[str, ...]) -> Path:
+    """A base OS repository (file://) with stand-ins for `names`, and its .repo file."""
+    key = make_key(tmp / "base-gnupg", "Test Base OS Key")
+    work = tmp / "base-rpms"
+    rpms = [build_rpm(work, "python3", "3.6.8", "1", provides=["python(abi) = 3.6", "/usr/bin/python3"], signer=key)]
+    rpms += [build_rpm(work, name, "1.0", "1", signer=key) for name in names]
+    repo = make_repo(tmp / "base", rpms)
+    (tmp / "RPM-GPG-KEY-base").write_bytes(public_key(key))
+    repo_file = tmp / "base.repo"
+    repo_file.write_text(
+        f"[base]\nname=base\nbaseurl={repo.as_uri()}/\ngpgcheck=1\ngpgkey={(tmp / 'RPM-GPG-KEY-base').as_uri()}\n"
+    )
+    return repo_file
+
+
+def release_job(tmp: Path, gnupghome: Path, base_repos: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "GNUPGHOME": str(gnupghome),
+        "ALTAI_OUT": str(tmp / "out"),
+        "ALTAI_ARTIFACTS": str(tmp / "artifacts"),
+        "ALTAI_BASE_REPOS": str(base_repos),
+    }
+    return subprocess.run(["bash", str(ROOT / ".ci" / "release")], env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=900)  # fmt: skip
+
+
+@pytest.fixture
+def release_key(tmp_path: Path) -> Path:
+    home = tmp_path / "release-gnupg"
+    make_key(home, "Altai Release Team <release@altai.example>")
+    return home
+
+
+def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
+    run = release_job(tmp_path, release_key, base_os(tmp_path, REQUIRES))
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((tmp_path / "artifacts" / "release.json").read_text())
+    assert sorted(p["package"] for p in summary) == ["instance-notifier", "nova-fping"]
+    assert all(p["signed_by"]["development"] is False for p in summary)
+    assert "ok: repoclosure of centos6, centos6-updates, epel, misc" in run.stderr
+    assert "ok: dnf install of 2 packages with gpgcheck" in run.stderr
+    assert (tmp_path / "artifacts" / "RELEASE-NOTES.md").is_file()
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_release_job_fails_without_the_release_key(tmp_path):
+    empty = tmp_path / "empty-gnupg"
+    empty.mkdir(mode=0o700)
+    run = release_job(tmp_path, empty, base_os(tmp_path, REQUIRES))
+    assert run.returncode == 4, run.stderr
+    assert "--require-key forbids a development key" in run.stderr
+    assert not (tmp_path / "out").exists()
+    assert (tmp_path / "artifacts" / "release.json").exists()  # the (empty) summary is still an artifact
+
+
+def test_release_job_fails_when_a_dependency_does_not_resolve(tmp_path, release_key):
+    missing_client = tuple(n for n in REQUIRES if n != "python3-novaclient")
+    run = release_job(tmp_path, release_key, base_os(tmp_path, missing_client))
+    assert run.returncode == 4, run.stderr
+    assert "repoclosure failed" in run.stderr and "python3-novaclient" in run.stderr
