@@ -74,6 +74,7 @@ def test_tree_layout_manifest_and_repo_file(release, state_dir, gnupghome):
         "enabled": "1",
         "gpgcheck": "1",
         "gpgkey": "http://mirror.example/altai/9.9/RPM-GPG-KEY-altai",
+        "priority": "10",
     }
     assert sections["altai-misc-srpms"]["enabled"] == "0"
 
