@@ -156,7 +156,10 @@ content = "own"
     [
         ('[packages.x]\ngit = "/r"\nrepository = "nope"\n', "packages.x.repository: 'nope' is not a repository"),
         ('[packages.x]\ngit = "-x"\nrepository = "centos6"\n', "packages.x.git: expected a path or URL"),
-        ('[packages.x]\nrepository = "centos6"\n', "packages.x.git: expected a non-empty string, found nothing"),
+        (
+            '[packages.x]\nrepository = "centos6"\n',
+            "packages.x: expected exactly one of git (a repository with a spec) or srpm",
+        ),
         ('[packages.x]\ngit = "/r"\nrepository = "centos6"\ncolour = 1\n', "packages.x.colour: unknown key"),
         ('[repositories.other]\npath = "../up"\nsigned_by = "altai"\ncontent = "own"\n', "relative path inside"),
         ('[repositories.other]\npath = "o"\nsigned_by = "k2"\ncontent = "own"\n', "'k2' is not a key"),

@@ -169,6 +169,11 @@ def build_main(argv: Sequence[str] | None = None) -> int:
         help="print the release notes (Markdown) of the release against the one of OLD_MANIFEST",
     )
     parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="show where each named package comes from, where it goes and its signing key (builds nothing)",
+    )
+    parser.add_argument(
         "--accept",
         action="store_true",
         help="check the published release with dnf: repoclosure and an install of every package (builds nothing)",
@@ -201,6 +206,15 @@ def build_main(argv: Sequence[str] | None = None) -> int:
         for option, value in (("--diff", args.diff), ("--notes", args.notes)):
             if value is not None and (args.packages or args.all):
                 raise InputError(f"{option} compares manifests and builds nothing: drop the package names or --all")
+        if args.explain:
+            from .explain import explain
+
+            layout = load_layout(args.layout)
+            if not args.packages and not args.all:
+                raise InputError("--explain needs package names (or --all)")
+            for name in sorted(layout.packages) if args.all else args.packages:
+                print("\n".join(explain(layout, name, ReleaseStore(args.out).store / "downloads")))
+            return 0
         if args.accept and (args.packages or args.all):
             raise InputError("--accept checks the published release and builds nothing: run it after the build")
         if args.accept:
@@ -237,6 +251,31 @@ def build_main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps([r.as_json() for r in results], indent=2))
         else:
             print(_summary(results))
+        return 0
+
+    return _run(body)
+
+
+def srpm2git_main(argv: Sequence[str] | None = None) -> int:
+    parser = _Parser(
+        prog="srpm2git",
+        description="Import a source RPM into a new git repository: spec at the root, Source0's tree unpacked, "
+        "patches and other sources next to the spec, one commit at the SRPM's build time.",
+    )
+    parser.add_argument("srpm", metavar="SRPM", type=Path, help="the source RPM (a local file)")
+    parser.add_argument("directory", metavar="DIR", type=Path, help="the new repository (absent or empty)")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        from .srpm2git import srpm_to_git
+
+        if not args.srpm.is_file():
+            raise InputError(f"{args.srpm}: no such file")
+        made = srpm_to_git(args.srpm.absolute(), args.directory.absolute())
+        dist = f" --dist {made.dist}" if made.dist else ""
+        print(f"{made.repository}: {made.nevra} at commit {made.commit[:12]}", file=sys.stderr)
+        print(f"rebuild it with: tools/git2srpm.py{dist} {made.repository}", file=sys.stderr)
+        print(made.repository)
         return 0
 
     return _run(body)

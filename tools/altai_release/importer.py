@@ -4,7 +4,6 @@ and its signature against the upstream key, and hand the verified files to the r
 
 from __future__ import annotations
 
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import createrepo_c as cr
 
+from .download import fetch
 from .errors import AltaiError, UpstreamError, VerificationError
 from .evr import highest
 from .hashing import file_digest
@@ -21,19 +21,6 @@ from .layout import ReleaseLayout, Upstream
 from .nevra import Nevra
 from .release_policy import NewFile
 from .verify import KeyDatabases, verify_packages
-
-FETCH_TIMEOUT = 60.0
-
-
-def _fetch(url: str, dest: Path, what: str) -> None:
-    if not url.startswith(("http://", "https://", "file://")):
-        raise UpstreamError(f"{what}: refusing to fetch {url!r}")
-    try:
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as response, open(dest, "wb") as out:  # noqa: S310
-            shutil.copyfileobj(response, out)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise UpstreamError(f"{what}: cannot fetch {url}: {reason}") from exc
 
 
 def _checksum(path: Path, kind: str) -> str:
@@ -67,7 +54,7 @@ class Importer:
         meta = self.workdir / "meta"
         (meta / "repodata").mkdir(parents=True, exist_ok=True)
         what = f"upstream {self.upstream.name!r}"
-        _fetch(self.base + "repodata/repomd.xml", meta / "repodata" / "repomd.xml", what)
+        fetch(self.base + "repodata/repomd.xml", meta / "repodata" / "repomd.xml", what)
         try:
             repomd = cr.Repomd(str(meta / "repodata" / "repomd.xml"))
             records = {rec.type: rec for rec in repomd.records}
@@ -78,7 +65,7 @@ class Importer:
                 href = records[kind].location_href
                 local = meta / href
                 local.parent.mkdir(parents=True, exist_ok=True)
-                _fetch(urllib.parse.urljoin(self.base, href), local, what)
+                fetch(urllib.parse.urljoin(self.base, href), local, what)
                 if _checksum(local, records[kind].checksum_type) != records[kind].checksum:
                     raise VerificationError(f"{what}: {href} does not match the checksum in repomd.xml")
         try:
@@ -112,7 +99,7 @@ class Importer:
             if not name.endswith(".rpm") or name.startswith("."):
                 raise UpstreamError(f"upstream {self.upstream.name!r}: odd package location {pkg.location!r}")
             local = downloads / name
-            _fetch(urllib.parse.urljoin(self.base, pkg.location), local, f"upstream {self.upstream.name!r}")
+            fetch(urllib.parse.urljoin(self.base, pkg.location), local, f"upstream {self.upstream.name!r}")
             if _checksum(local, pkg.checksum_type) != pkg.checksum:
                 raise VerificationError(
                     f"upstream {self.upstream.name!r}: {name} does not match the "

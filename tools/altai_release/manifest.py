@@ -30,6 +30,9 @@ class ManifestEntry:
     signer_keyid: str
     downgraded_from: str | None = None
     downgrade_reason: str | None = None  # the layout's word for a deliberate downgrade
+    # where the package was made from: {"kind": "git", "url", "commit"} or {"kind": "srpm", "url", "sha256",
+    # "signer_keyid"}; None for upstream binaries (their origin names the upstream)
+    source: dict[str, str] | None = None
 
     @property
     def nevra(self) -> Nevra:
@@ -81,7 +84,7 @@ class Manifest:
             raise bad("packages", "a list", packages)
         entries = []
         names = {f.name for f in fields(ManifestEntry)}
-        optional = {"epoch", "downgraded_from", "downgrade_reason"}
+        optional = {"epoch", "downgraded_from", "downgrade_reason", "source"}
         required_text = names - optional - {"signer_keyid"}
         for i, item in enumerate(packages):
             where = f"packages[{i}]"
@@ -108,6 +111,11 @@ class Manifest:
             for key in ("downgraded_from", "downgrade_reason"):
                 if item.get(key) is not None and not isinstance(item[key], str):
                     raise bad(f"{where}.{key}", "null or a string", item[key])
+            source = item.get("source")
+            if source is not None and (
+                not isinstance(source, dict) or not all(isinstance(v, str) for v in source.values())
+            ):
+                raise bad(f"{where}.source", "null or an object of strings", source)
             entries.append(ManifestEntry(**item))
         return cls(data["release"], data["version"], entries)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,28 @@ def read_facts(path: Path) -> PackageFacts:
         signature = hdr.format("%{DSAHEADER:pgpsig}")
     keyid = signature.rsplit("Key ID", 1)[1].strip() if "Key ID" in signature else ""
     return PackageFacts(path, nevra, file_sha256(path), hdr["sha256header"] or "", keyid)
+
+
+_PAYLOAD_IO = {"gzip": "gzdio", "bzip2": "bzdio", "xz": "xzdio", "lzma": "lzdio", "zstd": "zstdio"}
+
+
+def payload_files(path: Path) -> Iterator[tuple[str, bool, bytes]]:
+    """(name, is the spec, bytes) of each file in a package's payload, read in memory with the rpm bindings
+    (nothing is written: names from an untrusted SRPM are the caller's to check)."""
+    rpm = rpm_bindings()
+    ts = rpm.TransactionSet()
+    ts.setVSFlags(rpm._RPMVSF_NOSIGNATURES | rpm._RPMVSF_NODIGESTS)
+    try:
+        fd = rpm.fd.open(str(path))
+        try:
+            hdr = ts.hdrFromFdno(fd)
+            compressor = hdr["payloadcompressor"] or "gzip"
+            if compressor not in _PAYLOAD_IO:
+                raise AltaiError(f"{path}: payload compressed with {compressor!r}, which this tool cannot read")
+            archive = rpm.files(hdr).archive(rpm.fd(fd, "r", _PAYLOAD_IO[compressor]))
+            for item in archive:
+                yield item.name, bool(item.fflags & rpm.RPMFILE_SPECFILE), archive.read() if item.size else b""
+        finally:
+            fd.close()
+    except (OSError, rpm.error) as exc:
+        raise AltaiError(f"{path}: not a readable rpm package: {exc}") from exc

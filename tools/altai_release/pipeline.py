@@ -106,7 +106,11 @@ class ReleaseBuild:
         identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
         for note in self.keys.notes:
             self.progress(f"note: {note}")
-        sources = {e.name: resolve_source(e, staging / "sources", self.cache.named(e.name)) for e in entries}
+        downloads = self.store.store / "downloads"
+        sources = {
+            e.name: resolve_source(e, self.layout, staging / "sources", downloads, self.cache.named(e.name))
+            for e in entries
+        }
         # exported once: every package is verified against its key's public half
         public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
         run = _Run(staging, entries, identities, public_keys, sources, {}, KeyDatabases(staging / "rpmdb"))
@@ -136,6 +140,7 @@ class ReleaseBuild:
                 r.signed_by.key_name,
                 self.layout.packages[r.name].allow_downgrade_to,
                 self.layout.packages[r.name].downgrade_reason,
+                run.sources[r.name].provenance,
             )
             for r in built.values()
             for f in r.files

@@ -26,6 +26,7 @@ class NewFile:
     signer: str  # layout key name
     allowed_downgrade: str | None = None  # the EVR the layout allows this origin to go down to
     downgrade_reason: str | None = None  # the layout's word for why
+    source: dict[str, str] | None = None  # where it was made from (see ManifestEntry.source)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def plan_release(
             signer_keyid=facts.signer_keyid,
             downgraded_from=downgraded_from,
             downgrade_reason=reason,
+            source=item.source,
         )
         new_files[path] = item.path
     manifest = Manifest(layout.name, layout.version, sorted(entries.values(), key=lambda e: e.path))

@@ -20,6 +20,11 @@ class PackageSource(Protocol):
         """Where the package comes from, for progress lines and errors (e.g. `REPO at REF (commit X)`)."""
         ...
 
+    @property
+    def provenance(self) -> dict[str, str]:
+        """Where the package is made from, as the manifest records it."""
+        ...
+
     def material(self, named: Sequence[str]) -> Mapping[str, object]:
         """What the package is made of, for its build-cache key: it changes when and only when one of the
         package's inputs changes. `named`: the files its spec names besides its own tree."""

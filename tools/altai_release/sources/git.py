@@ -30,8 +30,14 @@ class GitPackageSource:
     def description(self) -> str:
         return f"{self.entry.git} at {self.entry.ref} (commit {self.commit[:12]})"
 
+    @property
+    def provenance(self) -> dict[str, str]:
+        assert self.entry.git is not None
+        return {"kind": "git", "url": self.entry.git, "ref": self.entry.ref, "commit": self.commit}
+
     @classmethod
     def resolve(cls, entry: PackageEntry, workdir: Path, named: Sequence[str]) -> GitPackageSource:
+        assert entry.git is not None  # a git package
         source = GitSource.open(entry.git, workdir / f"clone-{entry.name}")
         try:
             commit = source.resolve(entry.ref)

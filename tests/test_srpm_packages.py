@@ -1,0 +1,313 @@
+"""Third-party source RPMs rebuilt into deps/misc: SRPMs made here with rpmbuild, signed by an "upstream"
+key made here, served by a real HTTP server on 127.0.0.1; rebuilt by the local builder; the republished
+SRPM checked with rpmkeys and the rpm bindings; installed with Debian's dnf from the published tree."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+from altai_testlib import assert_one_line_error, build, packages_and_keys, tree
+from rpmtools import TestKey, make_key, public_key, rpmsign, serve
+
+RABBIT_SPEC = """\
+Name: {name}
+Version: 1.0
+Release: 1%{{?dist}}
+Summary: A third-party package we rebuild unchanged
+License: MIT
+Source0: %{{name}}-%{{version}}.tar.gz
+{tags}
+BuildArch: noarch
+%description
+Third party.
+%prep
+%setup -q
+%build
+cat data.txt > built.txt
+%install
+mkdir -p %{{buildroot}}/usr/share/{name}
+cp built.txt %{{buildroot}}/usr/share/{name}/
+%files
+/usr/share/{name}
+"""
+
+
+def make_srpm(work: Path, name: str, tags: str = "", signer: TestKey | None = None) -> Path:
+    """An upstream's SRPM: rpmbuild -bs with the upstream's dist, signed by its key."""
+    top = work / f"top-{name}"
+    (top / "SOURCES").mkdir(parents=True)
+    data = f"{name} data\n".encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"{name}-1.0/data.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (top / "SOURCES" / f"{name}-1.0.tar.gz").write_bytes(buf.getvalue())
+    spec = top / f"{name}.spec"
+    spec.write_text(RABBIT_SPEC.format(name=name, tags=tags))
+    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6", str(spec)],
+                   check=True, capture_output=True)  # fmt: skip
+    (srpm,) = (top / "SRPMS").glob("*.src.rpm")
+    if signer is not None:
+        rpmsign(signer, [srpm])
+    return srpm
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def qf(path: Path, fmt: str) -> str:
+    return subprocess.run(["rpm", "-qp", "--nosignature", "--qf", fmt, str(path)], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("srpm-upstream")
+    key = make_key(tmp / "upstream-gnupg", "Upstream SRPM Key")
+    other = make_key(tmp / "other-gnupg", "Someone Else")
+    www = tmp / "www"
+    www.mkdir()
+    srpms = {
+        "rabbit": make_srpm(tmp, "rabbit", signer=key),
+        "unsigned": make_srpm(tmp, "unsigned"),
+        "foreign": make_srpm(tmp, "foreign", signer=other),
+        "needs-lib": make_srpm(tmp, "needs-lib", tags="BuildRequires: libaltai-devel >= 1.0", signer=key),
+    }
+    for path in srpms.values():
+        (www / path.name).write_bytes(path.read_bytes())
+    key_file = tmp / "RPM-GPG-KEY-upstream"
+    key_file.write_bytes(public_key(key))
+    with serve(www) as url:
+        yield {"url": url, "srpms": srpms, "key_file": key_file, "key": key}
+
+
+def add_srpm(release, upstream, name: str, *, sha: str | None = None, key: bool = True, url: str | None = None,
+             extra: str = "") -> None:  # fmt: skip
+    srpm = upstream["srpms"][name]
+    layout = release["layout"]
+    text = layout.read_text()
+    if "[keys.upstream]" not in text:
+        text += f'\n[keys.upstream]\nid = "Upstream SRPM Key"\nfile = "{upstream["key_file"]}"\n'
+    text += textwrap.dedent(f"""
+        [packages.{name}]
+        srpm = "{url or f"{upstream['url']}/{srpm.name}"}"
+        sha256 = "{sha or sha256(srpm)}"
+        repository = "misc"
+        """)
+    if key:
+        text += 'key = "upstream"\n'
+    layout.write_text(text + extra)
+
+
+def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(release, state_dir, gnupghome, upstream,
+                                                                        tmp_path):  # fmt: skip
+    add_srpm(release, upstream, "rabbit")
+    run = build(release, state_dir, gnupghome, "rabbit", "--json")
+    assert run.returncode == 0, run.stderr
+    out = release["out"]
+    assert "deps/misc/rabbit-1.0-1.el6.noarch.rpm" in packages_and_keys(out)
+    republished = out / "deps/misc-srpms/rabbit-1.0-1.el6.src.rpm"
+    original = upstream["srpms"]["rabbit"]
+    # what a user downloads: the upstream source, byte for byte, plus our signature
+    assert qf(republished, "%{PAYLOADDIGEST} %{SHA256HEADER}") == qf(original, "%{PAYLOADDIGEST} %{SHA256HEADER}")
+    db = tmp_path / "db"
+    db.mkdir()
+    subprocess.run(["rpmkeys", "--dbpath", str(db), "--import", str(out / "RPM-GPG-KEY-altai")], check=True)
+    binary = out / "deps/misc/rabbit-1.0-1.el6.noarch.rpm"
+    check = subprocess.run(["rpmkeys", "--dbpath", str(db), "-K", str(republished), str(binary)],
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0 and check.stdout.count("signatures OK") == 2, check.stdout
+    entries = {e["path"]: e for e in json.loads((out / "manifest.json").read_text())["packages"]}
+    source = entries["deps/misc-srpms/rabbit-1.0-1.el6.src.rpm"]["source"]
+    assert source == {
+        "kind": "srpm",
+        "url": f"{upstream['url']}/{original.name}",
+        "sha256": sha256(original),
+        "signer_keyid": upstream["key"].fingerprint[-16:].lower(),
+    }
+    assert entries["deps/misc/rabbit-1.0-1.el6.noarch.rpm"]["source"] == source
+    # fetched once: a second run uses the content-addressed cache and keeps the published build
+    assert (out.with_name("out.store") / "downloads" / "sha256" / sha256(original)).is_file()
+    again = build(release, state_dir, gnupghome, "--all", "--json")
+    assert {r["package"]: r["builder"] for r in json.loads(again.stdout)}["rabbit"] == "cached", again.stderr
+
+
+def test_srpm_package_waits_for_the_git_package_it_build_requires(release, state_dir, gnupghome, upstream):
+    add_srpm(release, upstream, "needs-lib")
+    run = build(release, state_dir, gnupghome, "--all", "--jobs", "4")
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    started = [ln for ln in lines if "building with" in ln]
+    built_lib = next(i for i, ln in enumerate(lines) if ln.startswith("libaltai: built and signed"))
+    start_needs = next(i for i, ln in enumerate(lines) if "needs-lib: building with" in ln)
+    assert built_lib < start_needs, started
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "fragments"),
+    [
+        ("rabbit", {"sha": "0" * 64}, ["rabbit: source RPM", "has SHA-256", "not the " + "0" * 64]),
+        ("unsigned", {}, ["unsigned: source RPM", "is not signed by key 'upstream'"]),
+        ("foreign", {}, ["foreign: source RPM", "is not signed by key 'upstream'"]),
+        ("rabbit", {"url": "http://127.0.0.1:9/rabbit-1.0-1.el6.src.rpm"}, ["rabbit: source RPM", "cannot fetch",
+                                                                             "http://127.0.0.1:9/"]),
+    ],
+)  # fmt: skip
+def test_bad_srpm_fails_with_one_line_and_changes_nothing(release, state_dir, gnupghome, upstream, name, kwargs,
+                                                         fragments):  # fmt: skip
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    before = tree(release["out"])
+    add_srpm(release, upstream, name, **kwargs)
+    run = build(release, state_dir, gnupghome, name)
+    assert_one_line_error(run, *fragments)
+    assert run.returncode in (3, 4)
+    assert tree(release["out"]) == before
+    assert not list((release["out"].with_name("out.store") / "downloads").rglob("*.incoming-*"))
+
+
+def test_missing_srpm_names_the_url(release, state_dir, gnupghome, upstream):
+    add_srpm(release, upstream, "rabbit", url=f"{upstream['url']}/nope-1.0-1.src.rpm")
+    run = build(release, state_dir, gnupghome, "rabbit")
+    assert_one_line_error(run, "rabbit: source RPM", f"{upstream['url']}/nope-1.0-1.src.rpm", "404")
+
+
+def test_git_and_srpm_are_exclusive(release, state_dir, gnupghome, upstream):
+    add_srpm(release, upstream, "rabbit", extra=f'git = "{release["lib"].path}"\n')
+    assert_one_line_error(build(release, state_dir, gnupghome, "rabbit"), "packages.rabbit",
+                          "exactly one of git", "srpm")  # fmt: skip
+
+
+def test_rebuilt_srpm_installs_with_dnf_and_gpgcheck(release, state_dir, gnupghome, upstream, tmp_path):
+    from test_release import dnf
+
+    add_srpm(release, upstream, "rabbit")
+    out = release["out"]
+    assert build(release, state_dir, gnupghome, "rabbit").returncode == 0
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "altai").symlink_to(out)
+    with serve(www) as url:
+        reposdir = tmp_path / "yum.repos.d"
+        reposdir.mkdir()
+        (reposdir / "altai.repo").write_text((out / "altai.repo").read_text().replace(out.as_uri(), f"{url}/altai"))
+        proc = dnf(tmp_path / "root", reposdir, "install", "rabbit")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "root/usr/share/rabbit/built.txt").read_text() == "rabbit data\n"
+
+
+PATCHED_SPEC = """\
+Name: patched
+Version: 2.1
+Release: 3%{?dist}
+Summary: A third-party package we start to patch
+License: MIT
+Source0: https://upstream.example/%{name}-%{version}.tar.xz
+Source1: patched.conf
+Patch0: fix-build.patch
+BuildArch: noarch
+%description
+Patched.
+%prep
+%setup -q
+%patch0 -p1
+%install
+mkdir -p %{buildroot}/etc
+cp %{SOURCE1} %{buildroot}/etc/
+%files
+/etc/patched.conf
+"""
+
+
+def _srpm_with(tmp: Path, members: dict[str, tarfile.TarInfo | bytes]) -> Path:
+    top = tmp / "top-patched"
+    (top / "SOURCES").mkdir(parents=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
+        for name, content in members.items():
+            if isinstance(content, tarfile.TarInfo):
+                tar.addfile(content)
+            else:
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                info.mode = 0o755 if name.endswith(".sh") else 0o644
+                tar.addfile(info, io.BytesIO(content))
+    (top / "SOURCES" / "patched-2.1.tar.xz").write_bytes(buf.getvalue())
+    (top / "SOURCES" / "patched.conf").write_text("setting = 1\n")
+    (top / "SOURCES" / "fix-build.patch").write_text("--- a/README\n+++ b/README\n@@ -1 +1 @@\n-old\n+new\n")
+    spec = top / "patched.spec"
+    spec.write_text(PATCHED_SPEC)
+    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6", str(spec)],
+                   check=True, capture_output=True)  # fmt: skip
+    (srpm,) = (top / "SRPMS").glob("*.src.rpm")
+    return srpm
+
+
+def payload(srpm: Path, name: str) -> bytes:
+    with open(srpm, "rb") as stdin:  # rpm2archive itself, not the code under test
+        listing = subprocess.run(["rpm2archive", "-n", "-"], stdin=stdin, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(listing)) as tar:
+        for member in tar.getmembers():
+            if member.name.lstrip("./") == name:
+                extracted = tar.extractfile(member)
+                assert extracted is not None
+                return extracted.read()
+    raise AssertionError(f"{name} not in {srpm}")
+
+
+def test_srpm2git_round_trip(tmp_path):
+    from altai_testlib import run_tool
+
+    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/bin/run.sh": b"#!/bin/sh\n"})
+    repo = tmp_path / "imported"
+    run = run_tool("srpm2git.py", str(srpm), str(repo))
+    assert run.returncode == 0, run.stderr
+    assert "--dist .el6" in run.stderr
+    assert sorted(p.name for p in repo.iterdir() if p.name != ".git") == [
+        "README", "bin", "fix-build.patch", "patched.conf", "patched.spec"]  # fmt: skip
+    assert os.access(repo / "bin" / "run.sh", os.X_OK)
+    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%ct %s"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()  # fmt: skip
+    assert log == [f"{qf(srpm, '%{BUILDTIME}')} Import patched-2.1-3.el6 from {srpm.name}"]
+    back = run_tool("git2srpm.py", "--dist", ".el6", "--outdir", str(tmp_path / "back"), str(repo))
+    assert back.returncode == 0, back.stderr
+    again = Path(back.stdout.splitlines()[-1])
+    assert (
+        qf(again, "%{NAME} %{VERSION} %{RELEASE}") == qf(srpm, "%{NAME} %{VERSION} %{RELEASE}") == "patched 2.1 3.el6"
+    )
+    for name in ("patched.spec", "fix-build.patch", "patched.conf"):
+        assert payload(again, name) == payload(srpm, name), name
+
+
+@pytest.mark.parametrize(
+    ("member", "fragment"),
+    [
+        ("patched-2.1/../../escape.txt", "refusing the path"),
+        ("link", "leaves the repository"),
+    ],
+)
+def test_srpm2git_refuses_a_tarball_that_leaves_the_repository(tmp_path, member, fragment):
+    from altai_testlib import run_tool
+
+    members: dict[str, tarfile.TarInfo | bytes] = {"patched-2.1/README": b"old\n"}
+    if member == "link":
+        info = tarfile.TarInfo("patched-2.1/etc")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "../../../etc"
+        members["patched-2.1/etc"] = info
+    else:
+        members[member] = b"x\n"
+    srpm = _srpm_with(tmp_path, members)
+    run = run_tool("srpm2git.py", str(srpm), str(tmp_path / "imported"))
+    assert_one_line_error(run, fragment)
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path.parent / "escape.txt").exists()
+    assert not [p for p in (tmp_path / "imported").rglob("*") if ".git" not in p.parts]
