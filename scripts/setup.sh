@@ -29,3 +29,15 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
         -e 'src/nova-fping[test]' -e 'src/instance-notifier[test]'
     echo "$want" > "$stamp"
 fi
+
+# rpmautospec runs inside the spec sandbox on the system interpreter (it parses specs, which runs their
+# shell): its own directory beside the venv, without the venv's rpm shim, on Debian's rpm bindings
+AUTOSPEC=(rpmautospec==0.8.5 "pygit2>=1.14,<2")
+autospec_stamp=.venv/rpmautospec/.altai-setup-stamp
+if [ "$(cat "$autospec_stamp" 2>/dev/null)" != "${AUTOSPEC[*]}" ]; then
+    echo "setup: installing rpmautospec for the spec sandbox" >&2
+    rm -rf .venv/rpmautospec
+    .venv/bin/pip install -q --disable-pip-version-check --target .venv/rpmautospec "${AUTOSPEC[@]}"
+    echo "${AUTOSPEC[*]}" > "$autospec_stamp"
+fi
+

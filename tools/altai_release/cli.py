@@ -94,6 +94,10 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--define", metavar="'NAME VALUE'", type=_define, action="append", default=[])
     parser.add_argument("--macros", metavar="FILE", type=Path, action="append", default=[])
     parser.add_argument("--no-tarball", action="store_true", help="keep only the SRPM in OUTDIR")
+    parser.add_argument("--lookaside", metavar="URL", help="lookaside cache for the files listed in `sources`")
+    parser.add_argument("--cache", metavar="DIR", type=Path, help="download cache (default ~/.cache/altai-release)")
+    parser.add_argument("--offline", action="store_true", help="files listed in `sources` from the cache only")
+    parser.add_argument("--submodules", action="store_true", help="include the submodules' trees in the tarball")
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -111,6 +115,10 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
             keep_tarball=not args.no_tarball,
             defines=args.define,
             macro_files=[m.absolute() for m in args.macros],
+            lookaside=args.lookaside,
+            download_cache=args.cache.absolute() if args.cache else None,
+            offline=args.offline,
+            submodules=args.submodules,
         )
         result = make_srpm(request, warn=_warn)
         if result.tarball:

@@ -41,6 +41,7 @@ class TreeEntry:
     path: PurePosixPath  # relative to the tree that was walked
     mode: int  # git mode: 0o100644, 0o100755, 0o120000 (symlink), 0o040000 (dir), 0o160000 (gitlink)
     blob: Blob | None
+    hexsha: str = ""  # the object id (for a gitlink: the submodule's commit)
 
 
 class GitSource:
@@ -144,7 +145,7 @@ class GitSource:
         for item in tree.traverse():
             rel = PurePosixPath(item.path).relative_to(base)  # type: ignore[union-attr]
             blob = item if isinstance(item, Blob) else None
-            entries.append(TreeEntry(rel, int(item.mode), blob))  # type: ignore[union-attr]
+            entries.append(TreeEntry(rel, int(item.mode), blob, str(item.hexsha)))  # type: ignore[union-attr]
         # a name that is not UTF-8 is kept as git stores it (surrogate escapes), also for the sort
         entries.sort(key=lambda e: str(e.path).encode("utf-8", "surrogateescape"))
         return iter(entries)
@@ -159,6 +160,25 @@ class GitSource:
         except git.GitCommandError as exc:
             raise GitError(f"{self.location}: cannot read the history", exc.command, str(exc.stderr)) from exc
         return int((last or commit).committed_date)
+
+    def is_shallow(self) -> bool:
+        """A clone made with --depth: the history before its grafts is missing."""
+        return (Path(self.repo.git_dir) / "shallow").is_file()
+
+    def gitlinks(self, tree: Tree) -> list[TreeEntry]:
+        """The submodules (gitlinks) in a tree."""
+        return [e for e in self.walk(tree) if e.mode == 0o160000]
+
+    def submodule(self, path: PurePosixPath) -> GitSource | None:
+        """The submodule checked out at `path` of the work tree (`git submodule update --init`), or None."""
+        if self.repo.working_tree_dir is None or not (Path(self.repo.working_tree_dir) / path / ".git").exists():
+            return None
+        try:
+            repo = git.Repo(Path(self.repo.working_tree_dir) / path, search_parent_directories=False)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            return None
+        repo.git.set_persistent_git_options(c=list(_SAFE_OPTIONS))
+        return GitSource(repo, f"{self.location} submodule {path}", is_local=False)
 
     def commit_count(self, commit: Commit) -> int:
         try:

@@ -90,6 +90,7 @@ class ReleaseLayout:
     repositories: dict[str, Repository]
     packages: dict[str, PackageEntry]
     upstreams: dict[str, Upstream]
+    lookaside: str | None = None  # base URL of the lookaside cache for files listed in a `sources` file
     # `priority=` of every section of altai.repo: dnf (and yum with yum-plugin-priorities) then never
     # takes a package of the same name from another repository, so a deliberate downgrade stays held
     priority: int = 10
@@ -126,7 +127,9 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     base = file.parent
     r.check_keys(data, "(top)", {"release", "keys", "repositories", "packages", "upstreams"})
     release = r.table(data, "release")
-    r.check_keys(release, "release", {"name", "version", "dist", "mock_chroot", "macros", "templates", "priority"})
+    r.check_keys(
+        release, "release", {"name", "version", "dist", "mock_chroot", "macros", "templates", "priority", "lookaside"}
+    )
     dist = r.string(data, "release.dist", default="")
     chroot = r.string(data, "release.mock_chroot")
     macro_files = []
@@ -201,6 +204,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         packages=packages,
         upstreams=upstreams,
         priority=r.integer(data, "release.priority", 10, 1, 99),
+        lookaside=r.optional_string(data, "release.lookaside"),
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from . import runner
-from .errors import SpecError
+from .errors import InputError, SpecError
 from .nevra import Nevra
 from .sandbox import Sandbox
 
@@ -99,7 +100,7 @@ def read_spec(
         raw = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
         raise SpecError(f"{shown}: unreadable result from the spec reader", argv, proc.stderr) from exc
-    return SpecInfo(
+    info = SpecInfo(
         path=spec_file,
         name=raw["name"],
         epoch=raw["epoch"],
@@ -111,3 +112,24 @@ def read_spec(
         provides=tuple(sorted({prov for p in raw["packages"] for prov in p["provides"]})),
         noarch=raw["noarch"],
     )
+    check_expanded(info, shown)
+    return info
+
+
+# what rpm leaves in place when a macro is not defined: %{name ...} (not %name: a URL's %C3 looks alike)
+_UNEXPANDED = re.compile(r"%\{[?!]*(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def check_expanded(info: SpecInfo, shown: str) -> None:
+    """A macro the host's rpm does not know stays in the value as written; name it instead of failing
+    later on a strange file name."""
+    fields = [("Name", info.name), ("Version", info.version), ("Release", info.release)]
+    fields += [(s.tag, s.location) for s in info.sources]
+    for tag, value in fields:
+        match = _UNEXPANDED.search(value)
+        if match:
+            macro = "%{" + match.group("name") + "}"
+            raise InputError(
+                f"{shown}: {tag}: macro {macro} is not defined "
+                "(add it to the layout's macros, or give git2srpm --macros FILE or --define)"
+            )

@@ -10,8 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from git.objects import Commit, Tree
+
+from .autospec import uses_autospec
 from .errors import InputError, SpecError
 from .gitsource import GitSource
+from .lookaside import Lookaside, parse_sources
 from .nevra import Nevra
 from .paths import check_not_option, repo_relative_path
 from .rpmbuild import Rpmbuild
@@ -20,6 +24,7 @@ from .tarball import SourceTarball, compression_for
 
 _RELEASE_LINE = re.compile(r"^(?P<tag>Release[ \t]*:[ \t]*)(?P<value>.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 _DIST_FORMS = ("%{?dist}", "%{dist}", "%dist")
+_AUTORELEASE = re.compile(r"%\{\??autorelease\}|%autorelease\b")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,10 @@ class SrpmRequest:
     defines: Sequence[tuple[str, str]] = ()
     macro_files: Sequence[Path] = ()
     shown_as: str | None = None  # how messages name `repo` when it is our clone of a URL
+    lookaside: str | None = None  # base URL of the lookaside cache for files listed in `sources`
+    download_cache: Path | None = None  # content-addressed cache of fetched files (default: ~/.cache)
+    offline: bool = False  # fetched files from the cache only
+    submodules: bool = False  # include the trees of the submodules (from their local clones)
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,78 @@ class SrpmResult:
     named_files: tuple[str, ...] = ()
 
 
+def _place_sources(
+    source: GitSource, commit: Commit, spec_path: PurePosixPath, info: SpecInfo, sources_dir: Path, request: SrpmRequest
+) -> tuple[list[str], bool]:
+    """Every SourceN/PatchN but a packed Source0 into SOURCES: from the repository next to the spec, or, when
+    listed in the `sources` file there, from the lookaside. Returns the repository paths the package is
+    made of besides its tree, and whether Source0 itself came from the lookaside."""
+    sources_path = spec_path.parent / "sources"
+    listing = source.read_file(commit, sources_path)
+    listed = parse_sources(listing.decode("utf-8", "replace"), f"{source.location}: {sources_path}") if listing else {}
+    cache = request.download_cache or default_download_cache()
+    lookaside = Lookaside(request.lookaside, cache, request.offline)
+    wanted = list(info.extra_files) + ([info.source0] if info.source0.filename in listed else [])
+    named, missing = [], []
+    for extra in sorted(wanted, key=lambda s: (s.kind != "source", s.number)):
+        in_repo = spec_path.parent / extra.filename
+        data = source.read_file(commit, in_repo)
+        if data is not None and extra.filename not in listed:
+            (sources_dir / extra.filename).write_bytes(data)
+            named.append(str(in_repo))
+        elif extra.filename in listed:
+            url = extra.location if "://" in extra.location else None
+            fetched = lookaside.get(
+                info.name, listed[extra.filename], url, f"{spec_path}: {extra.tag} {extra.filename}"
+            )
+            shutil.copyfile(fetched, sources_dir / extra.filename)
+        else:
+            missing.append(f"{extra.tag} {str(in_repo)!r}")
+    if missing:
+        raise InputError(
+            f"{spec_path}: neither in the repository at {commit.hexsha[:12]} nor listed in {sources_path}: "
+            + ", ".join(missing)
+        )
+    if listed:
+        named.append(str(sources_path))
+    return sorted(named), info.source0.filename in listed
+
+
+def _submodules(
+    source: GitSource,
+    commit: Commit,
+    subdir: PurePosixPath,
+    tree: Tree,
+    include: bool,
+    warn: Callable[[str], None] | None,
+) -> dict[PurePosixPath, tuple[GitSource, Tree]]:
+    """With `include`, each gitlink's tree at its recorded commit from the submodule's local clone; without,
+    a warning naming each one left out."""
+    found: dict[PurePosixPath, tuple[GitSource, Tree]] = {}
+    for link in source.gitlinks(tree):
+        recorded = link.hexsha
+        where = subdir / link.path
+        if not include:
+            if warn:
+                warn(f"submodule {where} (commit {recorded[:12]}) is left out of the tarball; --submodules includes it")
+            continue
+        sub = source.submodule(where)
+        if sub is None:
+            raise InputError(f"{source.location}: submodule {where} has no local clone; run 'git submodule update "
+                             "--init' (or build without --submodules)")  # fmt: skip
+        try:
+            found[link.path] = (sub, sub.repo.commit(recorded).tree)
+        except ValueError as exc:
+            sub.close()
+            raise InputError(f"{source.location}: submodule {where}: its clone lacks commit {recorded[:12]}; "
+                             "run 'git submodule update'") from exc  # fmt: skip
+    return found
+
+
+def default_download_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "altai-release" / "downloads"
+
+
 def snapshot_suffix(count: int, hexsha: str) -> str:
     """`.git.N.HASH`: rpm compares N numerically, so later commits sort higher and any snapshot sorts
     above the plain release it builds on (an extra segment is newer)."""
@@ -61,6 +142,12 @@ def add_release_suffix(spec_text: str, suffix: str, spec_name: str) -> str:
 
     def insert(match: re.Match[str]) -> str:
         value = match.group("value")
+        auto = _AUTORELEASE.search(value)
+        if auto:  # rpmautospec's own snapshot field goes before the dist it appends
+            braced = auto.group(0).startswith("%{")
+            option = f" -s {suffix.lstrip('.')}"
+            replaced = auto.group(0)[:-1] + option + "}" if braced else auto.group(0) + option
+            return match.group("tag") + value[: auto.start()] + replaced + value[auto.end() :]
         for dist in _DIST_FORMS:
             at = value.find(dist)
             if at >= 0:
@@ -137,6 +224,15 @@ def _build(
     warn: Callable[[str], None] | None,
 ) -> SrpmResult:
     commit = source.resolve(request.ref)
+    if source.is_shallow():
+        if request.snapshot:
+            raise InputError(
+                f"{source.location} is a shallow clone: --snapshot numbers the release by the commits reachable "
+                f"from {request.ref}, and the clone does not have them; run 'git fetch --unshallow' first"
+            )
+        if warn:
+            warn(f"{source.location} is a shallow clone: the package's time (SOURCE_DATE_EPOCH) is its last change "
+                 "that the cut history shows")  # fmt: skip
     if source.is_dirty():
         message = (
             f"{source.location} has uncommitted changes; they are not included (building commit {commit.hexsha[:12]})"
@@ -149,6 +245,10 @@ def _build(
     if spec_bytes is None:
         raise InputError(f"{source.location}: no spec file {str(spec_path)!r} at {commit.hexsha[:12]}")
     spec_text = spec_bytes.decode("utf-8", "surrogateescape")
+    if uses_autospec(spec_text):
+        from .autospec import process
+
+        spec_text = process(str(source.repo.git_dir), source.location, commit.hexsha, spec_path, work)
     if request.snapshot:
         suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
         spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
@@ -168,26 +268,21 @@ def _build(
     # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
     # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
     # another package's spec beside this one, does not change a byte of this package
-    named = sorted({str(spec_path.parent / extra.filename) for extra in info.extra_files})
+    sources_dir = build.topdir / "SOURCES"
+    named, source0_fetched = _place_sources(source, commit, spec_path, info, sources_dir, request)
     changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
     build.source_date_epoch = changed
 
-    sources_dir = build.topdir / "SOURCES"
-    missing = []
-    for extra in sorted(info.extra_files, key=lambda s: (s.kind != "source", s.number)):
-        in_repo = spec_path.parent / extra.filename
-        data = source.read_file(commit, in_repo)
-        if data is None:
-            missing.append(f"{extra.tag} {str(in_repo)!r}")
-        else:
-            (sources_dir / extra.filename).write_bytes(data)
-    if missing:
-        raise InputError(f"{spec_path}: not in the repository at {commit.hexsha[:12]}: {', '.join(missing)}")
-
     tar_name = info.source0.filename
-    compression_for(tar_name)
-    tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed)
-    tarball.write(sources_dir / tar_name)
+    if not source0_fetched:
+        compression_for(tar_name)
+        submodules = _submodules(source, commit, subdir, tree, request.submodules, warn)
+        try:
+            tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules)
+            tarball.write(sources_dir / tar_name)
+        finally:
+            for sub_source, _ in submodules.values():
+                sub_source.close()
     for path in sources_dir.iterdir():
         os.utime(path, (changed, changed))
     os.utime(spec_file, (changed, changed))

@@ -2,7 +2,8 @@
 
 Written by us rather than by `git archive` so that every byte is under our control and does not depend
 on the git version: entries sorted by path, every mtime the commit's time, owner root:root (uid/gid 0),
-modes 0644/0755 from git, symlinks kept, submodules left out, compression without names or times.
+modes 0644/0755 from git, symlinks kept, submodules left out unless their trees are given (at the commits
+the gitlinks record), compression without names or times.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import gzip
 import io
 import lzma
 import tarfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
 from git.objects import Tree
 
 from .errors import InputError
-from .gitsource import GitSource
+from .gitsource import GitSource, TreeEntry
 
 
 def _gzip(raw: BinaryIO) -> IO[bytes]:
@@ -62,6 +63,9 @@ class SourceTarball:
     tree: Tree
     top: str  # the archive's top directory, NAME-VERSION
     mtime: int  # the commit's time
+    # gitlinks of `tree` (paths relative to it) whose trees go into the archive: the submodule's source and
+    # its tree at the recorded commit
+    submodules: Mapping[PurePosixPath, tuple[GitSource, Tree]] = field(default_factory=dict)
 
     def write(self, dest: Path) -> None:
         suffix = compression_for(dest.name)
@@ -84,7 +88,7 @@ class SourceTarball:
     def _write_tar(self, out: IO[bytes]) -> None:
         with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             tar.addfile(self._info(self.top + "/", tarfile.DIRTYPE, 0o755))
-            for entry in self.source.walk(self.tree):
+            for entry in self._entries():
                 name = str(PurePosixPath(self.top) / entry.path)
                 if entry.mode == 0o040000:
                     tar.addfile(self._info(name + "/", tarfile.DIRTYPE, 0o755))
@@ -97,4 +101,17 @@ class SourceTarball:
                     info = self._info(name, tarfile.REGTYPE, 0o755 if entry.mode & 0o111 else 0o644)
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
-                # gitlinks (submodules) have no content in this repository: left out, as git archive does
+                # other gitlinks (submodules) have no content in this repository: left out, as git archive does
+
+    def _entries(self) -> list[TreeEntry]:
+        """The tree's entries, each given submodule's tree in place of its gitlink, in byte order."""
+        entries = []
+        for entry in self.source.walk(self.tree):
+            if entry.mode == 0o160000 and entry.path in self.submodules:
+                sub_source, sub_tree = self.submodules[entry.path]
+                entries.append(TreeEntry(entry.path, 0o040000, None))
+                entries += [TreeEntry(entry.path / e.path, e.mode, e.blob) for e in sub_source.walk(sub_tree)]
+            else:
+                entries.append(entry)
+        entries.sort(key=lambda e: str(e.path).encode("utf-8", "surrogateescape"))
+        return entries

@@ -21,4 +21,4 @@ def resolve_source(
     content-addressed cache of fetched files."""
     if entry.srpm is not None:
         return SrpmPackageSource.resolve(entry, layout, workdir / entry.name, downloads)
-    return GitPackageSource.resolve(entry, workdir, named)
+    return GitPackageSource.resolve(entry, workdir, named, layout.lookaside, downloads)

@@ -21,6 +21,8 @@ class GitPackageSource:
     subdir: PurePosixPath
     spec: PurePosixPath
     _material: dict[str, object]
+    lookaside: str | None = None
+    downloads: Path | None = None
 
     @property
     def name(self) -> str:
@@ -36,7 +38,9 @@ class GitPackageSource:
         return {"kind": "git", "url": self.entry.git, "ref": self.entry.ref, "commit": self.commit}
 
     @classmethod
-    def resolve(cls, entry: PackageEntry, workdir: Path, named: Sequence[str]) -> GitPackageSource:
+    def resolve(
+        cls, entry: PackageEntry, workdir: Path, named: Sequence[str], lookaside: str | None, downloads: Path
+    ) -> GitPackageSource:
         assert entry.git is not None  # a git package
         source = GitSource.open(entry.git, workdir / f"clone-{entry.name}")
         try:
@@ -51,6 +55,7 @@ class GitPackageSource:
                 entry, str(source.repo.git_dir if not source.is_local else entry.git), commit.hexsha, subdir, spec, {}
             )
             resolved._material = resolved._read_material(source, named)
+            resolved.lookaside, resolved.downloads = lookaside, downloads
             return resolved
         finally:
             source.close()
@@ -86,5 +91,7 @@ class GitPackageSource:
             keep_tarball=False,
             macro_files=macro_files,
             shown_as=self.entry.git if self.repository != self.entry.git else None,
+            lookaside=self.lookaside,
+            download_cache=self.downloads,
         )
         return make_srpm(request, warn=warn)

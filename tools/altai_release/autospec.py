@@ -1,0 +1,51 @@
+"""%autorelease and %autochangelog (rpmautospec): the Release and %changelog that Fedora's tooling computes
+from the git history, for the commit being built. rpmautospec runs in the spec sandbox on a clean clone
+checked out at that commit (its history is what it reads), on the system interpreter with the rpmautospec
+and pygit2 that scripts/setup.sh installs beside the venv. Like Fedora's, it wants the spec at the root of
+the repository (the dist-git shape)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path, PurePosixPath
+
+from . import runner
+from .errors import GitError, InputError, SpecError
+from .layout import PROJECT_ROOT
+from .sandbox import Sandbox
+from .spec import SPEC_TIMEOUT, SYSTEM_PYTHON
+
+LIBRARY = PROJECT_ROOT / ".venv" / "rpmautospec"
+_HELPER = Path(__file__).with_name("autospec_helper.py")
+_USES = re.compile(r"%(\{\??)?(autorelease|autochangelog)\b")
+
+
+def uses_autospec(spec_text: str) -> bool:
+    return bool(_USES.search(spec_text))
+
+
+def process(repository: str, shown: str, commit: str, spec_path: PurePosixPath, work: Path) -> str:
+    """The spec at `commit`, its %autorelease and %autochangelog expanded as rpmautospec does."""
+    if spec_path.parent.parts:
+        raise InputError(f"{shown}: {spec_path} uses %autorelease/%autochangelog, which rpmautospec computes only "
+                         "for a spec at the root of its repository (dist-git)")  # fmt: skip
+    if not (LIBRARY / "rpmautospec").is_dir():
+        raise InputError(f"rpmautospec is not installed in {LIBRARY}; run scripts/setup.sh")
+    checkout = work / "autospec-checkout"
+    git = shutil.which("git") or "git"
+    # our own fresh clone: none of the repository's config or hooks comes along
+    runner.run([git, "clone", "-q", "--no-local", "--no-checkout", "--", repository, str(checkout)], GitError,
+               f"{shown}: cannot clone for rpmautospec")  # fmt: skip
+    runner.run([git, "-C", str(checkout), "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit],
+               GitError, f"{shown}: cannot check out {commit[:12]} for rpmautospec")  # fmt: skip
+    out = work / "autospec-out"
+    out.mkdir()
+    argv = [str(SYSTEM_PYTHON), "-B", "-s", str(_HELPER), str(checkout / spec_path), str(out / spec_path.name)]
+    # pygit2 loads the system's CA certificates when it starts (public data; it fetches nothing here)
+    certs = [p for p in (Path("/etc/ssl/certs"),) if p.is_dir()]
+    box = Sandbox(readonly=[LIBRARY, _HELPER.parent, checkout, *certs], writable=[out], env={"PYTHONPATH": str(LIBRARY)})
+    proc = box.run(argv, cwd=checkout, timeout=SPEC_TIMEOUT)
+    if proc.returncode != 0:
+        raise SpecError(f"{shown}: {spec_path}: rpmautospec failed", argv, runner.reason(proc.stderr, ("error:",)))
+    return (out / spec_path.name).read_text(encoding="utf-8", errors="surrogateescape")
