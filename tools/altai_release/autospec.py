@@ -44,7 +44,8 @@ def process(repository: str, shown: str, commit: str, spec_path: PurePosixPath, 
     argv = [str(SYSTEM_PYTHON), "-B", "-s", str(_HELPER), str(checkout / spec_path), str(out / spec_path.name)]
     # pygit2 loads the system's CA certificates when it starts (public data; it fetches nothing here)
     certs = [p for p in (Path("/etc/ssl/certs"),) if p.is_dir()]
-    box = Sandbox(readonly=[LIBRARY, _HELPER.parent, checkout, *certs], writable=[out], env={"PYTHONPATH": str(LIBRARY)})
+    readonly = [LIBRARY, _HELPER.parent, checkout, *certs]
+    box = Sandbox(readonly=readonly, writable=[out], env={"PYTHONPATH": str(LIBRARY)})
     proc = box.run(argv, cwd=checkout, timeout=SPEC_TIMEOUT)
     if proc.returncode != 0:
         raise SpecError(f"{shown}: {spec_path}: rpmautospec failed", argv, runner.reason(proc.stderr, ("error:",)))
