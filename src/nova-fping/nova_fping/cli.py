@@ -12,6 +12,7 @@ from typing import List, Optional
 from wsgiref import simple_server
 
 from nova_fping import config
+from nova_fping.service import ServiceError, check_not_running, start_service
 from nova_fping.wsgi import NoAuthMiddleware
 
 
@@ -40,6 +41,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--noauth", action="store_true", help="development: trust X-Project-Id and X-Roles from the client, no keystone"
     )
     parser.add_argument("--fping", help="path of fping (default /usr/bin/fping)")
+    parser.add_argument("--daemonize", action="store_true", help="detach from the terminal (SysV init)")
+    parser.add_argument("--pidfile", help="write the service's pid here once it listens")
+    parser.add_argument("--log-file", help="with --daemonize: where its output goes (default: nowhere)")
     args = parser.parse_args(argv)
     try:
         conf = config.load(args.config)
@@ -61,14 +65,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                 global_conf={"config": args.config},
             )
         host, port = args.listen or _listen(conf.get("DEFAULT", "listen"))
+        check_not_running(args.pidfile)
         server = simple_server.make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
-    except (config.ConfigError, OSError, LookupError, ValueError) as exc:
+    except (config.ConfigError, ServiceError, OSError, LookupError, ValueError) as exc:
         sys.stderr.write("error: %s\n" % exc)
         return 1
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     host, port = server.server_address[:2]
     sys.stderr.write("nova-fping-api listening on %s:%d\n" % (str(host), port))
     sys.stderr.flush()
+    # listening first: a port in use or a bad config is reported on the terminal, before detaching
+    start_service(args.daemonize, args.pidfile, args.log_file)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
