@@ -90,6 +90,7 @@ class ReleaseLayout:
     repositories: dict[str, Repository]
     packages: dict[str, PackageEntry]
     upstreams: dict[str, Upstream]
+    target_rpm: str | None = None  # the rpm version of the target (EL6: "4.8"): what its packages may need
     lookaside: str | None = None  # base URL of the lookaside cache for files listed in a `sources` file
     # `priority=` of every section of altai.repo: dnf (and yum with yum-plugin-priorities) then never
     # takes a package of the same name from another repository, so a deliberate downgrade stays held
@@ -128,7 +129,9 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     r.check_keys(data, "(top)", {"release", "keys", "repositories", "packages", "upstreams"})
     release = r.table(data, "release")
     r.check_keys(
-        release, "release", {"name", "version", "dist", "mock_chroot", "macros", "templates", "priority", "lookaside"}
+        release,
+        "release",
+        {"name", "version", "dist", "mock_chroot", "macros", "templates", "priority", "lookaside", "target_rpm"},
     )
     dist = r.string(data, "release.dist", default="")
     chroot = r.string(data, "release.mock_chroot")
@@ -205,7 +208,15 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         upstreams=upstreams,
         priority=r.integer(data, "release.priority", 10, 1, 99),
         lookaside=r.optional_string(data, "release.lookaside"),
+        target_rpm=_target_rpm(r, data),
     )
+
+
+def _target_rpm(r: TomlReader, data: dict[str, Any]) -> str | None:
+    value = r.optional_string(data, "release.target_rpm")
+    if value is not None and not re.match(r"^\d+(\.\d+){1,2}$", value):
+        raise r.fail("release.target_rpm", f'expected an rpm version like "4.8", found {value!r}')
+    return value
 
 
 _PACKAGE_KEYS = {"repository", "dist", "mock_chroot", "allow_downgrade_to", "downgrade_reason"}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .builders import Builder, BuildJob
+from .compat import check_target
 from .errors import AltaiError, BuildError
 from .layout import PackageEntry
 from .packages import read_nevra
@@ -31,6 +32,7 @@ class PackageBuild:
     staging: Path
     logdir: Callable[[str], Path]
     progress: Callable[[str], None]
+    target_rpm: str | None = None  # the target's rpm: what every package must stay readable by
 
     def __call__(
         self, entry: PackageEntry, srpm: SrpmResult, identity: SigningIdentity, public_key: bytes, unique: str
@@ -56,6 +58,7 @@ class PackageBuild:
             verify_packages(self.rpmdbs, public_key, files)
         except AltaiError as exc:
             raise BuildError(f"{entry.name}: signing failed: {exc}") from exc
+        check_target(files, self.target_rpm, entry.name)
         seconds = time.monotonic() - start
         self.progress(f"{entry.name}: built and signed in {seconds:.1f}s")
         return PackageResult(

@@ -173,7 +173,9 @@ class ReleaseBuild:
         sources = {e.name: run.sources[e.name] for e in todo}
         srpms = make_srpms(sources, self.layout.macro_files, run.staging, self.options.jobs, self.progress)
         builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current())
-        build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.progress)
+        build_one = PackageBuild(
+            builder, run.rpmdbs, run.staging, self.store.logdir, self.progress, self.layout.target_rpm
+        )
         entries = {e.name: e for e in todo}
         return build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)
 

@@ -1,0 +1,229 @@
+"""Packages that install and start on the target they are built for: the EL6 build of each service ships
+a SysV init script (chkconfig scriptlets) and no unit, the EL7 build the systemd unit (%systemd_*
+scriptlets) and no init script; rpmlint stays clean; the target gate refuses what EL6's rpm 4.8 cannot
+read; and the init script itself starts, reports and stops the real API, with a stand-in for EL's
+/etc/init.d/functions (Debian has none)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from altai_testlib import ROOT, assert_one_line_error, run_tool, tree
+from nova_fping_testing import free_port
+
+LAYOUT = """\
+[release]
+name = "altai"
+version = "9.9"
+dist = ".el{v}"
+mock_chroot = "epel-{v}-x86_64"
+macros = ["{root}/repo-layout/macros/el{v}.macros"]
+templates = "{root}/repo-layout/templates"
+target_rpm = "4.8"
+
+[keys.altai]
+id = "Altai Test Release Key"
+development = true
+
+[repositories.centos]
+path = "centos"
+signed_by = "altai"
+content = "own"
+sources = "centos-srpms"
+
+[repositories.centos-srpms]
+path = "centos/SRPMS"
+signed_by = "altai"
+content = "sources"
+
+[packages.nova-fping]
+git = "{root}"
+subdir = "src/nova-fping"
+spec = "specs/nova-fping.spec"
+repository = "centos"
+
+[packages.instance-notifier]
+git = "{root}"
+subdir = "src/instance-notifier"
+spec = "specs/instance-notifier.spec"
+repository = "centos"
+"""
+
+
+def build(layout: Path, out: Path, state: Path, *args: str) -> Any:
+    home = out.parent / "gnupg"
+    home.mkdir(mode=0o700, exist_ok=True)
+    return run_tool("build.py", "--layout", str(layout), "--out", str(out), "--state-dir", str(state), *args,
+                    env={"GNUPGHOME": str(home)})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> dict[int, Path]:
+    built = {}
+    for v in (6, 7):
+        tmp = tmp_path_factory.mktemp(f"el{v}")
+        layout = tmp / "altai.toml"
+        layout.write_text(LAYOUT.format(v=v, root=ROOT))
+        run = build(layout, tmp / "out", state_dir, "--all")
+        assert run.returncode == 0, run.stderr
+        built[v] = tmp / "out"
+    return built
+
+
+def rpm_q(path: Path, *args: str) -> str:
+    return subprocess.run(["rpm", "-qp", "--nosignature", *args, str(path)], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "service", "unit"), [
+    ("nova-fping", "nova-fping-api", "nova-fping-api.service"),
+    ("instance-notifier", "instance-notifier", "instance-notifier.service"),
+])  # fmt: skip
+def test_el6_ships_an_init_script_and_el7_a_unit(variants, name, service, unit):
+    el6 = next((variants[6] / "centos").glob(f"{name}-*.el6.noarch.rpm"))
+    el7 = next((variants[7] / "centos").glob(f"{name}-*.el7.noarch.rpm"))
+    files6, files7 = rpm_q(el6, "-l").split(), rpm_q(el7, "-l").split()
+    assert f"/etc/rc.d/init.d/{service}" in files6 and f"/usr/lib/systemd/system/{unit}" not in files6
+    assert f"/usr/lib/systemd/system/{unit}" in files7 and f"/etc/rc.d/init.d/{service}" not in files7
+    for files in (files6, files7):
+        assert f"/etc/logrotate.d/{name}" in files
+    scripts6, scripts7 = rpm_q(el6, "--scripts"), rpm_q(el7, "--scripts")
+    assert f"/sbin/chkconfig --add {service}" in scripts6 and f"/sbin/chkconfig --del {service}" in scripts6
+    assert f"/sbin/service {service} condrestart" in scripts6 and "systemctl" not in scripts6
+    assert f"systemctl --no-reload preset {unit}" in scripts7 and f"systemctl try-restart {unit}" in scripts7
+    assert "chkconfig" not in scripts7
+    requires6 = rpm_q(el6, "--requires")
+    assert "chkconfig" in requires6 and "initscripts" in requires6 and "systemd" not in requires6
+    assert "systemd" in rpm_q(el7, "--requires")
+
+
+def test_both_variants_are_rpmlint_clean_with_explained_filters(variants):
+    for name in ("nova-fping", "instance-notifier"):
+        built = [p for v in (6, 7) for p in (variants[v] / "centos").rglob(f"{name}-*.rpm")]
+        assert len(built) == 4
+        rcfile = ROOT / "specs" / f"{name}.rpmlintrc"
+        lint = subprocess.run(["rpmlint", "-r", str(rcfile), *map(str, built)], capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout
+        assert "0 errors, 0 warnings" in lint.stdout
+
+
+def test_target_gate_refuses_what_the_targets_rpm_cannot_read(variants, make_repo, state_dir, tmp_path):
+    zstd = textwrap.dedent("""\
+        Name: modern
+        Version: 1
+        Release: 1%{?dist}
+        Summary: Built with a payload EL6 cannot open
+        License: MIT
+        Source0: modern-1.tar.gz
+        BuildArch: noarch
+        %define _binary_payload w19.zstdio
+        %description
+        Modern.
+        %prep
+        %setup -q
+        %install
+        mkdir -p %{buildroot}/usr/share/modern
+        %files
+        /usr/share/modern
+        """)
+    repo = make_repo({"modern.spec": zstd})
+    out = variants[6]
+    layout = out.parent / "altai.toml"
+    layout.write_text(layout.read_text() + f'\n[packages.modern]\ngit = "{repo.path}"\nrepository = "centos"\n')
+    before = tree(out)
+    run = build(layout, out, state_dir, "modern")
+    assert_one_line_error(run, "modern: modern-1-1.el6.noarch.rpm needs", "rpmlib(PayloadIsZstd) (rpm 4.14.0)",
+                          "a zstd payload", "rpm 4.8 cannot read it")  # fmt: skip
+    assert run.returncode == 4
+    assert tree(out) == before
+
+
+FUNCTIONS = """\
+# FakeInitFunctions: a stand-in for EL's /etc/rc.d/init.d/functions (initscripts), which Debian lacks:
+# daemon, killproc and status with EL's pid-file semantics and exit codes, nothing else.
+_pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+_pid_of() { [ -f "$1" ] && read -r pid < "$1" && echo "$pid"; }
+daemon() {
+    pidfile=""
+    while [ "${1#--}" != "$1" ]; do
+        case "$1" in --pidfile) pidfile=$2; shift 2 ;; --user) shift 2 ;; *) shift ;; esac
+    done
+    pid=$(_pid_of "$pidfile"); _pid_alive "$pid" && return 0
+    "$@"
+}
+killproc() {
+    [ "$1" = "-p" ] && { pidfile=$2; shift 2; }
+    pid=$(_pid_of "$pidfile"); _pid_alive "$pid" || { rm -f "$pidfile"; return 7; }
+    kill -TERM "$pid"
+    for _ in $(seq 100); do _pid_alive "$pid" || { rm -f "$pidfile"; return 0; }; sleep 0.1; done
+    return 1
+}
+status() {
+    [ "$1" = "-p" ] && { pidfile=$2; shift 2; }
+    pid=$(_pid_of "$pidfile")
+    if _pid_alive "$pid"; then echo "$1 (pid $pid) is running..."; return 0; fi
+    if [ -f "$pidfile" ]; then echo "$1 dead but pid file exists"; return 1; fi
+    echo "$1 is stopped"; return 3
+}
+"""
+
+
+def test_the_init_script_starts_reports_and_stops_the_api(tmp_path):
+    port = free_port()
+    functions = tmp_path / "functions"
+    functions.write_text(FUNCTIONS)
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"servers": []}))
+    launcher = tmp_path / "nova-fping-api"
+    launcher.write_text(f"#!/bin/sh\nexec {ROOT}/.venv/bin/python -m nova_fping.cli --noauth --inventory {inventory} "
+                        f"--listen 127.0.0.1:{port} \"$@\"\n")  # fmt: skip
+    launcher.chmod(0o755)
+    config = tmp_path / "nova-fping.conf"
+    config.write_text("[DEFAULT]\n")
+    pidfile = tmp_path / "run" / "nova-fping-api.pid"
+    env = {
+        "PATH": os.environ["PATH"],
+        "INIT_FUNCTIONS": str(functions),
+        "NOVA_FPING_EXEC": str(launcher),
+        "NOVA_FPING_CONFIG": str(config),
+        "NOVA_FPING_PIDFILE": str(pidfile),
+        "NOVA_FPING_LOGFILE": str(tmp_path / "log" / "api.log"),
+        "NOVA_FPING_LOCKFILE": str(tmp_path / "lock"),
+    }
+    script = ROOT / "src" / "nova-fping" / "etc" / "nova-fping-api.init"
+
+    def service(action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", str(script), action], env=env, capture_output=True, text=True, timeout=60)
+
+    try:
+        assert service("status").returncode == 3
+        started = service("start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert pidfile.is_file() and (tmp_path / "lock").exists()
+        pid = int(pidfile.read_text())
+        status = service("status")
+        assert status.returncode == 0 and f"(pid {pid}) is running" in status.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/p1/os-fping?all_tenants=1",  # noqa: S310
+                                    timeout=10) as response:  # fmt: skip
+            assert response.status in (200, 403)
+        assert service("start").returncode == 0 and int(pidfile.read_text()) == pid  # already running
+        stopped = service("stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert not pidfile.exists() and not (tmp_path / "lock").exists()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{pid}")
+        assert service("status").returncode == 3
+        assert "listening on 127.0.0.1" in (tmp_path / "log" / "api.log").read_text()
+    finally:
+        if pidfile.exists():
+            subprocess.run(["kill", pidfile.read_text().strip()], check=False)
