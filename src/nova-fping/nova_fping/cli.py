@@ -71,11 +71,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write("error: %s\n" % exc)
         return 1
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # listening first: a port in use or a bad config is reported on the terminal, before detaching
+    start_service(args.daemonize, args.pidfile, args.log_file)
     host, port = server.server_address[:2]
     sys.stderr.write("nova-fping-api listening on %s:%d\n" % (str(host), port))
     sys.stderr.flush()
-    # listening first: a port in use or a bad config is reported on the terminal, before detaching
-    start_service(args.daemonize, args.pidfile, args.log_file)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
