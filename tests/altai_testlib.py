@@ -19,16 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
 
 
-def _nova_fping_vr() -> str:
-    """VERSION-RELEASE (with the layout's .el6) of nova-fping as specs/nova-fping.spec says today."""
-    text = (ROOT / "specs" / "nova-fping.spec").read_text()
+def _spec_vr(name: str) -> str:
+    """VERSION-RELEASE (with the layout's .el6) of a package as specs/NAME.spec says today."""
+    text = (ROOT / "specs" / f"{name}.spec").read_text()
     version = re.search(r"^Version:\s*(\S+)", text, re.M)
     release = re.search(r"^Release:\s*(\d+)%\{\?dist\}", text, re.M)
-    assert version and release, "specs/nova-fping.spec: no plain Version/Release"
+    assert version and release, f"specs/{name}.spec: no plain Version/Release"
     return f"{version.group(1)}-{release.group(1)}.el6"
 
 
-NOVA_FPING_VR = _nova_fping_vr()
+NOVA_FPING_VR = _spec_vr("nova-fping")
+INSTANCE_NOTIFIER_VR = _spec_vr("instance-notifier")
 
 
 @dataclass

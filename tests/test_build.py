@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from altai_testlib import (
     APP_SPEC,
+    INSTANCE_NOTIFIER_VR,
     LIB_SPEC,
     NOVA_FPING_VR,
     ROOT,
@@ -307,7 +308,9 @@ def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, stat
     notifier_start = next(i for i, ln in enumerate(lines) if "instance-notifier: building" in ln)
     assert fping_done < notifier_start
     built = [p for p in packages_and_keys(out) if p.endswith(".rpm")]
-    assert len(built) == 4 and any(p.startswith("centos6/instance-notifier-0.1.0-1.el6.noarch") for p in built)
+    assert len(built) == 4 and any(
+        p.startswith(f"centos6/instance-notifier-{INSTANCE_NOTIFIER_VR}.noarch") for p in built
+    )
     rcfile = ROOT / "specs" / "instance-notifier.rpmlintrc"
     lint = subprocess.run(
         ["rpmlint", "-r", str(rcfile), *(str(out / p) for p in built if "instance-notifier" in p)],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from altai_testlib import ROOT, GitRepo, run_tool
+from altai_testlib import NOVA_FPING_VR, ROOT, GitRepo, run_tool
 from rpmtools import build_rpm, make_key, make_repo, public_key, serve
 from test_release import dnf
 
@@ -194,7 +194,8 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> I
         conf.write_text(conf.read_text() + "# edited by the operator\n")
         # release N+1: nova-fping upgraded (and its config file changed), fping held back, altai-extra dropped
         spec = clone / "specs/nova-fping.spec"
-        text = spec.read_text().replace("Version:        0.2.0", "Version:        0.2.1")
+        text = re.sub(r"(?m)^Release:(\s*)\d+%", r"Release:\g<1>1%", spec.read_text())
+        text = re.sub(r"(?m)^Version:(\s*)\S+", r"Version:\g<1>0.2.1", text)
         entry = "* Wed Nov 25 2026 Altai Release Team <release@altai.example> - 0.2.1-1\n- Bounded fping.\n\n"
         spec.write_text(text.replace("%changelog\n", "%changelog\n" + entry))
         shipped = clone / "src/nova-fping/etc/nova-fping.conf"
@@ -208,7 +209,7 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> I
 def test_distro_sync_takes_an_installation_to_exactly_the_next_release(two_releases):
     out, root, reposdir = two_releases["out"], two_releases["root"], two_releases["reposdir"]
     before = installed(root)
-    assert before["nova-fping"] == "nova-fping-0.2.0-1.el6.noarch" and before["fping"] == "fping-3.13-1.el6.noarch"
+    assert before["nova-fping"] == f"nova-fping-{NOVA_FPING_VR}.noarch" and before["fping"] == "fping-3.13-1.el6.noarch"
     # what the README's "Upgrading an installation" says an operator runs
     (reposdir / "altai.repo").write_text((out / "altai.repo").read_text())
     sync = dnf(root, reposdir, "distro-sync")
@@ -255,7 +256,7 @@ def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
     notes = (out / "RELEASE-NOTES.md").read_text()
     assert "# altai 1.0.3" in notes and "Changes against altai 1.0.2" in notes
     assert "0 added, 1 removed, 1 upgraded, 1 downgraded, 0 rebuilt." in notes
-    assert re.search(r"\*\*nova-fping\*\*\.noarch \(centos6\): 0\.2\.0-1\.el6 → 0\.2\.1-1\.el6", notes)
+    assert f"**nova-fping**.noarch (centos6): {NOVA_FPING_VR} → 0.2.1-1.el6" in notes
     assert "Altai Release Team <release@altai.example>: Bounded fping." in notes
     assert "**fping**.noarch (epel): 3.13-1.el6 → 3.10-1.el6" in notes
     assert "reason: fping 3.13 reports IPv6 instances dead" in notes
