@@ -155,3 +155,29 @@ def serve(directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# what specs/nova-fping.spec and specs/instance-notifier.spec Require from CentOS and EPEL
+BASE_OS_REQUIRES = (
+    "python3-webob",
+    "python3-oslo-policy",
+    "python3-oslo-config",
+    "python3-paste-deploy",
+    "python3-keystonemiddleware",
+    "python3-keystoneauth1",
+    "python3-novaclient",
+    "python3-waitress",
+    "chkconfig",
+    "initscripts",
+    "logrotate",
+)
+
+
+def base_os_packages(work: Path, key: TestKey, with_fping: bool = True) -> list[Path]:
+    """Stand-ins for the base OS packages our packages Require (python3 with its ABI, a /bin/sh, ...)."""
+    rpms = [
+        build_rpm(work, "python3", "3.6.8", "1", provides=["python(abi) = 3.6", "/usr/bin/python3"], signer=key),
+        build_rpm(work, "bash", "4.1.2", "1", provides=["/bin/sh"], signer=key),
+    ]
+    names = (*BASE_OS_REQUIRES, *(["fping"] if with_fping else []))
+    return rpms + [build_rpm(work, name, "1.0", "1", signer=key) for name in names]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from altai_release.release_store import ReleaseStore
 from altai_testlib import LIB_SPEC, NOVA_FPING_VR, TOOLS, assert_one_line_error, build, tree
-from rpmtools import build_rpm, make_key, make_repo, public_key, serve
+from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
 
 
 def manifest(out: Path) -> dict:
@@ -361,20 +361,7 @@ def base_os(tmp_path):
     """A test "base OS" repository with stand-ins for what nova-fping Requires from CentOS."""
     key = make_key(tmp_path / "base-gnupg", "Test Base OS Key")
     work = tmp_path / "base-build"
-    # what specs/nova-fping.spec Requires, as CentOS and EPEL would provide it
-    packages = [
-        build_rpm(work, "python3", "3.6.8", "1", provides=["python(abi) = 3.6", "/usr/bin/python3"], signer=key)
-    ]
-    for name in (
-        "fping",
-        "python3-webob",
-        "python3-oslo-policy",
-        "python3-oslo-config",
-        "python3-paste-deploy",
-        "python3-keystonemiddleware",
-        "python3-keystoneauth1",
-    ):
-        packages.append(build_rpm(work, name, "1.0", "1", signer=key))
+    packages = base_os_packages(work, key)
     make_repo(tmp_path / "www" / "base", packages)
     (tmp_path / "www" / "RPM-GPG-KEY-base").write_bytes(public_key(key))
     return tmp_path / "www"
@@ -399,7 +386,7 @@ def test_installer_installs_nova_fping_with_dnf_over_http(release, state_dir, gn
             "usr/lib/python3.6/site-packages/nova_fping/api.py",
             "usr/bin/nova-fping-api",
             "etc/nova-fping/nova-fping.conf",
-            "usr/lib/systemd/system/nova-fping-api.service",
+            "etc/rc.d/init.d/nova-fping-api",
         ):
             assert (root / path).is_file(), path
         closure = dnf(

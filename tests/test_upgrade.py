@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from altai_testlib import NOVA_FPING_VR, ROOT, GitRepo, run_tool
-from rpmtools import build_rpm, make_key, make_repo, public_key, serve
+from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
 from test_release import dnf
 
 EXTRA_SPEC = """\
@@ -39,16 +39,6 @@ cp README %{buildroot}/usr/share/altai-extra/
 %files
 /usr/share/altai-extra
 """
-
-BASE_REQUIRES = (
-    "python3-webob",
-    "python3-oslo-policy",
-    "python3-oslo-config",
-    "python3-paste-deploy",
-    "python3-keystonemiddleware",
-    "python3-keystoneauth1",
-    "python3-novaclient",
-)
 
 
 def layout_text(tmp: Path, repo: Path, extra: Path | None, upstream: str, key_file: Path, fping: str) -> str:
@@ -155,10 +145,7 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> I
     www = tmp / "www"
     fpings = [build_rpm(work, "fping", v, "1.el6", signer=upstream_key) for v in ("3.10", "3.13")]
     make_repo(www / "epel", fpings)
-    base = [
-        build_rpm(work, "python3", "3.6.8", "1", provides=["python(abi) = 3.6", "/usr/bin/python3"], signer=base_key)
-    ]
-    base += [build_rpm(work, name, "1.0", "1", signer=base_key) for name in BASE_REQUIRES]
+    base = base_os_packages(work, base_key, with_fping=False)
     make_repo(www / "base", base)
     (www / "RPM-GPG-KEY-base").write_bytes(public_key(base_key))
     key_file = tmp / "RPM-GPG-KEY-EPEL-TEST"

@@ -20,6 +20,8 @@ _FAULTS = {
     404: "itemNotFound",
     405: "badMethod",
     413: "overLimit",
+    414: "badRequest",
+    431: "badRequest",
     500: "computeFault",
     503: "serviceUnavailable",
 }
@@ -65,29 +67,40 @@ class FpingApi:
         request = webob.Request(environ)
         try:
             response = self.handle(request)
-        except FpingUnavailable as exc:
-            response = fault(503, str(exc))
+        except UnicodeDecodeError:
+            response = fault(400, "The URL or the query is not valid UTF-8")
         return response(environ, start_response)
 
     def handle(self, request: webob.Request) -> webob.Response:
-        match = ROUTE.match(request.path_info)
+        # everything the request says is decoded before it may use up one of the project's calls
+        path, query = request.path_info, request.GET.dict_of_lists()
+        match = ROUTE.match(path)
         if not match:
-            return fault(404, "Unknown resource %s" % request.path_info)
+            return fault(404, "Unknown resource %s" % path)
         if request.method not in ("GET", "HEAD"):
-            return fault(405, "Method %s is not allowed" % request.method)
+            response = fault(405, "Method %s is not allowed" % request.method)
+            response.headers["Allow"] = "GET, HEAD"
+            return response
         context = context_from(request)
         if context is None:
             return fault(401, "Authentication required")
         project = match.group("project")
         if project != context.project_id and not context.is_admin:
             return fault(403, "Project %s does not match the caller's project" % project)
-        retry_after = self.limiter.check(context.project_id)
+        retry_after, reservation = self.limiter.reserve(context.project_id)
         if retry_after:
             return fault(413, "This request was rate-limited.", retry_after=retry_after)
-        server_id = match.group("server")
-        if server_id is not None:
-            return self.show(context, server_id)
-        return self.index(request, context, project)
+        try:
+            server_id = match.group("server")
+            if server_id is not None:
+                response = self.show(context, server_id)
+            else:
+                response = self.index(query, context, project)
+        except FpingUnavailable as exc:
+            response = fault(503, str(exc), retry_after=exc.retry_after)
+        if response.status_int >= 400:  # a refused call does not count
+            self.limiter.release(reservation)
+        return response
 
     def _servers(self, project: Optional[str]) -> List[Server]:
         try:
@@ -102,13 +115,15 @@ class FpingApi:
             for s in servers
         ]
 
-    def index(self, request: webob.Request, context: fping_policy.Context, project: str) -> webob.Response:
-        all_tenants = request.GET.get("all_tenants", "").strip().lower() in TRUE
+    def index(self, query: Dict[str, List[str]], context: fping_policy.Context, project: str) -> webob.Response:
+        # as Nova's os-fping: a true value asks for every project (admin only by policy); anything else,
+        # all_tenants=0 included, is the caller's own project, not an error
+        all_tenants = (query.get("all_tenants") or [""])[-1].strip().lower() in TRUE
         rule = fping_policy.ALL_TENANTS if all_tenants else fping_policy.BASE
         if not self.policy.allowed(rule, context, project):
             return fault(403, "Policy doesn't allow %s to be performed." % rule)
-        include = _ids(request, "include")
-        exclude = _ids(request, "exclude")
+        include = _ids(query, "include")
+        exclude = _ids(query, "exclude")
         bad = sorted(i for i in (include | exclude) if not valid_uuid(i))
         if bad:
             return fault(400, "Invalid server id(s): %s" % ", ".join(bad))
@@ -122,6 +137,7 @@ class FpingApi:
     def show(self, context: fping_policy.Context, server_id: str) -> webob.Response:
         if not valid_uuid(server_id):
             return fault(400, "Invalid server id: %s" % server_id)
+        server_id = server_id.lower()
         try:
             server = self.inventory.get(server_id)  # type: ignore[attr-defined]
         except Exception as exc:
@@ -131,5 +147,5 @@ class FpingApi:
         return ok({"server": self._alive([server])[0]})
 
 
-def _ids(request: webob.Request, name: str) -> Set[str]:
-    return {part.strip().lower() for value in request.GET.getall(name) for part in value.split(",") if part.strip()}
+def _ids(query: Dict[str, List[str]], name: str) -> Set[str]:
+    return {part.strip().lower() for value in query.get(name, []) for part in value.split(",") if part.strip()}

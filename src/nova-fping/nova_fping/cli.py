@@ -1,35 +1,84 @@
-"""nova-fping-api: serve the os-fping API.
+"""nova-fping-api: serve the os-fping API with waitress, a production WSGI server.
 
 nova-fping-api --config /etc/nova-fping/nova-fping.conf          (paste pipeline, keystone auth)
 nova-fping-api --inventory FILE --listen 127.0.0.1:PORT --noauth (development, from flags alone)
+
+waitress (packaged for EL as python3-waitress) reads requests in its own event loop and hands only
+complete ones to a bounded pool of worker threads, so idle or slow clients hold no thread; it has a listen
+backlog, a per-connection inactivity timeout (`client_timeout`), a bound on open connections, limits on
+headers and body (answered in the API's JSON fault format), and stops gracefully on SIGTERM (requests in
+flight finish, within `shutdown_timeout`).
 """
 
 import argparse
+import json
 import signal
-import socketserver
+import socket
 import sys
-from typing import List, Optional
-from wsgiref import simple_server
+from typing import Any, List, Optional, Tuple
+
+import waitress
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from nova_fping import config
 from nova_fping.service import ServiceError, check_not_running, start_service
 from nova_fping.wsgi import NoAuthMiddleware
 
-
-class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(simple_server.WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
+_FAULT_KEYS = {400: "badRequest", 408: "badRequest", 413: "overLimit", 414: "badRequest", 431: "badRequest",
+               500: "computeFault", 503: "serviceUnavailable"}  # fmt: skip
 
 
-def _listen(value: str):
+class _JsonErrorTask(ErrorTask):
+    """What waitress itself refuses (headers or body over the limit, a malformed request) answered in the
+    API's JSON fault format instead of waitress's plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        body = json.dumps({_FAULT_KEYS.get(error.code, "computeFault"): {"code": error.code, "message": error.body}})
+        self.status = "%d %s" % (error.code, error.reason)
+        self.response_headers.append(("Content-Type", "application/json; charset=UTF-8"))
+        self.set_close_on_finish()
+        data = body.encode("utf-8")
+        self.content_length = len(data)
+        self.write(data)
+
+
+class _Channel(HTTPChannel):
+    error_task_class = _JsonErrorTask
+
+
+def _listen(value: str) -> Tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
         raise argparse.ArgumentTypeError("--listen wants HOST:PORT, got %r" % value)
     return host.strip("[]"), int(port)
+
+
+def _check_bindable(listen: Tuple[str, int]) -> None:
+    family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(listen)
+
+
+def make_server(app: Any, listen: Tuple[str, int], conf: Any) -> Any:
+    server = waitress.create_server(
+        app,
+        host=listen[0],
+        port=listen[1],
+        threads=conf.getint("DEFAULT", "threads"),
+        backlog=conf.getint("DEFAULT", "backlog"),
+        channel_timeout=conf.getint("DEFAULT", "client_timeout"),
+        cleanup_interval=max(1, conf.getint("DEFAULT", "client_timeout") // 2),
+        connection_limit=conf.getint("DEFAULT", "max_connections"),
+        max_request_header_size=conf.getint("DEFAULT", "max_header_size"),
+        max_request_body_size=conf.getint("DEFAULT", "max_body_size"),
+        ident="nova-fping",
+        expose_tracebacks=False,
+    )
+    server.channel_class = _Channel
+    return server
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -47,41 +96,46 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         conf = config.load(args.config)
-        if args.inventory:
-            conf.set("inventory", "source", "static")
-            conf.set("inventory", "file", args.inventory)
-        if args.fping:
-            conf.set("fping", "path", args.fping)
+        config.apply_overrides(conf, args.fping, args.inventory)
         if args.noauth or not args.config:
             if not args.noauth:
                 raise config.ConfigError("without --config, only the development mode runs: add --noauth")
-            app = NoAuthMiddleware(config.build_app(conf))
+            app: Any = NoAuthMiddleware(config.build_app(conf))
         else:
             from paste.deploy import loadapp
 
             app = loadapp(
                 "config:" + conf.get("DEFAULT", "paste_config"),
                 name=conf.get("DEFAULT", "pipeline"),
-                global_conf={"config": args.config},
+                global_conf={"config": args.config, "fping_path": args.fping, "inventory_file": args.inventory},
             )
-        host, port = args.listen or _listen(conf.get("DEFAULT", "listen"))
+        listen = args.listen or _listen(conf.get("DEFAULT", "listen"))
         check_not_running(args.pidfile)
-        server = simple_server.make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
+        if args.daemonize:
+            _check_bindable(listen)  # waitress starts its threads when it binds: detach first, report now
+        else:
+            server = make_server(app, listen, conf)
     except (config.ConfigError, ServiceError, OSError, LookupError, ValueError) as exc:
         sys.stderr.write("error: %s\n" % exc)
         return 1
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    # listening first: a port in use or a bad config is reported on the terminal, before detaching
     start_service(args.daemonize, args.pidfile, args.log_file)
-    host, port = server.server_address[:2]
+    if args.daemonize:
+        server = make_server(app, listen, conf)
+    host, port = listen
     sys.stderr.write("nova-fping-api listening on %s:%d\n" % (str(host), port))
     sys.stderr.flush()
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()  # no new connection; the requests in flight finish, up to shutdown_timeout
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=conf.getint("DEFAULT", "shutdown_timeout"))
     return 0
 
 

@@ -4,15 +4,33 @@ import configparser
 import os
 from typing import Any, Optional
 
-from nova_fping.fping import FpingProber
+from nova_fping.fping import FpingGate, FpingProber
 from nova_fping.inventory import NovaInventory, StaticInventory
 from nova_fping.policy import Policy
 from nova_fping.ratelimit import RateLimiter
 
 DEFAULTS = {
-    "DEFAULT": {"listen": "127.0.0.1:8775", "paste_config": "/etc/nova-fping/api-paste.ini", "pipeline": "main"},
-    "fping": {"path": "/usr/bin/fping", "timeout_ms": "500", "retries": "1"},
-    "rate_limit": {"calls": "12", "period": "3600"},
+    "DEFAULT": {
+        "listen": "127.0.0.1:8775",
+        "paste_config": "/etc/nova-fping/api-paste.ini",
+        "pipeline": "main",
+        "threads": "16",
+        "backlog": "128",
+        "client_timeout": "10",
+        "max_connections": "1000",
+        "shutdown_timeout": "30",
+        "max_header_size": "16384",
+        "max_body_size": "65536",
+    },
+    "fping": {
+        "path": "/usr/bin/fping",
+        "timeout_ms": "500",
+        "retries": "1",
+        "max_concurrent": "4",
+        "max_waiting": "64",
+        "request_timeout": "60",
+    },
+    "rate_limit": {"calls": "12", "period": "3600", "state_file": ""},
     "policy": {"file": ""},
     "inventory": {"source": "nova", "file": ""},
     "nova": {
@@ -44,14 +62,32 @@ def load(path: Optional[str] = None) -> configparser.ConfigParser:
     return parser
 
 
+def apply_overrides(conf: configparser.ConfigParser, fping: Optional[str], inventory: Optional[str]) -> None:
+    """Command-line flags win over the file (also through the paste pipeline, see wsgi.app_factory)."""
+    if inventory:
+        conf.set("inventory", "source", "static")
+        conf.set("inventory", "file", inventory)
+    if fping:
+        conf.set("fping", "path", fping)
+
+
 def build_app(conf: configparser.ConfigParser):
     from nova_fping.api import FpingApi
 
     try:
+        gate = FpingGate(conf.getint("fping", "max_concurrent"), conf.getint("fping", "max_waiting"))
         prober = FpingProber(
-            conf.get("fping", "path"), conf.getint("fping", "timeout_ms"), conf.getint("fping", "retries")
+            conf.get("fping", "path"),
+            conf.getint("fping", "timeout_ms"),
+            conf.getint("fping", "retries"),
+            gate,
+            conf.getfloat("fping", "request_timeout"),
         )
-        limiter = RateLimiter(conf.getint("rate_limit", "calls"), conf.getfloat("rate_limit", "period"))
+        limiter = RateLimiter(
+            conf.getint("rate_limit", "calls"),
+            conf.getfloat("rate_limit", "period"),
+            state_file=conf.get("rate_limit", "state_file") or None,
+        )
     except ValueError as exc:
         raise ConfigError("bad number in the configuration: %s" % exc) from exc
     policy_file = conf.get("policy", "file") or None

@@ -1,13 +1,27 @@
-"""One fping process for all the addresses of a request."""
+"""One fping process for all the addresses of a request, and at most a few of them at once.
+
+fping loads the API node (that is why Nova limited os-fping to 12 calls an hour): `FpingGate` lets
+`max_concurrent` fping processes run, keeps at most `max_waiting` requests waiting for one, and refuses
+the rest at once (503 with Retry-After) instead of queueing without bound. A request waits and probes
+within its deadline (`request_timeout`)."""
 
 import ipaddress
+import logging
 import os
 import subprocess
-from typing import Dict, Iterable, List
+import threading
+import time
+from typing import Dict, Iterable, List, Optional
+
+log = logging.getLogger(__name__)
 
 
 class FpingUnavailable(Exception):
-    """fping is missing, not executable, or failed (exit status 2 to 4): the API answers 503."""
+    """fping is missing, not executable, failed (exit status 3 or 4) or ran out of time: a 503."""
+
+    def __init__(self, message: str, retry_after: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def canonical(address: str) -> str:
@@ -15,24 +29,71 @@ def canonical(address: str) -> str:
     return str(ipaddress.ip_address(address.strip()))
 
 
+class FpingGate:
+    """At most `max_concurrent` holders, at most `max_waiting` waiting for a place."""
+
+    def __init__(self, max_concurrent: int = 4, max_waiting: int = 64) -> None:
+        self.max_concurrent = max(1, int(max_concurrent))
+        self.max_waiting = max(0, int(max_waiting))
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
+        self._lock = threading.Lock()
+        self._waiting = 0
+
+    def acquire(self, timeout: float) -> None:
+        if self._slots.acquire(blocking=False):
+            return
+        with self._lock:
+            if self._waiting >= self.max_waiting:
+                raise FpingUnavailable("too many os-fping requests at once; try again shortly", retry_after=5)
+            self._waiting += 1
+        try:
+            if not self._slots.acquire(timeout=max(0.0, timeout)):
+                raise FpingUnavailable("no fping slot within the request's deadline", retry_after=10)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def release(self) -> None:
+        self._slots.release()
+
+
 class FpingProber:
-    def __init__(self, path: str = "/usr/bin/fping", timeout_ms: int = 500, retries: int = 1) -> None:
+    def __init__(
+        self,
+        path: str = "/usr/bin/fping",
+        timeout_ms: int = 500,
+        retries: int = 1,
+        gate: Optional[FpingGate] = None,
+        request_timeout: float = 60.0,
+    ) -> None:
         self.path = path
         self.timeout_ms = int(timeout_ms)
         self.retries = int(retries)
+        self.gate = gate or FpingGate()
+        self.request_timeout = float(request_timeout)
 
     def argv(self, addresses: List[str]) -> List[str]:
         # -t: per-target timeout, -r: retries, -B1: no back-off, so that the time is bounded and known
         return [self.path, "-t", str(self.timeout_ms), "-r", str(self.retries), "-B1"] + addresses
 
     def probe(self, addresses: Iterable[str]) -> Dict[str, bool]:
-        """{address: alive} for every address; one fping process, never a shell."""
-        targets = sorted({canonical(a) for a in addresses})
+        """{address: alive} for every address; one fping process, never a shell. An address fping cannot
+        use (exit status 2: "Name or service not known") is not alive and does not fail the others."""
+        targets, unusable = [], []
+        for address in set(addresses):
+            try:
+                targets.append(canonical(address))
+            except ValueError:
+                unusable.append(address)
+        if unusable:
+            log.warning("not an IP address fping can probe: %s: judged not alive", ", ".join(sorted(unusable)))
+        targets = sorted(set(targets))
         if not targets:
             return {}
         if not (os.path.isfile(self.path) and os.access(self.path, os.X_OK)):
             raise FpingUnavailable("fping is not installed or not executable at %s" % self.path)
-        deadline = (self.retries + 1) * self.timeout_ms / 1000.0 * max(1, len(targets)) + 30
+        deadline = time.monotonic() + self.request_timeout
+        self.gate.acquire(deadline - time.monotonic())
         try:
             proc = subprocess.run(  # noqa: S603 - an argv list of canonical addresses, no shell
                 self.argv(targets),
@@ -40,14 +101,19 @@ class FpingProber:
                 stderr=subprocess.PIPE,
                 stdin=subprocess.DEVNULL,
                 universal_newlines=True,
-                timeout=deadline,
+                timeout=max(1.0, deadline - time.monotonic()),
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except subprocess.TimeoutExpired as exc:
+            raise FpingUnavailable("fping did not finish within %gs" % self.request_timeout, retry_after=60) from exc
+        except OSError as exc:
             raise FpingUnavailable("fping could not run: %s" % exc) from exc
-        if proc.returncode not in (0, 1):
+        finally:
+            self.gate.release()
+        if proc.returncode not in (0, 1, 2):
             tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise FpingUnavailable("fping failed with exit status %d: %s" % (proc.returncode, tail))
         alive = dict.fromkeys(targets, False)
+        answered = set()
         for line in proc.stdout.splitlines():
             parts = line.split()
             if len(parts) >= 3 and parts[1] == "is":
@@ -57,4 +123,8 @@ class FpingProber:
                     continue
                 if address in alive:
                     alive[address] = parts[2] == "alive"
+                    answered.add(address)
+        if proc.returncode == 2:
+            unusable = sorted(set(targets) - answered)
+            log.warning("fping cannot use %s (%s): judged not alive", ", ".join(unusable), proc.stderr.strip())
         return alive

@@ -1,6 +1,7 @@
 """Where servers come from: a static JSON inventory (development, tests) or Nova's REST API."""
 
 import json
+import urllib.parse
 import uuid
 from typing import Dict, List, NamedTuple, Optional
 
@@ -13,7 +14,7 @@ class Server(NamedTuple):
     addresses: List[str]
 
 
-class InventoryError(Exception):
+class InventoryError(ValueError):
     pass
 
 
@@ -36,15 +37,26 @@ class StaticInventory:
         try:
             with open(self.path, encoding="utf-8") as fd:
                 data = json.load(fd)
-            servers = {}
-            for i, raw in enumerate(data["servers"]):
-                if not valid_uuid(str(raw.get("id", ""))):
-                    raise InventoryError("%s: servers[%d].id %r is not a UUID" % (self.path, i, raw.get("id")))
-                addresses = [canonical(a) for a in raw.get("addresses", [])]
-                servers[raw["id"].lower()] = Server(raw["id"].lower(), str(raw["project_id"]), addresses)
-            return servers
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError) as exc:
             raise InventoryError("%s: not a server inventory: %s" % (self.path, exc)) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
+            raise InventoryError('%s: expected {"servers": [...]}' % self.path)
+        servers = {}
+        for i, raw in enumerate(data["servers"]):
+            where = "%s: servers[%d]" % (self.path, i)
+            if not isinstance(raw, dict) or not valid_uuid(str(raw.get("id", ""))):
+                raise InventoryError("%s: expected an object with a UUID id" % where)
+            if not isinstance(raw.get("project_id"), str) or not raw["project_id"]:
+                raise InventoryError("%s.project_id: expected a string" % where)
+            addresses = raw.get("addresses", [])
+            if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+                raise InventoryError("%s.addresses: expected a list of IP addresses" % where)
+            try:
+                canonical_addresses = [canonical(a) for a in addresses]
+            except ValueError as exc:
+                raise InventoryError("%s.addresses: %s" % (where, exc)) from exc
+            servers[raw["id"].lower()] = Server(raw["id"].lower(), raw["project_id"], canonical_addresses)
+        return servers
 
     def list(self, project_id: Optional[str]) -> List[Server]:
         return [s for s in self._load().values() if project_id is None or s.project_id == project_id]
@@ -55,33 +67,52 @@ class StaticInventory:
 
 class NovaInventory:
     """Servers from Nova's API (`GET /servers/detail`) through a keystoneauth1 session: fixed and
-    floating addresses of every network."""
+    floating addresses of every network. Nova answers at most `max_limit` (1,000) servers a page with a
+    `servers_links` "next" link: every page is read, asking with `limit` and `marker` as Nova documents."""
+
+    PAGE = 1000
 
     def __init__(self, session: object, endpoint_override: Optional[str] = None) -> None:
         self.session = session
         self.endpoint_filter = {"service_type": "compute", "interface": "internal"}
         self.endpoint_override = endpoint_override
 
-    def _servers(self, query: str) -> List[Server]:
+    def _servers(self, query: Dict[str, str]) -> List[Server]:
         kwargs = (
             {"endpoint_override": self.endpoint_override}
             if self.endpoint_override
             else {"endpoint_filter": self.endpoint_filter}
         )
-        response = self.session.get("/servers/detail" + query, **kwargs)  # type: ignore[attr-defined]
-        servers = []
-        for raw in response.json()["servers"]:
-            addresses = [a["addr"] for net in (raw.get("addresses") or {}).values() for a in net]
-            servers.append(Server(raw["id"], raw["tenant_id"], [canonical(a) for a in addresses]))
-        return servers
+        servers: List[Server] = []
+        marker = None
+        while True:
+            params = dict(query, all_tenants="1", limit=str(self.PAGE))
+            if marker:
+                params["marker"] = marker
+            path = "/servers/detail?" + urllib.parse.urlencode(sorted(params.items()))
+            data = self.session.get(path, **kwargs).json()  # type: ignore[attr-defined]
+            page = data["servers"]
+            for raw in page:
+                addresses = [a["addr"] for net in (raw.get("addresses") or {}).values() for a in net]
+                servers.append(Server(raw["id"].lower(), raw["tenant_id"], [_usable(a) for a in addresses]))
+            following = [link for link in data.get("servers_links") or [] if link.get("rel") == "next"]
+            if not page or not following:
+                return servers
+            marker = page[-1]["id"]
 
     def list(self, project_id: Optional[str]) -> List[Server]:
-        if project_id is None:
-            return self._servers("?all_tenants=1")
-        return self._servers("?all_tenants=1&project_id=" + project_id)
+        return self._servers({} if project_id is None else {"project_id": project_id})
 
     def get(self, server_id: str) -> Optional[Server]:
-        for server in self._servers("?all_tenants=1&uuid=" + server_id):
-            if server.id == server_id:
+        wanted = server_id.lower()
+        for server in self._servers({"uuid": wanted}):
+            if server.id == wanted:
                 return server
         return None
+
+
+def _usable(address: str) -> str:
+    try:
+        return canonical(address)
+    except ValueError:
+        return address  # fping reports it unusable and the server is judged by its other addresses

@@ -1,29 +1,93 @@
-"""Calls per project per period, as Nova's limiter counted them (a sliding window)."""
+"""Calls per project per period, as Nova's limiter counted them (a sliding window), counting only the
+calls that were answered: a call is reserved before it runs and given back when it is refused (4xx, 5xx).
+
+Without a state file the count lives in the process (the console script runs one process, many threads).
+With `[rate_limit] state_file` it lives in an SQLite database on the host, so that every worker process of
+mod_wsgi or uWSGI shares one count."""
 
 import collections
+import itertools
+import os
+import sqlite3
 import threading
 import time
-from typing import Callable, Deque, Dict
+from typing import Callable, Deque, Dict, Optional, Tuple
+
+Reservation = Tuple[str, int]
 
 
 class RateLimiter:
-    def __init__(self, calls: int = 12, period: float = 3600.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        calls: int = 12,
+        period: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+        state_file: Optional[str] = None,
+    ) -> None:
         self.calls = int(calls)
         self.period = float(period)
         self.clock = clock
-        self._seen: Dict[str, Deque[float]] = collections.defaultdict(collections.deque)
+        self.state_file = state_file or None
+        self._seen: Dict[str, Deque[Tuple[float, int]]] = collections.defaultdict(collections.deque)
+        self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        if self.state_file:
+            os.makedirs(os.path.dirname(os.path.abspath(self.state_file)), exist_ok=True)
+            with self._db() as db:
+                db.execute("CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, key TEXT, at REAL)")
+                db.execute("CREATE INDEX IF NOT EXISTS calls_key ON calls (key, at)")
+
+    def _db(self) -> sqlite3.Connection:
+        assert self.state_file is not None
+        return sqlite3.connect(self.state_file, timeout=30, isolation_level=None)
+
+    def reserve(self, key: str) -> Tuple[int, Optional[Reservation]]:
+        """(0, reservation) when the call may go ahead; else (seconds until it may, None)."""
+        if self.calls <= 0:
+            return 0, None
+        now = self.clock()
+        if self.state_file:
+            return self._reserve_shared(key, now)
+        with self._lock:
+            seen = self._seen[key]
+            while seen and seen[0][0] <= now - self.period:
+                seen.popleft()
+            if len(seen) >= self.calls:
+                return max(1, int(seen[0][0] + self.period - now + 0.999)), None
+            ident = next(self._ids)
+            seen.append((now, ident))
+            return 0, (key, ident)
+
+    def _reserve_shared(self, key: str, now: float) -> Tuple[int, Optional[Reservation]]:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time across processes: count and insert together
+            db.execute("DELETE FROM calls WHERE key = ? AND at <= ?", (key, now - self.period))
+            count, oldest = db.execute("SELECT COUNT(*), MIN(at) FROM calls WHERE key = ?", (key,)).fetchone()
+            if count >= self.calls:
+                db.execute("COMMIT")
+                return max(1, int(oldest + self.period - now + 0.999)), None
+            ident = db.execute("INSERT INTO calls (key, at) VALUES (?, ?)", (key, now)).lastrowid
+            db.execute("COMMIT")
+            return 0, (key, int(ident or 0))
+        finally:
+            db.close()
+
+    def release(self, reservation: Optional[Reservation]) -> None:
+        """Give back a reserved call that was refused."""
+        if reservation is None:
+            return
+        key, ident = reservation
+        if self.state_file:
+            db = self._db()
+            try:
+                db.execute("DELETE FROM calls WHERE id = ?", (ident,))
+            finally:
+                db.close()
+            return
+        with self._lock:
+            self._seen[key] = collections.deque(item for item in self._seen[key] if item[1] != ident)
 
     def check(self, key: str) -> int:
         """0 when the call may go ahead (and is counted); else the seconds until it may."""
-        if self.calls <= 0:
-            return 0
-        now = self.clock()
-        with self._lock:
-            seen = self._seen[key]
-            while seen and seen[0] <= now - self.period:
-                seen.popleft()
-            if len(seen) >= self.calls:
-                return max(1, int(seen[0] + self.period - now + 0.999))
-            seen.append(now)
-            return 0
+        return self.reserve(key)[0]

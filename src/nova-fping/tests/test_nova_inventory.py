@@ -35,8 +35,14 @@ SERVERS = [
 
 
 class FakeNova(http.server.BaseHTTPRequestHandler):
+    """GET /servers/detail as Nova answers it: filters project_id and uuid, pages of at most max_limit
+    (1,000) servers, `limit` and `marker` (the last id of the previous page; an unknown one is a 400), and a
+    `servers_links` "next" link when a page is full (nova.api.openstack.common.ViewBuilder)."""
+
     queries: list = []
     fail = False
+    servers: list = SERVERS
+    max_limit = 1000
 
     def do_GET(self):  # noqa: N802
         url = urllib.parse.urlsplit(self.path)
@@ -48,10 +54,23 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(url.query)
         servers = [
             s
-            for s in SERVERS
+            for s in FakeNova.servers
             if s["tenant_id"] in query.get("project_id", [s["tenant_id"]]) and s["id"] in query.get("uuid", [s["id"]])
         ]
-        body = json.dumps({"servers": servers}).encode()
+        limit = min(int(query.get("limit", [FakeNova.max_limit])[0]), FakeNova.max_limit)
+        if "marker" in query:
+            ids = [s["id"] for s in servers]
+            if query["marker"][0] not in ids:
+                self.send_response(400)
+                self.end_headers()
+                return
+            servers = servers[ids.index(query["marker"][0]) + 1 :]
+        page = servers[:limit]
+        answer: dict = {"servers": page}
+        if len(page) == limit:
+            marker = page[-1]["id"]
+            answer["servers_links"] = [{"rel": "next", "href": "http://nova/v2.1/servers/detail?marker=" + marker}]
+        body = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -64,7 +83,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def nova():
-    FakeNova.queries, FakeNova.fail = [], False
+    FakeNova.queries, FakeNova.fail, FakeNova.servers = [], False, SERVERS
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeNova)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield "http://127.0.0.1:%d/v2.1" % server.server_address[1]
@@ -79,12 +98,27 @@ def test_servers_and_addresses_from_nova(nova):
     found = inventory.get(S1)
     assert found is not None and found.project_id == "p1"
     assert inventory.get("33333333-3333-3333-3333-333333333333") is None
+    page = {"all_tenants": ["1"], "limit": ["1000"]}
     assert FakeNova.queries == [
-        ("/v2.1/servers/detail", {"all_tenants": ["1"]}),
-        ("/v2.1/servers/detail", {"all_tenants": ["1"], "project_id": ["p2"]}),
-        ("/v2.1/servers/detail", {"all_tenants": ["1"], "uuid": [S1]}),
-        ("/v2.1/servers/detail", {"all_tenants": ["1"], "uuid": ["33333333-3333-3333-3333-333333333333"]}),
+        ("/v2.1/servers/detail", page),
+        ("/v2.1/servers/detail", {**page, "project_id": ["p2"]}),
+        ("/v2.1/servers/detail", {**page, "uuid": [S1]}),
+        ("/v2.1/servers/detail", {**page, "uuid": ["33333333-3333-3333-3333-333333333333"]}),
     ]
+    # an id in capitals is the same server
+    found_upper = inventory.get(S1.upper())
+    assert found_upper is not None and found_upper.id == S1
+
+
+def test_nova_inventory_reads_every_page(nova):
+    FakeNova.servers = [
+        {"id": "00000000-0000-0000-0000-%012d" % i, "tenant_id": "big", "addresses": {}} for i in range(1200)
+    ]
+    inventory = NovaInventory(session.Session(), endpoint_override=nova)
+    listed = inventory.list("big")
+    assert len(listed) == 1200 and listed[1150].id == "00000000-0000-0000-0000-%012d" % 1150
+    markers = [q[1].get("marker") for q in FakeNova.queries]
+    assert markers == [None, ["00000000-0000-0000-0000-%012d" % 999]]
 
 
 def test_nova_failure_is_a_503_not_a_crash(nova):

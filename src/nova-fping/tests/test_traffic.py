@@ -1,0 +1,229 @@
+"""nova-fping-api under real traffic and hostile requests: the real server process (waitress), real fping,
+namespace instances; every load stays on 127.0.0.1 and the test's own namespaces, bounded in count and time."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from nova_fping_testing import Api, free_port
+
+A, B, C = (str(uuid.UUID(int=i + 101)) for i in range(3))
+
+QUICK = "[fping]\ntimeout_ms = 200\nretries = 0\n"
+
+
+def raw_request(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        chunks = []
+        try:
+            conn.sendall(data)
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except ConnectionResetError:  # the server answered and closed while we were still sending
+            pass
+    return b"".join(chunks)
+
+
+def test_invalid_utf8_is_a_400_and_uses_no_call(start_api, instances):
+    up = instances()
+    api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}],
+                    conf_text="[rate_limit]\ncalls = 1\n")  # fmt: skip
+    for path in ("/v2/p1/os-fping/%ff", "/v2/p%ff/os-fping", "/v2/p1/os-fping?include=%ff"):
+        status, body, headers = api.get(path)
+        assert status == 400 and body["badRequest"]["code"] == 400, (path, body)
+        assert headers["Content-Type"].startswith("application/json")
+    status, body, _ = api.get("/v2/p1/os-fping")  # the one call of the hour is still there
+    assert status == 200 and body["servers"][0]["alive"] is True
+    status, _, headers = api.get("/v2/p1/os-fping")
+    assert status == 413 and "Retry-After" in headers
+    # a refused call does not count either: unknown server -> 404, the count unchanged
+    other = start_api([], conf_text="[rate_limit]\ncalls = 1\n")
+    assert other.get("/v2/p1/os-fping/" + B)[0] == 404
+    assert other.get("/v2/p1/os-fping")[0] == 200
+
+
+def test_an_unusable_address_does_not_fail_the_others(start_api, instances):
+    up = instances()
+    api = start_api([
+        {"id": A, "project_id": "p1", "addresses": ["fe80::1%nosuchif"] + up.addresses},
+        {"id": B, "project_id": "p1", "addresses": ["fe80::1%nosuchif"]},
+    ])  # fmt: skip
+    status, body, _ = api.get("/v2/p1/os-fping")
+    assert status == 200
+    assert {s["id"]: s["alive"] for s in body["servers"]} == {A: True, B: False}
+
+
+def test_405_names_allow_and_server_limits_answer_json(start_api):
+    api = start_api([])
+    request = urllib.request.Request(api.url + "/v2/p1/os-fping", method="POST", data=b"{}",
+                                     headers={"X-Project-Id": "p1"})  # fmt: skip
+    try:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310
+        raise AssertionError("POST was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 405 and exc.headers["Allow"] == "GET, HEAD"
+        assert json.loads(exc.read())["badMethod"]["code"] == 405
+    long_uri = raw_request(api.port, b"GET /v2/p1/os-fping?x=" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    huge_header = raw_request(
+        api.port, b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n"
+    )
+    # over [DEFAULT] max_header_size (16 KiB); the request line counts as part of the header
+    for answer, code in ((long_uri, 431), (huge_header, 431)):
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split()[1] == b"%d" % code, head[:80]
+        assert b"application/json" in head
+        assert [fault["code"] for fault in json.loads(body).values()] == [code]
+
+
+def test_command_line_flags_win_over_the_config_file(tmp_path, instances):
+    up = instances()
+    conf = (
+        "[DEFAULT]\npipeline = noauth\npaste_config = %s\n[fping]\npath = /nonexistent/fping\n"
+        "[inventory]\nsource = nova\n" % (Path(__file__).resolve().parent.parent / "etc" / "api-paste.ini")
+    )
+    api = Api(tmp_path, [{"id": A, "project_id": "p1", "addresses": up.addresses}], conf_text=conf)
+    try:
+        status, body, _ = api.get("/v2/p1/os-fping")
+        assert status == 200 and body["servers"][0]["alive"] is True  # --inventory and --fping took effect
+        assert api.fping_runs() == 1
+    finally:
+        api.stop()
+
+
+def test_a_bad_inventory_is_one_error_line(tmp_path):
+    inventory: dict
+    for inventory in ({"servers": {}}, {"servers": [{"id": A, "project_id": "p1", "addresses": ["-h"]}]},
+                      {"servers": [{"id": A, "project_id": "p1", "addresses": [5]}]}):  # fmt: skip
+        path = tmp_path / "inventory.json"
+        path.write_text(json.dumps(inventory))
+        proc = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", str(path),
+                               "--listen", "127.0.0.1:%d" % free_port()], capture_output=True, text=True,
+                              timeout=30)  # fmt: skip
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: %s" % path), proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_all_tenants_zero_is_the_callers_own_project(start_api, instances):
+    up = instances()
+    api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses},
+                     {"id": B, "project_id": "p2", "addresses": up.addresses}])  # fmt: skip
+    status, body, _ = api.get("/v2/p1/os-fping?all_tenants=0", project="p1", roles="member")
+    assert status == 200 and [s["id"] for s in body["servers"]] == [A]
+    assert api.get("/v2/p1/os-fping?all_tenants=1", project="p1", roles="member")[0] == 403
+
+
+def _fping_processes() -> int:
+    count = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/comm" % pid) as fd:
+                    count += fd.read().strip() == "fping"
+            except OSError:
+                pass
+    return count
+
+
+def test_a_burst_of_500_is_answered_with_a_bounded_number_of_fping(start_api, instances):
+    up, down = instances(), instances()
+    down.down()
+    api = start_api([{"id": A, "project_id": "p0", "addresses": up.addresses},
+                     {"id": B, "project_id": "p0", "addresses": down.addresses}],
+                    conf_text=QUICK + "max_concurrent = 4\nmax_waiting = 64\n")  # fmt: skip
+    answers: list = []
+    errors: list = []
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _fping_processes())
+            time.sleep(0.005)
+
+    def call(i: int) -> None:
+        request = urllib.request.Request(api.url + "/v2/p%d/os-fping?all_tenants=1" % i,
+                                         headers={"X-Project-Id": "p%d" % i, "X-Roles": "admin"})  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=90) as response:  # noqa: S310
+                answers.append((response.status, None))
+        except urllib.error.HTTPError as exc:
+            answers.append((exc.code, exc.headers.get("Retry-After")))
+        except OSError as exc:
+            errors.append(repr(exc))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(500)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    done.set()
+    sampler.join()
+    assert not errors, errors[:3]
+    assert len(answers) == 500
+    statuses = {status for status, _ in answers}
+    assert statuses <= {200, 503} and 200 in statuses, statuses
+    assert all(retry for status, retry in answers if status == 503)  # a refusal says when to come back
+    assert 1 <= peak[0] <= 4, peak[0]
+
+
+def test_idle_half_open_connections_do_not_block_and_are_closed(start_api, instances):
+    up = instances()
+    api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}],
+                    conf_text="[DEFAULT]\nclient_timeout = 2\nthreads = 8\n[rate_limit]\ncalls = 0\n")  # fmt: skip
+    idle = []
+    for _ in range(100):
+        idle.append(socket.create_connection(("127.0.0.1", api.port), timeout=10))  # says nothing
+    try:
+        for _ in range(20):
+            start = time.monotonic()
+            status, _, _ = api.get("/v2/p1/os-fping")
+            assert status == 200 and time.monotonic() - start < 2.0
+        time.sleep(4)  # past the server's inactivity timeout and its next clean-up
+        closed = 0
+        for conn in idle:
+            conn.settimeout(5)
+            try:
+                while conn.recv(65536):  # the server may say 408 before it closes
+                    pass
+                closed += 1
+            except ConnectionResetError:
+                closed += 1
+            except socket.timeout:
+                pass
+        assert closed == 100
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+def test_the_rate_limit_holds_across_two_worker_processes(tmp_path, instances):
+    up = instances()
+    state = tmp_path / "ratelimit.sqlite"
+    conf = "[rate_limit]\ncalls = 3\nstate_file = %s\n" % state
+    servers = [{"id": A, "project_id": "p1", "addresses": up.addresses},
+               {"id": C, "project_id": "p2", "addresses": up.addresses}]  # fmt: skip
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = Api(tmp_path / "one", servers, conf_text=conf)
+    second = Api(tmp_path / "two", servers, conf_text=conf)
+    try:
+        statuses = [api.get("/v2/p1/os-fping")[0] for api in (first, second, first, second)]
+        assert statuses == [200, 200, 200, 413]
+        assert first.get("/v2/p2/os-fping", project="p2")[0] == 200  # per project
+    finally:
+        first.stop()
+        second.stop()
