@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|release`."""
+"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|release`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_fping  # noqa: E402
 import bench_git2srpm  # noqa: E402
+import bench_load  # noqa: E402
 import bench_release  # noqa: E402
 
-BENCHES = {"git2srpm": bench_git2srpm.main, "fping": bench_fping.main, "release": bench_release.main}
+BENCHES = {
+    "git2srpm": bench_git2srpm.main,
+    "fping": bench_fping.main,
+    "load": bench_load.main,
+    "release": bench_release.main,
+}
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or list(BENCHES)

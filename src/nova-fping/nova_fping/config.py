@@ -14,7 +14,7 @@ DEFAULTS = {
         "listen": "127.0.0.1:8775",
         "paste_config": "/etc/nova-fping/api-paste.ini",
         "pipeline": "main",
-        "threads": "16",
+        "threads": "96",
         "backlog": "128",
         "client_timeout": "10",
         "max_connections": "1000",
@@ -90,6 +90,13 @@ def build_app(conf: configparser.ConfigParser):
         )
     except ValueError as exc:
         raise ConfigError("bad number in the configuration: %s" % exc) from exc
+    threads, bound = conf.getint("DEFAULT", "threads"), gate.max_concurrent + gate.max_waiting
+    if threads <= bound:
+        # a request beyond the fping bound must reach the gate to be refused at once, not wait in the
+        # server's queue until the client gives up
+        raise ConfigError(
+            "[DEFAULT] threads = %d must exceed [fping] max_concurrent + max_waiting = %d" % (threads, bound)
+        )
     policy_file = conf.get("policy", "file") or None
     if policy_file and not os.path.isfile(policy_file):
         raise ConfigError("[policy] file %s does not exist" % policy_file)

@@ -183,7 +183,7 @@ def test_a_burst_of_500_is_answered_with_a_bounded_number_of_fping(start_api, in
 def test_idle_half_open_connections_do_not_block_and_are_closed(start_api, instances):
     up = instances()
     api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}],
-                    conf_text="[DEFAULT]\nclient_timeout = 2\nthreads = 8\n[rate_limit]\ncalls = 0\n")  # fmt: skip
+                    conf_text="[DEFAULT]\nclient_timeout = 2\nthreads = 80\n[rate_limit]\ncalls = 0\n")  # fmt: skip
     idle = []
     for _ in range(100):
         idle.append(socket.create_connection(("127.0.0.1", api.port), timeout=10))  # says nothing
