@@ -20,8 +20,7 @@ def load(tmp_path: Path, name: str):
     conf.write_text(
         (ETC / "nova-fping.conf")
         .read_text()
-        .replace("source = nova", "source = static")
-        .replace("file =\n", "file = %s\n" % inventory, 1)
+        .replace("source = nova\nfile =\n", "source = static\nfile = %s\n" % inventory)
         .replace("file = /etc/nova-fping/policy.yaml", "file = %s" % policy)
     )
     return loadapp("config:%s" % (ETC / "api-paste.ini"), name=name, global_conf={"config": str(conf)})
