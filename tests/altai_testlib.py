@@ -267,3 +267,20 @@ def packages_and_keys(out: Path) -> list[str]:
 
 def logs(out: Path) -> Path:
     return out.with_name(out.name + ".store") / "logs"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_agents_left_behind(tmp_path_factory: pytest.TempPathFactory):
+    """gpg starts an agent for every GNUPGHOME the tests make (keys, signing homes): stop them all at the
+    end of the session, as the tool stops the one of its development key after each run."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for pid in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"gpg-agent") and b"--homedir" in argv:
+            home = argv[argv.index(b"--homedir") + 1].decode(errors="replace")
+            if home.startswith(base):
+                subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True)

@@ -318,3 +318,18 @@ def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, stat
         text=True,
     )
     assert lint.returncode == 0 and "0 errors, 0 warnings" in lint.stdout, lint.stdout
+
+
+def test_a_run_leaves_no_gpg_agent_of_its_own(release, gnupghome, tmp_path):
+    state = tmp_path / "fresh-state"
+    assert build(release, state, gnupghome, "libaltai").returncode == 0
+    home = str(state / "dev-gnupg").encode()
+    agents = []
+    for pid in os.listdir("/proc"):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"gpg-agent") and home in argv:
+            agents.append(pid)
+    assert agents == []

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from . import runner
 from .errors import GitError, InputError, SpecError
-from .layout import PROJECT_ROOT
+from .paths import PROJECT_ROOT
 from .sandbox import Sandbox
 from .spec import SPEC_TIMEOUT, SYSTEM_PYTHON
 

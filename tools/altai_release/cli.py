@@ -11,15 +11,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from .errors import AltaiError, InputError
-from .layout import DEFAULT_LAYOUT, load_layout
-from .manifest import MANIFEST_NAME, Change, Manifest, diff
-from .pipeline import DEFAULT_OUT, DEFAULT_STATE, BuildOptions, ReleaseBuild
-from .release_store import ReleaseStore
-from .results import PackageResult
-from .srpm import SrpmRequest, make_srpm
+from .paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
+
+if TYPE_CHECKING:
+    from .results import PackageResult
+
+# Each command imports what it needs where it needs it: git2srpm does not pay for the release pipeline.
 
 
 def _warn(message: str) -> None:
@@ -101,6 +101,8 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
+        from .srpm import SrpmRequest, make_srpm
+
         for macros in args.macros:
             if not macros.is_file():
                 raise InputError(f"macro file {macros} does not exist")
@@ -192,6 +194,10 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--against", type=Path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
     args = parser.parse_args(argv)
 
+    from .layout import load_layout
+    from .manifest import MANIFEST_NAME, Change, Manifest, diff
+    from .release_store import ReleaseStore
+
     def diff_body() -> int:
         new_path = args.against or ReleaseStore(args.out).out / MANIFEST_NAME
         changes = diff(Manifest.load(args.diff), Manifest.load(new_path))
@@ -241,6 +247,8 @@ def build_main(argv: Sequence[str] | None = None) -> int:
             raise InputError(f"passphrase file {args.passphrase_file} does not exist")
         layout = load_layout(args.layout)
         names = sorted(layout.packages) if args.all else args.packages
+        from .pipeline import BuildOptions, ReleaseBuild
+
         options = BuildOptions(
             out=args.out,
             state_dir=args.state_dir.absolute(),

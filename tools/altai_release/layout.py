@@ -14,11 +14,9 @@ from typing import Any
 
 from .errors import InputError
 from .evr import Pin, parse_pin
-from .paths import is_git_url
+from .paths import DEFAULT_LAYOUT, is_git_url
 from .tomlreader import TomlReader, quoted
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_LAYOUT = PROJECT_ROOT / "repo-layout" / "altai.toml"
 CONTENT_KINDS = ("own", "rebuilt", "sources", "upstream")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 

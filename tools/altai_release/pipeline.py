@@ -15,9 +15,10 @@ from pathlib import Path
 from .buildcache import BuildCache, inputs_key, kept_results, record_builds
 from .builders import choose_builder_kind, make_builder
 from .errors import InputError, PublishError
-from .layout import PROJECT_ROOT, PackageEntry, ReleaseLayout
+from .layout import PackageEntry, ReleaseLayout
 from .manifest import Manifest
 from .packagebuild import PackageBuild, build_packages, make_srpms
+from .paths import DEFAULT_OUT, DEFAULT_STATE
 from .release_outputs import check_base_url
 from .release_policy import NewFile
 from .release_store import ReleaseStore
@@ -27,9 +28,6 @@ from .results import PackageResult, PlacedFile
 from .signing import KeyResolver, SigningIdentity
 from .sources import PackageSource, resolve_source
 from .verify import KeyDatabases
-
-DEFAULT_OUT = PROJECT_ROOT / "out"
-DEFAULT_STATE = PROJECT_ROOT / ".state"
 
 Progress = Callable[[str], None]
 
@@ -101,6 +99,8 @@ class ReleaseBuild:
                 ) from exc
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+                if self.keys.dev_used:
+                    self.keys.dev.stop_agent()
 
     def _prepare(self, entries: list[PackageEntry], staging: Path) -> _Run:
         identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}

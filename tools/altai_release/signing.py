@@ -75,6 +75,13 @@ class Keyring:
             )
         return found[0] if found else None
 
+    def stop_agent(self) -> None:
+        """Stop the gpg-agent that gpg started for this home (a run leaves no agent of its own behind)."""
+        gpgconf = shutil.which("gpgconf")
+        if gpgconf and self.home.is_dir():
+            runner.run([gpgconf, "--homedir", str(self.home), "--kill", "gpg-agent"], SigningError, "gpgconf",
+                       check=False)  # fmt: skip
+
     def export_public(self, fingerprint: str) -> bytes:
         data = self.gpg("--armor", "--export", "--", fingerprint, what=f"gpg --export {fingerprint}")
         if not data.strip():
@@ -141,6 +148,7 @@ class KeyResolver:
         self.require_key = require_key
         self.passphrase_file = passphrase_file
         self.notes: list[str] = []
+        self.dev_used = False  # the development key's home is ours: its agent is stopped after the run
         self._cache: dict[str, SigningIdentity] = {}
         self._lock = threading.Lock()
 
@@ -172,6 +180,7 @@ class KeyResolver:
             f"no secret key {wanted!r} in GNUPGHOME={self.user.home}: signing "
             f"{key.name!r} packages with the DEVELOPMENT key {fpr[-16:]}"
         )
+        self.dev_used = True
         return SigningIdentity(key.name, fpr, self.dev, True)
 
 
