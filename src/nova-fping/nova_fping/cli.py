@@ -118,9 +118,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (config.ConfigError, ServiceError, OSError, LookupError, ValueError) as exc:
         sys.stderr.write("error: %s\n" % exc)
         return 1
-    start_service(args.daemonize, args.pidfile, args.log_file)
+    ready = start_service(args.daemonize, args.pidfile, args.log_file)
     if args.daemonize:
         server = make_server(app, listen, conf)
+    ready()
     host, port = listen
     sys.stderr.write("nova-fping-api listening on %s:%d\n" % (str(host), port))
     sys.stderr.flush()

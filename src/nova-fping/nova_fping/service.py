@@ -5,7 +5,7 @@ systemd needs none of it (Type=simple, the journal); EL6's init scripts do."""
 import atexit
 import os
 import sys
-from typing import Optional
+from typing import Callable, Optional
 
 
 class ServiceError(Exception):
@@ -57,9 +57,9 @@ def check_not_running(pidfile: Optional[str]) -> None:
             raise ServiceError("already running (pid %d, %s)" % (pid, pidfile))
 
 
-def daemonize(pidfile: Optional[str], log_file: Optional[str]) -> None:
-    """Detach; the original process exits 0 only once the daemon has written its pid file, so an init
-    script's `status` right after `start` sees it."""
+def daemonize(pidfile: Optional[str], log_file: Optional[str]) -> Callable[[], None]:
+    """Detach. Returns `ready()`, which the daemon calls once it serves: it writes the pid file, and only
+    then does the original process exit 0, so an init script's `start` returns a service that answers."""
     if log_file:
         os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
         log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
@@ -84,16 +84,25 @@ def daemonize(pidfile: Optional[str], log_file: Optional[str]) -> None:
     os.dup2(log_fd, 2)
     os.close(null_fd)
     os.close(log_fd)
-    if pidfile:
-        write_pidfile(pidfile)
-    os.write(ready_w, b"1")
-    os.close(ready_w)
+
+    def ready() -> None:
+        if pidfile:
+            write_pidfile(pidfile)
+        os.write(ready_w, b"1")
+        os.close(ready_w)
+
+    return ready
 
 
-def start_service(daemon: bool, pidfile: Optional[str], log_file: Optional[str]) -> None:
-    """What the service's command line asked for: detach, or stay in front with an optional pid file."""
+def start_service(daemon: bool, pidfile: Optional[str], log_file: Optional[str]) -> Callable[[], None]:
+    """What the service's command line asked for: detach, or stay in front with an optional pid file.
+    Returns `ready()`, to call once the service serves."""
     check_not_running(pidfile)
     if daemon:
-        daemonize(pidfile, log_file)
-    elif pidfile:
-        write_pidfile(pidfile)
+        return daemonize(pidfile, log_file)
+
+    def ready() -> None:
+        if pidfile:
+            write_pidfile(pidfile)
+
+    return ready
