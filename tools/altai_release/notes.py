@@ -64,17 +64,18 @@ def _changelog(path: Path) -> list[tuple[int, str, str]]:
 
 
 def _newer_entries(new_file: Path, old_file: Path | None, old: Nevra) -> list[ChangelogEntry]:
-    """The entries of the new package that the old one did not have: newer than the old package's newest
-    entry when its file is at hand, else those whose name line names a version above the old one."""
+    """The entries of the new package that the old one did not have: those above the first entry the old
+    package also has when its file is at hand (changelog times are days: they cannot tell two entries of
+    one day apart), else those whose name line names a version above the old one."""
     try:
         entries = _changelog(new_file)
-        cutoff = max((t for t, _, _ in _changelog(old_file)), default=None) if old_file and old_file.exists() else None
+        known = set(_changelog(old_file)) if old_file and old_file.exists() else None
     except AltaiError:
         return []
     chosen = []
     for stamp, name, text in entries:
-        if cutoff is not None:
-            if stamp <= cutoff:
+        if known is not None:
+            if (stamp, name, text) in known:
                 break
         else:
             evr = name.rsplit(" ", 1)[-1].strip()
