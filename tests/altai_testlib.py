@@ -240,18 +240,17 @@ def release(make_repo, tmp_path):
     return {"layout": layout, "lib": lib, "app": app, "out": tmp_path / "out"}
 
 
+def build_argv(release, state_dir, *args) -> list[str]:
+    """tools/build.py on the test release, as a command line (for runs started in the background)."""
+    return [sys.executable, str(TOOLS / "build.py"), "--layout", str(release["layout"]), "--out",
+            str(release["out"]), "--state-dir", str(state_dir), *args]  # fmt: skip
+
+
 def build(release, state_dir, gnupghome, *args, env=None):
-    return run_tool(
-        "build.py",
-        "--layout",
-        str(release["layout"]),
-        "--out",
-        str(release["out"]),
-        "--state-dir",
-        str(state_dir),
-        *args,
-        env={"GNUPGHOME": str(gnupghome), **(env or {})},
-    )
+    argv = build_argv(release, state_dir, *args)
+    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "GNUPGHOME": str(gnupghome), **(env or {})})  # fmt: skip
+    return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
 def tree(out: Path) -> dict[str, bytes]:
@@ -275,12 +274,19 @@ def no_agents_left_behind(tmp_path_factory: pytest.TempPathFactory):
     end of the session, as the tool stops the one of its development key after each run."""
     yield
     base = str(tmp_path_factory.getbasetemp())
+    for home in gpg_agent_homes():
+        if home.startswith(base):
+            subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True)
+
+
+def gpg_agent_homes() -> list[str]:
+    """The --homedir of every running gpg-agent."""
+    homes = []
     for pid in os.listdir("/proc"):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if argv and argv[0].endswith(b"gpg-agent") and b"--homedir" in argv:
-            home = argv[argv.index(b"--homedir") + 1].decode(errors="replace")
-            if home.startswith(base):
-                subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True)
+            homes.append(argv[argv.index(b"--homedir") + 1].decode(errors="replace"))
+    return homes

@@ -181,3 +181,17 @@ def base_os_packages(work: Path, key: TestKey, with_fping: bool = True) -> list[
     ]
     names = (*BASE_OS_REQUIRES, *(["fping"] if with_fping else []))
     return rpms + [build_rpm(work, name, "1.0", "1", signer=key) for name in names]
+
+
+@contextmanager
+def served_release(out: Path, work: Path) -> Iterator[Path]:
+    """The release tree `out` served over HTTP on 127.0.0.1; yields a yum.repos.d holding its altai.repo
+    pointed at the server (the tree's own altai.repo names file:// + OUT)."""
+    www = work / "www"
+    www.mkdir()
+    (www / "altai").symlink_to(out)
+    with serve(www) as url:
+        reposdir = work / "yum.repos.d"
+        reposdir.mkdir()
+        (reposdir / "altai.repo").write_text((out / "altai.repo").read_text().replace(out.as_uri(), f"{url}/altai"))
+        yield reposdir

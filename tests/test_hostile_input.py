@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from altai_testlib import APP_SPEC, TOOLS, assert_one_line_error, build, packages_and_keys, run_tool, tree
+from altai_testlib import APP_SPEC, TOOLS, assert_one_line_error, build, build_argv, packages_and_keys, run_tool, tree
 from test_git2srpm import spec
 
 
@@ -225,18 +225,7 @@ def test_manifest_with_wrong_values(release, state_dir, gnupghome, tmp_path, mut
 def test_lock_message_names_the_run_that_holds_it(release, state_dir, gnupghome):
     """Concurrent runs: each one refused names a run that really published (the kernel's word for it)."""
     env = {**os.environ, "GNUPGHOME": str(gnupghome)}
-    argv = [
-        sys.executable,
-        str(TOOLS / "build.py"),
-        "--layout",
-        str(release["layout"]),
-        "--out",
-        str(release["out"]),
-        "--state-dir",
-        str(state_dir),
-        "libaltai",
-        "--rebuild",
-    ]
+    argv = build_argv(release, state_dir, "libaltai", "--rebuild")
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     procs = [
         subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)
@@ -328,7 +317,7 @@ def test_key_rotation_resigns_what_the_release_keeps(release, state_dir, gnupgho
 
 
 def test_install_after_rotation_with_dnf(release, state_dir, gnupghome, tmp_path):
-    from rpmtools import make_key, serve
+    from rpmtools import make_key, served_release
     from test_release import dnf
 
     out = release["out"]
@@ -340,13 +329,7 @@ def test_install_after_rotation_with_dnf(release, state_dir, gnupghome, tmp_path
     run = build(release, state_dir, gnupghome, "altai-app", "--sign-key", "Altai Rotated Key")
     assert run.returncode == 0, run.stderr
     assert "re-signing 3 published package(s)" in run.stderr  # libaltai, its -devel and its SRPM
-    www = tmp_path / "www"
-    www.mkdir()
-    (www / "altai").symlink_to(out)
-    with serve(www) as url:
-        reposdir = tmp_path / "yum.repos.d"
-        reposdir.mkdir()
-        (reposdir / "altai.repo").write_text((out / "altai.repo").read_text().replace(out.as_uri(), f"{url}/altai"))
+    with served_release(out, tmp_path) as reposdir:
         proc = dnf(tmp_path / "installroot", reposdir, "install", "libaltai", "libaltai-devel", "altai-app")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "altai-app-0.5-3.el6.noarch" in proc.stdout

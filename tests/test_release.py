@@ -9,13 +9,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from altai_release.release_store import ReleaseStore
-from altai_testlib import LIB_SPEC, NOVA_FPING_VR, TOOLS, assert_one_line_error, build, tree
+from altai_testlib import LIB_SPEC, NOVA_FPING_VR, assert_one_line_error, build, build_argv, tree
 from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
 
 
@@ -169,24 +168,14 @@ def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupgh
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     env = {**os.environ, "GNUPGHOME": str(release["out"].parent / "gnupg-empty")}
     (release["out"].parent / "gnupg-empty").mkdir(exist_ok=True, mode=0o700)
+    argv = build_argv(release, state_dir, "--all")
+
+    def start_release_job() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     seen = set()
     for delay in (0.2, 0.5, 0.8, 1.1, 1.4, 1.7, 2.0):
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(TOOLS / "build.py"),
-                "--all",
-                "--layout",
-                str(release["layout"]),
-                "--out",
-                str(out),
-                "--state-dir",
-                str(state_dir),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_release_job()
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -200,22 +189,7 @@ def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupgh
         release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", f"Release: {10 + attempt}%")})
         before = {p.name for p in releases_dir.iterdir()}
         published_before = out.resolve()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(TOOLS / "build.py"),
-                "--all",
-                "--layout",
-                str(release["layout"]),
-                "--out",
-                str(out),
-                "--state-dir",
-                str(state_dir),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_release_job()
         while proc.poll() is None:
             fresh = [p for p in releases_dir.iterdir() if p.name not in before]
             if fresh and not (fresh[0] / "manifest.json").exists():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from altai_testlib import assert_one_line_error, build, packages_and_keys, tree
-from rpmtools import TestKey, make_key, public_key, rpmsign, serve
+from rpmtools import TestKey, make_key, public_key, rpmsign, serve, served_release
 
 RABBIT_SPEC = """\
 Name: {name}
@@ -193,13 +193,7 @@ def test_rebuilt_srpm_installs_with_dnf_and_gpgcheck(release, state_dir, gnupgho
     add_srpm(release, upstream, "rabbit")
     out = release["out"]
     assert build(release, state_dir, gnupghome, "rabbit").returncode == 0
-    www = tmp_path / "www"
-    www.mkdir()
-    (www / "altai").symlink_to(out)
-    with serve(www) as url:
-        reposdir = tmp_path / "yum.repos.d"
-        reposdir.mkdir()
-        (reposdir / "altai.repo").write_text((out / "altai.repo").read_text().replace(out.as_uri(), f"{url}/altai"))
+    with served_release(out, tmp_path) as reposdir:
         proc = dnf(tmp_path / "root", reposdir, "install", "rabbit")
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "root/usr/share/rabbit/built.txt").read_text() == "rabbit data\n"
