@@ -227,3 +227,23 @@ def test_the_rate_limit_holds_across_two_worker_processes(tmp_path, instances):
     finally:
         first.stop()
         second.stop()
+
+
+def test_sigterm_lets_the_request_in_flight_finish(start_api, instances):
+    down = instances()
+    down.down()
+    api = start_api([{"id": A, "project_id": "p1", "addresses": down.addresses}])  # fping takes ~1 s
+    answer: list = []
+
+    def call() -> None:
+        answer.append(api.get("/v2/p1/os-fping"))
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while api.fping_runs() == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    api.proc.terminate()  # SIGTERM while fping runs
+    thread.join(30)
+    assert answer and answer[0][0] == 200 and answer[0][1]["servers"][0]["alive"] is False
+    assert api.proc.wait(timeout=30) == 0
