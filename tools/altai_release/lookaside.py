@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .download import fetch
 from .errors import InputError, UpstreamError, VerificationError
 from .hashing import file_digest
 
@@ -69,6 +68,8 @@ class Lookaside:
         if not urls:
             raise InputError(f"{what}: {entry.name} is listed in sources but there is no lookaside URL to fetch it "
                              "from (the layout's [release] lookaside, or git2srpm --lookaside URL)")  # fmt: skip
+        from .download import fetch  # urllib.request costs ~50 ms to import: only when something is fetched
+
         target.parent.mkdir(parents=True, exist_ok=True)
         incoming = target.with_name(f"{entry.digest}.incoming")
         failures = []

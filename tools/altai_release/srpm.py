@@ -15,7 +15,6 @@ from git.objects import Commit, Tree
 from .autospec import uses_autospec
 from .errors import InputError, SpecError
 from .gitsource import GitSource
-from .lookaside import Lookaside, parse_sources
 from .nevra import Nevra
 from .paths import check_not_option, repo_relative_path
 from .rpmbuild import Rpmbuild
@@ -65,6 +64,8 @@ def _place_sources(
     """Every SourceN/PatchN but a packed Source0 into SOURCES: from the repository next to the spec, or, when
     listed in the `sources` file there, from the lookaside. Returns the repository paths the package is
     made of besides its tree, and whether Source0 itself came from the lookaside."""
+    from .lookaside import Lookaside, parse_sources  # only a package with a `sources` file downloads
+
     sources_path = spec_path.parent / "sources"
     listing = source.read_file(commit, sources_path)
     listed = parse_sources(listing.decode("utf-8", "replace"), f"{source.location}: {sources_path}") if listing else {}
