@@ -1,9 +1,11 @@
 """git2srpm against tito (`tito build --srpm --test`) and the floor (`git archive | gzip -n` +
-`rpmbuild -bs`) on the same small repository, in the same run."""
+`rpmbuild -bs`) on the same repositories, in the same run: a small package (40 files, one commit, spec at
+the root) and one of the size issue 19 names (180 files, 2,000 commits, the spec in a subdirectory)."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -47,42 +49,76 @@ def make_repo(root: Path) -> Path:
     return repo
 
 
+def make_large_repo(root: Path, files: int = 180, commits: int = 2000) -> Path:
+    """`files` files under pkg/ (the spec among them) and `commits` commits, made with git fast-import."""
+    repo = root / "large"
+    repo.mkdir()
+    run(["git", "init", "-q", "-b", "main"], cwd=repo)
+    stream = []
+    for n in range(commits):
+        changed = range(files) if n == 0 else [n % files]
+        message = f"change {n}"
+        parent = "" if n == 0 else f"from :{n}\n"
+        committer = f"committer Bench <bench@example.com> {1700000000 + n} +0000"
+        stream.append(f"commit refs/heads/main\nmark :{n + 1}\n{committer}\ndata {len(message)}\n{message}\n{parent}")
+        if n == 0:
+            spec = SPEC.encode()
+            stream.append(f"M 100644 inline pkg/benchpkg.spec\ndata {len(spec)}\n{SPEC}\n")
+        for i in changed:
+            body = f"VALUE_{i} = {n}\n" * 40
+            stream.append(f"M 100644 inline pkg/src/mod{i:03d}.py\ndata {len(body)}\n{body}\n")
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input="".join(stream), text=True, check=True)
+    run(["git", "checkout", "-q", "main"], cwd=repo)
+    tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
+    run([tito, "init"], cwd=repo)
+    return repo
+
+
+def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subdir: str | None) -> list[Timing]:
+    out = tmp / "out"
+    tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
+    where = ["--subdir", subdir] if subdir else []
+    ours = median_time(
+        "git2srpm --snapshot",
+        [sys.executable, str(TOOLS / "git2srpm.py"), "--snapshot", *where, "--outdir", str(out), str(repo)],
+        repeats,
+        reset=fresh_dir(out),
+    )
+    peer = median_time(
+        "tito build --srpm --test",
+        [tito, "build", "--srpm", "--test", "-o", str(out)],
+        repeats,
+        cwd=package,
+        reset=fresh_dir(out),
+    )
+    top = tmp / "floor"
+    tree = f"HEAD:{subdir}" if subdir else "HEAD"
+    floor_script = (
+        f"git archive --prefix=benchpkg-1.0/ {tree} | gzip -n > {top}/SOURCES/benchpkg-1.0.tar.gz && "
+        f"rpmbuild --quiet -bs --nodeps --define '_topdir {top}' benchpkg.spec"
+    )
+
+    def reset_floor() -> None:
+        fresh_dir(top)()
+        (top / "SOURCES").mkdir()
+
+    floor = median_time(
+        "floor: git archive | gzip + rpmbuild -bs", ["sh", "-c", floor_script], repeats, cwd=package, reset=reset_floor
+    )
+    rows = [ours, peer, floor]
+    print_table(f"git2srpm, {label}, median of {repeats}", rows, peer)
+    print(f"{'':<44} {'':>12} {'ratio to floor':>24}")
+    print(f"{ours.name:<44} {'':>12} {ours.seconds / floor.seconds:>23.2f}x")
+    return rows
+
+
 def main(repeats: int = 10) -> list[Timing]:
     with tempfile.TemporaryDirectory(prefix="bench-git2srpm-") as tmp_name:
         tmp = Path(tmp_name)
-        repo = make_repo(tmp)
-        out = tmp / "out"
-        tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
-        ours = median_time(
-            "git2srpm --snapshot",
-            [sys.executable, str(TOOLS / "git2srpm.py"), "--snapshot", "--outdir", str(out), str(repo)],
-            repeats,
-            reset=fresh_dir(out),
-        )
-        peer = median_time(
-            "tito build --srpm --test",
-            [tito, "build", "--srpm", "--test", "-o", str(out)],
-            repeats,
-            cwd=repo,
-            reset=fresh_dir(out),
-        )
-        top = tmp / "floor"
-        floor_script = (
-            f"git archive --prefix=benchpkg-1.0/ HEAD | gzip -n > {top}/SOURCES/benchpkg-1.0.tar.gz && "
-            f"rpmbuild --quiet -bs --nodeps --define '_topdir {top}' benchpkg.spec"
-        )
-
-        def reset_floor() -> None:
-            fresh_dir(top)()
-            (top / "SOURCES").mkdir()
-
-        floor = median_time(
-            "floor: git archive | gzip + rpmbuild -bs", ["sh", "-c", floor_script], repeats, cwd=repo, reset=reset_floor
-        )
-        rows = [ours, peer, floor]
-        print_table(f"git2srpm, small package (40 files), median of {repeats}", rows, peer)
-        print(f"{'':<44} {'':>12} {'ratio to floor':>24}")
-        print(f"{ours.name:<44} {'':>12} {ours.seconds / floor.seconds:>23.2f}x")
+        small = make_repo(tmp)
+        rows = measure("small package (40 files)", small, small, tmp, repeats, None)
+        large = make_large_repo(tmp)
+        rows += measure("180 files, 2,000 commits, spec in pkg/", large, large / "pkg", tmp, repeats, "pkg")
         return rows
 
 
