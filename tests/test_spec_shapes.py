@@ -183,3 +183,20 @@ def test_autospec_needs_the_spec_at_the_root(make_repo, tmp_path):
     repo = make_repo({"pkg/hello.spec": AUTOSPEC, "a.txt": "1\n"})
     run = run_tool("git2srpm.py", "--spec", "pkg/hello.spec", "--outdir", str(tmp_path / "o"), str(repo.path))
     assert_one_line_error(run, "pkg/hello.spec uses %autorelease/%autochangelog", "root of its repository")
+
+
+def test_build_py_fetches_a_listed_source_from_the_layouts_lookaside(release, make_repo, state_dir, gnupghome,
+                                                                      lookaside):  # fmt: skip
+    from altai_testlib import build
+
+    repo = make_repo({"hello.spec": spec(extra="Source1: testdata.tar.gz"),
+                      "sources": f"SHA512 (testdata.tar.gz) = {lookaside['sha512']}\n", "a.txt": "a\n"})  # fmt: skip
+    layout = release["layout"]
+    text = layout.read_text().replace("[release]\n", f'[release]\nlookaside = "{lookaside["url"]}"\n', 1)
+    layout.write_text(text + f'\n[packages.hello]\ngit = "{repo.path}"\nrepository = "misc"\n')
+    run = build(release, state_dir, gnupghome, "hello")
+    assert run.returncode == 0, run.stderr
+    srpm = next((release["out"] / "deps" / "misc-srpms").glob("hello-*.src.rpm"))
+    assert srpm_files(srpm)["testdata.tar.gz"] == DATA
+    cached = release["out"].with_name("out.store") / "downloads" / "sha512" / lookaside["sha512"]
+    assert cached.read_bytes() == DATA
