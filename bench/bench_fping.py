@@ -13,6 +13,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from common import Timing, median_time
@@ -46,6 +48,18 @@ def remove_hosts() -> None:
     for half in (0, 1):
         subprocess.run(["ip", "netns", "del", f"{TAG}{half}"], capture_output=True)
         subprocess.run(["ip", "link", "del", f"{TAG}h{half}"], capture_output=True)
+
+
+@contextmanager
+def namespace_hosts(n: int) -> Iterator[list[str]]:
+    """n namespace hosts (half alive) behind an `unreachable` route for their range, removed afterwards."""
+    subprocess.run(["ip", "route", "add", "unreachable", "198.19.0.0/16"], capture_output=True)
+    try:
+        remove_hosts()
+        yield make_hosts(n)
+    finally:
+        remove_hosts()
+        subprocess.run(["ip", "route", "del", "unreachable", "198.19.0.0/16"], capture_output=True)
 
 
 def start_api(tmp: Path, addresses: list[str]) -> tuple[subprocess.Popen[bytes], str]:
@@ -88,11 +102,8 @@ def main() -> list[Timing]:
     rows: list[Timing] = []
     print("\nos-fping API call vs bare fping over the same addresses (half dead), median")
     print(f"{'N':>6} {'API call':>12} {'bare fping':>12} {'ratio':>8}")
-    subprocess.run(["ip", "route", "add", "unreachable", "198.19.0.0/16"], capture_output=True)
-    try:
-        for n, repeats in ((10, 5), (100, 3), (1000, 3)):
-            remove_hosts()
-            addresses = make_hosts(n)
+    for n, repeats in ((10, 5), (100, 3), (1000, 3)):
+        with namespace_hosts(n) as addresses:
             with tempfile.TemporaryDirectory() as tmp:
                 proc, url = start_api(Path(tmp), addresses)
                 try:
@@ -117,9 +128,6 @@ def main() -> list[Timing]:
             rows += [api, bare]
             ratio = api.seconds / bare.seconds
             print(f"{n:>6} {api.seconds * 1000:>9.0f} ms {bare.seconds * 1000:>9.0f} ms {ratio:>7.2f}x")
-    finally:
-        remove_hosts()
-        subprocess.run(["ip", "route", "del", "unreachable", "198.19.0.0/16"], capture_output=True)
     return rows
 
 

@@ -18,7 +18,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench_fping import make_hosts, remove_hosts
+from bench_fping import namespace_hosts
 
 CLIENTS = 500
 
@@ -110,11 +110,8 @@ def main() -> list[tuple[str, dict[str, float]]]:
         raise SystemExit("bench load: needs root (network namespaces)")
     print(f"\n{CLIENTS} concurrent os-fping calls (distinct projects; one alive, one dead instance each)")
     print(f"{'server':>26} {'answered':>9} {'200':>5} {'503':>5} {'errors':>7} {'p50':>8} {'p99':>8} {'calls/s':>8}")
-    subprocess.run(["ip", "route", "add", "unreachable", "198.19.0.0/16"], capture_output=True)
     rows: list[tuple[str, dict[str, float]]] = []
-    try:
-        remove_hosts()
-        addresses = make_hosts(2)
+    with namespace_hosts(2) as addresses:
         for kind, label in (("waitress", "nova-fping-api (waitress)"), ("wsgiref", "wsgiref, same app")):
             with tempfile.TemporaryDirectory() as tmp:
                 proc, url = start(kind, Path(tmp), addresses)
@@ -126,9 +123,6 @@ def main() -> list[tuple[str, dict[str, float]]]:
             rows.append((label, r))
             print(f"{label:>26} {r['answered']:>9} {r['ok']:>5} {r['busy']:>5} {r['errors']:>7} "
                   f"{r['p50']:>7.2f}s {r['p99']:>7.2f}s {r['per_s']:>8.1f}")  # fmt: skip
-    finally:
-        remove_hosts()
-        subprocess.run(["ip", "route", "del", "unreachable", "198.19.0.0/16"], capture_output=True)
     return rows
 
 

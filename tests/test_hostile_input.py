@@ -201,6 +201,8 @@ def test_two_repositories_with_one_path(release, state_dir, gnupghome):
         (lambda m: m["packages"][0].update(epoch="1"), "packages[0].epoch: expected null or an integer"),
         (lambda m: m.update(packages={}), "packages: expected a list"),
         (lambda m: m["packages"][0].pop("arch"), "packages[0]: missing keys arch"),
+        (lambda m: m["packages"][0].update(path="../../escape.rpm"), "packages[0].path: expected a relative path"),
+        (lambda m: m["packages"][0].update(origin="../x"), "packages[0].origin: expected a package or upstream"),
     ],
 )
 def test_manifest_with_wrong_values(release, state_dir, gnupghome, tmp_path, mutate, fragment):

@@ -309,13 +309,18 @@ def test_srpm2git_refuses_a_tarball_that_leaves_the_repository(tmp_path, member,
 
 def test_explain_says_where_a_package_comes_from_without_building(release, state_dir, gnupghome, upstream):
     add_srpm(release, upstream, "rabbit")
-    run = build(release, state_dir, gnupghome, "--explain", "rabbit", "libaltai")
+    layout = release["layout"]
+    layout.write_text(layout.read_text() + f'\n[packages.remote-lib]\ngit = "file://{release["lib"].path}"\n'
+                      'repository = "misc"\n')  # fmt: skip
+    run = build(release, state_dir, gnupghome, "--explain", "rabbit", "libaltai", "remote-lib")
     assert run.returncode == 0, run.stderr
     srpm = upstream["srpms"]["rabbit"]
     lib_commit = release["lib"].git("rev-parse", "HEAD")
     assert f"  source:      source RPM {upstream['url']}/{srpm.name}" in run.stdout
     assert f"  sha256:      {sha256(srpm)}" in run.stdout
     assert f"  ref:         HEAD = commit {lib_commit}" in run.stdout
+    # a URL is asked with git ls-remote, not cloned
+    assert run.stdout.count(f"  ref:         HEAD = commit {lib_commit}") == 2
     assert "  repository:  misc (deps/misc/, SRPMs in deps/misc-srpms/)" in run.stdout
     assert "signing key: altai = 'Altai Test Release Key' (no secret key in" in run.stdout
     assert not release["out"].exists() and not release["out"].with_name("out.store").exists()

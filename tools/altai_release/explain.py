@@ -3,12 +3,34 @@ building anything (a git ref is resolved to its commit; nothing is downloaded or
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
+from . import runner
+from .errors import GitError
 from .gitsource import GitSource
 from .layout import ReleaseLayout
+from .paths import check_not_option, is_git_url
 from .signing import Keyring, default_gnupghome
+
+
+def _commit_of(location: str, ref: str) -> str:
+    """The commit a ref names: read from a local repository, asked of a remote one (`git ls-remote`: nothing
+    is cloned); a ref that is not a branch or tag of the remote is resolved only when it is built."""
+    if not is_git_url(location):
+        with tempfile.TemporaryDirectory(prefix="altai-explain-") as tmp:
+            source = GitSource.open(location, Path(tmp) / "unused")
+            try:
+                return str(source.resolve(ref).hexsha)
+            finally:
+                source.close()
+    check_not_option("ref", ref)
+    git = shutil.which("git") or "git"
+    proc = runner.run([git, "ls-remote", "--", location, ref], GitError, f"{location}: git ls-remote",
+                      env={"GIT_TERMINAL_PROMPT": "0"})  # fmt: skip
+    lines = runner.text(proc.stdout).split()
+    return lines[0] if lines else "(resolved when it is built: not a branch or tag of the remote)"
 
 
 def explain(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path | None = None) -> list[str]:
@@ -23,12 +45,7 @@ def explain(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path |
         ]
     else:
         assert entry.git is not None
-        with tempfile.TemporaryDirectory(prefix="altai-explain-") as tmp:
-            source = GitSource.open(entry.git, Path(tmp) / "clone")
-            try:
-                commit = source.resolve(entry.ref).hexsha
-            finally:
-                source.close()
+        commit = _commit_of(entry.git, entry.ref)
         lines += [
             f"  source:      git {entry.git}",
             f"  ref:         {entry.ref} = commit {commit}",

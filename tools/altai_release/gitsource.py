@@ -203,8 +203,11 @@ def worktree_differs(repo: git.Repo, top: Path) -> bool:
             if os.path.islink(file):
                 content = os.fsencode(os.readlink(file))
             elif file.is_file():
-                if file.stat().st_size != entry.size:
+                stat = file.stat()
+                if stat.st_size != entry.size:
                     return True
+                if (stat.st_mtime_ns // 10**9, stat.st_mtime_ns % 10**9) == tuple(entry.mtime):
+                    continue  # as git's own fast path: same size and time as when the index saw it
                 content = file.read_bytes()
             else:
                 return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from .errors import InputError
@@ -103,6 +103,12 @@ class Manifest:
             for key in required_text:
                 if not isinstance(item[key], str) or not item[key]:
                     raise bad(f"{where}.{key}", "a non-empty string", item[key])
+            # the path and the origin name files of the release (the package, its build logs): never outside it
+            parts = PurePosixPath(item["path"]).parts
+            if item["path"].startswith("/") or ".." in parts or "\\" in item["path"] or not parts:
+                raise bad(f"{where}.path", "a relative path inside the release", item["path"])
+            if "/" in item["origin"] or item["origin"] in (".", ".."):
+                raise bad(f"{where}.origin", "a package or upstream name", item["origin"])
             if not isinstance(item["signer_keyid"], str):
                 raise bad(f"{where}.signer_keyid", "a string", item["signer_keyid"])
             epoch = item.get("epoch")

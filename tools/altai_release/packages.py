@@ -57,9 +57,10 @@ def read_facts(path: Path) -> PackageFacts:
 _PAYLOAD_IO = {"gzip": "gzdio", "bzip2": "bzdio", "xz": "xzdio", "lzma": "lzdio", "zstd": "zstdio"}
 
 
-def payload_files(path: Path) -> Iterator[tuple[str, bool, bytes]]:
-    """(name, is the spec, bytes) of each file in a package's payload, read in memory with the rpm bindings
-    (nothing is written: names from an untrusted SRPM are the caller's to check)."""
+def payload_files(path: Path, spec_only: bool = False) -> Iterator[tuple[str, bool, bytes]]:
+    """(name, is the spec, bytes) of each file in a package's payload (with `spec_only`, of the spec alone:
+    a tarball is not read into memory for nothing), read with the rpm bindings; nothing is written: names
+    from an untrusted SRPM are the caller's to check."""
     rpm = rpm_bindings()
     ts = rpm.TransactionSet()
     ts.setVSFlags(rpm._RPMVSF_NOSIGNATURES | rpm._RPMVSF_NODIGESTS)
@@ -72,7 +73,10 @@ def payload_files(path: Path) -> Iterator[tuple[str, bool, bytes]]:
                 raise AltaiError(f"{path}: payload compressed with {compressor!r}, which this tool cannot read")
             archive = rpm.files(hdr).archive(rpm.fd(fd, "r", _PAYLOAD_IO[compressor]))
             for item in archive:
-                yield item.name, bool(item.fflags & rpm.RPMFILE_SPECFILE), archive.read() if item.size else b""
+                is_spec = bool(item.fflags & rpm.RPMFILE_SPECFILE)
+                if spec_only and not is_spec:
+                    continue
+                yield item.name, is_spec, archive.read() if item.size else b""
         finally:
             fd.close()
     except (OSError, rpm.error) as exc:

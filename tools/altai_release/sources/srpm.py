@@ -69,7 +69,7 @@ class SrpmPackageSource:
     def make_srpm(self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None]) -> SrpmResult:
         """The upstream SRPM as it is, with its spec read in the sandbox (with the layout's dist)."""
         outdir.mkdir(parents=True, exist_ok=True)
-        specs = [(name, data) for name, is_spec, data in payload_files(self.file) if is_spec]
+        specs = [(name, data) for name, _, data in payload_files(self.file, spec_only=True)]
         if len(specs) != 1:
             raise InputError(f"{self.name}: source RPM {self.url} holds {len(specs)} spec files, expected 1")
         spec_name = PurePosixPath(specs[0][0]).name
