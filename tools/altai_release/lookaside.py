@@ -4,17 +4,24 @@
 repositories, `<md5>  name.tar.gz`. A listed file is fetched from the lookaside, Fedora's URL shape
 `{url}/{package}/{filename}/{hashtype}/{hash}/{filename}`, or failing that from the Source's own URL,
 outside the spec sandbox; it is checked against its hash and kept in a content-addressed cache, so that
-the next build needs no network (and `--offline` needs none at all)."""
+the next build needs no network (and `--offline` needs none at all). `place_sources` puts every SourceN and
+PatchN of a spec into SOURCES, from the repository or from here."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from git.objects import Commit
 
 from .errors import InputError, UpstreamError, VerificationError
+from .gitsource import GitSource
 from .hashing import file_digest
+from .spec import SpecInfo
 
 _TAGGED = re.compile(r"^(?P<algo>[A-Za-z0-9-]+) \((?P<name>[^)]+)\) = (?P<hex>[0-9a-fA-F]+)$")
 _OLD = re.compile(r"^(?P<hex>[0-9a-fA-F]{32}) [ *](?P<name>.+)$")
@@ -90,3 +97,42 @@ class Lookaside:
         finally:
             incoming.unlink(missing_ok=True)
         raise UpstreamError(f"{what}: {'; '.join(failures)}")
+
+
+def default_download_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "altai-release" / "downloads"
+
+
+def place_sources(
+    source: GitSource, commit: Commit, spec_path: PurePosixPath, info: SpecInfo, sources_dir: Path, lookaside: Lookaside
+) -> tuple[list[str], bool]:
+    """Every SourceN/PatchN but a packed Source0 into SOURCES: from the repository next to the spec, or, when
+    listed in the `sources` file there, from the lookaside. Returns the repository paths the package is
+    made of besides its tree, and whether Source0 itself came from the lookaside."""
+    sources_path = spec_path.parent / "sources"
+    listing = source.read_file(commit, sources_path)
+    listed = parse_sources(listing.decode("utf-8", "replace"), f"{source.location}: {sources_path}") if listing else {}
+    wanted = list(info.extra_files) + ([info.source0] if info.source0.filename in listed else [])
+    named, missing = [], []
+    for extra in sorted(wanted, key=lambda s: (s.kind != "source", s.number)):
+        in_repo = spec_path.parent / extra.filename
+        data = source.read_file(commit, in_repo)
+        if data is not None and extra.filename not in listed:
+            (sources_dir / extra.filename).write_bytes(data)
+            named.append(str(in_repo))
+        elif extra.filename in listed:
+            url = extra.location if "://" in extra.location else None
+            fetched = lookaside.get(
+                info.name, listed[extra.filename], url, f"{spec_path}: {extra.tag} {extra.filename}"
+            )
+            shutil.copyfile(fetched, sources_dir / extra.filename)
+        else:
+            missing.append(f"{extra.tag} {str(in_repo)!r}")
+    if missing:
+        raise InputError(
+            f"{spec_path}: neither in the repository at {commit.hexsha[:12]} nor listed in {sources_path}: "
+            + ", ".join(missing)
+        )
+    if listed:
+        named.append(str(sources_path))
+    return sorted(named), info.source0.filename in listed

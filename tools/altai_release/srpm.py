@@ -10,16 +10,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from git.objects import Commit, Tree
-
 from .autospec import uses_autospec
 from .errors import InputError, SpecError
 from .gitsource import GitSource
+from .lookaside import Lookaside, default_download_cache, place_sources
 from .nevra import Nevra
 from .paths import check_not_option, repo_relative_path
 from .rpmbuild import Rpmbuild
 from .spec import SpecInfo, read_spec
-from .tarball import SourceTarball, compression_for
+from .tarball import SourceTarball, compression_for, submodule_trees
 
 _RELEASE_LINE = re.compile(r"^(?P<tag>Release[ \t]*:[ \t]*)(?P<value>.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 _DIST_FORMS = ("%{?dist}", "%{dist}", "%dist")
@@ -56,80 +55,6 @@ class SrpmResult:
     # the repository paths of the files the spec names (SourceN, PatchN): with the subdir's tree and the
     # spec file, exactly what the package is made of
     named_files: tuple[str, ...] = ()
-
-
-def _place_sources(
-    source: GitSource, commit: Commit, spec_path: PurePosixPath, info: SpecInfo, sources_dir: Path, request: SrpmRequest
-) -> tuple[list[str], bool]:
-    """Every SourceN/PatchN but a packed Source0 into SOURCES: from the repository next to the spec, or, when
-    listed in the `sources` file there, from the lookaside. Returns the repository paths the package is
-    made of besides its tree, and whether Source0 itself came from the lookaside."""
-    from .lookaside import Lookaside, parse_sources  # only a package with a `sources` file downloads
-
-    sources_path = spec_path.parent / "sources"
-    listing = source.read_file(commit, sources_path)
-    listed = parse_sources(listing.decode("utf-8", "replace"), f"{source.location}: {sources_path}") if listing else {}
-    cache = request.download_cache or default_download_cache()
-    lookaside = Lookaside(request.lookaside, cache, request.offline)
-    wanted = list(info.extra_files) + ([info.source0] if info.source0.filename in listed else [])
-    named, missing = [], []
-    for extra in sorted(wanted, key=lambda s: (s.kind != "source", s.number)):
-        in_repo = spec_path.parent / extra.filename
-        data = source.read_file(commit, in_repo)
-        if data is not None and extra.filename not in listed:
-            (sources_dir / extra.filename).write_bytes(data)
-            named.append(str(in_repo))
-        elif extra.filename in listed:
-            url = extra.location if "://" in extra.location else None
-            fetched = lookaside.get(
-                info.name, listed[extra.filename], url, f"{spec_path}: {extra.tag} {extra.filename}"
-            )
-            shutil.copyfile(fetched, sources_dir / extra.filename)
-        else:
-            missing.append(f"{extra.tag} {str(in_repo)!r}")
-    if missing:
-        raise InputError(
-            f"{spec_path}: neither in the repository at {commit.hexsha[:12]} nor listed in {sources_path}: "
-            + ", ".join(missing)
-        )
-    if listed:
-        named.append(str(sources_path))
-    return sorted(named), info.source0.filename in listed
-
-
-def _submodules(
-    source: GitSource,
-    commit: Commit,
-    subdir: PurePosixPath,
-    tree: Tree,
-    include: bool,
-    warn: Callable[[str], None] | None,
-) -> dict[PurePosixPath, tuple[GitSource, Tree]]:
-    """With `include`, each gitlink's tree at its recorded commit from the submodule's local clone; without,
-    a warning naming each one left out."""
-    found: dict[PurePosixPath, tuple[GitSource, Tree]] = {}
-    for link in source.gitlinks(tree):
-        recorded = link.hexsha
-        where = subdir / link.path
-        if not include:
-            if warn:
-                warn(f"submodule {where} (commit {recorded[:12]}) is left out of the tarball; --submodules includes it")
-            continue
-        sub = source.submodule(where)
-        if sub is None:
-            raise InputError(f"{source.location}: submodule {where} has no local clone; run 'git submodule update "
-                             "--init' (or build without --submodules)")  # fmt: skip
-        try:
-            found[link.path] = (sub, sub.repo.commit(recorded).tree)
-        except ValueError as exc:
-            sub.close()
-            raise InputError(f"{source.location}: submodule {where}: its clone lacks commit {recorded[:12]}; "
-                             "run 'git submodule update'") from exc  # fmt: skip
-    return found
-
-
-def default_download_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "altai-release" / "downloads"
 
 
 def snapshot_suffix(count: int, hexsha: str) -> str:
@@ -270,14 +195,15 @@ def _build(
     # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
     # another package's spec beside this one, does not change a byte of this package
     sources_dir = build.topdir / "SOURCES"
-    named, source0_fetched = _place_sources(source, commit, spec_path, info, sources_dir, request)
+    lookaside = Lookaside(request.lookaside, request.download_cache or default_download_cache(), request.offline)
+    named, source0_fetched = place_sources(source, commit, spec_path, info, sources_dir, lookaside)
     changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
     build.source_date_epoch = changed
 
     tar_name = info.source0.filename
     if not source0_fetched:
         compression_for(tar_name)
-        submodules = _submodules(source, commit, subdir, tree, request.submodules, warn)
+        submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
         try:
             tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules)
             tarball.write(sources_dir / tar_name)

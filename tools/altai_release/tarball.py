@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
-from git.objects import Tree
+from git.objects import Commit, Tree
 
 from .errors import InputError
 from .gitsource import GitSource, TreeEntry
@@ -115,3 +115,34 @@ class SourceTarball:
                 entries.append(entry)
         entries.sort(key=lambda e: str(e.path).encode("utf-8", "surrogateescape"))
         return entries
+
+
+def submodule_trees(
+    source: GitSource,
+    commit: Commit,
+    subdir: PurePosixPath,
+    tree: Tree,
+    include: bool,
+    warn: Callable[[str], None] | None,
+) -> dict[PurePosixPath, tuple[GitSource, Tree]]:
+    """With `include`, each gitlink's tree at its recorded commit from the submodule's local clone; without,
+    a warning naming each one left out."""
+    found: dict[PurePosixPath, tuple[GitSource, Tree]] = {}
+    for link in source.gitlinks(tree):
+        recorded = link.hexsha
+        where = subdir / link.path
+        if not include:
+            if warn:
+                warn(f"submodule {where} (commit {recorded[:12]}) is left out of the tarball; --submodules includes it")
+            continue
+        sub = source.submodule(where)
+        if sub is None:
+            raise InputError(f"{source.location}: submodule {where} has no local clone; run 'git submodule update "
+                             "--init' (or build without --submodules)")  # fmt: skip
+        try:
+            found[link.path] = (sub, sub.repo.commit(recorded).tree)
+        except ValueError as exc:
+            sub.close()
+            raise InputError(f"{source.location}: submodule {where}: its clone lacks commit {recorded[:12]}; "
+                             "run 'git submodule update'") from exc  # fmt: skip
+    return found
