@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time)
+# libkrb5-dev: the koji client library needs gssapi, which PyPI ships as source only
+DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time libkrb5-dev)
 
 missing=()
 for p in "${DEBS[@]}"; do

@@ -150,7 +150,7 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="build every package of the release")
     parser.add_argument("--layout", type=Path, default=DEFAULT_LAYOUT, help="release description (TOML)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="root of the release tree (default: out/)")
-    parser.add_argument("--builder", choices=("auto", "mock", "rpmbuild"), default="auto")
+    parser.add_argument("--builder", choices=("auto", "mock", "rpmbuild", "koji"), default="auto")
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel builds")
     parser.add_argument("--sign-key", metavar="KEYID", help="gpg user id or fingerprint for every package")
     parser.add_argument("--require-key", action="store_true", help="never fall back to a development key")

@@ -74,6 +74,10 @@ class MockError(BuildError):
     pass
 
 
+class KojiError(BuildError):
+    """The Koji hub refused, failed or is unreachable, or a task on it failed."""
+
+
 class UpstreamError(AltaiError):
     """An upstream (a third-party repository, a download) could not be read, or lacks what is pinned."""
 

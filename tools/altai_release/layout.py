@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import InputError
 from .evr import Pin, parse_pin
+from .kojiconfig import KojiSettings, read_koji
 from .paths import DEFAULT_LAYOUT, is_git_url
 from .tomlreader import TomlReader, quoted
 
@@ -93,6 +94,7 @@ class ReleaseLayout:
     # `priority=` of every section of altai.repo: dnf (and yum with yum-plugin-priorities) then never
     # takes a package of the same name from another repository, so a deliberate downgrade stays held
     priority: int = 10
+    koji: KojiSettings | None = None  # the hub and target of --builder koji
 
     def package(self, name: str) -> PackageEntry:
         try:
@@ -124,7 +126,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         raise InputError(f"{file}: not valid TOML: {exc}") from exc
     r = TomlReader(file)
     base = file.parent
-    r.check_keys(data, "(top)", {"release", "keys", "repositories", "packages", "upstreams"})
+    r.check_keys(data, "(top)", {"release", "keys", "repositories", "packages", "upstreams", "koji"})
     release = r.table(data, "release")
     r.check_keys(
         release,
@@ -207,6 +209,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         priority=r.integer(data, "release.priority", 10, 1, 99),
         lookaside=r.optional_string(data, "release.lookaside"),
         target_rpm=_target_rpm(r, data),
+        koji=read_koji(r, data, base),
     )
 
 

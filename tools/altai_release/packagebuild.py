@@ -35,7 +35,13 @@ class PackageBuild:
     target_rpm: str | None = None  # the target's rpm: what every package must stay readable by
 
     def __call__(
-        self, entry: PackageEntry, srpm: SrpmResult, identity: SigningIdentity, public_key: bytes, unique: str
+        self,
+        entry: PackageEntry,
+        srpm: SrpmResult,
+        identity: SigningIdentity,
+        public_key: bytes,
+        unique: str,
+        dependents: tuple[str, ...] = (),
     ) -> PackageResult:
         start = time.monotonic()
         workdir = self.staging / "build" / entry.name
@@ -48,6 +54,8 @@ class PackageBuild:
             source_date_epoch=srpm.commit_time,
             unique=unique,
             build_requires=tuple(sorted({br.name for br in srpm.spec.build_requires})),
+            packages=tuple(srpm.spec.packages),
+            dependents=dependents,
         )
         output = self.builder.build(job)
         signed_dir = self.staging / "signed" / entry.name
@@ -108,6 +116,8 @@ def build_packages(
         {n: (*r.spec.packages, *r.spec.provides) for n, r in srpms.items()},
         {n: [br.name for br in r.spec.build_requires] for n, r in srpms.items()},
     )
+    build_one.builder.start(deps)
+    dependents = {name: tuple(sorted(n for n, needs in deps.items() if name in needs)) for name in deps}
     started = iter(range(1, len(srpms) + 1))
     started_lock = threading.Lock()
 
@@ -116,6 +126,6 @@ def build_packages(
             build_one.progress(f"[{next(started)}/{len(srpms)}] {name}: building with {build_one.builder.name}")
         identity = identities[name]
         unique = f"{name}-{os.getpid()}-{threading.get_ident()}"
-        return build_one(entries[name], srpms[name], identity, public_keys[identity.key_name], unique)
+        return build_one(entries[name], srpms[name], identity, public_keys[identity.key_name], unique, dependents[name])
 
-    return run_in_order(deps, jobs, work)
+    return run_in_order(deps, jobs, work, build_one.builder.abort)

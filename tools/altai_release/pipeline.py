@@ -71,6 +71,8 @@ class ReleaseBuild:
             options.state_dir, options.gnupghome, options.sign_key, options.require_key, options.passphrase_file
         )
         self.builder_kind = choose_builder_kind(options.builder)
+        if self.builder_kind == "koji" and layout.koji is None:
+            raise InputError(f"{layout.file}: --builder koji needs a [koji] table (profile, target, scratch)")
         self.store = ReleaseStore(options.out)
         self.cache = BuildCache(self.store.cache)
         self.manifest: Manifest | None = None
@@ -172,7 +174,7 @@ class ReleaseBuild:
     def _build(self, run: _Run, todo: list[PackageEntry]) -> dict[str, PackageResult]:
         sources = {e.name: run.sources[e.name] for e in todo}
         srpms = make_srpms(sources, self.layout.macro_files, run.staging, self.options.jobs, self.progress)
-        builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current())
+        builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current(), self.progress)
         build_one = PackageBuild(
             builder, run.rpmdbs, run.staging, self.store.logdir, self.progress, self.layout.target_rpm
         )

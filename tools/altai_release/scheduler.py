@@ -45,8 +45,11 @@ def build_order(provides: Mapping[str, Iterable[str]], requires: Mapping[str, It
     return deps
 
 
-def run_in_order(deps: Mapping[str, set[str]], jobs: int, work: Callable[[str], T]) -> dict[str, T]:
-    """`work(name)` for every name, each after its dependencies, `jobs` at a time."""
+def run_in_order(
+    deps: Mapping[str, set[str]], jobs: int, work: Callable[[str], T], abort: Callable[[], None] | None = None
+) -> dict[str, T]:
+    """`work(name)` for every name, each after its dependencies, `jobs` at a time. On the first failure
+    (or an interrupt) `abort()` is called before waiting for the running ones, so that they can stop."""
     done: dict[str, T] = {}
     pending = set(deps)
     running: dict[Future[T], str] = {}
@@ -66,6 +69,10 @@ def run_in_order(deps: Mapping[str, set[str]], jobs: int, work: Callable[[str], 
                     raise error
                 done[name] = future.result()
         return done
+    except BaseException:
+        if abort is not None:
+            abort()
+        raise
     finally:
         # cancels what has not started; a running build finishes (its sandbox dies with us if we exit)
         pool.shutdown(wait=True, cancel_futures=True)

@@ -1,8 +1,10 @@
-"""Binary builders behind one protocol: Fedora's mock (clean chroot) and the sandboxed local rpmbuild."""
+"""Binary builders behind one protocol: Fedora's mock (clean chroot), the sandboxed local rpmbuild and a
+Koji hub (the build farm; never chosen by `auto`)."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
@@ -20,14 +22,23 @@ def choose_builder_kind(requested: str) -> str:
         return "mock" if shutil.which("mock") else "rpmbuild"
     if requested == "mock" and not shutil.which("mock"):
         raise InputError("--builder mock: mock is not installed on this machine (use --builder rpmbuild)")
-    if requested not in ("mock", "rpmbuild"):
-        raise InputError(f"unknown builder {requested!r} (auto, mock or rpmbuild)")
+    if requested not in ("mock", "rpmbuild", "koji"):
+        raise InputError(f"unknown builder {requested!r} (auto, mock, rpmbuild or koji)")
     return requested
 
 
-def make_builder(kind: str, layout: ReleaseLayout, out: Path, current: Path | None) -> Builder:
+def make_builder(
+    kind: str, layout: ReleaseLayout, out: Path, current: Path | None, progress: Callable[[str], None]
+) -> Builder:
     """The builder of a run. mock's chroot gets the release's published binary repositories (`out`, whose
-    current release is `current`), for BuildRequires between our packages."""
+    current release is `current`), for BuildRequires between our packages; koji's build root gets what
+    the hub's build tag has (README: the external repositories of the build tag)."""
+    if kind == "koji":
+        from .koji import KojiBuilder  # the koji library loads only for a koji run
+
+        if layout.koji is None:
+            raise InputError(f"{layout.file}: --builder koji needs a [koji] table (profile, target, scratch)")
+        return KojiBuilder(layout.koji, progress)
     if kind == "mock":
         repos = [
             MockRepo(f"altai-{name}", f"{layout.name} {name}", (out / repo.path).as_uri())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +19,8 @@ class BuildJob:
     source_date_epoch: int
     unique: str  # distinguishes builds running at the same time (mock's --uniqueext)
     build_requires: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()  # the binary packages the spec makes: what a result may be named
+    dependents: tuple[str, ...] = ()  # packages of this run that BuildRequire this one
 
 
 @dataclass(frozen=True)
@@ -30,4 +33,11 @@ class BuildOutput:
 class Builder(Protocol):
     name: str
 
+    def start(self, order: Mapping[str, set[str]]) -> None:
+        """Before the first build: check what the whole run needs (`order`: package -> packages of the run
+        it needs first), so that a run that cannot work fails before anything is submitted."""
+
     def build(self, job: BuildJob) -> BuildOutput: ...
+
+    def abort(self) -> None:
+        """The run failed or was interrupted: stop the builds in flight (called from another thread)."""

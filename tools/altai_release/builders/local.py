@@ -5,7 +5,7 @@ BuildRequires cannot be checked: the builder says which ones it did not check.""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,12 @@ from .base import BuildJob, BuildOutput
 class LocalBuilder:
     macro_files: Sequence[Path]
     name: str = "rpmbuild"
+
+    def start(self, order: Mapping[str, set[str]]) -> None:
+        pass  # builds on this machine: nothing to check before the first
+
+    def abort(self) -> None:
+        pass  # a running build's sandbox dies with the run
 
     def build(self, job: BuildJob) -> BuildOutput:
         log = job.logdir / "build.log"

@@ -6,7 +6,7 @@ root.log."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +63,12 @@ class MockBuilder:
             "--rebuild",
             str(job.srpm.absolute()),
         ]
+
+    def start(self, order: Mapping[str, set[str]]) -> None:
+        pass  # builds on this machine: nothing to check before the first
+
+    def abort(self) -> None:
+        pass  # a running build's sandbox dies with the run
 
     def build(self, job: BuildJob) -> BuildOutput:
         executable = shutil.which(self.executable)
