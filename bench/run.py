@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|release`."""
+"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|release|koji`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_fping  # noqa: E402
 import bench_git2srpm  # noqa: E402
+import bench_koji  # noqa: E402
 import bench_load  # noqa: E402
 import bench_release  # noqa: E402
 
@@ -18,6 +19,7 @@ BENCHES = {
     "fping": bench_fping.main,
     "load": bench_load.main,
     "release": bench_release.main,
+    "koji": bench_koji.main,
 }
 
 if __name__ == "__main__":

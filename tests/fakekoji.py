@@ -194,6 +194,7 @@ class FakeKojiHub:
         self.tags = {2: self.target["build_tag_name"], 3: self.target["dest_tag_name"]}
         self.lock = threading.RLock()
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.timeline: list[tuple[float, str, tuple[Any, ...], dict[str, Any]]] = []  # calls with their time
         self.sessions: dict[int, dict[str, Any]] = {}
         self.tasks: dict[int, Task] = {}
         self.builds: dict[int, dict[str, Any]] = {}
@@ -264,6 +265,7 @@ class FakeKojiHub:
         args, kwargs = koji.decode_args(*params)
         with self.lock:
             self.calls.append((method, tuple(args), dict(kwargs)))
+            self.timeline.append((time.time(), method, tuple(args), dict(kwargs)))
         user = self._session_user(method, headers)  # the session first, as the hub's request handler
         handler = self.api.get(method)
         if handler is None:
@@ -316,6 +318,7 @@ class FakeKojiHub:
         """kojihub.handle_upload: a chunk written at its offset, answered with its size and adler32."""
         with self.lock:
             self.calls.append(("rawUpload", (), dict(query)))
+            self.timeline.append((time.time(), "rawUpload", (), dict(query)))
         if self._session_user("rawUpload", headers) is None:
             raise xmlrpc.client.Fault(koji.ActionNotAllowed.faultCode, "you must be logged in to upload")
         target = self._upload_path(query["filepath"], query["filename"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from . import timing
 from .errors import AltaiError, InputError
 from .paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
 
@@ -45,7 +46,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def _run(body: Callable[[], int]) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return body()
+        status = body()
+        timing.summary()
+        return status
     except Terminated:
         print("error: terminated", file=sys.stderr)
         return 143
@@ -98,7 +101,10 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", metavar="DIR", type=Path, help="download cache (default ~/.cache/altai-release)")
     parser.add_argument("--offline", action="store_true", help="files listed in `sources` from the cache only")
     parser.add_argument("--submodules", action="store_true", help="include the submodules' trees in the tarball")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log the time of every step on stderr")
     args = parser.parse_args(argv)
+    if args.verbose:
+        timing.enable()
 
     def body() -> int:
         from .srpm import SrpmRequest, make_srpm
@@ -157,6 +163,7 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passphrase-file", type=Path, help="file holding the signing key's passphrase")
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE, help="where the development key lives")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log the time of every step on stderr")
     parser.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
     parser.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
     parser.add_argument(
@@ -193,6 +200,8 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--against", type=Path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
     args = parser.parse_args(argv)
+    if args.verbose:
+        timing.enable()
 
     from .layout import load_layout
     from .manifest import MANIFEST_NAME, Change, Manifest, diff

@@ -1,10 +1,13 @@
 """The git side of the pipeline: open a repository (a local path or a URL), resolve refs to commits,
-read files and trees *of a commit* (never of the work tree). Wraps GitPython; every failure becomes a
-GitError or InputError that names the repository and the ref or path.
+read files and trees *of a commit* (never of the work tree). The one wrapper of git: plumbing commands
+(rev-parse, cat-file --batch, rev-list, diff-index) run through `runner` or one long-lived `cat-file`
+process per repository whose objects we parse ourselves; every failure becomes a GitError or InputError
+that names the repository and the ref or path. (GitPython did this before; its import alone was a third
+of the time of a small SRPM.)
 
 A local repository is not ours: its `.git/config` can name programs that git runs (core.fsmonitor, filter
-drivers, external diff). We run only git commands that read objects and refs (rev-parse, cat-file,
-rev-list), with core.fsmonitor off; the dirty-tree check compares the index with the files ourselves
+drivers, external diff, hooks). We run only commands that read objects and refs, with core.fsmonitor off
+and no hooks; paths are literal pathspecs; the dirty-tree check reads the index and the files ourselves
 instead of asking `git diff` (which would run filters). A repository owned by another user is refused
 as git refuses it (safe.directory), with git's own advice."""
 
@@ -12,140 +15,221 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import git
-from git.objects import Blob, Commit, Tree
-
+from . import runner
 from .errors import GitError, InputError
 from .paths import check_not_option, is_git_url
-from .runner import reason
 
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false"}
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "/bin/false",
+    "SSH_ASKPASS": "/bin/false",
+    "GIT_LITERAL_PATHSPECS": "1",  # a path named ':(glob)*' is that path
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
 # a repository's own config must not make git run a program of its choosing while we read it
-_SAFE_OPTIONS = ("core.fsmonitor=false", "core.hooksPath=/dev/null")
+_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
+MODE_DIR, MODE_LINK, MODE_GITLINK = 0o040000, 0o120000, 0o160000
 
 
-def git_reason(exc: git.GitCommandError) -> str:
-    """git's own words from a failed command (GitPython wraps them in `stderr: '...'`)."""
-    text = str(exc.stderr or "").strip()
-    if text.startswith("stderr:"):
-        text = text.removeprefix("stderr:").strip().strip("'")
-    return reason(text, ("fatal:", "error:")) or f"exit status {exc.status}"
+@dataclass(frozen=True)
+class Commit:
+    hexsha: str
+    tree: str  # the root tree's id
+    committed_date: int  # the committer time, seconds since the epoch
+
+
+@dataclass(frozen=True)
+class Tree:
+    hexsha: str
+    path: PurePosixPath  # where it is in its commit (for messages)
 
 
 @dataclass(frozen=True)
 class TreeEntry:
     path: PurePosixPath  # relative to the tree that was walked
     mode: int  # git mode: 0o100644, 0o100755, 0o120000 (symlink), 0o040000 (dir), 0o160000 (gitlink)
-    blob: Blob | None
-    hexsha: str = ""  # the object id (for a gitlink: the submodule's commit)
+    hexsha: str  # the object id (for a gitlink: the submodule's commit)
 
 
 class GitSource:
     """A git repository the pipeline reads commits from."""
 
-    def __init__(self, repo: git.Repo, location: str, is_local: bool) -> None:
-        self.repo = repo
+    def __init__(self, git_dir: Path, work_tree: Path | None, location: str, is_local: bool) -> None:
+        self.git_dir = git_dir
+        self.work_tree = work_tree  # None for a bare repository
         self.location = location  # how messages name the repository: the path or URL the user gave
         self.is_local = is_local
+        self._batch: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def open(cls, location: str, clone_dir: Path, shown_as: str | None = None) -> GitSource:
         """Open a local repository in place, or clone a URL (bare) into `clone_dir`. `shown_as`: the name
         for messages when `location` is our own clone of a URL."""
         check_not_option("repository", location)
+        name = shown_as or location
         if os.path.exists(location):
-            try:
-                repo = git.Repo(location, search_parent_directories=False)
-            except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-                raise InputError(f"{shown_as or location}: not a git repository") from exc
-            repo.git.set_persistent_git_options(c=list(_SAFE_OPTIONS))
-            return cls(repo, shown_as or location, is_local=shown_as is None)
+            top = Path(location).absolute()
+            # the repository is `location` itself, never one of its parents (ceiling: its parent)
+            proc = runner.run(
+                ["git", *_SAFE, "-C", str(top), "rev-parse", "--absolute-git-dir", "--is-bare-repository"],
+                GitError,
+                f"{name}: not a git repository",
+                env={**_GIT_ENV, "GIT_CEILING_DIRECTORIES": str(top.parent)},
+                check=False,
+            )
+            said = runner.text(proc.stderr)
+            if proc.returncode != 0:
+                if "dubious ownership" in said:
+                    raise InputError(
+                        f"{name}: git refuses a repository owned by another user "
+                        f"({runner.reason(said, ('fatal:',))}); if you trust it: "
+                        f"git config --global --add safe.directory {top}"
+                    )
+                raise InputError(f"{name}: not a git repository")
+            git_dir, bare = runner.text(proc.stdout).split()
+            if bare != "true" and Path(git_dir) != top / ".git" and not (top / ".git").is_file():
+                raise InputError(f"{name}: not a git repository")  # a directory inside one
+            return cls(Path(git_dir), None if bare == "true" else top, name, is_local=shown_as is None)
         if not is_git_url(location):
             raise InputError(f"{location}: no such directory, and not a git URL")
+        argv = ["git", *_SAFE, "clone", "--bare", "--quiet", "--", location, str(clone_dir)]
+        proc = runner.run(argv, GitError, f"{location}: cannot clone", env=_GIT_ENV, timeout=3600, check=False)
+        if proc.returncode != 0:
+            said = runner.text(proc.stderr)
+            why = runner.reason(said, ("fatal:", "error:")) or f"exit status {proc.returncode}"
+            raise GitError(f"{location}: cannot clone: {why}", argv, said, proc.returncode)
+        return cls(clone_dir.absolute(), None, location, is_local=False)
+
+    # -- running git ---------------------------------------------------------------------------------------
+
+    def git(self, *args: str, what: str) -> str:
+        """A plumbing command in this repository; its stdout."""
+        argv = ["git", *_SAFE, "--git-dir", str(self.git_dir), *args]
+        proc = runner.run(argv, GitError, f"{self.location}: {what}", env=_GIT_ENV, check=False)
+        if proc.returncode != 0:
+            said = runner.text(proc.stderr)
+            why = runner.reason(said, ("fatal:", "error:")) or f"exit status {proc.returncode}"
+            raise GitError(f"{self.location}: {what}: {why}", argv, said, proc.returncode)
+        return runner.text(proc.stdout)
+
+    def _object(self, name: str) -> tuple[str, str, bytes] | None:
+        """(id, type, content) of an object named as `git cat-file` names them, or None when missing."""
+        if "\n" in name or "\0" in name:
+            return None
+        if self._batch is None:
+            argv = ["git", *_SAFE, "--git-dir", str(self.git_dir), "cat-file", "--batch"]
+            self._batch = subprocess.Popen(  # noqa: S603 - an argv list, no shell
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, **_GIT_ENV}
+            )
+        assert self._batch.stdin is not None and self._batch.stdout is not None
         try:
-            repo = git.Repo.clone_from(location, clone_dir, bare=True, env=_GIT_ENV)
-        except git.GitCommandError as exc:
-            raise GitError(f"{location}: cannot clone: {git_reason(exc)}", exc.command, str(exc.stderr)) from exc
-        repo.git.set_persistent_git_options(c=list(_SAFE_OPTIONS))
-        return cls(repo, location, is_local=False)
+            self._batch.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+            self._batch.stdin.flush()
+            header = self._batch.stdout.readline().split()
+            if len(header) != 3:
+                return None  # "<name> missing" (or ambiguous)
+            size = int(header[2])
+            content = self._batch.stdout.read(size + 1)[:size]
+        except (OSError, ValueError) as exc:
+            raise GitError(f"{self.location}: cannot read object {name!r}: {exc}") from exc
+        return header[0].decode(), header[1].decode(), content
+
+    def read_blob(self, hexsha: str) -> bytes:
+        found = self._object(hexsha)
+        if found is None or found[1] != "blob":
+            raise GitError(f"{self.location}: object {hexsha} is not a blob of this repository")
+        return found[2]
+
+    def _tree_entries(self, hexsha: str) -> list[tuple[int, str, str]]:
+        """(mode, name, id) of a tree object's entries, parsed from git's binary tree format."""
+        found = self._object(hexsha)
+        if found is None or found[1] != "tree":
+            raise GitError(f"{self.location}: object {hexsha} is not a tree of this repository")
+        data, entries, pos = found[2], [], 0
+        while pos < len(data):
+            space = data.index(b" ", pos)
+            nul = data.index(b"\0", space)
+            mode = int(data[pos:space], 8)
+            name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+            entries.append((mode, name, data[nul + 1 : nul + 21].hex()))
+            pos = nul + 21
+        return entries
+
+    # -- commits, trees, files ---------------------------------------------------------------------------------
 
     def resolve(self, ref: str) -> Commit:
         """The commit a ref names, as `git rev-parse` understands it (reflog forms like HEAD@{1} too)."""
         check_not_option("ref", ref)
-        try:
-            hexsha = self.repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-        except git.GitCommandError as exc:
-            reason = git_reason(exc) if str(exc.stderr or "").strip() else ""
-            if "dubious ownership" in reason:
-                raise InputError(
-                    f"{self.location}: git refuses a repository owned by another user ({reason}); "
-                    "if you trust it: git config --global --add safe.directory "
-                    f"{os.path.abspath(self.location)}"
-                ) from exc
-            kind = self._object_type(ref)
-            if kind and kind not in ("commit", "tag"):
-                raise InputError(f"{self.location}: ref {ref!r} is a {kind}, not a commit") from exc
-            raise InputError(f"{self.location}: unknown ref {ref!r}") from exc
-        return self.repo.commit(hexsha)
+        found = self._object(f"{ref}^{{commit}}")
+        if found is None:
+            kind = self._object(ref)
+            if kind is not None and kind[1] not in ("commit", "tag"):
+                raise InputError(f"{self.location}: ref {ref!r} is a {kind[1]}, not a commit")
+            raise InputError(f"{self.location}: unknown ref {ref!r}")
+        hexsha, _, content = found
+        tree, committed = "", 0
+        for line in content.split(b"\n"):
+            if not line:
+                break  # the message follows
+            if line.startswith(b"tree "):
+                tree = line[5:].decode()
+            elif line.startswith(b"committer "):
+                committed = int(line.rsplit(b" ", 2)[1])
+        return Commit(hexsha, tree, committed)
 
-    def _object_type(self, ref: str) -> str:
-        try:
-            return str(self.repo.git.cat_file("-t", "--end-of-options", ref))
-        except git.GitCommandError:
-            return ""
-
-    def is_dirty(self) -> bool:
-        """Whether a tracked file differs from the commit checked out (a warning only)."""
-        if not self.is_local or self.repo.bare or self.repo.working_tree_dir is None:
-            return False
-        return worktree_differs(self.repo, Path(self.repo.working_tree_dir))
+    def _entry(self, commit: Commit, path: PurePosixPath) -> tuple[int, str] | None:
+        """(mode, id) of a path in the commit, followed tree by tree; None when absent."""
+        mode, hexsha = MODE_DIR, commit.tree
+        for part in path.parts:
+            if mode != MODE_DIR:
+                return None
+            match = next(((m, h) for m, n, h in self._tree_entries(hexsha) if n == part), None)
+            if match is None:
+                return None
+            mode, hexsha = match
+        return mode, hexsha
 
     def tree(self, commit: Commit, path: PurePosixPath) -> Tree:
-        if not path.parts:
-            return commit.tree
-        try:
-            obj = commit.tree / str(path)
-        except KeyError as exc:
-            raise InputError(f"{self.location}: no directory {str(path)!r} at {commit.hexsha[:12]}") from exc
-        if not isinstance(obj, Tree):
+        found = self._entry(commit, path)
+        if found is None:
+            raise InputError(f"{self.location}: no directory {str(path)!r} at {commit.hexsha[:12]}")
+        if found[0] != MODE_DIR:
             raise InputError(f"{self.location}: {str(path)!r} at {commit.hexsha[:12]} is not a directory")
-        return obj
+        return Tree(found[1], path)
 
     def read_file(self, commit: Commit, path: PurePosixPath) -> bytes | None:
         """The bytes of a file at the commit, or None when there is no such regular file."""
-        try:
-            obj = commit.tree / str(path)
-        except KeyError:
+        found = self._entry(commit, path)
+        if found is None or found[0] in (MODE_DIR, MODE_LINK, MODE_GITLINK):
             return None
-        if not isinstance(obj, Blob) or obj.mode == 0o120000:
-            return None
-        data: bytes = obj.data_stream.read()
-        return data
+        return self.read_blob(found[1])
 
     def blob_id(self, commit: Commit, path: PurePosixPath) -> str | None:
         """The git object id of a path at the commit (a file's blob), None when absent."""
-        try:
-            return str((commit.tree / str(path)).hexsha)
-        except KeyError:
-            return None
+        found = self._entry(commit, path)
+        return None if found is None else found[1]
 
     def list_files(self, commit: Commit, directory: PurePosixPath) -> list[str]:
         """Names of the regular files directly in `directory` at the commit."""
         tree = self.tree(commit, directory)
-        return sorted(b.name for b in tree.blobs if b.mode != 0o120000)
+        return sorted(n for m, n, _ in self._tree_entries(tree.hexsha) if m not in (MODE_DIR, MODE_LINK, MODE_GITLINK))
 
     def walk(self, tree: Tree) -> Iterator[TreeEntry]:
         """Every entry below `tree`, depth-first in byte order of the path (stable across runs)."""
-        base = PurePosixPath(tree.path) if tree.path else PurePosixPath()
         entries: list[TreeEntry] = []
-        for item in tree.traverse():
-            rel = PurePosixPath(item.path).relative_to(base)  # type: ignore[union-attr]
-            blob = item if isinstance(item, Blob) else None
-            entries.append(TreeEntry(rel, int(item.mode), blob, str(item.hexsha)))  # type: ignore[union-attr]
+        pending = [(PurePosixPath(), tree.hexsha)]
+        while pending:
+            base, hexsha = pending.pop()
+            for mode, name, child in self._tree_entries(hexsha):
+                entries.append(TreeEntry(base / name, mode, child))
+                if mode == MODE_DIR:
+                    pending.append((base / name, child))
         # a name that is not UTF-8 is kept as git stores it (surrogate escapes), also for the sort
         entries.sort(key=lambda e: str(e.path).encode("utf-8", "surrogateescape"))
         return iter(entries)
@@ -154,66 +238,116 @@ class GitSource:
         """Commit time of the last commit at or before `commit` that touched any of `paths` (the whole tree
         when one of them is the root): a package's own time, unmoved by commits elsewhere in the repo."""
         if any(not p.parts for p in paths):
-            return int(commit.committed_date)
-        try:
-            last = next(self.repo.iter_commits(commit.hexsha, paths=[str(p) for p in paths], max_count=1), None)
-        except git.GitCommandError as exc:
-            raise GitError(f"{self.location}: cannot read the history", exc.command, str(exc.stderr)) from exc
-        return int((last or commit).committed_date)
+            return commit.committed_date
+        out = self.git(
+            "rev-list", "-1", "--format=%ct", commit.hexsha, "--", *map(str, paths), what="cannot read the history"
+        )
+        lines = out.split()
+        return int(lines[-1]) if len(lines) >= 2 else commit.committed_date
 
     def is_shallow(self) -> bool:
         """A clone made with --depth: the history before its grafts is missing."""
-        return (Path(self.repo.git_dir) / "shallow").is_file()
+        return (self.git_dir / "shallow").is_file()
+
+    def is_dirty(self) -> bool:
+        """Whether a tracked file differs from the commit checked out (a warning only)."""
+        if not self.is_local or self.work_tree is None:
+            return False
+        try:
+            self.git("diff-index", "--cached", "--quiet", "HEAD", "--", what="compare the index with HEAD")
+        except GitError:
+            return True  # exit status 1: the index differs from HEAD (or there is no HEAD)
+        return worktree_differs(self.git_dir / "index", self.work_tree)
 
     def gitlinks(self, tree: Tree) -> list[TreeEntry]:
         """The submodules (gitlinks) in a tree."""
-        return [e for e in self.walk(tree) if e.mode == 0o160000]
+        return [e for e in self.walk(tree) if e.mode == MODE_GITLINK]
 
     def submodule(self, path: PurePosixPath) -> GitSource | None:
         """The submodule checked out at `path` of the work tree (`git submodule update --init`), or None."""
-        if self.repo.working_tree_dir is None or not (Path(self.repo.working_tree_dir) / path / ".git").exists():
+        if self.work_tree is None or not (self.work_tree / path / ".git").exists():
             return None
         try:
-            repo = git.Repo(Path(self.repo.working_tree_dir) / path, search_parent_directories=False)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            sub = GitSource.open(str(self.work_tree / path), Path("/nonexistent"), f"{self.location} submodule {path}")
+        except InputError:
             return None
-        repo.git.set_persistent_git_options(c=list(_SAFE_OPTIONS))
-        return GitSource(repo, f"{self.location} submodule {path}", is_local=False)
+        return sub
 
     def commit_count(self, commit: Commit) -> int:
-        try:
-            return int(self.repo.git.rev_list("--count", commit.hexsha))
-        except git.GitCommandError as exc:
-            raise GitError(f"{self.location}: cannot count commits", exc.command, str(exc.stderr)) from exc
+        return int(self.git("rev-list", "--count", commit.hexsha, what="cannot count commits"))
 
     def close(self) -> None:
-        self.repo.close()
+        if self._batch is not None:
+            assert self._batch.stdin is not None
+            self._batch.stdin.close()
+            self._batch.wait()
+            if self._batch.stdout is not None:
+                self._batch.stdout.close()
+            self._batch = None
 
 
-def worktree_differs(repo: git.Repo, top: Path) -> bool:
-    """Compared by us (the index's blob ids against the files' contents, and the index against HEAD) so that
-    no filter or fsmonitor program of the repository's config runs."""
+def _index_entries(index: bytes) -> Iterator[tuple[str, int, int, int, int, str]]:
+    """(path, mode, size, mtime seconds, mtime nanoseconds, id) of each stage-0 entry of a git index
+    (versions 2 to 4; the format of Documentation/gitformat-index.txt)."""
+    if index[:4] != b"DIRC":
+        raise ValueError("not a git index")
+    version, count = struct.unpack(">II", index[4:12])
+    if version not in (2, 3, 4):
+        raise ValueError(f"git index version {version}")
+    pos, previous = 12, b""
+    for _ in range(count):
+        _cs, _cn, ms, mn, _dev, _ino, mode, _uid, _gid, size = struct.unpack(">10I", index[pos : pos + 40])
+        sha = index[pos + 40 : pos + 60].hex()
+        (flags,) = struct.unpack(">H", index[pos + 60 : pos + 62])
+        pos += 62
+        if version >= 3 and flags & 0x4000:
+            pos += 2  # extended flags
+        if version == 4:
+            strip, shift = 0, 0
+            while True:  # the varint of how much of the previous path to drop (offset encoding)
+                byte = index[pos]
+                pos += 1
+                strip = (strip << 7) | (byte & 0x7F) if shift else byte & 0x7F
+                if not byte & 0x80:
+                    break
+                strip += 1
+                shift += 7
+            end = index.index(b"\0", pos)
+            name = previous[: len(previous) - strip] + index[pos:end]
+            pos = end + 1
+        else:
+            end = index.index(b"\0", pos)
+            name = index[pos:end]
+            entry_len = 62 + (2 if version >= 3 and flags & 0x4000 else 0) + len(name)
+            pos = end + (8 - entry_len % 8)  # NUL padding to a multiple of 8
+        previous = name
+        if (flags >> 12) & 0x3 == 0:  # stage 0: not an unmerged path
+            yield name.decode("utf-8", "surrogateescape"), mode, size, ms, mn, sha
+
+
+def worktree_differs(index_file: Path, top: Path) -> bool:
+    """Compared by us (the index's blob ids against the files' contents) so that no filter or fsmonitor
+    program of the repository's config runs."""
     try:
-        if repo.index.diff("HEAD"):
-            return True
-        for (path, _stage), entry in repo.index.entries.items():
-            if entry.mode == 0o160000:  # a submodule: its own repository
-                continue
-            file = top / path
-            if os.path.islink(file):
-                content = os.fsencode(os.readlink(file))
-            elif file.is_file():
-                stat = file.stat()
-                if stat.st_size != entry.size:
-                    return True
-                if (stat.st_mtime_ns // 10**9, stat.st_mtime_ns % 10**9) == tuple(entry.mtime):
-                    continue  # as git's own fast path: same size and time as when the index saw it
-                content = file.read_bytes()
-            else:
-                return True
-            digest = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
-            if digest != entry.hexsha:
-                return True
-    except (git.GitCommandError, ValueError, OSError):
+        entries = list(_index_entries(index_file.read_bytes()))
+    except (OSError, ValueError, struct.error, IndexError):
         return False
+    for path, mode, size, mtime, mtime_ns, hexsha in entries:
+        if mode == MODE_GITLINK:  # a submodule: its own repository
+            continue
+        file = top / path
+        if os.path.islink(file):
+            content = os.fsencode(os.readlink(file))
+        elif file.is_file():
+            stat = file.stat()
+            if stat.st_size != size:
+                return True
+            if (stat.st_mtime_ns // 10**9, stat.st_mtime_ns % 10**9) == (mtime, mtime_ns):
+                continue  # as git's own fast path: same size and time as when the index saw it
+            content = file.read_bytes()
+        else:
+            return True
+        digest = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+        if digest != hexsha:
+            return True
     return False

@@ -16,10 +16,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from git.objects import Commit
-
 from .errors import InputError, UpstreamError, VerificationError
-from .gitsource import GitSource
+from .gitsource import Commit, GitSource
 from .hashing import file_digest
 from .spec import SpecInfo
 

@@ -22,6 +22,7 @@ from .scheduler import build_order, run_all, run_in_order
 from .signing import SigningIdentity, sign_packages
 from .sources import PackageSource
 from .srpm import SrpmResult
+from .timing import step
 from .verify import KeyDatabases, verify_packages
 
 
@@ -57,13 +58,16 @@ class PackageBuild:
             packages=tuple(srpm.spec.packages),
             dependents=dependents,
         )
-        output = self.builder.build(job)
+        with step(f"build ({self.builder.name})", entry.name):
+            output = self.builder.build(job)
         signed_dir = self.staging / "signed" / entry.name
         signed_dir.mkdir(parents=True)
         files = [Path(shutil.copy2(p, signed_dir / p.name)) for p in (*output.rpms, srpm.srpm)]
         try:
-            sign_packages(identity, files)
-            verify_packages(self.rpmdbs, public_key, files)
+            with step("sign", entry.name):
+                sign_packages(identity, files)
+            with step("verify", entry.name):
+                verify_packages(self.rpmdbs, public_key, files)
         except AltaiError as exc:
             raise BuildError(f"{entry.name}: signing failed: {exc}") from exc
         check_target(files, self.target_rpm, entry.name)

@@ -27,6 +27,7 @@ from .resign import resign_kept
 from .results import PackageResult, PlacedFile
 from .signing import KeyResolver, SigningIdentity
 from .sources import PackageSource, resolve_source
+from .timing import step
 from .verify import KeyDatabases
 
 Progress = Callable[[str], None]
@@ -109,14 +110,17 @@ class ReleaseBuild:
         for note in self.keys.notes:
             self.progress(f"note: {note}")
         downloads = self.store.store / "downloads"
-        sources = {
-            e.name: resolve_source(e, self.layout, staging / "sources", downloads, self.cache.named(e.name))
-            for e in entries
-        }
+        sources = {}
+        for e in entries:
+            with step("resolve source", e.name):
+                sources[e.name] = resolve_source(
+                    e, self.layout, staging / "sources", downloads, self.cache.named(e.name)
+                )
         # exported once: every package is verified against its key's public half
         public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
         run = _Run(staging, entries, identities, public_keys, sources, {}, KeyDatabases(staging / "rpmdb"))
-        run.keys = {e.name: self._key(run, e.name, self.cache.named(e.name)) for e in entries}
+        with step("cache keys"):
+            run.keys = {e.name: self._key(run, e.name, self.cache.named(e.name)) for e in entries}
         return run
 
     def _key(self, run: _Run, name: str, named: Sequence[str]) -> str:
@@ -129,7 +133,8 @@ class ReleaseBuild:
         manifest, out = self.store.current_manifest(), self.store.out
         cached = {}
         if not self.options.rebuild:
-            cached = kept_results(self.cache, run.entries, run.keys, manifest, run.identities, out)
+            with step("kept results"):
+                cached = kept_results(self.cache, run.entries, run.keys, manifest, run.identities, out)
             for name, result in cached.items():
                 self.progress(f"{name}: inputs unchanged, keeping {result.source.name}-{result.source.evr}")
         todo = [e for e in run.entries if e.name not in cached]
@@ -164,7 +169,8 @@ class ReleaseBuild:
             run.staging / "resign",
             self.progress,
         )
-        self._publish(run, additions, replaced, complete, kept, set(built))
+        with step("release tree and publish"):
+            self._publish(run, additions, replaced, complete, kept, set(built))
         # the release is published: from here on nothing may turn the run into a failure
         assert self.manifest is not None
         record_builds(self.cache, built, self.manifest, lambda name, named: self._key(run, name, named), self.progress)

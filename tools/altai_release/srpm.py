@@ -19,6 +19,7 @@ from .paths import check_not_option, repo_relative_path
 from .rpmbuild import Rpmbuild
 from .spec import SpecInfo, read_spec
 from .tarball import SourceTarball, compression_for, submodule_trees
+from .timing import step
 
 _RELEASE_LINE = re.compile(r"^(?P<tag>Release[ \t]*:[ \t]*)(?P<value>.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 _DIST_FORMS = ("%{?dist}", "%{dist}", "%dist")
@@ -174,7 +175,7 @@ def _build(
     if uses_autospec(spec_text):
         from .autospec import process
 
-        spec_text = process(str(source.repo.git_dir), source.location, commit.hexsha, spec_path, work)
+        spec_text = process(str(source.git_dir), source.location, commit.hexsha, spec_path, work)
     if request.snapshot:
         suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
         spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
@@ -189,7 +190,9 @@ def _build(
     spec_file = build.topdir / "SPECS" / spec_path.name
     spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
     defines = list(build.defines)
-    info = read_spec(spec_file, defines, request.macro_files, display_name=str(spec_path))
+    subject = spec_path.stem
+    with step("spec read (sandbox)", subject):
+        info = read_spec(spec_file, defines, request.macro_files, display_name=str(spec_path))
 
     # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
     # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
@@ -206,7 +209,8 @@ def _build(
         submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
         try:
             tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules)
-            tarball.write(sources_dir / tar_name)
+            with step("tarball", subject):
+                tarball.write(sources_dir / tar_name)
         finally:
             for sub_source, _ in submodules.values():
                 sub_source.close()
@@ -214,7 +218,8 @@ def _build(
         os.utime(path, (changed, changed))
     os.utime(spec_file, (changed, changed))
 
-    built = build.build_srpm(spec_file)
+    with step("rpmbuild -bs (sandbox)", subject):
+        built = build.build_srpm(spec_file)
     srpm = staging / built.name
     kept_tar = staging / tar_name if request.keep_tarball else None
     try:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import git
-
-from .errors import InputError
+from . import runner
+from .errors import GitError, InputError
 from .packages import payload_files, read_header
 from .spec import read_spec
 
@@ -125,20 +124,41 @@ def srpm_to_git(srpm: Path, directory: Path) -> Imported:
 
 
 def _commit(directory: Path, hdr: Any, message: str) -> str:
+    """One commit of every file of `directory` on a new branch main, made with `git fast-import` (no
+    filter or hook of any configuration runs on the SRPM's files), dated and signed off by its packager."""
     buildtime = int(hdr["buildtime"] or 0)
     packager = str(hdr["packager"] or "") or "srpm2git <srpm2git@localhost.invalid>"
     name, _, email = packager.partition("<")
-    actor = git.Actor(name.strip() or "srpm2git", email.rstrip(">").strip() or "srpm2git@localhost.invalid")
-    repo = git.Repo.init(directory, initial_branch="main")
-    try:
-        paths = [
-            str(p.relative_to(directory))
-            for p in sorted(directory.rglob("*"))
-            if ".git" not in p.relative_to(directory).parts and (p.is_file() or p.is_symlink())
+    clean = str.maketrans("", "", "<>\n\0")
+    address = email.rstrip(">").strip().translate(clean) or "srpm2git@localhost.invalid"
+    who = f"{name.strip().translate(clean) or 'srpm2git'} <{address}>"
+    text = message.encode()
+    stream = [
+        b"commit refs/heads/main\n",
+        f"author {who} {buildtime} +0000\ncommitter {who} {buildtime} +0000\n".encode(),
+    ]
+    stream += [b"data %d\n" % len(text), text, b"\n"]
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory)
+        if ".git" in rel.parts or not (path.is_file() or path.is_symlink()):
+            continue
+        if path.is_symlink():
+            mode, data = "120000", os.fsencode(os.readlink(path))
+        else:
+            mode, data = ("100755" if os.access(path, os.X_OK) else "100644"), path.read_bytes()
+        quoted = str(rel).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        stream += [
+            f'M {mode} inline "{quoted}"\n'.encode("utf-8", "surrogateescape"),
+            b"data %d\n" % len(data),
+            data,
+            b"\n",
         ]
-        repo.index.add(paths)
-        date = f"{buildtime} +0000"
-        made = repo.index.commit(message, author=actor, committer=actor, author_date=date, commit_date=date)
-        return str(made.hexsha)
-    finally:
-        repo.close()
+    git = ["git", "-c", "core.hooksPath=/dev/null", "-C", str(directory)]
+    runner.run([*git, "init", "-q", "-b", "main"], GitError, f"{directory}: git init failed")
+    runner.run(
+        [*git, "fast-import", "--quiet"], GitError, f"{directory}: git fast-import failed", input_bytes=b"".join(stream)
+    )
+    runner.run([*git, "read-tree", "HEAD"], GitError, f"{directory}: git read-tree failed")
+    return runner.text(
+        runner.run([*git, "rev-parse", "HEAD"], GitError, f"{directory}: git rev-parse failed").stdout
+    ).strip()

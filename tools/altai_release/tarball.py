@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
-from git.objects import Commit, Tree
-
 from .errors import InputError
-from .gitsource import GitSource, TreeEntry
+from .gitsource import MODE_DIR, MODE_GITLINK, MODE_LINK, Commit, GitSource, Tree, TreeEntry
 
 
 def _gzip(raw: BinaryIO) -> IO[bytes]:
@@ -88,32 +86,35 @@ class SourceTarball:
     def _write_tar(self, out: IO[bytes]) -> None:
         with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             tar.addfile(self._info(self.top + "/", tarfile.DIRTYPE, 0o755))
-            for entry in self._entries():
+            for source, entry in self._entries():
                 name = str(PurePosixPath(self.top) / entry.path)
-                if entry.mode == 0o040000:
+                if entry.mode == MODE_DIR:
                     tar.addfile(self._info(name + "/", tarfile.DIRTYPE, 0o755))
-                elif entry.mode == 0o120000 and entry.blob is not None:
+                elif entry.mode == MODE_LINK:
                     info = self._info(name, tarfile.SYMTYPE, 0o777)
-                    info.linkname = entry.blob.data_stream.read().decode("utf-8", "surrogateescape")
+                    info.linkname = source.read_blob(entry.hexsha).decode("utf-8", "surrogateescape")
                     tar.addfile(info)
-                elif entry.blob is not None:
-                    data = entry.blob.data_stream.read()
+                elif entry.mode != MODE_GITLINK:
+                    data = source.read_blob(entry.hexsha)
                     info = self._info(name, tarfile.REGTYPE, 0o755 if entry.mode & 0o111 else 0o644)
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
                 # other gitlinks (submodules) have no content in this repository: left out, as git archive does
 
-    def _entries(self) -> list[TreeEntry]:
-        """The tree's entries, each given submodule's tree in place of its gitlink, in byte order."""
-        entries = []
+    def _entries(self) -> list[tuple[GitSource, TreeEntry]]:
+        """The tree's entries (with the repository that holds each), each given submodule's tree in place of
+        its gitlink, in byte order."""
+        entries: list[tuple[GitSource, TreeEntry]] = []
         for entry in self.source.walk(self.tree):
-            if entry.mode == 0o160000 and entry.path in self.submodules:
+            if entry.mode == MODE_GITLINK and entry.path in self.submodules:
                 sub_source, sub_tree = self.submodules[entry.path]
-                entries.append(TreeEntry(entry.path, 0o040000, None))
-                entries += [TreeEntry(entry.path / e.path, e.mode, e.blob) for e in sub_source.walk(sub_tree)]
+                entries.append((sub_source, TreeEntry(entry.path, MODE_DIR, sub_tree.hexsha)))
+                entries += [
+                    (sub_source, TreeEntry(entry.path / e.path, e.mode, e.hexsha)) for e in sub_source.walk(sub_tree)
+                ]
             else:
-                entries.append(entry)
-        entries.sort(key=lambda e: str(e.path).encode("utf-8", "surrogateescape"))
+                entries.append((self.source, entry))
+        entries.sort(key=lambda e: str(e[1].path).encode("utf-8", "surrogateescape"))
         return entries
 
 
@@ -140,8 +141,9 @@ def submodule_trees(
             raise InputError(f"{source.location}: submodule {where} has no local clone; run 'git submodule update "
                              "--init' (or build without --submodules)")  # fmt: skip
         try:
-            found[link.path] = (sub, sub.repo.commit(recorded).tree)
-        except ValueError as exc:
+            commit = sub.resolve(recorded)
+            found[link.path] = (sub, Tree(commit.tree, where))
+        except InputError as exc:
             sub.close()
             raise InputError(f"{source.location}: submodule {where}: its clone lacks commit {recorded[:12]}; "
                              "run 'git submodule update'") from exc  # fmt: skip

@@ -52,7 +52,7 @@ class GitPackageSource:
                 else choose_spec(source, source.list_files(commit, subdir), subdir)
             )
             resolved = cls(
-                entry, str(source.repo.git_dir if not source.is_local else entry.git), commit.hexsha, subdir, spec, {}
+                entry, str(source.git_dir if not source.is_local else entry.git), commit.hexsha, subdir, spec, {}
             )
             resolved._material = resolved._read_material(source, named)
             resolved.lookaside, resolved.downloads = lookaside, downloads
@@ -61,7 +61,7 @@ class GitPackageSource:
             source.close()
 
     def _read_material(self, source: GitSource, named: Sequence[str]) -> dict[str, object]:
-        commit = source.repo.commit(self.commit)
+        commit = source.resolve(self.commit)
         named_paths = [repo_relative_path("source", n) for n in named]
         return {
             "named": list(named),
