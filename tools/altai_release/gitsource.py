@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import struct
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from . import runner
 from .errors import GitError, InputError
@@ -30,7 +33,6 @@ _GIT_ENV = {
     "GIT_ASKPASS": "/bin/false",
     "SSH_ASKPASS": "/bin/false",
     "GIT_LITERAL_PATHSPECS": "1",  # a path named ':(glob)*' is that path
-    "GIT_CONFIG_NOSYSTEM": "1",
 }
 # a repository's own config must not make git run a program of its choosing while we read it
 _SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
@@ -66,6 +68,7 @@ class GitSource:
         self.location = location  # how messages name the repository: the path or URL the user gave
         self.is_local = is_local
         self._batch: subprocess.Popen[bytes] | None = None
+        self._batch_errors: IO[bytes]
 
     @classmethod
     def open(cls, location: str, clone_dir: Path, shown_as: str | None = None) -> GitSource:
@@ -74,28 +77,23 @@ class GitSource:
         check_not_option("repository", location)
         name = shown_as or location
         if os.path.exists(location):
+            # the repository is `location` itself, never one of its parents; found as git finds it (a .git
+            # directory, a .git file naming one, or a bare repository), without running git for it
             top = Path(location).absolute()
-            # the repository is `location` itself, never one of its parents (ceiling: its parent)
-            proc = runner.run(
-                ["git", *_SAFE, "-C", str(top), "rev-parse", "--absolute-git-dir", "--is-bare-repository"],
-                GitError,
-                f"{name}: not a git repository",
-                env={**_GIT_ENV, "GIT_CEILING_DIRECTORIES": str(top.parent)},
-                check=False,
-            )
-            said = runner.text(proc.stderr)
-            if proc.returncode != 0:
-                if "dubious ownership" in said:
-                    raise InputError(
-                        f"{name}: git refuses a repository owned by another user "
-                        f"({runner.reason(said, ('fatal:',))}); if you trust it: "
-                        f"git config --global --add safe.directory {top}"
-                    )
+            dot = top / ".git"
+            found: GitSource | None = None
+            if dot.is_dir():
+                found = cls(dot, top, name, is_local=shown_as is None)
+            elif dot.is_file():
+                pointer = dot.read_text(encoding="utf-8", errors="replace").strip()
+                if pointer.startswith("gitdir:"):
+                    found = cls(top / pointer.removeprefix("gitdir:").strip(), top, name, is_local=shown_as is None)
+            elif all((top / p).exists() for p in ("HEAD", "objects", "refs")):
+                found = cls(top, None, name, is_local=shown_as is None)
+            if found is None:
                 raise InputError(f"{name}: not a git repository")
-            git_dir, bare = runner.text(proc.stdout).split()
-            if bare != "true" and Path(git_dir) != top / ".git" and not (top / ".git").is_file():
-                raise InputError(f"{name}: not a git repository")  # a directory inside one
-            return cls(Path(git_dir), None if bare == "true" else top, name, is_local=shown_as is None)
+            found._check_owner(top)
+            return found
         if not is_git_url(location):
             raise InputError(f"{location}: no such directory, and not a git URL")
         argv = ["git", *_SAFE, "clone", "--bare", "--quiet", "--", location, str(clone_dir)]
@@ -108,12 +106,48 @@ class GitSource:
 
     # -- running git ---------------------------------------------------------------------------------------
 
+    def _check_owner(self, top: Path) -> None:
+        """git's safe.directory rule, which git applies only when it finds a repository itself (we name it
+        with --git-dir): a repository owned by another user is refused unless configured as safe."""
+        me = os.geteuid()
+        if me == 0 and os.environ.get("SUDO_UID", "").isdigit():
+            me = int(os.environ["SUDO_UID"])  # as git does under sudo
+        if all(p.stat().st_uid == me for p in (top, self.git_dir)):
+            return
+        proc = runner.run(
+            # from / : the system and global settings only, as git reads safe.directory (never a repository's)
+            ["git", "-C", "/", "config", "--get-all", "safe.directory"],
+            GitError,
+            "read safe.directory",
+            env=_GIT_ENV,
+            check=False,
+        )
+        trusted = runner.text(proc.stdout).split("\n")
+        if "*" in trusted or str(top) in trusted or f"{top}/" in trusted:
+            return
+        refused = self._refused(f"fatal: detected dubious ownership in repository at '{top}'")
+        assert refused is not None
+        raise refused
+
+    def _refused(self, said: str) -> InputError | None:
+        """git's refusal of a repository owned by another user, as one line with git's own advice."""
+        if "dubious ownership" not in said:
+            return None
+        where = self.work_tree or self.git_dir
+        return InputError(
+            f"{self.location}: git refuses a repository owned by another user "
+            f"({runner.reason(said, ('fatal:',))}); if you trust it: git config --global --add safe.directory {where}"
+        )
+
     def git(self, *args: str, what: str) -> str:
         """A plumbing command in this repository; its stdout."""
         argv = ["git", *_SAFE, "--git-dir", str(self.git_dir), *args]
         proc = runner.run(argv, GitError, f"{self.location}: {what}", env=_GIT_ENV, check=False)
         if proc.returncode != 0:
             said = runner.text(proc.stderr)
+            refused = self._refused(said)
+            if refused is not None:
+                raise refused
             why = runner.reason(said, ("fatal:", "error:")) or f"exit status {proc.returncode}"
             raise GitError(f"{self.location}: {what}: {why}", argv, said, proc.returncode)
         return runner.text(proc.stdout)
@@ -123,22 +157,45 @@ class GitSource:
         if "\n" in name or "\0" in name:
             return None
         if self._batch is None:
+            # what git says goes to a file: it is read only when git stops, and a pipe could fill and block it
+            self._batch_errors = tempfile.TemporaryFile()
             argv = ["git", *_SAFE, "--git-dir", str(self.git_dir), "cat-file", "--batch"]
             self._batch = subprocess.Popen(  # noqa: S603 - an argv list, no shell
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, **_GIT_ENV}
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._batch_errors,
+                env={**os.environ, **_GIT_ENV},
             )
         assert self._batch.stdin is not None and self._batch.stdout is not None
         try:
             self._batch.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
             self._batch.stdin.flush()
-            header = self._batch.stdout.readline().split()
+            line = self._batch.stdout.readline()
+            if not line:  # git stopped: it refused the repository, or could not read it
+                raise self._batch_failed()
+            header = line.split()
             if len(header) != 3:
                 return None  # "<name> missing" (or ambiguous)
             size = int(header[2])
             content = self._batch.stdout.read(size + 1)[:size]
+        except BrokenPipeError:
+            raise self._batch_failed() from None
         except (OSError, ValueError) as exc:
             raise GitError(f"{self.location}: cannot read object {name!r}: {exc}") from exc
         return header[0].decode(), header[1].decode(), content
+
+    def _batch_failed(self) -> InputError | GitError:
+        assert self._batch is not None
+        self._batch.wait()
+        self._batch_errors.seek(0)
+        said = runner.text(self._batch_errors.read())
+        self.close()
+        return self._refused(said) or GitError(
+            f"{self.location}: cannot read the repository: {runner.reason(said, ('fatal:', 'error:')) or said.strip()}",
+            ["git", "cat-file", "--batch"],
+            said,
+        )
 
     def read_blob(self, hexsha: str) -> bytes:
         found = self._object(hexsha)
@@ -166,7 +223,10 @@ class GitSource:
     def resolve(self, ref: str) -> Commit:
         """The commit a ref names, as `git rev-parse` understands it (reflog forms like HEAD@{1} too)."""
         check_not_option("ref", ref)
-        found = self._object(f"{ref}^{{commit}}")
+        try:
+            found = self._object(f"{ref}^{{commit}}")
+        except GitError as exc:  # git gave up on the name itself (a reflog entry that is not there)
+            raise InputError(f"{self.location}: unknown ref {ref!r} ({exc.stderr_tail or exc})") from None
         if found is None:
             kind = self._object(ref)
             if kind is not None and kind[1] not in ("commit", "tag"):
@@ -279,11 +339,78 @@ class GitSource:
     def close(self) -> None:
         if self._batch is not None:
             assert self._batch.stdin is not None
-            self._batch.stdin.close()
+            try:
+                self._batch.stdin.close()
+            except BrokenPipeError:
+                pass  # git has stopped already
             self._batch.wait()
             if self._batch.stdout is not None:
                 self._batch.stdout.close()
+            self._batch_errors.close()
             self._batch = None
+
+
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_PLAIN_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+
+def peek_ref(location: str, ref: str) -> str | None:
+    """The object id a plain ref names in a local repository, read from its ref files in git's own order
+    (refs/<ref>, refs/tags/, refs/heads/, refs/remotes/; loose before packed) without running git; None
+    whenever it is not that simple (git then answers). For a fast path only: a caller trusts it just to
+    recognise the commit it saw before."""
+    git_dir = Path(location) / ".git"
+    if not git_dir.is_dir() or (git_dir / "commondir").exists():
+        return None
+    if _HEX40.match(ref):
+        return ref
+    if ref != "HEAD" and (not _PLAIN_REF.match(ref) or ".." in ref or ref.endswith((".lock", "/", "."))):
+        return None
+    if ref == "HEAD" or ref.startswith("refs/"):
+        candidates = [ref]
+    elif ref.isupper():
+        return None  # FETCH_HEAD and other pseudo-refs
+    else:
+        candidates = [
+            f"refs/{ref}",
+            f"refs/tags/{ref}",
+            f"refs/heads/{ref}",
+            f"refs/remotes/{ref}",
+            f"refs/remotes/{ref}/HEAD",
+        ]
+    packed: dict[str, str] | None = None
+    for name in candidates:
+        for _ in range(5):  # a symbolic ref (HEAD -> refs/heads/main), a few levels at most
+            try:
+                value = (git_dir / name).read_text(encoding="utf-8").strip()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                if packed is None:
+                    packed = _packed_refs(git_dir)
+                value = packed.get(name, "")
+            except (OSError, UnicodeDecodeError):
+                return None
+            if value.startswith("ref: "):
+                name = value.removeprefix("ref: ")
+                if not name.startswith("refs/"):
+                    return None
+                continue
+            if _HEX40.match(value):
+                return value
+            break  # not this candidate (an unborn branch is "no such ref" too)
+    return None
+
+
+def _packed_refs(git_dir: Path) -> dict[str, str]:
+    try:
+        lines = (git_dir / "packed-refs").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    refs = {}
+    for line in lines:
+        if line and line[0] not in "#^":
+            sha, _, name = line.partition(" ")
+            refs[name] = sha
+    return refs
 
 
 def _index_entries(index: bytes) -> Iterator[tuple[str, int, int, int, int, str]]:

@@ -45,6 +45,11 @@ class Manifest:
     version: str
     entries: list[ManifestEntry] = field(default_factory=list)
 
+    def same_as(self, other: Manifest) -> bool:
+        """Whether the two describe the same release (what to_json writes for each would be equal)."""
+        mine, theirs = sorted(self.entries, key=_path), sorted(other.entries, key=_path)
+        return (self.release, self.version, mine) == (other.release, other.version, theirs)
+
     def to_json(self) -> str:
         data = {
             "format": FORMAT,
@@ -175,3 +180,7 @@ def diff(old: Manifest, new: Manifest) -> list[Change]:
             elif a.header_sha256 != b.header_sha256:
                 changes.append(Change("rebuilt", *key, a.nevra.evr, b.nevra.evr))
     return changes
+
+
+def _path(entry: ManifestEntry) -> str:
+    return entry.path

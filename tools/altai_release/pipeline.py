@@ -17,7 +17,6 @@ from .builders import choose_builder_kind, make_builder
 from .errors import InputError, PublishError
 from .layout import PackageEntry, ReleaseLayout
 from .manifest import Manifest
-from .packagebuild import PackageBuild, build_packages, make_srpms
 from .paths import DEFAULT_OUT, DEFAULT_STATE
 from .release_outputs import check_base_url
 from .release_policy import NewFile
@@ -25,6 +24,7 @@ from .release_store import ReleaseStore
 from .release_tree import assemble_release
 from .resign import resign_kept
 from .results import PackageResult, PlacedFile
+from .scheduler import run_all
 from .signing import KeyResolver, SigningIdentity
 from .sources import PackageSource, resolve_source
 from .timing import step
@@ -109,15 +109,19 @@ class ReleaseBuild:
         identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
         for note in self.keys.notes:
             self.progress(f"note: {note}")
-        downloads = self.store.store / "downloads"
-        sources = {}
-        for e in entries:
-            with step("resolve source", e.name):
-                sources[e.name] = resolve_source(
-                    e, self.layout, staging / "sources", downloads, self.cache.named(e.name)
-                )
+        downloads, memo = self.store.store / "downloads", self.store.cache / "resolved"
+
+        def resolve(name: str) -> PackageSource:
+            with step("resolve source", name):
+                entry = self.layout.packages[name]
+                named = self.cache.named(name)
+                return resolve_source(entry, self.layout, staging / "sources", downloads, named, memo)
+
+        # each resolution waits mostly on git: in parallel, as the builds are
+        sources = run_all([e.name for e in entries], max(self.options.jobs, 8), resolve)
         # exported once: every package is verified against its key's public half
-        public_keys = {i.key_name: i.keyring.export_public(i.fingerprint) for i in identities.values()}
+        by_key = {i.key_name: i for i in identities.values()}  # one export per key, not per package
+        public_keys = {name: i.keyring.export_public(i.fingerprint) for name, i in by_key.items()}
         run = _Run(staging, entries, identities, public_keys, sources, {}, KeyDatabases(staging / "rpmdb"))
         with step("cache keys"):
             run.keys = {e.name: self._key(run, e.name, self.cache.named(e.name)) for e in entries}
@@ -178,6 +182,8 @@ class ReleaseBuild:
         return [results[e.name] for e in run.entries]
 
     def _build(self, run: _Run, todo: list[PackageEntry]) -> dict[str, PackageResult]:
+        from .packagebuild import PackageBuild, build_packages, make_srpms  # only a run that builds
+
         sources = {e.name: run.sources[e.name] for e in todo}
         srpms = make_srpms(sources, self.layout.macro_files, run.staging, self.options.jobs, self.progress)
         builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current(), self.progress)

@@ -34,7 +34,7 @@ def assemble_release(
     if (
         previous_dir is not None
         and not plan.new_files
-        and plan.manifest.to_json() == previous.to_json()
+        and plan.manifest.same_as(previous)
         and (previous_dir / "altai.repo").exists()
         and (previous_dir / "altai.repo").read_text(encoding="utf-8") == repo_text
     ):

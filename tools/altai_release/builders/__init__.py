@@ -10,10 +10,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..layout import ReleaseLayout
 from .base import Builder, BuildJob, BuildOutput
-from .local import LocalBuilder
-from .mock import MockBuilder, MockRepo
 
-__all__ = ["BuildJob", "BuildOutput", "Builder", "LocalBuilder", "MockBuilder", "choose_builder_kind", "make_builder"]
+__all__ = ["BuildJob", "BuildOutput", "Builder", "choose_builder_kind", "make_builder"]
 
 
 def choose_builder_kind(requested: str) -> str:
@@ -39,11 +37,16 @@ def make_builder(
         if layout.koji is None:
             raise InputError(f"{layout.file}: --builder koji needs a [koji] table (profile, target, scratch)")
         return KojiBuilder(layout.koji, progress)
+    # each builder's module loads when a run builds with it (mock's loads jinja2, koji's the koji library)
     if kind == "mock":
+        from .mock import MockBuilder, MockRepo
+
         repos = [
             MockRepo(f"altai-{name}", f"{layout.name} {name}", (out / repo.path).as_uri())
             for name, repo in layout.repositories.items()
             if repo.content != "sources" and current is not None and (current / repo.path / "repodata").is_dir()
         ]
         return MockBuilder(layout.templates, f"{layout.name} {layout.version}", repos)
+    from .local import LocalBuilder
+
     return LocalBuilder(layout.macro_files)

@@ -14,11 +14,16 @@ __all__ = ["GitPackageSource", "PackageSource", "SrpmPackageSource", "resolve_so
 
 
 def resolve_source(
-    entry: PackageEntry, layout: ReleaseLayout, workdir: Path, downloads: Path, named: list[str]
+    entry: PackageEntry,
+    layout: ReleaseLayout,
+    workdir: Path,
+    downloads: Path,
+    named: list[str],
+    memo: Path | None = None,
 ) -> PackageSource:
     """The package's source, resolved: its commit (or verified file) fixed for the whole run. `named`: the
     files its spec named at its last build (part of what a git package is made of); `downloads`: the
-    content-addressed cache of fetched files."""
+    content-addressed cache of fetched files; `memo`: where git packages keep what their commits resolved to."""
     if entry.srpm is not None:
         return SrpmPackageSource.resolve(entry, layout, workdir / entry.name, downloads)
-    return GitPackageSource.resolve(entry, workdir, named, layout.lookaside, downloads)
+    return GitPackageSource.resolve(entry, workdir, named, layout.lookaside, downloads, memo)

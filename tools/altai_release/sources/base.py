@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..srpm import SrpmResult
+if TYPE_CHECKING:
+    from ..srpm import SrpmResult
 
 
 class PackageSource(Protocol):

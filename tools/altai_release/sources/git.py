@@ -3,14 +3,19 @@ URL cloned once into the run's directory), and the same commit gives the cache k
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
-from ..gitsource import GitSource
+from ..gitsource import GitSource, peek_ref
 from ..layout import PackageEntry
-from ..paths import repo_relative_path
-from ..srpm import SrpmRequest, SrpmResult, choose_spec, make_srpm
+from ..paths import is_git_url, repo_relative_path
+
+if TYPE_CHECKING:
+    from ..srpm import SrpmResult
 
 
 @dataclass
@@ -39,9 +44,36 @@ class GitPackageSource:
 
     @classmethod
     def resolve(
-        cls, entry: PackageEntry, workdir: Path, named: Sequence[str], lookaside: str | None, downloads: Path
+        cls,
+        entry: PackageEntry,
+        workdir: Path,
+        named: Sequence[str],
+        lookaside: str | None,
+        downloads: Path,
+        memo: Path | None = None,
     ) -> GitPackageSource:
+        """`memo`: a directory where the resolution of a local repository's commit is kept; what a commit
+        holds never changes, so when the ref still names the commit of the last run (read from the ref
+        files, without git) the package resolves without running git at all."""
         assert entry.git is not None  # a git package
+        question = {"git": entry.git, "subdir": entry.subdir, "spec": entry.spec, "named": list(named)}
+        memo_file = memo / f"{entry.name}.json" if memo is not None else None
+        # a shallow clone's history (and so a package's time) can still grow under the same commit
+        local = not is_git_url(entry.git) and not (Path(entry.git) / ".git" / "shallow").exists()
+        known = _recall(memo_file, question, peek_ref(entry.git, entry.ref)) if local else None
+        if known is not None:
+            resolved = cls(
+                entry,
+                entry.git,
+                known["commit"],
+                PurePosixPath(known["subdir"]),
+                PurePosixPath(known["spec"]),
+                known["material"],
+            )
+            resolved.lookaside, resolved.downloads = lookaside, downloads
+            return resolved
+        from ..srpm import choose_spec  # what making an SRPM needs loads when one is made
+
         source = GitSource.open(entry.git, workdir / f"clone-{entry.name}")
         try:
             commit = source.resolve(entry.ref)
@@ -56,9 +88,12 @@ class GitPackageSource:
             )
             resolved._material = resolved._read_material(source, named)
             resolved.lookaside, resolved.downloads = lookaside, downloads
-            return resolved
         finally:
             source.close()
+        if memo_file is not None and local and source.is_local:
+            answer = {"commit": commit.hexsha, "subdir": str(subdir), "spec": str(spec), "material": resolved._material}
+            _remember(memo_file, {"question": question, "answer": answer})
+        return resolved
 
     def _read_material(self, source: GitSource, named: Sequence[str]) -> dict[str, object]:
         commit = source.resolve(self.commit)
@@ -81,6 +116,8 @@ class GitPackageSource:
             source.close()
 
     def make_srpm(self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None]) -> SrpmResult:
+        from ..srpm import SrpmRequest, make_srpm
+
         request = SrpmRequest(
             repo=self.repository,
             ref=self.commit,
@@ -95,3 +132,30 @@ class GitPackageSource:
             download_cache=self.downloads,
         )
         return make_srpm(request, warn=warn)
+
+
+def _recall(memo_file: Path | None, question: Mapping[str, object], commit: str | None) -> dict[str, Any] | None:
+    if memo_file is None or commit is None:
+        return None
+    try:
+        data = json.loads(memo_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    answer = data.get("answer") if isinstance(data, dict) else None
+    if data.get("question") != question or not isinstance(answer, dict) or answer.get("commit") != commit:
+        return None
+    return answer
+
+
+def _remember(memo_file: Path, record: Mapping[str, object]) -> None:
+    """Best effort: a memo that cannot be written only costs the next run a git call."""
+    tmp = memo_file.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, memo_file)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # its directory could not be made either

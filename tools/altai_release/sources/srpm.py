@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..download import fetch_verified
 from ..errors import InputError, SigningError, VerificationError
 from ..layout import PackageEntry, ReleaseLayout
 from ..packages import PackageFacts, payload_files, read_facts, read_header
@@ -48,6 +47,8 @@ class SrpmPackageSource:
         origin = entry.srpm
         assert origin is not None  # an SRPM package
         what = f"{entry.name}: source RPM"
+        from ..download import fetch_verified  # urllib loads only for a run with an SRPM package
+
         file = fetch_verified(origin.url, origin.sha256, downloads, what)
         facts = read_facts(file)
         if facts.nevra.arch != "src":
