@@ -247,3 +247,11 @@ def test_fake_hub_refuses_what_kojis_hub_would_refuse(hub, tmp_path):
     session.callnum -= 1  # a replayed call number
     with pytest.raises(koji.SequenceError):
         session.getBuildTarget(TARGET)
+
+
+def test_hub_down_before_the_run_is_unreachable_not_a_refused_login(release, state_dir, gnupghome, hub):
+    use_koji(release, hub, scratch=True)
+    hub.stop()
+    run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
+    assert_one_line_error(run, f"koji hub {hub.url}/kojihub: unreachable while asking to log in", "connection refused")
+    assert run.returncode == 3 and tree(release["out"]) == {}

@@ -86,7 +86,7 @@ def read_spec(
     shown = display_name or str(spec_file)
     if not SYSTEM_PYTHON.exists():
         raise SpecError(f"{SYSTEM_PYTHON} with rpm bindings (python3-rpm) is needed to read specs")
-    argv: list[str] = [str(SYSTEM_PYTHON), "-B", "-s", str(_SPECQUERY), str(spec_file)]
+    argv: list[str] = [str(SYSTEM_PYTHON), "-B", "-S", "-s", str(_SPECQUERY), str(spec_file)]
     for name, value in defines:
         argv += ["--define", f"{name} {value}"]
     for macros in macro_files:

@@ -13,6 +13,10 @@ from typing import Any
 
 
 def main(argv: list[str]) -> int:
+    # started with -S (no site: its .pth files cost a third of the start): the system's packages by hand
+    import site
+
+    sys.path.extend(p for p in site.getsitepackages() if p not in sys.path)
     import rpm  # imported here: the module must load even where the bindings are absent
 
     spec_path = ""

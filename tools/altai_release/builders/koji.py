@@ -56,6 +56,8 @@ class KojiBuilder:
         try:
             return call(*args, **kwargs)
         except koji.AuthError as exc:
+            if _reason(exc) in ("connection refused", "unknown host", "timed out"):  # ssl_login wraps those too
+                raise KojiError(f"koji hub {self.server}: unreachable while asking to {what}: {_reason(exc)}") from None
             raise KojiError(
                 f"koji hub {self.server}: authentication refused (profile {self.settings.profile!r}): {exc}"
             ) from None
