@@ -19,7 +19,8 @@ import re
 import struct
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -152,10 +153,8 @@ class GitSource:
             raise GitError(f"{self.location}: {what}: {why}", argv, said, proc.returncode)
         return runner.text(proc.stdout)
 
-    def _object(self, name: str) -> tuple[str, str, bytes] | None:
-        """(id, type, content) of an object named as `git cat-file` names them, or None when missing."""
-        if "\n" in name or "\0" in name:
-            return None
+    def _cat_file(self) -> subprocess.Popen[bytes]:
+        """The repository's one `git cat-file --batch`, started on first use."""
         if self._batch is None:
             # what git says goes to a file: it is read only when git stops, and a pipe could fill and block it
             self._batch_errors = tempfile.TemporaryFile()
@@ -167,23 +166,67 @@ class GitSource:
                 stderr=self._batch_errors,
                 env={**os.environ, **_GIT_ENV},
             )
-        assert self._batch.stdin is not None and self._batch.stdout is not None
+        return self._batch
+
+    def _answer(self, name: str) -> tuple[str, str, bytes] | None:
+        """cat-file's answer to one name asked before: (id, type, content), None when missing."""
+        batch = self._cat_file()
+        assert batch.stdout is not None
         try:
-            self._batch.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
-            self._batch.stdin.flush()
-            line = self._batch.stdout.readline()
+            line = batch.stdout.readline()
             if not line:  # git stopped: it refused the repository, or could not read it
                 raise self._batch_failed()
             header = line.split()
             if len(header) != 3:
                 return None  # "<name> missing" (or ambiguous)
             size = int(header[2])
-            content = self._batch.stdout.read(size + 1)[:size]
-        except BrokenPipeError:
-            raise self._batch_failed() from None
+            content = batch.stdout.read(size + 1)[:size]
         except (OSError, ValueError) as exc:
             raise GitError(f"{self.location}: cannot read object {name!r}: {exc}") from exc
         return header[0].decode(), header[1].decode(), content
+
+    def _object(self, name: str) -> tuple[str, str, bytes] | None:
+        """(id, type, content) of an object named as `git cat-file` names them, or None when missing."""
+        if "\n" in name or "\0" in name:
+            return None
+        batch = self._cat_file()
+        assert batch.stdin is not None
+        try:
+            batch.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+            batch.stdin.flush()
+        except BrokenPipeError:
+            raise self._batch_failed() from None
+        return self._answer(name)
+
+    def blobs(self, hexshas: Sequence[str]) -> Generator[bytes, None, None]:
+        """The contents of many blobs, in order, asked of git all at once (a thread writes the names while
+        this reads the answers: one round trip per object cost more than packing a tree)."""
+        batch = self._cat_file()
+        assert batch.stdin is not None
+        stdin = batch.stdin
+
+        def ask() -> None:
+            try:
+                stdin.write(b"".join(h.encode() + b"\n" for h in hexshas))
+                stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # git stopped; the reader says why
+
+        writer = threading.Thread(target=ask, daemon=True)
+        writer.start()
+        answered = 0
+        try:
+            for hexsha in hexshas:
+                found = self._answer(hexsha)
+                if found is None or found[1] != "blob":
+                    raise GitError(f"{self.location}: object {hexsha} is not a blob of this repository")
+                answered += 1
+                yield found[2]
+        finally:
+            if answered < len(hexshas) and self._batch is not None:
+                self._batch.kill()  # answers left unread: this process cannot serve another question
+                self.close()
+            writer.join()
 
     def _batch_failed(self) -> InputError | GitError:
         assert self._batch is not None

@@ -71,8 +71,10 @@ class SourceTarball:
             if suffix == ".tar":
                 self._write_tar(raw)
             else:
-                with _COMPRESSORS[suffix](raw) as packed:
-                    self._write_tar(packed)
+                # tarfile writes a header at a time: buffered, the compressor gets a few large writes (the
+                # stream it makes does not depend on how its input was cut)
+                with _COMPRESSORS[suffix](raw) as packed, io.BufferedWriter(packed, 1 << 20) as buffered:
+                    self._write_tar(buffered)
 
     def _info(self, name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
@@ -86,20 +88,31 @@ class SourceTarball:
     def _write_tar(self, out: IO[bytes]) -> None:
         with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             tar.addfile(self._info(self.top + "/", tarfile.DIRTYPE, 0o755))
-            for source, entry in self._entries():
-                name = str(PurePosixPath(self.top) / entry.path)
-                if entry.mode == MODE_DIR:
-                    tar.addfile(self._info(name + "/", tarfile.DIRTYPE, 0o755))
-                elif entry.mode == MODE_LINK:
-                    info = self._info(name, tarfile.SYMTYPE, 0o777)
-                    info.linkname = source.read_blob(entry.hexsha).decode("utf-8", "surrogateescape")
-                    tar.addfile(info)
-                elif entry.mode != MODE_GITLINK:
-                    data = source.read_blob(entry.hexsha)
-                    info = self._info(name, tarfile.REGTYPE, 0o755 if entry.mode & 0o111 else 0o644)
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-                # other gitlinks (submodules) have no content in this repository: left out, as git archive does
+            entries = self._entries()
+            # each repository's blobs asked for at once, read back in the archive's order
+            wanted: dict[GitSource, list[str]] = {}
+            for source, entry in entries:
+                if entry.mode not in (MODE_DIR, MODE_GITLINK):
+                    wanted.setdefault(source, []).append(entry.hexsha)
+            contents = {source: source.blobs(hexshas) for source, hexshas in wanted.items()}
+            try:
+                for source, entry in entries:
+                    name = str(PurePosixPath(self.top) / entry.path)
+                    if entry.mode == MODE_DIR:
+                        tar.addfile(self._info(name + "/", tarfile.DIRTYPE, 0o755))
+                    elif entry.mode == MODE_LINK:
+                        info = self._info(name, tarfile.SYMTYPE, 0o777)
+                        info.linkname = next(contents[source]).decode("utf-8", "surrogateescape")
+                        tar.addfile(info)
+                    elif entry.mode != MODE_GITLINK:
+                        data = next(contents[source])
+                        info = self._info(name, tarfile.REGTYPE, 0o755 if entry.mode & 0o111 else 0o644)
+                        info.size = len(data)
+                        tar.addfile(info, io.BytesIO(data))
+                    # other gitlinks (submodules) have no content in this repository: left out, as git archive does
+            finally:
+                for stream in contents.values():
+                    stream.close()
 
     def _entries(self) -> list[tuple[GitSource, TreeEntry]]:
         """The tree's entries (with the repository that holds each), each given submodule's tree in place of
