@@ -192,3 +192,22 @@ def test_reason_picks_the_line_that_says_why():
     assert reason(git_out, ("fatal:",)) == "unable to access 'u': refused"
     assert reason("just one line\n", ("error:",)) == "just one line"
     assert reason("", ("error:",)) == ""
+
+
+def test_a_koji_builds_cache_key_names_its_hub_profile_and_target():
+    from dataclasses import replace
+
+    from altai_release.buildcache import inputs_key
+    from altai_release.kojiconfig import KojiSettings
+
+    layout = load_layout()
+    entry = layout.packages["nova-fping"]
+    keys = {
+        inputs_key({"tree": "t"}, entry, replace(layout, koji=KojiSettings("altai", target, False)), "koji", "F")
+        for target in ("altai-1.0-el6", "altai-1.1-el6")
+    }
+    assert len(keys) == 2
+    local = inputs_key({"tree": "t"}, entry, layout, "rpmbuild", "F")
+    assert local == inputs_key(
+        {"tree": "t"}, entry, replace(layout, koji=KojiSettings("x", "y", True)), "rpmbuild", "F"
+    )

@@ -29,12 +29,15 @@ def inputs_key(
 ) -> str:
     """The cache key of a package: what its source says it is made of, and how it is built and signed."""
     mock = [entry.mock_chroot, file_sha256(layout.templates / "mock.cfg.j2")] if builder == "mock" else None
+    # a koji build's root is the target's build tag on that hub: another target or hub is another build
+    koji = [layout.koji.profile, layout.koji.target, layout.koji.scratch] if builder == "koji" and layout.koji else None
     everything = {
         "format": CACHE_FORMAT,
         "source": material,
         "dist": entry.dist,
         "builder": builder,
         "mock": mock,
+        **({"koji": koji} if koji else {}),  # absent otherwise: the keys of other builders' builds stay
         "macros": [file_sha256(m) for m in layout.macro_files],
         "key": fingerprint,
     }

@@ -36,7 +36,7 @@ class Rpmbuild:
     source_date_epoch: int | None = None
     readonly: list[Path] = field(default_factory=list)
 
-    def _base_argv(self) -> list[str]:
+    def base_argv(self) -> list[str]:
         top = INNER_TOPDIR
         argv = [rpmbuild_path()]
         for macros in self.macro_files:
@@ -73,7 +73,7 @@ class Rpmbuild:
         if self.source_date_epoch is not None:
             env["SOURCE_DATE_EPOCH"] = str(self.source_date_epoch)
         box = Sandbox(readonly=list(self.readonly), mounted={self.topdir: INNER_TOPDIR}, env=env)
-        argv = self._base_argv() + args
+        argv = self.base_argv() + args
         proc = box.run(argv, cwd=INNER_TOPDIR, timeout=BUILD_TIMEOUT)
         output = proc.stdout + proc.stderr
         if log is not None:
@@ -88,6 +88,10 @@ class Rpmbuild:
         """`rpmbuild -bs` of a spec in SPECS whose sources are already in SOURCES. Returns the SRPM path."""
         inner_spec = INNER_TOPDIR / spec.relative_to(self.topdir)
         self._run(["--nodeps", "-bs", str(inner_spec)], f"rpmbuild -bs {spec.name} failed", log)
+        return self.built_srpm(spec)
+
+    def built_srpm(self, spec: Path) -> Path:
+        """The one SRPM that `rpmbuild -bs` of `spec` wrote."""
         found = sorted((self.topdir / "SRPMS").glob("*.src.rpm"))
         if len(found) != 1:
             raise RpmbuildError(f"rpmbuild -bs {spec.name} wrote {len(found)} source packages, expected 1")

@@ -14,7 +14,7 @@ from .errors import InputError, SpecError
 from .nevra import Nevra
 from .sandbox import Sandbox
 
-_SPECQUERY = Path(__file__).with_name("specquery.py")
+SPECQUERY = Path(__file__).with_name("specquery.py")
 # The spec reader runs on the system interpreter that owns the rpm bindings (Debian's python3-rpm): it
 # lives under /usr, which the sandbox shows anyway, and it starts faster than the venv's shim.
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -76,6 +76,20 @@ class SpecInfo:
         return tuple(s for s in self.sources if not (s.kind == "source" and s.number == 0) and not s.nosource)
 
 
+def specquery_argv(
+    spec_file: Path, defines: Sequence[tuple[str, str]] = (), macro_files: Sequence[Path] = ()
+) -> list[str]:
+    """The spec reader's command line (it runs in a sandbox that shows it `spec_file` and the macros)."""
+    if not SYSTEM_PYTHON.exists():
+        raise SpecError(f"{SYSTEM_PYTHON} with rpm bindings (python3-rpm) is needed to read specs")
+    argv: list[str] = [str(SYSTEM_PYTHON), "-B", "-S", "-s", str(SPECQUERY), str(spec_file)]
+    for name, value in defines:
+        argv += ["--define", f"{name} {value}"]
+    for macros in macro_files:
+        argv += ["--macros", str(macros)]
+    return argv
+
+
 def read_spec(
     spec_file: Path,
     defines: Sequence[tuple[str, str]] = (),
@@ -84,22 +98,21 @@ def read_spec(
 ) -> SpecInfo:
     """Parse `spec_file` with rpm in a sandbox. `display_name` is how errors name the spec."""
     shown = display_name or str(spec_file)
-    if not SYSTEM_PYTHON.exists():
-        raise SpecError(f"{SYSTEM_PYTHON} with rpm bindings (python3-rpm) is needed to read specs")
-    argv: list[str] = [str(SYSTEM_PYTHON), "-B", "-S", "-s", str(_SPECQUERY), str(spec_file)]
-    for name, value in defines:
-        argv += ["--define", f"{name} {value}"]
-    for macros in macro_files:
-        argv += ["--macros", str(macros)]
-    readonly = [spec_file.parent, _SPECQUERY.parent, *(m.parent for m in macro_files)]
+    argv = specquery_argv(spec_file, defines, macro_files)
+    readonly = [spec_file.parent, SPECQUERY.parent, *(m.parent for m in macro_files)]
     box = Sandbox(readonly=list(dict.fromkeys(readonly)))
     proc = box.run(argv, cwd=spec_file.parent, timeout=SPEC_TIMEOUT)
     if proc.returncode != 0:
         raise SpecError(f"{shown}: spec does not parse", argv, runner.reason(proc.stderr, ("error:",)))
+    return spec_info(proc.stdout, spec_file, shown, argv, proc.stderr)
+
+
+def spec_info(output: str, spec_file: Path, shown: str, argv: Sequence[str], stderr: str) -> SpecInfo:
+    """The spec reader's JSON as a checked SpecInfo."""
     try:
-        raw = json.loads(proc.stdout)
+        raw = json.loads(output)
     except json.JSONDecodeError as exc:
-        raise SpecError(f"{shown}: unreadable result from the spec reader", argv, proc.stderr) from exc
+        raise SpecError(f"{shown}: unreadable result from the spec reader", argv, stderr) from exc
     info = SpecInfo(
         path=spec_file,
         name=raw["name"],

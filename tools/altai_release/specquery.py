@@ -1,8 +1,12 @@
 """Read one spec file with the rpm bindings and print what the pipeline needs, as JSON.
 
 Runs *inside the sandbox* as a plain script (`python specquery.py SPEC [--define 'NAME VALUE']...
-[--macros FILE]...`), because parsing a spec executes its `%(...)` shell. It imports nothing from the
-tooling package so that the sandbox needs only the interpreter and the rpm bindings.
+[--macros FILE]... [--then COMMAND...]`), because parsing a spec executes its `%(...)` shell. It imports
+nothing from the tooling package so that the sandbox needs only the interpreter and the rpm bindings.
+
+With `--then`, after the JSON line it waits for one line on stdin: `run EPOCH` replaces this process with
+COMMAND (`rpmbuild -bs` of the same spec) with SOURCE_DATE_EPOCH=EPOCH, in the same sandbox, once the
+caller has put the sources in place; anything else ends it. One sandbox for a package's SRPM, not two.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ def main(argv: list[str]) -> int:
     spec_path = ""
     defines: list[str] = []
     macro_files: list[str] = []
+    then: list[str] = []
     it = iter(argv)
     for arg in it:
-        if arg == "--define":
+        if arg == "--then":
+            then = list(it)
+        elif arg == "--define":
             defines.append(next(it))
         elif arg == "--macros":
             macro_files.append(next(it))
@@ -72,7 +79,17 @@ def main(argv: list[str]) -> int:
         "noarch": all(p["arch"] == "noarch" for p in packages),
     }
     sys.stdout.write(json.dumps(result))
-    return 0
+    if not then:
+        return 0
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    order = sys.stdin.readline().split()
+    if len(order) != 2 or order[0] != "run" or not order[1].isdigit():
+        return 0
+    import os
+
+    os.environ["SOURCE_DATE_EPOCH"] = order[1]
+    os.execv(then[0], then)  # rpm's state in this process is left behind with it
 
 
 if __name__ == "__main__":

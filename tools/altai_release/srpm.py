@@ -17,7 +17,8 @@ from .lookaside import Lookaside, default_download_cache, place_sources
 from .nevra import Nevra
 from .paths import check_not_option, repo_relative_path
 from .rpmbuild import Rpmbuild
-from .spec import SpecInfo, read_spec
+from .spec import SpecInfo
+from .srpmsession import SrpmSession
 from .tarball import SourceTarball, compression_for, submodule_trees
 from .timing import step
 
@@ -189,37 +190,36 @@ def _build(
     build.prepare()
     spec_file = build.topdir / "SPECS" / spec_path.name
     spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
-    defines = list(build.defines)
     subject = spec_path.stem
-    with step("spec read (sandbox)", subject):
-        info = read_spec(spec_file, defines, request.macro_files, display_name=str(spec_path))
+    with SrpmSession(build, spec_file, str(spec_path)) as session:
+        with step("spec read (sandbox)", subject):
+            info = session.info()
 
-    # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
-    # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
-    # another package's spec beside this one, does not change a byte of this package
-    sources_dir = build.topdir / "SOURCES"
-    lookaside = Lookaside(request.lookaside, request.download_cache or default_download_cache(), request.offline)
-    named, source0_fetched = place_sources(source, commit, spec_path, info, sources_dir, lookaside)
-    changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
-    build.source_date_epoch = changed
+        # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
+        # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
+        # another package's spec beside this one, does not change a byte of this package
+        sources_dir = build.topdir / "SOURCES"
+        lookaside = Lookaside(request.lookaside, request.download_cache or default_download_cache(), request.offline)
+        named, source0_fetched = place_sources(source, commit, spec_path, info, sources_dir, lookaside)
+        changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
 
-    tar_name = info.source0.filename
-    if not source0_fetched:
-        compression_for(tar_name)
-        submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
-        try:
-            tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules)
-            with step("tarball", subject):
-                tarball.write(sources_dir / tar_name)
-        finally:
-            for sub_source, _ in submodules.values():
-                sub_source.close()
-    for path in sources_dir.iterdir():
-        os.utime(path, (changed, changed))
-    os.utime(spec_file, (changed, changed))
+        tar_name = info.source0.filename
+        if not source0_fetched:
+            compression_for(tar_name)
+            submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
+            try:
+                tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules)
+                with step("tarball", subject):
+                    tarball.write(sources_dir / tar_name)
+            finally:
+                for sub_source, _ in submodules.values():
+                    sub_source.close()
+        for path in sources_dir.iterdir():
+            os.utime(path, (changed, changed))
+        os.utime(spec_file, (changed, changed))
 
-    with step("rpmbuild -bs (sandbox)", subject):
-        built = build.build_srpm(spec_file)
+        with step("rpmbuild -bs (same sandbox)", subject):
+            built = session.build_srpm(changed)
     srpm = staging / built.name
     kept_tar = staging / tar_name if request.keep_tarball else None
     try:
