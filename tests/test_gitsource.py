@@ -72,6 +72,6 @@ def test_verbose_logs_steps_and_an_error_stays_last(make_repo, tmp_path: Path):
     repo = make_repo({"memo.spec": SPEC})
     ok = run_tool("git2srpm.py", "-v", "--outdir", str(tmp_path / "out"), str(repo.path))
     assert ok.returncode == 0, ok.stderr
-    assert "time: memo: spec read (sandbox)" in ok.stderr and "time:   rpmbuild -bs (sandbox)" in ok.stderr
+    assert "time: memo: spec read (sandbox)" in ok.stderr and "time:   rpmbuild -bs (same sandbox)" in ok.stderr
     failed = run_tool("git2srpm.py", "-v", "--ref", "nosuchref", "--outdir", str(tmp_path / "out"), str(repo.path))
     assert_one_line_error(failed, "unknown ref 'nosuchref'")
