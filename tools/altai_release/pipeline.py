@@ -158,9 +158,10 @@ class ReleaseBuild:
         ]
         replaced = set(built)
         if complete:
-            from .importer import import_upstreams  # only the release job imports
+            if self.layout.upstreams:
+                from .importer import import_upstreams  # only the release job imports
 
-            additions += import_upstreams(self.layout, run.staging / "import", self.progress)
+                additions += import_upstreams(self.layout, run.staging / "import", self.progress)
             replaced |= {f"upstream:{name}" for name in self.layout.upstreams}
         kept = frozenset(cached)
         additions += resign_kept(

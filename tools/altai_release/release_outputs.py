@@ -13,10 +13,8 @@ from pathlib import Path
 from .errors import InputError, PublishError
 from .layout import ReleaseLayout
 from .manifest import MANIFEST_NAME, Manifest
-from .notes import write_notes
 from .release_store import link_or_copy
-from .repodata import read_packages, write_repodata
-from .templates import render
+from .templates import render, render_remembered
 
 # goes into an INI file line by line: a newline would let the URL write sections of its own
 _BASE_URL = re.compile(r"^(https?|ftp|file)://[^\s\x00-\x1f\x7f]+$")
@@ -31,7 +29,8 @@ def check_base_url(base_url: str | None) -> None:
         )
 
 
-def repo_file(layout: ReleaseLayout, base_url: str) -> str:
+def repo_file(layout: ReleaseLayout, base_url: str, memo: Path | None = None) -> str:
+    """altai.repo's text; with `memo`, kept there for the next run with the same layout and templates."""
     repos = [
         {
             "id": f"{layout.name}-{name}",
@@ -49,6 +48,8 @@ def repo_file(layout: ReleaseLayout, base_url: str) -> str:
         "base_url": base_url.rstrip("/"),
         "repositories": repos,
     }
+    if memo is not None:
+        return render_remembered(layout.templates, "altai.repo.j2", context, memo)
     return render(layout.templates, "altai.repo.j2", context)
 
 
@@ -66,6 +67,9 @@ def write_release(
     """Fill the empty directory `target` with the release: packages (new files, or hard links to the
     previous release's), keys, repodata, manifest, altai.repo, build logs (`built_logs`: the log directory
     of each package built by this run) and the release notes against `previous`."""
+    from .notes import write_notes  # createrepo_c and the notes load when a release is written
+    from .repodata import read_packages, write_repodata
+
     for repo in layout.repositories.values():
         (target / repo.path).mkdir(parents=True, exist_ok=True)
     for entry in manifest.entries:

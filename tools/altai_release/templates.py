@@ -3,11 +3,12 @@ about undefined names, with the filters the templates use."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from .errors import InputError
 
@@ -19,6 +20,8 @@ def _pyrepr(value: Any) -> str:
 
 def render(template_dir: Path, name: str, context: Mapping[str, Any], autoescape: bool = False) -> str:
     """Render `template_dir/name`; an error names the template. `autoescape` for HTML output."""
+    import jinja2  # loaded by the runs that render (a no-op run finds its altai.repo in the memo)
+
     env = jinja2.Environment(  # noqa: S701 - autoescape is chosen per output kind
         loader=jinja2.FileSystemLoader(str(template_dir)),
         undefined=jinja2.StrictUndefined,
@@ -30,3 +33,28 @@ def render(template_dir: Path, name: str, context: Mapping[str, Any], autoescape
         return env.get_template(name).render(**context)
     except jinja2.TemplateError as exc:
         raise InputError(f"{template_dir / name}: cannot render: {exc}") from exc
+
+
+def render_remembered(template_dir: Path, name: str, context: Mapping[str, Any], memo: Path) -> str:
+    """`render`, kept in the file `memo` under a key of every file of the template directory and the
+    context: a run that renders the same thing again reads it back."""
+    digest = hashlib.sha256(json.dumps([name, context], sort_keys=True, default=str).encode())
+    for path in sorted(template_dir.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    key = digest.hexdigest()
+    try:
+        kept = json.loads(memo.read_text(encoding="utf-8"))
+        if isinstance(kept, dict) and kept.get("key") == key and isinstance(kept.get("text"), str):
+            return str(kept["text"])
+    except (OSError, ValueError):
+        pass
+    text = render(template_dir, name, context)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "text": text}), encoding="utf-8")
+        os.replace(tmp, memo)
+    except OSError:
+        pass  # a memo that cannot be kept costs the next run a render
+    return text

@@ -9,13 +9,16 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, SigningError, VerificationError
 from ..layout import PackageEntry, ReleaseLayout
 from ..packages import PackageFacts, payload_files, read_facts, read_header
 from ..spec import read_spec
-from ..srpm import SrpmResult
 from ..verify import KeyDatabases, verify_packages
+
+if TYPE_CHECKING:
+    from ..srpm import SrpmResult
 
 
 @dataclass
@@ -84,4 +87,6 @@ class SrpmPackageSource:
         srpm = outdir / f"{self.facts.nevra}.rpm"
         shutil.copyfile(self.file, srpm)
         buildtime = int(read_header(self.file)["buildtime"] or 0)
+        from ..srpm import SrpmResult
+
         return SrpmResult(srpm, None, self.facts.nevra, "", info, buildtime)
