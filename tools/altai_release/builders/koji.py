@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import xmlrpc.client
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ class KojiBuilder:
             raise KojiError(
                 f"koji hub {self.server}: authentication refused (profile {self.settings.profile!r}): {exc}"
             ) from None
-        except koji.GenericError as exc:
+        except (koji.GenericError, xmlrpc.client.Fault) as exc:  # a fault koji has no class for stays a Fault
             raise KojiError(f"koji hub {self.server}: {what}: {exc}") from None
         except requests.exceptions.RequestException as exc:
             raise KojiError(f"koji hub {self.server}: unreachable while asking to {what}: {_reason(exc)}") from None
