@@ -204,6 +204,7 @@ class FakeKojiHub:
         self.repos: list[dict[str, Any]] = []
         self.requests: dict[int, dict[str, Any]] = {}
         self.foreign: dict[str, Path] = {}  # package name -> an RPM the "builder" returns instead of its own
+        self.slow: dict[str, float] = {}  # package name -> its build's time, instead of build_seconds
         self.slots = threading.Semaphore(slots)
         self._ids = itertools.count(1)
         self._events = itertools.count(100)
@@ -679,7 +680,7 @@ class FakeKojiHub:
                 koji.BuildrootError.faultCode,
                 _mock_failed(task.arch, 30, "root.log"),
             )
-        deadline = time.time() + self.build_seconds
+        deadline = time.time() + self.slow.get(read_nevra(srpm).name, self.build_seconds)
         while time.time() < deadline:
             if task.done:
                 raise xmlrpc.client.Fault(koji.GenericError.faultCode, f"task {task.id} canceled")

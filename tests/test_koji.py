@@ -255,3 +255,16 @@ def test_hub_down_before_the_run_is_unreachable_not_a_refused_login(release, sta
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
     assert_one_line_error(run, f"koji hub {hub.url}/kojihub: unreachable while asking to log in", "connection refused")
     assert run.returncode == 3 and tree(release["out"]) == {}
+
+
+def test_a_failed_task_cancels_the_runs_other_tasks(release, state_dir, gnupghome, hub):
+    release["app"].commit({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "exit 1")})
+    hub.slow["nova-fping"] = 120
+    use_koji(release, hub, scratch=True)
+
+    run = build(release, state_dir, gnupghome, "altai-app", "nova-fping", "--builder", "koji", "--jobs", "2")
+
+    assert_one_line_error(run, "altai-app: koji task", "(buildArch noarch) failed")
+    slow = next(t for t in hub.tasks.values() if t.method == "build" and str(t.label).startswith("nova-fping-"))
+    assert [args[0] for args, _ in hub.called("cancelTask")] == [slow.id]
+    assert hub.tasks[slow.id].state == koji.TASK_STATES["CANCELED"] and tree(release["out"]) == {}
