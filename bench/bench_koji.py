@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_release import write_layout
-from common import GIT_ENV, ROOT, TOOLS, run
+from bench_release import SPEC as BENCH_SPEC
+from bench_release import make_package_repos, write_layout
+from common import GIT_ENV, ROOT, TOOLS
 
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(TOOLS))
@@ -25,41 +26,8 @@ PACKAGES = 20
 BUILD_SECONDS = 2
 POLL_INTERVAL = 1.0
 
-SPEC = """\
-Name: {name}
-Version: 1.0
-Release: 1%{{?dist}}
-Summary: bench package {name}
-License: MIT
-Source0: %{{name}}-%{{version}}.tar.gz
-BuildArch: noarch
-%description
-Bench.
-%prep
-%setup -q
-%build
-sleep {seconds}
-%install
-mkdir -p %{{buildroot}}/usr/share/{name}
-cp -a . %{{buildroot}}/usr/share/{name}/
-%files
-/usr/share/{name}
-"""
-
-
-def make_repos(root: Path) -> list[Path]:
-    repos = []
-    for i in range(PACKAGES):
-        name = f"farm{i:02d}"
-        repo = root / name
-        repo.mkdir(parents=True)
-        (repo / f"{name}.spec").write_text(SPEC.format(name=name, seconds=BUILD_SECONDS))
-        (repo / "data.txt").write_text(f"{name}\n" * 50)
-        run(["git", "init", "-q", "-b", "main"], cwd=repo)
-        run(["git", "add", "-A"], cwd=repo)
-        run(["git", "commit", "-q", "-m", "initial"], cwd=repo)
-        repos.append(repo)
-    return repos
+# bench_release's package with a %build that takes BUILD_SECONDS
+SPEC = BENCH_SPEC.replace("%install\n", f"%build\nsleep {BUILD_SECONDS}\n%install\n")
 
 
 def build(layout: Path, out: Path, state: Path, *args: str) -> tuple[float, str]:
@@ -78,7 +46,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="altai-bench-koji-") as tmp:
         root = Path(tmp)
-        repos = make_repos(root / "repos")
+        repos = make_package_repos(root / "repos", PACKAGES, SPEC, prefix="farm")
         state = root / "state"
         local_layout = write_layout(root / "local" / "altai.toml", repos)
         local_seconds, _ = build(local_layout, root / "local-out", state, "--builder", "rpmbuild", "--jobs", "2")

@@ -60,13 +60,14 @@ print(time.perf_counter() - start)
 """
 
 
-def make_package_repos(root: Path, count: int) -> list[Path]:
+def make_package_repos(root: Path, count: int, spec: str = SPEC, prefix: str = "bench") -> list[Path]:
+    """`count` git repositories, each a package whose spec is `spec` with its {name}."""
     repos = []
     for i in range(count):
-        name = f"bench{i:03d}"
+        name = f"{prefix}{i:03d}"
         repo = root / name
         repo.mkdir(parents=True)
-        (repo / f"{name}.spec").write_text(SPEC.format(name=name))
+        (repo / f"{name}.spec").write_text(spec.format(name=name))
         (repo / "data.txt").write_text(f"{name}\n" * 50)
         run(["git", "init", "-q", "-b", "main"], cwd=repo)
         run(["git", "add", "-A"], cwd=repo)

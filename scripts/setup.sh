@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# libkrb5-dev: the koji client library needs gssapi, which PyPI ships as source only
-DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time libkrb5-dev)
+# libkrb5-dev: the koji client library needs gssapi, which PyPI ships as source only; openssl: the tests
+# make the certificates of their Koji hub with it
+DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time libkrb5-dev openssl)
 
 missing=()
 for p in "${DEBS[@]}"; do

@@ -4,6 +4,7 @@ only, and --verbose's timing log keeps the one-line error contract."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -53,17 +54,28 @@ def test_a_commits_memo_is_used_for_that_commit_only(make_repo, tmp_path):
     entry = PackageEntry("memo", str(repo.path), "HEAD", None, None, "centos6", "", "epel-6-x86_64")
     memo = tmp_path / "memo"
     first = GitPackageSource.resolve(entry, tmp_path / "w1", [], None, tmp_path, memo)
-    assert (memo / "memo.json").is_file()
+    record = json.loads((memo / "memo.json").read_text())
+    assert record["answer"]["commit"] == first.commit
+    # an answer planted for this commit is what the next resolution uses: git was not asked
+    record["answer"]["material"] = {**record["answer"]["material"], "tree": "planted"}
+    (memo / "memo.json").write_text(json.dumps(record))
     again = GitPackageSource.resolve(entry, tmp_path / "w2", [], None, tmp_path, memo)
-    assert (again.commit, again.material([])) == (first.commit, first.material([]))
+    assert (again.commit, again.material([])["tree"]) == (first.commit, "planted")
+    # another commit, other named files or a damaged memo: git answers
     newer = repo.commit({"memo.spec": SPEC.replace("Release: 1", "Release: 2")})
     moved = GitPackageSource.resolve(entry, tmp_path / "w3", [], None, tmp_path, memo)
-    assert moved.commit == newer and moved.material([]) != first.material([])
+    assert moved.commit == newer and moved.material([])["tree"] not in ("planted", first.material([])["tree"])
+    current = json.loads((memo / "memo.json").read_text())
+    assert current["answer"]["commit"] == newer
+    bad_spec = {**current, "answer": {**current["answer"], "spec": "../x", "material": {"tree": "planted"}}}
+    for i, damaged in enumerate(("[]", '{"question": 1}', json.dumps(bad_spec))):
+        (memo / "memo.json").write_text(damaged)
+        again = GitPackageSource.resolve(entry, tmp_path / f"w4-{i}", [], None, tmp_path, memo)
+        assert (again.commit, str(again.spec)) == (newer, "memo.spec") and again.material([])["tree"] != "planted"
     source = GitSource.open(str(repo.path), tmp_path / "unused")
     try:
-        assert moved.material([])["files"] == {
-            "memo.spec": source.blob_id(source.resolve("HEAD"), PurePosixPath("memo.spec"))
-        }
+        blob = source.blob_id(source.resolve("HEAD"), PurePosixPath("memo.spec"))
+        assert moved.material([])["files"] == {"memo.spec": blob}
     finally:
         source.close()
 

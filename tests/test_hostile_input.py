@@ -336,3 +336,37 @@ def test_install_after_rotation_with_dnf(release, state_dir, gnupghome, tmp_path
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "altai-app-0.5-3.el6.noarch" in proc.stdout
     shutil.rmtree(tmp_path / "installroot", ignore_errors=True)
+
+
+def test_crafted_tree_entry_named_dotdot_is_refused(make_repo, outdir):
+    """git never writes a tree entry named '..', but an object made with --literally can hold one: packed
+    as it is, the tarball would name a path above its top directory."""
+    repo = make_repo({"hello.spec": spec()})
+    spec_blob = repo.git("rev-parse", "HEAD:hello.spec")
+    evil_blob = repo.git("hash-object", "-w", "--stdin")  # empty
+    entries = b"100644 ..\0" + bytes.fromhex(evil_blob) + b"100644 hello.spec\0" + bytes.fromhex(spec_blob)
+    tree_file = repo.path / ".git" / "crafted-tree"
+    tree_file.write_bytes(entries)
+    tree = repo.git("hash-object", "-t", "tree", "-w", "--literally", str(tree_file))
+    commit = repo.git("commit-tree", tree, "-m", "crafted")
+    run = run_tool("git2srpm.py", "--ref", commit, "--outdir", str(outdir), str(repo.path))
+    assert_one_line_error(run, str(repo.path), f"tree {tree} has an entry named '..'")
+    assert not outdir.exists() or not any(outdir.iterdir())
+
+
+def test_spec_whose_parse_never_ends_is_stopped(tmp_path, monkeypatch):
+    """A spec's %(...) runs while it is read; one that never returns is killed after SPEC_TIMEOUT."""
+    from altai_release import srpmsession
+    from altai_release.errors import SpecError
+    from altai_release.rpmbuild import Rpmbuild
+
+    monkeypatch.setattr(srpmsession, "SPEC_TIMEOUT", 2.0)
+    build = Rpmbuild(tmp_path / "top")
+    build.prepare()
+    spec_file = build.topdir / "SPECS" / "hang.spec"
+    spec_file.write_text(spec().replace("Name:", "%global x %(sleep 600)\nName:"))
+    start = time.monotonic()
+    with pytest.raises(SpecError, match="hang.spec: reading the spec took longer than 2s; stopped"):
+        with srpmsession.SrpmSession(build, spec_file, "hang.spec") as session:
+            session.info()
+    assert time.monotonic() - start < 60

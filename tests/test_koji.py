@@ -268,3 +268,25 @@ def test_a_failed_task_cancels_the_runs_other_tasks(release, state_dir, gnupghom
     slow = next(t for t in hub.tasks.values() if t.method == "build" and str(t.label).startswith("nova-fping-"))
     assert [args[0] for args, _ in hub.called("cancelTask")] == [slow.id]
     assert hub.tasks[slow.id].state == koji.TASK_STATES["CANCELED"] and tree(release["out"]) == {}
+
+
+def test_a_hub_that_names_an_output_outside_the_result_directory_is_refused(
+    release, state_dir, gnupghome, hub, tmp_path
+):
+    hub.output_names["libaltai"] = "../../escaped.rpm"
+    use_koji(release, hub, scratch=True)
+
+    run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
+
+    assert_one_line_error(run, "koji task", "output name '../../escaped.rpm' is not a plain file name")
+    assert not list(tmp_path.rglob("escaped.rpm")) and tree(release["out"]) == {}
+
+
+def test_a_hub_that_sends_more_than_it_lists_is_refused(release, state_dir, gnupghome, hub):
+    hub.understated.add("libaltai")
+    use_koji(release, hub, scratch=True)
+
+    run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
+
+    assert_one_line_error(run, "koji task", "bytes, the hub lists")
+    assert tree(release["out"]) == {}

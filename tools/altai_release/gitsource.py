@@ -257,6 +257,8 @@ class GitSource:
             nul = data.index(b"\0", space)
             mode = int(data[pos:space], 8)
             name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+            if name in ("", ".", "..") or "/" in name:  # git never writes these; a crafted object can
+                raise GitError(f"{self.location}: tree {hexsha} has an entry named {name!r}")
             entries.append((mode, name, data[nul + 1 : nul + 21].hex()))
             pos = nul + 21
         return entries
@@ -434,7 +436,7 @@ def peek_ref(location: str, ref: str) -> str | None:
                 return None
             if value.startswith("ref: "):
                 name = value.removeprefix("ref: ")
-                if not name.startswith("refs/"):
+                if not name.startswith("refs/") or ".." in name.split("/"):
                     return None
                 continue
             if _HEX40.match(value):

@@ -84,14 +84,8 @@ class Rpmbuild:
             raise RpmbuildError(what, argv, why)
         return output
 
-    def build_srpm(self, spec: Path, log: Path | None = None) -> Path:
-        """`rpmbuild -bs` of a spec in SPECS whose sources are already in SOURCES. Returns the SRPM path."""
-        inner_spec = INNER_TOPDIR / spec.relative_to(self.topdir)
-        self._run(["--nodeps", "-bs", str(inner_spec)], f"rpmbuild -bs {spec.name} failed", log)
-        return self.built_srpm(spec)
-
     def built_srpm(self, spec: Path) -> Path:
-        """The one SRPM that `rpmbuild -bs` of `spec` wrote."""
+        """The one SRPM that `rpmbuild -bs` of `spec` wrote (srpmsession runs it, in the spec reader's sandbox)."""
         found = sorted((self.topdir / "SRPMS").glob("*.src.rpm"))
         if len(found) != 1:
             raise RpmbuildError(f"rpmbuild -bs {spec.name} wrote {len(found)} source packages, expected 1")

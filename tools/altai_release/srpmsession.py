@@ -1,6 +1,6 @@
 """A package's spec read and its `rpmbuild -bs` in one sandbox: the spec reader prints what the pipeline
 needs, waits while the caller packs the sources into the build's SOURCES, and then becomes `rpmbuild -bs`
-of the same spec (the same command line and environment as `Rpmbuild.build_srpm`, so the same bytes).
+of the same spec (`Rpmbuild`'s command line and environment: the bytes a separate `rpmbuild -bs` made).
 One sandbox launch and one interpreter per SRPM instead of two launches."""
 
 from __future__ import annotations
@@ -66,28 +66,35 @@ class SrpmSession:
     def info(self) -> SpecInfo:
         """What the spec says (the spec reader's line), or the error that it does not parse."""
         assert self._proc is not None and self._proc.stdout is not None
-        timer = threading.Timer(SPEC_TIMEOUT, self._proc.kill)  # a spec's %(...) may never return
+        expired = threading.Event()
+
+        def expire() -> None:  # a spec's %(...) may never return
+            expired.set()
+            assert self._proc is not None
+            self._proc.kill()
+
+        timer = threading.Timer(SPEC_TIMEOUT, expire)
         timer.start()
         try:
             line = self._proc.stdout.readline()
         finally:
             timer.cancel()
+        if expired.is_set():
+            raise SpecError(f"{self.shown}: reading the spec took longer than {SPEC_TIMEOUT:.0f}s; stopped", self.argv)
         if not line.strip():
             self._proc.wait()
             said = self._said()
             raise SpecError(f"{self.shown}: spec does not parse", self.argv, runner.reason(said, ("error:",)) or said)
         return spec_info(line, self.spec_file, self.shown, self.argv, self._said())
 
-    def build_srpm(self, source_date_epoch: int, log: Path | None = None) -> Path:
+    def build_srpm(self, source_date_epoch: int) -> Path:
         """Let the sandbox run `rpmbuild -bs` now that SOURCES holds the sources; the SRPM's path."""
         assert self._proc is not None
         try:
-            out, _ = self._proc.communicate(f"run {source_date_epoch}\n", timeout=BUILD_TIMEOUT)
+            self._proc.communicate(f"run {source_date_epoch}\n", timeout=BUILD_TIMEOUT)
         except subprocess.TimeoutExpired as exc:
             raise RpmbuildError(f"rpmbuild -bs {self.spec_file.name}: timed out", self.rpmbuild_argv) from exc
         said = self._said()
-        if log is not None:
-            log.write_text(out + said, encoding="utf-8")
         if self._proc.returncode != 0:
             why = runner.reason(said, ("error:", "Bad exit status"), after="RPM build errors:", last=True)
             raise RpmbuildError(f"rpmbuild -bs {self.spec_file.name} failed", self.rpmbuild_argv, why)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .memo import recall, remember
 
 
 def _pyrepr(value: Any) -> str:
@@ -42,19 +42,10 @@ def render_remembered(template_dir: Path, name: str, context: Mapping[str, Any],
     for path in sorted(template_dir.iterdir()):
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    key = digest.hexdigest()
-    try:
-        kept = json.loads(memo.read_text(encoding="utf-8"))
-        if isinstance(kept, dict) and kept.get("key") == key and isinstance(kept.get("text"), str):
-            return str(kept["text"])
-    except (OSError, ValueError):
-        pass
+    question = {"template": name, "key": digest.hexdigest()}
+    kept = recall(memo, question)
+    if kept is not None and isinstance(kept.get("text"), str):
+        return str(kept["text"])
     text = render(template_dir, name, context)
-    try:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "text": text}), encoding="utf-8")
-        os.replace(tmp, memo)
-    except OSError:
-        pass  # a memo that cannot be kept costs the next run a render
+    remember(memo, question, {"text": text})
     return text

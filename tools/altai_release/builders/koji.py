@@ -117,11 +117,14 @@ class KojiBuilder:
             return
         session = self._session()
         for task_id in tasks:
-            try:
-                session.cancelTask(task_id)
-                self._say(f"koji: cancelled task {task_id}")
-            except Exception as exc:  # noqa: BLE001 - the run is failing already; say it and go on
-                self._say(f"warning: koji: could not cancel task {task_id}: {_reason(exc)}")
+            self._cancel(session, task_id)
+
+    def _cancel(self, session: Any, task_id: int) -> None:
+        try:
+            session.cancelTask(task_id)
+            self._say(f"koji: cancelled task {task_id}")
+        except Exception as exc:  # noqa: BLE001 - the run is failing already; say it and go on
+            self._say(f"warning: koji: could not cancel task {task_id}: {_reason(exc)}")
 
     # -- one package -----------------------------------------------------------------------------------
 
@@ -137,6 +140,9 @@ class KojiBuilder:
         task_id = int(self._call("submit the build", session.build, source, self.settings.target, opts))
         with self._lock:
             self._tasks.add(task_id)
+            late = self._aborted.is_set()  # submitted while abort() was cancelling the others
+        if late:
+            self._cancel(session, task_id)
         try:
             children = self._watch(session, job, task_id)
         finally:
@@ -200,17 +206,18 @@ class KojiBuilder:
         where = f" (log: {log})" if log else ""
         return KojiError(f"{name}: koji task {failed['id']} ({_label(failed)}) {why}{where}", [], tail)
 
-    def _download(self, session: Any, task_id: int, filename: str, dest: Path, size: int | None) -> Path:
+    def _download(self, session: Any, task_id: int, filename: str, dest: Path, size: int) -> Path:
+        """A task's output file, at most the size the hub listed for it (a hub that sends more is wrong)."""
         with open(dest, "wb") as out:
             offset = 0
-            while True:
+            while offset <= size:
                 what = f"download {filename} of task {task_id}"
                 data = self._call(what, session.downloadTaskOutput, task_id, filename, offset, DOWNLOAD_CHUNK)
                 out.write(data)
                 offset += len(data)
                 if len(data) < DOWNLOAD_CHUNK:
                     break
-        if size is not None and offset != size:
+        if offset != size:
             raise KojiError(f"koji task {task_id}: {filename}: downloaded {offset} bytes, the hub lists {size}")
         return dest
 
@@ -260,11 +267,16 @@ class KojiBuilder:
                 with requests.get(url, verify=verify, stream=True, timeout=300) as response:
                     response.raise_for_status()
                     with open(target, "wb") as out:
+                        received = 0
                         for chunk in response.iter_content(1024 * 1024):
+                            received += len(chunk)
+                            if received > info["size"]:
+                                break  # more than the hub's record: refused below, without filling the disk
                             out.write(chunk)
             except requests.exceptions.RequestException as exc:
                 raise KojiError(f"{url}: download failed: {_reason(exc)}") from None
-            size, sigmd5 = target.stat().st_size, read_header(target)["sigmd5"]
+            size = target.stat().st_size
+            sigmd5 = read_header(target)["sigmd5"] if size == info["size"] else None
             payload = sigmd5.hex() if sigmd5 else "-"
             if size != info["size"] or payload != info["payloadhash"]:
                 raise KojiError(

@@ -3,15 +3,15 @@ URL cloned once into the run's directory), and the same commit gives the cache k
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
 from ..gitsource import GitSource, peek_ref
 from ..layout import PackageEntry
+from ..memo import recall, remember
 from ..paths import is_git_url, repo_relative_path
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class GitPackageSource:
             source.close()
         if memo_file is not None and local and source.is_local:
             answer = {"commit": commit.hexsha, "subdir": str(subdir), "spec": str(spec), "material": resolved._material}
-            _remember(memo_file, {"question": question, "answer": answer})
+            remember(memo_file, question, answer)
         return resolved
 
     def _read_material(self, source: GitSource, named: Sequence[str]) -> dict[str, object]:
@@ -135,27 +135,18 @@ class GitPackageSource:
 
 
 def _recall(memo_file: Path | None, question: Mapping[str, object], commit: str | None) -> dict[str, Any] | None:
+    """The resolution kept for `commit`, when it is whole (a damaged memo is a miss, never an error)."""
     if memo_file is None or commit is None:
         return None
-    try:
-        data = json.loads(memo_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    answer = recall(memo_file, question)
+    if answer is None or answer.get("commit") != commit or not isinstance(answer.get("material"), dict):
         return None
-    answer = data.get("answer") if isinstance(data, dict) else None
-    if data.get("question") != question or not isinstance(answer, dict) or answer.get("commit") != commit:
+    if not all(isinstance(answer.get(k), str) for k in ("subdir", "spec")):
+        return None
+    try:  # paths inside the repository, as a fresh resolution makes them
+        repo_relative_path("spec", answer["spec"])
+        if answer["subdir"] != ".":
+            repo_relative_path("subdir", answer["subdir"])
+    except InputError:
         return None
     return answer
-
-
-def _remember(memo_file: Path, record: Mapping[str, object]) -> None:
-    """Best effort: a memo that cannot be written only costs the next run a git call."""
-    tmp = memo_file.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        memo_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, memo_file)
-    except OSError:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass  # its directory could not be made either
