@@ -112,7 +112,7 @@ def test_sigterm_leaves_nothing_behind(make_repo, outdir, tmp_path):
         text=True,
     )
     deadline = time.monotonic() + 30
-    while not list(tmpdir.glob("altai-git2srpm-*")) and time.monotonic() < deadline:
+    while not list(outdir.glob(".git2srpm-*/work/top")) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # inside the sandboxed spec reader by now
     proc.send_signal(signal.SIGTERM)

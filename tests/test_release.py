@@ -163,10 +163,35 @@ def test_a_second_run_fails_clearly_while_one_is_publishing(release, state_dir, 
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0  # the lock went with its holder
 
 
+def test_a_run_killed_while_making_an_srpm_leaves_its_work_in_the_store_only(release, state_dir, gnupghome):
+    """The SRPM's work (clone, topdir) lives in the run's staging area, not in TMPDIR: a SIGKILL there
+    leaves nothing outside OUT.store, and the next run sweeps it."""
+    tmpdir = release["out"].parent / "tmpdir"
+    tmpdir.mkdir()
+    slow = LIB_SPEC.replace("%description", "%global pause %(sleep 30)\n%description", 1)
+    release["lib"].commit({"libaltai.spec": slow})
+    env = {**os.environ, "GNUPGHOME": str(gnupghome), "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen(build_argv(release, state_dir, "libaltai"), env=env, stderr=subprocess.DEVNULL)
+    staging = release["out"].with_name("out.store") / "staging"
+    deadline = time.monotonic() + 60
+    while not list(staging.glob("*/srpm/libaltai/.git2srpm-*/work/top/SPECS/*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before its spec was being read"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(tmpdir.iterdir()) == []
+    assert list(staging.iterdir())  # the killed run's work is where the next run looks for it
+    release["lib"].commit({"libaltai.spec": LIB_SPEC})
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    assert list(staging.iterdir()) == []
+
+
 def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupghome):
     out = release["out"]
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
-    env = {**os.environ, "GNUPGHOME": str(release["out"].parent / "gnupg-empty")}
+    tmpdir = release["out"].parent / "tmpdir"
+    tmpdir.mkdir()
+    env = {**os.environ, "GNUPGHOME": str(release["out"].parent / "gnupg-empty"), "TMPDIR": str(tmpdir)}
     (release["out"].parent / "gnupg-empty").mkdir(exist_ok=True, mode=0o700)
     argv = build_argv(release, state_dir, "--all")
 
@@ -211,6 +236,7 @@ def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupgh
     assert all((p / "manifest.json").exists() for p in releases)  # half-made releases were swept away
     assert not landed.exists()
     assert not [p for p in (out.with_name("out.store") / "staging").iterdir()]  # the last run cleaned up
+    assert list(tmpdir.iterdir()) == []  # and the killed ones left nothing outside the store
 
 
 @pytest.fixture

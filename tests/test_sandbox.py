@@ -42,6 +42,7 @@ def probe_script(canary: Path, state_dir: Path, host_dir: Path, port: int) -> st
         touch "{host_dir}/pwned" 2>/dev/null; r write $?
         bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null; r net $?
         unshare -Ur true 2>/dev/null; r userns $?
+        umount "$d/m" 2>/dev/null; umount "$d" 2>/dev/null; rm -rf "$d"  # the control run is on the host
         """)
 
 

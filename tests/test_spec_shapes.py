@@ -200,3 +200,28 @@ def test_build_py_fetches_a_listed_source_from_the_layouts_lookaside(release, ma
     assert srpm_files(srpm)["testdata.tar.gz"] == DATA
     cached = release["out"].with_name("out.store") / "downloads" / "sha512" / lookaside["sha512"]
     assert cached.read_bytes() == DATA
+
+
+def test_the_spec_reader_carries_any_text_through_its_json_line(tmp_path):
+    """The sandboxed reader writes its line without the json module: quotes, backslashes, control and
+    non-ASCII characters (one outside the BMP) in names, URLs and provides come back unchanged."""
+    from altai_release.spec import read_spec
+
+    odd = 'a"b\\c\tdé€𝄞'
+    dep = odd.replace("\t", "")  # whitespace ends a dependency
+    spec_file = tmp_path / "odd.spec"
+    spec_file.write_text(
+        "Name: odd\nVersion: 1.0\nRelease: 1\nSummary: x\nLicense: MIT\n"
+        f"Source0: https://example.invalid/{odd}.tar.gz\nNoSource: 0\nPatch3: {odd}.patch\n"
+        f"Provides: odd({dep}) = 2\nBuildRequires: python3-{dep} >= 1\n"
+        "%description\nx\n%files\n",
+        encoding="utf-8",
+    )
+    info = read_spec(spec_file)
+    assert sorted((s.kind, s.number, s.location, s.nosource) for s in info.sources) == [
+        ("patch", 3, f"{odd}.patch", False),
+        ("source", 0, f"https://example.invalid/{odd}.tar.gz", True),
+    ]
+    assert f"odd({dep})" in info.provides
+    assert [(b.name, b.version) for b in info.build_requires] == [(f"python3-{dep}", "1")]
+    assert (info.name, info.epoch, info.noarch) == ("odd", None, False)

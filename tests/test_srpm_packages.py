@@ -144,11 +144,11 @@ def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(releas
 
 def test_srpm_package_waits_for_the_git_package_it_build_requires(release, state_dir, gnupghome, upstream):
     add_srpm(release, upstream, "needs-lib")
-    run = build(release, state_dir, gnupghome, "--all", "--jobs", "4")
+    run = build(release, state_dir, gnupghome, "--all", "--jobs", "4", "--verbose")
     assert run.returncode == 0, run.stderr
     lines = run.stderr.splitlines()
     started = [ln for ln in lines if "building with" in ln]
-    built_lib = next(i for i, ln in enumerate(lines) if ln.startswith("libaltai: built and signed"))
+    built_lib = next(i for i, ln in enumerate(lines) if ln.startswith("time: libaltai: build ("))  # its end
     start_needs = next(i for i, ln in enumerate(lines) if "needs-lib: building with" in ln)
     assert built_lib < start_needs, started
 

@@ -12,18 +12,30 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .builders import Builder, BuildJob
+from .builders import Builder, BuildJob, BuildOutput
 from .compat import check_target
 from .errors import AltaiError, BuildError
 from .layout import PackageEntry
 from .packages import read_nevra
 from .results import PackageResult, PlacedFile
-from .scheduler import build_order, run_all, run_in_order
+from .scheduler import build_order, run_all, run_pipeline
 from .signing import SigningIdentity, sign_packages
 from .sources import PackageSource
 from .srpm import SrpmResult
 from .timing import step
 from .verify import KeyDatabases, verify_packages
+
+
+@dataclass(frozen=True)
+class Built:
+    """A package's build, before it is signed."""
+
+    entry: PackageEntry
+    srpm: SrpmResult
+    output: BuildOutput
+    identity: SigningIdentity
+    public_key: bytes
+    started: float
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,7 @@ class PackageBuild:
     progress: Callable[[str], None]
     target_rpm: str | None = None  # the target's rpm: what every package must stay readable by
 
-    def __call__(
+    def build(
         self,
         entry: PackageEntry,
         srpm: SrpmResult,
@@ -43,8 +55,8 @@ class PackageBuild:
         public_key: bytes,
         unique: str,
         dependents: tuple[str, ...] = (),
-    ) -> PackageResult:
-        start = time.monotonic()
+    ) -> Built:
+        started = time.monotonic()
         workdir = self.staging / "build" / entry.name
         workdir.mkdir(parents=True)
         job = BuildJob(
@@ -60,30 +72,35 @@ class PackageBuild:
         )
         with step(f"build ({self.builder.name})", entry.name):
             output = self.builder.build(job)
+        return Built(entry, srpm, output, identity, public_key, started)
+
+    def finish(self, built: Built) -> PackageResult:
+        """Sign the build's RPMs and its SRPM with the package's key and check them."""
+        entry = built.entry
         signed_dir = self.staging / "signed" / entry.name
         signed_dir.mkdir(parents=True)
-        files = [Path(shutil.copy2(p, signed_dir / p.name)) for p in (*output.rpms, srpm.srpm)]
+        files = [Path(shutil.copy2(p, signed_dir / p.name)) for p in (*built.output.rpms, built.srpm.srpm)]
         try:
             with step("sign", entry.name):
-                sign_packages(identity, files)
+                sign_packages(built.identity, files)
             with step("verify", entry.name):
-                verify_packages(self.rpmdbs, public_key, files)
+                verify_packages(self.rpmdbs, built.public_key, files)
         except AltaiError as exc:
             raise BuildError(f"{entry.name}: signing failed: {exc}") from exc
         check_target(files, self.target_rpm, entry.name)
-        seconds = time.monotonic() - start
+        seconds = time.monotonic() - built.started
         self.progress(f"{entry.name}: built and signed in {seconds:.1f}s")
         return PackageResult(
             entry.name,
             entry.repository,
-            srpm.nevra,
-            srpm.commit,
+            built.srpm.nevra,
+            built.srpm.commit,
             self.builder.name,
             seconds,
-            identity,
+            built.identity,
             files=[PlacedFile(f, read_nevra(f)) for f in files],
-            notes=list(output.notes),
-            named_files=srpm.named_files,
+            notes=list(built.output.notes),
+            named_files=built.srpm.named_files,
         )
 
 
@@ -125,11 +142,13 @@ def build_packages(
     started = iter(range(1, len(srpms) + 1))
     started_lock = threading.Lock()
 
-    def work(name: str) -> PackageResult:
+    def work(name: str) -> Built:
         with started_lock:
             build_one.progress(f"[{next(started)}/{len(srpms)}] {name}: building with {build_one.builder.name}")
         identity = identities[name]
         unique = f"{name}-{os.getpid()}-{threading.get_ident()}"
-        return build_one(entries[name], srpms[name], identity, public_keys[identity.key_name], unique, dependents[name])
+        key = public_keys[identity.key_name]
+        return build_one.build(entries[name], srpms[name], identity, key, unique, dependents[name])
 
-    return run_in_order(deps, jobs, work, build_one.builder.abort)
+    # signing waits mostly on gpg-agent: it runs beside the next builds, which need only the unsigned RPMs
+    return run_pipeline(deps, jobs, work, lambda _name, built: build_one.finish(built), jobs, build_one.builder.abort)

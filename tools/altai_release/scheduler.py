@@ -1,16 +1,18 @@
 """Order and parallelism of the builds of a run, apart from what is built: a package waits for the
-packages of the run that provide its BuildRequires; at most `jobs` run at once; the first failure
-cancels what has not started and is raised once the running ones are done."""
+packages of the run that provide its BuildRequires; at most `jobs` run at once; what follows a build
+(signing, checks) runs beside the next builds; the first failure cancels what has not started and is
+raised once the running ones are done."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .errors import InputError
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def build_order(provides: Mapping[str, Iterable[str]], requires: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
@@ -50,24 +52,49 @@ def run_in_order(
 ) -> dict[str, T]:
     """`work(name)` for every name, each after its dependencies, `jobs` at a time. On the first failure
     (or an interrupt) `abort()` is called before waiting for the running ones, so that they can stop."""
-    done: dict[str, T] = {}
+    return run_pipeline(deps, jobs, work, _unchanged, 1, abort)
+
+
+def _unchanged(_name: str, result: T) -> T:
+    return result
+
+
+def run_pipeline(
+    deps: Mapping[str, set[str]],
+    jobs: int,
+    work: Callable[[str], T],
+    finish: Callable[[str, T], U],
+    finish_jobs: int,
+    abort: Callable[[], None] | None = None,
+) -> dict[str, U]:
+    """`work(name)` for every name, each after its dependencies, `jobs` at a time, and then
+    `finish(name, result)` in a pool of its own (`finish_jobs` wide) while the next ones work: a name counts
+    as done for the names that depend on it when its `work` returns. A failure of either stops the run as
+    in `run_in_order`."""
+    worked: set[str] = set()
+    done: dict[str, U] = {}
     pending = set(deps)
-    running: dict[Future[T], str] = {}
+    running: dict[Future[Any], tuple[str, bool]] = {}  # -> (name, finishing)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    finishers = ThreadPoolExecutor(max_workers=max(1, finish_jobs))
     try:
         while pending or running:
-            for name in sorted(n for n in pending if deps[n] <= set(done)):
+            for name in sorted(n for n in pending if deps[n] <= worked):
                 pending.discard(name)
-                running[pool.submit(work, name)] = name
+                running[pool.submit(work, name)] = (name, False)
             if not running:
                 raise InputError(f"cannot order the builds of {', '.join(sorted(pending))}")
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in finished:
-                name = running.pop(future)
+                name, finishing = running.pop(future)
                 error = future.exception()
                 if error is not None:
                     raise error
-                done[name] = future.result()
+                if finishing:
+                    done[name] = future.result()
+                else:
+                    worked.add(name)
+                    running[finishers.submit(finish, name, future.result())] = (name, True)
         return done
     except BaseException:
         if abort is not None:
@@ -76,6 +103,7 @@ def run_in_order(
     finally:
         # cancels what has not started; a running build finishes (its sandbox dies with us if we exit)
         pool.shutdown(wait=True, cancel_futures=True)
+        finishers.shutdown(wait=True, cancel_futures=True)
 
 
 def run_all(names: Iterable[str], jobs: int, work: Callable[[str], T]) -> dict[str, T]:

@@ -115,13 +115,15 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
     except OSError as exc:
         raise InputError(f"cannot write to output directory {outdir}: {exc.strerror}") from exc
     try:
-        with tempfile.TemporaryDirectory(prefix="altai-git2srpm-") as work_name:
-            work = Path(work_name)
-            source = GitSource.open(request.repo, work / "clone", request.shown_as)
-            try:
-                result = _build(source, request, subdir, spec_arg, work, staging, warn)
-            finally:
-                source.close()
+        # the work (clone, topdir) under the staging directory too, not in TMPDIR: a run killed outright leaves
+        # it where the output is, and build.py's next run sweeps its own staging area
+        work = staging / "work"
+        work.mkdir()
+        source = GitSource.open(request.repo, work / "clone", request.shown_as)
+        try:
+            result = _build(source, request, subdir, spec_arg, work, staging, warn)
+        finally:
+            source.close()
         final_srpm = outdir / result.srpm.name
         final_tar = outdir / result.tarball.name if result.tarball else None
         moves = [(result.srpm, final_srpm), *([(result.tarball, final_tar)] if result.tarball and final_tar else [])]
