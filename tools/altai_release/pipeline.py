@@ -186,8 +186,8 @@ class ReleaseBuild:
         from .packagebuild import PackageBuild, build_packages, make_srpms  # only a run that builds
 
         sources = {e.name: run.sources[e.name] for e in todo}
-        # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core at least
-        width = max(self.options.jobs, os.cpu_count() or 1)
+        # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core (up to 8)
+        width = max(self.options.jobs, min(os.cpu_count() or 1, 8))
         srpms = make_srpms(sources, self.layout.macro_files, run.staging, width, self.progress)
         builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current(), self.progress)
         build_one = PackageBuild(
