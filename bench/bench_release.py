@@ -5,7 +5,9 @@
   and of 2 workers (no sandbox, no signing, no release tree).
 - a release of 2,000 packages: adding one package (our incremental metadata + hard links) against
   `createrepo_c` over the whole repository and `createrepo_c --update`.
-- peak RSS of the tool at 100 and 2,000 packages."""
+- peak RSS of the tool at 100 and 2,000 packages.
+- CPU seconds of the cold runs and of the bare pools, every process included (gpg-agent, the sandboxes'
+  children), from a cgroup of the bench's own where it can make one (root)."""
 
 from __future__ import annotations
 
@@ -17,10 +19,14 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
-from common import GIT_ENV, ROOT, TOOLS, run
+from common import GIT_ENV, ROOT, TOOLS, CpuMeter, run
+
+T = TypeVar("T")
 
 SPEC = """\
 Name: {name}
@@ -189,12 +195,26 @@ def main() -> None:
         repos = make_package_repos(tmp / "repos", 100)
         layout = write_layout(tmp / "layout" / "altai.toml", repos)
         base = [py, str(TOOLS / "build.py"), "--all", "--layout", str(layout), "--state-dir", str(state)]
-        j1, _ = timed([*base, "--out", str(tmp / "out-j1"), "--jobs", "1"], env=env)
-        j2, rss_cold = timed([*base, "--out", str(tmp / "out-j2"), "--jobs", "2"], env=env)
-        j3, _ = timed([*base, "--out", str(tmp / "out-j3"), "--jobs", "3"], env=env)
-        srpms = sorted((tmp / "out-j1" / "centos6").glob("*.src.rpm"))
-        bare1 = rpmbuild_pool(srpms, 1, tmp / "bare")
-        bare2 = rpmbuild_pool(srpms, 2, tmp / "bare")
+        meter = CpuMeter.open()
+        cpu: dict[str, float] = {}
+
+        def metered(what: str, measure: Callable[[], T]) -> T:
+            before = meter.seconds() if meter else 0.0
+            result = measure()
+            if meter:
+                cpu[what] = meter.seconds() - before
+            return result
+
+        try:
+            j1, _ = metered("j1", lambda: timed([*base, "--out", str(tmp / "out-j1"), "--jobs", "1"], env=env))
+            j2, rss_cold = metered("j2", lambda: timed([*base, "--out", str(tmp / "out-j2"), "--jobs", "2"], env=env))
+            j3, _ = timed([*base, "--out", str(tmp / "out-j3"), "--jobs", "3"], env=env)
+            srpms = sorted((tmp / "out-j1" / "centos6").glob("*.src.rpm"))
+            bare1 = metered("bare1", lambda: rpmbuild_pool(srpms, 1, tmp / "bare"))
+            bare2 = metered("bare2", lambda: rpmbuild_pool(srpms, 2, tmp / "bare"))
+        finally:
+            if meter:
+                meter.close()
         noops = [timed([*base, "--out", str(tmp / "out-j2")], env=env) for _ in range(5)]
         noop, rss_noop = statistics.median(t for t, _ in noops), max(r for _, r in noops)  # one run is noise
         for repo in repos:
@@ -253,6 +273,14 @@ def main() -> None:
     for what, seconds, note in rows:
         print(f"{what:<52} {seconds:>8.2f}s  {note}")
     print(f"new bytes in the 2,001-package release (not hard links): {new_bytes / 1024:.0f} KiB")
+    if cpu:  # what the cores did: at --jobs 2 both are busy, and the wall time follows the CPU time
+        print(
+            f"CPU, every process of the run (cgroup): cold --jobs 1 {cpu['j1']:.1f} s, --jobs 2 {cpu['j2']:.1f} s;"
+            f" bare pool of 1 {cpu['bare1']:.1f} s, of 2 {cpu['bare2']:.1f} s;"
+            f" ratio {cpu['j1'] / cpu['bare1']:.2f}x / {cpu['j2'] / cpu['bare2']:.2f}x"
+        )
+    else:
+        print("CPU: not measured (no cgroup could be made: run as root for it)")
     print(
         f"peak RSS: no-op --all over 100: {rss_noop / 1024:.0f} MiB; cold --all over 100: {rss_cold / 1024:.0f} MiB;"
         f" assemble 100: {rss_100 / 1024:.0f} MiB; assemble 2,000: {rss_2000 / 1024:.0f} MiB"

@@ -77,3 +77,51 @@ def print_table(title: str, rows: Sequence[Timing], baseline: Timing) -> None:
     for row in rows:
         ratio = row.seconds / baseline.seconds if baseline.seconds else float("nan")
         print(f"{row.name:<44} {row.seconds * 1000:>9.1f} ms {ratio:>23.2f}x")
+
+
+class CpuMeter:
+    """CPU seconds used by this process and every process it starts from now on, daemons included (gpg-agent,
+    bubblewrap's children): this process moves into a cgroup of its own, and the cgroup's counter is read.
+    `None` from `open()` where no cgroup can be made (not root, no cpuacct or cgroup v2)."""
+
+    def __init__(self, group: Path, usage: Callable[[Path], float], parent: Path) -> None:
+        self.group, self._usage, self._parent = group, usage, parent
+
+    @classmethod
+    def open(cls) -> CpuMeter | None:
+        name = f"altai-bench-{os.getpid()}"
+        v1, v2 = Path("/sys/fs/cgroup/cpuacct"), Path("/sys/fs/cgroup")
+        if (v1 / "cpuacct.usage").exists():
+            group, usage = v1 / name, lambda g: int((g / "cpuacct.usage").read_text()) / 1e9
+        elif (v2 / "cgroup.controllers").exists():
+            group, usage = v2 / name, lambda g: int(_keyed(g / "cpu.stat")["usage_usec"]) / 1e6
+        else:
+            return None
+        try:
+            group.mkdir()
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            return None
+        return cls(group, usage, group.parent)
+
+    def seconds(self) -> float:
+        return self._usage(self.group)
+
+    def close(self) -> None:
+        """Everything still in the cgroup (this process, an agent left running) back to the parent."""
+        for _ in range(3):
+            pids = (self.group / "cgroup.procs").read_text().split()
+            for pid in pids:
+                try:
+                    (self._parent / "cgroup.procs").write_text(pid)
+                except OSError:
+                    pass  # gone already
+            try:
+                self.group.rmdir()
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def _keyed(path: Path) -> dict[str, str]:
+    return dict(line.split(None, 1) for line in path.read_text().splitlines() if line.strip())

@@ -224,6 +224,31 @@ if os.environ.get("FAKE_MOCK_FAIL"):
     with open(os.path.join(result, "build.log"), "w") as log:
         log.write("+ make\nerror: Bad exit status from /var/tmp/rpm-tmp (%build)\n")
     sys.exit(30)
+if os.environ.get("FAKE_MOCK_CHECK_BUILDREQUIRES"):
+    # as mock's chroot would: every BuildRequires must come from the config's repositories (file:// ones
+    # with metadata, which mock bind-mounts) or from the chroot's base (FAKE_MOCK_BASE)
+    import configparser, urllib.parse
+    opts = {"macros": {}, "environment": {}, "dnf.conf": "[main]\n"}
+    exec(open(config).read(), {"config_opts": opts, "include": lambda _name: None})
+    repos = configparser.ConfigParser(interpolation=None)
+    repos.read_string(opts["dnf.conf"])
+    def names(query, path):
+        out = subprocess.run(["rpm", "-qp", "--qf", query, path], capture_output=True, text=True, check=True)
+        return set(out.stdout.split())
+    provided = set(os.environ.get("FAKE_MOCK_BASE", "").split())
+    for section in repos.sections():
+        url = repos[section].get("baseurl", "")
+        where = urllib.parse.unquote(urllib.parse.urlparse(url).path)
+        if url.startswith("file://") and os.path.exists(os.path.join(where, "repodata", "repomd.xml")):
+            for name in os.listdir(where):
+                if name.endswith(".rpm"):
+                    provided |= names("[%{PROVIDENAME}\n]", os.path.join(where, name))
+    missing = sorted(n for n in names("[%{REQUIRENAME}\n]", srpm) if n not in provided and "(" not in n)
+    if missing:
+        with open(os.path.join(result, "root.log"), "w") as log:
+            log.write("".join(f"DEBUG util.py: No matching package to install: '{n}'\n" for n in missing))
+            log.write("ERROR: Command failed: dnf builddep\n")
+        sys.exit(30)
 top = tempfile.mkdtemp()
 proc = subprocess.run(["rpmbuild", "--nodeps", "--define", "_topdir " + top, "--rebuild", srpm],
                       capture_output=True, text=True)
@@ -285,6 +310,35 @@ def test_mock_config_includes_the_published_release_repositories(release, state_
     exec(compile(call["config"], "cfg", "exec"), {"config_opts": opts, "include": lambda _: None})  # noqa: S102
     assert f"baseurl={(release['out'] / 'centos6').as_uri()}" in opts["dnf.conf"]
     assert "[altai-centos6]" in opts["dnf.conf"]
+
+
+def test_mock_installs_what_the_run_built_earlier(release, state_dir, gnupghome, fake_mock):
+    """altai-app BuildRequires libaltai-devel, which nothing has published yet: like mockchain, the run keeps a
+    repository of its results, and the dependent's chroot gets it; a package that needs nothing of the run
+    does not."""
+    env, record = fake_mock
+    env = {**env, "FAKE_MOCK_CHECK_BUILDREQUIRES": "1"}
+    run = build(release, state_dir, gnupghome, "libaltai", "altai-app", "--builder", "mock", "--jobs", "2", env=env)
+    assert run.returncode == 0, run.stderr
+    configs = {}
+    for line in record.read_text().splitlines():
+        call = json.loads(line)
+        opts = _MockConfigOpts()
+        exec(compile(call["config"], "cfg", "exec"), {"config_opts": opts, "include": lambda _: None})  # noqa: S102
+        configs[call["config"].split("mock configuration for ", 1)[1].split()[0]] = opts["dnf.conf"]
+    assert "[altai-this-run]" in configs["altai-app"]
+    assert "[altai-this-run]" not in configs["libaltai"]
+    assert "libaltai-devel" in " ".join(p for p in tree(release["out"]) if p.endswith(".rpm"))
+
+
+def test_mock_without_the_runs_repository_cannot_build_the_dependent(release, state_dir, gnupghome, fake_mock):
+    """The control: FakeMock really refuses a BuildRequires that none of its repositories has."""
+    env, _ = fake_mock
+    env = {**env, "FAKE_MOCK_CHECK_BUILDREQUIRES": "1"}
+    run = build(release, state_dir, gnupghome, "altai-app", "--builder", "mock", env=env)
+    log = logs(release["out"]) / "altai-app" / "root.log"
+    assert_one_line_error(run, "altai-app", "build failed in mock", str(log))
+    assert "No matching package to install: 'libaltai-devel'" in log.read_text()
 
 
 def test_mock_failure_reports_build_log_tail(release, state_dir, gnupghome, fake_mock):

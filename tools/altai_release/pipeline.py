@@ -189,7 +189,9 @@ class ReleaseBuild:
         # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core (up to 8)
         width = max(self.options.jobs, min(os.cpu_count() or 1, 8))
         srpms = make_srpms(sources, self.layout.macro_files, run.staging, width, self.progress)
-        builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current(), self.progress)
+        builder = make_builder(
+            self.builder_kind, self.layout, self.store.out, self.store.current(), self.progress, run.staging
+        )
         build_one = PackageBuild(
             builder, run.rpmdbs, run.staging, self.store.logdir, self.progress, self.layout.target_rpm
         )

@@ -52,11 +52,7 @@ def run_in_order(
 ) -> dict[str, T]:
     """`work(name)` for every name, each after its dependencies, `jobs` at a time. On the first failure
     (or an interrupt) `abort()` is called before waiting for the running ones, so that they can stop."""
-    return run_pipeline(deps, jobs, work, _unchanged, 1, abort)
-
-
-def _unchanged(_name: str, result: T) -> T:
-    return result
+    return _run(deps, jobs, work, None, 0, abort)
 
 
 def run_pipeline(
@@ -71,12 +67,23 @@ def run_pipeline(
     `finish(name, result)` in a pool of its own (`finish_jobs` wide) while the next ones work: a name counts
     as done for the names that depend on it when its `work` returns. A failure of either stops the run as
     in `run_in_order`."""
+    return _run(deps, jobs, work, finish, finish_jobs, abort)
+
+
+def _run(
+    deps: Mapping[str, set[str]],
+    jobs: int,
+    work: Callable[[str], Any],
+    finish: Callable[[str, Any], Any] | None,
+    finish_jobs: int,
+    abort: Callable[[], None] | None,
+) -> dict[str, Any]:
     worked: set[str] = set()
-    done: dict[str, U] = {}
+    done: dict[str, Any] = {}
     pending = set(deps)
     running: dict[Future[Any], tuple[str, bool]] = {}  # -> (name, finishing)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    finishers = ThreadPoolExecutor(max_workers=max(1, finish_jobs))
+    finishers = ThreadPoolExecutor(max_workers=max(1, finish_jobs)) if finish is not None else None
     try:
         while pending or running:
             for name in sorted(n for n in pending if deps[n] <= worked):
@@ -90,10 +97,11 @@ def run_pipeline(
                 error = future.exception()
                 if error is not None:
                     raise error
-                if finishing:
+                if not finishing:
+                    worked.add(name)
+                if finishing or finishers is None or finish is None:
                     done[name] = future.result()
                 else:
-                    worked.add(name)
                     running[finishers.submit(finish, name, future.result())] = (name, True)
         return done
     except BaseException:
@@ -103,7 +111,8 @@ def run_pipeline(
     finally:
         # cancels what has not started; a running build finishes (its sandbox dies with us if we exit)
         pool.shutdown(wait=True, cancel_futures=True)
-        finishers.shutdown(wait=True, cancel_futures=True)
+        if finishers is not None:
+            finishers.shutdown(wait=True, cancel_futures=True)
 
 
 def run_all(names: Iterable[str], jobs: int, work: Callable[[str], T]) -> dict[str, T]:

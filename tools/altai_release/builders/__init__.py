@@ -26,11 +26,17 @@ def choose_builder_kind(requested: str) -> str:
 
 
 def make_builder(
-    kind: str, layout: ReleaseLayout, out: Path, current: Path | None, progress: Callable[[str], None]
+    kind: str,
+    layout: ReleaseLayout,
+    out: Path,
+    current: Path | None,
+    progress: Callable[[str], None],
+    staging: Path | None = None,
 ) -> Builder:
     """The builder of a run. mock's chroot gets the release's published binary repositories (`out`, whose
-    current release is `current`), for BuildRequires between our packages; koji's build root gets what
-    the hub's build tag has (README: the external repositories of the build tag)."""
+    current release is `current`), for BuildRequires between our packages, and, for a package that needs
+    another of the run, a repository of the run's results under `staging`; koji's build root gets what the
+    hub's build tag has (README: the external repositories of the build tag)."""
     if kind == "koji":
         from .koji import KojiBuilder  # the koji library loads only for a koji run
 
@@ -46,7 +52,8 @@ def make_builder(
             for name, repo in layout.repositories.items()
             if repo.content != "sources" and current is not None and (current / repo.path / "repodata").is_dir()
         ]
-        return MockBuilder(layout.templates, f"{layout.name} {layout.version}", repos)
+        run_repo = staging / "run-repo" if staging is not None else None
+        return MockBuilder(layout.templates, f"{layout.name} {layout.version}", repos, run_repo=run_repo)
     from .local import LocalBuilder
 
     return LocalBuilder(layout.macro_files)

@@ -5,9 +5,11 @@ root.log."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import runner
@@ -32,9 +34,19 @@ class MockBuilder:
     repos: Sequence[MockRepo] = ()
     executable: str = "mock"
     name: str = "mock"
+    # this run's results that other packages of the run BuildRequire (mockchain's local repository): a
+    # dependent's chroot installs them from here, as the published release does not have them yet
+    run_repo: Path | None = None
+    _needs: Mapping[str, set[str]] = field(default_factory=dict)
+    _run_repo_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def config(self, job: BuildJob) -> str:
-        for repo in self.repos:
+        repos = list(self.repos)
+        if self.run_repo is not None and self._needs.get(job.package.name):
+            repos.append(
+                MockRepo("altai-this-run", f"{self.release}: built earlier in this run", self.run_repo.as_uri())
+            )
+        for repo in repos:
             if any(c in repo.baseurl + repo.id + repo.name for c in '\n"'):
                 raise InputError(f"repository {repo.id!r}: newline or quote in its mock config entry")
         return render(
@@ -47,7 +59,7 @@ class MockBuilder:
                 "root": f"altai-{job.package.mock_chroot}-{job.unique}",
                 "dist": job.package.dist,
                 "source_date_epoch": job.source_date_epoch,
-                "repos": list(self.repos),
+                "repos": repos,
             },
         )
 
@@ -65,7 +77,9 @@ class MockBuilder:
         ]
 
     def start(self, order: Mapping[str, set[str]]) -> None:
-        pass  # builds on this machine: nothing to check before the first
+        self._needs = order
+        if self.run_repo is not None and any(order.values()):
+            self.run_repo.mkdir(parents=True, exist_ok=True)
 
     def abort(self) -> None:
         pass  # a running build's sandbox dies with the run
@@ -93,4 +107,16 @@ class MockBuilder:
         rpms = sorted(p for p in resultdir.glob("*.rpm") if not p.name.endswith(".src.rpm"))
         if not rpms:
             raise MockError(f"{job.package.name}: mock produced no binary package (log: {log})", argv)
+        if job.dependents and self.run_repo is not None:
+            self._add_to_run_repo(rpms)
         return BuildOutput(rpms=rpms, log=job.logdir / "build.log")
+
+    def _add_to_run_repo(self, rpms: Sequence[Path]) -> None:
+        """Before the dependents start (they start when this build returns): the RPMs and fresh metadata."""
+        from ..repodata import write_repodata
+
+        assert self.run_repo is not None
+        with self._run_repo_lock:
+            for rpm in rpms:
+                os.link(rpm, self.run_repo / rpm.name)
+            write_repodata(self.run_repo, {}, 0)
