@@ -37,8 +37,8 @@ class MockBuilder:
     # this run's results that other packages of the run BuildRequire (mockchain's local repository): a
     # dependent's chroot installs them from here, as the published release does not have them yet
     run_repo: Path | None = None
-    _needs: Mapping[str, set[str]] = field(default_factory=dict)
-    _run_repo_lock: threading.Lock = field(default_factory=threading.Lock)
+    _needs: Mapping[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    _run_repo_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def config(self, job: BuildJob) -> str:
         repos = list(self.repos)
