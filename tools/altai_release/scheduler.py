@@ -99,10 +99,10 @@ def _run(
                     raise error
                 if not finishing:
                     worked.add(name)
-                if finishing or finishers is None or finish is None:
-                    done[name] = future.result()
-                else:
+                if finishers is not None and finish is not None and not finishing:
                     running[finishers.submit(finish, name, future.result())] = (name, True)
+                else:  # finished, or nothing follows the work
+                    done[name] = future.result()
         return done
     except BaseException:
         if abort is not None:

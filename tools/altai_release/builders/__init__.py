@@ -31,7 +31,7 @@ def make_builder(
     out: Path,
     current: Path | None,
     progress: Callable[[str], None],
-    staging: Path | None = None,
+    staging: Path,
 ) -> Builder:
     """The builder of a run. mock's chroot gets the release's published binary repositories (`out`, whose
     current release is `current`), for BuildRequires between our packages, and, for a package that needs
@@ -52,8 +52,7 @@ def make_builder(
             for name, repo in layout.repositories.items()
             if repo.content != "sources" and current is not None and (current / repo.path / "repodata").is_dir()
         ]
-        run_repo = staging / "run-repo" if staging is not None else None
-        return MockBuilder(layout.templates, f"{layout.name} {layout.version}", repos, run_repo=run_repo)
+        return MockBuilder(layout.templates, f"{layout.name} {layout.version}", staging / "run-repo", repos)
     from .local import LocalBuilder
 
     return LocalBuilder(layout.macro_files)

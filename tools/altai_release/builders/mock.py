@@ -31,18 +31,18 @@ class MockRepo:
 class MockBuilder:
     template_dir: Path
     release: str
+    # this run's results that other packages of the run BuildRequire (mockchain's local repository): a
+    # dependent's chroot installs them from here, as the published release does not have them yet
+    run_repo: Path
     repos: Sequence[MockRepo] = ()
     executable: str = "mock"
     name: str = "mock"
-    # this run's results that other packages of the run BuildRequire (mockchain's local repository): a
-    # dependent's chroot installs them from here, as the published release does not have them yet
-    run_repo: Path | None = None
     _needs: Mapping[str, set[str]] = field(default_factory=dict, init=False, repr=False)
     _run_repo_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def config(self, job: BuildJob) -> str:
         repos = list(self.repos)
-        if self.run_repo is not None and self._needs.get(job.package.name):
+        if self._needs.get(job.package.name):
             repos.append(
                 MockRepo("altai-this-run", f"{self.release}: built earlier in this run", self.run_repo.as_uri())
             )
@@ -78,7 +78,7 @@ class MockBuilder:
 
     def start(self, order: Mapping[str, set[str]]) -> None:
         self._needs = order
-        if self.run_repo is not None and any(order.values()):
+        if any(order.values()):
             self.run_repo.mkdir(parents=True, exist_ok=True)
 
     def abort(self) -> None:
@@ -107,7 +107,7 @@ class MockBuilder:
         rpms = sorted(p for p in resultdir.glob("*.rpm") if not p.name.endswith(".src.rpm"))
         if not rpms:
             raise MockError(f"{job.package.name}: mock produced no binary package (log: {log})", argv)
-        if job.dependents and self.run_repo is not None:
+        if job.dependents:
             self._add_to_run_repo(rpms)
         return BuildOutput(rpms=rpms, log=job.logdir / "build.log")
 
@@ -115,7 +115,6 @@ class MockBuilder:
         """Before the dependents start (they start when this build returns): the RPMs and fresh metadata."""
         from ..repodata import write_repodata
 
-        assert self.run_repo is not None
         with self._run_repo_lock:
             for rpm in rpms:
                 os.link(rpm, self.run_repo / rpm.name)
