@@ -37,7 +37,7 @@ from typing import Any
 import koji
 import koji.util
 from altai_release.packages import read_header, read_nevra
-from altai_release.rpmbuild import Rpmbuild
+from altai_release.rpmbuild import INNER_TOPDIR, Rpmbuild
 
 TASK = koji.TASK_STATES
 KOJI_VERSION = "1.36.1"
@@ -696,11 +696,12 @@ class FakeKojiHub:
             self.macro_files,
             int(hdr["buildtime"]),
             readonly=sorted({m.parent for m in self.macro_files}),
+            inputs={out / "in": INNER_TOPDIR / "SRPMS"},
         )
         rpmbuild.prepare()
-        local = Path(shutil.copy2(srpm, top / "SRPMS" / srpm.name))
+        local = Path(shutil.copy2(srpm, out / "in" / srpm.name))
         try:
-            rpms = rpmbuild.rebuild(local, log=out / "build.log")
+            rpms = rpmbuild.rebuild(local, out / "results", log=out / "build.log")
         except Exception as exc:
             task.outputs["build.log"] = out / "build.log"
             raise xmlrpc.client.Fault(

@@ -224,12 +224,12 @@ if os.environ.get("FAKE_MOCK_FAIL"):
     with open(os.path.join(result, "build.log"), "w") as log:
         log.write("+ make\nerror: Bad exit status from /var/tmp/rpm-tmp (%build)\n")
     sys.exit(30)
+opts = {"macros": {}, "environment": {}, "dnf.conf": "[main]\n"}
+exec(open(config).read(), {"config_opts": opts, "include": lambda _name: None})
 if os.environ.get("FAKE_MOCK_CHECK_BUILDREQUIRES"):
     # as mock's chroot would: every BuildRequires must come from the config's repositories (file:// ones
     # with metadata, which mock bind-mounts) or from the chroot's base (FAKE_MOCK_BASE)
     import configparser, urllib.parse
-    opts = {"macros": {}, "environment": {}, "dnf.conf": "[main]\n"}
-    exec(open(config).read(), {"config_opts": opts, "include": lambda _name: None})
     repos = configparser.ConfigParser(interpolation=None)
     repos.read_string(opts["dnf.conf"])
     def names(query, path):
@@ -250,8 +250,10 @@ if os.environ.get("FAKE_MOCK_CHECK_BUILDREQUIRES"):
             log.write("ERROR: Command failed: dnf builddep\n")
         sys.exit(30)
 top = tempfile.mkdtemp()
-proc = subprocess.run(["rpmbuild", "--nodeps", "--define", "_topdir " + top, "--rebuild", srpm],
-                      capture_output=True, text=True)
+# as mock's chroot: the config's macros (dist, build host, SOURCE_DATE_EPOCH's use) and environment apply
+defines = [a for name, value in opts["macros"].items() for a in ("--define", f"{name.lstrip('%')} {value}")]
+proc = subprocess.run(["rpmbuild", "--nodeps", "--define", "_topdir " + top, *defines, "--rebuild", srpm],
+                      capture_output=True, text=True, env={**os.environ, **opts["environment"]})
 open(os.path.join(result, "build.log"), "w").write(proc.stdout + proc.stderr)
 for d, _, files in os.walk(os.path.join(top, "RPMS")):
     for f in files:

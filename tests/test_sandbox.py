@@ -196,8 +196,8 @@ def test_sandbox_has_no_project_state_or_gpg_homes():
     from altai_release.sandbox import Sandbox
 
     probe = "for p in /root /home /work /etc/shadow " + str(ROOT / ".state") + "; do [ -e $p ] && echo $p; done; true"
-    proc = Sandbox().run(["/bin/sh", "-c", probe], timeout=60)
+    proc = Sandbox().run(["/bin/sh", "-c", probe], "probe", 60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == []
-    ident = Sandbox().run(["/usr/bin/id", "-un"], timeout=60)
+    ident = Sandbox().run(["/usr/bin/id", "-un"], "id", 60)
     assert ident.stdout.strip() == "mockbuild"

@@ -11,13 +11,16 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from . import runner
-from .errors import GitError, InputError, SpecError
+from .errors import GitError, InputError, SandboxLimitError, SpecError
+from .limits import SandboxLimits
 from .paths import PROJECT_ROOT
 from .sandbox import Sandbox
-from .spec import SPEC_TIMEOUT, SYSTEM_PYTHON
+from .sandbox_output import UnsafeOutput, read_text
+from .spec import SYSTEM_PYTHON
 
 LIBRARY = PROJECT_ROOT / ".venv" / "rpmautospec"
 _HELPER = Path(__file__).with_name("autospec_helper.py")
+MAX_SPEC_BYTES = 64 * 1024 * 1024  # a processed spec, %changelog of a long history included
 _USES = re.compile(r"%(\{\??)?(autorelease|autochangelog)\b")
 
 
@@ -25,7 +28,9 @@ def uses_autospec(spec_text: str) -> bool:
     return bool(_USES.search(spec_text))
 
 
-def process(repository: str, shown: str, commit: str, spec_path: PurePosixPath, work: Path) -> str:
+def process(
+    repository: str, shown: str, commit: str, spec_path: PurePosixPath, work: Path, limits: SandboxLimits
+) -> str:
     """The spec at `commit`, its %autorelease and %autochangelog expanded as rpmautospec does."""
     if spec_path.parent.parts:
         raise InputError(f"{shown}: {spec_path} uses %autorelease/%autochangelog, which rpmautospec computes only "
@@ -45,8 +50,17 @@ def process(repository: str, shown: str, commit: str, spec_path: PurePosixPath, 
     # pygit2 loads the system's CA certificates when it starts (public data; it fetches nothing here)
     certs = [p for p in (Path("/etc/ssl/certs"),) if p.is_dir()]
     readonly = [LIBRARY, _HELPER.parent, checkout, *certs]
-    box = Sandbox(readonly=readonly, writable=[out], env={"PYTHONPATH": str(LIBRARY)})
-    proc = box.run(argv, cwd=checkout, timeout=SPEC_TIMEOUT)
+    box = Sandbox(readonly=readonly, writable=[out], env={"PYTHONPATH": str(LIBRARY)}, limits=limits)
+    try:
+        proc = box.run(argv, f"{shown}: {spec_path}: rpmautospec", limits.spec_seconds, cwd=checkout)
+    except SandboxLimitError as exc:
+        raise SpecError(str(exc), argv) from exc
     if proc.returncode != 0:
         raise SpecError(f"{shown}: {spec_path}: rpmautospec failed", argv, runner.reason(proc.stderr, ("error:",)))
-    return (out / spec_path.name).read_text(encoding="utf-8", errors="surrogateescape")
+    # `out` was the sandbox's to write: the result may be a link to a host file, a FIFO or endless
+    try:
+        return read_text(out, spec_path.name, MAX_SPEC_BYTES)
+    except UnsafeOutput as exc:
+        raise SpecError(f"{shown}: rpmautospec's result {exc}", argv) from exc
+    except OSError as exc:
+        raise SpecError(f"{shown}: {spec_path}: rpmautospec wrote no result: {exc.strerror}", argv) from exc

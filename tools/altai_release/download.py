@@ -1,53 +1,175 @@
-"""Downloads of what the release is made of from elsewhere (upstream repodata and packages, source RPMs):
-http(s):// and file:// only, a timeout, written beside the target and renamed into place, and kept in a
-content-addressed cache where the expected hash is known, so that a second run needs no network."""
+"""Downloads of what the release is made of from elsewhere (upstream repodata and packages, source RPMs,
+lookaside files): http(s):// and file:// only, redirects only to http(s):// (never down from https), every
+file bounded in size and in time (a deadline for the whole file, not only between two reads), a body
+shorter than the server announced reported as truncated, hashed while it streams, and written into an
+unnamed file that gets its name only when it is whole and verified: no exit, even a kill, leaves a part."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
-import shutil
+import socket
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from .errors import UpstreamError, VerificationError
 from .hashing import file_sha256
+from .limits import DEFAULT_DOWNLOAD_LIMITS as DEFAULT_LIMITS
+from .limits import DownloadLimits
 
-FETCH_TIMEOUT = 60.0
+MIB = 1024 * 1024
 
 
-def fetch(url: str, dest: Path, what: str) -> None:
-    """`url` into `dest`; an error names `what` and the URL."""
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """A redirect obeys the rule a URL does: http(s) only, and never from https down to http."""
+
+    def http_error_302(self, req: Any, fp: Any, code: int, msg: str, headers: Any) -> Any:
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            newurl = urllib.parse.urljoin(req.full_url, location)
+            scheme = urllib.parse.urlsplit(newurl).scheme
+            if scheme not in ("http", "https") or (req.full_url.startswith("https:") and scheme != "https"):
+                raise UpstreamError(f"{req.full_url} redirects to {newurl}, which is not an allowed URL (http(s) only)")
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+_opener = urllib.request.build_opener(_Redirects)
+
+
+class _Unnamed:
+    """A new file in `directory` without a name (O_TMPFILE) until `name()` links it in; where the filesystem
+    has no O_TMPFILE, a hidden named one removed on every exit but a kill."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path: Path | None = None
+        try:
+            self.fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+            self.path = directory / f".incoming-{os.getpid()}-{threading.get_ident()}"
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+
+    def name(self, dest: Path) -> None:
+        os.fsync(self.fd)
+        if self.path is not None:
+            os.replace(self.path, dest)
+            self.path = None
+            return
+        temporary = dest.with_name(f".{dest.name}.{os.getpid()}-{threading.get_ident()}")
+        # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N gives the unnamed file a name; Python calls plain
+        # link(), which does not follow, unless a directory descriptor is given
+        fds = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.link(str(self.fd), temporary, src_dir_fd=fds, follow_symlinks=True)
+        finally:
+            os.close(fds)
+        os.replace(temporary, dest)
+
+    def close(self) -> None:
+        os.close(self.fd)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _socket_of(response: Any) -> socket.socket | None:
+    raw = getattr(getattr(response, "fp", None), "raw", None)
+    sock = getattr(raw, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def fetch(
+    url: str,
+    dest: Path,
+    what: str,
+    limits: DownloadLimits = DEFAULT_LIMITS,
+    algorithm: str = "sha256",
+    expect: str | None = None,
+    expect_from: str = "its checksum",
+) -> str:
+    """`url` into `dest` (whole, or not at all); the file's `algorithm` hex digest, which must be `expect`
+    when given (else VerificationError, and nothing is kept). An error names `what` and the URL:
+    UpstreamError for a server that cannot be read, refuses, sends too much, too slowly or too little."""
     if not url.startswith(("http://", "https://", "file://")):
-        raise UpstreamError(f"{what}: refusing to fetch {url!r}")
-    part = dest.with_name(dest.name + ".part")
+        raise UpstreamError(f"{what}: refusing to fetch {url!r} (http://, https:// or file:// only)")
+    deadline = time.monotonic() + limits.seconds
+    digest = hashlib.new(algorithm)
+    out = _Unnamed(dest.parent)
+    expired = threading.Event()
     try:
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as response, open(part, "wb") as out:  # noqa: S310
-            shutil.copyfileobj(response, out)
-        os.replace(part, dest)
+        try:
+            response = _opener.open(url, timeout=min(limits.idle_seconds, limits.seconds))
+        except UpstreamError as exc:
+            raise UpstreamError(f"{what}: {exc}") from None
+        with response:
+            announced = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+            expected = int(announced) if announced and announced.isdigit() else None
+            if expected is not None and expected > limits.max_bytes:
+                raise UpstreamError(f"{what}: {url} is {expected} bytes, more than the limit of {limits.max_bytes}")
+            sock = _socket_of(response)
+
+            def expire() -> None:  # a server that dribbles a byte a minute: the whole file has a deadline
+                expired.set()
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+            timer = threading.Timer(max(deadline - time.monotonic(), 0.0), expire)
+            timer.daemon = True
+            timer.start()
+            received = 0
+            try:
+                while chunk := response.read(MIB):
+                    received += len(chunk)
+                    if received > limits.max_bytes:
+                        raise UpstreamError(f"{what}: {url} sends more than the limit of {limits.max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        expire()
+                        break
+                    digest.update(chunk)
+                    os.write(out.fd, chunk)
+            finally:
+                timer.cancel()
+            if expired.is_set():
+                raise UpstreamError(f"{what}: {url} took longer than {limits.seconds:.0f}s; stopped")
+            if expected is not None and received != expected:
+                raise UpstreamError(f"{what}: {url} was truncated: {received} of {expected} bytes")
+        actual = digest.hexdigest()
+        if expect is not None and actual != expect:
+            raise VerificationError(f"{what}: {url} does not match {expect_from} ({algorithm} {actual}, "
+                                    f"expected {expect})")  # fmt: skip
+        out.name(dest)
+        return actual
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        part.unlink(missing_ok=True)
+        if expired.is_set():
+            raise UpstreamError(f"{what}: {url} took longer than {limits.seconds:.0f}s; stopped") from exc
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise
         if isinstance(exc, urllib.error.HTTPError):
             reason: object = f"HTTP {exc.code} {exc.reason}"
         else:
             reason = getattr(exc, "reason", None) or exc
         raise UpstreamError(f"{what}: cannot fetch {url}: {reason}") from exc
+    finally:
+        out.close()
 
 
-def fetch_verified(url: str, sha256: str, cache: Path, what: str) -> Path:
+def fetch_verified(url: str, sha256: str, cache: Path, what: str, limits: DownloadLimits = DEFAULT_LIMITS) -> Path:
     """The file of that SHA-256, from `cache` or fetched from `url` into it; a download of other bytes is
     an error and is not kept."""
     target = cache / "sha256" / sha256
     if target.is_file() and file_sha256(target) == sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    incoming = target.with_name(f"{sha256}.incoming-{os.getpid()}")
-    try:
-        fetch(url, incoming, what)
-        actual = file_sha256(incoming)
-        if actual != sha256:
-            raise VerificationError(f"{what}: {url} has SHA-256 {actual}, not the {sha256} the layout names")
-        os.replace(incoming, target)
-    finally:
-        incoming.unlink(missing_ok=True)
+    fetch(url, target, what, limits, expect=sha256, expect_from="the layout's sha256")
     return target

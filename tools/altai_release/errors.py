@@ -58,6 +58,13 @@ class SandboxError(ToolError):
     pass
 
 
+class SandboxLimitError(SandboxError):
+    """A sandboxed step hit one of its limits (processes, memory, file size, time). `output`: what the host
+    kept of the step's stdout and stderr, for its log."""
+
+    output = ""
+
+
 class SpecError(ToolError):
     """A spec file could not be read (it does not parse, or names something missing)."""
 
@@ -94,6 +101,13 @@ class VerificationError(AltaiError):
     """A download does not match its checksum, or a package is not signed by the key it must carry."""
 
     exit_code = 4
+
+
+class NoSpaceError(AltaiError):
+    """The disk the run writes to is full; whatever failed first (a build, a signature, the rpmdb, a write)
+    is named in the message, but this is what a user must act on."""
+
+    exit_code = 1
 
 
 class PublishError(AltaiError):

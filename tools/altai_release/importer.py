@@ -18,8 +18,10 @@ from .errors import AltaiError, UpstreamError, VerificationError
 from .evr import highest
 from .hashing import file_digest
 from .layout import ReleaseLayout, Upstream
+from .limits import DownloadLimits
 from .nevra import Nevra
 from .release_policy import NewFile
+from .userfiles import KEY_FILE_LIMIT, read_bytes
 from .verify import KeyDatabases, verify_packages
 
 
@@ -44,7 +46,8 @@ def _nevra(pkg: cr.Package) -> Nevra:
 
 
 class Importer:
-    def __init__(self, upstream: Upstream, public_key: bytes, workdir: Path) -> None:
+    def __init__(self, upstream: Upstream, public_key: bytes, workdir: Path, limits: DownloadLimits) -> None:
+        self.limits = limits
         self.upstream = upstream
         self.public_key = public_key
         self.workdir = workdir
@@ -54,7 +57,7 @@ class Importer:
         meta = self.workdir / "meta"
         (meta / "repodata").mkdir(parents=True, exist_ok=True)
         what = f"upstream {self.upstream.name!r}"
-        fetch(self.base + "repodata/repomd.xml", meta / "repodata" / "repomd.xml", what)
+        fetch(self.base + "repodata/repomd.xml", meta / "repodata" / "repomd.xml", what, self.limits)
         try:
             repomd = cr.Repomd(str(meta / "repodata" / "repomd.xml"))
             records = {rec.type: rec for rec in repomd.records}
@@ -65,7 +68,7 @@ class Importer:
                 href = records[kind].location_href
                 local = meta / href
                 local.parent.mkdir(parents=True, exist_ok=True)
-                fetch(urllib.parse.urljoin(self.base, href), local, what)
+                fetch(urllib.parse.urljoin(self.base, href), local, what, self.limits)
                 if _checksum(local, records[kind].checksum_type) != records[kind].checksum:
                     raise VerificationError(f"{what}: {href} does not match the checksum in repomd.xml")
         try:
@@ -99,7 +102,7 @@ class Importer:
             if not name.endswith(".rpm") or name.startswith("."):
                 raise UpstreamError(f"upstream {self.upstream.name!r}: odd package location {pkg.location!r}")
             local = downloads / name
-            fetch(urllib.parse.urljoin(self.base, pkg.location), local, f"upstream {self.upstream.name!r}")
+            fetch(urllib.parse.urljoin(self.base, pkg.location), local, f"upstream {self.upstream.name!r}", self.limits)
             if _checksum(local, pkg.checksum_type) != pkg.checksum:
                 raise VerificationError(
                     f"upstream {self.upstream.name!r}: {name} does not match the "
@@ -132,5 +135,6 @@ def import_upstreams(layout: ReleaseLayout, workdir: Path, progress: Callable[[s
         progress(f"importing {', '.join(map(str, upstream.pins))} from {upstream.url}")
         key = layout.keys[upstream.key]
         assert key.file is not None  # the layout checked it
-        additions += Importer(upstream, key.file.read_bytes(), workdir / upstream.name).fetch()
+        public_key = read_bytes(key.file, "public key file", KEY_FILE_LIMIT)
+        additions += Importer(upstream, public_key, workdir / upstream.name, layout.downloads).fetch()
     return additions

@@ -15,6 +15,14 @@ from typing import Any
 from .errors import InputError
 from .evr import Pin, parse_pin
 from .kojiconfig import KojiSettings, read_koji
+from .limits import (
+    DEFAULT_DOWNLOAD_LIMITS,
+    DEFAULT_LIMITS,
+    DownloadLimits,
+    SandboxLimits,
+    read_download_limits,
+    read_limits,
+)
 from .paths import DEFAULT_LAYOUT, is_git_url
 from .tomlreader import TomlReader, quoted
 
@@ -95,6 +103,8 @@ class ReleaseLayout:
     # takes a package of the same name from another repository, so a deliberate downgrade stays held
     priority: int = 10
     koji: KojiSettings | None = None  # the hub and target of --builder koji
+    sandbox: SandboxLimits = DEFAULT_LIMITS  # what a spec's sandboxed step may use
+    downloads: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # what one download may take
 
     def package(self, name: str) -> PackageEntry:
         try:
@@ -126,7 +136,9 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         raise InputError(f"{file}: not valid TOML: {exc}") from exc
     r = TomlReader(file)
     base = file.parent
-    r.check_keys(data, "(top)", {"release", "keys", "repositories", "packages", "upstreams", "koji"})
+    r.check_keys(
+        data, "(top)", {"release", "keys", "repositories", "packages", "upstreams", "koji", "sandbox", "downloads"}
+    )
     release = r.table(data, "release")
     r.check_keys(
         release,
@@ -210,6 +222,8 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         lookaside=r.optional_string(data, "release.lookaside"),
         target_rpm=_target_rpm(r, data),
         koji=read_koji(r, data, base),
+        sandbox=read_limits(r, data),
+        downloads=read_download_limits(r, data),
     )
 
 

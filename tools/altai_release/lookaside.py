@@ -16,9 +16,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import InputError, UpstreamError, VerificationError
+from .errors import InputError, UpstreamError
 from .gitsource import Commit, GitSource
 from .hashing import file_digest
+from .limits import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits
 from .spec import SpecInfo
 
 _TAGGED = re.compile(r"^(?P<algo>[A-Za-z0-9-]+) \((?P<name>[^)]+)\) = (?P<hex>[0-9a-fA-F]+)$")
@@ -28,8 +29,18 @@ _OLD = re.compile(r"^(?P<hex>[0-9a-fA-F]{32}) [ *](?P<name>.+)$")
 @dataclass(frozen=True)
 class LookasideFile:
     name: str
-    algorithm: str  # hashlib's name, lower case
+    algorithm: str  # hashlib's name (sha512, sha3_256)
     digest: str
+    hashtype: str  # as the lookaside's URLs name it: the sources file's, lower case (sha512, sha3-256)
+
+
+def _hashlib_name(written: str) -> str | None:
+    """SHA512 -> sha512, SHA3-256 -> sha3_256, BLAKE2b -> blake2b: the algorithm hashlib knows by that name."""
+    lower = written.lower()
+    for candidate in (lower, lower.replace("-", "_"), lower.replace("-", "")):
+        if candidate in hashlib.algorithms_available:
+            return candidate
+    return None
 
 
 def parse_sources(text: str, where: str) -> dict[str, LookasideFile]:
@@ -40,14 +51,15 @@ def parse_sources(text: str, where: str) -> dict[str, LookasideFile]:
             continue
         tagged, old = _TAGGED.match(line), _OLD.match(line)
         if tagged:
-            algorithm, name, digest = tagged["algo"].lower().replace("-", ""), tagged["name"], tagged["hex"].lower()
+            hashtype, name, digest = tagged["algo"].lower(), tagged["name"], tagged["hex"].lower()
         elif old:
-            algorithm, name, digest = "md5", old["name"].strip(), old["hex"].lower()
+            hashtype, name, digest = "md5", old["name"].strip(), old["hex"].lower()
         else:
             raise InputError(f"{where}:{number}: expected 'SHA512 (FILE) = HASH' or 'MD5HASH  FILE', found {raw!r}")
-        if algorithm not in hashlib.algorithms_available or "/" in name or name in (".", ".."):
-            raise InputError(f"{where}:{number}: cannot check {name!r} with {algorithm!r}")
-        files[name] = LookasideFile(name, algorithm, digest)
+        algorithm = _hashlib_name(hashtype)
+        if algorithm is None or "/" in name or name in (".", ".."):
+            raise InputError(f"{where}:{number}: cannot check {name!r} with {hashtype!r}")
+        files[name] = LookasideFile(name, algorithm, digest, hashtype)
     return files
 
 
@@ -56,18 +68,24 @@ class Lookaside:
     url: str | None  # the lookaside's base URL
     cache: Path  # content-addressed: cache/<algorithm>/<hash>
     offline: bool = False
+    limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS
 
     def get(self, package: str, entry: LookasideFile, source_url: str | None, what: str) -> Path:
         """The verified file, from the cache or fetched into it."""
         target = self.cache / entry.algorithm / entry.digest
-        if target.is_file() and file_digest(target, entry.algorithm) == entry.digest:
-            return target
+        corrupt = ""
+        if target.is_file():
+            if file_digest(target, entry.algorithm) == entry.digest:
+                return target
+            target.unlink()  # the cache is content-addressed and ours: a damaged entry goes
+            corrupt = f"{entry.name} in the download cache {self.cache} did not match its hash (removed)"
         if self.offline:
-            raise InputError(f"{what}: {entry.name} is not in the download cache {self.cache} (--offline)")
+            missing = corrupt or f"{entry.name} is not in the download cache {self.cache}"
+            raise InputError(f"{what}: {missing}; fetch it once without --offline")
         urls = []
         if self.url:
             base = self.url.rstrip("/")
-            urls.append(f"{base}/{package}/{entry.name}/{entry.algorithm}/{entry.digest}/{entry.name}")
+            urls.append(f"{base}/{package}/{entry.name}/{entry.hashtype}/{entry.digest}/{entry.name}")
         if source_url and source_url.startswith(("http://", "https://")):
             urls.append(source_url)
         if not urls:
@@ -76,24 +94,14 @@ class Lookaside:
         from .download import fetch  # urllib.request costs ~50 ms to import: only when something is fetched
 
         target.parent.mkdir(parents=True, exist_ok=True)
-        incoming = target.with_name(f"{entry.digest}.incoming")
         failures = []
-        try:
-            for url in urls:
-                try:
-                    fetch(url, incoming, what)
-                except UpstreamError as exc:
-                    failures.append(str(exc).removeprefix(f"{what}: "))
-                    continue
-                actual = file_digest(incoming, entry.algorithm)
-                if actual != entry.digest:
-                    raise VerificationError(
-                        f"{what}: {url} does not match sources ({entry.algorithm} {actual}, expected {entry.digest})"
-                    )
-                incoming.replace(target)
-                return target
-        finally:
-            incoming.unlink(missing_ok=True)
+        for url in urls:
+            try:
+                fetch(url, target, what, self.limits, entry.algorithm, entry.digest, "sources")
+            except UpstreamError as exc:
+                failures.append(str(exc).removeprefix(f"{what}: "))
+                continue
+            return target
         raise UpstreamError(f"{what}: {'; '.join(failures)}")
 
 
@@ -113,6 +121,8 @@ def place_sources(
     wanted = list(info.extra_files) + ([info.source0] if info.source0.filename in listed else [])
     named, missing = [], []
     for extra in sorted(wanted, key=lambda s: (s.kind != "source", s.number)):
+        if extra.filename in ("", ".", "..") or "/" in extra.filename:
+            raise InputError(f"{spec_path}: {extra.tag} {extra.location!r} does not name a file")
         in_repo = spec_path.parent / extra.filename
         data = source.read_file(commit, in_repo)
         if data is not None and extra.filename not in listed:

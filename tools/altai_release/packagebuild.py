@@ -16,6 +16,7 @@ from .builders import Builder, BuildJob, BuildOutput
 from .compat import check_target
 from .errors import AltaiError, BuildError
 from .layout import PackageEntry
+from .limits import SandboxLimits
 from .packages import read_nevra
 from .results import PackageResult, PlacedFile
 from .scheduler import build_order, run_all, run_pipeline
@@ -107,6 +108,7 @@ class PackageBuild:
 def make_srpms(
     sources: Mapping[str, PackageSource],
     macro_files: Sequence[Path],
+    limits: SandboxLimits,
     staging: Path,
     jobs: int,
     progress: Callable[[str], None],
@@ -116,7 +118,7 @@ def make_srpms(
         progress(f"{name}: making the SRPM from {source.description}")
         try:
             return source.make_srpm(
-                staging / "srpm" / name, macro_files, lambda msg: progress(f"warning: {name}: {msg}")
+                staging / "srpm" / name, macro_files, lambda msg: progress(f"warning: {name}: {msg}"), limits
             )
         except AltaiError as exc:
             raise type(exc)(f"{name}: making the SRPM failed: {exc}") from exc

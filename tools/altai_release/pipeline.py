@@ -188,7 +188,7 @@ class ReleaseBuild:
         sources = {e.name: run.sources[e.name] for e in todo}
         # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core (up to 8)
         width = max(self.options.jobs, min(os.cpu_count() or 1, 8))
-        srpms = make_srpms(sources, self.layout.macro_files, run.staging, width, self.progress)
+        srpms = make_srpms(sources, self.layout.macro_files, self.layout.sandbox, run.staging, width, self.progress)
         builder = make_builder(
             self.builder_kind, self.layout, self.store.out, self.store.current(), self.progress, run.staging
         )

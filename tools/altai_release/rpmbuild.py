@@ -1,5 +1,7 @@
 """The rpmbuild wrapper. Every call runs in the sandbox with a private topdir, a clean environment and
-the macros that make the result reproducible (fixed build host, build time = SOURCE_DATE_EPOCH)."""
+the macros that make the result reproducible (fixed build host, build time = SOURCE_DATE_EPOCH). Its inputs
+(spec, sources, the SRPM to rebuild) sit in host directories the sandbox sees read-only; its results are
+taken back through sandbox_output."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import runner
-from .errors import RpmbuildError
+from .errors import RpmbuildError, SandboxLimitError
+from .limits import DEFAULT_LIMITS, SandboxLimits
 from .sandbox import BUILD_HOSTNAME, Sandbox
+from .sandbox_output import take_files
 
-BUILD_TIMEOUT = 3600.0
 # Where the private topdir appears inside the sandbox (mock's path): rpm records %prep's expanded paths
 # in the SRPM header, so a per-run temporary path would make every SRPM different.
 INNER_TOPDIR = Path("/builddir/build")
@@ -35,6 +38,10 @@ class Rpmbuild:
     macro_files: Sequence[Path] = ()
     source_date_epoch: int | None = None
     readonly: list[Path] = field(default_factory=list)
+    # host directories the step reads, shown read-only at a path under INNER_TOPDIR (e.g. SOURCES): the
+    # host writes into them, and nothing the spec does can put a link there for the host to follow
+    inputs: dict[Path, Path] = field(default_factory=dict)
+    limits: SandboxLimits = DEFAULT_LIMITS
 
     def base_argv(self) -> list[str]:
         top = INNER_TOPDIR
@@ -67,15 +74,37 @@ class Rpmbuild:
     def prepare(self) -> None:
         for sub in ("BUILD", "BUILDROOT", "RPMS", "SRPMS", "SOURCES", "SPECS", "tmp"):
             (self.topdir / sub).mkdir(parents=True, exist_ok=True)
+        for host in self.inputs:
+            host.mkdir(parents=True, exist_ok=True)
+
+    def inner(self, path: Path) -> Path:
+        """Where a host path of the topdir or of an input directory appears inside the sandbox."""
+        for host, inside in self.inputs.items():
+            if path.is_relative_to(host):
+                return inside / path.relative_to(host)
+        return INNER_TOPDIR / path.relative_to(self.topdir)
+
+    def sandbox(self, env: dict[str, str] | None = None) -> Sandbox:
+        return Sandbox(
+            readonly=list(self.readonly),
+            mounted={self.topdir: INNER_TOPDIR},
+            inputs=dict(self.inputs),
+            env=env or {},
+            limits=self.limits,
+        )
 
     def _run(self, args: list[str], what: str, log: Path | None) -> str:
         env = {}
         if self.source_date_epoch is not None:
             env["SOURCE_DATE_EPOCH"] = str(self.source_date_epoch)
-        box = Sandbox(readonly=list(self.readonly), mounted={self.topdir: INNER_TOPDIR}, env=env)
         argv = self.base_argv() + args
-        proc = box.run(argv, cwd=INNER_TOPDIR, timeout=BUILD_TIMEOUT)
-        output = proc.stdout + proc.stderr
+        try:
+            proc = self.sandbox(env).run(argv, what, self.limits.build_seconds, cwd=INNER_TOPDIR)
+        except SandboxLimitError as exc:
+            if log is not None:
+                log.write_text(exc.output, encoding="utf-8")
+            raise RpmbuildError(what, argv, str(exc).removeprefix(f"{what}: ")) from exc
+        output: str = proc.stdout + proc.stderr
         if log is not None:
             log.write_text(output, encoding="utf-8")
         if proc.returncode != 0:
@@ -84,16 +113,16 @@ class Rpmbuild:
             raise RpmbuildError(what, argv, why)
         return output
 
-    def built_srpm(self, spec: Path) -> Path:
-        """The one SRPM that `rpmbuild -bs` of `spec` wrote (srpmsession runs it, in the spec reader's sandbox)."""
-        found = sorted((self.topdir / "SRPMS").glob("*.src.rpm"))
+    def take_srpm(self, spec: Path, dest: Path) -> Path:
+        """The one SRPM that `rpmbuild -bs` of `spec` wrote (srpmsession runs it, in the spec reader's
+        sandbox), copied into `dest` as a regular file."""
+        found = take_files(self.topdir, "SRPMS", ".rpm", dest, self.limits.file_size, depth=0)
         if len(found) != 1:
-            raise RpmbuildError(f"rpmbuild -bs {spec.name} wrote {len(found)} source packages, expected 1")
+            raise RpmbuildError(f"rpmbuild -bs {spec.name} wrote {len(found)} packages, expected 1 source package")
         return found[0]
 
-    def rebuild(self, srpm: Path, log: Path | None = None) -> list[Path]:
-        """`rpmbuild --rebuild` of an SRPM in the topdir without checking BuildRequires (Debian's rpmdb is
-        empty)."""
-        inner = INNER_TOPDIR / srpm.relative_to(self.topdir)
-        self._run(["--nodeps", "--rebuild", str(inner)], f"rpmbuild --rebuild {srpm.name} failed", log)
-        return sorted((self.topdir / "RPMS").rglob("*.rpm"))
+    def rebuild(self, srpm: Path, results: Path, log: Path | None = None) -> list[Path]:
+        """`rpmbuild --rebuild` of an SRPM (in an input directory) without checking BuildRequires (Debian's
+        rpmdb is empty); the binary packages it wrote, copied into `results` as regular files."""
+        self._run(["--nodeps", "--rebuild", str(self.inner(srpm))], f"rpmbuild --rebuild {srpm.name} failed", log)
+        return take_files(self.topdir, "RPMS", ".rpm", results, self.limits.file_size)

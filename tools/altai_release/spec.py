@@ -10,7 +10,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from . import runner
-from .errors import InputError, SpecError
+from .errors import InputError, SandboxLimitError, SpecError
+from .limits import DEFAULT_LIMITS, SandboxLimits
 from .nevra import Nevra
 from .sandbox import Sandbox
 
@@ -18,7 +19,6 @@ SPECQUERY = Path(__file__).with_name("specquery.py")
 # The spec reader runs on the system interpreter that owns the rpm bindings (Debian's python3-rpm): it
 # lives under /usr, which the sandbox shows anyway, and it starts faster than the venv's shim.
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-SPEC_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -95,13 +95,17 @@ def read_spec(
     defines: Sequence[tuple[str, str]] = (),
     macro_files: Sequence[Path] = (),
     display_name: str | None = None,
+    limits: SandboxLimits = DEFAULT_LIMITS,
 ) -> SpecInfo:
     """Parse `spec_file` with rpm in a sandbox. `display_name` is how errors name the spec."""
     shown = display_name or str(spec_file)
     argv = specquery_argv(spec_file, defines, macro_files)
     readonly = [spec_file.parent, SPECQUERY.parent, *(m.parent for m in macro_files)]
-    box = Sandbox(readonly=list(dict.fromkeys(readonly)))
-    proc = box.run(argv, cwd=spec_file.parent, timeout=SPEC_TIMEOUT)
+    box = Sandbox(readonly=list(dict.fromkeys(readonly)), limits=limits)
+    try:
+        proc = box.run(argv, shown, limits.spec_seconds, cwd=spec_file.parent)
+    except SandboxLimitError as exc:
+        raise SpecError(str(exc), argv) from exc
     if proc.returncode != 0:
         raise SpecError(f"{shown}: spec does not parse", argv, runner.reason(proc.stderr, ("error:",)))
     return spec_info(proc.stdout, spec_file, shown, argv, proc.stderr)

@@ -13,10 +13,12 @@ from pathlib import Path, PurePosixPath
 from .autospec import uses_autospec
 from .errors import InputError, SpecError
 from .gitsource import GitSource
+from .limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
 from .lookaside import Lookaside, default_download_cache, place_sources
 from .nevra import Nevra
 from .paths import check_not_option, repo_relative_path
-from .rpmbuild import Rpmbuild
+from .rpmbuild import INNER_TOPDIR, Rpmbuild
+from .sandbox_output import check_srpm
 from .spec import SpecInfo
 from .srpmsession import SrpmSession
 from .tarball import SourceTarball, compression_for, submodule_trees
@@ -44,6 +46,8 @@ class SrpmRequest:
     download_cache: Path | None = None  # content-addressed cache of fetched files (default: ~/.cache)
     offline: bool = False  # fetched files from the cache only
     submodules: bool = False  # include the trees of the submodules (from their local clones)
+    limits: SandboxLimits = DEFAULT_LIMITS  # of the spec's sandbox
+    download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # of each file fetched from the lookaside
 
 
 @dataclass(frozen=True)
@@ -178,19 +182,23 @@ def _build(
     if uses_autospec(spec_text):
         from .autospec import process
 
-        spec_text = process(str(source.git_dir), source.location, commit.hexsha, spec_path, work)
+        spec_text = process(str(source.git_dir), source.location, commit.hexsha, spec_path, work, request.limits)
     if request.snapshot:
         suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
         spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
 
+    # the spec and the sources: written by us into directories the sandbox sees read-only, while it runs
+    inputs = work / "in"
     build = Rpmbuild(
         topdir=work / "top",
         defines=[*request.defines, *([("dist", request.dist)] if request.dist is not None else [])],
         macro_files=list(request.macro_files),
         readonly=sorted({m.parent for m in request.macro_files}),
+        inputs={inputs / "SPECS": INNER_TOPDIR / "SPECS", inputs / "SOURCES": INNER_TOPDIR / "SOURCES"},
+        limits=request.limits,
     )
     build.prepare()
-    spec_file = build.topdir / "SPECS" / spec_path.name
+    spec_file = inputs / "SPECS" / spec_path.name
     spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
     subject = spec_path.stem
     with SrpmSession(build, spec_file, str(spec_path)) as session:
@@ -200,12 +208,15 @@ def _build(
         # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
         # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
         # another package's spec beside this one, does not change a byte of this package
-        sources_dir = build.topdir / "SOURCES"
-        lookaside = Lookaside(request.lookaside, request.download_cache or default_download_cache(), request.offline)
+        sources_dir = inputs / "SOURCES"
+        cache = request.download_cache or default_download_cache()
+        lookaside = Lookaside(request.lookaside, cache, request.offline, request.download_limits)
         named, source0_fetched = place_sources(source, commit, spec_path, info, sources_dir, lookaside)
         changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
 
         tar_name = info.source0.filename
+        if tar_name in ("", ".", ".."):
+            raise InputError(f"{spec_path}: Source0 {info.source0.location!r} does not name a file")
         if not source0_fetched:
             compression_for(tar_name)
             submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
@@ -221,11 +232,10 @@ def _build(
         os.utime(spec_file, (changed, changed))
 
         with step("rpmbuild -bs (same sandbox)", subject):
-            built = session.build_srpm(changed)
-    srpm = staging / built.name
+            srpm = session.build_srpm(changed, staging)
+    check_srpm(srpm, info.source_nevra, str(spec_path))
     kept_tar = staging / tar_name if request.keep_tarball else None
     try:
-        shutil.move(built, srpm)
         if kept_tar is not None:
             shutil.copy2(sources_dir / tar_name, kept_tar)
     except OSError as exc:  # shutil names the source of a failed copy; the fault is where it writes

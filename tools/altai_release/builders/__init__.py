@@ -55,4 +55,4 @@ def make_builder(
         return MockBuilder(layout.templates, f"{layout.name} {layout.version}", staging / "run-repo", repos)
     from .local import LocalBuilder
 
-    return LocalBuilder(layout.macro_files)
+    return LocalBuilder(layout.macro_files, layout.sandbox)

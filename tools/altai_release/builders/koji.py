@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, KojiError
+from ..errors import BuildError, InputError, KojiError
 from ..kojiconfig import KojiSettings
 from ..nevra import Nevra
 from ..packages import read_header, read_nevra
+from ..sandbox_output import check_binaries
 from .base import BuildJob, BuildOutput
 
 LOGS = ("build.log", "root.log", "state.log")
@@ -289,21 +290,10 @@ class KojiBuilder:
     def _check_results(self, job: BuildJob, task_id: int, rpms: list[Path]) -> list[Path]:
         """Every result must be a binary package of the SRPM we sent: one of its spec's packages, at its
         epoch, version and release, made from it."""
-        name, source = job.package.name, read_nevra(job.srpm)
-        if not rpms:
-            raise KojiError(f"{name}: koji task {task_id} returned no binary package")
-        for rpm in rpms:
-            nevra, sourcerpm = read_nevra(rpm), read_header(rpm)["sourcerpm"]
-            if (
-                nevra.name not in job.packages
-                or (nevra.epoch, nevra.version, nevra.release) != (source.epoch, source.version, source.release)
-                or sourcerpm != job.srpm.name
-            ):
-                raise KojiError(
-                    f"{name}: koji task {task_id} returned {rpm.name} ({nevra}, from {sourcerpm}),"
-                    f" which is not a package of {job.srpm.name}: nothing is published"
-                )
-        return sorted(rpms)
+        try:
+            return check_binaries(rpms, job.srpm, job.packages, f"{job.package.name}: koji task {task_id}")
+        except BuildError as exc:
+            raise KojiError(str(exc)) from exc
 
     def _wait_repo(self, session: Any, job: BuildJob, source: Nevra) -> None:
         """Until the build tag's repository has this build, as `koji wait-repo --build NVR` waits."""

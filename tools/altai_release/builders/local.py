@@ -1,6 +1,8 @@
 """The local builder: `rpmbuild --rebuild` in a private topdir inside bubblewrap (no network, no
-~/.rpmmacros, fixed HOME, TZ and LANG), with the layout's EL macros. Debian's rpmdb is empty, so
-BuildRequires cannot be checked: the builder says which ones it did not check."""
+~/.rpmmacros, fixed HOME, TZ and LANG), with the layout's EL macros and the sandbox's limits. The SRPM sits
+in a directory the build sees read-only; the RPMs come back through sandbox_output and must be packages
+of that SRPM. Debian's rpmdb is empty, so BuildRequires cannot be checked: the builder says which ones it
+did not check."""
 
 from __future__ import annotations
 
@@ -10,13 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildError, RpmbuildError
-from ..rpmbuild import Rpmbuild
+from ..limits import DEFAULT_LIMITS, SandboxLimits
+from ..rpmbuild import INNER_TOPDIR, Rpmbuild
+from ..sandbox_output import check_binaries
 from .base import BuildJob, BuildOutput
 
 
 @dataclass
 class LocalBuilder:
     macro_files: Sequence[Path]
+    limits: SandboxLimits = DEFAULT_LIMITS
     name: str = "rpmbuild"
 
     def start(self, order: Mapping[str, set[str]]) -> None:
@@ -27,23 +32,28 @@ class LocalBuilder:
 
     def build(self, job: BuildJob) -> BuildOutput:
         log = job.logdir / "build.log"
-        top = job.workdir / "top"
+        srpms = job.workdir / "in"
         rpmbuild = Rpmbuild(
-            topdir=top,
+            topdir=job.workdir / "top",
             defines=[("dist", job.package.dist)] if job.package.dist else [],
             macro_files=list(self.macro_files),
             source_date_epoch=job.source_date_epoch,
             readonly=sorted({m.parent for m in self.macro_files}),
+            inputs={srpms: INNER_TOPDIR / "SRPMS"},
+            limits=self.limits,
         )
         rpmbuild.prepare()
-        srpm = top / "SRPMS" / job.srpm.name
-        shutil.copy2(job.srpm, srpm)
+        srpm = srpms / job.srpm.name
+        shutil.copyfile(job.srpm, srpm)
         try:
-            rpms = rpmbuild.rebuild(srpm, log=log)
+            rpms = rpmbuild.rebuild(srpm, job.workdir / "results", log=log)
         except RpmbuildError as exc:
             raise BuildError(f"{job.package.name}: build failed in rpmbuild (log: {log})", exc.cmd, exc.stderr) from exc
+        except BuildError as exc:  # a result that is not a plain file
+            raise BuildError(f"{job.package.name}: rpmbuild: {exc}") from exc
         if not rpms:
             raise BuildError(f"{job.package.name}: rpmbuild produced no binary package (log: {log})")
+        check_binaries(rpms, job.srpm, job.packages, f"{job.package.name}: rpmbuild")
         notes = []
         if job.build_requires:
             notes.append(

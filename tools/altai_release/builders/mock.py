@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import runner
-from ..errors import InputError, MockError
+from ..errors import BuildError, InputError, MockError
+from ..limits import DEFAULT_LIMITS
+from ..sandbox_output import check_binaries, read_text, take_files
 from ..templates import render
 from .base import BuildJob, BuildOutput
 
 BUILD_TIMEOUT = 4 * 3600
+LOG_LIMIT = 64 * 1024 * 1024  # of a log mock leaves in the result directory
+RPM_LIMIT = DEFAULT_LIMITS.file_size  # of one result
 
 
 @dataclass(frozen=True)
@@ -96,17 +100,25 @@ class MockBuilder:
         log = job.logdir / "mock.log"
         proc = runner.run(argv, MockError, f"{job.package.name}: mock did not run", timeout=BUILD_TIMEOUT, check=False)
         log.write_text(runner.text(proc.stdout + proc.stderr), encoding="utf-8")
+        # what the chroot made is as hostile as a local build's results: read as plain files, bounded
         for name in ("build.log", "root.log", "state.log"):
-            if (resultdir / name).exists():
-                shutil.copy2(resultdir / name, job.logdir / name)
+            try:
+                text = read_text(resultdir, name, LOG_LIMIT)
+            except (OSError, BuildError):
+                continue
+            (job.logdir / name).write_text(text, encoding="utf-8", errors="surrogateescape")
         if proc.returncode != 0:
             failed_log = next((job.logdir / n for n in ("build.log", "root.log") if (job.logdir / n).exists()), log)
             tail = failed_log.read_text(encoding="utf-8", errors="replace")
             why = runner.reason(tail, ("error:", "error "), last=True)
             raise MockError(f"{job.package.name}: build failed in mock (log: {failed_log})", argv, why)
-        rpms = sorted(p for p in resultdir.glob("*.rpm") if not p.name.endswith(".src.rpm"))
+        try:
+            rpms = take_files(resultdir, ".", ".rpm", job.workdir / "results", RPM_LIMIT, 0, ".src.rpm")
+        except BuildError as exc:
+            raise MockError(f"{job.package.name}: mock: {exc}") from exc
         if not rpms:
             raise MockError(f"{job.package.name}: mock produced no binary package (log: {log})", argv)
+        check_binaries(rpms, job.srpm, job.packages, f"{job.package.name}: mock")
         if job.dependents:
             self._add_to_run_repo(rpms)
         return BuildOutput(rpms=rpms, log=job.logdir / "build.log")

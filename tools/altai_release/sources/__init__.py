@@ -26,4 +26,6 @@ def resolve_source(
     content-addressed cache of fetched files; `memo`: where git packages keep what their commits resolved to."""
     if entry.srpm is not None:
         return SrpmPackageSource.resolve(entry, layout, workdir / entry.name, downloads)
-    return GitPackageSource.resolve(entry, workdir, named, layout.lookaside, downloads, memo)
+    source = GitPackageSource.resolve(entry, workdir, named, layout.lookaside, downloads, memo)
+    source.download_limits = layout.downloads
+    return source

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ..limits import SandboxLimits
     from ..srpm import SrpmResult
 
 
@@ -31,6 +32,9 @@ class PackageSource(Protocol):
         package's inputs changes. `named`: the files its spec names besides its own tree."""
         ...
 
-    def make_srpm(self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None]) -> SrpmResult:
-        """The SRPM to build, in `outdir` (safe to call from several threads for different packages)."""
+    def make_srpm(
+        self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None], limits: SandboxLimits
+    ) -> SrpmResult:
+        """The SRPM to build, in `outdir` (safe to call from several threads for different packages); a spec
+        is read in a sandbox with `limits`."""
         ...

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..gitsource import GitSource, peek_ref
 from ..layout import PackageEntry
+from ..limits import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits
 from ..memo import recall, remember
 from ..paths import is_git_url, repo_relative_path
 
 if TYPE_CHECKING:
+    from ..limits import SandboxLimits
     from ..srpm import SrpmResult
 
 
@@ -28,6 +30,7 @@ class GitPackageSource:
     _material: dict[str, object]
     lookaside: str | None = None
     downloads: Path | None = None
+    download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS
 
     @property
     def name(self) -> str:
@@ -115,7 +118,9 @@ class GitPackageSource:
         finally:
             source.close()
 
-    def make_srpm(self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None]) -> SrpmResult:
+    def make_srpm(
+        self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None], limits: SandboxLimits
+    ) -> SrpmResult:
         from ..srpm import SrpmRequest, make_srpm
 
         request = SrpmRequest(
@@ -130,6 +135,8 @@ class GitPackageSource:
             shown_as=self.entry.git if self.repository != self.entry.git else None,
             lookaside=self.lookaside,
             download_cache=self.downloads,
+            download_limits=self.download_limits,
+            limits=limits,
         )
         return make_srpm(request, warn=warn)
 

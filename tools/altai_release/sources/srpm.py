@@ -15,9 +15,11 @@ from ..errors import InputError, SigningError, VerificationError
 from ..layout import PackageEntry, ReleaseLayout
 from ..packages import PackageFacts, payload_files, read_facts, read_header
 from ..spec import read_spec
+from ..userfiles import KEY_FILE_LIMIT, read_bytes
 from ..verify import KeyDatabases, verify_packages
 
 if TYPE_CHECKING:
+    from ..limits import SandboxLimits
     from ..srpm import SrpmResult
 
 
@@ -52,7 +54,7 @@ class SrpmPackageSource:
         what = f"{entry.name}: source RPM"
         from ..download import fetch_verified  # urllib loads only for a run with an SRPM package
 
-        file = fetch_verified(origin.url, origin.sha256, downloads, what)
+        file = fetch_verified(origin.url, origin.sha256, downloads, what, layout.downloads)
         facts = read_facts(file)
         if facts.nevra.arch != "src":
             raise InputError(f"{what} {origin.url} is a binary package ({facts.nevra}), not a source RPM")
@@ -61,7 +63,8 @@ class SrpmPackageSource:
             key_file = layout.keys[origin.key].file
             assert key_file is not None  # the layout checked it
             try:
-                verify_packages(KeyDatabases(workdir / "rpmdb"), key_file.read_bytes(), [file])
+                public_key = read_bytes(key_file, "public key file", KEY_FILE_LIMIT)
+                verify_packages(KeyDatabases(workdir / "rpmdb"), public_key, [file])
             except SigningError as exc:
                 raise VerificationError(f"{what} {origin.url} is not signed by key {origin.key!r}: {exc}") from exc
             signer = facts.signer_keyid
@@ -70,7 +73,9 @@ class SrpmPackageSource:
     def material(self, named: Sequence[str]) -> Mapping[str, object]:
         return {"srpm_sha256": self.facts.sha256}
 
-    def make_srpm(self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None]) -> SrpmResult:
+    def make_srpm(
+        self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None], limits: SandboxLimits
+    ) -> SrpmResult:
         """The upstream SRPM as it is, with its spec read in the sandbox (with the layout's dist)."""
         outdir.mkdir(parents=True, exist_ok=True)
         specs = [(name, data) for name, _, data in payload_files(self.file, spec_only=True)]
@@ -83,7 +88,8 @@ class SrpmPackageSource:
         spec_dir.mkdir()
         (spec_dir / spec_name).write_bytes(specs[0][1])
         defines = [("dist", self.entry.dist)] if self.entry.dist else []
-        info = read_spec(spec_dir / spec_name, defines, macro_files, display_name=f"{self.url}: {spec_name}")
+        shown = f"{self.url}: {spec_name}"
+        info = read_spec(spec_dir / spec_name, defines, macro_files, display_name=shown, limits=limits)
         srpm = outdir / f"{self.facts.nevra}.rpm"
         shutil.copyfile(self.file, srpm)
         buildtime = int(read_header(self.file)["buildtime"] or 0)
