@@ -10,11 +10,22 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
-from altai_testlib import APP_SPEC, TOOLS, assert_one_line_error, build, build_argv, packages_and_keys, run_tool, tree
+from altai_testlib import (
+    APP_SPEC,
+    TOOLS,
+    Run,
+    assert_one_line_error,
+    build,
+    build_argv,
+    packages_and_keys,
+    run_tool,
+    tree,
+)
 from test_git2srpm import spec
 
 
@@ -162,6 +173,168 @@ def test_out_that_is_root_or_a_file(release, state_dir, gnupghome, tmp_path):
     assert not a_file.with_name("a-file.store").exists()
 
 
+def test_out_that_holds_other_files_is_refused_and_kept(release, state_dir, gnupghome, tmp_path):
+    """--out naming a directory of someone's files: it was adopted into the store and then pruned away (no
+    manifest). Now it is refused before anything is written, and every file stays."""
+    precious = tmp_path / "D"
+    (precious / "sub").mkdir(parents=True)
+    (precious / "important.txt").write_text("precious\n")
+    release["out"] = precious
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, f"--out {precious}: exists and is not a release tree of this tool")
+    assert run.returncode == 2
+    assert (precious / "important.txt").read_text() == "precious\n" and (precious / "sub").is_dir()
+    assert not precious.is_symlink() and not tmp_path.joinpath("D.store").exists()
+    # a store beside it that is not ours is refused too, and kept
+    release["out"] = tmp_path / "E"
+    (tmp_path / "E.store").mkdir()
+    (tmp_path / "E.store" / "notes.txt").write_text("mine\n")
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, "E.store: exists and holds what this tool did not make (notes.txt)")
+    assert (tmp_path / "E.store" / "notes.txt").read_text() == "mine\n"
+    # the controls: an empty directory becomes the release, and a release tree made by an older version (a
+    # plain directory with its manifest) is adopted into the store as a release of its own
+    empty = tmp_path / "F"
+    empty.mkdir()
+    release["out"] = empty
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    assert empty.is_symlink() and (empty / "manifest.json").is_file()
+    plain = tmp_path / "G"
+    shutil.copytree(empty.resolve(), plain)
+    release["out"] = plain
+    assert build(release, state_dir, gnupghome, "altai-app").returncode == 0
+    assert plain.is_symlink() and list((tmp_path / "G.store" / "releases").glob("adopted-*"))
+
+
+@pytest.mark.parametrize("where", ["cwd", "dot", "checkout", "holds-checkout", "home"])
+def test_out_that_is_a_place_of_its_own_is_refused(release, state_dir, gnupghome, tmp_path, where):
+    """`--out .` and `--out ''` removed the whole checkout (.git, .venv, the development key). The tool runs
+    from a copy of its checkout, with HOME, under tmp_path: were the refusal broken, only copies would go."""
+    from altai_testlib import ROOT
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ROOT / "tools", checkout / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    home, cwd = tmp_path / "home", tmp_path / "work"
+    for place in (home, cwd):
+        place.mkdir()
+        (place / "keep.txt").write_text("kept\n")
+    out = {"cwd": cwd, "dot": Path("."), "checkout": checkout, "holds-checkout": tmp_path, "home": home}[where]
+    shown = cwd if where == "dot" else out
+    before = sorted(p.name for p in shown.iterdir())
+    argv = [sys.executable, str(checkout / "tools" / "build.py"), "--layout", str(release["layout"]), "--out",
+            str(out), "--state-dir", str(state_dir), "libaltai"]  # fmt: skip
+    env = {**os.environ, "GNUPGHOME": str(gnupghome), "HOME": str(home)}
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
+    assert_one_line_error(
+        Run(proc.returncode, proc.stdout, proc.stderr), "the release tree needs a directory of its own"
+    )
+    assert proc.returncode == 2
+    assert sorted(p.name for p in shown.iterdir()) == before
+    assert (cwd / "keep.txt").read_text() == (home / "keep.txt").read_text() == "kept\n"
+    assert (checkout / "tools" / "build.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "fragment"),
+    [
+        ("build.py", ["--out", "", "libaltai"], "argument --out: an empty path"),
+        ("git2srpm.py", ["--outdir", "", "."], "argument --outdir: an empty path"),
+        ("build.py", ["--sign-key", "", "libaltai"], "argument --sign-key: an empty value"),
+    ],
+)
+def test_empty_paths_and_keys_are_usage_errors(tool, args, fragment):
+    run = run_tool(tool, *args)
+    assert_one_line_error(run, fragment)
+    assert run.returncode == 2
+
+
+def test_out_that_is_not_utf8_is_refused_early(release, state_dir, gnupghome, tmp_path):
+    out = os.fsencode(str(tmp_path)) + b"/\xffout"
+    argv: list[str | bytes] = [sys.executable, str(TOOLS / "build.py"), "--layout", str(release["layout"]),
+                               "--out", out, "--state-dir", str(state_dir), "libaltai"]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "GNUPGHOME": str(gnupghome)})
+    assert proc.returncode == 2 and "is not UTF-8" in proc.stderr, proc.stderr
+    left = os.listdir(os.fsencode(str(tmp_path)))
+    assert b"\xffout.store" not in left and b"\xffout" not in left
+
+
+# -- srpm2git: a tarball that is not ours ---------------------------------------------------------------
+
+
+def _link(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+def _dir(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    return info
+
+
+@pytest.mark.parametrize(
+    ("members", "fragment"),
+    [
+        # each link alone stays inside; through each other they lead out (the check was lexical)
+        ({"a": _link("patched-2.1/a", "."), "a/b": _link("patched-2.1/a/b", "..")}, "would pass through the link a"),
+        ({"b": _dir("patched-2.1/b"), "b/OUTSIDE": _dir("patched-2.1/b/OUTSIDE"),
+          "b/c": _link("patched-2.1/b/c", ".."), "b/c/LINK": _link("patched-2.1/b/c/LINK", "y")},
+         "would pass through the link b/c"),
+        ({"up": _link("patched-2.1/up", "d/.."), "d": _link("patched-2.1/d", "..")}, "leaves the repository"),
+    ],
+)  # fmt: skip
+def test_srpm2git_links_through_links_stay_inside(tmp_path, members, fragment):
+    from test_srpm_packages import _srpm_with
+
+    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n", **{f"patched-2.1/{k}": v for k, v in members.items()}})
+    target = tmp_path / "DIR" / "target"
+    target.parent.mkdir()
+    run = run_tool("srpm2git.py", str(srpm), str(target))
+    assert_one_line_error(run, fragment)
+    assert run.returncode == 2
+    assert os.listdir(target.parent) == ["target"]  # nothing beside it, nothing above it
+    assert not [p for p in target.rglob("*") if ".git" not in p.parts]
+
+
+def _xz_bomb(size: int) -> bytes:
+    """A .tar.xz of one file of `size` zero bytes, made of concatenated xz streams (each 1 MiB of zeros):
+    a few hundred KB that unpack to `size`."""
+    import lzma
+
+    info = tarfile.TarInfo("patched-2.1/zeros")
+    info.size = size
+    block = lzma.compress(b"\0" * (1 << 20))
+    parts = [lzma.compress(info.tobuf(format=tarfile.GNU_FORMAT))]
+    parts += [block] * (size >> 20)
+    parts.append(lzma.compress(b"\0" * 1024))  # the archive's end
+    return b"".join(parts)
+
+
+def test_srpm2git_decompression_bomb_is_refused_in_bounded_memory(tmp_path):
+    """A 2 GiB file of zeros in a few hundred KB: refused from its header, before a byte is written."""
+    from test_srpm_packages import _srpm_with
+
+    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n"})
+    top = srpm.parent.parent
+    (top / "SOURCES" / "patched-2.1.tar.xz").write_bytes(_xz_bomb(2 << 30))
+    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6",
+                    str(top / "patched.spec")], check=True, capture_output=True)  # fmt: skip
+    assert srpm.stat().st_size < 1 << 20
+    target, rss = tmp_path / "imported", tmp_path / "rss"
+    proc = subprocess.run(["/usr/bin/time", "-o", str(rss), "-f", "%M", sys.executable, str(TOOLS / "srpm2git.py"),
+                           str(srpm), str(target)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    peak = int(rss.read_text().split()[-1]) // 1024
+    assert proc.returncode == 2, proc.stderr
+    assert "unpacks to 2147483648 bytes, more than one file may (536870912; srpm2git --max-file-mib)" in proc.stderr
+    assert peak < 300, f"srpm2git peaked at {peak} MiB"
+    assert not [p for p in target.rglob("*") if ".git" not in p.parts]
+    # the bound is the user's to set: a small one refuses an ordinary tarball too, by name
+    small = _srpm_with(tmp_path / "small", {"patched-2.1/README": b"x" * (2 << 20)})
+    run = run_tool("srpm2git.py", "--max-file-mib", "1", str(small), str(tmp_path / "small-import"))
+    assert_one_line_error(run, "patched-2.1/README unpacks to 2097152 bytes, more than one file may (1048576")
+
+
 # -- layouts and manifests ------------------------------------------------------------------------------
 
 
@@ -269,7 +442,7 @@ def test_full_disk_names_the_path_and_keeps_the_release(release, state_dir, gnup
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     before = tree(release["out"])
     filler = small_disk / "filler"
-    with open(filler, "wb") as fd:
+    with open(filler, "wb", buffering=0) as fd:  # unbuffered: no write left over for close() to fail on
         try:
             while True:
                 fd.write(b"\0" * 65536)
@@ -371,3 +544,150 @@ def test_spec_whose_parse_never_ends_is_stopped(tmp_path):
         with srpmsession.SrpmSession(build, spec_file, "hang.spec") as session:
             session.info()
     assert time.monotonic() - start < 60
+
+
+def test_full_disk_during_a_build_is_said_as_such(release, state_dir, gnupghome, small_disk, make_repo):
+    """A build that fills the disk failed as 'build failed ... brp-remove-la-files' (or, in signing, 'SIGNATURES
+    NOT OK'), exit 3: the user needs to hear that the disk is full."""
+    release["out"] = small_disk / "out"
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    before = tree(release["out"])
+    install = "mkdir -p %{buildroot}/usr/share/big\nhead -c 3M /dev/urandom > %{buildroot}/usr/share/big/blob"
+    big = make_repo({"big.spec": spec(name="big").replace("%files\n", f"{install}\n\n%files\n"), "README": "x\n"})
+    release["layout"].write_text(release["layout"].read_text() + f'\n[packages.big]\ngit = "{big.path}"\n'
+                                 'repository = "misc"\n')  # fmt: skip
+    run = build(release, state_dir, gnupghome, "big")
+    assert_one_line_error(run, str(small_disk / "out.store"), "No space left on device", "did not change")
+    assert run.returncode == 1
+    assert tree(release["out"]) == before
+
+
+# -- keys and passphrases ----------------------------------------------------------------------------------
+
+
+def _gpg(home: Path, *args: str) -> str:
+    argv = ["gpg", "--batch", "--yes", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase", ""]
+    return subprocess.run([*argv, *args], check=True, capture_output=True, text=True).stdout
+
+
+UID = "Altai Test Release Key"
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda h: _gpg(h, "--faked-system-time", "20200101T000000", "--quick-gen-key", UID, "rsa2048", "sign", "1d"),
+         "(expired 2020-01-02)"),
+        (lambda h: _gpg(h, "--quick-gen-key", UID, "rsa2048", "cert", "never"), "no key or subkey of it may sign"),
+        ("revoked", "(revoked)"),
+    ],
+)  # fmt: skip
+def test_key_that_cannot_sign_says_why_and_never_falls_back(release, state_dir, gnupghome, make, reason):
+    """The layout's key exists in GNUPGHOME but cannot sign: that is said, and the run does not quietly sign
+    with the development key instead (the layout allows one only for a key that is absent)."""
+    if make == "revoked":
+        _gpg(gnupghome, "--quick-gen-key", UID, "rsa2048", "sign", "never")
+        (cert,) = (gnupghome / "openpgp-revocs.d").glob("*.rev")
+        cert.write_text(cert.read_text().replace(":-----BEGIN", "-----BEGIN"))  # gpg guards it with a colon
+        _gpg(gnupghome, "--import", str(cert))
+    else:
+        make(gnupghome)
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, f"the secret key '{UID}' in {gnupghome} cannot sign", reason)
+    assert run.returncode == 4 and "DEVELOPMENT" not in run.stderr
+    assert tree(release["out"]) == {}
+
+
+def test_gnupghome_that_is_a_file_and_passphrase_files_that_are_not(release, state_dir, gnupghome, tmp_path):
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x\n")
+    run = build(release, state_dir, a_file, "libaltai")
+    assert_one_line_error(run, f"GNUPGHOME={a_file} is not a directory")
+    for passphrase_file, fragment in (("/dev/zero", "not a regular file"), (str(tmp_path), "a directory")):
+        run = build(release, state_dir, gnupghome, "libaltai", "--passphrase-file", passphrase_file)
+        assert_one_line_error(run, passphrase_file, fragment)
+        assert run.returncode == 2
+
+
+def test_passphrase_of_one_run_does_not_sign_the_next(release, state_dir, gnupghome, tmp_path):
+    """gpg-agent caches a passphrase it was given: a later run with a wrong passphrase file, or none, signed."""
+    from rpmtools import make_key
+
+    make_key(gnupghome, UID, "right")
+    right, wrong = tmp_path / "right", tmp_path / "wrong"
+    right.write_text("right")
+    wrong.write_text("wrong")
+    assert build(release, state_dir, gnupghome, "libaltai", "--passphrase-file", str(right)).returncode == 0
+    before = tree(release["out"])
+    run = build(release, state_dir, gnupghome, "libaltai", "--rebuild", "--passphrase-file", str(wrong))
+    assert_one_line_error(run, "libaltai: signing failed", "wrong passphrase in --passphrase-file")
+    run = build(release, state_dir, gnupghome, "libaltai", "--rebuild")
+    assert_one_line_error(run, "libaltai: signing failed", "the key may need a passphrase")
+    assert tree(release["out"]) == before
+    # the control: the right passphrase still signs, after the wrong ones
+    assert (
+        build(release, state_dir, gnupghome, "libaltai", "--rebuild", "--passphrase-file", str(right)).returncode == 0
+    )
+
+
+# -- what the release keeps ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tamper", ["link", "bytes"])
+def test_kept_package_that_changed_is_not_linked_forward(release, state_dir, gnupghome, tmp_path, tamper):
+    """A published package replaced by a link to a host file (or its bytes changed): the next release would
+    have linked it forward while its manifest and repodata still describe the old package."""
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    out = release["out"]
+    (kept,) = [p for p in (out / "deps" / "misc").glob("libaltai-1*.rpm")]
+    real = kept.resolve()
+    if tamper == "link":
+        host = tmp_path / "host-secret"
+        host.write_text("not a package\n")
+        real.unlink()
+        real.symlink_to(host)
+        fragment = "the published package is a link"
+    else:
+        data = bytearray(real.read_bytes())
+        data[-1] ^= 0xFF
+        real.unlink()  # a hard link is shared with the build cache's copy: write a new file in its place
+        real.write_bytes(bytes(data))
+        fragment = "changed since it was published"
+    before = os.readlink(out)
+    run = build(release, state_dir, gnupghome, "altai-app")
+    assert_one_line_error(run, str(real), fragment, "nothing was published")
+    assert run.returncode == 5
+    assert os.readlink(out) == before
+
+
+# -- files named on the command line -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--layout", "/dev/zero", "libaltai"], "/dev/zero: not a regular file; expected the release layout"),
+        (["--diff", "/dev/zero"], "/dev/zero: not a regular file; expected the release manifest"),
+        (["--layout", "/tmp", "libaltai"], "/tmp: a directory; expected the release layout"),
+        (["--diff", "DEEP"], "DEEP: not a release manifest: nested too deeply"),
+        (["--diff", "HUGE"], "HUGE: 268435457 bytes, more than a release manifest may have"),
+    ],
+)
+def test_endless_or_hostile_files_named_on_the_command_line(release, state_dir, gnupghome, tmp_path, args, fragment):
+    """--layout /dev/zero ran the host into the OOM killer; --diff of 100,000 nested lists was a traceback."""
+    deep, huge = tmp_path / "deep.json", tmp_path / "huge.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with open(huge, "wb") as f:
+        f.truncate(256 * 1024 * 1024 + 1)  # sparse: no disk spent
+    args = [a.replace("DEEP", str(deep)).replace("HUGE", str(huge)) for a in args]
+    fragment = fragment.replace("DEEP", str(deep)).replace("HUGE", str(huge))
+    if "--layout" not in args:
+        args = ["--layout", str(release["layout"]), *args]
+    argv = [sys.executable, str(TOOLS / "build.py"), "--out", str(release["out"]), "--state-dir", str(state_dir), *args]
+    rss = tmp_path / "rss"
+    proc = subprocess.run(["/usr/bin/time", "-o", str(rss), "-f", "%M", *argv], capture_output=True, text=True,
+                          env={**os.environ, "GNUPGHOME": str(gnupghome)}, timeout=120)  # fmt: skip
+    peak = int(rss.read_text().split()[-1]) // 1024
+    assert proc.returncode == 2, proc.stderr
+    assert_one_line_error(Run(proc.returncode, proc.stdout, proc.stderr), fragment)
+    assert peak < 300, f"build.py peaked at {peak} MiB"

@@ -225,3 +225,27 @@ def test_the_spec_reader_carries_any_text_through_its_json_line(tmp_path):
     assert f"odd({dep})" in info.provides
     assert [(b.name, b.version) for b in info.build_requires] == [(f"python3-{dep}", "1")]
     assert (info.name, info.epoch, info.noarch) == ("odd", None, False)
+
+
+def test_sha3_in_sources_and_a_corrupt_cache_entry_offline(make_repo, tmp_path, lookaside):
+    """`SHA3-256 (f) = …` names hashlib's sha3_256 (the README says any hashlib algorithm), under its own
+    name in the lookaside's URL; a damaged cache entry is said to be damaged, removed, and fetched again."""
+    digest = hashlib.sha3_256(DATA).hexdigest()
+    target = lookaside["root"] / "hello" / "testdata.tar.gz" / "sha3-256" / digest / "testdata.tar.gz"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(DATA)
+    repo = make_repo({"hello.spec": spec(extra="Source1: testdata.tar.gz"),
+                      "sources": f"SHA3-256 (testdata.tar.gz) = {digest}\n"})  # fmt: skip
+    cache = tmp_path / "cache"
+    args = ["--lookaside", lookaside["url"], "--cache", str(cache), "--outdir", str(tmp_path / "o"), str(repo.path)]
+    first = run_tool("git2srpm.py", *args)
+    assert first.returncode == 0, first.stderr
+    assert srpm_files(Path(first.stdout.splitlines()[-1]))["testdata.tar.gz"] == DATA
+    cached = cache / "sha3_256" / digest
+    cached.write_bytes(b"damaged\n")
+    run = run_tool("git2srpm.py", "--offline", *args)
+    assert_one_line_error(run, "Source1 testdata.tar.gz", "did not match its hash (removed)", "without --offline")
+    assert not cached.exists()
+    again = run_tool("git2srpm.py", *args)  # the control: online, it is fetched again
+    assert again.returncode == 0, again.stderr
+    assert cached.read_bytes() == DATA

@@ -156,7 +156,7 @@ def test_srpm_package_waits_for_the_git_package_it_build_requires(release, state
 @pytest.mark.parametrize(
     ("name", "kwargs", "fragments"),
     [
-        ("rabbit", {"sha": "0" * 64}, ["rabbit: source RPM", "has SHA-256", "not the " + "0" * 64]),
+        ("rabbit", {"sha": "0" * 64}, ["rabbit: source RPM", "does not match the layout's sha256", "0" * 64]),
         ("unsigned", {}, ["unsigned: source RPM", "is not signed by key 'upstream'"]),
         ("foreign", {}, ["foreign: source RPM", "is not signed by key 'upstream'"]),
         ("rabbit", {"url": "http://127.0.0.1:9/rabbit-1.0-1.el6.src.rpm"}, ["rabbit: source RPM", "cannot fetch",

@@ -35,6 +35,34 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _path(text: str) -> Path:
+    """A path argument: never empty (it would mean the current directory), and UTF-8 (it is written into
+    manifests, .repo files and messages)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path (say . for the current directory where one is allowed)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text.encode('utf-8', 'surrogateescape')!r} is not UTF-8") from None
+    return Path(text)
+
+
+def _mib(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1 << 20:
+        raise argparse.ArgumentTypeError(f"expected a whole number of MiB from 1 to {1 << 20}, found {text!r}")
+    return value
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty value")
+    return text
+
+
 class Terminated(Exception):
     """SIGTERM: unwinds like Ctrl-C, so that every `finally` removes what the run had started."""
 
@@ -91,14 +119,14 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ref", default="HEAD", help="commit, branch or tag to build (default HEAD)")
     parser.add_argument("--subdir", metavar="DIR", help="directory of the repository to pack (default: root)")
     parser.add_argument("--spec", metavar="PATH", help="spec file, as a path in the repository")
-    parser.add_argument("--outdir", metavar="DIR", type=Path, default=Path("."), help="default: .")
+    parser.add_argument("--outdir", metavar="DIR", type=_path, default=Path("."), help="default: .")
     parser.add_argument("--dist", metavar="TAG", help="value of %%{dist}, e.g. .el6")
     parser.add_argument("--snapshot", action="store_true", help="add .git.N.HASH to Release")
     parser.add_argument("--define", metavar="'NAME VALUE'", type=_define, action="append", default=[])
-    parser.add_argument("--macros", metavar="FILE", type=Path, action="append", default=[])
+    parser.add_argument("--macros", metavar="FILE", type=_path, action="append", default=[])
     parser.add_argument("--no-tarball", action="store_true", help="keep only the SRPM in OUTDIR")
     parser.add_argument("--lookaside", metavar="URL", help="lookaside cache for the files listed in `sources`")
-    parser.add_argument("--cache", metavar="DIR", type=Path, help="download cache (default ~/.cache/altai-release)")
+    parser.add_argument("--cache", metavar="DIR", type=_path, help="download cache (default ~/.cache/altai-release)")
     parser.add_argument("--offline", action="store_true", help="files listed in `sources` from the cache only")
     parser.add_argument("--submodules", action="store_true", help="include the submodules' trees in the tarball")
     parser.add_argument("--verbose", "-v", action="store_true", help="log the time of every step on stderr")
@@ -154,14 +182,14 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog="build", description="Build packages of the release into signed RPMs in the release tree.")
     parser.add_argument("packages", nargs="*", metavar="PACKAGE")
     parser.add_argument("--all", action="store_true", help="build every package of the release")
-    parser.add_argument("--layout", type=Path, default=DEFAULT_LAYOUT, help="release description (TOML)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="root of the release tree (default: out/)")
+    parser.add_argument("--layout", type=_path, default=DEFAULT_LAYOUT, help="release description (TOML)")
+    parser.add_argument("--out", type=_path, default=DEFAULT_OUT, help="root of the release tree (default: out/)")
     parser.add_argument("--builder", choices=("auto", "mock", "rpmbuild", "koji"), default="auto")
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel builds")
-    parser.add_argument("--sign-key", metavar="KEYID", help="gpg user id or fingerprint for every package")
+    parser.add_argument("--sign-key", metavar="KEYID", type=_text, help="gpg user id or fingerprint for every package")
     parser.add_argument("--require-key", action="store_true", help="never fall back to a development key")
-    parser.add_argument("--passphrase-file", type=Path, help="file holding the signing key's passphrase")
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE, help="where the development key lives")
+    parser.add_argument("--passphrase-file", type=_path, help="file holding the signing key's passphrase")
+    parser.add_argument("--state-dir", type=_path, default=DEFAULT_STATE, help="where the development key lives")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--verbose", "-v", action="store_true", help="log the time of every step on stderr")
     parser.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
@@ -175,13 +203,13 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--diff",
-        type=Path,
+        type=_path,
         metavar="OLD_MANIFEST",
         help="print what the release adds, removes, upgrades, downgrades against OLD_MANIFEST",
     )
     parser.add_argument(
         "--notes",
-        type=Path,
+        type=_path,
         metavar="OLD_MANIFEST",
         help="print the release notes (Markdown) of the release against the one of OLD_MANIFEST",
     )
@@ -196,9 +224,9 @@ def build_main(argv: Sequence[str] | None = None) -> int:
         help="check the published release with dnf: repoclosure and an install of every package (builds nothing)",
     )
     parser.add_argument(
-        "--base-repos", type=Path, metavar="FILE", help="with --accept: a .repo file of the base OS repositories"
+        "--base-repos", type=_path, metavar="FILE", help="with --accept: a .repo file of the base OS repositories"
     )
-    parser.add_argument("--against", type=Path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
+    parser.add_argument("--against", type=_path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
     args = parser.parse_args(argv)
     if args.verbose:
         timing.enable()
@@ -252,8 +280,11 @@ def build_main(argv: Sequence[str] | None = None) -> int:
             return notes_body()
         if args.jobs < 1:
             raise InputError(f"--jobs must be at least 1, got {args.jobs}")
-        if args.passphrase_file is not None and not args.passphrase_file.is_file():
-            raise InputError(f"passphrase file {args.passphrase_file} does not exist")
+        if args.passphrase_file is not None:
+            from .userfiles import read_bytes
+
+            if not read_bytes(args.passphrase_file, "passphrase file", 64 * 1024).strip():
+                raise InputError(f"{args.passphrase_file}: the passphrase file is empty")
         layout = load_layout(args.layout)
         names = sorted(layout.packages) if args.all else args.packages
         from .pipeline import BuildOptions, ReleaseBuild
@@ -287,16 +318,19 @@ def srpm2git_main(argv: Sequence[str] | None = None) -> int:
         description="Import a source RPM into a new git repository: spec at the root, Source0's tree unpacked, "
         "patches and other sources next to the spec, one commit at the SRPM's build time.",
     )
-    parser.add_argument("srpm", metavar="SRPM", type=Path, help="the source RPM (a local file)")
-    parser.add_argument("directory", metavar="DIR", type=Path, help="the new repository (absent or empty)")
+    parser.add_argument("srpm", metavar="SRPM", type=_path, help="the source RPM (a local file)")
+    parser.add_argument("directory", metavar="DIR", type=_path, help="the new repository (absent or empty)")
+    parser.add_argument("--max-file-mib", type=_mib, default=512, metavar="MIB", help="largest file unpacked (512)")
+    parser.add_argument("--max-total-mib", type=_mib, default=2048, metavar="MIB", help="all files unpacked (2048)")
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from .srpm2git import srpm_to_git
+        from .srpm2git import UnpackLimits, srpm_to_git
 
         if not args.srpm.is_file():
             raise InputError(f"{args.srpm}: no such file")
-        made = srpm_to_git(args.srpm.absolute(), args.directory.absolute())
+        limits = UnpackLimits(args.max_file_mib << 20, args.max_total_mib << 20)
+        made = srpm_to_git(args.srpm.absolute(), args.directory.absolute(), limits)
         dist = f" --dist {made.dist}" if made.dist else ""
         print(f"{made.repository}: {made.nevra} at commit {made.commit[:12]}", file=sys.stderr)
         print(f"rebuild it with: tools/git2srpm.py{dist} {made.repository}", file=sys.stderr)

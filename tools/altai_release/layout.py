@@ -124,14 +124,15 @@ class ReleaseLayout:
 
 def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     file = file.absolute()
+    from .userfiles import MIB, read_bytes
+
+    raw = read_bytes(file, "release layout", 4 * MIB)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InputError(f"{file}: not UTF-8 text (byte {exc.start}): a layout is TOML, which is UTF-8") from exc
-    except FileNotFoundError:
-        raise InputError(f"{file}: release layout not found") from None
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read the release layout: {exc.strerror}") from exc
+    except RecursionError:
+        raise InputError(f"{file}: not valid TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{file}: not valid TOML: {exc}") from exc
     r = TomlReader(file)

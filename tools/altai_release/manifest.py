@@ -12,6 +12,7 @@ from .nevra import Nevra
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024  # 2,000 packages take ~1 MiB
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,9 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
-        try:
-            data: Any = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such manifest") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the manifest: {exc.strerror}") from exc
-        except ValueError as exc:  # also UnicodeDecodeError
-            raise InputError(f"{path}: not a release manifest: {exc}") from exc
+        from .userfiles import read_json
+
+        data: Any = read_json(path, "release manifest", MAX_MANIFEST_BYTES)
         return cls._validated(path, data)
 
     @classmethod

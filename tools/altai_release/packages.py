@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import AltaiError
+from .errors import AltaiError, InputError
 from .hashing import file_sha256
 from .nevra import Nevra
 from .rpmbindings import rpm_bindings
@@ -57,10 +57,10 @@ def read_facts(path: Path) -> PackageFacts:
 _PAYLOAD_IO = {"gzip": "gzdio", "bzip2": "bzdio", "xz": "xzdio", "lzma": "lzdio", "zstd": "zstdio"}
 
 
-def payload_files(path: Path, spec_only: bool = False) -> Iterator[tuple[str, bool, bytes]]:
+def payload_files(path: Path, spec_only: bool = False, limit: int = 1 << 30) -> Iterator[tuple[str, bool, bytes]]:
     """(name, is the spec, bytes) of each file in a package's payload (with `spec_only`, of the spec alone:
     a tarball is not read into memory for nothing), read with the rpm bindings; nothing is written: names
-    from an untrusted SRPM are the caller's to check."""
+    from an untrusted SRPM are the caller's to check. A file larger than `limit` is an error."""
     rpm = rpm_bindings()
     ts = rpm.TransactionSet()
     ts.setVSFlags(rpm._RPMVSF_NOSIGNATURES | rpm._RPMVSF_NODIGESTS)
@@ -76,6 +76,8 @@ def payload_files(path: Path, spec_only: bool = False) -> Iterator[tuple[str, bo
                 is_spec = bool(item.fflags & rpm.RPMFILE_SPECFILE)
                 if spec_only and not is_spec:
                     continue
+                if item.size > limit:
+                    raise InputError(f"{path}: {item.name} holds {item.size} bytes, more than {limit}")
                 yield item.name, is_spec, archive.read() if item.size else b""
         finally:
             fd.close()

@@ -5,6 +5,7 @@ tree is complete, the published release does not change. Publishing is the last 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from .buildcache import BuildCache, inputs_key, kept_results, record_builds
 from .builders import choose_builder_kind, make_builder
-from .errors import InputError, PublishError
+from .errors import AltaiError, InputError, NoSpaceError, PublishError
 from .layout import PackageEntry, ReleaseLayout
 from .manifest import Manifest
 from .paths import DEFAULT_OUT, DEFAULT_STATE
@@ -61,6 +62,22 @@ class _Run:
     rpmdbs: KeyDatabases
 
 
+def _no_space(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _full(path: Path) -> bool:
+    """Whether the filesystem of `path` has (almost) no room left: blocks or inodes."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < FULL_BELOW or (st.f_files > 0 and st.f_favail == 0)
+
+
+FULL_BELOW = 1024 * 1024  # bytes free: what no build, signature or publish of ours fits in
+
+
 class ReleaseBuild:
     def __init__(self, layout: ReleaseLayout, options: BuildOptions, progress: Progress | None = None) -> None:
         check_base_url(options.base_url)
@@ -93,20 +110,28 @@ class ReleaseBuild:
             staging = self.store.staging()
             try:
                 return self._run(self._prepare(entries, staging), complete)
-            except OSError as exc:
-                if exc.filename:
+            except (AltaiError, OSError) as exc:
+                # a full disk shows as whatever failed first (rpmsign, the rpmdb, rpmbuild, a write): say it
+                if isinstance(exc, NoSpaceError) or not (_no_space(exc) or _full(self.store.store)):
+                    if isinstance(exc, OSError) and not exc.filename:
+                        # a write that failed (EIO) without naming its file: name the tree it was writing
+                        raise PublishError(
+                            f"{self.store.store}: {exc.strerror or exc}; the published release did not change"
+                        ) from exc
                     raise
-                # a write that failed (ENOSPC, EIO) without naming its file: name the tree it was writing
-                raise PublishError(
-                    f"{self.store.store}: {exc.strerror or exc}; the published release did not change"
+                where = exc.filename if isinstance(exc, OSError) and exc.filename else self.store.store
+                raise NoSpaceError(
+                    f"{where}: No space left on device; the published release did not change (what failed: {exc})"
                 ) from exc
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
                 if self.keys.dev_used:
                     self.keys.dev.stop_agent()
+                self.keys.forget_passphrases()
 
     def _prepare(self, entries: list[PackageEntry], staging: Path) -> _Run:
         identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
+        self.keys.forget_passphrases()  # a passphrase an agent kept from before must not sign in this run
         for note in self.keys.notes:
             self.progress(f"note: {note}")
         downloads, memo = self.store.store / "downloads", self.store.cache / "resolved"

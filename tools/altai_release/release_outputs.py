@@ -4,8 +4,11 @@ and the release notes."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,6 +56,23 @@ def repo_file(layout: ReleaseLayout, base_url: str, memo: Path | None = None) ->
     return render(layout.templates, "altai.repo.j2", context)
 
 
+def _check_kept(path: Path, sha256: str) -> None:
+    """A package the new release keeps from the current one is still the file its manifest describes: a
+    regular file (never a link to follow) with the manifest's SHA-256."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PublishError(f"{path}: the published package is {'a link' if path.is_symlink() else exc.strerror}, "
+                           "not the file its manifest describes; nothing was published") from None  # fmt: skip
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PublishError(f"{path}: the published package is not a regular file; nothing was published")
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    if digest != sha256:
+        raise PublishError(f"{path}: the published package changed since it was published (sha256 {digest}, the "
+                           f"manifest says {sha256}); nothing was published")  # fmt: skip
+
+
 def write_release(
     target: Path,
     layout: ReleaseLayout,
@@ -74,8 +94,10 @@ def write_release(
         (target / repo.path).mkdir(parents=True, exist_ok=True)
     for entry in manifest.entries:
         origin = new_files.get(entry.path) or (previous_dir / entry.path if previous_dir else None)
-        if origin is None or not origin.exists():
+        if origin is None or not (origin.exists() or origin.is_symlink()):
             raise PublishError(f"{entry.path} is in the release but its file is missing from {previous_dir}")
+        if entry.path not in new_files:
+            _check_kept(origin, entry.sha256)
         link_or_copy(origin, target / entry.path)
     _write_keys(target, layout, manifest, previous_dir, public_keys)
     revision = int(time.time())

@@ -4,7 +4,12 @@ OUT is a symbolic link to one complete release under OUT.store/releases/. A new 
 beside the current one (unchanged files are hard links to the current release's), then OUT is switched to
 it with one rename of a new link over the old one: a reader or a crash sees the old release or the new
 one, never a mix. OUT.store also holds the build logs, the build cache, the staging area of a run and the
-lock that keeps two runs from publishing at once."""
+lock that keeps two runs from publishing at once.
+
+The tool never removes what it did not make. Before a run writes, the store is claimed (`claim`): OUT must
+be absent, an empty directory, a link into OUT.store/releases/, or a release tree of ours (a manifest.json
+this tool reads), and OUT.store must be ours (its marker file, or only the entries this tool makes); `/`, a
+home directory, the current directory, this checkout and the directories that hold them are never used."""
 
 from __future__ import annotations
 
@@ -19,10 +24,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import InputError, PublishError
+from .errors import AltaiError, InputError, PublishError
 from .manifest import MANIFEST_NAME, Manifest
+from .paths import PROJECT_ROOT
 
 KEEP_RELEASES = 3  # the current one and two before it, for rollback and hard links
+STORE_MARKER = ".altai-release-store"  # in OUT.store: this tool made it, and everything in it
+_STORE_ENTRIES = {"releases", "logs", "cache", "staging", "downloads", "lock", STORE_MARKER}
 _FLOCK = "hhqqi4x"  # struct flock on Linux: l_type, l_whence, l_start, l_len, l_pid
 
 
@@ -53,11 +61,41 @@ class ReleaseStore:
             return None
         return Manifest.load(current / MANIFEST_NAME)
 
-    # -- locking, staging, logs ------------------------------------------------------------------
+    # -- claiming, locking, staging, logs ----------------------------------------------------------
+    def claim(self) -> None:
+        """Refuse an OUT or OUT.store that holds what this tool did not make (it would replace or sweep it);
+        then mark OUT.store as ours."""
+        _refuse_precious(self.out)
+        if self.out.is_symlink():
+            target = Path(os.path.realpath(self.out))
+            if not target.is_relative_to(Path(os.path.realpath(self.releases))):
+                raise InputError(f"--out {self.out}: a link to {target}, not to a release of {self.store}; "
+                                 "choose another --out")  # fmt: skip
+        elif self.out.is_dir() and any(self.out.iterdir()) and not _is_release_tree(self.out):
+            raise InputError(
+                f"--out {self.out}: exists and is not a release tree of this tool (no readable {MANIFEST_NAME}); "
+                "nothing was changed: choose another --out, or move it away"
+            )
+        if self.store.is_symlink() or (self.store.exists() and not self.store.is_dir()):
+            raise InputError(f"{self.store}: exists and is not a directory this tool made; move it away")
+        if self.store.is_dir() and not (self.store / STORE_MARKER).exists():
+            foreign = sorted(p.name for p in self.store.iterdir() if p.name not in _STORE_ENTRIES)
+            if foreign:
+                raise InputError(
+                    f"{self.store}: exists and holds what this tool did not make ({', '.join(foreign[:3])}); "
+                    "nothing was changed: choose another --out, or move it away"
+                )
+        try:
+            self.store.mkdir(parents=True, exist_ok=True)
+            (self.store / STORE_MARKER).write_text("made by altai-release's build.py: OUT's releases, logs, cache\n")
+        except OSError as exc:
+            raise InputError(f"cannot write to {self.store}: {exc.strerror}") from exc
+
     @contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """One publishing run per OUT: a POSIX record lock on OUT.store/lock. The kernel names its holder
         (F_GETLK), so the message cannot show a stale or half-written pid."""
+        self.claim()
         try:
             self.store.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.store / "lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -105,9 +143,11 @@ class ReleaseStore:
 
     def publish(self, release_dir: Path) -> None:
         """Point OUT at release_dir in one atomic rename; then drop releases beyond the last three."""
-        if self.out.exists() and not self.out.is_symlink():
-            # first publish over a plain directory: keep it as a release of the store
-            os.replace(self.out, self.releases / f"adopted-{time.strftime('%Y%m%dT%H%M%S')}")
+        if self.out.is_dir() and not self.out.is_symlink():
+            if _is_release_tree(self.out):  # a tree of an older version of the tool: a release of the store
+                os.replace(self.out, self.releases / f"adopted-{time.strftime('%Y%m%dT%H%M%S')}")
+            else:
+                self.out.rmdir()  # empty (claim refused anything else); fails rather than lose a file
         link = self.out.with_name(f".{self.out.name}.link-{os.getpid()}")
         if link.is_symlink() or link.exists():
             link.unlink()
@@ -125,6 +165,31 @@ class ReleaseStore:
         for old in releases:
             if old != current and (old not in complete or old in complete[:-KEEP_RELEASES]):
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_release_tree(path: Path) -> bool:
+    try:
+        Manifest.load(path / MANIFEST_NAME)
+    except (AltaiError, OSError):
+        return False
+    return True
+
+
+def _refuse_precious(out: Path) -> None:
+    """`/`, a home directory, the current directory, this checkout, and what holds them: never an OUT."""
+    real = Path(os.path.realpath(out))
+    homes = [Path.home(), Path("/root"), *(Path("/home").glob("*") if Path("/home").is_dir() else [])]
+    for precious, what in (
+        (Path.cwd(), "the current directory"),
+        (PROJECT_ROOT, "this tool's checkout"),
+        *((home, "a home directory") for home in homes),
+    ):
+        held = Path(os.path.realpath(precious))
+        if real == held or held.is_relative_to(real):
+            shown = what if real == held else f"a directory that holds {what} ({held})"
+            raise InputError(f"--out {out}: {shown}; the release tree needs a directory of its own")
+    if real == Path("/") or real.parent == real:
+        raise InputError(f"--out {out}: the root directory; the release tree needs a directory of its own")
 
 
 def _lock_holder(fd: int) -> int | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
+from typing import IO
 
 from .errors import ToolError
 
@@ -19,13 +20,16 @@ def run(
     timeout: float = 300.0,
     env: Mapping[str, str] | None = None,
     input_bytes: bytes | None = None,
+    stdin: IO[bytes] | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `argv`; with `check`, a non-zero exit raises `error(what)`. `env` is added to ours."""
+    """Run `argv`; with `check`, a non-zero exit raises `error(what)`. `env` is added to ours. Its standard
+    input: `input_bytes`, or the open file `stdin`, or nothing."""
     try:
         proc = subprocess.run(  # noqa: S603 - an argv list, no shell
             list(argv),
-            input=input_bytes if input_bytes is not None else b"",
+            input=None if stdin is not None else (input_bytes if input_bytes is not None else b""),
+            stdin=stdin,
             capture_output=True,
             env={**os.environ, **env} if env is not None else None,
             timeout=timeout,

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,12 @@ class Keyring:
         return _run(argv, what, self.env, input_bytes).stdout
 
     def secret_fingerprint(self, key_id: str) -> str | None:
-        """The fingerprint of the signing-capable secret key matching a user id or fingerprint."""
+        """The fingerprint of the signing-capable secret key matching a user id or fingerprint; None when
+        there is none. A matching key that cannot sign (expired, revoked, disabled, no signing capability)
+        is an error that says why: it is never taken as absent."""
         if not self.home.is_dir():
+            if self.home.exists():
+                raise SigningError(f"GNUPGHOME={self.home} is not a directory")
             return None
         argv = [
             GPG,
@@ -60,20 +65,40 @@ class Keyring:
         if proc.returncode != 0:
             return None
         found: list[str] = []
-        primary_usable = False
+        unusable: list[str] = []
+        reason: str | None = None
         for line in runner.text(proc.stdout).splitlines():
             fields = line.split(":")
             if fields[0] == "sec":
-                primary_usable = "s" in fields[11] and fields[1] not in ("r", "e", "d", "i")
-            elif fields[0] == "fpr" and primary_usable:
-                found.append(fields[9])
-                primary_usable = False
+                reason = _why_it_cannot_sign(fields)
+            elif fields[0] == "fpr" and reason is not None:
+                (unusable if reason else found).append(f"{fields[9]}{reason}")
+                reason = None
         if len(found) > 1:
             raise SigningError(
                 f"key id {key_id!r} matches several secret keys in {self.home}: "
                 f"{', '.join(found)}; name one by fingerprint"
             )
+        if not found and unusable:
+            raise SigningError(f"the secret key {key_id!r} in {self.home} cannot sign: {'; '.join(unusable)}")
         return found[0] if found else None
+
+    def keygrips(self, fingerprint: str) -> list[str]:
+        """The keygrips of a secret key and its subkeys: what gpg-agent caches a passphrase under."""
+        out = self.gpg("--with-colons", "--with-keygrip", "--list-secret-keys", "--", fingerprint,
+                       what=f"gpg --list-secret-keys {fingerprint}")  # fmt: skip
+        return [f.split(":")[9] for f in runner.text(out).splitlines() if f.startswith("grp:")]
+
+    def forget_passphrases(self, fingerprint: str) -> None:
+        """Clear what gpg-agent keeps of the key's passphrase, so that only the passphrase a run is given can
+        sign in it (a cached one from an earlier run or session must not). Starts no agent."""
+        connect = shutil.which("gpg-connect-agent")
+        if connect is None or not self.home.is_dir():
+            return
+        commands = [f"CLEAR_PASSPHRASE --mode=normal {grip}" for grip in self.keygrips(fingerprint)]
+        if commands:
+            runner.run([connect, "--homedir", str(self.home), "--no-autostart", *commands, "/bye"], SigningError,
+                       "gpg-connect-agent", env=self.env, check=False)  # fmt: skip
 
     def stop_agent(self) -> None:
         """Stop the gpg-agent that gpg started for this home (a run leaves no agent of its own behind)."""
@@ -108,6 +133,21 @@ class Keyring:
         if fpr is None:
             raise SigningError(f"the development key was generated but is not in {self.home}")
         return fpr
+
+
+def _why_it_cannot_sign(sec: list[str]) -> str:
+    """'' when a `sec` line of gpg's colon listing is a key that signs, else why not (after a space)."""
+    validity, expires, capabilities = sec[1], sec[6], sec[11]
+    if validity == "r":
+        return " (revoked)"
+    if validity == "e":
+        when = time.strftime("%Y-%m-%d", time.gmtime(int(expires))) if expires.isdigit() else ""
+        return f" (expired {when})" if when else " (expired)"
+    if validity in ("d", "i"):
+        return " (disabled)" if validity == "d" else " (invalid)"
+    if "S" not in capabilities:  # upper case: what the key with its subkeys can do now
+        return f" (no key or subkey of it may sign; its capabilities: {capabilities or 'none'})"
+    return ""
 
 
 def default_gnupghome() -> Path:
@@ -182,6 +222,14 @@ class KeyResolver:
         )
         self.dev_used = True
         return SigningIdentity(key.name, fpr, self.dev, True)
+
+    def forget_passphrases(self) -> None:
+        """Before and after a run: the agent of the user's keyring keeps no passphrase of the keys it signs
+        with (the development key has none)."""
+        with self._lock:
+            identities = [i for i in self._cache.values() if not i.development]
+        for identity in identities:
+            identity.keyring.forget_passphrases(identity.fingerprint)
 
 
 def rpmsign_path() -> str:

@@ -10,12 +10,15 @@ no link that leaves the repository, no device or hard link), and its spec is rea
 from __future__ import annotations
 
 import io
+import lzma
 import os
+import shutil
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from . import runner
 from .errors import GitError, InputError
@@ -38,49 +41,104 @@ def _safe_relative(name: str, what: str) -> PurePosixPath:
     return PurePosixPath(*[p for p in path.parts if p != "."])
 
 
-def _write_file(top: Path, rel: PurePosixPath, data: bytes, mode: int, what: str) -> None:
-    target = top / rel
-    for parent in list(rel.parents)[:-1]:
+@dataclass(frozen=True)
+class UnpackLimits:
+    """How much an SRPM may unpack to: a 61 KB SRPM can hold a tarball of 2 GiB of zeros."""
+
+    member: int = 512 * 1024 * 1024  # one file
+    total: int = 2 * 1024 * 1024 * 1024  # every file of the tarball and the SRPM together
+
+
+class _Budget:
+    def __init__(self, limits: UnpackLimits, what: str) -> None:
+        self.limits, self.what, self.used = limits, what, 0
+
+    def take(self, name: str, size: int) -> None:
+        if size > self.limits.member:
+            raise InputError(f"{self.what}: {name} unpacks to {size} bytes, more than one file may "
+                             f"({self.limits.member}; srpm2git --max-file-mib)")  # fmt: skip
+        self.used += size
+        if self.used > self.limits.total:
+            raise InputError(f"{self.what}: unpacks to more than {self.limits.total} bytes "
+                             "(srpm2git --max-total-mib)")  # fmt: skip
+
+
+def _no_link_on_the_way(top: Path, rel: PurePosixPath, what: str) -> None:
+    """No directory of `rel` below `top` may be a link: a path never passes through one."""
+    for parent in reversed(list(rel.parents)[:-1]):
         if (top / parent).is_symlink():
-            raise InputError(f"{what}: {rel} would be written through the link {parent}")
+            raise InputError(f"{what}: {rel} would pass through the link {parent}")
+
+
+def _write_file(top: Path, rel: PurePosixPath, data: bytes | IO[bytes], mode: int, what: str) -> None:
+    _no_link_on_the_way(top, rel, what)
+    target = top / rel
     if target.exists() or target.is_symlink():
         raise InputError(f"{what}: {rel} is there twice (the tarball and the SRPM both have it)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    with open(target, "xb") as out:  # O_EXCL: never through a link
+        if isinstance(data, bytes):
+            out.write(data)
+        else:
+            shutil.copyfileobj(data, out, 1 << 20)
     os.chmod(target, 0o755 if mode & 0o111 else 0o644)
 
 
-def _unpack(top: Path, data: bytes, what: str) -> None:
-    """The tarball's tree into `top`, its single top directory stripped."""
+def _unpack(top: Path, data: bytes, what: str, budget: _Budget) -> None:
+    """The tarball's tree into `top`, its single top directory stripped. Members are read one at a time
+    (a file streams to disk, bounded by `budget`) and pass tarfile's `data` filter; links are made last,
+    each checked against the whole tree once it stands (a later link must not make an earlier one leave)."""
     try:
-        archive = tarfile.open(fileobj=io.BytesIO(data))
+        archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
     except tarfile.TarError as exc:
         raise InputError(f"{what}: not a tar archive: {exc}") from exc
+    links: list[tuple[PurePosixPath, str]] = []
     with archive:
-        for member in archive.getmembers():
-            rel = _safe_relative(member.name, what)
-            rel = PurePosixPath(*rel.parts[1:]) if len(rel.parts) > 1 else PurePosixPath()
-            if not rel.parts:
-                continue
-            if member.isdir():
-                (top / rel).mkdir(parents=True, exist_ok=True)
-            elif member.isfile():
-                extracted = archive.extractfile(member)
-                assert extracted is not None
-                _write_file(top, rel, extracted.read(), member.mode, what)
-            elif member.issym():
-                link = PurePosixPath(member.linkname)
-                resolved = PurePosixPath(os.path.normpath(str(rel.parent / link)))
-                if link.is_absolute() or resolved.parts[:1] == ("..",):
-                    raise InputError(f"{what}: the link {rel} -> {member.linkname} leaves the repository")
-                (top / rel).parent.mkdir(parents=True, exist_ok=True)
-                os.symlink(member.linkname, top / rel)
-            else:
-                raise InputError(f"{what}: {member.name} is neither a file, a directory nor a symbolic link")
+        try:
+            for member in archive:
+                rel = _safe_relative(member.name, what)
+                rel = PurePosixPath(*rel.parts[1:]) if len(rel.parts) > 1 else PurePosixPath()
+                if not rel.parts:
+                    continue
+                try:
+                    member = tarfile.data_filter(member, str(top))
+                except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+                    raise InputError(f"{what}: the link {rel} -> {member.linkname} leaves the repository") from None
+                except tarfile.FilterError as exc:
+                    raise InputError(f"{what}: {member.name}: {exc}") from None
+                if member.isdir():
+                    _no_link_on_the_way(top, rel / "x", what)
+                    (top / rel).mkdir(parents=True, exist_ok=True)
+                elif member.isfile():
+                    budget.take(member.name, member.size)
+                    extracted = archive.extractfile(member)
+                    assert extracted is not None
+                    _write_file(top, rel, extracted, member.mode or 0o644, what)
+                elif member.issym():
+                    links.append((rel, member.linkname))
+                else:
+                    raise InputError(f"{what}: {member.name} is neither a file, a directory nor a symbolic link")
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.filename:
+                raise
+            raise InputError(f"{what}: a broken tar archive: {exc}") from exc
+    real_top = Path(os.path.realpath(top))
+    for rel, target in links:
+        _no_link_on_the_way(top, rel, what)
+        if (top / rel).exists() or (top / rel).is_symlink():
+            raise InputError(f"{what}: {rel} is there twice")
+        if PurePosixPath(target).is_absolute():
+            raise InputError(f"{what}: the link {rel} -> {target} leaves the repository")
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, top / rel)
+    for rel, target in links:  # all of them in place: what each resolves to now, through the others
+        if not Path(os.path.realpath(top / rel)).is_relative_to(real_top):
+            raise InputError(f"{what}: the link {rel} -> {target} leaves the repository")
 
 
-def srpm_to_git(srpm: Path, directory: Path) -> Imported:
+def srpm_to_git(srpm: Path, directory: Path, limits: UnpackLimits | None = None) -> Imported:
     what = str(srpm)
+    budget = _Budget(limits or UnpackLimits(), what)
     if directory.exists() and any(directory.iterdir()):
         raise InputError(f"{directory}: exists and is not empty")
     hdr = read_header(srpm)
@@ -88,7 +146,8 @@ def srpm_to_git(srpm: Path, directory: Path) -> Imported:
         raise InputError(f"{srpm}: a binary package, not a source RPM")
     files = {}
     spec_name = None
-    for name, is_spec, data in payload_files(srpm):
+    for name, is_spec, data in payload_files(srpm, limit=budget.limits.member):
+        budget.take(name, len(data))
         rel = _safe_relative(name, what)
         if len(rel.parts) != 1:
             raise InputError(f"{what}: the payload file {name!r} is not a plain file name")
@@ -105,7 +164,7 @@ def srpm_to_git(srpm: Path, directory: Path) -> Imported:
         raise InputError(f"{what}: Source0 {source0} is not in the source RPM (NoSource?)")
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        _unpack(directory, files[source0], f"{what}: {source0}")
+        _unpack(directory, files[source0], f"{what}: {source0}", budget)
         for name, data in sorted(files.items()):
             if name != source0:
                 _write_file(directory, PurePosixPath(name), data, 0o644, what)
@@ -133,31 +192,31 @@ def _commit(directory: Path, hdr: Any, message: str) -> str:
     address = email.rstrip(">").strip().translate(clean) or "srpm2git@localhost.invalid"
     who = f"{name.strip().translate(clean) or 'srpm2git'} <{address}>"
     text = message.encode()
-    stream = [
-        b"commit refs/heads/main\n",
-        f"author {who} {buildtime} +0000\ncommitter {who} {buildtime} +0000\n".encode(),
-    ]
-    stream += [b"data %d\n" % len(text), text, b"\n"]
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory)
-        if ".git" in rel.parts or not (path.is_file() or path.is_symlink()):
-            continue
-        if path.is_symlink():
-            mode, data = "120000", os.fsencode(os.readlink(path))
-        else:
-            mode, data = ("100755" if os.access(path, os.X_OK) else "100644"), path.read_bytes()
-        quoted = str(rel).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        stream += [
-            f'M {mode} inline "{quoted}"\n'.encode("utf-8", "surrogateescape"),
-            b"data %d\n" % len(data),
-            data,
-            b"\n",
-        ]
     git = ["git", "-c", "core.hooksPath=/dev/null", "-C", str(directory)]
-    runner.run([*git, "init", "-q", "-b", "main"], GitError, f"{directory}: git init failed")
-    runner.run(
-        [*git, "fast-import", "--quiet"], GitError, f"{directory}: git fast-import failed", input_bytes=b"".join(stream)
-    )
+    # the stream goes through a file, one repository file at a time: never the whole tree in memory
+    with tempfile.TemporaryFile() as stream:
+        stream.write(b"commit refs/heads/main\n")
+        stream.write(f"author {who} {buildtime} +0000\ncommitter {who} {buildtime} +0000\n".encode())
+        stream.write(b"data %d\n%s\n" % (len(text), text))
+        for path in sorted(directory.rglob("*")):
+            rel = path.relative_to(directory)
+            if ".git" in rel.parts or not (path.is_file() or path.is_symlink()):
+                continue
+            quoted = str(rel).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            if path.is_symlink():
+                mode, size = "120000", len(os.fsencode(os.readlink(path)))
+            else:
+                mode, size = ("100755" if os.access(path, os.X_OK) else "100644"), path.stat().st_size
+            stream.write(f'M {mode} inline "{quoted}"\n'.encode("utf-8", "surrogateescape") + b"data %d\n" % size)
+            if path.is_symlink():
+                stream.write(os.fsencode(os.readlink(path)))
+            else:
+                with open(path, "rb") as data:
+                    shutil.copyfileobj(data, stream, 1 << 20)
+            stream.write(b"\n")
+        stream.seek(0)
+        runner.run([*git, "init", "-q", "-b", "main"], GitError, f"{directory}: git init failed")
+        runner.run([*git, "fast-import", "--quiet"], GitError, f"{directory}: git fast-import failed", stdin=stream)
     runner.run([*git, "read-tree", "HEAD"], GitError, f"{directory}: git read-tree failed")
     return runner.text(
         runner.run([*git, "rev-parse", "HEAD"], GitError, f"{directory}: git rev-parse failed").stdout
