@@ -160,9 +160,11 @@ class Completed:
     stderr: str
 
 
-# Joins the cgroup(s) named before `--` (the whole tree started from here stays in them), then becomes the
-# rest of its arguments. No value from a spec or a user is ever part of this text.
-_JOIN_CGROUP = (
+# Sets the rlimits (file size in 512-byte blocks, no core dumps, the address space in KiB or "none"), joins
+# the cgroup(s) named before `--` (the whole tree started from here stays in them), then becomes the rest of
+# its arguments: one shell, no further exec. No value from a spec or a user is ever part of this text.
+_SANDBOX_START = (
+    'ulimit -c 0 && ulimit -f "$1" && { [ "$2" = none ] || ulimit -v "$2"; } || exit 125; shift 2; '
     'for f do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; done; '
     'while [ "$1" != -- ]; do shift; done; shift; exec "$@"'
 )
@@ -178,12 +180,11 @@ class Running:
         self.stdout_kept = KeptOutput(box.limits.output)
         self.stderr_kept = KeptOutput(box.limits.output)
         self.cgroup = SandboxCgroup.create(box.limits)
-        rlimits = [f"--fsize={box.limits.file_size}", "--core=0"]
-        if self.cgroup is None:  # no memory cgroup: each process's address space instead
-            rlimits.append(f"--as={box.limits.memory}")
+        blocks = str(max(box.limits.file_size // 512, 1))
+        # no memory cgroup: each process's address space instead
+        address_space = "none" if self.cgroup is not None else str(box.limits.memory // 1024)
         procs = [str(p) for p in self.cgroup.procs_files] if self.cgroup else []
-        prlimit = shutil.which("prlimit") or "/usr/bin/prlimit"
-        wrapper = ["/bin/sh", "-c", _JOIN_CGROUP, "sh", *procs, "--", prlimit, *rlimits, "--", *bwrap_argv]
+        wrapper = ["/bin/sh", "-c", _SANDBOX_START, "sh", blocks, address_space, *procs, "--", *bwrap_argv]
         try:
             self.proc = subprocess.Popen(  # noqa: S603 - an argv list, no shell string built from input
                 wrapper,
