@@ -281,6 +281,7 @@ def test_srpm_of_another_spec_is_refused(make_repo, tmp_path):
 def test_without_a_cgroup_the_address_space_bounds_each_process(monkeypatch):
     """Where no cgroup can be made (no pids or memory controller for us), memory falls back to RLIMIT_AS."""
     from altai_release import sandbox
+    from altai_release.cgroups import SandboxCgroup
     from altai_release.errors import SandboxLimitError
     from altai_release.limits import SandboxLimits
 
@@ -288,7 +289,7 @@ def test_without_a_cgroup_the_address_space_bounds_each_process(monkeypatch):
     box = sandbox.Sandbox(limits=SandboxLimits(memory=256 * 1024 * 1024))
     with pytest.raises(SandboxLimitError, match="grab: stopped at its memory limit of 256 MiB"):
         box.run(grab, "grab", 60)  # with the cgroup: killed, and said
-    monkeypatch.setattr(sandbox.SandboxCgroup, "create", classmethod(lambda cls, limits: None))
+    monkeypatch.setattr(SandboxCgroup, "create", classmethod(lambda cls, limits: None))
     refused = box.run(grab, "grab", 60)
     assert refused.returncode != 0 and "MemoryError" in refused.stderr
     assert box.run(["/usr/bin/python3", "-c", "b = bytearray(16 * 1024 * 1024)"], "small", 60).returncode == 0
