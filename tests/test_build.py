@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -209,60 +211,6 @@ def test_mock_asked_for_but_missing(release, state_dir, gnupghome):
     assert tree(release["out"]) == {}
 
 
-FAKE_MOCK = r'''#!/usr/bin/env python3
-"""FakeMock: a test stand-in for Fedora's mock, which cannot run on Debian. It records its argv and the
-config it was given, then does what mock's --rebuild does with a plain rpmbuild, writing results and
-build.log into --resultdir."""
-import json, os, shutil, subprocess, sys, tempfile
-args = sys.argv[1:]
-config = args[args.index("-r") + 1]
-result = args[args.index("--resultdir") + 1]
-srpm = args[args.index("--rebuild") + 1]
-with open(os.environ["FAKE_MOCK_RECORD"], "a") as rec:
-    rec.write(json.dumps({"argv": sys.argv, "config": open(config).read()}) + "\n")
-if os.environ.get("FAKE_MOCK_FAIL"):
-    with open(os.path.join(result, "build.log"), "w") as log:
-        log.write("+ make\nerror: Bad exit status from /var/tmp/rpm-tmp (%build)\n")
-    sys.exit(30)
-opts = {"macros": {}, "environment": {}, "dnf.conf": "[main]\n"}
-exec(open(config).read(), {"config_opts": opts, "include": lambda _name: None})
-if os.environ.get("FAKE_MOCK_CHECK_BUILDREQUIRES"):
-    # as mock's chroot would: every BuildRequires must come from the config's repositories (file:// ones
-    # with metadata, which mock bind-mounts) or from the chroot's base (FAKE_MOCK_BASE)
-    import configparser, urllib.parse
-    repos = configparser.ConfigParser(interpolation=None)
-    repos.read_string(opts["dnf.conf"])
-    def names(query, path):
-        out = subprocess.run(["rpm", "-qp", "--qf", query, path], capture_output=True, text=True, check=True)
-        return set(out.stdout.split())
-    provided = set(os.environ.get("FAKE_MOCK_BASE", "").split())
-    for section in repos.sections():
-        url = repos[section].get("baseurl", "")
-        where = urllib.parse.unquote(urllib.parse.urlparse(url).path)
-        if url.startswith("file://") and os.path.exists(os.path.join(where, "repodata", "repomd.xml")):
-            for name in os.listdir(where):
-                if name.endswith(".rpm"):
-                    provided |= names("[%{PROVIDENAME}\n]", os.path.join(where, name))
-    missing = sorted(n for n in names("[%{REQUIRENAME}\n]", srpm) if n not in provided and "(" not in n)
-    if missing:
-        with open(os.path.join(result, "root.log"), "w") as log:
-            log.write("".join(f"DEBUG util.py: No matching package to install: '{n}'\n" for n in missing))
-            log.write("ERROR: Command failed: dnf builddep\n")
-        sys.exit(30)
-top = tempfile.mkdtemp()
-# as mock's chroot: the config's macros (dist, build host, SOURCE_DATE_EPOCH's use) and environment apply
-defines = [a for name, value in opts["macros"].items() for a in ("--define", f"{name.lstrip('%')} {value}")]
-proc = subprocess.run(["rpmbuild", "--nodeps", "--define", "_topdir " + top, *defines, "--rebuild", srpm],
-                      capture_output=True, text=True, env={**os.environ, **opts["environment"]})
-open(os.path.join(result, "build.log"), "w").write(proc.stdout + proc.stderr)
-for d, _, files in os.walk(os.path.join(top, "RPMS")):
-    for f in files:
-        shutil.copy(os.path.join(d, f), result)
-shutil.rmtree(top)
-sys.exit(proc.returncode)
-'''
-
-
 class _MockConfigOpts(dict):
     """What mock's config loader gives an exec'd config: nested option dicts and include()."""
 
@@ -270,17 +218,28 @@ class _MockConfigOpts(dict):
         super().__init__(macros={}, environment={}, **{"dnf.conf": "[main]\n"})
 
 
+MOCK_CONFIGS = ROOT / "tests" / "mock-configs"
+
+
 @pytest.fixture
-def fake_mock(tmp_path):
+def fake_mock(tmp_path, release):
+    """FakeMock (tests/fakemock.py) as `mock` on PATH, and the test release's layout pointing mock at the test
+    config tree (laid out as mock-core-configs installs /etc/mock, EPEL 6 under eol/)."""
     bindir = tmp_path / "fakebin"
     bindir.mkdir()
-    (bindir / "mock").write_text(FAKE_MOCK)
+    shutil.copy(ROOT / "tests" / "fakemock.py", bindir / "mock")
     (bindir / "mock").chmod(0o755)
     record = tmp_path / "mock-calls.jsonl"
+    layout = release["layout"]
+    chroot = 'mock_chroot = "epel-6-x86_64"\n'
+    layout.write_text(layout.read_text().replace(chroot, f'{chroot}mock_configdir = "{MOCK_CONFIGS}"\n', 1))
     return {"PATH": f"{bindir}:{os.environ['PATH']}", "FAKE_MOCK_RECORD": str(record)}, record
 
 
 def test_mock_builder_argv_and_config(release, state_dir, gnupghome, fake_mock):
+    """The config mock loads: the stock EPEL 6 config from eol/ (mock-core-configs >= 33.4), a stable root
+    (mock's caches are keyed by it) and the uniqueness in --uniqueext; two runs use the same root name; what
+    is published carries the dist, as a real mock build's NEVRA does."""
     env, record = fake_mock
     run = build(release, state_dir, gnupghome, "libaltai", "altai-app", "--jobs", "2", "--json", env=env)
     assert run.returncode == 0, run.stderr
@@ -289,18 +248,50 @@ def test_mock_builder_argv_and_config(release, state_dir, gnupghome, fake_mock):
     assert len(calls) == 2
     for call in calls:
         argv = call["argv"]
-        assert argv[1] == "-r" and argv[2].endswith(".cfg")
-        assert argv[3] == "--uniqueext" and argv[5] == "--resultdir" and argv[7] == "--rebuild"
-        assert argv[8].endswith(".src.rpm") and len(argv) == 9
+        assert argv[1] == "-r" and argv[2].endswith(".cfg") and argv[3:5] == ["--configdir", str(MOCK_CONFIGS)]
+        assert argv[5] == "--uniqueext" and argv[7] == "--resultdir" and argv[9] == "--rebuild"
+        assert argv[10].endswith(".src.rpm") and len(argv) == 11
         includes: list[str] = []
         opts = _MockConfigOpts()
         exec(compile(call["config"], argv[2], "exec"), {"config_opts": opts, "include": includes.append})  # noqa: S102
-        assert includes == ["epel-6-x86_64.cfg"]
+        assert includes == ["eol/epel-6-x86_64.cfg"]
         assert opts["macros"]["%dist"] == ".el6"
         assert opts["rpmbuild_networking"] is False
-        assert opts["root"].startswith("altai-epel-6-x86_64-") and argv[4] in opts["root"]
+        assert opts["root"] == "altai-epel-6-x86_64" and call["root"] == f"altai-epel-6-x86_64-{argv[6]}"
         assert opts["environment"]["SOURCE_DATE_EPOCH"].isdigit()
-    assert calls[0]["argv"][4] != calls[1]["argv"][4]  # parallel builds never share a chroot
+    assert calls[0]["argv"][6] != calls[1]["argv"][6]  # parallel builds never share a chroot
+    published = sorted(p for p in tree(release["out"]) if p.endswith(".rpm"))
+    assert "deps/misc/libaltai-1.2-1.el6.x86_64.rpm" in published and not [p for p in published if ".el6" not in p]
+    assert build(release, state_dir, gnupghome, "libaltai", "--rebuild", env=env).returncode == 0
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(calls) == 3 and {c["config_root"] for c in calls} == {"altai-epel-6-x86_64"}  # the next run too
+
+
+def test_mock_chroot_the_host_lacks_is_refused_naming_the_paths(release, state_dir, gnupghome, fake_mock):
+    env, record = fake_mock
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('mock_chroot = "epel-6-x86_64"', 'mock_chroot = "epel-5-x86_64"'))
+    run = build(release, state_dir, gnupghome, "libaltai", "--builder", "mock", env=env)
+    assert_one_line_error(run, "mock chroot 'epel-5-x86_64': this host's mock has no such config",
+                          f"{MOCK_CONFIGS}/epel-5-x86_64.cfg, {MOCK_CONFIGS}/eol/epel-5-x86_64.cfg")  # fmt: skip
+    assert not record.exists()  # refused before mock ran
+    # named with its eol/ directory, it is found there
+    layout.write_text(layout.read_text().replace('"epel-5-x86_64"', '"eol/epel-6-x86_64"'))
+    assert build(release, state_dir, gnupghome, "libaltai", "--builder", "mock", env=env).returncode == 0
+
+
+def test_mock_refusing_its_config_is_one_line_with_mocks_reason(release, state_dir, gnupghome, fake_mock, tmp_path):
+    """A config tree whose template is missing: mock exits 3 with 'Could not find included config file'."""
+    env, _ = fake_mock
+    broken = tmp_path / "mock-configs"
+    shutil.copytree(MOCK_CONFIGS, broken)
+    (broken / "eol" / "templates" / "centos-6.tpl").unlink()
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace(str(MOCK_CONFIGS), str(broken)))
+    run = build(release, state_dir, gnupghome, "libaltai", "--builder", "mock", env=env)
+    assert_one_line_error(run, "libaltai: mock refused its config",
+                          f"Could not find included config file: {broken}/eol/templates/centos-6.tpl")  # fmt: skip
+    assert tree(release["out"]) == {}
 
 
 def test_mock_config_includes_the_published_release_repositories(release, state_dir, gnupghome, fake_mock):
@@ -334,13 +325,16 @@ def test_mock_installs_what_the_run_built_earlier(release, state_dir, gnupghome,
 
 
 def test_mock_without_the_runs_repository_cannot_build_the_dependent(release, state_dir, gnupghome, fake_mock):
-    """The control: FakeMock really refuses a BuildRequires that none of its repositories has."""
+    """The control: FakeMock really refuses a BuildRequires that none of its repositories has, where mock
+    puts it (root.log, exit 30), and the one line quotes root.log's reason, not build.log's 'Mock Version'."""
     env, _ = fake_mock
     env = {**env, "FAKE_MOCK_CHECK_BUILDREQUIRES": "1"}
     run = build(release, state_dir, gnupghome, "altai-app", "--builder", "mock", env=env)
     log = logs(release["out"]) / "altai-app" / "root.log"
-    assert_one_line_error(run, "altai-app", "build failed in mock", str(log))
+    assert_one_line_error(run, "altai-app: mock could not prepare the build root", str(log),
+                          "no package provides the BuildRequires libaltai-devel")  # fmt: skip
     assert "No matching package to install: 'libaltai-devel'" in log.read_text()
+    assert (logs(release["out"]) / "altai-app" / "build.log").read_text().startswith("Mock Version")
 
 
 def test_mock_failure_reports_build_log_tail(release, state_dir, gnupghome, fake_mock):
@@ -349,6 +343,45 @@ def test_mock_failure_reports_build_log_tail(release, state_dir, gnupghome, fake
     log = logs(release["out"]) / "libaltai" / "build.log"
     assert_one_line_error(run, "libaltai", "build failed in mock", str(log), "Bad exit status")
     assert tree(release["out"]) == {}
+
+
+def test_a_failed_mock_build_stops_its_siblings(release, state_dir, gnupghome, fake_mock, make_repo):
+    """One package fails while another's mock runs for minutes: the run stops that mock (SIGTERM to its
+    process group) instead of waiting for it."""
+    env, record = fake_mock
+    slow = make_repo({"slow.spec": APP_SPEC.replace("altai-app", "slow").replace("BuildRequires", "#")
+                      .replace("%{BUILD_STEP}", "true"), "app.txt": "x\n"})  # fmt: skip
+    layout = release["layout"]
+    layout.write_text(layout.read_text() + f'\n[packages.slow]\ngit = "{slow.path}"\nrepository = "misc"\n')
+    env = {**env, "FAKE_MOCK_SLEEP_FOR": "slow", "FAKE_MOCK_SLEEP": "120", "FAKE_MOCK_FAIL_FOR": "libaltai"}
+    start = time.monotonic()
+    run = build(release, state_dir, gnupghome, "libaltai", "slow", "--builder", "mock", "--jobs", "2", env=env)
+    elapsed = time.monotonic() - start
+    assert_one_line_error(run, "libaltai", "build failed in mock")
+    assert elapsed < 60, f"the run waited {elapsed:.0f}s for the sibling"
+    calls = {json.loads(line)["argv"][-1].rsplit("/", 1)[1].split("-")[0]: json.loads(line)
+             for line in record.read_text().splitlines()}  # fmt: skip
+    assert calls["slow"]["terminated"] is True
+    assert tree(release["out"]) == {}
+
+
+@pytest.mark.skipif(shutil.which("mock") is None, reason="mock is not installed on this host (it is not packaged "
+                    "for Debian); on a Fedora or EL CI host this test runs the real mock's config loader")  # fmt: skip
+def test_real_mock_loads_the_rendered_config(release, tmp_path):
+    """The only skip of its kind: where mock exists, `mock -r CFG --debug-config` on the config we render."""
+    from altai_release.builders.base import BuildJob
+    from altai_release.builders.mock import MockBuilder
+    from altai_release.layout import load_layout
+
+    layout = load_layout(release["layout"])
+    entry = layout.package("libaltai")
+    builder = MockBuilder(layout.templates, "altai 9.9", tmp_path / "run-repo", chroots=[entry.mock_chroot])
+    builder.start({})
+    job = BuildJob(entry, tmp_path / "x.src.rpm", tmp_path, tmp_path, 1_700_000_000, "check")
+    config = tmp_path / "libaltai.cfg"
+    config.write_text(builder.config(job))
+    proc = subprocess.run(["mock", "-r", str(config), "--debug-config"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, state_dir, gnupghome):

@@ -105,6 +105,7 @@ class ReleaseLayout:
     koji: KojiSettings | None = None  # the hub and target of --builder koji
     sandbox: SandboxLimits = DEFAULT_LIMITS  # what a spec's sandboxed step may use
     downloads: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # what one download may take
+    mock_configdir: Path = Path("/etc/mock")  # where mock's own configs are (mock --configdir)
 
     def package(self, name: str) -> PackageEntry:
         try:
@@ -144,7 +145,18 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     r.check_keys(
         release,
         "release",
-        {"name", "version", "dist", "mock_chroot", "macros", "templates", "priority", "lookaside", "target_rpm"},
+        {
+            "name",
+            "version",
+            "dist",
+            "mock_chroot",
+            "mock_configdir",
+            "macros",
+            "templates",
+            "priority",
+            "lookaside",
+            "target_rpm",
+        },
     )
     dist = r.string(data, "release.dist", default="")
     chroot = r.string(data, "release.mock_chroot")
@@ -225,6 +237,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         koji=read_koji(r, data, base),
         sandbox=read_limits(r, data),
         downloads=read_download_limits(r, data),
+        mock_configdir=(base / r.string(data, "release.mock_configdir", default="/etc/mock")).resolve(),
     )
 
 

@@ -52,7 +52,16 @@ def make_builder(
             for name, repo in layout.repositories.items()
             if repo.content != "sources" and current is not None and (current / repo.path / "repodata").is_dir()
         ]
-        return MockBuilder(layout.templates, f"{layout.name} {layout.version}", staging / "run-repo", repos)
+        chroots = sorted({p.mock_chroot for p in layout.packages.values()})
+        return MockBuilder(
+            layout.templates,
+            f"{layout.name} {layout.version}",
+            staging / "run-repo",
+            repos,
+            configdir=layout.mock_configdir,
+            chroots=chroots,
+            root_prefix=layout.name,
+        )
     from .local import LocalBuilder
 
     return LocalBuilder(layout.macro_files, layout.sandbox)
