@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,14 +239,23 @@ class Running:
                 self.proc.stdin.close()
             except BrokenPipeError:
                 pass
-        try:
-            self.proc.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
+        # a timer kills it at the limit: Popen.wait(timeout=...) polls with sleeps of up to 50 ms, which
+        # every build would pay on top of its time
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
             self.kill()
+
+        timer = threading.Timer(seconds, expire)
+        timer.start()
+        try:
             self.proc.wait()
-            self._join()
-            raise self._limit_error(f"{self.what}: stopped after {seconds:.0f}s, the sandbox's time limit") from None
+        finally:
+            timer.cancel()
         self._join()
+        if expired.is_set():
+            raise self._limit_error(f"{self.what}: stopped after {seconds:.0f}s, the sandbox's time limit")
         self.check_limits()
         return Completed(self.proc.returncode, self.stdout_kept.text(), self.stderr_kept.text())
 

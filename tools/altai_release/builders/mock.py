@@ -180,12 +180,20 @@ class MockBuilder:
         try:
             if self._aborted.is_set():
                 os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=BUILD_TIMEOUT)
-            except subprocess.TimeoutExpired:
+            expired = threading.Event()
+
+            def expire() -> None:  # a timer, not Popen.wait(timeout=...), which polls with sleeps
+                expired.set()
                 os.killpg(proc.pid, signal.SIGTERM)
+
+            timer = threading.Timer(BUILD_TIMEOUT, expire)
+            timer.start()
+            try:
                 proc.wait()
-                raise MockError(f"{name}: mock took longer than {BUILD_TIMEOUT}s; stopped", argv) from None
+            finally:
+                timer.cancel()
+            if expired.is_set():
+                raise MockError(f"{name}: mock took longer than {BUILD_TIMEOUT}s; stopped", argv)
         finally:
             with self._lock:
                 self._running.discard(proc)
