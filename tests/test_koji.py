@@ -290,3 +290,21 @@ def test_a_hub_that_sends_more_than_it_lists_is_refused(release, state_dir, gnup
 
     assert_one_line_error(run, "koji task", "bytes, the hub lists")
     assert tree(release["out"]) == {}
+
+
+def test_readme_profile_example_works_when_copied(tmp_path):
+    """The README's profile, read by the koji library itself: an inline '; comment' after a value stayed part
+    of the value (koji's reader keeps it), so the copied example named a certificate that does not exist."""
+    import re
+
+    import koji
+    from altai_testlib import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"a profile \(`~/.koji/config.d/altai.conf`\):\n\n```ini\n(.*?)```", readme, re.S)
+    assert block is not None
+    profile = tmp_path / "altai.conf"
+    profile.write_text(block.group(1))
+    config = koji.read_config_files([str(profile)])
+    assert config.get("altai", "cert") == "~/.koji/altai-release.pem"
+    assert config.get("altai", "server") == "https://koji.example/kojihub"

@@ -74,6 +74,7 @@ def test_tree_layout_manifest_and_repo_file(release, state_dir, gnupghome):
         "gpgcheck": "1",
         "gpgkey": "http://mirror.example/altai/9.9/RPM-GPG-KEY-altai",
         "priority": "10",
+        "metadata_expire": "1h",
     }
     assert sections["altai-misc-srpms"]["enabled"] == "0"
 
@@ -531,3 +532,37 @@ def test_a_package_is_made_of_its_tree_its_spec_and_the_files_it_names(release, 
     shared.commit({"specs/beta.conf": "b=2\n"})
     run = build(release, state_dir, gnupghome, "--all", "--json")
     assert run.returncode != 0 and "beta-1.0-1.el6" in run.stderr and "a published NEVRA never changes" in run.stderr
+
+
+def test_published_release_is_readable_by_a_web_server(release, state_dir, gnupghome):
+    """Every release directory was 0700 (mkdtemp): nginx or httpd, as their own user, got 'Permission denied'.
+    The tree is read here as `nobody`, from a directory anyone may traverse."""
+    import shutil
+    import tempfile
+
+    served = Path(tempfile.mkdtemp(prefix="altai-served-"))
+    try:
+        served.chmod(0o755)
+        release["out"] = served / "out"
+        assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+        package = next((release["out"] / "deps" / "misc").glob("libaltai-1*.rpm"))
+        for path in (release["out"] / "altai.repo", release["out"] / "manifest.json", package):
+            read = subprocess.run(["runuser", "-u", "nobody", "--", "cat", str(path)], capture_output=True)
+            assert read.returncode == 0, (path, read.stderr)
+            assert read.stdout == path.read_bytes()
+    finally:
+        shutil.rmtree(served)
+
+
+def test_altai_repo_sets_metadata_expire(release, state_dir, gnupghome):
+    """A moving --base-url and dnf's two-day default: distro-sync said 'Nothing to do' for two days."""
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    sections = (release["out"] / "altai.repo").read_text().split("\n[")[1:]
+    assert sections and all("\nmetadata_expire=1h\n" in s for s in sections)
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('dist = ".el6"', 'dist = ".el6"\nmetadata_expire = "10m"', 1))
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    assert "metadata_expire=10m" in (release["out"] / "altai.repo").read_text()
+    layout.write_text(layout.read_text().replace('"10m"', '"soon"'))
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, 'release.metadata_expire: expected seconds, or a number with s, m, h or d, or "never"')

@@ -282,6 +282,31 @@ def test_srpm2git_round_trip(tmp_path):
         assert payload(again, name) == payload(srpm, name), name
 
 
+@pytest.mark.parametrize("same", [True, False])
+def test_srpm2git_spec_in_the_tarball_too(tmp_path, same):
+    """Many upstream tarballs ship their spec, and %autorelease wants it at the root: the same file twice is
+    one file; where the two differ, the SRPM's copy (what was built) is kept and the user is told."""
+    from altai_testlib import run_tool
+
+    shipped = PATCHED_SPEC if same else PATCHED_SPEC.replace("Summary:", "# an older copy\nSummary:")
+    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/patched.spec": shipped.encode()})
+    repo = tmp_path / "imported"
+    run = run_tool("srpm2git.py", str(srpm), str(repo))
+    assert run.returncode == 0, run.stderr
+    assert (repo / "patched.spec").read_text() == PATCHED_SPEC
+    kept = "warning: patched.spec: the tarball and the SRPM differ; the SRPM's copy is kept"
+    assert (kept in run.stderr) != same
+    # a normal index, as `git add` writes one (asked before git status, which rewrites it): read-tree
+    # alone leaves every entry's stat data zero
+    debug = subprocess.run(["git", "-C", str(repo), "ls-files", "--debug"], capture_output=True, text=True).stdout
+    sizes = [line.split("size: ")[1].split()[0] for line in debug.splitlines() if "size: " in line]
+    assert sizes and "0" not in sizes and "mtime: 0:0" not in debug, debug
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout == ""
+    back = run_tool("git2srpm.py", "--dist", ".el6", "--outdir", str(tmp_path / "back"), str(repo))
+    assert back.returncode == 0 and "uncommitted changes" not in back.stderr, back.stderr
+
+
 @pytest.mark.parametrize(
     ("member", "fragment"),
     [

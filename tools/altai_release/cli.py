@@ -331,6 +331,8 @@ def srpm2git_main(argv: Sequence[str] | None = None) -> int:
             raise InputError(f"{args.srpm}: no such file")
         limits = UnpackLimits(args.max_file_mib << 20, args.max_total_mib << 20)
         made = srpm_to_git(args.srpm.absolute(), args.directory.absolute(), limits)
+        for note in made.notes:
+            _warn(note)
         dist = f" --dist {made.dist}" if made.dist else ""
         print(f"{made.repository}: {made.nevra} at commit {made.commit[:12]}", file=sys.stderr)
         print(f"rebuild it with: tools/git2srpm.py{dist} {made.repository}", file=sys.stderr)

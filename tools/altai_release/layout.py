@@ -106,6 +106,7 @@ class ReleaseLayout:
     sandbox: SandboxLimits = DEFAULT_LIMITS  # what a spec's sandboxed step may use
     downloads: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # what one download may take
     mock_configdir: Path = Path("/etc/mock")  # where mock's own configs are (mock --configdir)
+    metadata_expire: str = "1h"  # altai.repo's: how long hosts trust fetched metadata (90m, 6h, never)
 
     def package(self, name: str) -> PackageEntry:
         try:
@@ -156,6 +157,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
             "priority",
             "lookaside",
             "target_rpm",
+            "metadata_expire",
         },
     )
     dist = r.string(data, "release.dist", default="")
@@ -238,7 +240,16 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         sandbox=read_limits(r, data),
         downloads=read_download_limits(r, data),
         mock_configdir=(base / r.string(data, "release.mock_configdir", default="/etc/mock")).resolve(),
+        metadata_expire=_metadata_expire(r, data),
     )
+
+
+def _metadata_expire(r: TomlReader, data: dict[str, Any]) -> str:
+    value = r.string(data, "release.metadata_expire", default="1h")
+    if not re.match(r"^(\d+[smhd]?|never)$", value):
+        expected = 'expected seconds, or a number with s, m, h or d, or "never"'
+        raise r.fail("release.metadata_expire", f"{expected}, found {value!r}")
+    return value
 
 
 def _target_rpm(r: TomlReader, data: dict[str, Any]) -> str | None:

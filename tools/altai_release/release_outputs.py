@@ -48,6 +48,7 @@ def repo_file(layout: ReleaseLayout, base_url: str, memo: Path | None = None) ->
         "release": layout.name,
         "version": layout.version,
         "priority": layout.priority,
+        "metadata_expire": layout.metadata_expire,
         "base_url": base_url.rstrip("/"),
         "repositories": repos,
     }

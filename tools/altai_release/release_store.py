@@ -139,7 +139,9 @@ class ReleaseStore:
     # -- making and publishing a release --------------------------------------------------------
     def new_release_dir(self) -> Path:
         self.releases.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=self.releases))
+        made = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=self.releases))
+        made.chmod(0o755)  # mkdtemp's 0700 would keep a web server (nginx, httpd as their own user) out
+        return made
 
     def publish(self, release_dir: Path) -> None:
         """Point OUT at release_dir in one atomic rename; then drop releases beyond the last three."""

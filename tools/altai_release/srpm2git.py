@@ -32,6 +32,7 @@ class Imported:
     commit: str
     nevra: str
     dist: str  # what --dist gives git2srpm the SRPM's Release back ("" when the spec has no %{?dist})
+    notes: tuple[str, ...] = ()  # what the user should know (a file the tarball and the SRPM both had)
 
 
 def _safe_relative(name: str, what: str) -> PurePosixPath:
@@ -139,6 +140,7 @@ def _unpack(top: Path, data: bytes, what: str, budget: _Budget) -> None:
 def srpm_to_git(srpm: Path, directory: Path, limits: UnpackLimits | None = None) -> Imported:
     what = str(srpm)
     budget = _Budget(limits or UnpackLimits(), what)
+    notes: list[str] = []
     if directory.exists() and any(directory.iterdir()):
         raise InputError(f"{directory}: exists and is not empty")
     hdr = read_header(srpm)
@@ -166,8 +168,16 @@ def srpm_to_git(srpm: Path, directory: Path, limits: UnpackLimits | None = None)
     try:
         _unpack(directory, files[source0], f"{what}: {source0}", budget)
         for name, data in sorted(files.items()):
-            if name != source0:
-                _write_file(directory, PurePosixPath(name), data, 0o644, what)
+            if name == source0:
+                continue
+            unpacked = directory / name
+            if unpacked.is_file() and not unpacked.is_symlink():
+                # upstream tarballs often ship the spec (and %autorelease wants it at the root): the same
+                # file twice is one file; where they differ, the SRPM's copy is what was built
+                if unpacked.read_bytes() != data:
+                    notes.append(f"{name}: the tarball and the SRPM differ; the SRPM's copy is kept")
+                unpacked.unlink()
+            _write_file(directory, PurePosixPath(name), data, 0o644, what)
         commit = _commit(directory, hdr, f"Import {hdr['name']}-{hdr['version']}-{hdr['release']} from {srpm.name}")
     except BaseException:
         for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
@@ -179,7 +189,7 @@ def srpm_to_git(srpm: Path, directory: Path, limits: UnpackLimits | None = None)
     release = str(hdr["release"])
     # the spec read without a dist gives the Release the SRPM had before its dist was added
     dist = release[len(info.release) :] if release.startswith(info.release) else ""
-    return Imported(directory, commit, f"{hdr['name']}-{hdr['version']}-{release}", dist)
+    return Imported(directory, commit, f"{hdr['name']}-{hdr['version']}-{release}", dist, tuple(notes))
 
 
 def _commit(directory: Path, hdr: Any, message: str) -> str:
@@ -218,6 +228,9 @@ def _commit(directory: Path, hdr: Any, message: str) -> str:
         runner.run([*git, "init", "-q", "-b", "main"], GitError, f"{directory}: git init failed")
         runner.run([*git, "fast-import", "--quiet"], GitError, f"{directory}: git fast-import failed", stdin=stream)
     runner.run([*git, "read-tree", "HEAD"], GitError, f"{directory}: git read-tree failed")
+    # read-tree leaves every entry's stat data zero: a normal index, as `git add` would write, so that the
+    # next git2srpm does not take the new repository for one with uncommitted changes
+    runner.run([*git, "update-index", "-q", "--refresh"], GitError, f"{directory}: git update-index failed")
     return runner.text(
         runner.run([*git, "rev-parse", "HEAD"], GitError, f"{directory}: git rev-parse failed").stdout
     ).strip()
