@@ -53,7 +53,9 @@ def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
     summary = json.loads((tmp_path / "artifacts" / "release.json").read_text())
     assert sorted(p["package"] for p in summary) == ["instance-notifier", "nova-fping"]
     assert all(p["signed_by"]["development"] is False for p in summary)
-    assert "ok: repoclosure of centos6, centos6-updates, epel, misc" in run.stderr
+    # the shipped layout imports nothing from EPEL or CentOS updates: those empty repositories, whose keys
+    # the tree cannot publish, are not in altai.repo, so acceptance checks the two that are
+    assert "ok: repoclosure of centos6, misc" in run.stderr
     assert "ok: dnf install of 2 packages with gpgcheck" in run.stderr
     assert (tmp_path / "artifacts" / "RELEASE-NOTES.md").is_file()
     assert (tmp_path / "out" / "index.html").is_file()

@@ -45,7 +45,9 @@ def accept(layout: ReleaseLayout, out: Path, base_repos: Path | None, releasever
     with tempfile.TemporaryDirectory(prefix="altai-accept-") as tmp:
         root, reposdir = Path(tmp) / "root", Path(tmp) / "repos"
         reposdir.mkdir()
-        (reposdir / "altai.repo").write_text(repo_file(layout, release_dir.as_uri()), encoding="utf-8")
+        repo_text = repo_file(layout, release_dir.as_uri(), manifest)
+        (reposdir / "altai.repo").write_text(repo_text, encoding="utf-8")
+        binary = [n for n in binary if f"[{layout.name}-{n}]" in repo_text]  # an empty upstream one is left out
         if base_repos is not None:
             shutil.copyfile(base_repos, reposdir / "base.repo")
         checks = [f"--releasever={releasever}"]

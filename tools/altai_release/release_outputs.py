@@ -32,8 +32,11 @@ def check_base_url(base_url: str | None) -> None:
         )
 
 
-def repo_file(layout: ReleaseLayout, base_url: str, memo: Path | None = None) -> str:
-    """altai.repo's text; with `memo`, kept there for the next run with the same layout and templates."""
+def repo_file(layout: ReleaseLayout, base_url: str, manifest: Manifest, memo: Path | None = None) -> str:
+    """altai.repo's text; with `memo`, kept there for the next run with the same layout and templates. An
+    upstream repository that is empty in `manifest` and whose key has no public key file is left out: its
+    `gpgkey=` would name a key the tree cannot publish (until a package of it brings one)."""
+    filled = {e.repository for e in manifest.entries}
     repos = [
         {
             "id": f"{layout.name}-{name}",
@@ -43,6 +46,7 @@ def repo_file(layout: ReleaseLayout, base_url: str, memo: Path | None = None) ->
             "sources_only": repo.content == "sources",
         }
         for name, repo in layout.repositories.items()
+        if name in filled or repo.content != "upstream" or layout.keys[repo.signed_by].file is not None
     ]
     context = {
         "release": layout.name,

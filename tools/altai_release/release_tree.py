@@ -30,7 +30,8 @@ def assemble_release(
     previous_dir = store.current()
     previous = store.current_manifest() or Manifest(layout.name, layout.version)
     plan = plan_release(layout, previous, additions, replaced_origins, complete, kept_origins)
-    repo_text = repo_file(layout, base_url or store.out.as_uri(), store.cache / "rendered" / "altai.repo.json")
+    memo = store.cache / "rendered" / "altai.repo.json"
+    repo_text = repo_file(layout, base_url or store.out.as_uri(), plan.manifest, memo)
     if (
         previous_dir is not None
         and not plan.new_files
