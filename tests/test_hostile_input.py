@@ -145,6 +145,9 @@ def test_sigterm_leaves_nothing_behind(make_repo, outdir, tmp_path):
         ("build.py", ["--wait", "nan", "x"], "--wait"),
         ("build.py", ["--wait", "-1", "x"], "--wait"),
         ("build.py", ["--no-such-option"], "--no-such-option"),
+        # an option of one mode without that mode did nothing, silently
+        ("build.py", ["--base-repos", "base.repo", "x"], "--base-repos goes with --accept"),
+        ("build.py", ["--against", "new.json", "x"], "--against goes with --diff OLD or --notes OLD"),
     ],
 )
 def test_usage_errors_are_one_line(tool, args, fragment):

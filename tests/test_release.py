@@ -566,3 +566,12 @@ def test_altai_repo_sets_metadata_expire(release, state_dir, gnupghome):
     layout.write_text(layout.read_text().replace('"10m"', '"soon"'))
     run = build(release, state_dir, gnupghome, "libaltai")
     assert_one_line_error(run, 'release.metadata_expire: expected seconds, or a number with s, m, h or d, or "never"')
+
+
+def test_accept_without_base_repositories_says_what_is_missing(release, state_dir, gnupghome):
+    """--accept without --base-repos failed with 'repoclosure failed: /bin/sh' and no hint."""
+    assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
+    run = build(release, state_dir, gnupghome, "--accept")
+    assert_one_line_error(
+        run, "repoclosure failed", "the base OS provides these: give its .repo file with --base-repos"
+    )

@@ -75,3 +75,4 @@ def test_release_job_fails_when_a_dependency_does_not_resolve(tmp_path, release_
     run = release_job(tmp_path, release_key, base_os(tmp_path, leave_out="python3-novaclient-"))
     assert run.returncode == 4, run.stderr
     assert "repoclosure failed" in run.stderr and "python3-novaclient" in run.stderr
+    assert "give its .repo file with --base-repos" not in run.stderr  # the job gives one: no hint

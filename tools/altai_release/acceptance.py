@@ -55,10 +55,14 @@ def accept(layout: ReleaseLayout, out: Path, base_repos: Path | None, releasever
         code, output = _dnf(root, reposdir, *checks, "repoclosure", *repo_ids, plugins=("--disableplugin=local",))
         if code != 0 or "unresolved deps" in output:
             missing = [ln.strip() for ln in output.splitlines() if ln.startswith("    ")][:5]
-            raise AcceptanceError(f"{out}: repoclosure failed: {', '.join(missing) or runner.reason(output)}")
+            hint = (
+                "" if base_repos is not None else " (the base OS provides these: give its .repo file with --base-repos)"
+            )
+            raise AcceptanceError(f"{out}: repoclosure failed: {', '.join(missing) or runner.reason(output)}{hint}")
         names = sorted({e.name for e in manifest.entries if e.arch != "src" and e.repository in binary})
         if names:
             code, output = _dnf(root, reposdir, *checks, "install", *names)
             if code != 0:
                 raise AcceptanceError(f"{out}: dnf cannot install the release: {runner.reason(output)}")
-    return [f"repoclosure of {', '.join(binary)}", f"dnf install of {len(names)} packages with gpgcheck"]
+    installed = f"{len(names)} package{'s' if len(names) != 1 else ''}"
+    return [f"repoclosure of {', '.join(binary)}", f"dnf install of {installed} with gpgcheck"]

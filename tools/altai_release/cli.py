@@ -268,6 +268,11 @@ def build_main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.accept and (args.packages or args.all):
             raise InputError("--accept checks the published release and builds nothing: run it after the build")
+        # an option of one mode given without that mode did nothing, silently
+        if args.base_repos is not None and not args.accept:
+            raise InputError("--base-repos goes with --accept (a .repo file of the base OS repositories)")
+        if args.against is not None and args.diff is None and args.notes is None:
+            raise InputError("--against goes with --diff OLD or --notes OLD (the newer manifest to compare with)")
         if args.accept:
             from .acceptance import accept
 
