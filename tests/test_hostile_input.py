@@ -694,3 +694,22 @@ def test_endless_or_hostile_files_named_on_the_command_line(release, state_dir, 
     assert proc.returncode == 2, proc.stderr
     assert_one_line_error(Run(proc.returncode, proc.stdout, proc.stderr), fragment)
     assert peak < 300, f"build.py peaked at {peak} MiB"
+
+
+def test_a_run_from_inside_the_published_release_is_not_refused(release, state_dir, gnupghome):
+    """OUT that is already a release of ours is replaced by moving a link: a shell sitting in the tree loses
+    nothing, so the refusal of 'the current directory' is for a plain OUT only."""
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    argv = build_argv(release, state_dir, "libaltai", "--rebuild")
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=release["out"],
+                          env={**os.environ, "GNUPGHOME": str(gnupghome)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_forgetting_passphrases_never_raises(tmp_path):
+    """It runs while a failed run unwinds: a key gpg cannot list must not replace the run's own error."""
+    from altai_release.signing import Keyring
+
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    Keyring(home).forget_passphrases("0" * 40)  # no such key: gpg fails, and this says nothing

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .buildcache import BuildCache, inputs_key, kept_results, record_builds
 from .builders import choose_builder_kind, make_builder
-from .errors import AltaiError, InputError, NoSpaceError, PublishError
+from .errors import InputError, NoSpaceError, PublishError, ToolError
 from .layout import PackageEntry, ReleaseLayout
 from .manifest import Manifest
 from .paths import DEFAULT_OUT, DEFAULT_STATE
@@ -110,9 +110,10 @@ class ReleaseBuild:
             staging = self.store.staging()
             try:
                 return self._run(self._prepare(entries, staging), complete)
-            except (AltaiError, OSError) as exc:
-                # a full disk shows as whatever failed first (rpmsign, the rpmdb, rpmbuild, a write): say it
-                if isinstance(exc, NoSpaceError) or not (_no_space(exc) or _full(self.store.store)):
+            except (ToolError, PublishError, OSError) as exc:
+                # a full disk shows as whatever failed first (rpmsign, the rpmdb, rpmbuild, a write): say it;
+                # a bad ref, spec or signature is what it says, whatever the disk
+                if not (_no_space(exc) or _full(self.store.store)):
                     if isinstance(exc, OSError) and not exc.filename:
                         # a write that failed (EIO) without naming its file: name the tree it was writing
                         raise PublishError(

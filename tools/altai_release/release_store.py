@@ -65,17 +65,19 @@ class ReleaseStore:
     def claim(self) -> None:
         """Refuse an OUT or OUT.store that holds what this tool did not make (it would replace or sweep it);
         then mark OUT.store as ours."""
-        _refuse_precious(self.out)
         if self.out.is_symlink():
+            # a release of ours: publishing replaces the link only (a shell sitting in the tree loses nothing)
             target = Path(os.path.realpath(self.out))
             if not target.is_relative_to(Path(os.path.realpath(self.releases))):
                 raise InputError(f"--out {self.out}: a link to {target}, not to a release of {self.store}; "
                                  "choose another --out")  # fmt: skip
-        elif self.out.is_dir() and any(self.out.iterdir()) and not _is_release_tree(self.out):
-            raise InputError(
-                f"--out {self.out}: exists and is not a release tree of this tool (no readable {MANIFEST_NAME}); "
-                "nothing was changed: choose another --out, or move it away"
-            )
+        else:
+            _refuse_precious(self.out)
+            if self.out.is_dir() and any(self.out.iterdir()) and not _is_release_tree(self.out):
+                raise InputError(
+                    f"--out {self.out}: exists and is not a release tree of this tool (no readable "
+                    f"{MANIFEST_NAME}); nothing was changed: choose another --out, or move it away"
+                )
         if self.store.is_symlink() or (self.store.exists() and not self.store.is_dir()):
             raise InputError(f"{self.store}: exists and is not a directory this tool made; move it away")
         if self.store.is_dir() and not (self.store / STORE_MARKER).exists():
@@ -190,7 +192,7 @@ def _refuse_precious(out: Path) -> None:
         if real == held or held.is_relative_to(real):
             shown = what if real == held else f"a directory that holds {what} ({held})"
             raise InputError(f"--out {out}: {shown}; the release tree needs a directory of its own")
-    if real == Path("/") or real.parent == real:
+    if real.parent == real:
         raise InputError(f"--out {out}: the root directory; the release tree needs a directory of its own")
 
 

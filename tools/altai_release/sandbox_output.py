@@ -143,9 +143,9 @@ def read_text(root: Path, relative: str, limit: int) -> str:
     finally:
         os.close(fd)
     try:
-        data = b""
+        data = bytearray()
         while len(data) <= limit and (chunk := os.read(src, 1 << 20)):
-            data += chunk
+            data += chunk  # grows in place: linear in the file's size
         if len(data) > limit:
             raise UnsafeOutput(f"{relative}: over the limit of {limit} bytes: refused")
         return data.decode("utf-8", "surrogateescape")

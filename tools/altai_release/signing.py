@@ -85,13 +85,15 @@ class Keyring:
 
     def keygrips(self, fingerprint: str) -> list[str]:
         """The keygrips of a secret key and its subkeys: what gpg-agent caches a passphrase under."""
-        out = self.gpg("--with-colons", "--with-keygrip", "--list-secret-keys", "--", fingerprint,
-                       what=f"gpg --list-secret-keys {fingerprint}")  # fmt: skip
-        return [f.split(":")[9] for f in runner.text(out).splitlines() if f.startswith("grp:")]
+        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), "--with-colons", "--with-keygrip",
+                "--list-secret-keys", "--", fingerprint]  # fmt: skip
+        proc = runner.run(argv, SigningError, f"gpg --list-secret-keys {fingerprint}", env=self.env, check=False)
+        return [f.split(":")[9] for f in runner.text(proc.stdout).splitlines() if f.startswith("grp:")]
 
     def forget_passphrases(self, fingerprint: str) -> None:
         """Clear what gpg-agent keeps of the key's passphrase, so that only the passphrase a run is given can
-        sign in it (a cached one from an earlier run or session must not). Starts no agent."""
+        sign in it (a cached one from an earlier run or session must not). Starts no agent, and raises nothing:
+        it also runs while a failed run unwinds, whose own error must not be masked."""
         connect = shutil.which("gpg-connect-agent")
         if connect is None or not self.home.is_dir():
             return

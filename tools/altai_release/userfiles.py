@@ -32,12 +32,12 @@ def read_bytes(path: Path, what: str, limit: int) -> bytes:
         if info.st_size > limit:
             raise InputError(f"{path}: {info.st_size} bytes, more than a {what} may have ({limit} bytes)")
         os.set_blocking(fd, True)
-        data = b""
+        data = bytearray()
         while len(data) <= limit and (chunk := os.read(fd, MIB)):
-            data += chunk
+            data += chunk  # a bytearray grows in place: linear in the file's size
         if len(data) > limit:
             raise InputError(f"{path}: grew past {limit} bytes while read, more than a {what} may have")
-        return data
+        return bytes(data)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
     finally:
