@@ -4,9 +4,10 @@ behaves as mock does in what the tool relies on, as read in mock's own source (m
 exception.py, backend.py):
 
 - the command line `-r CFG [--configdir DIR] [--uniqueext U] --resultdir R --rebuild SRPM` (and
-  `--debug-config`); the config loaded as mock loads it: `site-defaults.cfg` of the config directory first,
-  then CFG, every `include('X')` replaced by the text of X *relative to the config directory* (not to the
-  including file), a missing one `ERROR: Could not find included config file: PATH`, exit 3 (ConfigError);
+  `--debug-config`), any other option refused as mock's optparse refuses it (exit 2);
+- the config loaded as mock loads it: `site-defaults.cfg` of the config directory first, then CFG, every
+  `include('X')` replaced by the text of X *relative to the config directory* (not to the including
+  file), a missing one `ERROR: Could not find included config file: PATH`, exit 3 (ConfigError);
   `yum.conf` and `dnf.conf` one key;
 - the root `config_opts['root']`, plus `-UNIQUEEXT` when given;
 - `build.log` (only `Mock Version` unless rpmbuild ran), `root.log`, `state.log` and `hw_info.log` always in
@@ -126,8 +127,30 @@ def query(fmt: str, path: str) -> set[str]:
     return set(out.stdout.split())
 
 
+# the options of mock's own parser (mock/py/mock.py) that the tool may pass, with whether they take a value;
+# anything else mock's optparse refuses (exit 2), and so does FakeMock
+_OPTIONS = {"-r": True, "--root": True, "--configdir": True, "--uniqueext": True, "--resultdir": True,
+            "--rebuild": False, "--debug-config": False}  # fmt: skip
+
+
+def check_command_line(args: list[str]) -> str | None:
+    """What mock's parser would refuse in `args`, or None."""
+    it = iter(args)
+    for arg in it:
+        if arg.startswith("-"):
+            if arg not in _OPTIONS:
+                return f"no such option: {arg}"
+            if _OPTIONS[arg] and next(it, None) is None:
+                return f"{arg} option requires 1 argument"
+    return None
+
+
 def main(args: list[str]) -> int:
     signal.signal(signal.SIGTERM, _terminate)
+    refused = check_command_line(args)
+    if refused:
+        print(f"Usage: mock [options] {{--rebuild SRPM ...}}\nmock: error: {refused}", file=sys.stderr)
+        return 2
     config = option(args, "-r")
     configdir = option(args, "--configdir", "/etc/mock")
     assert config and configdir, args

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -427,3 +428,14 @@ def test_a_run_leaves_no_gpg_agent_of_its_own(release, gnupghome, tmp_path):
     state = tmp_path / "fresh-state"
     assert build(release, state, gnupghome, "libaltai").returncode == 0
     assert str(state / "dev-gnupg") not in gpg_agent_homes()
+
+
+def test_fakemock_refuses_what_mocks_parser_refuses(tmp_path):
+    """The double accepts only the options of mock's own parser: were the builder to pass another, every
+    FakeMock test above would fail as the real mock would."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "fakemock.py"), "-r", "x.cfg", "--no-such", "1"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "mock: error: no such option: --no-such" in proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "fakemock.py"), "-r", str(tmp_path / "x.cfg"),
+                           "--configdir"], capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "--configdir option requires 1 argument" in proc.stderr
