@@ -1,5 +1,5 @@
 # The two commands of the README: `make build` and `make test`. Both set everything up first.
-.PHONY: setup build test lint bench
+.PHONY: setup build test test-fast lint bench
 
 setup:
 	@bash scripts/setup.sh
@@ -13,7 +13,14 @@ test: setup
 	.venv/bin/python -m mypy
 	cd src/nova-fping && ../../.venv/bin/python -m mypy
 	cd src/instance-notifier && ../../.venv/bin/python -m mypy
-	.venv/bin/python -m pytest -q
+	rm -rf .coverage-data
+	.venv/bin/python -m coverage run -m pytest -q
+	.venv/bin/python -m coverage combine -q
+	.venv/bin/python -m coverage report
+
+# the unit tests alone: seconds, for the loop of a change to the pure logic
+test-fast: setup
+	.venv/bin/python -m pytest -q tests/unit
 
 bench: setup
 	.venv/bin/python bench/run.py

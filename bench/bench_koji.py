@@ -1,4 +1,4 @@
-"""The koji builder on a farm: 20 packages whose %build takes 2 s, through FakeKojiHub (tests/fakekoji.py)
+"""The koji builder on a farm: 20 packages whose %build takes 2 s, through FakeKojiHub (tests/doubles/fakekoji.py)
 with 20 build slots, against the same 20 with the local builder at --jobs 2 (one build per core here).
 Besides the two wall times, where a koji package's time goes: the upload, the build on the hub, the
 wait until we saw it finish and downloaded its results (polling + download), and the rest (our signing,
@@ -19,7 +19,7 @@ from bench_release import SPEC as BENCH_SPEC
 from bench_release import make_package_repos, write_layout
 from common import GIT_ENV, ROOT, TOOLS
 
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "doubles"))
 sys.path.insert(0, str(TOOLS))
 
 PACKAGES = 20

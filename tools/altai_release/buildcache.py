@@ -10,6 +10,7 @@ the signing key. Another spec or file beside the spec is not an input."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from .layout import PackageEntry, ReleaseLayout
 from .manifest import Manifest, ManifestEntry
 from .results import PackageResult, PlacedFile
 from .signing import SigningIdentity
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 3
 
@@ -140,7 +143,6 @@ def record_builds(
     built: Mapping[str, PackageResult],
     manifest: Manifest,
     key_of: Callable[[str, Sequence[str]], str],
-    progress: Callable[[str], None],
 ) -> None:
     """The cache records of what was published. Called after publishing: a failure is a warning, since the
     release did change. `key_of(package, named)` is the package's key with the files its spec named."""
@@ -150,7 +152,6 @@ def record_builds(
             cache.put(name, key_of(name, result.named_files), result.commit, paths, result.named_files)
         except (OSError, AltaiError) as exc:
             reason = getattr(exc, "strerror", None) or exc
-            progress(
-                f"warning: {name}: cannot record the build cache in {cache.directory} ({reason}); "
-                "the next run builds it again"
+            log.warning(
+                f"{name}: cannot record the build cache in {cache.directory} ({reason}); the next run builds it again"
             )

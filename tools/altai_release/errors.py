@@ -47,7 +47,8 @@ class ToolError(AltaiError):
 
     def __str__(self) -> str:
         tail = self.stderr_tail
-        return f"{self.message}: {tail}" if tail and tail not in self.message else self.message
+        said = tail.split(":", 1)[1].strip() if tail.startswith(("fatal:", "error:")) else tail
+        return f"{self.message}: {tail}" if said and said not in self.message else self.message
 
 
 class GitError(ToolError):

@@ -10,9 +10,9 @@ from pathlib import Path
 from . import runner
 from .errors import GitError
 from .gitsource import GitSource
+from .keyring import Keyring, default_gnupghome
 from .layout import ReleaseLayout
 from .paths import check_not_option, is_git_url
-from .signing import Keyring, default_gnupghome
 
 
 def _commit_of(location: str, ref: str) -> str:
@@ -33,24 +33,25 @@ def _commit_of(location: str, ref: str) -> str:
     return lines[0] if lines else "(resolved when it is built: not a branch or tag of the remote)"
 
 
-def explain(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path | None = None) -> list[str]:
+def explain(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path | None = None) -> list[tuple[str, str]]:
+    """(what, value) pairs: the package's source, its repository, dist and chroot, and its signing key."""
     entry = layout.package(name)
-    lines = [f"{name}:"]
+    lines: list[tuple[str, str]] = []
     if entry.srpm is not None:
         cached = (downloads / "sha256" / entry.srpm.sha256).is_file()
         lines += [
-            f"  source:      source RPM {entry.srpm.url}",
-            f"  sha256:      {entry.srpm.sha256}{' (in the download cache)' if cached else ''}",
-            f"  signed by:   {entry.srpm.key or '(no signature required)'} upstream, checked before the build",
+            ("source", f"source RPM {entry.srpm.url}"),
+            ("sha256", f"{entry.srpm.sha256}{' (in the download cache)' if cached else ''}"),
+            ("signed by", f"{entry.srpm.key or '(no signature required)'} upstream, checked before the build"),
         ]
     else:
         assert entry.git is not None
         commit = _commit_of(entry.git, entry.ref)
         lines += [
-            f"  source:      git {entry.git}",
-            f"  ref:         {entry.ref} = commit {commit}",
-            f"  subdir:      {entry.subdir or '(the repository root)'}",
-            f"  spec:        {entry.spec or '(the only *.spec in the subdir)'}",
+            ("source", f"git {entry.git}"),
+            ("ref", f"{entry.ref} = commit {commit}"),
+            ("subdir", f"{entry.subdir or '(the repository root)'}"),
+            ("spec", f"{entry.spec or '(the only *.spec in the subdir)'}"),
         ]
     repo = layout.repositories[entry.repository]
     sources = layout.repositories[repo.sources].path if repo.sources else "(none)"
@@ -60,8 +61,8 @@ def explain(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path |
     state = f"secret key {present[-16:]} in {keyring.home}" if present else f"no secret key in {keyring.home}"
     fallback = "; falls back to the development key" if key.development and not present else ""
     lines += [
-        f"  repository:  {entry.repository} ({repo.path}/, SRPMs in {sources}/)",
-        f"  dist:        {entry.dist or '(none)'}; mock chroot {entry.mock_chroot}",
-        f"  signing key: {key.name} = {key.id!r} ({state}{fallback})",
+        ("repository", f"{entry.repository} ({repo.path}/, SRPMs in {sources}/)"),
+        ("dist", f"{entry.dist or '(none)'}; mock chroot {entry.mock_chroot}"),
+        ("signing key", f"{key.name} = {key.id!r} ({state}{fallback})"),
     ]
     return lines

@@ -10,11 +10,8 @@ _METADATA_NAMES = {"sha": "sha1"}
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(_METADATA_NAMES.get(algorithm, algorithm))
     with open(path, "rb") as fd:
-        for block in iter(lambda: fd.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fd, _METADATA_NAMES.get(algorithm, algorithm)).hexdigest()
 
 
 def file_sha256(path: Path) -> str:

@@ -4,10 +4,10 @@ and its signature against the upstream key, and hand the verified files to the r
 
 from __future__ import annotations
 
+import logging
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,8 @@ from .nevra import Nevra
 from .release_policy import NewFile
 from .userfiles import KEY_FILE_LIMIT, read_bytes
 from .verify import KeyDatabases, verify_packages
+
+log = logging.getLogger(__name__)
 
 
 def _checksum(path: Path, kind: str) -> str:
@@ -128,11 +130,11 @@ class Importer:
         return files
 
 
-def import_upstreams(layout: ReleaseLayout, workdir: Path, progress: Callable[[str], None]) -> list[NewFile]:
+def import_upstreams(layout: ReleaseLayout, workdir: Path) -> list[NewFile]:
     """Every upstream pin of the layout, downloaded and verified (the release job's imports)."""
     additions: list[NewFile] = []
     for upstream in layout.upstreams.values():
-        progress(f"importing {', '.join(map(str, upstream.pins))} from {upstream.url}")
+        log.info(f"importing {', '.join(map(str, upstream.pins))} from {upstream.url}")
         key = layout.keys[upstream.key]
         assert key.file is not None  # the layout checked it
         public_key = read_bytes(key.file, "public key file", KEY_FILE_LIMIT)

@@ -45,19 +45,19 @@ class Manifest:
     release: str
     version: str
     entries: list[ManifestEntry] = field(default_factory=list)
+    # which release of the store this is and when it was published: tells apart two releases of one version
+    id: str | None = None
+    published: str | None = None  # UTC, ISO 8601
 
     def same_as(self, other: Manifest) -> bool:
-        """Whether the two describe the same release (what to_json writes for each would be equal)."""
+        """Whether the two describe the same packages of the same release (id and time aside)."""
         mine, theirs = sorted(self.entries, key=_path), sorted(other.entries, key=_path)
         return (self.release, self.version, mine) == (other.release, other.version, theirs)
 
     def to_json(self) -> str:
-        data = {
-            "format": FORMAT,
-            "release": self.release,
-            "version": self.version,
-            "packages": [asdict(e) for e in sorted(self.entries, key=lambda e: e.path)],
-        }
+        data: dict[str, Any] = {"format": FORMAT, "release": self.release, "version": self.version}
+        data.update({k: v for k, v in (("id", self.id), ("published", self.published)) if v is not None})
+        data["packages"] = [asdict(e) for e in sorted(self.entries, key=lambda e: e.path)]
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
     @classmethod
@@ -80,6 +80,9 @@ class Manifest:
         for key in ("release", "version"):
             if not isinstance(data.get(key), str) or not data[key]:
                 raise bad(key, "a non-empty string", data.get(key))
+        for key in ("id", "published"):
+            if data.get(key) is not None and (not isinstance(data[key], str) or not data[key]):
+                raise bad(key, "null or a non-empty string", data[key])
         packages = data.get("packages")
         if not isinstance(packages, list):
             raise bad("packages", "a list", packages)
@@ -124,7 +127,7 @@ class Manifest:
             ):
                 raise bad(f"{where}.source", "null or an object of strings", source)
             entries.append(ManifestEntry(**item))
-        return cls(data["release"], data["version"], entries)
+        return cls(data["release"], data["version"], entries, data.get("id"), data.get("published"))
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,36 @@ def diff(old: Manifest, new: Manifest) -> list[Change]:
             elif a.header_sha256 != b.header_sha256:
                 changes.append(Change("rebuilt", *key, a.nevra.evr, b.nevra.evr))
     return changes
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """A layout key that signs with another key than before: a rotation (or a development key replaced)."""
+
+    key: str  # the layout's name of the key
+    old: tuple[str, ...]  # the key ids that signed its packages before
+    new: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"key         {self.key}: {', '.join(self.old)} -> {', '.join(self.new)}"
+
+
+def key_changes(old: Manifest, new: Manifest) -> list[KeyChange]:
+    """Per layout key signing packages in both releases: whether the key ids behind it changed."""
+
+    def ids(m: Manifest) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for e in m.entries:
+            if e.signer_keyid:
+                found.setdefault(e.signer, set()).add(e.signer_keyid.lower())
+        return found
+
+    before, after = ids(old), ids(new)
+    return [
+        KeyChange(key, tuple(sorted(before[key])), tuple(sorted(after[key])))
+        for key in sorted(before.keys() & after.keys())
+        if before[key] != after[key]
+    ]
 
 
 def _path(entry: ManifestEntry) -> str:

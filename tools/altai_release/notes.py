@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import AltaiError
 from .layout import ReleaseLayout
-from .manifest import Change, Manifest, ManifestEntry, diff
+from .manifest import Change, Manifest, ManifestEntry, diff, key_changes
 from .nevra import Nevra
 from .packages import read_header
 from .rpmbindings import rpm_bindings
@@ -49,8 +49,17 @@ class NotedChange:
 class RepositorySummary:
     name: str
     path: str
-    packages: int
+    packages: int  # binary packages (or source packages in a repository of sources)
     size: int
+    signed_by: str  # the layout key and the key ids of its packages' signatures: "altai (0x…)"
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    file: str  # RPM-GPG-KEY-<name>, in the release
+    key_ids: tuple[str, ...]
+    user_ids: tuple[str, ...]
+    development: bool
 
 
 def _changelog(path: Path) -> list[tuple[int, str, str]]:
@@ -133,27 +142,56 @@ def summaries(layout: ReleaseLayout, manifest: Manifest, release_dir: Path) -> l
     for name, repo in layout.repositories.items():
         entries = [e for e in manifest.entries if e.repository == name]
         size = sum((release_dir / e.path).stat().st_size for e in entries if (release_dir / e.path).exists())
-        rows.append(RepositorySummary(name, repo.path, len(entries), size))
+        ids = sorted({e.signer_keyid.upper() for e in entries if e.signer_keyid})
+        signer = f"{repo.signed_by} ({', '.join(ids)})" if ids else repo.signed_by
+        rows.append(RepositorySummary(name, repo.path, len(entries), size, signer))
     return rows
+
+
+def published_keys(release_dir: Path) -> list[PublishedKey]:
+    from .keyring import public_key_facts
+
+    keys = []
+    for path in sorted(release_dir.glob("RPM-GPG-KEY-*")):
+        facts = public_key_facts(path)
+        keys.append(PublishedKey(path.name, facts.key_ids, facts.user_ids, facts.development))
+    return keys
+
+
+def _when(stamp: str | None) -> str:
+    """An ISO time of the manifest as the notes show it."""
+    if not stamp:
+        return "(time not recorded)"
+    return stamp.replace("T", " ").replace("Z", " UTC")
 
 
 def _context(
     layout: ReleaseLayout, manifest: Manifest, previous: Manifest, release_dir: Path, previous_dir: Path | None
 ) -> dict[str, Any]:
     changes = noted_changes(layout, previous, manifest, release_dir, previous_dir)
+    keys = published_keys(release_dir)
+    development = sorted({k for key in keys if key.development for k in key.key_ids})
     return {
         "release": manifest.release,
         "version": manifest.version,
-        "previous_version": previous.version if previous.entries else None,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "id": manifest.id or "(not recorded)",
+        "date": _when(manifest.published),
+        "previous": (
+            {"version": previous.version, "id": previous.id or "(not recorded)", "date": _when(previous.published)}
+            if previous.entries
+            else None
+        ),
         "repositories": summaries(layout, manifest, release_dir),
         "changes": changes,
+        "key_changes": key_changes(previous, manifest) if previous.entries else [],
         "counts": {k: sum(c.kind == k for c in changes) for k in Change.KINDS},
         "packages": [
             {"entry": e, "log": _log_of(release_dir, e)}
             for e in sorted(manifest.entries, key=lambda e: (e.repository, e.name, e.arch))
         ],
-        "keys": sorted(p.name for p in release_dir.glob("RPM-GPG-KEY-*")),
+        "keys": keys,
+        # key ids of the development key that signed packages of this release
+        "development_keys": sorted({e.signer_keyid.upper() for e in manifest.entries} & set(development)),
     }
 
 

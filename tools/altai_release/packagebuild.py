@@ -4,6 +4,7 @@ and the SRPM signed with the package's key and checked against its public half."
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from .builders import Builder, BuildJob, BuildOutput
 from .compat import check_target
-from .errors import AltaiError, BuildError
+from .errors import AltaiError, BuildError, SigningError, VerificationError
 from .layout import PackageEntry
 from .limits import SandboxLimits
 from .packages import read_nevra
@@ -25,6 +26,8 @@ from .sources import PackageSource
 from .srpm import SrpmResult
 from .timing import step
 from .verify import KeyDatabases, verify_packages
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,6 @@ class PackageBuild:
     rpmdbs: KeyDatabases
     staging: Path
     logdir: Callable[[str], Path]
-    progress: Callable[[str], None]
     target_rpm: str | None = None  # the target's rpm: what every package must stay readable by
 
     def build(
@@ -86,11 +88,13 @@ class PackageBuild:
                 sign_packages(built.identity, files)
             with step("verify", entry.name):
                 verify_packages(self.rpmdbs, built.public_key, files)
+        except (SigningError, VerificationError) as exc:  # a key, a passphrase, a signature: exit 4
+            raise SigningError(f"{entry.name}: signing failed: {exc}") from exc
         except AltaiError as exc:
             raise BuildError(f"{entry.name}: signing failed: {exc}") from exc
         check_target(files, self.target_rpm, entry.name)
         seconds = time.monotonic() - built.started
-        self.progress(f"{entry.name}: built and signed in {seconds:.1f}s")
+        log.info(f"{entry.name}: built and signed in {seconds:.1f}s")
         return PackageResult(
             entry.name,
             entry.repository,
@@ -111,14 +115,13 @@ def make_srpms(
     limits: SandboxLimits,
     staging: Path,
     jobs: int,
-    progress: Callable[[str], None],
 ) -> dict[str, SrpmResult]:
     def one(name: str) -> SrpmResult:
         source = sources[name]
-        progress(f"{name}: making the SRPM from {source.description}")
+        log.info(f"{name}: {source.making} {source.description}")
         try:
             return source.make_srpm(
-                staging / "srpm" / name, macro_files, lambda msg: progress(f"warning: {name}: {msg}"), limits
+                staging / "srpm" / name, macro_files, lambda msg: log.warning(f"{name}: {msg}"), limits
             )
         except AltaiError as exc:
             raise type(exc)(f"{name}: making the SRPM failed: {exc}") from exc
@@ -146,7 +149,7 @@ def build_packages(
 
     def work(name: str) -> Built:
         with started_lock:
-            build_one.progress(f"[{next(started)}/{len(srpms)}] {name}: building with {build_one.builder.name}")
+            log.info(f"[{next(started)}/{len(srpms)}] {name}: building with {build_one.builder.name}")
         identity = identities[name]
         unique = f"{name}-{os.getpid()}-{threading.get_ident()}"
         key = public_keys[identity.key_name]

@@ -21,7 +21,7 @@ def read_header(path: Path) -> Any:
         with open(path, "rb") as fd:
             return ts.hdrFromFdno(fd.fileno())
     except (OSError, rpm.error) as exc:
-        raise AltaiError(f"{path}: not a readable rpm package: {exc}") from exc
+        raise InputError(f"{path}: not a readable rpm package: {exc}") from exc
 
 
 def _nevra(hdr: Any) -> Nevra:
@@ -82,4 +82,4 @@ def payload_files(path: Path, spec_only: bool = False, limit: int = 1 << 30) -> 
         finally:
             fd.close()
     except (OSError, rpm.error) as exc:
-        raise AltaiError(f"{path}: not a readable rpm package: {exc}") from exc
+        raise InputError(f"{path}: not a readable rpm package: {exc}") from exc

@@ -6,16 +6,16 @@ tree is complete, the published release does not change. Publishing is the last 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .buildcache import BuildCache, inputs_key, kept_results, record_builds
 from .builders import choose_builder_kind, make_builder
-from .errors import InputError, NoSpaceError, PublishError, ToolError
+from .errors import AltaiError, InputError, NoSpaceError, PublishError, ToolError
 from .layout import PackageEntry, ReleaseLayout
 from .manifest import Manifest
 from .paths import DEFAULT_OUT, DEFAULT_STATE
@@ -31,7 +31,7 @@ from .sources import PackageSource, resolve_source
 from .timing import step
 from .verify import KeyDatabases
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,13 +78,17 @@ def _full(path: Path) -> bool:
 FULL_BELOW = 1024 * 1024  # bytes free: what no build, signature or publish of ours fits in
 
 
+def _counted(manifest: Manifest) -> str:
+    binary = sum(e.arch != "src" for e in manifest.entries)
+    sources = len(manifest.entries) - binary
+    return f"{binary} package{'s' if binary != 1 else ''}, {sources} source package{'s' if sources != 1 else ''}"
+
+
 class ReleaseBuild:
-    def __init__(self, layout: ReleaseLayout, options: BuildOptions, progress: Progress | None = None) -> None:
+    def __init__(self, layout: ReleaseLayout, options: BuildOptions) -> None:
         check_base_url(options.base_url)
         self.layout = layout
         self.options = options
-        self._say = progress or (lambda _msg: None)
-        self._progress_lock = threading.Lock()
         self.keys = KeyResolver(
             options.state_dir, options.gnupghome, options.sign_key, options.require_key, options.passphrase_file
         )
@@ -94,11 +98,6 @@ class ReleaseBuild:
         self.store = ReleaseStore(options.out)
         self.cache = BuildCache(self.store.cache)
         self.manifest: Manifest | None = None
-
-    def progress(self, message: str) -> None:
-        """Report one line; build threads report at the same time, and a line must not mix with another."""
-        with self._progress_lock:
-            self._say(message)
 
     def run(self, names: Sequence[str], complete: bool = False) -> list[PackageResult]:
         """Build `names`; with `complete` (the release job), also re-import every upstream pin, and the new
@@ -134,14 +133,21 @@ class ReleaseBuild:
         identities = {e.name: self.keys.resolve(self.layout.key_for(e.repository)) for e in entries}
         self.keys.forget_passphrases()  # a passphrase an agent kept from before must not sign in this run
         for note in self.keys.notes:
-            self.progress(f"note: {note}")
+            log.info(f"note: {note}")
         downloads, memo = self.store.store / "downloads", self.store.cache / "resolved"
 
         def resolve(name: str) -> PackageSource:
             with step("resolve source", name):
                 entry = self.layout.packages[name]
                 named = self.cache.named(name)
-                return resolve_source(entry, self.layout, staging / "sources", downloads, named, memo)
+                try:
+                    return resolve_source(entry, self.layout, staging / "sources", downloads, named, memo)
+                except AltaiError as exc:
+                    if str(exc).startswith(f"{name}:"):
+                        raise
+                    # the layout's key is what the user edits: name it (a copied layout's `git = ".."`)
+                    key = f"packages.{name}.{'srpm' if entry.srpm is not None else 'git'}"
+                    raise type(exc)(f"{name}: {key} in {self.layout.file}: {exc}") from exc
 
         # each resolution waits mostly on git: in parallel, as the builds are
         sources = run_all([e.name for e in entries], max(self.options.jobs, 8), resolve)
@@ -166,7 +172,7 @@ class ReleaseBuild:
             with step("kept results"):
                 cached = kept_results(self.cache, run.entries, run.keys, manifest, run.identities, out)
             for name, result in cached.items():
-                self.progress(f"{name}: inputs unchanged, keeping {result.source.name}-{result.source.evr}")
+                log.info(f"{name}: inputs unchanged, keeping {result.source.name}-{result.source.evr}")
         todo = [e for e in run.entries if e.name not in cached]
         built = self._build(run, todo) if todo else {}
         additions = [
@@ -187,7 +193,7 @@ class ReleaseBuild:
             if self.layout.upstreams:
                 from .importer import import_upstreams  # only the release job imports
 
-                additions += import_upstreams(self.layout, run.staging / "import", self.progress)
+                additions += import_upstreams(self.layout, run.staging / "import")
             replaced |= {f"upstream:{name}" for name in self.layout.upstreams}
         kept = frozenset(cached)
         additions += resign_kept(
@@ -198,13 +204,12 @@ class ReleaseBuild:
             run.public_keys,
             run.rpmdbs,
             run.staging / "resign",
-            self.progress,
         )
         with step("release tree and publish"):
             self._publish(run, additions, replaced, complete, kept, set(built))
         # the release is published: from here on nothing may turn the run into a failure
         assert self.manifest is not None
-        record_builds(self.cache, built, self.manifest, lambda name, named: self._key(run, name, named), self.progress)
+        record_builds(self.cache, built, self.manifest, lambda name, named: self._key(run, name, named))
         results = {**cached, **{name: self._placed(r) for name, r in built.items()}}
         return [results[e.name] for e in run.entries]
 
@@ -214,13 +219,9 @@ class ReleaseBuild:
         sources = {e.name: run.sources[e.name] for e in todo}
         # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core (up to 8)
         width = max(self.options.jobs, min(os.cpu_count() or 1, 8))
-        srpms = make_srpms(sources, self.layout.macro_files, self.layout.sandbox, run.staging, width, self.progress)
-        builder = make_builder(
-            self.builder_kind, self.layout, self.store.out, self.store.current(), self.progress, run.staging
-        )
-        build_one = PackageBuild(
-            builder, run.rpmdbs, run.staging, self.store.logdir, self.progress, self.layout.target_rpm
-        )
+        srpms = make_srpms(sources, self.layout.macro_files, self.layout.sandbox, run.staging, width)
+        builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current(), run.staging)
+        build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.layout.target_rpm)
         entries = {e.name: e for e in todo}
         return build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)
 
@@ -246,11 +247,11 @@ class ReleaseBuild:
         )
         if assembled is None:
             self.manifest = self.store.current_manifest()
-            self.progress(f"{self.store.out}: nothing changed, the release stays as it is")
+            log.info(f"{self.store.out}: nothing changed, the release stays as it is")
             return
         release_dir, self.manifest = assembled
         self.store.publish(release_dir)
-        self.progress(f"published {self.store.out} -> {release_dir.name} ({len(self.manifest.entries)} packages)")
+        log.info(f"published {self.store.out} -> {release_dir.name} ({_counted(self.manifest)})")
 
     def _placed(self, result: PackageResult) -> PackageResult:
         """The result with its files where the release tree holds them."""

@@ -115,6 +115,7 @@ def write_release(
                     reusable[href] = pkg
         write_repodata(target / repo.path, reusable, revision)
     _write_logs(target, manifest, previous_dir, built_logs)
+    manifest.id, manifest.published = target.name, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     (target / "altai.repo").write_text(repo_text, encoding="utf-8")
     write_notes(layout, manifest, previous, target, previous_dir)

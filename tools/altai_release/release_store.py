@@ -96,7 +96,9 @@ class ReleaseStore:
     @contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """One publishing run per OUT: a POSIX record lock on OUT.store/lock. The kernel names its holder
-        (F_GETLK), so the message cannot show a stale or half-written pid."""
+        (F_GETLK), so the message cannot show a stale or half-written pid. A first run that fails before
+        it publishes or logs anything takes away the OUT.store it made."""
+        made_here = not self.store.exists()
         self.claim()
         try:
             self.store.mkdir(parents=True, exist_ok=True)
@@ -121,9 +123,22 @@ class ReleaseStore:
                         "try again later or pass --wait SECONDS"
                     )
                 time.sleep(0.2)
-            yield
+            try:
+                yield
+            except BaseException:
+                if made_here:
+                    self._remove_if_unused()
+                raise
         finally:
             os.close(fd)  # closing releases the lock
+
+    def _remove_if_unused(self) -> None:
+        """OUT.store as this run made it, when it holds no release, log or download: a failed build keeps its
+        log there (the error names it), and a download is kept for the next try."""
+        keep = (self.releases, self.logs, self.store / "downloads")
+        if any(p.is_file() or p.is_symlink() for d in keep if d.is_dir() for p in d.rglob("*")):
+            return
+        shutil.rmtree(self.store, ignore_errors=True)
 
     def staging(self) -> Path:
         """A fresh staging directory. Called under the lock: what other runs left (killed ones) goes."""

@@ -7,6 +7,7 @@ header: the NEVRA and the unsigned header stay, so the release's immutability ru
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -15,6 +16,8 @@ from .manifest import Manifest, ManifestEntry
 from .release_policy import NewFile
 from .signing import SigningIdentity, sign_packages
 from .verify import KeyDatabases, verify_packages
+
+log = logging.getLogger(__name__)
 
 
 def key_id(identity: SigningIdentity) -> str:
@@ -34,14 +37,13 @@ def resign(
     public_keys: Mapping[str, bytes],
     databases: KeyDatabases,
     workdir: Path,
-    progress: Callable[[str], None],
 ) -> list[NewFile]:
     """Copies of the entries' files signed with their key's current identity and verified against it."""
     added: list[NewFile] = []
     for key_name in sorted({e.signer for e in entries}):
         identity = identities[key_name]
         group = [e for e in entries if e.signer == key_name]
-        progress(
+        log.info(
             f"re-signing {len(group)} published package(s) of key {key_name!r} with {identity.description}: "
             f"they carry another key's signature"
         )
@@ -65,11 +67,10 @@ def resign_kept(
     public_keys: Mapping[str, bytes],
     databases: KeyDatabases,
     workdir: Path,
-    progress: Callable[[str], None],
 ) -> list[NewFile]:
     """The entries the next release keeps from the current one (`kept`) whose layout key signs this run with
     another key, re-signed; nothing when there is no current release or nothing is stale."""
     if manifest is None or release_dir is None:
         return []
     stale = stale_entries([e for e in manifest.entries if kept(e)], identities)
-    return resign(stale, release_dir, identities, public_keys, databases, workdir, progress) if stale else []
+    return resign(stale, release_dir, identities, public_keys, databases, workdir) if stale else []

@@ -5,6 +5,7 @@ raised once the running ones are done."""
 
 from __future__ import annotations
 
+import graphlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
@@ -24,26 +25,16 @@ def build_order(provides: Mapping[str, Iterable[str]], requires: Mapping[str, It
             provider.setdefault(provided, name)
     deps = {
         name: {provider[cap] for cap in requires.get(name, ()) if cap in provider and provider[cap] != name}
-        for name in provides
+        for name in sorted(provides)
     }
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for dep in sorted(deps[node]):
-            if state.get(dep) == 1:
-                cycle = stack[stack.index(dep) :] + [dep]
-                raise InputError(f"BuildRequires cycle between packages: {' -> '.join(cycle)}")
-            if dep not in state:
-                visit(dep)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(deps):
-        if node not in state:
-            visit(node)
+    try:
+        graphlib.TopologicalSorter({name: sorted(needs) for name, needs in deps.items()}).prepare()
+    except graphlib.CycleError as exc:
+        # graphlib lists each node before the one that needs it: read as "needs", from its first name
+        needs = list(reversed(exc.args[1][:-1]))
+        first = needs.index(min(needs))
+        cycle = needs[first:] + needs[:first] + [needs[first]]
+        raise InputError(f"BuildRequires cycle between packages: {' -> '.join(cycle)}") from None
     return deps
 
 

@@ -48,6 +48,7 @@ class SrpmRequest:
     submodules: bool = False  # include the trees of the submodules (from their local clones)
     limits: SandboxLimits = DEFAULT_LIMITS  # of the spec's sandbox
     download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # of each file fetched from the lookaside
+    package: str | None = None  # the layout's package name, for the timing log (default: the spec's name)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
     outdir = request.outdir.absolute()
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"output directory {outdir} is not a directory")
+    # the directories this run makes, deepest first: a failed run removes them again (when still empty)
+    made = [p for p in (outdir, *outdir.parents) if not p.exists()]
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".git2srpm-", dir=outdir))
@@ -143,9 +146,15 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
             for final in done:
                 final.unlink(missing_ok=True)
             raise InputError(f"cannot write {final}: {exc.strerror}") from exc
+        made = []
         return replace(result, srpm=final_srpm, tarball=final_tar)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        for directory in made:
+            try:
+                directory.rmdir()
+            except OSError:
+                break  # not empty (or not ours to remove): what is above it stays too
 
 
 def _build(
@@ -200,7 +209,7 @@ def _build(
     build.prepare()
     spec_file = inputs / "SPECS" / spec_path.name
     spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
-    subject = spec_path.stem
+    subject = request.package or spec_path.stem
     with SrpmSession(build, spec_file, str(spec_path)) as session:
         with step("spec read (sandbox)", subject):
             info = session.info()

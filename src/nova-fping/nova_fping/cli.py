@@ -12,6 +12,7 @@ flight finish, within `shutdown_timeout`).
 
 import argparse
 import json
+import os
 import signal
 import socket
 import sys
@@ -94,6 +95,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--pidfile", help="write the service's pid here once it listens")
     parser.add_argument("--log-file", help="with --daemonize: where its output goes (default: nowhere)")
     args = parser.parse_args(argv)
+    # --daemonize changes to / before serving: a relative path would then name another file
+    for name in ("config", "inventory", "fping", "pidfile", "log_file"):
+        value = getattr(args, name)
+        if value and (name != "fping" or os.sep in value):
+            setattr(args, name, os.path.abspath(value))
     try:
         conf = config.load(args.config)
         config.apply_overrides(conf, args.fping, args.inventory)

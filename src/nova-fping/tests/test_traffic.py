@@ -3,6 +3,7 @@ namespace instances; every load stays on 127.0.0.1 and the test's own namespaces
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -250,3 +251,22 @@ def test_sigterm_lets_the_request_in_flight_finish(start_api, instances):
     thread.join(30)
     assert answer and answer[0][0] == 200 and answer[0][1]["servers"][0]["alive"] is False
     assert api.proc.wait(timeout=30) == 0
+
+
+def test_daemonize_with_relative_paths_serves_the_inventory_it_was_given(tmp_path):
+    """--daemonize changes to / before serving: relative --inventory and --pidfile are resolved first."""
+    (tmp_path / "inventory.json").write_text(json.dumps({"servers": [{"id": A, "project_id": "p1", "addresses": []}]}))
+    port = free_port()
+    proc = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",
+                           "--listen", "127.0.0.1:%d" % port, "--daemonize", "--pidfile", "api.pid"],
+                          capture_output=True, text=True, timeout=30, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    pid = int((tmp_path / "api.pid").read_text())
+    try:
+        request = urllib.request.Request("http://127.0.0.1:%d/v2/p1/os-fping" % port,
+                                         headers={"X-Project-Id": "p1", "X-Roles": "member"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+            assert [s["id"] for s in json.loads(response.read())["servers"]] == [A]
+    finally:
+        os.kill(pid, signal.SIGTERM)

@@ -4,7 +4,6 @@ Koji hub (the build farm; never chosen by `auto`)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
@@ -30,7 +29,6 @@ def make_builder(
     layout: ReleaseLayout,
     out: Path,
     current: Path | None,
-    progress: Callable[[str], None],
     staging: Path,
 ) -> Builder:
     """The builder of a run. mock's chroot gets the release's published binary repositories (`out`, whose
@@ -42,7 +40,7 @@ def make_builder(
 
         if layout.koji is None:
             raise InputError(f"{layout.file}: --builder koji needs a [koji] table (profile, target, scratch)")
-        return KojiBuilder(layout.koji, progress)
+        return KojiBuilder(layout.koji)
     # each builder's module loads when a run builds with it (mock's loads jinja2, koji's the koji library)
     if kind == "mock":
         from .mock import MockBuilder, MockRepo

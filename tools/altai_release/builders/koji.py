@@ -6,6 +6,7 @@ that other packages of the run BuildRequire are waited for in the build tag's re
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -21,6 +22,8 @@ from ..packages import read_header, read_nevra
 from ..sandbox_output import check_binaries
 from .base import BuildJob, BuildOutput
 
+log = logging.getLogger(__name__)
+
 LOGS = ("build.log", "root.log", "state.log")
 DOWNLOAD_CHUNK = 4 * 1024 * 1024
 
@@ -28,12 +31,11 @@ DOWNLOAD_CHUNK = 4 * 1024 * 1024
 class KojiBuilder:
     name = "koji"
 
-    def __init__(self, settings: KojiSettings, progress: Callable[[str], None]) -> None:
+    def __init__(self, settings: KojiSettings) -> None:
         import koji  # only a koji run pays for the library
 
         self.koji: Any = koji
         self.settings = settings
-        self._say = progress
         try:
             self.config: dict[str, Any] = koji.read_config(
                 settings.profile, user_config=str(settings.config) if settings.config else None
@@ -123,9 +125,9 @@ class KojiBuilder:
     def _cancel(self, session: Any, task_id: int) -> None:
         try:
             session.cancelTask(task_id)
-            self._say(f"koji: cancelled task {task_id}")
+            log.info(f"koji: cancelled task {task_id}")
         except Exception as exc:  # noqa: BLE001 - the run is failing already; say it and go on
-            self._say(f"warning: koji: could not cancel task {task_id}: {_reason(exc)}")
+            log.warning(f"koji: could not cancel task {task_id}: {_reason(exc)}")
 
     # -- one package -----------------------------------------------------------------------------------
 
@@ -134,7 +136,7 @@ class KojiBuilder:
         if self._aborted.is_set():
             raise KojiError(f"{name}: not submitted, the run is stopping")
         serverdir = f"altai-build/{time.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(6)}"
-        self._say(f"{name}: uploading {job.srpm.name} to {self.server}")
+        log.info(f"{name}: uploading {job.srpm.name} to {self.server}")
         self._call(f"upload {job.srpm.name}", session.uploadWrapper, str(job.srpm), serverdir, job.srpm.name)
         opts = {"scratch": True} if self.settings.scratch else {}
         source = f"{serverdir}/{job.srpm.name}"
@@ -177,7 +179,7 @@ class KojiBuilder:
                 state = koji.TASK_STATES[task["state"]].lower()
                 if seen.get(task["id"]) != state:
                     where = f" {weburl}/taskinfo?taskID={task['id']}" if weburl and task["id"] not in seen else ""
-                    self._say(f"{name}: koji task {task['id']} {_label(task)}: {state}{where}")
+                    log.info(f"{name}: koji task {task['id']} {_label(task)}: {state}{where}")
                     seen[task["id"]] = state
             state = koji.TASK_STATES[info["state"]]
             if state == "CLOSED":
@@ -299,12 +301,12 @@ class KojiBuilder:
         """Until the build tag's repository has this build, as `koji wait-repo --build NVR` waits."""
         nvr = f"{source.name}-{source.version}-{source.release}"
         needed_by = ", ".join(job.dependents)
-        self._say(f"{job.package.name}: waiting for {nvr} in the {self.build_tag} repo ({needed_by} need it)")
+        log.info(f"{job.package.name}: waiting for {nvr} in the {self.build_tag} repo ({needed_by} need it)")
         watcher = self.koji.util.RepoWatcher(session, self.build_tag, nvrs=[nvr])
         watcher.PAUSE = self.settings.poll_interval
         watcher.TIMEOUT = self.settings.wait_repo_minutes
         repo = self._call(f"wait for {nvr} in the {self.build_tag} repo", watcher.waitrepo)
-        self._say(f"{job.package.name}: {nvr} is in repo {repo['id']} of {self.build_tag}")
+        log.info(f"{job.package.name}: {nvr} is in repo {repo['id']} of {self.build_tag}")
 
 
 def _label(task: dict[str, Any]) -> str:

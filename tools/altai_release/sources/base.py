@@ -23,6 +23,11 @@ class PackageSource(Protocol):
         ...
 
     @property
+    def making(self) -> str:
+        """What the run does with the source before the description, in its progress line."""
+        ...
+
+    @property
     def provenance(self) -> dict[str, str]:
         """Where the package is made from, as the manifest records it."""
         ...

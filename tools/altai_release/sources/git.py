@@ -41,6 +41,10 @@ class GitPackageSource:
         return f"{self.entry.git} at {self.entry.ref} (commit {self.commit[:12]})"
 
     @property
+    def making(self) -> str:
+        return "making the SRPM from"
+
+    @property
     def provenance(self) -> dict[str, str]:
         assert self.entry.git is not None
         return {"kind": "git", "url": self.entry.git, "ref": self.entry.ref, "commit": self.commit}
@@ -137,6 +141,7 @@ class GitPackageSource:
             download_cache=self.downloads,
             download_limits=self.download_limits,
             limits=limits,
+            package=self.entry.name,
         )
         return make_srpm(request, warn=warn)
 

@@ -44,6 +44,10 @@ class SrpmPackageSource:
         return f"{self.url} (sha256 {self.facts.sha256[:12]})"
 
     @property
+    def making(self) -> str:
+        return "taking the source RPM"
+
+    @property
     def provenance(self) -> dict[str, str]:
         return {"kind": "srpm", "url": self.url, "sha256": self.facts.sha256, "signer_keyid": self.signer_keyid}
 

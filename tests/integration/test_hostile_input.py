@@ -708,7 +708,7 @@ def test_a_run_from_inside_the_published_release_is_not_refused(release, state_d
 
 def test_forgetting_passphrases_never_raises(tmp_path):
     """It runs while a failed run unwinds: a key gpg cannot list must not replace the run's own error."""
-    from altai_release.signing import Keyring
+    from altai_release.keyring import Keyring
 
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)

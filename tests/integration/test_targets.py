@@ -147,40 +147,13 @@ def test_target_gate_refuses_what_the_targets_rpm_cannot_read(variants, make_rep
     assert tree(out) == before
 
 
-FUNCTIONS = """\
-# FakeInitFunctions: a stand-in for EL's /etc/rc.d/init.d/functions (initscripts), which Debian lacks:
-# daemon, killproc and status with EL's pid-file semantics and exit codes, nothing else.
-_pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-_pid_of() { [ -f "$1" ] && read -r pid < "$1" && echo "$pid"; }
-daemon() {
-    pidfile=""
-    while [ "${1#--}" != "$1" ]; do
-        case "$1" in --pidfile) pidfile=$2; shift 2 ;; --user) shift 2 ;; *) shift ;; esac
-    done
-    pid=$(_pid_of "$pidfile"); _pid_alive "$pid" && return 0
-    "$@"
-}
-killproc() {
-    [ "$1" = "-p" ] && { pidfile=$2; shift 2; }
-    pid=$(_pid_of "$pidfile"); _pid_alive "$pid" || { rm -f "$pidfile"; return 7; }
-    kill -TERM "$pid"
-    for _ in $(seq 100); do _pid_alive "$pid" || { rm -f "$pidfile"; return 0; }; sleep 0.1; done
-    return 1
-}
-status() {
-    [ "$1" = "-p" ] && { pidfile=$2; shift 2; }
-    pid=$(_pid_of "$pidfile")
-    if _pid_alive "$pid"; then echo "$1 (pid $pid) is running..."; return 0; fi
-    if [ -f "$pidfile" ]; then echo "$1 dead but pid file exists"; return 1; fi
-    echo "$1 is stopped"; return 3
-}
-"""
+# FakeInitFunctions (tests/doubles/init-functions.sh): a stand-in for EL's /etc/rc.d/init.d/functions
+FUNCTIONS = ROOT / "tests" / "doubles" / "init-functions.sh"
 
 
 def test_the_init_script_starts_reports_and_stops_the_api(tmp_path):
     port = free_port()
-    functions = tmp_path / "functions"
-    functions.write_text(FUNCTIONS)
+    functions = FUNCTIONS
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"servers": []}))
     launcher = tmp_path / "nova-fping-api"

@@ -1,4 +1,4 @@
-"""`tools/build.py --builder koji`: the real koji client library against FakeKojiHub (tests/fakekoji.py, a
+"""`tools/build.py --builder koji`: the real koji client library against FakeKojiHub (tests/doubles/fakekoji.py, a
 test double of Koji's hub over HTTPS with client certificates), whose "builders" run the local rpmbuild.
 The release it publishes is checked like a local one: files, manifest, signatures."""
 
@@ -300,7 +300,7 @@ def test_readme_profile_example_works_when_copied(tmp_path):
     import koji
     from altai_testlib import ROOT
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "koji.md").read_text()
     block = re.search(r"a profile \(`~/.koji/config.d/altai.conf`\):\n\n```ini\n(.*?)```", readme, re.S)
     assert block is not None
     profile = tmp_path / "altai.conf"

@@ -219,16 +219,16 @@ class _MockConfigOpts(dict):
         super().__init__(macros={}, environment={}, **{"dnf.conf": "[main]\n"})
 
 
-MOCK_CONFIGS = ROOT / "tests" / "mock-configs"
+MOCK_CONFIGS = ROOT / "tests" / "doubles" / "mock-configs"
 
 
 @pytest.fixture
 def fake_mock(tmp_path, release):
-    """FakeMock (tests/fakemock.py) as `mock` on PATH, and the test release's layout pointing mock at the test
+    """FakeMock (tests/doubles/fakemock.py) as `mock` on PATH, and the test release's layout pointing mock at the test
     config tree (laid out as mock-core-configs installs /etc/mock, EPEL 6 under eol/)."""
     bindir = tmp_path / "fakebin"
     bindir.mkdir()
-    shutil.copy(ROOT / "tests" / "fakemock.py", bindir / "mock")
+    shutil.copy(ROOT / "tests" / "doubles" / "fakemock.py", bindir / "mock")
     (bindir / "mock").chmod(0o755)
     record = tmp_path / "mock-calls.jsonl"
     layout = release["layout"]
@@ -433,9 +433,10 @@ def test_a_run_leaves_no_gpg_agent_of_its_own(release, gnupghome, tmp_path):
 def test_fakemock_refuses_what_mocks_parser_refuses(tmp_path):
     """The double accepts only the options of mock's own parser: were the builder to pass another, every
     FakeMock test above would fail as the real mock would."""
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "fakemock.py"), "-r", "x.cfg", "--no-such", "1"],
+    fakemock = str(ROOT / "tests" / "doubles" / "fakemock.py")
+    proc = subprocess.run([sys.executable, fakemock, "-r", "x.cfg", "--no-such", "1"],
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "mock: error: no such option: --no-such" in proc.stderr
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "fakemock.py"), "-r", str(tmp_path / "x.cfg"),
+    proc = subprocess.run([sys.executable, fakemock, "-r", str(tmp_path / "x.cfg"),
                            "--configdir"], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "--configdir option requires 1 argument" in proc.stderr

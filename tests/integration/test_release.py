@@ -138,7 +138,9 @@ def test_downgrade_is_refused_unless_the_layout_names_it(release, state_dir, gnu
     assert diff.returncode == 0, diff.stderr
     arch = os.uname().machine
     assert f"downgraded  misc: libaltai.{arch} 1.3-1.el6 -> 1.2-1.el6" in diff.stdout.splitlines()
-    assert "0 added, 0 removed, 0 upgraded, 3 downgraded" in diff.stderr
+    # counted as the notes count: binary packages, the SRPM apart
+    counts = "0 added, 0 removed, 0 upgraded, 2 downgraded, 0 rebuilt (binary packages; 1 source package change)"
+    assert counts in diff.stderr
 
 
 def test_diff_reports_added_removed_upgraded(release, state_dir, gnupghome):
@@ -429,7 +431,7 @@ def test_nova_fping_rpm_is_rpmlint_clean_with_explained_filters(release, state_d
     out = release["out"]
     built = [out / p for p in entries(out) if "nova-fping" in p]
     assert len(built) == 2
-    rcfile = Path(__file__).resolve().parent.parent / "specs" / "nova-fping.rpmlintrc"
+    rcfile = Path(__file__).resolve().parents[2] / "specs" / "nova-fping.rpmlintrc"
     lint = subprocess.run(["rpmlint", "-r", str(rcfile), *map(str, built)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     assert "2 packages and 0 specfiles checked; 0 errors, 0 warnings" in lint.stdout

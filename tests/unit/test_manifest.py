@@ -1,0 +1,71 @@
+"""manifest.json: the differences between two releases."""
+
+from __future__ import annotations
+
+from altai_release.manifest import Manifest, ManifestEntry, diff
+
+
+def entry(name: str, version: str, release: str = "1", header: str = "h", repository: str = "centos6") -> ManifestEntry:
+    return ManifestEntry(
+        repository=repository,
+        path=f"{repository}/{name}-{version}-{release}.noarch.rpm",
+        origin=name,
+        name=name,
+        epoch=None,
+        version=version,
+        release=release,
+        arch="noarch",
+        sha256="s",
+        header_sha256=header,
+        signer="altai",
+        signer_keyid="k",
+    )
+
+
+def test_manifest_diff_kinds():
+    old = Manifest("altai", "1", [entry("a", "1"), entry("b", "2"), entry("c", "1"), entry("d", "1")])
+    new = Manifest(
+        "altai", "2", [entry("a", "1.10"), entry("b", "1.9"), entry("c", "1", header="other"), entry("e", "1")]
+    )
+    assert [(c.kind, c.name, c.old, c.new) for c in diff(old, new)] == [
+        ("upgraded", "a", "1-1", "1.10-1"),
+        ("downgraded", "b", "2-1", "1.9-1"),
+        ("rebuilt", "c", "1-1", "1-1"),
+        ("removed", "d", "1-1", None),
+        ("added", "e", None, "1-1"),
+    ]
+
+
+def test_key_changes_name_the_layout_key_and_its_ids():
+    from dataclasses import replace
+
+    from altai_release.manifest import KeyChange, key_changes
+
+    old = Manifest("altai", "1", [entry("a", "1"), replace(entry("b", "1"), signer="epel", signer_keyid="E")])
+    rotated = Manifest("altai", "1", [replace(e, signer_keyid="K2") if e.signer == "altai" else e for e in old.entries])
+    assert key_changes(old, old) == []
+    assert key_changes(old, rotated) == [KeyChange("altai", ("k",), ("k2",))]
+    assert str(key_changes(old, rotated)[0]) == "key         altai: k -> k2"
+    # a key that signs in one release only is not a rotation
+    assert key_changes(Manifest("altai", "1"), rotated) == []
+
+
+def test_manifest_keeps_its_release_id_and_time_and_refuses_bad_ones(tmp_path):
+    import json
+
+    import pytest
+    from altai_release.errors import InputError
+
+    stamped = Manifest("altai", "1", [entry("a", "1")], "20261130T120000-abc", "2026-11-30T12:00:00Z")
+    path = tmp_path / "manifest.json"
+    path.write_text(stamped.to_json())
+    loaded = Manifest.load(path)
+    assert (loaded.id, loaded.published) == (stamped.id, stamped.published)
+    assert loaded.same_as(Manifest("altai", "1", [entry("a", "1")]))  # id and time aside
+    data = json.loads(path.read_text())
+    del data["id"], data["published"]  # a manifest of an older release has neither
+    path.write_text(json.dumps(data))
+    assert Manifest.load(path).id is None
+    path.write_text(json.dumps({**data, "published": 5}))
+    with pytest.raises(InputError, match="published: expected null or a non-empty string, found 5"):
+        Manifest.load(path)

@@ -1,0 +1,24 @@
+"""The release policy: a downgrade only when the layout names it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from altai_release.errors import PublishError
+from altai_release.manifest import Manifest
+from altai_release.nevra import Nevra
+from altai_release.release_policy import NewFile, check_downgrade
+from test_manifest import entry
+
+
+def test_downgrade_needs_the_layout_to_name_it():
+    previous = Manifest("altai", "1", [entry("a", "2")])
+    lower = Nevra("a", None, "1", "1", "noarch")
+    item = NewFile(Path("a.rpm"), "centos6", "a", "altai")
+    with pytest.raises(PublishError, match='allow_downgrade_to = "1-1"'):
+        check_downgrade(previous, item, lower)
+    assert check_downgrade(previous, NewFile(Path("a.rpm"), "centos6", "a", "altai", "1-1"), lower) == "2-1"
+    assert check_downgrade(previous, item, Nevra("a", None, "3", "1", "noarch")) is None
+    # another repository has its own history
+    assert check_downgrade(previous, NewFile(Path("a.rpm"), "misc", "a", "altai"), lower) is None

@@ -1,0 +1,226 @@
+"""`tools/build.py`: build packages into the release (the default mode), or one of the modes that build
+nothing (--diff, --notes, --explain, --accept), chosen as mock chooses its modes: one `dest="mode"` among
+mutually exclusive options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
+from .common import LOGGER, Parser, path, run, seconds, text
+
+if TYPE_CHECKING:
+    from ..results import PackageResult
+
+log = logging.getLogger(LOGGER)
+
+
+def _parser() -> Parser:
+    parser = Parser(
+        prog="build",
+        description="Build packages of the release into signed RPMs in the release tree, or compare, explain "
+        "or check releases.",
+        example="tools/build.py nova-fping    tools/build.py --all --base-url https://mirror.example/altai",
+    )
+    parser.add_argument("packages", nargs="*", metavar="PACKAGE")
+    parser.add_argument("--all", action="store_true", help="build every package of the release")
+    parser.add_argument("--layout", type=path, default=DEFAULT_LAYOUT, help="release description (TOML)")
+    parser.add_argument("--out", type=path, default=DEFAULT_OUT, help="root of the release tree (default: out/)")
+    parser.add_argument("--json", action="store_true", help="print what the mode reports as JSON on stdout")
+    build = parser.add_argument_group("building (the default mode)")
+    build.add_argument("--builder", choices=("auto", "mock", "rpmbuild", "koji"), default="auto")
+    build.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel builds")
+    build.add_argument("--sign-key", metavar="KEYID", type=text, help="gpg user id or fingerprint for every package")
+    build.add_argument("--require-key", action="store_true", help="never fall back to a development key")
+    build.add_argument("--passphrase-file", type=path, help="file holding the signing key's passphrase")
+    build.add_argument("--state-dir", type=path, default=DEFAULT_STATE, help="where the development key lives")
+    build.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
+    build.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
+    build.add_argument(
+        "--wait", type=seconds, default=0.0, metavar="SECONDS",
+        help="wait this long for another run publishing to OUT (default: fail at once)",
+    )  # fmt: skip
+    modes = parser.add_argument_group("modes that build nothing").add_mutually_exclusive_group()
+    modes.add_argument(
+        "--diff", type=path, metavar="OLD_MANIFEST",
+        help="print what the release adds, removes, upgrades, downgrades against OLD_MANIFEST",
+    )  # fmt: skip
+    modes.add_argument(
+        "--notes", type=path, metavar="OLD_MANIFEST",
+        help="print the release notes (Markdown) of the release against the one of OLD_MANIFEST",
+    )  # fmt: skip
+    modes.add_argument(
+        "--explain", action="store_true",
+        help="show where each named package comes from, where it goes and its signing key",
+    )  # fmt: skip
+    modes.add_argument(
+        "--accept", action="store_true",
+        help="check the published release with dnf: repoclosure and an install of every package",
+    )  # fmt: skip
+    parser.add_argument(
+        "--base-repos", type=path, metavar="FILE", help="with --accept: a .repo file of the base OS repositories"
+    )
+    parser.add_argument("--against", type=path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
+    return parser
+
+
+def mode_of(args: argparse.Namespace) -> str:
+    """The mode the options name, after the checks that an option of one mode is not given to another (it
+    would do nothing, silently)."""
+    mode = next((m for m in ("diff", "notes", "explain", "accept") if getattr(args, m) not in (None, False)), "build")
+    if mode in ("diff", "notes", "accept") and (args.packages or args.all):
+        raise InputError(f"--{mode} reads published releases and builds nothing: drop the package names or --all")
+    if mode == "explain" and not args.packages and not args.all:
+        raise InputError("--explain needs package names (or --all)")
+    if args.base_repos is not None and mode != "accept":
+        raise InputError("--base-repos goes with --accept (a .repo file of the base OS repositories)")
+    if args.against is not None and mode not in ("diff", "notes"):
+        raise InputError("--against goes with --diff OLD or --notes OLD (the newer manifest to compare with)")
+    if args.json and mode == "notes":
+        raise InputError("--notes prints Markdown; --diff OLD --json gives the changes as JSON")
+    return mode
+
+
+def _newer_manifest(args: argparse.Namespace) -> Path:
+    from ..manifest import MANIFEST_NAME
+    from ..release_store import ReleaseStore
+
+    return (args.against or ReleaseStore(args.out).out / MANIFEST_NAME).absolute()
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from ..manifest import Change, Manifest, diff, key_changes
+
+    old, new = Manifest.load(args.diff), Manifest.load(_newer_manifest(args))
+    changes, keys = diff(old, new), key_changes(old, new)
+    binary = [c for c in changes if c.arch != "src"]
+    counts = {k: sum(c.kind == k for c in binary) for k in Change.KINDS}
+    if args.json:
+        report = {
+            "old": {"version": old.version, "id": old.id, "published": old.published},
+            "new": {"version": new.version, "id": new.id, "published": new.published},
+            "changes": [vars(c) for c in changes],
+            "counts": counts,
+            "key_changes": [vars(k) for k in keys],
+        }
+        print(json.dumps(report, indent=2))
+        return 0
+    for line in [*changes, *keys]:
+        print(line)
+    sources = len(changes) - len(binary)
+    log.info(
+        ", ".join(f"{n} {k}" for k, n in counts.items())
+        + f" (binary packages; {sources} source package change{'s' if sources != 1 else ''})"
+        + "".join(f"; signing key {k.key} changed" for k in keys)
+    )
+    return 0
+
+
+def _notes(args: argparse.Namespace) -> int:
+    from ..layout import load_layout
+    from ..manifest import Manifest
+    from ..notes import markdown
+
+    new_path, old_path = _newer_manifest(args), args.notes.absolute()
+    new, old = Manifest.load(new_path), Manifest.load(old_path)
+    print(markdown(load_layout(args.layout), new, old, new_path.parent, old_path.parent), end="")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from ..explain import explain
+    from ..layout import load_layout
+    from ..release_store import ReleaseStore
+
+    layout = load_layout(args.layout)
+    downloads = ReleaseStore(args.out).store / "downloads"
+    names = sorted(layout.packages) if args.all else args.packages
+    found = {name: explain(layout, name, downloads) for name in names}
+    if args.json:
+        print(json.dumps({name: dict(pairs) for name, pairs in found.items()}, indent=2))
+        return 0
+    for name, pairs in found.items():
+        print("\n".join([f"{name}:", *(f"  {what + ':':<12} {value}" for what, value in pairs)]))
+    return 0
+
+
+def _accept(args: argparse.Namespace) -> int:
+    from ..acceptance import accept
+    from ..layout import load_layout
+    from ..release_store import ReleaseStore
+
+    checks = accept(load_layout(args.layout), ReleaseStore(args.out).out, args.base_repos)
+    if args.json:
+        print(json.dumps({"accepted": True, "checks": checks}, indent=2))
+    for line in checks:
+        log.info(f"ok: {line}")
+    return 0
+
+
+def _summary(results: list[PackageResult]) -> str:
+    rows = [("package", "nevra", "builder", "time", "signed by")]
+    for r in results:
+        evr = f"{r.source.name}-{r.source.evr}"
+        rows.append((r.name, evr, r.builder, f"{r.seconds:.1f}s", r.signed_by.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    for r in results:
+        lines += [f"  {r.name}: {note}" for note in r.notes]
+        verb = "kept" if r.builder == "cached" else "wrote"  # a cached package's files were written before
+        lines += [f"  {r.name}: {verb} {f.path}" for f in r.files]
+    return "\n".join(lines)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from ..layout import load_layout
+    from ..pipeline import BuildOptions, ReleaseBuild
+
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.passphrase_file is not None:
+        from ..userfiles import read_bytes
+
+        if not read_bytes(args.passphrase_file, "passphrase file", 64 * 1024).strip():
+            raise InputError(f"{args.passphrase_file}: the passphrase file is empty")
+    layout = load_layout(args.layout)
+    options = BuildOptions(
+        out=args.out,
+        state_dir=args.state_dir.absolute(),
+        builder=args.builder,
+        jobs=args.jobs,
+        sign_key=args.sign_key,
+        require_key=args.require_key,
+        passphrase_file=args.passphrase_file.absolute() if args.passphrase_file else None,
+        base_url=args.base_url,
+        wait_seconds=args.wait,
+        rebuild=args.rebuild,
+    )
+    results = ReleaseBuild(layout, options).run(sorted(layout.packages) if args.all else args.packages, args.all)
+    print(json.dumps([r.as_json() for r in results], indent=2) if args.json else _summary(results))
+    return 0
+
+
+MODES: dict[str, Callable[[argparse.Namespace], int]] = {
+    "build": _build,
+    "diff": _diff,
+    "notes": _notes,
+    "explain": _explain,
+    "accept": _accept,
+}
+
+
+def build_main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run(args, lambda: MODES[mode_of(args)](args))
+
+
+if __name__ == "__main__":
+    sys.exit(build_main())

@@ -1,0 +1,153 @@
+"""What every command shares: one `error:` line per failure, argument types, --version, -q/-v/--timings
+driving `logging`, and SIGTERM unwinding like Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import signal
+import sys
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from .. import timing
+from ..errors import AltaiError
+
+LOGGER = "altai_release"
+
+
+def version() -> str:
+    try:
+        return metadata.version("altai-release")
+    except metadata.PackageNotFoundError:  # run from a checkout without the venv's install
+        return "0+checkout"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `error:` line like every other failure (exit 2), and every
+    command has --version, -q, -v and --timings."""
+
+    def __init__(self, *, prog: str, description: str, example: str) -> None:
+        super().__init__(
+            prog=prog,
+            description=description,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        self.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+        talk = self.add_mutually_exclusive_group()
+        talk.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
+        talk.add_argument(
+            "-v", "--verbose", action="store_true", help="print debug messages and the time of every step"
+        )
+        self.add_argument("--timings", action="store_true", help="print the time of every step and their totals")
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+class _Lines(logging.Formatter):
+    """Log records as the lines the tools always printed: progress as is, `warning: …`, `debug: …`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            return f"error: {message}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {message}"
+        if record.levelno < logging.INFO:
+            return f"debug: {message}"
+        return message
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    logger = logging.getLogger(LOGGER)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Lines())
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+    if args.verbose or args.timings:
+        timing.enable()
+
+
+def path(text: str) -> Path:
+    """A path argument: never empty (it would mean the current directory), and UTF-8 (it is written into
+    manifests, .repo files and messages)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path (say . for the current directory where one is allowed)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text.encode('utf-8', 'surrogateescape')!r} is not UTF-8") from None
+    return Path(text)
+
+
+def mib(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1 << 20:
+        raise argparse.ArgumentTypeError(f"expected a whole number of MiB from 1 to {1 << 20}, found {text!r}")
+    return value
+
+
+def text(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty value")
+    return value
+
+
+def seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {value!r}")
+    return number
+
+
+class Terminated(Exception):
+    """SIGTERM: unwinds like Ctrl-C, so that every `finally` removes what the run had started."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def run(args: argparse.Namespace, body: Callable[[], int]) -> int:
+    """Run a command's body: its failures as one `error:` line and the exit code of their class."""
+    setup_logging(args)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        status = body()
+        timing.summary()
+        return status
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 143
+    except AltaiError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        culprit = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {culprit}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def warn(message: str) -> None:
+    logging.getLogger(LOGGER).warning(message)
