@@ -60,7 +60,8 @@ store = ReleaseStore(Path({out!r}))
 files = [NewFile(p, "centos6", p.name, "altai") for p in sorted(Path({rpms!r}).glob("*.rpm"))]
 start = time.perf_counter()
 with store.lock():
-    made = assemble_release(store, layout, files, {{f.origin for f in files}}, {{"altai": b"bench key"}}, None)
+    made = assemble_release(store, layout, additions=files, replaced_origins={{f.origin for f in files}},
+                            public_keys={{"altai": b"bench key"}}, base_url=None)
     store.publish(made[0])
 print(time.perf_counter() - start)
 """

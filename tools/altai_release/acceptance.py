@@ -27,9 +27,15 @@ def _dnf(root: Path, reposdir: Path, *args: str, plugins: tuple[str, ...] = ("--
     if dnf is None:
         raise InputError("dnf is not installed; run scripts/setup.sh")
     argv = [
-        dnf, *plugins, "-y", f"--installroot={root}", f"--setopt=reposdir={reposdir}",
-        f"--setopt=cachedir={root}/var/cache/dnf", "--setopt=install_weak_deps=0", *args,
-    ]  # fmt: skip
+        dnf,
+        *plugins,
+        "-y",
+        f"--installroot={root}",
+        f"--setopt=reposdir={reposdir}",
+        f"--setopt=cachedir={root}/var/cache/dnf",
+        "--setopt=install_weak_deps=0",
+        *args,
+    ]
     proc = runner.run(argv, ToolError, "dnf", timeout=DNF_TIMEOUT, check=False)
     return proc.returncode, runner.text(proc.stdout + proc.stderr)
 

@@ -33,17 +33,25 @@ def process(
 ) -> str:
     """The spec at `commit`, its %autorelease and %autochangelog expanded as rpmautospec does."""
     if spec_path.parent.parts:
-        raise InputError(f"{shown}: {spec_path} uses %autorelease/%autochangelog, which rpmautospec computes only "
-                         "for a spec at the root of its repository (dist-git)")  # fmt: skip
+        raise InputError(
+            f"{shown}: {spec_path} uses %autorelease/%autochangelog, which rpmautospec computes only "
+            "for a spec at the root of its repository (dist-git)"
+        )
     if not (LIBRARY / "rpmautospec").is_dir():
         raise InputError(f"rpmautospec is not installed in {LIBRARY}; run scripts/setup.sh")
     checkout = work / "autospec-checkout"
     git = shutil.which("git") or "git"
     # our own fresh clone: none of the repository's config or hooks comes along
-    runner.run([git, "clone", "-q", "--no-local", "--no-checkout", "--", repository, str(checkout)], GitError,
-               f"{shown}: cannot clone for rpmautospec")  # fmt: skip
-    runner.run([git, "-C", str(checkout), "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit],
-               GitError, f"{shown}: cannot check out {commit[:12]} for rpmautospec")  # fmt: skip
+    runner.run(
+        [git, "clone", "-q", "--no-local", "--no-checkout", "--", repository, str(checkout)],
+        GitError,
+        f"{shown}: cannot clone for rpmautospec",
+    )
+    runner.run(
+        [git, "-C", str(checkout), "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit],
+        GitError,
+        f"{shown}: cannot check out {commit[:12]} for rpmautospec",
+    )
     out = work / "autospec-out"
     out.mkdir()
     argv = [str(SYSTEM_PYTHON), "-B", "-s", str(_HELPER), str(checkout / spec_path), str(out / spec_path.name)]

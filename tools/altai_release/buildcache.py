@@ -125,15 +125,15 @@ def kept_results(
             continue
         source = next((e.nevra for e in files if e.arch == "src"), files[0].nevra)
         hits[entry.name] = PackageResult(
-            entry.name,
-            entry.repository,
-            source,
-            cache.commit(entry.name),
-            "cached",
-            0.0,
-            identities[entry.name],
-            [PlacedFile(out / e.path, e.nevra) for e in files],
-            ["inputs unchanged since the published build: kept its signed files"],
+            name=entry.name,
+            repository=entry.repository,
+            source=source,
+            commit=cache.commit(entry.name),
+            builder="cached",
+            seconds=0.0,
+            signed_by=identities[entry.name],
+            files=[PlacedFile(out / e.path, e.nevra) for e in files],
+            notes=["inputs unchanged since the published build: kept its signed files"],
         )
     return hits
 

@@ -146,8 +146,9 @@ def fetch(
                 raise UpstreamError(f"{what}: {url} was truncated: {received} of {expected} bytes")
         actual = digest.hexdigest()
         if expect is not None and actual != expect:
-            raise VerificationError(f"{what}: {url} does not match {expect_from} ({algorithm} {actual}, "
-                                    f"expected {expect})")  # fmt: skip
+            raise VerificationError(
+                f"{what}: {url} does not match {expect_from} ({algorithm} {actual}, expected {expect})"
+            )
         out.name(dest)
         return actual
     except (urllib.error.URLError, OSError, ValueError) as exc:

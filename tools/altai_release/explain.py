@@ -27,8 +27,12 @@ def _commit_of(location: str, ref: str) -> str:
                 source.close()
     check_not_option("ref", ref)
     git = shutil.which("git") or "git"
-    proc = runner.run([git, "ls-remote", "--", location, ref], GitError, f"{location}: git ls-remote",
-                      env={"GIT_TERMINAL_PROMPT": "0"})  # fmt: skip
+    proc = runner.run(
+        [git, "ls-remote", "--", location, ref],
+        GitError,
+        f"{location}: git ls-remote",
+        env={"GIT_TERMINAL_PROMPT": "0"},
+    )
     lines = runner.text(proc.stdout).split()
     return lines[0] if lines else "(resolved when it is built: not a branch or tag of the remote)"
 

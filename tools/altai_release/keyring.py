@@ -82,8 +82,18 @@ class Keyring:
 
     def keygrips(self, fingerprint: str) -> list[str]:
         """The keygrips of a secret key and its subkeys: what gpg-agent caches a passphrase under."""
-        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), "--with-colons", "--with-keygrip",
-                "--list-secret-keys", "--", fingerprint]  # fmt: skip
+        argv = [
+            GPG,
+            "--batch",
+            "--no-tty",
+            "--homedir",
+            str(self.home),
+            "--with-colons",
+            "--with-keygrip",
+            "--list-secret-keys",
+            "--",
+            fingerprint,
+        ]
         proc = runner.run(argv, SigningError, f"gpg --list-secret-keys {fingerprint}", env=self.env, check=False)
         return [f.split(":")[9] for f in runner.text(proc.stdout).splitlines() if f.startswith("grp:")]
 
@@ -96,15 +106,21 @@ class Keyring:
             return
         commands = [f"CLEAR_PASSPHRASE --mode=normal {grip}" for grip in self.keygrips(fingerprint)]
         if commands:
-            runner.run([connect, "--homedir", str(self.home), "--no-autostart", *commands, "/bye"], SigningError,
-                       "gpg-connect-agent", env=self.env, check=False)  # fmt: skip
+            runner.run(
+                [connect, "--homedir", str(self.home), "--no-autostart", *commands, "/bye"],
+                SigningError,
+                "gpg-connect-agent",
+                env=self.env,
+                check=False,
+            )
 
     def stop_agent(self) -> None:
         """Stop the gpg-agent that gpg started for this home (a run leaves no agent of its own behind)."""
         gpgconf = shutil.which("gpgconf")
         if gpgconf and self.home.is_dir():
-            runner.run([gpgconf, "--homedir", str(self.home), "--kill", "gpg-agent"], SigningError, "gpgconf",
-                       check=False)  # fmt: skip
+            runner.run(
+                [gpgconf, "--homedir", str(self.home), "--kill", "gpg-agent"], SigningError, "gpgconf", check=False
+            )
 
     def export_public(self, fingerprint: str) -> bytes:
         data = self.gpg("--armor", "--export", "--", fingerprint, what=f"gpg --export {fingerprint}")

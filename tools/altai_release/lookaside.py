@@ -89,8 +89,10 @@ class Lookaside:
         if source_url and source_url.startswith(("http://", "https://")):
             urls.append(source_url)
         if not urls:
-            raise InputError(f"{what}: {entry.name} is listed in sources but there is no lookaside URL to fetch it "
-                             "from (the layout's [release] lookaside, or git2srpm --lookaside URL)")  # fmt: skip
+            raise InputError(
+                f"{what}: {entry.name} is listed in sources but there is no lookaside URL to fetch it "
+                "from (the layout's [release] lookaside, or git2srpm --lookaside URL)"
+            )
         from .download import fetch  # urllib.request costs ~50 ms to import: only when something is fetched
 
         target.parent.mkdir(parents=True, exist_ok=True)

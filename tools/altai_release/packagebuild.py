@@ -96,13 +96,13 @@ class PackageBuild:
         seconds = time.monotonic() - built.started
         log.info(f"{entry.name}: built and signed in {seconds:.1f}s")
         return PackageResult(
-            entry.name,
-            entry.repository,
-            built.srpm.nevra,
-            built.srpm.commit,
-            self.builder.name,
-            seconds,
-            built.identity,
+            name=entry.name,
+            repository=entry.repository,
+            source=built.srpm.nevra,
+            commit=built.srpm.commit,
+            builder=self.builder.name,
+            seconds=seconds,
+            signed_by=built.identity,
             files=[PlacedFile(f, read_nevra(f)) for f in files],
             notes=list(built.output.notes),
             named_files=built.srpm.named_files,
@@ -120,9 +120,7 @@ def make_srpms(
         source = sources[name]
         log.info(f"{name}: {source.making} {source.description}")
         try:
-            return source.make_srpm(
-                staging / "srpm" / name, macro_files, lambda msg: log.warning(f"{name}: {msg}"), limits
-            )
+            return source.make_srpm(staging / "srpm" / name, macro_files, limits)
         except AltaiError as exc:
             raise type(exc)(f"{name}: making the SRPM failed: {exc}") from exc
 

@@ -67,20 +67,25 @@ def _check_kept(path: Path, sha256: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise PublishError(f"{path}: the published package is {'a link' if path.is_symlink() else exc.strerror}, "
-                           "not the file its manifest describes; nothing was published") from None  # fmt: skip
+        raise PublishError(
+            f"{path}: the published package is {'a link' if path.is_symlink() else exc.strerror}, "
+            "not the file its manifest describes; nothing was published"
+        ) from None
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise PublishError(f"{path}: the published package is not a regular file; nothing was published")
         digest = hashlib.file_digest(f, "sha256").hexdigest()
     if digest != sha256:
-        raise PublishError(f"{path}: the published package changed since it was published (sha256 {digest}, the "
-                           f"manifest says {sha256}); nothing was published")  # fmt: skip
+        raise PublishError(
+            f"{path}: the published package changed since it was published (sha256 {digest}, the "
+            f"manifest says {sha256}); nothing was published"
+        )
 
 
 def write_release(
     target: Path,
     layout: ReleaseLayout,
+    *,
     manifest: Manifest,
     new_files: Mapping[str, Path],
     previous: Manifest,

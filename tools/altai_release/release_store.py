@@ -14,24 +14,22 @@ home directory, the current directory, this checkout and the directories that ho
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import shutil
-import struct
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import AltaiError, InputError, PublishError
+from .errors import AltaiError, InputError
 from .manifest import MANIFEST_NAME, Manifest
 from .paths import PROJECT_ROOT
+from .recordlock import exclusive_lock
 
 KEEP_RELEASES = 3  # the current one and two before it, for rollback and hard links
 STORE_MARKER = ".altai-release-store"  # in OUT.store: this tool made it, and everything in it
 _STORE_ENTRIES = {"releases", "logs", "cache", "staging", "downloads", "lock", STORE_MARKER}
-_FLOCK = "hhqqi4x"  # struct flock on Linux: l_type, l_whence, l_start, l_len, l_pid
 
 
 class ReleaseStore:
@@ -69,8 +67,9 @@ class ReleaseStore:
             # a release of ours: publishing replaces the link only (a shell sitting in the tree loses nothing)
             target = Path(os.path.realpath(self.out))
             if not target.is_relative_to(Path(os.path.realpath(self.releases))):
-                raise InputError(f"--out {self.out}: a link to {target}, not to a release of {self.store}; "
-                                 "choose another --out")  # fmt: skip
+                raise InputError(
+                    f"--out {self.out}: a link to {target}, not to a release of {self.store}; choose another --out"
+                )
         else:
             _refuse_precious(self.out)
             if self.out.is_dir() and any(self.out.iterdir()) and not _is_release_tree(self.out):
@@ -100,37 +99,13 @@ class ReleaseStore:
         it publishes or logs anything takes away the OUT.store it made."""
         made_here = not self.store.exists()
         self.claim()
-        try:
-            self.store.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.store / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise InputError(f"cannot write to {self.store}: {exc.strerror}") from exc
-        try:
-            deadline = time.monotonic() + wait_seconds
-            while True:
-                try:
-                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EACCES, errno.EAGAIN):
-                        raise
-                holder = _lock_holder(fd)
-                if holder is None:
-                    continue  # released between our try and the question
-                if time.monotonic() >= deadline:
-                    raise PublishError(
-                        f"another run (pid {holder}) is publishing to {self.out}; "
-                        "try again later or pass --wait SECONDS"
-                    )
-                time.sleep(0.2)
+        with exclusive_lock(self.store / "lock", wait_seconds, f"publishing to {self.out}"):
             try:
                 yield
             except BaseException:
                 if made_here:
                     self._remove_if_unused()
                 raise
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def _remove_if_unused(self) -> None:
         """OUT.store as this run made it, when it holds no release, log or download: a failed build keeps its
@@ -209,13 +184,6 @@ def _refuse_precious(out: Path) -> None:
             raise InputError(f"--out {out}: {shown}; the release tree needs a directory of its own")
     if real.parent == real:
         raise InputError(f"--out {out}: the root directory; the release tree needs a directory of its own")
-
-
-def _lock_holder(fd: int) -> int | None:
-    """The pid holding a conflicting lock on the file, or None when it is free."""
-    query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-    l_type, _, _, _, pid = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
-    return None if l_type == fcntl.F_UNLCK else int(pid)
 
 
 def link_or_copy(source: Path, target: Path) -> None:

@@ -3,9 +3,11 @@ the store publishes it. Returns nothing to publish when the next release would b
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .layout import ReleaseLayout
 from .manifest import Manifest
@@ -13,10 +15,13 @@ from .release_outputs import repo_file, write_release
 from .release_policy import NewFile, plan_release
 from .release_store import ReleaseStore
 
+log = logging.getLogger(__name__)
+
 
 def assemble_release(
     store: ReleaseStore,
     layout: ReleaseLayout,
+    *,
     additions: Sequence[NewFile],
     replaced_origins: set[str],
     public_keys: Mapping[str, bytes],
@@ -45,15 +50,34 @@ def assemble_release(
         write_release(
             target,
             layout,
-            plan.manifest,
-            plan.new_files,
-            previous,
-            previous_dir,
-            public_keys,
-            repo_text,
-            built_logs or {},
+            manifest=plan.manifest,
+            new_files=plan.new_files,
+            previous=previous,
+            previous_dir=previous_dir,
+            public_keys=public_keys,
+            repo_text=repo_text,
+            built_logs=built_logs or {},
         )
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
     return target, plan.manifest
+
+
+def _counted(manifest: Manifest) -> str:
+    binary = sum(e.arch != "src" for e in manifest.entries)
+    sources = len(manifest.entries) - binary
+    return f"{binary} package{'s' if binary != 1 else ''}, {sources} source package{'s' if sources != 1 else ''}"
+
+
+def publish_next(store: ReleaseStore, layout: ReleaseLayout, **assembly: Any) -> Manifest | None:
+    """Assemble the next release (`assembly`: assemble_release's keywords) and publish it; the manifest of
+    the release now published (None when there is none)."""
+    assembled = assemble_release(store, layout, **assembly)
+    if assembled is None:
+        log.info(f"{store.out}: nothing changed, the release stays as it is")
+        return store.current_manifest()
+    release_dir, manifest = assembled
+    store.publish(release_dir)
+    log.info(f"published {store.out} -> {release_dir.name} ({_counted(manifest)})")
+    return manifest

@@ -60,6 +60,7 @@ def resign(
 
 
 def resign_kept(
+    *,
     manifest: Manifest | None,
     release_dir: Path | None,
     kept: Callable[[ManifestEntry], bool],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .layout import ReleaseLayout
 from .nevra import Nevra
 from .signing import SigningIdentity
 
@@ -15,7 +16,7 @@ class PlacedFile:
     nevra: Nevra
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PackageResult:
     name: str
     repository: str
@@ -44,3 +45,11 @@ class PackageResult:
             "files": [{"path": str(f.path), "nevra": str(f.nevra)} for f in self.files],
             "notes": self.notes,
         }
+
+    def placed(self, out: Path, layout: ReleaseLayout) -> PackageResult:
+        """The result with its files where the release tree at `out` holds them."""
+
+        def directory(arch: str) -> Path:
+            return out / layout.repositories[layout.repository_for(self.repository, arch)].path
+
+        return replace(self, files=[PlacedFile(directory(f.nevra.arch) / f.path.name, f.nevra) for f in self.files])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +24,8 @@ from .spec import SpecInfo
 from .srpmsession import SrpmSession
 from .tarball import SourceTarball, compression_for, submodule_trees
 from .timing import step
+
+log = logging.getLogger(__name__)
 
 _RELEASE_LINE = re.compile(r"^(?P<tag>Release[ \t]*:[ \t]*)(?P<value>.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 _DIST_FORMS = ("%{?dist}", "%{dist}", "%dist")
@@ -105,7 +108,7 @@ def choose_spec(source: GitSource, commit_files: list[str], directory: PurePosix
     return directory / specs[0]
 
 
-def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -> SrpmResult:
+def make_srpm(request: SrpmRequest) -> SrpmResult:
     """Build the SRPM; on any failure nothing new is left in request.outdir."""
     for what, value in (("ref", request.ref), ("dist", request.dist or "")):
         check_not_option(what, value)
@@ -128,7 +131,7 @@ def make_srpm(request: SrpmRequest, warn: Callable[[str], None] | None = None) -
         work.mkdir()
         source = GitSource.open(request.repo, work / "clone", request.shown_as)
         try:
-            result = _build(source, request, subdir, spec_arg, work, staging, warn)
+            result = _build(source, request, subdir, spec_arg, work, staging)
         finally:
             source.close()
         final_srpm = outdir / result.srpm.name
@@ -164,8 +167,10 @@ def _build(
     spec_arg: PurePosixPath | None,
     work: Path,
     staging: Path,
-    warn: Callable[[str], None] | None,
 ) -> SrpmResult:
+    def warn(message: str) -> None:  # build.py's warnings name the package; git2srpm's has one
+        log.warning(f"{request.package}: {message}" if request.package else message)
+
     commit = source.resolve(request.ref)
     if source.is_shallow():
         if request.snapshot:
@@ -173,15 +178,12 @@ def _build(
                 f"{source.location} is a shallow clone: --snapshot numbers the release by the commits reachable "
                 f"from {request.ref}, and the clone does not have them; run 'git fetch --unshallow' first"
             )
-        if warn:
-            warn(f"{source.location} is a shallow clone: the package's time (SOURCE_DATE_EPOCH) is its last change "
-                 "that the cut history shows")  # fmt: skip
-    if source.is_dirty():
-        message = (
-            f"{source.location} has uncommitted changes; they are not included (building commit {commit.hexsha[:12]})"
+        warn(
+            f"{source.location} is a shallow clone: the package's time (SOURCE_DATE_EPOCH) is its last change "
+            "that the cut history shows"
         )
-        if warn:
-            warn(message)
+    if source.is_dirty():
+        warn(f"{source.location} has uncommitted changes; they are not included (building commit {commit.hexsha[:12]})")
     tree = source.tree(commit, subdir)
     spec_path = spec_arg or choose_spec(source, source.list_files(commit, subdir), subdir)
     spec_bytes = source.read_file(commit, spec_path)

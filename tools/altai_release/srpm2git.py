@@ -56,12 +56,13 @@ class _Budget:
 
     def take(self, name: str, size: int) -> None:
         if size > self.limits.member:
-            raise InputError(f"{self.what}: {name} unpacks to {size} bytes, more than one file may "
-                             f"({self.limits.member}; srpm2git --max-file-mib)")  # fmt: skip
+            raise InputError(
+                f"{self.what}: {name} unpacks to {size} bytes, more than one file may "
+                f"({self.limits.member}; srpm2git --max-file-mib)"
+            )
         self.used += size
         if self.used > self.limits.total:
-            raise InputError(f"{self.what}: unpacks to more than {self.limits.total} bytes "
-                             "(srpm2git --max-total-mib)")  # fmt: skip
+            raise InputError(f"{self.what}: unpacks to more than {self.limits.total} bytes (srpm2git --max-total-mib)")
 
 
 def _no_link_on_the_way(top: Path, rel: PurePosixPath, what: str) -> None:

@@ -13,7 +13,7 @@ from types import TracebackType
 from . import runner
 from .errors import RpmbuildError, SandboxLimitError, SpecError
 from .rpmbuild import INNER_TOPDIR, Rpmbuild
-from .sandbox import Running
+from .sandbox_process import Running
 from .spec import SPECQUERY, SpecInfo, spec_info, specquery_argv
 
 MAX_SPEC_LINE = 16 * 1024 * 1024  # the spec reader's one line of JSON

@@ -137,7 +137,7 @@ def submodule_trees(
     subdir: PurePosixPath,
     tree: Tree,
     include: bool,
-    warn: Callable[[str], None] | None,
+    warn: Callable[[str], None],
 ) -> dict[PurePosixPath, tuple[GitSource, Tree]]:
     """With `include`, each gitlink's tree at its recorded commit from the submodule's local clone; without,
     a warning naming each one left out."""
@@ -146,18 +146,21 @@ def submodule_trees(
         recorded = link.hexsha
         where = subdir / link.path
         if not include:
-            if warn:
-                warn(f"submodule {where} (commit {recorded[:12]}) is left out of the tarball; --submodules includes it")
+            warn(f"submodule {where} (commit {recorded[:12]}) is left out of the tarball; --submodules includes it")
             continue
         sub = source.submodule(where)
         if sub is None:
-            raise InputError(f"{source.location}: submodule {where} has no local clone; run 'git submodule update "
-                             "--init' (or build without --submodules)")  # fmt: skip
+            raise InputError(
+                f"{source.location}: submodule {where} has no local clone; run 'git submodule update "
+                "--init' (or build without --submodules)"
+            )
         try:
             commit = sub.resolve(recorded)
             found[link.path] = (sub, Tree(commit.tree, where))
         except InputError as exc:
             sub.close()
-            raise InputError(f"{source.location}: submodule {where}: its clone lacks commit {recorded[:12]}; "
-                             "run 'git submodule update'") from exc  # fmt: skip
+            raise InputError(
+                f"{source.location}: submodule {where}: its clone lacks commit {recorded[:12]}; "
+                "run 'git submodule update'"
+            ) from exc
     return found

@@ -17,28 +17,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import runner
-from ..capture import KeptOutput, drain
 from ..errors import BuildError, InputError, MockError
 from ..limits import DEFAULT_LIMITS
 from ..rpmheader import read_identity
 from ..sandbox_output import check_binaries, read_text, take_files
 from ..templates import render
 from .base import BuildJob, BuildOutput
+from .mockprocess import MockProcesses, failure
 
-BUILD_TIMEOUT = 4 * 3600
 LOG_LIMIT = 64 * 1024 * 1024  # of a log mock leaves in the result directory
-OUTPUT_LIMIT = 2 * 1024 * 1024  # of mock's own output (its progress; the build's is in build.log)
 RPM_LIMIT = DEFAULT_LIMITS.file_size  # of one result
 DEFAULT_CONFIGDIR = Path("/etc/mock")
-CONFIG_ERROR = 3  # mock's ConfigError
 _CHROOT = re.compile(r"^(eol/)?[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -59,23 +53,10 @@ def stock_config(configdir: Path, chroot: str) -> str:
         if (configdir / name).is_file():
             return name
     paths = ", ".join(str(configdir / name) for name in tried)
-    raise MockError(f"mock chroot {chroot!r}: this host's mock has no such config (tried {paths}); install "
-                    "mock-core-configs, or name another chroot in the layout's mock_chroot")  # fmt: skip
-
-
-def _said(log: str) -> bool:
-    """Whether rpmbuild ran: mock's build.log holds only its `Mock Version` line until it does."""
-    return any(line.strip() and "Mock Version" not in line for line in log.splitlines())
-
-
-def _root_log_reason(log: str) -> str:
-    missing = re.findall(r"No matching package to install: '([^']+)'", log)
-    if missing:
-        return "no package provides the BuildRequires " + ", ".join(dict.fromkeys(missing))
-    for line in reversed(log.splitlines()):
-        if "Error" in line or "ERROR" in line:
-            return line.split(":  ", 1)[-1].strip()
-    return ""
+    raise MockError(
+        f"mock chroot {chroot!r}: this host's mock has no such config (tried {paths}); install "
+        "mock-core-configs, or name another chroot in the layout's mock_chroot"
+    )
 
 
 @dataclass
@@ -94,8 +75,7 @@ class MockBuilder:
     _needs: Mapping[str, set[str]] = field(default_factory=dict, init=False, repr=False)
     _stock: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _running: set[subprocess.Popen[bytes]] = field(default_factory=set, init=False, repr=False)
-    _aborted: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _processes: MockProcesses = field(default_factory=MockProcesses, init=False, repr=False)
 
     def config(self, job: BuildJob) -> str:
         repos = list(self.repos)
@@ -152,53 +132,7 @@ class MockBuilder:
             self.run_repo.mkdir(parents=True, exist_ok=True)
 
     def abort(self) -> None:
-        """Stop every running mock: SIGTERM to its process group, which mock handles (it unmounts)."""
-        self._aborted.set()
-        with self._lock:
-            running = list(self._running)
-        for proc in running:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    def _run(self, argv: list[str], job: BuildJob) -> tuple[int, str]:
-        """mock's exit status and (bounded) output; stopped by abort() or the build timeout."""
-        name = job.package.name
-        try:
-            proc = subprocess.Popen(  # noqa: S603 - an argv list, no shell
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: abort() signals mock and its children
-            )  # fmt: skip
-        except OSError as exc:
-            raise MockError(f"{name}: mock did not run: {exc.strerror or exc}", argv) from exc
-        kept = KeptOutput(OUTPUT_LIMIT)
-        assert proc.stdout is not None
-        reader = drain(proc.stdout, kept)
-        with self._lock:
-            self._running.add(proc)
-        try:
-            if self._aborted.is_set():
-                os.killpg(proc.pid, signal.SIGTERM)
-            expired = threading.Event()
-
-            def expire() -> None:  # a timer, not Popen.wait(timeout=...), which polls with sleeps
-                expired.set()
-                os.killpg(proc.pid, signal.SIGTERM)
-
-            timer = threading.Timer(BUILD_TIMEOUT, expire)
-            timer.start()
-            try:
-                proc.wait()
-            finally:
-                timer.cancel()
-            if expired.is_set():
-                raise MockError(f"{name}: mock took longer than {BUILD_TIMEOUT}s; stopped", argv)
-        finally:
-            with self._lock:
-                self._running.discard(proc)
-            reader.join(30)
-        return proc.returncode, kept.text()
+        self._processes.abort()
 
     def build(self, job: BuildJob) -> BuildOutput:
         if not shutil.which(self.executable):
@@ -209,7 +143,7 @@ class MockBuilder:
         resultdir = job.workdir / "result"
         resultdir.mkdir(parents=True, exist_ok=True)
         argv = self.argv(config_file, job, resultdir)
-        status, output = self._run(argv, job)
+        status, output = self._processes.run(argv, name)
         log = job.logdir / "mock.log"
         log.write_text(output, encoding="utf-8")
         # what the chroot made is as hostile as a local build's results: read as plain files, bounded
@@ -220,10 +154,10 @@ class MockBuilder:
             except (OSError, BuildError):
                 continue
             (job.logdir / log_name).write_text(logs[log_name], encoding="utf-8", errors="surrogateescape")
-        if self._aborted.is_set() and status != 0:
+        if self._processes.aborted.is_set() and status != 0:
             raise MockError(f"{name}: mock stopped: the run stopped (another package failed, or it was interrupted)")
         if status != 0:
-            raise self._failure(job, status, output, logs, argv)
+            raise failure(name, job.logdir, status, output, logs, argv)
         try:
             rpms = take_files(resultdir, ".", ".rpm", job.workdir / "results", RPM_LIMIT, 0, ".src.rpm")
         except BuildError as exc:
@@ -237,21 +171,6 @@ class MockBuilder:
         if job.dependents:
             self._add_to_run_repo(rpms)
         return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=notes)
-
-    def _failure(self, job: BuildJob, status: int, output: str, logs: Mapping[str, str], argv: list[str]) -> MockError:
-        """The reason of a failed mock, from the log that holds it (as kojid reads mock's logs)."""
-        name, logdir = job.package.name, job.logdir
-        if status == CONFIG_ERROR:
-            why = runner.reason(output, ("ERROR:",), last=True)
-            return MockError(f"{name}: mock refused its config (log: {logdir / 'mock.log'})", argv, why)
-        if _said(logs.get("build.log", "")):
-            why = runner.reason(logs["build.log"], ("error:", "Bad exit status"), after="RPM build errors:", last=True)
-            return MockError(f"{name}: build failed in mock (log: {logdir / 'build.log'})", argv, why)
-        if "root.log" in logs:
-            why = _root_log_reason(logs["root.log"]) or runner.reason(output, ("ERROR:",), last=True)
-            return MockError(f"{name}: mock could not prepare the build root (log: {logdir / 'root.log'})", argv, why)
-        why = runner.reason(output, ("ERROR:",), last=True)
-        return MockError(f"{name}: mock failed (exit {status}; log: {logdir / 'mock.log'})", argv, why)
 
     def _add_to_run_repo(self, rpms: Sequence[Path]) -> None:
         """Before the dependents start (they start when this build returns): the RPMs and fresh metadata."""

@@ -45,26 +45,35 @@ def _parser() -> Parser:
     build.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
     build.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
     build.add_argument(
-        "--wait", type=seconds, default=0.0, metavar="SECONDS",
+        "--wait",
+        type=seconds,
+        default=0.0,
+        metavar="SECONDS",
         help="wait this long for another run publishing to OUT (default: fail at once)",
-    )  # fmt: skip
+    )
     modes = parser.add_argument_group("modes that build nothing").add_mutually_exclusive_group()
     modes.add_argument(
-        "--diff", type=path, metavar="OLD_MANIFEST",
+        "--diff",
+        type=path,
+        metavar="OLD_MANIFEST",
         help="print what the release adds, removes, upgrades, downgrades against OLD_MANIFEST",
-    )  # fmt: skip
+    )
     modes.add_argument(
-        "--notes", type=path, metavar="OLD_MANIFEST",
+        "--notes",
+        type=path,
+        metavar="OLD_MANIFEST",
         help="print the release notes (Markdown) of the release against the one of OLD_MANIFEST",
-    )  # fmt: skip
+    )
     modes.add_argument(
-        "--explain", action="store_true",
+        "--explain",
+        action="store_true",
         help="show where each named package comes from, where it goes and its signing key",
-    )  # fmt: skip
+    )
     modes.add_argument(
-        "--accept", action="store_true",
+        "--accept",
+        action="store_true",
         help="check the published release with dnf: repoclosure and an install of every package",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--base-repos", type=path, metavar="FILE", help="with --accept: a .repo file of the base OS repositories"
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
-from .common import Parser, path, run, warn
+from .common import Parser, path, run
 
 
 def _define(value: str) -> tuple[str, str]:
@@ -65,7 +65,7 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
             offline=args.offline,
             submodules=args.submodules,
         )
-        result = make_srpm(request, warn=warn)
+        result = make_srpm(request)
         if result.tarball:
             print(result.tarball)
         print(result.srpm)

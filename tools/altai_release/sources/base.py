@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -37,9 +37,7 @@ class PackageSource(Protocol):
         package's inputs changes. `named`: the files its spec names besides its own tree."""
         ...
 
-    def make_srpm(
-        self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None], limits: SandboxLimits
-    ) -> SrpmResult:
+    def make_srpm(self, outdir: Path, macro_files: Sequence[Path], limits: SandboxLimits) -> SrpmResult:
         """The SRPM to build, in `outdir` (safe to call from several threads for different packages); a spec
         is read in a sandbox with `limits`."""
         ...

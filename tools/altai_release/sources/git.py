@@ -3,7 +3,7 @@ URL cloned once into the run's directory), and the same commit gives the cache k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -122,9 +122,7 @@ class GitPackageSource:
         finally:
             source.close()
 
-    def make_srpm(
-        self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None], limits: SandboxLimits
-    ) -> SrpmResult:
+    def make_srpm(self, outdir: Path, macro_files: Sequence[Path], limits: SandboxLimits) -> SrpmResult:
         from ..srpm import SrpmRequest, make_srpm
 
         request = SrpmRequest(
@@ -143,7 +141,7 @@ class GitPackageSource:
             limits=limits,
             package=self.entry.name,
         )
-        return make_srpm(request, warn=warn)
+        return make_srpm(request)
 
 
 def _recall(memo_file: Path | None, question: Mapping[str, object], commit: str | None) -> dict[str, Any] | None:

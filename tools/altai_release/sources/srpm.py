@@ -6,7 +6,7 @@ is what the builders rebuild and what deps/misc-srpms republishes with the team'
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -77,9 +77,7 @@ class SrpmPackageSource:
     def material(self, named: Sequence[str]) -> Mapping[str, object]:
         return {"srpm_sha256": self.facts.sha256}
 
-    def make_srpm(
-        self, outdir: Path, macro_files: Sequence[Path], warn: Callable[[str], None], limits: SandboxLimits
-    ) -> SrpmResult:
+    def make_srpm(self, outdir: Path, macro_files: Sequence[Path], limits: SandboxLimits) -> SrpmResult:
         """The upstream SRPM as it is, with its spec read in the sandbox (with the layout's dist)."""
         outdir.mkdir(parents=True, exist_ok=True)
         specs = [(name, data) for name, _, data in payload_files(self.file, spec_only=True)]

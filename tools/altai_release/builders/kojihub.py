@@ -1,0 +1,194 @@
+"""One Koji hub as the client library sees it: the profile read with koji's own config reader, a logged-in
+session per thread (a session's calls are numbered), each call's failure as one KojiError naming the hub
+and what was asked, and the downloads of a task's outputs and of a build's RPMs, bounded by what the hub
+lists for them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import xmlrpc.client
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, KojiError
+from ..kojiconfig import KojiSettings
+from ..packages import read_header
+
+log = logging.getLogger(__name__)
+
+LOGS = ("build.log", "root.log", "state.log")
+DOWNLOAD_CHUNK = 4 * 1024 * 1024
+
+
+class KojiHub:
+    def __init__(self, settings: KojiSettings) -> None:
+        import koji  # only a koji run pays for the library
+
+        self.koji: Any = koji
+        self.settings = settings
+        try:
+            self.config: dict[str, Any] = koji.read_config(
+                settings.profile, user_config=str(settings.config) if settings.config else None
+            )
+        except koji.ConfigurationError as exc:
+            where = settings.config or "/etc/koji.conf.d, ~/.koji/config.d"
+            raise InputError(f"koji profile {settings.profile!r} ({where}): {exc}") from None
+        self.server: str = self.config["server"]
+        self._local = threading.local()
+
+    def call(self, what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One hub call, its failures as one KojiError that names the hub and what we asked."""
+        import requests
+
+        koji = self.koji
+        try:
+            return call(*args, **kwargs)
+        except koji.AuthError as exc:
+            if reason(exc) in ("connection refused", "unknown host", "timed out"):  # ssl_login wraps those too
+                raise KojiError(f"koji hub {self.server}: unreachable while asking to {what}: {reason(exc)}") from None
+            raise KojiError(
+                f"koji hub {self.server}: authentication refused (profile {self.settings.profile!r}): {exc}"
+            ) from None
+        except (koji.GenericError, xmlrpc.client.Fault) as exc:  # a fault koji has no class for stays a Fault
+            raise KojiError(f"koji hub {self.server}: {what}: {exc}") from None
+        except requests.exceptions.RequestException as exc:
+            raise KojiError(f"koji hub {self.server}: unreachable while asking to {what}: {reason(exc)}") from None
+        except OSError as exc:
+            raise KojiError(f"koji hub {self.server}: {what}: {exc}") from None
+
+    def session(self) -> Any:
+        """This thread's logged-in session: a session's calls are numbered, so threads do not share one."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            koji = self.koji
+            session = koji.ClientSession(self.server, koji.grab_session_options(self.config))
+            self.call("log in", self._login, session)
+            self._local.session = session
+        return session
+
+    def _login(self, session: Any) -> None:
+        config, koji = self.config, self.koji
+        authtype = config.get("authtype")
+        if authtype == "ssl" or (authtype is None and config.get("cert") and Path(config["cert"]).is_file()):
+            session.ssl_login(config["cert"], None, config.get("serverca") or None)
+        elif authtype in ("gssapi", "kerberos") or authtype is None:
+            session.gssapi_login(principal=config.get("principal"), keytab=config.get("keytab"))
+        elif authtype == "password":
+            session.login()
+        else:
+            raise koji.AuthError(f"authtype {authtype!r} cannot submit builds")
+        if not session.logged_in:
+            raise koji.AuthError("the hub gave no session")
+
+    def cancel(self, session: Any, task_id: int) -> None:
+        try:
+            session.cancelTask(task_id)
+            log.info(f"koji: cancelled task {task_id}")
+        except Exception as exc:  # noqa: BLE001 - the run is failing already; say it and go on
+            log.warning(f"koji: could not cancel task {task_id}: {reason(exc)}")
+
+    def download(self, session: Any, task_id: int, filename: str, dest: Path, size: int) -> Path:
+        """A task's output file, at most the size the hub listed for it (a hub that sends more is wrong)."""
+        with open(dest, "wb") as out:
+            offset = 0
+            while offset <= size:
+                what = f"download {filename} of task {task_id}"
+                data = self.call(what, session.downloadTaskOutput, task_id, filename, offset, DOWNLOAD_CHUNK)
+                out.write(data)
+                offset += len(data)
+                if len(data) < DOWNLOAD_CHUNK:
+                    break
+        if offset != size:
+            raise KojiError(f"koji task {task_id}: {filename}: downloaded {offset} bytes, the hub lists {size}")
+        return dest
+
+    def outputs(self, session: Any, task_id: int) -> dict[str, int]:
+        listed = self.call(f"list the output of task {task_id}", session.listTaskOutput, task_id, stat=True)
+        return {filename: int(st["st_size"]) for filename, st in listed.items()}
+
+    def fetch_logs(self, session: Any, task: dict[str, Any], logdir: Path, prefix: str) -> list[Path]:
+        outputs = self.outputs(session, task["id"])
+        return [
+            self.download(session, task["id"], log, logdir / f"{prefix}{log}", outputs[log])
+            for log in LOGS
+            if log in outputs
+        ]
+
+    def fetch_task_rpms(self, session: Any, task: dict[str, Any], dest: Path) -> list[Path]:
+        """A scratch build's binary packages, from its arch task's output."""
+        outputs = self.outputs(session, task["id"])
+        return [
+            self.download(session, task["id"], f, dest / _plain(f, task["id"]), size)
+            for f, size in sorted(outputs.items())
+            if f.endswith(".rpm") and not f.endswith(".src.rpm")
+        ]
+
+
+def _plain(filename: str, task_id: int) -> str:
+    """A file name from the hub, used as a local name only if it is one."""
+    if "/" in filename or filename.startswith(".") or not filename:
+        raise KojiError(f"koji task {task_id}: output name {filename!r} is not a plain file name")
+    return filename
+
+
+_REASONS = {
+    "Connection refused": "connection refused",
+    "Name or service not known": "unknown host",
+    "timed out": "timed out",
+    "CERTIFICATE_VERIFY_FAILED": "the server's certificate is not trusted",
+}
+
+
+def reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for marker, reason in _REASONS.items():
+        if marker in text:
+            return reason
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
+def fetch_build_rpms(hub: KojiHub, session: Any, task_id: int, dest: Path) -> list[Path]:
+    """A real build's binary packages, from topurl by the build's RPM list, checked against the hub's
+    size and payload digest."""
+    import requests
+
+    builds = hub.call(f"find the build of task {task_id}", session.listBuilds, taskID=task_id)
+    if not builds:
+        raise KojiError(f"koji task {task_id} closed without a build")
+    build = builds[0]
+    rpms = hub.call(f"list the RPMs of {build['nvr']}", session.listRPMs, buildID=build["build_id"])
+    topurl = hub.config.get("topurl")
+    if not topurl:
+        raise InputError(f"koji profile {hub.settings.profile!r}: no topurl to download real builds from")
+    paths = hub.koji.PathInfo(topdir=topurl)
+    verify = hub.config.get("serverca") or True
+    got = []
+    for info in rpms:
+        if info["arch"] == "src":
+            continue  # the release keeps the SRPM we made
+        url = f"{paths.build(build)}/{paths.rpm(info)}"
+        target = dest / _plain(url.rsplit("/", 1)[1], task_id)
+        try:
+            with requests.get(url, verify=verify, stream=True, timeout=300) as response:
+                response.raise_for_status()
+                with open(target, "wb") as out:
+                    received = 0
+                    for chunk in response.iter_content(1024 * 1024):
+                        received += len(chunk)
+                        if received > info["size"]:
+                            break  # more than the hub's record: refused below, without filling the disk
+                        out.write(chunk)
+        except requests.exceptions.RequestException as exc:
+            raise KojiError(f"{url}: download failed: {reason(exc)}") from None
+        size = target.stat().st_size
+        sigmd5 = read_header(target)["sigmd5"] if size == info["size"] else None
+        payload = sigmd5.hex() if sigmd5 else "-"
+        if size != info["size"] or payload != info["payloadhash"]:
+            raise KojiError(
+                f"{url}: the file does not match the hub's record of {build['nvr']}"
+                f" (size {size}, hub {info['size']}; payload digest {payload}, hub {info['payloadhash']})"
+            )
+        got.append(target)
+    return got

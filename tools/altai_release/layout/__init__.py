@@ -1,0 +1,15 @@
+"""The release description (repo-layout/*.toml): its typed model and its reader."""
+
+from .model import CONTENT_KINDS, PackageEntry, ReleaseLayout, Repository, SigningKey, SrpmOrigin, Upstream
+from .read import load_layout
+
+__all__ = [
+    "CONTENT_KINDS",
+    "PackageEntry",
+    "ReleaseLayout",
+    "Repository",
+    "SigningKey",
+    "SrpmOrigin",
+    "Upstream",
+    "load_layout",
+]

@@ -1,0 +1,115 @@
+"""The release description as typed values: keys, repositories, packages, upstreams and the release."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ..errors import InputError
+from ..evr import Pin
+from ..kojiconfig import KojiSettings
+from ..limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
+
+CONTENT_KINDS = ("own", "rebuilt", "sources", "upstream")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    name: str
+    id: str
+    development: bool
+    file: Path | None = None  # the public key, for keys whose secret we do not hold (upstream keys)
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+    path: str
+    signed_by: str
+    content: str  # own | rebuilt | sources | upstream
+    sources: str | None  # for "rebuilt": the repository that receives the SRPMs
+
+
+@dataclass(frozen=True)
+class SrpmOrigin:
+    """A third-party source RPM rebuilt as it is: the exact bytes we reviewed, optionally signed."""
+
+    url: str  # http(s):// or file://
+    sha256: str
+    key: str | None  # a layout key (with a public key file) that must have signed it
+
+
+@dataclass(frozen=True)
+class PackageEntry:
+    name: str
+    git: str | None  # absolute path or URL; None for a package built from an SRPM
+    ref: str
+    subdir: str | None
+    spec: str | None
+    repository: str
+    dist: str
+    mock_chroot: str
+    allow_downgrade_to: str | None = None  # the one EVR this package may go down to, named on purpose
+    downgrade_reason: str | None = None  # why, for the release notes
+    srpm: SrpmOrigin | None = None  # exclusive with git
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Third-party packages imported as they are, with their upstream signature."""
+
+    name: str
+    url: str  # http(s):// or file:// of a yum repository
+    key: str  # the layout key that must have signed every package
+    repository: str
+    pins: tuple[Pin, ...]
+    allow_downgrade: tuple[Pin, ...] = ()  # "name = EVR": the versions that may go down
+    downgrade_reason: str | None = None  # why, for the release notes
+
+
+@dataclass(frozen=True)
+class ReleaseLayout:
+    file: Path
+    name: str
+    version: str
+    dist: str
+    mock_chroot: str
+    macro_files: tuple[Path, ...]
+    templates: Path
+    keys: dict[str, SigningKey]
+    repositories: dict[str, Repository]
+    packages: dict[str, PackageEntry]
+    upstreams: dict[str, Upstream]
+    target_rpm: str | None = None  # the rpm version of the target (EL6: "4.8"): what its packages may need
+    lookaside: str | None = None  # base URL of the lookaside cache for files listed in a `sources` file
+    # `priority=` of every section of altai.repo: dnf (and yum with yum-plugin-priorities) then never
+    # takes a package of the same name from another repository, so a deliberate downgrade stays held
+    priority: int = 10
+    koji: KojiSettings | None = None  # the hub and target of --builder koji
+    sandbox: SandboxLimits = DEFAULT_LIMITS  # what a spec's sandboxed step may use
+    downloads: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # what one download may take
+    mock_configdir: Path = Path("/etc/mock")  # where mock's own configs are (mock --configdir)
+    metadata_expire: str = "1h"  # altai.repo's: how long hosts trust fetched metadata (90m, 6h, never)
+
+    def package(self, name: str) -> PackageEntry:
+        try:
+            return self.packages[name]
+        except KeyError:
+            known = ", ".join(sorted(self.packages)) or "none"
+            raise InputError(f"unknown package {name!r} (the release {self.file.name} has: {known})") from None
+
+    def key_for(self, repository: str) -> SigningKey:
+        return self.keys[self.repositories[repository].signed_by]
+
+    def repository_for(self, repository: str, arch: str) -> str:
+        """Where a file of a package built for `repository` goes: its SRPM to the sources repository."""
+        sources = self.repositories[repository].sources
+        return sources if arch == "src" and sources else repository
+
+
+def table_keys(cls: type, *, leave_out: Collection[str] = (), renamed: dict[str, str] | None = None) -> set[str]:
+    """The keys of a layout table: the fields of the dataclass it is read into, less those that do not come
+    from the table (`leave_out`), with the TOML spelling of the ones it names otherwise (`renamed`)."""
+    names = {f.name for f in fields(cls)} - set(leave_out)
+    return {(renamed or {}).get(n, n) for n in names}

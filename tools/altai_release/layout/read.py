@@ -1,0 +1,141 @@
+"""Reading the release description (repo-layout/*.toml) into a validated ReleaseLayout, table by table.
+
+Errors name the file, the key and what was expected, e.g.
+`repo-layout/altai.toml: packages.nova-fping.repository: 'centos7' is not a repository (known: ...)`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..kojiconfig import read_koji
+from ..limits import read_download_limits, read_limits
+from ..paths import DEFAULT_LAYOUT
+from ..tomlreader import TomlReader, quoted
+from .model import CONTENT_KINDS, PackageEntry, ReleaseLayout, Repository, SigningKey, table_keys
+from .packages import read_package
+from .upstreams import read_upstreams
+
+# the tables of a layout; [release] holds ReleaseLayout's own fields, each other table its field of that name
+_TABLES = {"release", "keys", "repositories", "packages", "upstreams", "koji", "sandbox", "downloads"}
+_RELEASE_KEYS = table_keys(ReleaseLayout, leave_out={"file", *_TABLES}, renamed={"macro_files": "macros"})
+
+
+def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
+    file = file.absolute()
+    from ..userfiles import MIB, read_bytes
+
+    raw = read_bytes(file, "release layout", 4 * MIB)
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}): a layout is TOML, which is UTF-8") from exc
+    except RecursionError:
+        raise InputError(f"{file}: not valid TOML: nested too deeply") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{file}: not valid TOML: {exc}") from exc
+    r = TomlReader(file)
+    base = file.parent
+    r.check_keys(data, "(top)", _TABLES)
+    r.check_keys(r.table(data, "release"), "release", _RELEASE_KEYS)
+    dist = r.string(data, "release.dist", default="")
+    chroot = r.string(data, "release.mock_chroot")
+    macro_files = []
+    for i, rel in enumerate(r.strings(data, "release.macros")):
+        path = (base / rel).resolve()
+        if not path.is_file():
+            raise r.fail(f"release.macros[{i}]", f"macro file {path} does not exist")
+        macro_files.append(path)
+
+    keys: dict[str, SigningKey] = {}
+    for name in r.table(data, "keys"):
+        key = f"keys.{quoted(name)}"
+        r.table(data, key)
+        r.check_keys(data["keys"][name], key, table_keys(SigningKey, leave_out={"name"}))
+        key_file = r.optional_string(data, f"{key}.file")
+        key_path = (base / key_file).resolve() if key_file else None
+        if key_path is not None and not key_path.is_file():
+            raise r.fail(f"{key}.file", f"public key file {key_path} does not exist")
+        keys[name] = SigningKey(
+            name, r.string(data, f"{key}.id"), r.boolean(data, f"{key}.development", False), key_path
+        )
+
+    repositories: dict[str, Repository] = {}
+    for name in r.table(data, "repositories"):
+        key = f"repositories.{quoted(name)}"
+        r.table(data, key)
+        r.check_keys(data["repositories"][name], key, table_keys(Repository, leave_out={"name"}))
+        tree_path = r.string(data, f"{key}.path")
+        if tree_path.startswith(("/", "-")) or ".." in Path(tree_path).parts:
+            raise r.fail(f"{key}.path", f"expected a relative path inside the release tree, found {tree_path!r}")
+        signed_by = r.string(data, f"{key}.signed_by")
+        if signed_by not in keys:
+            raise r.fail(f"{key}.signed_by", f"{signed_by!r} is not a key (known: {', '.join(sorted(keys))})")
+        content = r.string(data, f"{key}.content")
+        if content not in CONTENT_KINDS:
+            raise r.fail(f"{key}.content", f"expected one of {', '.join(CONTENT_KINDS)}, found {content!r}")
+        repositories[name] = Repository(name, tree_path, signed_by, content, r.optional_string(data, f"{key}.sources"))
+    by_path: dict[str, str] = {}
+    for repo in repositories.values():
+        normal = str(Path(repo.path))
+        if normal in by_path:
+            raise r.fail(
+                f"repositories.{quoted(repo.name)}.path",
+                f"{repo.path!r} is already the path of "
+                f"repository {by_path[normal]!r}: each repository needs a directory of its own",
+            )
+        by_path[normal] = repo.name
+    for repo in repositories.values():
+        sources_repo = repositories.get(repo.sources) if repo.sources else None
+        if (repo.content == "rebuilt" or repo.sources) and (sources_repo is None or sources_repo.content != "sources"):
+            raise r.fail(
+                f"repositories.{quoted(repo.name)}.sources",
+                "expected the name of the repository (content = "
+                f'"sources") that receives this repository\'s SRPMs, found {repo.sources!r}',
+            )
+
+    packages: dict[str, PackageEntry] = {}
+    for name in r.table(data, "packages", required=False):
+        packages[name] = read_package(r, data, name, base, keys, repositories, dist, chroot)
+    upstreams = read_upstreams(r, data, keys, repositories)
+    templates = (base / r.string(data, "release.templates", default="templates")).resolve()
+    return ReleaseLayout(
+        file=file,
+        name=r.string(data, "release.name"),
+        version=r.string(data, "release.version"),
+        dist=dist,
+        mock_chroot=chroot,
+        macro_files=tuple(macro_files),
+        templates=templates,
+        keys=keys,
+        repositories=repositories,
+        packages=packages,
+        upstreams=upstreams,
+        priority=r.integer(data, "release.priority", 10, 1, 99),
+        lookaside=r.optional_string(data, "release.lookaside"),
+        target_rpm=_target_rpm(r, data),
+        koji=read_koji(r, data, base),
+        sandbox=read_limits(r, data),
+        downloads=read_download_limits(r, data),
+        mock_configdir=(base / r.string(data, "release.mock_configdir", default="/etc/mock")).resolve(),
+        metadata_expire=_metadata_expire(r, data),
+    )
+
+
+def _metadata_expire(r: TomlReader, data: dict[str, Any]) -> str:
+    value = r.string(data, "release.metadata_expire", default="1h")
+    if not re.match(r"^(\d+[smhd]?|never)$", value):
+        expected = 'expected seconds, or a number with s, m, h or d, or "never"'
+        raise r.fail("release.metadata_expire", f"{expected}, found {value!r}")
+    return value
+
+
+def _target_rpm(r: TomlReader, data: dict[str, Any]) -> str | None:
+    value = r.optional_string(data, "release.target_rpm")
+    if value is not None and not re.match(r"^\d+(\.\d+){1,2}$", value):
+        raise r.fail("release.target_rpm", f'expected an rpm version like "4.8", found {value!r}')
+    return value

@@ -1,0 +1,100 @@
+"""What one run of build.py knows about its packages before it builds: their signing identities and public
+keys, where each comes from (resolved in parallel) and each package's build-cache key."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .buildcache import BuildCache, inputs_key
+from .errors import AltaiError
+from .layout import PackageEntry, ReleaseLayout
+from .release_policy import NewFile
+from .results import PackageResult
+from .scheduler import run_all
+from .signing import KeyResolver, SigningIdentity
+from .sources import PackageSource, resolve_source
+from .timing import step
+from .verify import KeyDatabases
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunState:
+    """What one run knows about its packages, in the order it learns it."""
+
+    layout: ReleaseLayout
+    builder_kind: str
+    staging: Path
+    entries: list[PackageEntry]
+    identities: dict[str, SigningIdentity]
+    public_keys: dict[str, bytes]
+    sources: dict[str, PackageSource]
+    rpmdbs: KeyDatabases
+    keys: dict[str, str] = field(default_factory=dict)  # package -> build-cache key
+
+    def key(self, name: str, named: Sequence[str]) -> str:
+        """The package's cache key, with the files its spec names (`named`) as inputs."""
+        material = self.sources[name].material(named)
+        fingerprint = self.identities[name].fingerprint
+        return inputs_key(material, self.layout.packages[name], self.layout, self.builder_kind, fingerprint)
+
+    def additions(self, built: dict[str, PackageResult]) -> list[NewFile]:
+        """The files of this run's builds, as the release policy takes them."""
+        return [
+            NewFile(
+                f.path,
+                self.layout.repository_for(r.repository, f.nevra.arch),
+                r.name,
+                r.signed_by.key_name,
+                self.layout.packages[r.name].allow_downgrade_to,
+                self.layout.packages[r.name].downgrade_reason,
+                self.sources[r.name].provenance,
+            )
+            for r in built.values()
+            for f in r.files
+        ]
+
+
+def prepare_run(
+    layout: ReleaseLayout,
+    *,
+    builder_kind: str,
+    keys: KeyResolver,
+    cache: BuildCache,
+    entries: list[PackageEntry],
+    staging: Path,
+    store_dir: Path,
+    width: int,
+) -> RunState:
+    identities = {e.name: keys.resolve(layout.key_for(e.repository)) for e in entries}
+    keys.forget_passphrases()  # a passphrase an agent kept from before must not sign in this run
+    for note in keys.notes:
+        log.info(f"note: {note}")
+    downloads, memo = store_dir / "downloads", store_dir / "cache" / "resolved"
+
+    def resolve(name: str) -> PackageSource:
+        with step("resolve source", name):
+            entry = layout.packages[name]
+            try:
+                return resolve_source(entry, layout, staging / "sources", downloads, cache.named(name), memo)
+            except AltaiError as exc:
+                if str(exc).startswith(f"{name}:"):
+                    raise
+                # the layout's key is what the user edits: name it (a copied layout's `git = ".."`)
+                key = f"packages.{name}.{'srpm' if entry.srpm is not None else 'git'}"
+                raise type(exc)(f"{name}: {key} in {layout.file}: {exc}") from exc
+
+    # each resolution waits mostly on git: in parallel, as the builds are
+    sources = run_all([e.name for e in entries], width, resolve)
+    # exported once per key, not per package: every package is verified against its key's public half
+    by_key = {i.key_name: i for i in identities.values()}
+    public_keys = {name: i.keyring.export_public(i.fingerprint) for name, i in by_key.items()}
+    rpmdbs = KeyDatabases(staging / "rpmdb")
+    run = RunState(layout, builder_kind, staging, entries, identities, public_keys, sources, rpmdbs)
+    with step("cache keys"):
+        run.keys = {e.name: run.key(e.name, cache.named(e.name)) for e in entries}
+    return run
