@@ -1,6 +1,8 @@
-"""git2srpm against tito (`tito build --srpm --test`) and the floor (`git archive | gzip -n` +
-`rpmbuild -bs`) on the same repositories, in the same run: a small package (40 files, one commit, spec at
-the root) and one of the size issue 19 names (180 files, 2,000 commits, the spec in a subdirectory)."""
+"""git2srpm against tito (`tito build --srpm --test`) and the same-work floor (`git archive | gzip -n`, then
+`rpmbuild -bs` inside bubblewrap without capabilities or network: the sandbox is required work, so the floor
+does it too) on the same repositories, in the same run: a small package (40 files, one commit, spec at the
+root), one of 180 files and 2,000 commits with the spec in a subdirectory, and the shape of a real public
+monorepo (mock's: ~900 files, a few thousand commits, the package's 147 files and spec in a subdirectory)."""
 
 from __future__ import annotations
 
@@ -74,6 +76,35 @@ def make_large_repo(root: Path, files: int = 180, commits: int = 2000) -> Path:
     return repo
 
 
+def make_monorepo(root: Path, files: int = 880, package_files: int = 147, commits: int = 3000) -> Path:
+    """mock's repository shape, made with git fast-import: `package_files` of the files (the spec among them)
+    under mock/, the rest in sibling directories, and `commits` commits each touching a file somewhere."""
+    repo = root / "monorepo"
+    repo.mkdir()
+    run(["git", "init", "-q", "-b", "main"], cwd=repo)
+    paths = [f"mock/py/mockbuild/mod{i:03d}.py" for i in range(package_files - 1)]
+    paths += [f"{('mock-core-configs', 'docs', 'releng', 'behave')[i % 4]}/part{i:03d}/file{i:04d}.cfg"
+              for i in range(files - package_files)]  # fmt: skip
+    stream = []
+    for n in range(commits):
+        changed = range(len(paths)) if n == 0 else [(n * 7919) % len(paths)]
+        message = f"change {n}"
+        parent = "" if n == 0 else f"from :{n}\n"
+        committer = f"committer Bench <bench@example.com> {1700000000 + n * 60} +0000"
+        stream.append(f"commit refs/heads/main\nmark :{n + 1}\n{committer}\ndata {len(message)}\n{message}\n{parent}")
+        if n == 0:
+            spec = SPEC.encode()
+            stream.append(f"M 100644 inline mock/mock.spec\ndata {len(spec)}\n{SPEC}\n")
+        for i in changed:
+            body = f"# {paths[i]} at change {n}\n" + "x = 1\n" * (100 + i % 50)
+            stream.append(f"M 100644 inline {paths[i]}\ndata {len(body)}\n{body}\n")
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input="".join(stream), text=True, check=True)
+    run(["git", "checkout", "-q", "main"], cwd=repo)
+    tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
+    run([tito, "init"], cwd=repo)
+    return repo
+
+
 def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subdir: str | None) -> list[Timing]:
     out = tmp / "out"
     tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
@@ -93,9 +124,16 @@ def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subd
     )
     top = tmp / "floor"
     tree = f"HEAD:{subdir}" if subdir else "HEAD"
+    spec = next(package.glob("*.spec")).name
+    # the same work: the archive, then the spec read and the SRPM made in a sandbox without capabilities or
+    # network (bubblewrap, as ours), but none of our checks, limits, cgroups or result handling
+    sandbox = (
+        f"bwrap --unshare-all --cap-drop ALL --die-with-parent --ro-bind / / --dev /dev --proc /proc "
+        f"--tmpfs /tmp --bind {top} {top} --chdir {package}"
+    )
     floor_script = (
         f"git archive --prefix=benchpkg-1.0/ {tree} | gzip -n > {top}/SOURCES/benchpkg-1.0.tar.gz && "
-        f"rpmbuild --quiet -bs --nodeps --define '_topdir {top}' benchpkg.spec"
+        f"{sandbox} rpmbuild --quiet -bs --nodeps --define '_topdir {top}' {spec}"
     )
 
     def reset_floor() -> None:
@@ -103,7 +141,11 @@ def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subd
         (top / "SOURCES").mkdir()
 
     floor = median_time(
-        "floor: git archive | gzip + rpmbuild -bs", ["sh", "-c", floor_script], repeats, cwd=package, reset=reset_floor
+        "floor: git archive | gzip + bwrap rpmbuild -bs",
+        ["sh", "-c", floor_script],
+        repeats,
+        cwd=package,
+        reset=reset_floor,
     )
     rows = [ours, peer, floor]
     print_table(f"git2srpm, {label}, median of {repeats}", rows, peer)
@@ -119,6 +161,10 @@ def main(repeats: int = 10) -> list[Timing]:
         rows = measure("small package (40 files)", small, small, tmp, repeats, None)
         large = make_large_repo(tmp)
         rows += measure("180 files, 2,000 commits, spec in pkg/", large, large / "pkg", tmp, repeats, "pkg")
+        mono = make_monorepo(tmp)
+        rows += measure(
+            "mock's shape: 880 files, 3,000 commits, spec in mock/", mono, mono / "mock", tmp, repeats, "mock"
+        )
         return rows
 
 

@@ -8,7 +8,8 @@ import json
 from pathlib import Path, PurePosixPath
 
 import pytest
-from altai_release.gitsource import GitSource, peek_ref, worktree_differs
+from altai_release.git import GitSource, peek_ref
+from altai_release.git.index import Conversions, worktree_state
 from altai_release.layout import PackageEntry
 from altai_release.sources.git import GitPackageSource
 from altai_testlib import assert_one_line_error, run_tool
@@ -44,9 +45,9 @@ def test_index_of_every_version_is_read_and_a_change_seen(make_repo, version):
         repo.git("add", "-N", "new.txt")  # an intent-to-add entry carries the extended flags of version 3
     assert (repo.path / ".git" / "index").read_bytes()[4:8] == int(version).to_bytes(4, "big")
     index = repo.path / ".git" / "index"
-    assert worktree_differs(index, repo.path) == (version == "3")  # an intent-to-add file has no content yet
+    assert worktree_state(index, repo.path, Conversions()).dirty == (version == "3")  # git add -N: a change
     (repo.path / "dir" / "sub" / "c.txt").write_text("changed\n")
-    assert worktree_differs(index, repo.path)
+    assert worktree_state(index, repo.path, Conversions()).dirty
 
 
 def test_a_commits_memo_is_used_for_that_commit_only(make_repo, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import runner
 from .errors import GitError
-from .gitsource import GitSource
+from .git import GitSource
 from .keyring import Keyring, default_gnupghome
 from .layout import ReleaseLayout
 from .paths import check_not_option, is_git_url

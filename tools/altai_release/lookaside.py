@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import InputError, UpstreamError
-from .gitsource import Commit, GitSource
+from .git import Commit, GitSource
 from .hashing import file_digest
 from .limits import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits
 from .spec import SpecInfo

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from .autospec import uses_autospec
 from .errors import InputError, SpecError
-from .gitsource import GitSource
+from .git import GitSource
 from .limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
 from .lookaside import Lookaside, default_download_cache, place_sources
 from .nevra import Nevra
@@ -182,8 +182,11 @@ def _build(
             f"{source.location} is a shallow clone: the package's time (SOURCE_DATE_EPOCH) is its last change "
             "that the cut history shows"
         )
-    if source.is_dirty():
+    state = source.worktree_state()
+    if state.dirty:
         warn(f"{source.location} has uncommitted changes; they are not included (building commit {commit.hexsha[:12]})")
+    elif state.dirty is None:
+        warn(f"cannot tell whether {source.location} has uncommitted changes: {state.why}")
     tree = source.tree(commit, subdir)
     spec_path = spec_arg or choose_spec(source, source.list_files(commit, subdir), subdir)
     spec_bytes = source.read_file(commit, spec_path)
@@ -232,7 +235,7 @@ def _build(
             compression_for(tar_name)
             submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
             try:
-                tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules)
+                tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules, commit)
                 with step("tarball", subject):
                     tarball.write(sources_dir / tar_name)
             finally:

@@ -3,7 +3,10 @@
 Written by us rather than by `git archive` so that every byte is under our control and does not depend
 on the git version: entries sorted by path, every mtime the commit's time, owner root:root (uid/gid 0),
 modes 0644/0755 from git, symlinks kept, submodules left out unless their trees are given (at the commits
-the gitlinks record), compression without names or times.
+the gitlinks record), compression without names or times, at gzip's and git archive's default level (6).
+As `git archive` does, the commit's `export-ignore` attribute leaves a path out and `export-subst` expands
+`$Format:…$` in a file with the commit's data (so the bytes stay a function of the commit); line-ending
+conversions and filters are not applied: files are packed as committed.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import bz2
 import gzip
 import io
 import lzma
+import re
 import tarfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,12 +23,12 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
 from .errors import InputError
-from .gitsource import MODE_DIR, MODE_GITLINK, MODE_LINK, Commit, GitSource, Tree, TreeEntry
+from .git import MODE_DIR, MODE_GITLINK, MODE_LINK, Commit, GitSource, Tree, TreeEntry
 
 
 def _gzip(raw: BinaryIO) -> IO[bytes]:
     # no file name and mtime 0 in the gzip header: the bytes depend on the content only
-    return cast(IO[bytes], gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9))
+    return cast(IO[bytes], gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6))
 
 
 def _bzip2(raw: BinaryIO) -> IO[bytes]:
@@ -42,6 +46,9 @@ _COMPRESSORS: dict[str, Callable[[BinaryIO], IO[bytes]]] = {
     ".tar.xz": _xz,
     ".txz": _xz,
 }
+
+
+_FORMAT = re.compile(rb"\$Format:([^$\n]*)\$")
 
 
 def compression_for(filename: str) -> str:
@@ -64,6 +71,9 @@ class SourceTarball:
     # gitlinks of `tree` (paths relative to it) whose trees go into the archive: the submodule's source and
     # its tree at the recorded commit
     submodules: Mapping[PurePosixPath, tuple[GitSource, Tree]] = field(default_factory=dict)
+    commit: Commit | None = None  # whose attributes apply (export-ignore, export-subst); None: none
+    # the files whose `$Format:…$` placeholders are expanded, found while the entries are listed
+    _subst: set[PurePosixPath] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def write(self, dest: Path) -> None:
         suffix = compression_for(dest.name)
@@ -75,6 +85,17 @@ class SourceTarball:
                 # stream it makes does not depend on how its input was cut)
                 with _COMPRESSORS[suffix](raw) as packed, io.BufferedWriter(packed, 1 << 20) as buffered:
                     self._write_tar(buffered)
+
+    def _expand(self, data: bytes) -> bytes:
+        """`$Format:FMT$` replaced by the commit formatted with FMT, as git archive's export-subst does."""
+        assert self.commit is not None
+        commit = self.commit
+
+        def formatted(match: re.Match[bytes]) -> bytes:
+            text = self.source.pretty(commit, match.group(1).decode("utf-8", "surrogateescape"))
+            return text.removesuffix("\n").encode("utf-8", "surrogateescape")  # git log ends the format with one
+
+        return _FORMAT.sub(formatted, data)
 
     def _info(self, name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
@@ -106,6 +127,8 @@ class SourceTarball:
                         tar.addfile(info)
                     elif entry.mode != MODE_GITLINK:
                         data = next(contents[source])
+                        if source is self.source and entry.path in self._subst:
+                            data = self._expand(data)
                         info = self._info(name, tarfile.REGTYPE, 0o755 if entry.mode & 0o111 else 0o644)
                         info.size = len(data)
                         tar.addfile(info, io.BytesIO(data))
@@ -116,9 +139,18 @@ class SourceTarball:
 
     def _entries(self) -> list[tuple[GitSource, TreeEntry]]:
         """The tree's entries (with the repository that holds each), each given submodule's tree in place of
-        its gitlink, in byte order."""
+        its gitlink, in byte order; without what `export-ignore` leaves out."""
         entries: list[tuple[GitSource, TreeEntry]] = []
+        attributes = self.source.archive_attributes(self.commit, self.tree.path) if self.commit else None
+        ignored: set[PurePosixPath] = set()
         for entry in self.source.walk(self.tree):
+            if attributes is not None:
+                where = self.tree.path / entry.path
+                if any(p in ignored for p in entry.path.parents) or attributes.is_set(where, "export-ignore"):
+                    ignored.add(entry.path)
+                    continue
+                if entry.mode not in (MODE_DIR, MODE_LINK, MODE_GITLINK) and attributes.is_set(where, "export-subst"):
+                    self._subst.add(entry.path)
             if entry.mode == MODE_GITLINK and entry.path in self.submodules:
                 sub_source, sub_tree = self.submodules[entry.path]
                 entries.append((sub_source, TreeEntry(entry.path, MODE_DIR, sub_tree.hexsha)))

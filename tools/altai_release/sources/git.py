@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..gitsource import GitSource, peek_ref
+from ..git import GitSource, peek_ref
 from ..layout import PackageEntry
 from ..limits import DEFAULT_DOWNLOAD_LIMITS, DownloadLimits
 from ..memo import recall, remember

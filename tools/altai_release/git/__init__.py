@@ -1,0 +1,19 @@
+"""git, read as git reads it: the `cat-file --batch` protocol, objects, refs, the index and attributes, and
+the repository facade the rest of the tooling uses."""
+
+from .index import WorktreeState
+from .objects import MODE_DIR, MODE_GITLINK, MODE_LINK, Commit, Tree, TreeEntry
+from .refs import peek_ref
+from .repository import GitSource
+
+__all__ = [
+    "MODE_DIR",
+    "MODE_GITLINK",
+    "MODE_LINK",
+    "Commit",
+    "GitSource",
+    "Tree",
+    "TreeEntry",
+    "WorktreeState",
+    "peek_ref",
+]
