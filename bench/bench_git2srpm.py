@@ -96,7 +96,7 @@ def make_monorepo(root: Path, files: int = 880, package_files: int = 147, commit
             spec = SPEC.encode()
             stream.append(f"M 100644 inline mock/mock.spec\ndata {len(spec)}\n{SPEC}\n")
         for i in changed:
-            body = f"# {paths[i]} at change {n}\n" + "x = 1\n" * (100 + i % 50)
+            body = f"# {paths[i]} at change {n}\n" + "value = compute(value, 1)  # a line of code\n" * (130 + i % 40)
             stream.append(f"M 100644 inline {paths[i]}\ndata {len(body)}\n{body}\n")
     subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input="".join(stream), text=True, check=True)
     run(["git", "checkout", "-q", "main"], cwd=repo)
@@ -129,7 +129,7 @@ def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subd
     # network (bubblewrap, as ours), but none of our checks, limits, cgroups or result handling
     sandbox = (
         f"bwrap --unshare-all --cap-drop ALL --die-with-parent --ro-bind / / --dev /dev --proc /proc "
-        f"--tmpfs /tmp --bind {top} {top} --chdir {package}"
+        f"--bind {top} {top} --chdir {package}"
     )
     floor_script = (
         f"git archive --prefix=benchpkg-1.0/ {tree} | gzip -n > {top}/SOURCES/benchpkg-1.0.tar.gz && "

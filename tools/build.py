@@ -7,6 +7,6 @@ from _bootstrap import enter_venv
 
 enter_venv(__file__)
 
-from altai_release.cli import build_main  # noqa: E402
+from altai_release.cli.build import build_main  # noqa: E402
 
 sys.exit(build_main())

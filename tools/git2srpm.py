@@ -7,6 +7,6 @@ from _bootstrap import enter_venv
 
 enter_venv(__file__)
 
-from altai_release.cli import git2srpm_main  # noqa: E402
+from altai_release.cli.git2srpm import git2srpm_main  # noqa: E402
 
 sys.exit(git2srpm_main())

@@ -7,6 +7,6 @@ from _bootstrap import enter_venv
 
 enter_venv(__file__)
 
-from altai_release.cli import srpm2git_main  # noqa: E402
+from altai_release.cli.srpm2git import srpm2git_main  # noqa: E402
 
 sys.exit(srpm2git_main())

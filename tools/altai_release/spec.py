@@ -150,3 +150,13 @@ def check_expanded(info: SpecInfo, shown: str) -> None:
                 f"{shown}: {tag}: macro {macro} is not defined "
                 "(add it to the layout's macros, or give git2srpm --macros FILE or --define)"
             )
+
+
+def choose_spec(location: str, commit_files: list[str], directory: PurePosixPath) -> PurePosixPath:
+    specs = [name for name in commit_files if name.endswith(".spec")]
+    where = str(directory) if directory.parts else "the repository root"
+    if not specs:
+        raise InputError(f"{location}: no *.spec file in {where}; name one with --spec")
+    if len(specs) > 1:
+        raise InputError(f"{location}: several spec files in {where} ({', '.join(specs)}); choose one with --spec")
+    return directory / specs[0]

@@ -4,9 +4,11 @@ Runs *inside the sandbox* as a plain script (`python specquery.py SPEC [--define
 [--macros FILE]... [--then COMMAND...]`), because parsing a spec executes its `%(...)` shell. It imports
 nothing from the tooling package so that the sandbox needs only the interpreter and the rpm bindings.
 
-With `--then`, after the JSON line it waits for one line on stdin: `run EPOCH` replaces this process with
-COMMAND (`rpmbuild -bs` of the same spec) with SOURCE_DATE_EPOCH=EPOCH, in the same sandbox, once the
-caller has put the sources in place; anything else ends it. One sandbox for a package's SRPM, not two.
+With `--wait`, it starts (interpreter, bindings) before the caller has written the spec, and reads it once
+`read` arrives on stdin. With `--then`, after the JSON line it waits for one line on stdin: `run EPOCH`
+replaces this process with COMMAND (`rpmbuild -bs` of the same spec) with SOURCE_DATE_EPOCH=EPOCH, in the
+same sandbox, once the caller has put the sources in place; anything else ends it. One sandbox for a
+package's SRPM, not two.
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ def main(argv: list[str]) -> int:
     defines: list[str] = []
     macro_files: list[str] = []
     then: list[str] = []
+    wait = False
     it = iter(argv)
     for arg in it:
-        if arg == "--then":
+        if arg == "--wait":
+            wait = True
+        elif arg == "--then":
             then = list(it)
         elif arg == "--define":
             defines.append(next(it))
@@ -53,6 +58,8 @@ def main(argv: list[str]) -> int:
             macro_files.append(next(it))
         else:
             spec_path = arg
+    if wait and sys.stdin.readline().strip() != "read":
+        return 0  # the caller stopped before the spec was ready
     for path in macro_files:
         rpm.expandMacro("%{load:" + path + "}")  # the bindings have no loadMacroFile
     for define in defines:

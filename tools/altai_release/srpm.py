@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .autospec import uses_autospec
-from .errors import InputError, SpecError
-from .git import GitSource
+from .errors import InputError
+from .git import Commit, GitSource, Tree, WorktreeState
 from .limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
 from .lookaside import Lookaside, default_download_cache, place_sources
 from .nevra import Nevra
 from .paths import check_not_option, repo_relative_path
 from .rpmbuild import INNER_TOPDIR, Rpmbuild
 from .sandbox_output import check_srpm
-from .spec import SpecInfo
+from .snapshot import add_release_suffix, snapshot_suffix
+from .spec import SpecInfo, choose_spec
 from .srpmsession import SrpmSession
 from .tarball import SourceTarball, compression_for, submodule_trees
 from .timing import step
 
 log = logging.getLogger(__name__)
-
-_RELEASE_LINE = re.compile(r"^(?P<tag>Release[ \t]*:[ \t]*)(?P<value>.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
-_DIST_FORMS = ("%{?dist}", "%{dist}", "%dist")
-_AUTORELEASE = re.compile(r"%\{\??autorelease\}|%autorelease\b")
 
 
 @dataclass(frozen=True)
@@ -65,47 +62,6 @@ class SrpmResult:
     # the repository paths of the files the spec names (SourceN, PatchN): with the subdir's tree and the
     # spec file, exactly what the package is made of
     named_files: tuple[str, ...] = ()
-
-
-def snapshot_suffix(count: int, hexsha: str) -> str:
-    """`.git.N.HASH`: rpm compares N numerically, so later commits sort higher and any snapshot sorts
-    above the plain release it builds on (an extra segment is newer)."""
-    return f".git.{count}.{hexsha[:7]}"
-
-
-def add_release_suffix(spec_text: str, suffix: str, spec_name: str) -> str:
-    """Insert `suffix` into every Release: line, before %{?dist} where there is one."""
-
-    def insert(match: re.Match[str]) -> str:
-        value = match.group("value")
-        auto = _AUTORELEASE.search(value)
-        if auto:  # rpmautospec's own snapshot field goes before the dist it appends
-            braced = auto.group(0).startswith("%{")
-            option = f" -s {suffix.lstrip('.')}"
-            replaced = auto.group(0)[:-1] + option + "}" if braced else auto.group(0) + option
-            return match.group("tag") + value[: auto.start()] + replaced + value[auto.end() :]
-        for dist in _DIST_FORMS:
-            at = value.find(dist)
-            if at >= 0:
-                return match.group("tag") + value[:at] + suffix + value[at:]
-        return match.group("tag") + value + suffix
-
-    text, count = _RELEASE_LINE.subn(insert, spec_text)
-    if count == 0:
-        raise SpecError(f"{spec_name}: no Release: line to add the snapshot suffix to")
-    return text
-
-
-def choose_spec(source: GitSource, commit_files: list[str], directory: PurePosixPath) -> PurePosixPath:
-    specs = [name for name in commit_files if name.endswith(".spec")]
-    where = str(directory) if directory.parts else "the repository root"
-    if not specs:
-        raise InputError(f"{source.location}: no *.spec file in {where}; name one with --spec")
-    if len(specs) > 1:
-        raise InputError(
-            f"{source.location}: several spec files in {where} ({', '.join(specs)}); choose one with --spec"
-        )
-    return directory / specs[0]
 
 
 def make_srpm(request: SrpmRequest) -> SrpmResult:
@@ -182,25 +138,34 @@ def _build(
             f"{source.location} is a shallow clone: the package's time (SOURCE_DATE_EPOCH) is its last change "
             "that the cut history shows"
         )
-    state = source.worktree_state()
-    if state.dirty:
-        warn(f"{source.location} has uncommitted changes; they are not included (building commit {commit.hexsha[:12]})")
-    elif state.dirty is None:
-        warn(f"cannot tell whether {source.location} has uncommitted changes: {state.why}")
+    # the dirty check is a warning only: it runs beside the rest and is said at the end
+    checked: list[WorktreeState] = []
+    checking = threading.Thread(target=lambda: checked.append(source.worktree_state()), daemon=True)
+    checking.start()
+    try:
+        return _make(source, request, commit, subdir, spec_arg, work, staging, warn)
+    finally:
+        checking.join()
+        state = checked[0] if checked else None
+        if state is not None and state.dirty:
+            at = commit.hexsha[:12]
+            warn(f"{source.location} has uncommitted changes; they are not included (building commit {at})")
+        elif state is not None and state.dirty is None:
+            warn(f"cannot tell whether {source.location} has uncommitted changes: {state.why}")
+
+
+def _make(
+    source: GitSource,
+    request: SrpmRequest,
+    commit: Commit,
+    subdir: PurePosixPath,
+    spec_arg: PurePosixPath | None,
+    work: Path,
+    staging: Path,
+    warn: Callable[[str], None],
+) -> SrpmResult:
     tree = source.tree(commit, subdir)
-    spec_path = spec_arg or choose_spec(source, source.list_files(commit, subdir), subdir)
-    spec_bytes = source.read_file(commit, spec_path)
-    if spec_bytes is None:
-        raise InputError(f"{source.location}: no spec file {str(spec_path)!r} at {commit.hexsha[:12]}")
-    spec_text = spec_bytes.decode("utf-8", "surrogateescape")
-    if uses_autospec(spec_text):
-        from .autospec import process
-
-        spec_text = process(str(source.git_dir), source.location, commit.hexsha, spec_path, work, request.limits)
-    if request.snapshot:
-        suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
-        spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
-
+    spec_path = spec_arg or choose_spec(source.location, source.list_files(commit, subdir), subdir)
     # the spec and the sources: written by us into directories the sandbox sees read-only, while it runs
     inputs = work / "in"
     build = Rpmbuild(
@@ -213,40 +178,72 @@ def _build(
     )
     build.prepare()
     spec_file = inputs / "SPECS" / spec_path.name
-    spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
-    subject = request.package or spec_path.stem
+    # the spec reader's sandbox starts now, while git gives the spec and the snapshot's count
     with SrpmSession(build, spec_file, str(spec_path)) as session:
-        with step("spec read (sandbox)", subject):
-            info = session.info()
+        spec_bytes = source.read_file(commit, spec_path)
+        if spec_bytes is None:
+            raise InputError(f"{source.location}: no spec file {str(spec_path)!r} at {commit.hexsha[:12]}")
+        spec_text = spec_bytes.decode("utf-8", "surrogateescape")
+        if uses_autospec(spec_text):
+            from .autospec import process
 
-        # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
-        # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
-        # another package's spec beside this one, does not change a byte of this package
-        sources_dir = inputs / "SOURCES"
-        cache = request.download_cache or default_download_cache()
-        lookaside = Lookaside(request.lookaside, cache, request.offline, request.download_limits)
-        named, source0_fetched = place_sources(source, commit, spec_path, info, sources_dir, lookaside)
-        changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
+            spec_text = process(str(source.git_dir), source.location, commit.hexsha, spec_path, work, request.limits)
+        if request.snapshot:
+            suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
+            spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
+        spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
+        return _from_session(
+            session, source=source, request=request, commit=commit, subdir=subdir, tree=tree, spec_path=spec_path,
+            spec_file=spec_file, staging=staging, warn=warn,
+        )  # fmt: skip
 
-        tar_name = info.source0.filename
-        if tar_name in ("", ".", ".."):
-            raise InputError(f"{spec_path}: Source0 {info.source0.location!r} does not name a file")
-        if not source0_fetched:
-            compression_for(tar_name)
-            submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
-            try:
-                tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules, commit)
-                with step("tarball", subject):
-                    tarball.write(sources_dir / tar_name)
-            finally:
-                for sub_source, _ in submodules.values():
-                    sub_source.close()
-        for path in sources_dir.iterdir():
-            os.utime(path, (changed, changed))
-        os.utime(spec_file, (changed, changed))
 
-        with step("rpmbuild -bs (same sandbox)", subject):
-            srpm = session.build_srpm(changed, staging)
+def _from_session(
+    session: SrpmSession,
+    *,
+    source: GitSource,
+    request: SrpmRequest,
+    commit: Commit,
+    subdir: PurePosixPath,
+    tree: Tree,
+    spec_path: PurePosixPath,
+    spec_file: Path,
+    staging: Path,
+    warn: Callable[[str], None],
+) -> SrpmResult:
+    inputs = spec_file.parent.parent
+    subject = request.package or spec_path.stem
+    with step("spec read (sandbox)", subject):
+        info = session.info()
+
+    # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
+    # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
+    # another package's spec beside this one, does not change a byte of this package
+    sources_dir = inputs / "SOURCES"
+    cache = request.download_cache or default_download_cache()
+    lookaside = Lookaside(request.lookaside, cache, request.offline, request.download_limits)
+    named, source0_fetched = place_sources(source, commit, spec_path, info, sources_dir, lookaside)
+    changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
+
+    tar_name = info.source0.filename
+    if tar_name in ("", ".", ".."):
+        raise InputError(f"{spec_path}: Source0 {info.source0.location!r} does not name a file")
+    if not source0_fetched:
+        compression_for(tar_name)
+        submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
+        try:
+            tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules, commit)
+            with step("tarball", subject):
+                tarball.write(sources_dir / tar_name)
+        finally:
+            for sub_source, _ in submodules.values():
+                sub_source.close()
+    for path in sources_dir.iterdir():
+        os.utime(path, (changed, changed))
+    os.utime(spec_file, (changed, changed))
+
+    with step("rpmbuild -bs (same sandbox)", subject):
+        srpm = session.build_srpm(changed, staging)
     check_srpm(srpm, info.source_nevra, str(spec_path))
     kept_tar = staging / tar_name if request.keep_tarball else None
     try:

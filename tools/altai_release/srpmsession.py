@@ -28,6 +28,7 @@ class SrpmSession:
         self.rpmbuild_argv = [*build.base_argv(), "--nodeps", "-bs", str(inner_spec)]
         self.argv = [
             *specquery_argv(inner_spec, build.defines, build.macro_files),
+            "--wait",
             "--then",
             *self.rpmbuild_argv,
         ]
@@ -44,9 +45,15 @@ class SrpmSession:
             self._running.__exit__(kind, exc, tb)
 
     def info(self) -> SpecInfo:
-        """What the spec says (the spec reader's line), or the error that it does not parse."""
+        """What the spec says (the spec reader's line), or the error that it does not parse. The sandbox
+        started when the session was entered; the spec file must be written by now."""
         running = self._running
-        assert running is not None
+        assert running is not None and running.proc.stdin is not None
+        try:
+            running.proc.stdin.write(b"read\n")
+            running.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the reader ended already: what it said is read below
         limits = self.build.limits
         expired = threading.Event()
 

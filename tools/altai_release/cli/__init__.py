@@ -1,7 +1,3 @@
-"""Command-line entry points. Thin: parse arguments, call the package, turn errors into one line."""
-
-from .build import build_main
-from .git2srpm import git2srpm_main
-from .srpm2git import srpm2git_main
-
-__all__ = ["build_main", "git2srpm_main", "srpm2git_main"]
+"""Command-line entry points, one module per tool (`build`, `git2srpm`, `srpm2git`) and what they share
+(`common`). Thin: parse arguments, call the package, turn errors into one line. Nothing is imported here:
+each tool loads only its own module."""

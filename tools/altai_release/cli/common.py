@@ -8,11 +8,10 @@ import logging
 import math
 import signal
 import sys
-from collections.abc import Callable
-from importlib import metadata
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .. import timing
 from ..errors import AltaiError
@@ -21,10 +20,23 @@ LOGGER = "altai_release"
 
 
 def version() -> str:
+    from importlib import metadata  # 15 ms: only for --version
+
     try:
         return metadata.version("altai-release")
     except metadata.PackageNotFoundError:  # run from a checkout without the venv's install
         return "0+checkout"
+
+
+class _Version(argparse.Action):
+    """--version, whose number is looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> NoReturn:
+        print(f"{parser.prog} {version()}")
+        raise SystemExit(0)
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,7 +50,7 @@ class Parser(argparse.ArgumentParser):
             epilog=f"example:\n  {example}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        self.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+        self.add_argument("--version", action=_Version)
         talk = self.add_mutually_exclusive_group()
         talk.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
         talk.add_argument(

@@ -79,7 +79,7 @@ class GitPackageSource:
             )
             resolved.lookaside, resolved.downloads = lookaside, downloads
             return resolved
-        from ..srpm import choose_spec  # what making an SRPM needs loads when one is made
+        from ..spec import choose_spec  # what making an SRPM needs loads when one is made
 
         source = GitSource.open(entry.git, workdir / f"clone-{entry.name}")
         try:
@@ -88,7 +88,7 @@ class GitPackageSource:
             spec = (
                 repo_relative_path("spec", entry.spec)
                 if entry.spec
-                else choose_spec(source, source.list_files(commit, subdir), subdir)
+                else choose_spec(source.location, source.list_files(commit, subdir), subdir)
             )
             resolved = cls(
                 entry, str(source.git_dir if not source.is_local else entry.git), commit.hexsha, subdir, spec, {}
