@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from common import TOOLS, Timing, fresh_dir, median_time, print_table, run
@@ -51,40 +52,11 @@ def make_repo(root: Path) -> Path:
     return repo
 
 
-def make_large_repo(root: Path, files: int = 180, commits: int = 2000) -> Path:
-    """`files` files under pkg/ (the spec among them) and `commits` commits, made with git fast-import."""
-    repo = root / "large"
+def _fast_import(repo: Path, spec_path: str, paths: list[str], commits: int, body: Callable[[int, int], str]) -> Path:
+    """A repository of `paths` (and the spec at `spec_path`) made with git fast-import: the first commit adds
+    every file, each later one changes one of them (`body(file, commit)` is its content); then `tito init`."""
     repo.mkdir()
     run(["git", "init", "-q", "-b", "main"], cwd=repo)
-    stream = []
-    for n in range(commits):
-        changed = range(files) if n == 0 else [n % files]
-        message = f"change {n}"
-        parent = "" if n == 0 else f"from :{n}\n"
-        committer = f"committer Bench <bench@example.com> {1700000000 + n} +0000"
-        stream.append(f"commit refs/heads/main\nmark :{n + 1}\n{committer}\ndata {len(message)}\n{message}\n{parent}")
-        if n == 0:
-            spec = SPEC.encode()
-            stream.append(f"M 100644 inline pkg/benchpkg.spec\ndata {len(spec)}\n{SPEC}\n")
-        for i in changed:
-            body = f"VALUE_{i} = {n}\n" * 40
-            stream.append(f"M 100644 inline pkg/src/mod{i:03d}.py\ndata {len(body)}\n{body}\n")
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input="".join(stream), text=True, check=True)
-    run(["git", "checkout", "-q", "main"], cwd=repo)
-    tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
-    run([tito, "init"], cwd=repo)
-    return repo
-
-
-def make_monorepo(root: Path, files: int = 880, package_files: int = 147, commits: int = 3000) -> Path:
-    """mock's repository shape, made with git fast-import: `package_files` of the files (the spec among them)
-    under mock/, the rest in sibling directories, and `commits` commits each touching a file somewhere."""
-    repo = root / "monorepo"
-    repo.mkdir()
-    run(["git", "init", "-q", "-b", "main"], cwd=repo)
-    paths = [f"mock/py/mockbuild/mod{i:03d}.py" for i in range(package_files - 1)]
-    paths += [f"{('mock-core-configs', 'docs', 'releng', 'behave')[i % 4]}/part{i:03d}/file{i:04d}.cfg"
-              for i in range(files - package_files)]  # fmt: skip
     stream = []
     for n in range(commits):
         changed = range(len(paths)) if n == 0 else [(n * 7919) % len(paths)]
@@ -93,16 +65,34 @@ def make_monorepo(root: Path, files: int = 880, package_files: int = 147, commit
         committer = f"committer Bench <bench@example.com> {1700000000 + n * 60} +0000"
         stream.append(f"commit refs/heads/main\nmark :{n + 1}\n{committer}\ndata {len(message)}\n{message}\n{parent}")
         if n == 0:
-            spec = SPEC.encode()
-            stream.append(f"M 100644 inline mock/mock.spec\ndata {len(spec)}\n{SPEC}\n")
+            stream.append(f"M 100644 inline {spec_path}\ndata {len(SPEC.encode())}\n{SPEC}\n")
         for i in changed:
-            body = f"# {paths[i]} at change {n}\n" + "value = compute(value, 1)  # a line of code\n" * (130 + i % 40)
-            stream.append(f"M 100644 inline {paths[i]}\ndata {len(body)}\n{body}\n")
+            text = body(i, n)
+            stream.append(f"M 100644 inline {paths[i]}\ndata {len(text.encode())}\n{text}\n")
     subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input="".join(stream), text=True, check=True)
     run(["git", "checkout", "-q", "main"], cwd=repo)
     tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
     run([tito, "init"], cwd=repo)
     return repo
+
+
+def make_large_repo(root: Path, files: int = 180, commits: int = 2000) -> Path:
+    """`files` files under pkg/ (the spec among them) and `commits` commits."""
+    paths = [f"pkg/src/mod{i:03d}.py" for i in range(files)]
+    return _fast_import(root / "large", "pkg/benchpkg.spec", paths, commits, lambda i, n: f"VALUE_{i} = {n}\n" * 40)
+
+
+def make_monorepo(root: Path, files: int = 880, package_files: int = 147, commits: int = 3000) -> Path:
+    """mock's repository shape: `package_files` of the files (the spec among them) under mock/, the rest in
+    sibling directories, and `commits` commits each touching a file somewhere."""
+    paths = [f"mock/py/mockbuild/mod{i:03d}.py" for i in range(package_files - 1)]
+    paths += [f"{('mock-core-configs', 'docs', 'releng', 'behave')[i % 4]}/part{i:03d}/file{i:04d}.cfg"
+              for i in range(files - package_files)]  # fmt: skip
+
+    def body(i: int, n: int) -> str:
+        return f"# {paths[i]} at change {n}\n" + "value = compute(value, 1)  # a line of code\n" * (130 + i % 40)
+
+    return _fast_import(root / "monorepo", "mock/mock.spec", paths, commits, body)
 
 
 def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subdir: str | None) -> list[Timing]:

@@ -47,18 +47,7 @@ class Keyring:
             if self.home.exists():
                 raise SigningError(f"GNUPGHOME={self.home} is not a directory")
             return None
-        argv = [
-            GPG,
-            "--batch",
-            "--no-tty",
-            "--homedir",
-            str(self.home),
-            "--with-colons",
-            "--list-secret-keys",
-            "--",
-            key_id,
-        ]
-        proc = runner.run(argv, SigningError, f"gpg --list-secret-keys {key_id}", env=self.env, check=False)
+        proc = self._list_secret(key_id)
         if proc.returncode != 0:
             return None
         found: list[str] = []
@@ -80,21 +69,15 @@ class Keyring:
             raise SigningError(f"the secret key {key_id!r} in {self.home} cannot sign: {'; '.join(unusable)}")
         return found[0] if found else None
 
+    def _list_secret(self, key_id: str, *options: str) -> subprocess.CompletedProcess[bytes]:
+        """gpg's colon listing of the secret keys matching `key_id` (exit status not checked)."""
+        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), "--with-colons", *options,
+                "--list-secret-keys", "--", key_id]  # fmt: skip
+        return runner.run(argv, SigningError, f"gpg --list-secret-keys {key_id}", env=self.env, check=False)
+
     def keygrips(self, fingerprint: str) -> list[str]:
         """The keygrips of a secret key and its subkeys: what gpg-agent caches a passphrase under."""
-        argv = [
-            GPG,
-            "--batch",
-            "--no-tty",
-            "--homedir",
-            str(self.home),
-            "--with-colons",
-            "--with-keygrip",
-            "--list-secret-keys",
-            "--",
-            fingerprint,
-        ]
-        proc = runner.run(argv, SigningError, f"gpg --list-secret-keys {fingerprint}", env=self.env, check=False)
+        proc = self._list_secret(fingerprint, "--with-keygrip")
         return [f.split(":")[9] for f in runner.text(proc.stdout).splitlines() if f.startswith("grp:")]
 
     def forget_passphrases(self, fingerprint: str) -> None:
