@@ -26,6 +26,7 @@ import ssl
 import subprocess
 import threading
 import time
+import traceback
 import urllib.parse
 import xmlrpc.client
 from collections.abc import Callable, Sequence
@@ -179,10 +180,20 @@ class FakeKojiHub:
         build_seconds: float = 0.0,
         repo_delay: float = 0.3,
         user: str = "altai-release",
+        srpm_builders: Sequence[str] = ("altai-release",),
+        rebuild_srpm: bool = False,
+        packages: Sequence[str] | None = None,
     ) -> None:
         self.work, self.certs, self.dist, self.macro_files = work, certs, dist, list(macro_files)
         self.build_seconds, self.repo_delay = build_seconds, repo_delay
         self.users = {user: 1}
+        # koji's default build_from_srpm policy allows admins only ("has_perm admin :: allow; all :: deny"); the
+        # README's hub.conf lets the release user build from an SRPM: these are the users the policy allows
+        self.srpm_builders = set(srpm_builders)
+        self.build_tag_extra: dict[str, Any] = {"rebuild_srpm": rebuild_srpm}  # getBuildConfig's extra
+        self.package_list: set[str] | None = None if packages is None else set(packages)  # None: every package
+        self.tracebacks: set[str] = set()  # package names whose builder fails with an unexpected error
+        self.serve_task_outputs = True  # topurl serves work/tasks/ (False: only downloadTaskOutput has them)
         self.target = {
             "id": 1,
             "name": target,
@@ -364,9 +375,14 @@ class FakeKojiHub:
             "tagLastChangeEvent": self.tagLastChangeEvent,
             "repo.request": self.repo_request,
             "repo.checkRequest": self.repo_checkRequest,
+            "getBuild": self.getBuild,
+            "getBuildConfig": self.getBuildConfig,
+            "getPackageConfig": self.getPackageConfig,
+            "listTags": self.listTags,
+            "tagBuild": self.tagBuild,
         }
 
-    needs_login = {"logout", "build", "cancelTask", "repo.request"}
+    needs_login = {"logout", "build", "cancelTask", "repo.request", "tagBuild"}
 
     def _ssl_login_signature(self, proxyuser=None, proxyauthtype=None, renew=False, exclusive=None):
         raise AssertionError("dispatched to _ssl_login")  # only its signature is used
@@ -396,7 +412,10 @@ class FakeKojiHub:
         if target != self.target["name"]:
             raise xmlrpc.client.Fault(koji.GenericError.faultCode, f"No such build target: {target}")
         opts = opts or {}
-        unknown = set(opts) - {"scratch", "skip_tag", "arch_override", "repo_id", "fail_fast", "draft", "wait_builds"}
+        # the options `koji build` passes (koji_cli.commands.handle_build)
+        known = {"scratch", "skip_tag", "arch_override", "repo_id", "fail_fast", "draft", "wait_builds", "wait_repo",
+                 "rebuild_srpm", "custom_user_metadata"}  # fmt: skip
+        unknown = set(opts) - known
         if unknown:
             raise xmlrpc.client.Fault(koji.ParameterError.faultCode, f"unknown build options {sorted(unknown)}")
         path, _, name = src.rpartition("/")
@@ -405,7 +424,7 @@ class FakeKojiHub:
             raise xmlrpc.client.Fault(koji.GenericError.faultCode, f"No such file: {src}")
         with self.lock:
             task = self._task("build", "noarch", None, label=name)
-        threading.Thread(target=self._run_build, args=(task, srpm, bool(opts.get("scratch"))), daemon=True).start()
+        threading.Thread(target=self._run_build, args=(task, srpm, dict(opts)), daemon=True).start()
         return task.id
 
     def getTaskInfo(self, task_id, request=False, strict=False):
@@ -482,8 +501,9 @@ class FakeKojiHub:
         cgID=None,
         draft=None,
     ):
-        with self.lock:
-            return [dict(b) for b in self.builds.values() if taskID is None or b["task_id"] == taskID]
+        with self.lock:  # listBuilds rows have build_id, not id (getBuild has both)
+            return [{k: v for k, v in b.items() if k != "id"} for b in self.builds.values()
+                    if taskID is None or b["task_id"] == taskID]  # fmt: skip
 
     def listRPMs(
         self,
@@ -496,8 +516,50 @@ class FakeKojiHub:
         queryOpts=None,
         draft=None,
     ):
+        wanted = [arches] if isinstance(arches, str) else arches
         with self.lock:
-            return [dict(r) for r in self.rpms.get(buildID, [])]
+            return [dict(r) for r in self.rpms.get(buildID, []) if wanted is None or r["arch"] in wanted]
+
+    def getBuild(self, buildInfo, strict=False):
+        with self.lock:
+            for build in self.builds.values():
+                if buildInfo in (build["build_id"], build["nvr"]):
+                    return dict(build)
+        if strict:
+            raise xmlrpc.client.Fault(koji.GenericError.faultCode, f"No such build: {buildInfo!r}")
+        return None
+
+    def getBuildConfig(self, tag, event=None):
+        info = self.getTag(tag, strict=True, blocked=True)
+        info["extra"] = dict(self.build_tag_extra) if info["id"] == 2 else {}
+        info["config_inheritance"] = {"extra": {}, "arches": None}
+        return info
+
+    def getPackageConfig(self, tag, pkg, event=None):
+        tag_info = self.getTag(tag)
+        if tag_info is None or (self.package_list is not None and pkg not in self.package_list):
+            return None
+        return {"package_id": 1, "package_name": pkg, "tag_id": tag_info["id"], "tag_name": tag_info["name"],
+                "owner_id": 1, "owner_name": "release-team", "blocked": False, "extra_arches": ""}  # fmt: skip
+
+    def listTags(self, build=None, package=None, perms=True, queryOpts=None, pattern=None):
+        with self.lock:
+            ids = {t for _, t, b in self.tagged if build is None or b == build or self.builds[b]["nvr"] == build}
+            return [self.getTag(t) for t in sorted(ids)]
+
+    def tagBuild(self, tag, build, force=False, fromtag=None):
+        info, tag_info = self.getBuild(build, strict=True), self.getTag(tag, strict=True)
+        if info["state"] != koji.BUILD_STATES["COMPLETE"]:
+            raise xmlrpc.client.Fault(koji.TagError.faultCode, f"build {info['nvr']} not complete")
+        if self.package_list is not None and info["name"] not in self.package_list:
+            raise xmlrpc.client.Fault(koji.TagError.faultCode, f"Package {info['name']} not in list for {tag}")
+        with self.lock:
+            task = self._task("tagBuild", "noarch", None)
+            self.last_event = next(self._events)
+            self.tagged.append((self.last_event, tag_info["id"], info["build_id"]))
+            self._changed_at = time.time()
+            task.state, task.completion_ts = TASK["CLOSED"], time.time()
+        return task.id
 
     def getTag(self, tagInfo, strict=False, event=None, blocked=False):
         for tag_id, name in self.tags.items():
@@ -634,14 +696,27 @@ class FakeKojiHub:
 
     _changed_at = 0.0
 
-    def _run_build(self, parent: Task, srpm: Path, scratch: bool) -> None:
+    def _run_build(self, parent: Task, srpm: Path, opts: dict[str, Any]) -> None:
+        scratch = bool(opts.get("scratch"))
         with self.lock:
-            parent.state, parent.start_ts, parent.host_id = TASK["OPEN"], time.time(), 1
-            buildarchs = read_header(srpm)["buildarchs"] or []
-            arch = "noarch" if list(buildarchs) == ["noarch"] else "x86_64"
-            child = self._task("buildArch", arch, parent.id, label=arch)
+            parent.state, parent.start_ts, parent.host_id = TASK["ASSIGNED"], time.time(), 1
+        time.sleep(0.05)  # a task waits ASSIGNED until its builder takes it
+        child: Task | None = None
         try:
+            with self.lock:
+                parent.state = TASK["OPEN"]
+                self._assert_build_allowed(srpm, scratch)
+            rebuild = opts["rebuild_srpm"] if scratch and opts.get("rebuild_srpm") is not None else (
+                self.build_tag_extra.get("rebuild_srpm", True))  # fmt: skip
+            if rebuild:  # kojid's getSRPMFromSRPM: a rebuildSRPM subtask makes Koji's own copy of the SRPM
+                srpm = self._rebuild_srpm(parent, srpm)
+            with self.lock:
+                buildarchs = read_header(srpm)["buildarchs"] or []
+                arch = "noarch" if list(buildarchs) == ["noarch"] else "x86_64"
+                child = self._task("buildArch", arch, parent.id, label=arch)
             with self.slots:
+                if read_nevra(srpm).name in self.tracebacks:
+                    raise ValueError("the builder broke")
                 rpms = self._build_arch(child, srpm)
             with self.lock:
                 if parent.done:
@@ -650,15 +725,43 @@ class FakeKojiHub:
                     self._import(parent, srpm, rpms)
                 parent.state, parent.completion_ts = TASK["CLOSED"], time.time()
         except Exception as exc:  # noqa: BLE001 - a builder's failure fails its task, as kojid reports it
-            fault = (
-                exc
-                if isinstance(exc, xmlrpc.client.Fault)
-                else xmlrpc.client.Fault(koji.GenericError.faultCode, repr(exc))
-            )
+            # kojid reports an error it did not expect as Fault(1, the formatted traceback)
+            fault = exc if isinstance(exc, xmlrpc.client.Fault) else xmlrpc.client.Fault(1, _traceback(exc))
             with self.lock:
                 for task in (child, parent):
-                    if not task.done:
+                    if task is not None and not task.done:
                         task.state, task.fault, task.completion_ts = TASK["FAILED"], fault, time.time()
+
+    def _assert_build_allowed(self, srpm: Path, scratch: bool) -> None:
+        """What kojid's buildTask and the hub's initBuild check before a real build."""
+        if scratch:
+            return
+        if "altai-release" not in self.srpm_builders:  # the owner of every task here
+            said = "policy violation (build_from_srpm): Only admin can do this via default policy"
+            raise xmlrpc.client.Fault(koji.ActionNotAllowed.faultCode, said)
+        nevra = read_nevra(srpm)
+        nvr = f"{nevra.name}-{nevra.version}-{nevra.release}"
+        for build in self.builds.values():
+            state = koji.BUILD_STATES[build["state"]]
+            if build["nvr"] == nvr and state not in ("FAILED", "CANCELED"):
+                said = f"Build already exists (id={build['build_id']}, state={state}): {nvr!r}"
+                raise xmlrpc.client.Fault(koji.GenericError.faultCode, said)
+
+    def _rebuild_srpm(self, parent: Task, srpm: Path) -> Path:
+        """kojid's rebuildSRPM: the SRPM rebuilt from itself in the build root (rpmbuild -rs), a new header."""
+        with self.lock:
+            task = self._task("rebuildSRPM", "noarch", parent.id)
+            task.state, task.start_ts, task.host_id = TASK["OPEN"], time.time(), 1
+        out = self.work / "tasks" / str(task.id)
+        top = out / "top"
+        (top / "SRPMS").mkdir(parents=True)
+        subprocess.run(["rpmbuild", "-rs", "--nodeps", "--define", f"_topdir {top}", "--define", f"dist {self.dist}",
+                        "--define", "_buildhost koji-builder", str(srpm)], check=True, capture_output=True)  # fmt: skip
+        rebuilt = next((top / "SRPMS").glob("*.src.rpm"))
+        with self.lock:
+            task.outputs[rebuilt.name] = rebuilt
+            task.state, task.completion_ts = TASK["CLOSED"], time.time()
+        return rebuilt
 
     def _build_arch(self, task: Task, srpm: Path) -> list[Path]:
         out = self.work / "tasks" / str(task.id)
@@ -795,12 +898,24 @@ class FakeKojiHub:
         tag_task.state, tag_task.completion_ts = TASK["CLOSED"], time.time()
 
     def serve_file(self, relpath: str) -> Path | None:
-        """topurl: /kojifiles/packages/N/V/R/ARCH/FILE"""
+        """topurl: /kojifiles/packages/N/V/R/ARCH/FILE, and a task's output at /kojifiles/work/tasks/N/ID/FILE
+        (koji.PathInfo.task: N is the id modulo 10000)."""
         parts = relpath.split("/")
-        if len(parts) != 6 or parts[0] != "packages" or any(p in ("", ".", "..") for p in parts):
+        if any(p in ("", ".", "..") for p in parts):
+            return None
+        if len(parts) == 5 and parts[:2] == ["work", "tasks"] and parts[3].isdigit() and self.serve_task_outputs:
+            with self.lock:
+                task = self.tasks.get(int(parts[3]))
+                path = task.outputs.get(parts[4]) if task and parts[2] == str(task.id % 10000) else None
+            return path if path is not None and path.is_file() else None
+        if len(parts) != 6 or parts[0] != "packages":
             return None
         path = self.work.joinpath(*parts)
         return path if path.is_file() else None
+
+
+def _traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def _mock_failed(arch: str, status: int, log: str) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from .tomlreader import TomlReader
-
-_KEYS = {"profile", "target", "scratch", "config", "poll_interval", "wait_repo_minutes"}
 
 
 @dataclass(frozen=True)
@@ -19,13 +17,15 @@ class KojiSettings:
     config: Path | None = None  # a koji config file read instead of ~/.koji (koji -c)
     poll_interval: float = 6.0  # seconds between two looks at a task or a repository (koji's default)
     wait_repo_minutes: int = 120  # how long a dependent build waits for the build tag's repo (wait-repo's)
+    # true: refuse a build tag that rebuilds our SRPM (rebuild_srpm not False), instead of a warning
+    require_our_srpm: bool = False
 
 
 def read_koji(r: TomlReader, data: dict[str, Any], base: Path) -> KojiSettings | None:
     if "koji" not in data:
         return None
     table = r.table(data, "koji")
-    r.check_keys(table, "koji", _KEYS)
+    r.check_keys(table, "koji", {f.name for f in fields(KojiSettings)})
     config = r.optional_string(data, "koji.config")
     config_path = (base / Path(config).expanduser()).resolve() if config else None
     if config_path is not None and not config_path.is_file():
@@ -40,4 +40,5 @@ def read_koji(r: TomlReader, data: dict[str, Any], base: Path) -> KojiSettings |
         config=config_path,
         poll_interval=float(interval),
         wait_repo_minutes=r.integer(data, "koji.wait_repo_minutes", 120, 1, 24 * 60),
+        require_our_srpm=r.boolean(data, "koji.require_our_srpm", False),
     )

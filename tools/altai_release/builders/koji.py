@@ -20,7 +20,8 @@ from ..nevra import Nevra
 from ..packages import read_nevra
 from ..sandbox_output import check_binaries
 from .base import BuildJob, BuildOutput
-from .kojihub import KojiHub, fetch_build_rpms
+from .kojihub import KojiHub, build_of_task, fault_line, fault_text, fetch_build_rpms
+from .kojireuse import check_listed, ensure_tagged, reusable_build
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class KojiBuilder:
         self._tasks: set[int] = set()
         self._aborted = threading.Event()
         self.build_tag: str = ""
+        self.dest_tag: str = ""
+        self.rebuilds_srpm = False
 
     def start(self, order: Mapping[str, set[str]]) -> None:
         needs = {name: sorted(deps) for name, deps in order.items() if deps}
@@ -49,7 +52,20 @@ class KojiBuilder:
         target = self.hub.call("look up the build target", session.getBuildTarget, self.settings.target)
         if not target:
             raise InputError(f"koji hub {self.server}: no build target {self.settings.target!r} (layout [koji] target)")
-        self.build_tag = target["build_tag_name"]
+        self.build_tag, self.dest_tag = target["build_tag_name"], target["dest_tag_name"]
+        if self.settings.scratch:
+            return  # a scratch build is asked not to rebuild our SRPM (rebuild_srpm=False), as `koji build` allows
+        config = self.hub.call(f"read the configuration of {self.build_tag}", session.getBuildConfig, self.build_tag)
+        self.rebuilds_srpm = bool((config.get("extra") or {}).get("rebuild_srpm", True))
+        if self.rebuilds_srpm:
+            said = (
+                f"koji build tag {self.build_tag} rebuilds the SRPMs it is given (rebuild_srpm is not False): the "
+                "builds' binaries and SRPMs come from Koji's copy of ours, made with the tag's macros; "
+                f"to build ours as it is: koji edit-tag {self.build_tag} -x rebuild_srpm=False"
+            )
+            if self.settings.require_our_srpm:
+                raise InputError(f"{said} (layout [koji] require_our_srpm = true)")
+            log.warning(said)
 
     def abort(self) -> None:
         """Cancel every task of the run on the hub; the watching threads then stop."""
@@ -68,22 +84,20 @@ class KojiBuilder:
         name, session = job.package.name, self.hub.session()
         if self._aborted.is_set():
             raise KojiError(f"{name}: not submitted, the run is stopping")
+        source_nevra = read_nevra(job.srpm)
+        if not self.settings.scratch:
+            check_listed(self.hub, session, self.dest_tag, source_nevra.name, name)
+            nvr = f"{source_nevra.name}-{source_nevra.version}-{source_nevra.release}"
+            existing = reusable_build(self.hub, session, job, nvr, self.rebuilds_srpm)
+            if existing is not None:
+                return self._reuse(session, job, existing)
         serverdir = f"altai-build/{time.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(6)}"
         log.info(f"{name}: uploading {job.srpm.name} to {self.server}")
         self.hub.call(f"upload {job.srpm.name}", session.uploadWrapper, str(job.srpm), serverdir, job.srpm.name)
-        opts = {"scratch": True} if self.settings.scratch else {}
+        opts: dict[str, Any] = {"scratch": True, "rebuild_srpm": False} if self.settings.scratch else {}
         source = f"{serverdir}/{job.srpm.name}"
         task_id = int(self.hub.call("submit the build", session.build, source, self.settings.target, opts))
-        with self._lock:
-            self._tasks.add(task_id)
-            late = self._aborted.is_set()  # submitted while abort() was cancelling the others
-        if late:
-            self.hub.cancel(session, task_id)
-        try:
-            children = self._watch(session, job, task_id)
-        finally:
-            with self._lock:
-                self._tasks.discard(task_id)
+        children = self._follow(session, job, task_id)
         arch_tasks = [c for c in children if c["method"] == "buildArch"]
         for child in arch_tasks:
             self.hub.fetch_logs(session, child, job.logdir, prefix=_log_prefix(child, arch_tasks))
@@ -92,11 +106,37 @@ class KojiBuilder:
         if self.settings.scratch:
             rpms = [p for c in arch_tasks for p in self.hub.fetch_task_rpms(session, c, result)]
         else:
-            rpms = fetch_build_rpms(self.hub, session, task_id, result)
+            rpms = fetch_build_rpms(self.hub, session, build_of_task(self.hub, session, task_id), result)
         rpms = self._check_results(job, task_id, rpms)
         if not self.settings.scratch and job.dependents:
-            self._wait_repo(session, job, read_nevra(job.srpm))
+            self._wait_repo(session, job, source_nevra)
         return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[f"koji task {task_id}"])
+
+    def _follow(self, session: Any, job: BuildJob, task_id: int) -> list[dict[str, Any]]:
+        """Watch a task of the run (abort() cancels it) to its end; its children."""
+        with self._lock:
+            self._tasks.add(task_id)
+            late = self._aborted.is_set()  # submitted while abort() was cancelling the others
+        if late:
+            self.hub.cancel(session, task_id)
+        try:
+            return self._watch(session, job, task_id)
+        finally:
+            with self._lock:
+                self._tasks.discard(task_id)
+
+    def _reuse(self, session: Any, job: BuildJob, build: dict[str, Any]) -> BuildOutput:
+        """The hub's existing build of our SRPM: tagged into the destination tag if it is not, its RPMs taken."""
+        tagging = ensure_tagged(self.hub, session, build, self.dest_tag, job.package.name)
+        if tagging is not None:
+            self._follow(session, job, tagging)
+        result = job.workdir / "result"
+        result.mkdir(parents=True, exist_ok=True)
+        rpms = self._check_results(job, build.get("task_id") or 0, fetch_build_rpms(self.hub, session, build, result))
+        if job.dependents:
+            self._wait_repo(session, job, read_nevra(job.srpm))
+        note = f"koji build {build['nvr']} (id {build['build_id']}) taken from the hub: built before from this SRPM"
+        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[note])
 
     def _watch(self, session: Any, job: BuildJob, task_id: int) -> list[dict[str, Any]]:
         """Poll the task tree until the build task ends; a progress line for every state change."""
@@ -150,17 +190,24 @@ def _failure(
     state = koji.TASK_STATES[failed["state"]].lower()
     if state == "canceled":
         return KojiError(f"{name}: koji task {failed['id']} ({_label(failed)}) was canceled on the hub")
+    said = ""
     try:
         session.getTaskResult(failed["id"])
         why = "failed"
     except Exception as exc:  # noqa: BLE001 - the hub's own account of the failure, whatever its class
-        why = f"failed: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}"
+        why, said = f"failed: {fault_line(exc)}", fault_text(exc)
     try:
         logs = hub.fetch_logs(session, failed, job.logdir, prefix="")
     except KojiError:
         logs = []
+    if said.count("\n") > 1:  # a traceback (kojid's Fault(1, …)): all of it kept beside the logs
+        kept = job.logdir / f"koji-task-{failed['id']}.fault"
+        kept.write_text(said, encoding="utf-8")
+        logs.append(kept)
     # the log the hub's message points at (mock's "see root.log"), else build.log
-    log = next((p for p in logs if p.name in why), next((p for p in logs if p.name == "build.log"), None))
+    log = next((p for p in logs if p.name in why or p.suffix == ".fault"), None) or next(
+        (p for p in logs if p.name == "build.log"), None
+    )
     tail = _tail(log.read_text(encoding="utf-8", errors="replace")) if log else ""
     where = f" (log: {log})" if log else ""
     return KojiError(f"{name}: koji task {failed['id']} ({_label(failed)}) {why}{where}", [], tail)

@@ -52,7 +52,7 @@ class KojiHub:
                 f"koji hub {self.server}: authentication refused (profile {self.settings.profile!r}): {exc}"
             ) from None
         except (koji.GenericError, xmlrpc.client.Fault) as exc:  # a fault koji has no class for stays a Fault
-            raise KojiError(f"koji hub {self.server}: {what}: {exc}") from None
+            raise KojiError(f"koji hub {self.server}: {what}: {fault_line(exc)}", [], fault_text(exc)) from None
         except requests.exceptions.RequestException as exc:
             raise KojiError(f"koji hub {self.server}: unreachable while asking to {what}: {reason(exc)}") from None
         except OSError as exc:
@@ -90,7 +90,17 @@ class KojiHub:
             log.warning(f"koji: could not cancel task {task_id}: {reason(exc)}")
 
     def download(self, session: Any, task_id: int, filename: str, dest: Path, size: int) -> Path:
-        """A task's output file, at most the size the hub listed for it (a hub that sends more is wrong)."""
+        """A task's output file, at most the size the hub listed for it (a hub that sends more is wrong): over
+        HTTP from topurl as `koji download-task` fetches it, through the hub's XML-RPC (base64, in chunks)
+        only where topurl does not serve it."""
+        topurl = self.config.get("topurl")
+        if topurl:
+            url = f"{self.koji.PathInfo(topdir=topurl).task(task_id)}/{filename}"
+            try:
+                if http_get(url, dest, size, self.config.get("serverca") or True) == size:
+                    return dest
+            except KojiError:
+                pass  # not served there (an older hub, another volume): the hub's own call below
         with open(dest, "wb") as out:
             offset = 0
             while offset <= size:
@@ -149,15 +159,49 @@ def reason(exc: BaseException) -> str:
     return text.splitlines()[-1] if text else type(exc).__name__
 
 
-def fetch_build_rpms(hub: KojiHub, session: Any, task_id: int, dest: Path) -> list[Path]:
-    """A real build's binary packages, from topurl by the build's RPM list, checked against the hub's
-    size and payload digest."""
-    import requests
+def fault_text(exc: BaseException) -> str:
+    """What the hub said: a Fault's faultString (kojid reports an unexpected error as Fault(1, its
+    traceback)), else the exception's text."""
+    return str(exc.faultString) if isinstance(exc, xmlrpc.client.Fault) else str(exc)
 
+
+def fault_line(exc: BaseException) -> str:
+    """The last meaningful line of what the hub said: a traceback's exception line, not its frames."""
+    lines = [line.strip() for line in fault_text(exc).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def build_of_task(hub: KojiHub, session: Any, task_id: int) -> dict[str, Any]:
     builds = hub.call(f"find the build of task {task_id}", session.listBuilds, taskID=task_id)
     if not builds:
         raise KojiError(f"koji task {task_id} closed without a build")
-    build = builds[0]
+    return dict(builds[0])
+
+
+def http_get(url: str, dest: Path, limit: int, verify: str | bool) -> int:
+    """`url` into `dest`, at most `limit` bytes and one more (more than the hub's record is refused by the
+    caller, without filling the disk); the bytes written."""
+    import requests
+
+    received = 0
+    try:
+        with requests.get(url, verify=verify, stream=True, timeout=300) as response:
+            response.raise_for_status()
+            with open(dest, "wb") as out:
+                for chunk in response.iter_content(1024 * 1024):
+                    out.write(chunk[: limit + 1 - received])
+                    received += len(chunk)
+                    if received > limit:
+                        break
+    except requests.exceptions.RequestException as exc:
+        raise KojiError(f"{url}: download failed: {reason(exc)}") from None
+    return min(received, limit + 1)
+
+
+def fetch_build_rpms(hub: KojiHub, session: Any, build: dict[str, Any], dest: Path) -> list[Path]:
+    """A real build's binary packages, from topurl by the build's RPM list, checked against the hub's
+    size and payload digest."""
+    task_id = build.get("task_id") or build["build_id"]
     rpms = hub.call(f"list the RPMs of {build['nvr']}", session.listRPMs, buildID=build["build_id"])
     topurl = hub.config.get("topurl")
     if not topurl:
@@ -170,19 +214,7 @@ def fetch_build_rpms(hub: KojiHub, session: Any, task_id: int, dest: Path) -> li
             continue  # the release keeps the SRPM we made
         url = f"{paths.build(build)}/{paths.rpm(info)}"
         target = dest / _plain(url.rsplit("/", 1)[1], task_id)
-        try:
-            with requests.get(url, verify=verify, stream=True, timeout=300) as response:
-                response.raise_for_status()
-                with open(target, "wb") as out:
-                    received = 0
-                    for chunk in response.iter_content(1024 * 1024):
-                        received += len(chunk)
-                        if received > info["size"]:
-                            break  # more than the hub's record: refused below, without filling the disk
-                        out.write(chunk)
-        except requests.exceptions.RequestException as exc:
-            raise KojiError(f"{url}: download failed: {reason(exc)}") from None
-        size = target.stat().st_size
+        size = http_get(url, target, info["size"], verify)
         sigmd5 = read_header(target)["sigmd5"] if size == info["size"] else None
         payload = sigmd5.hex() if sigmd5 else "-"
         if size != info["size"] or payload != info["payloadhash"]:

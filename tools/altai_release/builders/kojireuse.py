@@ -1,0 +1,68 @@
+"""A real build of an NVR the hub already has. Koji never builds an NVR twice (its `initBuild` refuses "Build
+already exists"), so a run that failed after its hub builds finished (signing, publishing, another package)
+must take those builds instead of submitting them again. Taken only when sound: the hub's build is
+COMPLETE and its SRPM is ours (the same payload digest, rpm's SIGMD5, as the SRPM we would upload; a build
+tag that rebuilds SRPMs makes Koji's own copy, which cannot be shown to be ours). Anything else is one line
+that says what the hub has and what to do."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import InputError, KojiError
+from ..packages import read_header
+from .base import BuildJob
+from .kojihub import KojiHub
+
+log = logging.getLogger(__name__)
+
+
+def check_listed(hub: KojiHub, session: Any, dest_tag: str, package: str, name: str) -> None:
+    """A real build is tagged into the destination tag, which Koji allows only for a listed package."""
+    config = hub.call(f"look up {package} in {dest_tag}", session.getPackageConfig, dest_tag, package)
+    if not config or config.get("blocked"):
+        state = "blocked in" if config else "not in the package list of"
+        raise InputError(
+            f"{name}: package {package} is {state} koji tag {dest_tag}, so its build could not be tagged: "
+            f"koji add-pkg --owner USER {dest_tag} {package}"
+        )
+
+
+def reusable_build(hub: KojiHub, session: Any, job: BuildJob, nvr: str, rebuilds_srpm: bool) -> dict[str, Any] | None:
+    """The hub's build of `nvr` when it is a complete build of our SRPM; None when the hub has none (or a
+    failed or cancelled one, whose NVR Koji builds again)."""
+    name = job.package.name
+    existing = hub.call(f"look up the build {nvr}", session.getBuild, nvr)
+    if existing is None:
+        return None
+    state = hub.koji.BUILD_STATES[existing["state"]]
+    where = f"koji build {nvr} (id {existing['build_id']})"
+    if state in ("FAILED", "CANCELED"):
+        return None
+    if state == "BUILDING":
+        raise KojiError(f"{name}: {where} is being built on the hub by task {existing.get('task_id')}: "
+                        "wait for it (or cancel it), then run again")  # fmt: skip
+    if state != "COMPLETE":
+        raise KojiError(f"{name}: {where} is {state.lower()} on the hub, and Koji builds an NVR only once: "
+                        "raise the package's Release")  # fmt: skip
+    rows = hub.call(f"list the SRPM of {nvr}", session.listRPMs, buildID=existing["build_id"], arches="src")
+    theirs = rows[0]["payloadhash"] if rows else "-"
+    ours = read_header(job.srpm)["sigmd5"].hex()
+    if theirs != ours:
+        why = "; the build tag rebuilds SRPMs (rebuild_srpm), so Koji's copy never is ours" if rebuilds_srpm else ""
+        raise KojiError(
+            f"{name}: the hub already has {where}, not built from this SRPM (its SRPM's payload digest {theirs}, "
+            f"ours {ours}{why}): raise the package's Release, or remove that build from the hub"
+        )
+    log.info(f"{name}: the hub already has {where} from this SRPM (task {existing.get('task_id')}): taking it")
+    return dict(existing)
+
+
+def ensure_tagged(hub: KojiHub, session: Any, build: dict[str, Any], dest_tag: str, name: str) -> int | None:
+    """The tagBuild task that tags an existing build into the destination tag, None when it is there."""
+    tags = hub.call(f"list the tags of {build['nvr']}", session.listTags, build=build["build_id"])
+    if any(tag["name"] == dest_tag for tag in tags):
+        return None
+    log.info(f"{name}: tagging {build['nvr']} into {dest_tag}")
+    return int(hub.call(f"tag {build['nvr']} into {dest_tag}", session.tagBuild, dest_tag, build["build_id"]))
