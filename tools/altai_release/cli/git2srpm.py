@@ -34,7 +34,9 @@ def _parser() -> Parser:
     parser.add_argument("--macros", metavar="FILE", type=path, action="append", default=[])
     parser.add_argument("--no-tarball", action="store_true", help="keep only the SRPM in OUTDIR")
     parser.add_argument("--lookaside", metavar="URL", help="lookaside cache for the files listed in `sources`")
-    parser.add_argument("--cache", metavar="DIR", type=path, help="download cache (default ~/.cache/altai-release/downloads)")
+    parser.add_argument(
+        "--cache", metavar="DIR", type=path, help="download cache (default ~/.cache/altai-release/downloads)"
+    )
     parser.add_argument("--offline", action="store_true", help="files listed in `sources` from the cache only")
     parser.add_argument("--submodules", action="store_true", help="include the submodules' trees in the tarball")
     return parser
