@@ -8,7 +8,8 @@ from instance_notifier.state import Observation
 
 DEFAULTS = {
     "DEFAULT": {
-        "interval": "60",
+        # nova-fping-api allows 12 os-fping calls an hour per project by default: one every 300 s
+        "interval": "300",
         "dead_after": "2",
         "state_file": "/var/lib/instance-notifier/state.json",
         "retry_base": "5",

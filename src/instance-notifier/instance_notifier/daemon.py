@@ -37,6 +37,10 @@ class Daemon(object):
         self.settings, self.fetch, self.outboxes = settings, fetch, outboxes
         if self.book is None or self.book.path != settings.state_file:
             self.book = StateBook(settings.state_file, settings.dead_after)
+            now = self.clock()
+            for box in outboxes:  # what a failing channel still owed when the daemon stopped
+                for event in self.book.undelivered.get(box.channel.name, []):  # type: ignore[attr-defined]
+                    box.add(event, now)
         self.book.dead_after = settings.dead_after
 
     def poll(self) -> int:
@@ -48,18 +52,29 @@ class Daemon(object):
             LOG.error("os-fping unavailable, no news this time: %s", exc)
             return 0
         events = self.book.update(observations)
-        self.book.save()
         now = self.clock()
         for event in events:
             for box in self.outboxes:
                 box.add(event, now)
+        self._save()  # the new states and the notifications they owe, in one atomic write
         self.deliver()
         return len(events)
 
+    def _save(self) -> None:
+        assert self.book is not None
+        self.book.undelivered = {
+            box.channel.name: [p.event for p in box.pending]  # type: ignore[attr-defined]
+            for box in self.outboxes
+        }
+        self.book.save()
+
     def deliver(self) -> None:
         now = self.clock()
+        owed = sum(len(box.pending) for box in self.outboxes)
         for box in self.outboxes:
             box.deliver(now)
+        if sum(len(box.pending) for box in self.outboxes) != owed:
+            self._save()
 
     def install_signals(self) -> None:
         def stop(_signum: int, _frame: object) -> None:

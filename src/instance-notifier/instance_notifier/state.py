@@ -40,6 +40,9 @@ class StateBook(object):
         self.path = path
         self.dead_after = max(1, int(dead_after))
         self.servers: Dict[str, ServerState] = {}
+        # notifications not yet delivered, per channel: saved with the states that raised them, so that a
+        # restart delivers what a failing channel still owed (the state file says "reported" already)
+        self.undelivered: Dict[str, List[Event]] = {}
         self.load()
 
     def load(self) -> None:
@@ -50,8 +53,11 @@ class StateBook(object):
                 sid: ServerState(s["project_id"], s.get("reported"), int(s.get("dead_polls", 0)))
                 for sid, s in data.get("servers", {}).items()
             }
+            self.undelivered = {
+                channel: [Event(**e) for e in events] for channel, events in (data.get("undelivered") or {}).items()
+            }
         except FileNotFoundError:
-            self.servers = {}
+            self.servers, self.undelivered = {}, {}
 
     def save(self) -> None:
         """Atomically: a crash leaves the previous file or the new one."""
@@ -59,7 +65,10 @@ class StateBook(object):
             "servers": {
                 sid: {"project_id": s.project_id, "reported": s.reported, "dead_polls": s.dead_polls}
                 for sid, s in sorted(self.servers.items())
-            }
+            },
+            "undelivered": {
+                channel: [e.as_dict() for e in events] for channel, events in sorted(self.undelivered.items()) if events
+            },
         }
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)

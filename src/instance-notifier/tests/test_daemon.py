@@ -174,3 +174,46 @@ def test_api_down_raises_no_false_alarm_and_sighup_reloads(world, tmp_path):
         assert world["mails"][0]["to"] == ["oncall@example.com"]
     finally:
         assert notifier.stop() == 0
+
+
+def test_an_undelivered_alert_survives_a_restart(world, tmp_path):
+    world["hooks"].status = 500
+    notifier = Notifier(world["conf"], tmp_path)
+    try:
+        world["instance"].down()
+        wait_for(lambda: len(world["hooks"].received) >= 1, what="a failed webhook delivery")
+    finally:
+        assert notifier.stop() == 0
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["servers"][A]["reported"] == "dead"
+    assert [e["server_id"] for e in state["undelivered"]["webhook"]] == [A]
+    world["hooks"].status = 200
+    count = len(world["hooks"].received)
+    restarted = Notifier(world["conf"], tmp_path)
+    try:
+        wait_for(lambda: len(world["hooks"].received) > count, what="the owed webhook after the restart")
+    finally:
+        assert restarted.stop() == 0
+    assert world["hooks"].received[count]["event"] == "instance.dead"
+    assert world["hooks"].received[count]["server_id"] == A
+    assert (
+        "undelivered" not in json.loads((tmp_path / "state.json").read_text())
+        or not json.loads((tmp_path / "state.json").read_text())["undelivered"]
+    )
+
+
+def test_the_shipped_configurations_poll_within_the_apis_rate_limit():
+    """The two packages as shipped work together: the notifier's polls fit the API's limit per project."""
+    import configparser
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2]
+    api = configparser.ConfigParser(interpolation=None)
+    api.read(src / "nova-fping" / "etc" / "nova-fping.conf")
+    notifier = configparser.ConfigParser(interpolation=None)
+    notifier.read(src / "instance-notifier" / "etc" / "instance-notifier.conf")
+    polls_per_period = api.getfloat("rate_limit", "period") / notifier.getfloat("DEFAULT", "interval")
+    assert polls_per_period <= api.getint("rate_limit", "calls")
+    from instance_notifier.config import DEFAULTS
+
+    assert float(DEFAULTS["DEFAULT"]["interval"]) == notifier.getfloat("DEFAULT", "interval")

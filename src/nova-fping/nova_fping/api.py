@@ -27,6 +27,9 @@ _FAULTS = {
 }
 
 
+NOVA_RETRY_AFTER = 30  # seconds a client waits before asking again when Nova failed or took too long
+
+
 def fault(status: int, message: str, retry_after: Optional[int] = None) -> webob.Response:
     body: Dict[str, object] = {"code": status, "message": message}
     if retry_after is not None:
@@ -106,7 +109,7 @@ class FpingApi:
         try:
             return list(self.inventory.list(project))  # type: ignore[attr-defined]
         except Exception as exc:  # the source is remote (Nova): its failure is ours to report, not to crash
-            raise FpingUnavailable("cannot list servers: %s" % exc) from exc
+            raise FpingUnavailable("cannot list servers: %s" % exc, retry_after=NOVA_RETRY_AFTER) from exc
 
     def _alive(self, servers: List[Server]) -> List[dict]:
         alive = self.prober.probe([a for s in servers for a in s.addresses])
@@ -141,7 +144,7 @@ class FpingApi:
         try:
             server = self.inventory.get(server_id)  # type: ignore[attr-defined]
         except Exception as exc:
-            raise FpingUnavailable("cannot look up server: %s" % exc) from exc
+            raise FpingUnavailable("cannot look up server: %s" % exc, retry_after=NOVA_RETRY_AFTER) from exc
         if server is None or not self.policy.allowed(fping_policy.BASE, context, server.project_id):
             return fault(404, "Server %s could not be found." % server_id)
         return ok({"server": self._alive([server])[0]})

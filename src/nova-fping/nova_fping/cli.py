@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any, List, Optional, Tuple
 
 import waitress
@@ -46,7 +47,22 @@ class _JsonErrorTask(ErrorTask):
 
 
 class _Channel(HTTPChannel):
+    """waitress's channel, with a deadline for a whole request: waitress's `channel_timeout` counts only
+    inactivity, so a client that sends one header line every few seconds (slowloris) would hold its
+    connection, and enough of them every connection, for ever."""
+
     error_task_class = _JsonErrorTask
+    request_seconds = 10.0  # the configuration's client_timeout
+    _started = 0.0
+
+    def received(self, data: bytes) -> bool:
+        now = time.monotonic()
+        if self.request is None:
+            self._started = now
+        elif not self.request.completed and now - self._started > self.request_seconds:
+            self.will_close = True  # the request took longer than a whole request may: the connection goes
+            return False
+        return bool(super().received(data))
 
 
 def _listen(value: str) -> Tuple[str, int]:
@@ -78,7 +94,9 @@ def make_server(app: Any, listen: Tuple[str, int], conf: Any) -> Any:
         ident="nova-fping",
         expose_tracebacks=False,
     )
-    server.channel_class = _Channel
+    server.channel_class = type(
+        "Channel", (_Channel,), {"request_seconds": float(conf.getint("DEFAULT", "client_timeout"))}
+    )
     return server
 
 
@@ -136,6 +154,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+
+    def hangup(*_: object) -> None:  # the default would end the service without a word, its pid file left
+        sys.stderr.write("nova-fping-api: SIGHUP ignored: restart the service to read its configuration\n")
+        sys.stderr.flush()
+
+    signal.signal(signal.SIGHUP, hangup)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -42,6 +42,8 @@ DEFAULTS = {
         "project_domain_name": "Default",
         "endpoint_override": "",
         "cafile": "",
+        "timeout": "10",
+        "max_pages": "100",
     },
 }
 
@@ -123,6 +125,12 @@ def build_inventory(conf: configparser.ConfigParser) -> object:
             user_domain_name=nova["user_domain_name"],
             project_domain_name=nova["project_domain_name"],
         )
-        sess = session.Session(auth=auth, verify=nova["cafile"] or True)
-        return NovaInventory(sess, nova["endpoint_override"] or None)
+        try:
+            timeout, pages = float(nova["timeout"]), int(nova["max_pages"])
+            deadline = conf.getfloat("fping", "request_timeout")
+        except ValueError as exc:
+            raise ConfigError("bad number in [nova]: %s" % exc) from exc
+        # the session's timeout bounds keystone's token requests as well as Nova's answers
+        sess = session.Session(auth=auth, verify=nova["cafile"] or True, timeout=timeout)
+        return NovaInventory(sess, nova["endpoint_override"] or None, timeout, pages, deadline)
     raise ConfigError("[inventory] source must be static or nova, not %r" % source)

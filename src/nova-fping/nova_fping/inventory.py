@@ -1,9 +1,10 @@
 """Where servers come from: a static JSON inventory (development, tests) or Nova's REST API."""
 
 import json
+import time
 import urllib.parse
 import uuid
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Set
 
 from nova_fping.fping import canonical
 
@@ -72,10 +73,20 @@ class NovaInventory:
 
     PAGE = 1000
 
-    def __init__(self, session: object, endpoint_override: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        session: object,
+        endpoint_override: Optional[str] = None,
+        timeout: float = 10.0,
+        max_pages: int = 100,
+        deadline: float = 60.0,
+    ) -> None:
         self.session = session
         self.endpoint_filter = {"service_type": "compute", "interface": "internal"}
         self.endpoint_override = endpoint_override
+        # each call to Nova, the pages of one listing and the listing as a whole are bounded: a hung or
+        # looping Nova is a 503 for the caller, never a request that holds a thread for ever
+        self.timeout, self.max_pages, self.deadline = timeout, max_pages, deadline
 
     def _servers(self, query: Dict[str, str]) -> List[Server]:
         kwargs = (
@@ -85,12 +96,16 @@ class NovaInventory:
         )
         servers: List[Server] = []
         marker = None
-        while True:
+        seen: Set[str] = set()
+        started = time.monotonic()
+        for _ in range(self.max_pages):
+            if time.monotonic() - started > self.deadline:
+                raise InventoryError("Nova took longer than %gs to list the servers" % self.deadline)
             params = dict(query, all_tenants="1", limit=str(self.PAGE))
             if marker:
                 params["marker"] = marker
             path = "/servers/detail?" + urllib.parse.urlencode(sorted(params.items()))
-            data = self.session.get(path, **kwargs).json()  # type: ignore[attr-defined]
+            data = self.session.get(path, timeout=self.timeout, **kwargs).json()  # type: ignore[attr-defined]
             page = data["servers"]
             for raw in page:
                 addresses = [a["addr"] for net in (raw.get("addresses") or {}).values() for a in net]
@@ -99,6 +114,10 @@ class NovaInventory:
             if not page or not following:
                 return servers
             marker = page[-1]["id"]
+            if marker in seen:
+                raise InventoryError("Nova repeats its page ending with server %s: its listing does not end" % marker)
+            seen.add(marker)
+        raise InventoryError("Nova listed more than %d pages of %d servers" % (self.max_pages, self.PAGE))
 
     def list(self, project_id: Optional[str]) -> List[Server]:
         return self._servers({} if project_id is None else {"project_id": project_id})

@@ -6,6 +6,7 @@ answer (fixed and floating, IPv4 and IPv6)."""
 import http.server
 import json
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -41,6 +42,8 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
 
     queries: list = []
     fail = False
+    hang = 0.0  # seconds before answering (a hung Nova)
+    loop = False  # every page the same, with a "next" link (a Nova whose listing never ends)
     servers: list = SERVERS
     max_limit = 1000
 
@@ -51,6 +54,8 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
             self.send_response(500)
             self.end_headers()
             return
+        if FakeNova.hang:
+            time.sleep(FakeNova.hang)
         query = urllib.parse.parse_qs(url.query)
         servers = [
             s
@@ -58,7 +63,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
             if s["tenant_id"] in query.get("project_id", [s["tenant_id"]]) and s["id"] in query.get("uuid", [s["id"]])
         ]
         limit = min(int(query.get("limit", [FakeNova.max_limit])[0]), FakeNova.max_limit)
-        if "marker" in query:
+        if "marker" in query and not FakeNova.loop:
             ids = [s["id"] for s in servers]
             if query["marker"][0] not in ids:
                 self.send_response(400)
@@ -67,7 +72,9 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
             servers = servers[ids.index(query["marker"][0]) + 1 :]
         page = servers[:limit]
         answer: dict = {"servers": page}
-        if len(page) == limit:
+        if FakeNova.loop:
+            page = servers[:1]
+        if len(page) == limit or FakeNova.loop:
             marker = page[-1]["id"]
             answer["servers_links"] = [{"rel": "next", "href": "http://nova/v2.1/servers/detail?marker=" + marker}]
         body = json.dumps(answer).encode()
@@ -83,7 +90,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def nova():
-    FakeNova.queries, FakeNova.fail, FakeNova.servers = [], False, SERVERS
+    FakeNova.queries, FakeNova.fail, FakeNova.servers, FakeNova.hang, FakeNova.loop = [], False, SERVERS, 0.0, False
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeNova)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield "http://127.0.0.1:%d/v2.1" % server.server_address[1]
@@ -129,3 +136,43 @@ def test_nova_failure_is_a_503_not_a_crash(nova):
     request = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"})
     response = request.get_response(app)
     assert response.status_int == 503 and "cannot list servers" in response.json["serviceUnavailable"]["message"]
+
+
+def _fping_call(inventory: NovaInventory):
+    import webob
+
+    app = FpingApi(inventory, FpingProber(), Policy(), RateLimiter())
+    request = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"})
+    return request.get_response(app)
+
+
+def test_a_hung_nova_is_a_503_with_retry_after_within_the_timeout(nova):
+    FakeNova.hang = 20.0
+    started = time.monotonic()
+    response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova, timeout=1.0))
+    assert time.monotonic() - started < 5.0
+    assert response.status_int == 503 and response.headers["Retry-After"] == "30"
+    assert "cannot list servers" in response.json["serviceUnavailable"]["message"]
+
+
+def test_a_nova_that_repeats_its_page_is_a_503_not_a_loop(nova):
+    FakeNova.loop = True
+    response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova))
+    assert response.status_int == 503
+    assert "repeats its page" in response.json["serviceUnavailable"]["message"]
+    assert len(FakeNova.queries) == 2  # the first page, and the one that repeated it
+
+
+def test_shipped_paste_config_bounds_keystone(tmp_path):
+    """keystonemiddleware reads these two options: a slow keystone cannot hold the API's threads."""
+    import configparser
+    from pathlib import Path
+
+    from keystonemiddleware.auth_token import _opts
+
+    paste = configparser.ConfigParser(interpolation=None)
+    paste.read(Path(__file__).resolve().parents[1] / "etc" / "api-paste.ini")
+    known = {opt.dest for _, opts in _opts.list_opts() for opt in opts}
+    assert {"http_connect_timeout", "http_request_max_retries"} <= known
+    assert paste.getint("filter:authtoken", "http_connect_timeout") <= 10
+    assert paste.getint("filter:authtoken", "http_request_max_retries") <= 1

@@ -270,3 +270,50 @@ def test_daemonize_with_relative_paths_serves_the_inventory_it_was_given(tmp_pat
             assert [s["id"] for s in json.loads(response.read())["servers"]] == [A]
     finally:
         os.kill(pid, signal.SIGTERM)
+
+
+def test_slowloris_that_keeps_talking_is_cut_off_at_the_request_deadline(start_api, instances):
+    """Clients that each send a header line every second never go idle, so waitress's inactivity timeout
+    alone never closes them: with every connection held, nobody else would be served."""
+    up = instances()
+    conf = "[DEFAULT]\nclient_timeout = 2\nmax_connections = 20\n[rate_limit]\ncalls = 0\n"
+    api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}], conf_text=conf)
+    slow = [socket.create_connection(("127.0.0.1", api.port), timeout=10) for _ in range(20)]
+    stop = threading.Event()
+
+    def dribble() -> None:
+        for n in range(12):
+            if stop.wait(1.0):
+                return
+            for conn in slow:
+                try:
+                    conn.sendall(b"X-Slow-%d: y\r\n" % n)
+                except OSError:
+                    pass
+
+    for conn in slow:
+        conn.sendall(b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\n")
+    talker = threading.Thread(target=dribble, daemon=True)
+    talker.start()
+    try:
+        time.sleep(4.5)  # past the request deadline (client_timeout), while they keep talking
+        start = time.monotonic()
+        status, _, _ = api.get("/v2/p1/os-fping")
+        assert status == 200 and time.monotonic() - start < 3.0
+        cut = 0
+        for conn in slow:
+            conn.settimeout(3)
+            try:
+                while conn.recv(65536):
+                    pass
+                cut += 1
+            except (ConnectionResetError, BrokenPipeError):
+                cut += 1
+            except socket.timeout:
+                pass
+        assert cut == len(slow)
+    finally:
+        stop.set()
+        talker.join()
+        for conn in slow:
+            conn.close()
