@@ -39,21 +39,26 @@ class KeyDatabases:
             return self._dirs[digest]
 
 
-def verify_packages(databases: KeyDatabases, public_key: bytes, packages: Sequence[Path]) -> None:
-    """Check each package's digests and signature against exactly this public key, in a throwaway rpmdb
-    that holds that key only. One rpmkeys process for the whole batch."""
-    if not packages:
-        return
+def signature_verdicts(databases: KeyDatabases, public_key: bytes, packages: Sequence[Path]) -> dict[str, str]:
+    """rpmkeys' verdict on each package (by its path) against exactly this public key, in a throwaway rpmdb
+    that holds that key only: one rpmkeys process for the whole batch."""
     dbpath = databases.dbpath(public_key)
     argv = ["rpmkeys", "--dbpath", str(dbpath), "--checksig", "--", *[str(p) for p in packages]]
     proc = runner.run(argv, SigningError, "rpmkeys --checksig", check=False)
-    stdout, stderr = runner.text(proc.stdout), runner.text(proc.stderr)
     verdicts = {}
-    for line in stdout.splitlines():
+    for line in runner.text(proc.stdout).splitlines():
         path, sep, verdict = line.rpartition(":")
         if sep:
             verdicts[path.strip()] = verdict.strip()
+    return verdicts
+
+
+def verify_packages(databases: KeyDatabases, public_key: bytes, packages: Sequence[Path]) -> None:
+    """Check each package's digests and signature against exactly this public key."""
+    if not packages:
+        return
+    verdicts = signature_verdicts(databases, public_key, packages)
     for package in packages:
         verdict = verdicts.get(str(package), "")
         if "signatures OK" not in verdict:
-            raise SigningError(f"{package.name}: signature check failed ({verdict or stderr.strip()})", argv, stderr)
+            raise SigningError(f"{package.name}: signature check failed ({verdict or 'no verdict from rpmkeys'})")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
+from . import reports
 from .common import LOGGER, Parser, path, run, seconds, text
 
 if TYPE_CHECKING:
@@ -74,6 +75,15 @@ def _parser() -> Parser:
         action="store_true",
         help="check the published release with dnf: repoclosure and an install of every package",
     )
+    modes.add_argument(
+        "--verify",
+        type=path,
+        metavar="DIR",
+        nargs="?",
+        const=Path(""),
+        help="verify a release tree (default: OUT) by its signatures, metadata and manifest, and by rebuilding "
+        "every SRPM it publishes and comparing the binaries",
+    )
     parser.add_argument(
         "--base-repos", type=path, metavar="FILE", help="with --accept: a .repo file of the base OS repositories"
     )
@@ -84,8 +94,9 @@ def _parser() -> Parser:
 def mode_of(args: argparse.Namespace) -> str:
     """The mode the options name, after the checks that an option of one mode is not given to another (it
     would do nothing, silently)."""
-    mode = next((m for m in ("diff", "notes", "explain", "accept") if getattr(args, m) not in (None, False)), "build")
-    if mode in ("diff", "notes", "accept") and (args.packages or args.all):
+    modes = ("diff", "notes", "explain", "accept", "verify")
+    mode = next((m for m in modes if getattr(args, m) not in (None, False)), "build")
+    if mode in ("diff", "notes", "accept", "verify") and (args.packages or args.all):
         raise InputError(f"--{mode} reads published releases and builds nothing: drop the package names or --all")
     if mode == "explain" and not args.packages and not args.all:
         raise InputError("--explain needs package names (or --all)")
@@ -96,82 +107,6 @@ def mode_of(args: argparse.Namespace) -> str:
     if args.json and mode == "notes":
         raise InputError("--notes prints Markdown; --diff OLD --json gives the changes as JSON")
     return mode
-
-
-def _newer_manifest(args: argparse.Namespace) -> Path:
-    from ..manifest import MANIFEST_NAME
-    from ..release_store import ReleaseStore
-
-    return (args.against or ReleaseStore(args.out).out / MANIFEST_NAME).absolute()
-
-
-def _diff(args: argparse.Namespace) -> int:
-    from ..manifest import Change, Manifest, diff, key_changes
-
-    old, new = Manifest.load(args.diff), Manifest.load(_newer_manifest(args))
-    changes, keys = diff(old, new), key_changes(old, new)
-    binary = [c for c in changes if c.arch != "src"]
-    counts = {k: sum(c.kind == k for c in binary) for k in Change.KINDS}
-    if args.json:
-        report = {
-            "old": {"version": old.version, "id": old.id, "published": old.published},
-            "new": {"version": new.version, "id": new.id, "published": new.published},
-            "changes": [vars(c) for c in changes],
-            "counts": counts,
-            "key_changes": [vars(k) for k in keys],
-        }
-        print(json.dumps(report, indent=2))
-        return 0
-    for line in [*changes, *keys]:
-        print(line)
-    sources = len(changes) - len(binary)
-    log.info(
-        ", ".join(f"{n} {k}" for k, n in counts.items())
-        + f" (binary packages; {sources} source package change{'s' if sources != 1 else ''})"
-        + "".join(f"; signing key {k.key} changed" for k in keys)
-    )
-    return 0
-
-
-def _notes(args: argparse.Namespace) -> int:
-    from ..layout import load_layout
-    from ..manifest import Manifest
-    from ..notes import markdown
-
-    new_path, old_path = _newer_manifest(args), args.notes.absolute()
-    new, old = Manifest.load(new_path), Manifest.load(old_path)
-    print(markdown(load_layout(args.layout), new, old, new_path.parent, old_path.parent), end="")
-    return 0
-
-
-def _explain(args: argparse.Namespace) -> int:
-    from ..explain import explain
-    from ..layout import load_layout
-    from ..release_store import ReleaseStore
-
-    layout = load_layout(args.layout)
-    downloads = ReleaseStore(args.out).store / "downloads"
-    names = sorted(layout.packages) if args.all else args.packages
-    found = {name: explain(layout, name, downloads) for name in names}
-    if args.json:
-        print(json.dumps({name: dict(pairs) for name, pairs in found.items()}, indent=2))
-        return 0
-    for name, pairs in found.items():
-        print("\n".join([f"{name}:", *(f"  {what + ':':<12} {value}" for what, value in pairs)]))
-    return 0
-
-
-def _accept(args: argparse.Namespace) -> int:
-    from ..acceptance import accept
-    from ..layout import load_layout
-    from ..release_store import ReleaseStore
-
-    checks = accept(load_layout(args.layout), ReleaseStore(args.out).out, args.base_repos)
-    if args.json:
-        print(json.dumps({"accepted": True, "checks": checks}, indent=2))
-    for line in checks:
-        log.info(f"ok: {line}")
-    return 0
 
 
 def _summary(results: list[PackageResult]) -> str:
@@ -219,10 +154,11 @@ def _build(args: argparse.Namespace) -> int:
 
 MODES: dict[str, Callable[[argparse.Namespace], int]] = {
     "build": _build,
-    "diff": _diff,
-    "notes": _notes,
-    "explain": _explain,
-    "accept": _accept,
+    "diff": reports.diff,
+    "notes": reports.notes,
+    "explain": reports.explain,
+    "accept": reports.accept,
+    "verify": reports.verify,
 }
 
 

@@ -1,0 +1,95 @@
+"""`tools/build.py --verify`: a published release checked by its own contents and rebuilt from its own
+SRPMs. Every binary package of a release built here is reproduced; a tree that was tampered with (a file
+changed, a source removed, a binary that its SRPM does not make) fails with the package named, exit 4; the
+tree is only read (a read-only copy verifies as well)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from altai_testlib import assert_one_line_error, build, tree
+
+
+def _verify(release, state_dir, gnupghome, where: Path | None = None, *extra: str):
+    return build(release, state_dir, gnupghome, "--verify", *([str(where)] if where else []), *extra)
+
+
+def test_a_release_built_here_is_reproduced_from_its_own_sources(release, state_dir, gnupghome, tmp_path):
+    assert build(release, state_dir, gnupghome, "--all").returncode == 0
+    run = _verify(release, state_dir, gnupghome, None, "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    binaries = [f for f in report["files"] if f["path"].endswith(".rpm") and not f["path"].endswith(".src.rpm")]
+    assert report["verified"] and binaries and all(f["verdict"] == "reproduced" for f in binaries)
+    assert len(binaries) == 4  # nova-fping, altai-app, libaltai and libaltai-devel
+
+    # a copy a user downloaded, read-only: verified the same, and nothing written into it
+    copy = tmp_path / "downloaded"
+    shutil.copytree(release["out"].resolve(), copy)
+    before = tree(copy)
+    subprocess.run(["chmod", "-R", "a-w", str(copy)], check=True)
+    try:
+        again = _verify(release, state_dir, gnupghome, copy)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(copy)], check=True)
+    assert again.returncode == 0, again.stderr
+    assert "reproduced" in again.stdout and tree(copy) == before
+
+
+def test_a_changed_file_and_a_missing_source_are_named(release, state_dir, gnupghome, tmp_path):
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    copy = tmp_path / "tampered"
+    shutil.copytree(release["out"].resolve(), copy)
+    rpm = next((copy / "deps" / "misc").glob("libaltai-devel-*.rpm"))
+    data = bytearray(rpm.read_bytes())
+    data[-100] ^= 0xFF  # a byte of the payload
+    rpm.write_bytes(bytes(data))
+    run = _verify(release, state_dir, gnupghome, copy)
+    assert_one_line_error(run, "fail verification", rpm.name)
+    assert run.returncode == 4
+    assert f"FAIL  deps/misc/{rpm.name}: checksum differs" in run.stdout
+
+    for srpm in (copy / "deps" / "misc-srpms").glob("*.src.rpm"):
+        srpm.unlink()
+    run = _verify(release, state_dir, gnupghome, copy)
+    assert run.returncode == 4 and "no source: libaltai-1.2-1.el6.src.rpm is not in misc-srpms/" in run.stdout
+
+
+def test_a_binary_its_srpm_does_not_make_is_told_apart(release, state_dir, gnupghome, tmp_path):
+    """Same NEVRA, same key, consistent metadata and manifest: only rebuilding the SRPM shows that the
+    binary was not made from it."""
+    from altai_release.repodata import write_repodata
+
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    original_srpm = next((release["out"] / "deps" / "misc-srpms").glob("*.src.rpm"))
+    kept = tmp_path / original_srpm.name
+    shutil.copy(original_srpm, kept)
+    release["lib"].commit({"lib.txt": "other library, same NEVRA\n"})
+    other = {**release, "out": tmp_path / "other"}
+    assert build(other, state_dir, gnupghome, "libaltai").returncode == 0
+    copy = tmp_path / "mixed"
+    shutil.copytree(other["out"].resolve(), copy)
+    sources = copy / "deps" / "misc-srpms"
+    shutil.copy(kept, sources / kept.name)  # the published SRPM is the first commit's
+    write_repodata(sources, {}, 1)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    import hashlib
+
+    for entry in manifest["packages"]:
+        if entry["arch"] == "src":
+            entry["sha256"] = hashlib.sha256(kept.read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+
+    run = _verify(release, state_dir, gnupghome, copy)
+    assert run.returncode == 4, run.stdout
+    assert "FAIL  deps/misc/libaltai-1.2-1.el6" in run.stdout and "differs:" in run.stdout
+    assert "files /usr/share/libaltai/built.txt" in run.stdout
+
+
+def test_not_a_release_is_bad_input(release, state_dir, gnupghome, tmp_path):
+    run = _verify(release, state_dir, gnupghome, tmp_path)
+    assert_one_line_error(run, "not a release tree")
+    assert run.returncode == 2

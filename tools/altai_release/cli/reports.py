@@ -1,0 +1,111 @@
+"""build.py's modes that build nothing and report: --diff, --notes, --explain, --accept and --verify."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from .common import LOGGER
+
+log = logging.getLogger(LOGGER)
+
+
+def _newer_manifest(args: argparse.Namespace) -> Path:
+    from ..manifest import MANIFEST_NAME
+    from ..release_store import ReleaseStore
+
+    return (args.against or ReleaseStore(args.out).out / MANIFEST_NAME).absolute()
+
+
+def diff(args: argparse.Namespace) -> int:
+    from ..manifest import Change, Manifest, diff, key_changes
+
+    old, new = Manifest.load(args.diff), Manifest.load(_newer_manifest(args))
+    changes, keys = diff(old, new), key_changes(old, new)
+    binary = [c for c in changes if c.arch != "src"]
+    counts = {k: sum(c.kind == k for c in binary) for k in Change.KINDS}
+    if args.json:
+        report = {
+            "old": {"version": old.version, "id": old.id, "published": old.published},
+            "new": {"version": new.version, "id": new.id, "published": new.published},
+            "changes": [vars(c) for c in changes],
+            "counts": counts,
+            "key_changes": [vars(k) for k in keys],
+        }
+        print(json.dumps(report, indent=2))
+        return 0
+    for line in [*changes, *keys]:
+        print(line)
+    sources = len(changes) - len(binary)
+    log.info(
+        ", ".join(f"{n} {k}" for k, n in counts.items())
+        + f" (binary packages; {sources} source package change{'s' if sources != 1 else ''})"
+        + "".join(f"; signing key {k.key} changed" for k in keys)
+    )
+    return 0
+
+
+def notes(args: argparse.Namespace) -> int:
+    from ..layout import load_layout
+    from ..manifest import Manifest
+    from ..notes import markdown
+
+    new_path, old_path = _newer_manifest(args), args.notes.absolute()
+    new, old = Manifest.load(new_path), Manifest.load(old_path)
+    print(markdown(load_layout(args.layout), new, old, new_path.parent, old_path.parent), end="")
+    return 0
+
+
+def explain(args: argparse.Namespace) -> int:
+    from ..explain import explain
+    from ..layout import load_layout
+    from ..release_store import ReleaseStore
+
+    layout = load_layout(args.layout)
+    downloads = ReleaseStore(args.out).store / "downloads"
+    names = sorted(layout.packages) if args.all else args.packages
+    found = {name: explain(layout, name, downloads) for name in names}
+    if args.json:
+        print(json.dumps({name: dict(pairs) for name, pairs in found.items()}, indent=2))
+        return 0
+    for name, pairs in found.items():
+        print("\n".join([f"{name}:", *(f"  {what + ':':<12} {value}" for what, value in pairs)]))
+    return 0
+
+
+def accept(args: argparse.Namespace) -> int:
+    from ..acceptance import accept
+    from ..layout import load_layout
+    from ..release_store import ReleaseStore
+
+    checks = accept(load_layout(args.layout), ReleaseStore(args.out).out, args.base_repos)
+    if args.json:
+        print(json.dumps({"accepted": True, "checks": checks}, indent=2))
+    for line in checks:
+        log.info(f"ok: {line}")
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    from ..errors import VerificationError
+    from ..layout import load_layout
+    from ..release_store import ReleaseStore
+    from ..verify_release import verify_release
+
+    tree = args.verify if args.verify != Path("") else ReleaseStore(args.out).out
+    verdicts = verify_release(load_layout(args.layout), tree, args.jobs)
+    failed = [v for v in verdicts if not v.ok]
+    if args.json:
+        report = {"tree": str(tree), "verified": not failed, "files": [vars(v) for v in verdicts]}
+        print(json.dumps(report, indent=2))
+    else:
+        for v in verdicts:
+            print(f"{'ok' if v.ok else 'FAIL':<4}  {v.path}: {v.verdict}")
+    reproduced = sum(v.verdict == "reproduced" for v in verdicts)
+    log.info(f"{tree}: {len(verdicts)} files checked, {reproduced} binary packages reproduced, {len(failed)} failed")
+    if failed:
+        first = f"{failed[0].path}: {failed[0].verdict}"
+        raise VerificationError(f"{tree}: {len(failed)} of {len(verdicts)} files fail verification, the first: {first}")
+    return 0

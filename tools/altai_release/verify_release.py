@@ -1,0 +1,176 @@
+"""`tools/build.py --verify DIR`: the release's promise ("take a basic CentOS, take our source RPMs, and you
+can build the whole release") as a command. Using only what DIR holds and the layout's build environment
+(the sandboxed local rpmbuild with its macros), it checks
+
+1. integrity: every package file is listed by its repository's metadata with its checksum, verifies
+   against the RPM-GPG-KEY-* the tree publishes for its repository, and agrees with manifest.json;
+2. completeness: every binary package of a repository we build has its SRPM in that repository's sources
+   repository, and every published SRPM has its binaries (upstream repositories: signatures only);
+3. reproducibility: each published SRPM is rebuilt, and each rebuilt binary's header (every tag, the
+   payload digest among them; signatures aside) is compared with the published one's.
+
+It writes nothing into DIR (a read-only copy will do); its work directory goes on every exit."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AltaiError, InputError
+from .hashing import file_digest
+from .layout import ReleaseLayout
+from .manifest import MANIFEST_NAME, Manifest
+from .packages import read_facts, read_header
+from .rpmbuild import INNER_TOPDIR, Rpmbuild
+from .rpmheader import read_identity
+from .scheduler import run_all
+from .verify import KeyDatabases, signature_verdicts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    path: str  # relative to the release
+    verdict: str  # reproduced, differs: …, no source, bad signature: …, signed (upstream), …
+    ok: bool
+
+
+def verify_release(layout: ReleaseLayout, tree: Path, jobs: int) -> list[Verdict]:
+    tree = tree.resolve()
+    if not (tree / MANIFEST_NAME).is_file():
+        raise InputError(f"{tree}: not a release tree (no {MANIFEST_NAME})")
+    manifest = Manifest.load(tree / MANIFEST_NAME)
+    with tempfile.TemporaryDirectory(prefix="altai-verify-") as work_name:
+        work = Path(work_name)
+        verdicts: dict[str, Verdict] = {}
+        for problem in _integrity(layout, tree, manifest, KeyDatabases(work / "rpmdb")):
+            verdicts.setdefault(problem.path, problem)
+        for problem in _completeness(layout, tree):
+            verdicts.setdefault(problem.path, problem)
+        srpms = []
+        for repo in layout.repositories.values():
+            if repo.content in ("own", "rebuilt") and repo.sources:
+                sources = layout.repositories[repo.sources].path
+                srpms += [f"{sources}/{p.name}" for p in sorted((tree / sources).glob("*.src.rpm"))]
+        origins = {e.path: e.origin for e in manifest.entries}
+
+        def rebuild(srpm: str) -> list[Verdict]:
+            return _rebuild_and_compare(layout, tree, srpm, origins.get(srpm, ""), work / "build" / Path(srpm).name)
+
+        for found in run_all(srpms, max(1, jobs), rebuild).values():
+            for verdict in found:
+                verdicts.setdefault(verdict.path, verdict)
+        for entry in manifest.entries:  # upstream packages: their signature is what is checked
+            verdicts.setdefault(entry.path, Verdict(entry.path, "signed (upstream package, not rebuilt)", True))
+        return [verdicts[p] for p in sorted(verdicts)]
+
+
+def _integrity(layout: ReleaseLayout, tree: Path, manifest: Manifest, dbs: KeyDatabases) -> Iterator[Verdict]:
+    from .repodata import read_packages  # createrepo_c loads for a verification only
+
+    entries = {e.path: e for e in manifest.entries}
+    for name, repo in layout.repositories.items():
+        directory = tree / repo.path
+        files = sorted(directory.glob("*.rpm")) if directory.is_dir() else []
+        listed = read_packages(directory)
+        key = tree / f"RPM-GPG-KEY-{repo.signed_by}"
+        signatures = signature_verdicts(dbs, key.read_bytes(), files) if key.is_file() and files else {}
+        for path in files:
+            rel = f"{repo.path}/{path.name}"
+            pkg = listed.get(path.name)
+            entry = entries.get(rel)
+            if pkg is None:
+                yield Verdict(rel, f"not in the metadata of repository {name}", False)
+            elif file_digest(path, pkg.checksum_type) != pkg.pkgId:
+                yield Verdict(rel, f"checksum differs from repository {name}'s metadata", False)
+            elif not key.is_file():
+                yield Verdict(rel, f"no key: the tree has no RPM-GPG-KEY-{repo.signed_by}", False)
+            elif "signatures OK" not in signatures.get(str(path), ""):
+                yield Verdict(rel, f"bad signature ({signatures.get(str(path)) or 'not checked'})", False)
+            elif entry is None:
+                yield Verdict(rel, f"not in {MANIFEST_NAME}", False)
+            else:
+                facts = read_facts(path)
+                if facts.sha256 != entry.sha256 or facts.nevra != entry.nevra or entry.repository != name:
+                    yield Verdict(rel, f"does not agree with {MANIFEST_NAME} (sha256, NEVRA or repository)", False)
+        for rel, entry in entries.items():
+            if entry.repository == name and not (tree / rel).is_file():
+                yield Verdict(rel, f"in {MANIFEST_NAME} but missing from the tree", False)
+
+
+def _completeness(layout: ReleaseLayout, tree: Path) -> Iterator[Verdict]:
+    for repo in layout.repositories.values():
+        if repo.content not in ("own", "rebuilt") or not repo.sources:
+            continue
+        sources_dir = tree / layout.repositories[repo.sources].path
+        srpms = {p.name for p in sources_dir.glob("*.src.rpm")}
+        binaries = sorted((tree / repo.path).glob("*.rpm"))
+        named = set()
+        for path in binaries:
+            source = read_identity(path).sourcerpm
+            named.add(source)
+            if source not in srpms:
+                yield Verdict(f"{repo.path}/{path.name}", f"no source: {source} is not in {sources_dir.name}/", False)
+        for srpm in sorted(srpms - named):
+            yield Verdict(
+                f"{layout.repositories[repo.sources].path}/{srpm}", "no binary package of it published", False
+            )
+
+
+def _rebuild_and_compare(layout: ReleaseLayout, tree: Path, srpm_rel: str, origin: str, work: Path) -> list[Verdict]:
+    srpm = tree / srpm_rel
+    entry = layout.packages.get(origin)
+    dist = entry.dist if entry is not None else layout.dist
+    inputs = work / "in"
+    inputs.mkdir(parents=True)
+    local = inputs / srpm.name
+    local.write_bytes(srpm.read_bytes())  # into a directory of ours the sandbox sees read-only
+    build = Rpmbuild(
+        topdir=work / "top",
+        defines=[("dist", dist)] if dist else [],
+        macro_files=list(layout.macro_files),
+        source_date_epoch=int(read_header(local)["buildtime"]),  # the SRPM's own: its package's time
+        readonly=sorted({m.parent for m in layout.macro_files}),
+        inputs={inputs: INNER_TOPDIR / "SRPMS"},
+        limits=layout.sandbox,
+    )
+    build.prepare()
+    try:
+        rebuilt = {p.name: p for p in build.rebuild(local, work / "results", log=work / "build.log")}
+    except AltaiError as exc:
+        return [Verdict(srpm_rel, f"does not rebuild: {' '.join(str(exc).split())}", False)]
+    verdicts = [Verdict(srpm_rel, f"rebuilt ({len(rebuilt)} binary packages)", True)]
+    published = {p.name: p for p in _binaries_of(layout, tree, srpm.name)}
+    for name, path in sorted(published.items()):
+        rel = str(path.relative_to(tree))
+        mine = rebuilt.get(name)
+        if mine is None:
+            verdicts.append(Verdict(rel, "differs: the rebuild makes no such package", False))
+            continue
+        differing = _differing_tags(path, mine)
+        verdicts.append(Verdict(rel, f"differs: {', '.join(differing)}" if differing else "reproduced", not differing))
+    return verdicts
+
+
+def _binaries_of(layout: ReleaseLayout, tree: Path, srpm_name: str) -> Iterator[Path]:
+    for repo in layout.repositories.values():
+        if repo.content in ("own", "rebuilt") and (tree / repo.path).is_dir():
+            for path in sorted((tree / repo.path).glob("*.rpm")):
+                if not path.name.endswith(".src.rpm") and read_identity(path).sourcerpm == srpm_name:
+                    yield path
+
+
+def _differing_tags(published: Path, rebuilt: Path) -> list[str]:
+    """The main header's tags that differ (signature tags, below 1000, aside), by name; the payload's files
+    named when their digests differ."""
+    from .rpmbindings import rpm_bindings
+
+    rpm = rpm_bindings()
+    a, b = read_header(published), read_header(rebuilt)
+    tags = sorted(t for t in set(a.keys()) | set(b.keys()) if int(t) >= 1000)
+    differing = [rpm.tagnames.get(int(t), str(t)).lower() for t in tags if a[t] != b[t]]
+    if {"filedigests", "filemd5s"} & set(differing):  # rpm names the tag FILEMD5S, its older alias
+        files = [f for f, x, y in zip(a["filenames"], a["filedigests"], b["filedigests"], strict=False) if x != y]
+        differing.append("files " + ", ".join(str(f) for f in files[:5]))
+    return differing
