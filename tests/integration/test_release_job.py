@@ -57,6 +57,7 @@ def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
     # the tree cannot publish, are not in altai.repo, so acceptance checks the two that are
     assert "ok: repoclosure of centos6, misc" in run.stderr
     assert "ok: dnf install of 2 packages with gpgcheck" in run.stderr
+    assert "ok: every binary package reproduced from its SRPM" in run.stderr
     assert (tmp_path / "artifacts" / "RELEASE-NOTES.md").is_file()
     assert (tmp_path / "out" / "index.html").is_file()
 
@@ -76,3 +77,6 @@ def test_release_job_fails_when_a_dependency_does_not_resolve(tmp_path, release_
     assert run.returncode == 4, run.stderr
     assert "repoclosure failed" in run.stderr and "python3-novaclient" in run.stderr
     assert "give its .repo file with --base-repos" not in run.stderr  # the job gives one: no hint
+    # accepted before it is published: the release that fails acceptance is never the current one
+    assert not (tmp_path / "out").exists()
+    assert "the published tree did not change" in run.stderr

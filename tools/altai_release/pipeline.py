@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,8 @@ class BuildOptions:
     base_url: str | None = None  # of altai.repo; default file:// + OUT
     wait_seconds: float = 0.0  # for another run publishing to the same OUT
     rebuild: bool = False  # ignore the build cache
+    # checks the next release's complete tree before it is published (acceptance, verification); raises
+    gate: Callable[[Path], None] | None = None
 
 
 class ReleaseBuild:
@@ -124,6 +126,7 @@ class ReleaseBuild:
             self.manifest = publish_next(
                 self.store,
                 self.layout,
+                gate=self.options.gate,
                 additions=additions,
                 replaced_origins=replaced,
                 public_keys=run.public_keys,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +70,23 @@ def _counted(manifest: Manifest) -> str:
     return f"{binary} package{'s' if binary != 1 else ''}, {sources} source package{'s' if sources != 1 else ''}"
 
 
-def publish_next(store: ReleaseStore, layout: ReleaseLayout, **assembly: Any) -> Manifest | None:
-    """Assemble the next release (`assembly`: assemble_release's keywords) and publish it; the manifest of
-    the release now published (None when there is none)."""
+def publish_next(
+    store: ReleaseStore, layout: ReleaseLayout, gate: Callable[[Path], None] | None = None, **assembly: Any
+) -> Manifest | None:
+    """Assemble the next release (`assembly`: assemble_release's keywords), let `gate` check the complete
+    tree before anyone sees it (it raises to refuse it: the tree is removed, the current release stays), and
+    publish it; the manifest of the release now published (None when there is none)."""
     assembled = assemble_release(store, layout, **assembly)
     if assembled is None:
         log.info(f"{store.out}: nothing changed, the release stays as it is")
         return store.current_manifest()
     release_dir, manifest = assembled
+    if gate is not None:
+        try:
+            gate(release_dir)
+        except BaseException:
+            shutil.rmtree(release_dir, ignore_errors=True)
+            raise
     store.publish(release_dir)
     log.info(f"published {store.out} -> {release_dir.name} ({_counted(manifest)})")
     return manifest

@@ -19,6 +19,7 @@ from . import reports
 from .common import LOGGER, Parser, path, run, seconds, text
 
 if TYPE_CHECKING:
+    from ..layout import ReleaseLayout
     from ..results import PackageResult
 
 log = logging.getLogger(LOGGER)
@@ -45,6 +46,11 @@ def _parser() -> Parser:
     build.add_argument("--state-dir", type=path, default=DEFAULT_STATE, help="where the development key lives")
     build.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
     build.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
+    build.add_argument(
+        "--gate",
+        action="store_true",
+        help="accept (dnf) and verify (rebuild) the new release before it is published; else it is not",
+    )
     build.add_argument(
         "--wait",
         type=seconds,
@@ -100,8 +106,8 @@ def mode_of(args: argparse.Namespace) -> str:
         raise InputError(f"--{mode} reads published releases and builds nothing: drop the package names or --all")
     if mode == "explain" and not args.packages and not args.all:
         raise InputError("--explain needs package names (or --all)")
-    if args.base_repos is not None and mode != "accept":
-        raise InputError("--base-repos goes with --accept (a .repo file of the base OS repositories)")
+    if args.base_repos is not None and mode != "accept" and not (mode == "build" and args.gate):
+        raise InputError("--base-repos goes with --accept or --gate (a .repo file of the base OS repositories)")
     if args.against is not None and mode not in ("diff", "notes"):
         raise InputError("--against goes with --diff OLD or --notes OLD (the newer manifest to compare with)")
     if args.json and mode == "notes":
@@ -121,6 +127,26 @@ def _summary(results: list[PackageResult]) -> str:
         verb = "kept" if r.builder == "cached" else "wrote"  # a cached package's files were written before
         lines += [f"  {r.name}: {verb} {f.path}" for f in r.files]
     return "\n".join(lines)
+
+
+def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], None]:
+    """The release job's check of the next release before it is published: dnf accepts it, and it is
+    reproduced from its own SRPMs."""
+
+    def gate(release_dir: Path) -> None:
+        from ..acceptance import accept
+        from ..errors import VerificationError
+        from ..verify_release import verify_release
+
+        for line in accept(layout, release_dir, args.base_repos):
+            log.info(f"ok: {line}")
+        failed = [v for v in verify_release(layout, release_dir, args.jobs) if not v.ok]
+        if failed:
+            first = f"{failed[0].path}: {failed[0].verdict}"
+            raise VerificationError(f"the new release fails verification ({len(failed)} files), the first: {first}")
+        log.info("ok: every binary package reproduced from its SRPM")
+
+    return gate
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -146,6 +172,7 @@ def _build(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         wait_seconds=args.wait,
         rebuild=args.rebuild,
+        gate=_gate(layout, args) if args.gate else None,
     )
     results = ReleaseBuild(layout, options).run(sorted(layout.packages) if args.all else args.packages, args.all)
     print(json.dumps([r.as_json() for r in results], indent=2) if args.json else _summary(results))
