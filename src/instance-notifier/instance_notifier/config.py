@@ -18,7 +18,9 @@ DEFAULTS = {
     "api": {
         "url": "http://127.0.0.1:8775/v2/admin",
         "auth": "keystone",
-        "timeout": "30",
+        # longer than nova-fping-api's [fping] request_timeout (60): a call the API still finishes (and counts)
+        # is not given up on
+        "timeout": "90",
         "project_id": "",
         "roles": "admin",
         "auth_url": "",

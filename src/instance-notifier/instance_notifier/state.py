@@ -28,11 +28,18 @@ class Event(NamedTuple):
         return dict(self._asdict())
 
 
+class StateFileError(ValueError):
+    """The state file is not one this daemon wrote: named, never overwritten."""
+
+
 class ServerState(object):
-    def __init__(self, project_id: str, reported: Optional[str] = None, dead_polls: int = 0) -> None:
+    def __init__(
+        self, project_id: str, reported: Optional[str] = None, dead_polls: int = 0, missing_polls: int = 0
+    ) -> None:
         self.project_id = project_id
         self.reported = reported
         self.dead_polls = dead_polls
+        self.missing_polls = missing_polls  # polls in a row whose list lacked it
 
 
 class StateBook(object):
@@ -49,21 +56,36 @@ class StateBook(object):
         try:
             with open(self.path, encoding="utf-8") as fd:
                 data = json.load(fd)
+        except FileNotFoundError:
+            self.servers, self.undelivered = {}, {}
+            return
+        except (OSError, ValueError) as exc:
+            raise StateFileError("%s: not a readable instance-notifier state file (%s); move it away to "
+                                 "start afresh" % (self.path, exc)) from exc  # fmt: skip
+        try:
             self.servers = {
-                sid: ServerState(s["project_id"], s.get("reported"), int(s.get("dead_polls", 0)))
+                sid: ServerState(
+                    str(s["project_id"]), s.get("reported"), int(s.get("dead_polls", 0)), int(s.get("missing_polls", 0))
+                )
                 for sid, s in data.get("servers", {}).items()
             }
             self.undelivered = {
                 channel: [Event(**e) for e in events] for channel, events in (data.get("undelivered") or {}).items()
             }
-        except FileNotFoundError:
-            self.servers, self.undelivered = {}, {}
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise StateFileError("%s: not an instance-notifier state file (%s: %s); move it away to start afresh"
+                                 % (self.path, type(exc).__name__, exc)) from exc  # fmt: skip
 
     def save(self) -> None:
         """Atomically: a crash leaves the previous file or the new one."""
         data = {
             "servers": {
-                sid: {"project_id": s.project_id, "reported": s.reported, "dead_polls": s.dead_polls}
+                sid: {
+                    "project_id": s.project_id,
+                    "reported": s.reported,
+                    "dead_polls": s.dead_polls,
+                    "missing_polls": s.missing_polls,
+                }
                 for sid, s in sorted(self.servers.items())
             },
             "undelivered": {
@@ -92,6 +114,7 @@ class StateBook(object):
             seen.add(obs.server_id)
             state = self.servers.setdefault(obs.server_id, ServerState(obs.project_id))
             state.project_id = obs.project_id
+            state.missing_polls = 0
             if obs.alive:
                 state.dead_polls = 0
                 if state.reported == "dead":
@@ -102,6 +125,11 @@ class StateBook(object):
                 if state.dead_polls >= self.dead_after and state.reported != "dead":
                     events.append(Event(obs.server_id, obs.project_id, "dead", state.reported, stamp))
                     state.reported = "dead"
-        for gone in set(self.servers) - seen:  # deleted servers are no news
-            del self.servers[gone]
+        for missing in set(self.servers) - seen:
+            # a deleted server is no news, but one empty or partial list (a Nova hiccup) must not make the
+            # daemon forget a dead server (alerted again) or one it will see recover (the recovery lost)
+            state = self.servers[missing]
+            state.missing_polls += 1
+            if state.missing_polls > max(self.dead_after, 3):
+                del self.servers[missing]
         return events

@@ -1,6 +1,7 @@
 """The os-fping API as a WSGI application (WebOb): Nova's historical URLs, JSON and faults."""
 
 import json
+import logging
 import re
 from typing import Dict, List, Optional, Set
 
@@ -9,7 +10,7 @@ import webob
 from nova_fping import policy as fping_policy
 from nova_fping.fping import FpingProber, FpingUnavailable
 from nova_fping.inventory import Server, valid_uuid
-from nova_fping.ratelimit import RateLimiter
+from nova_fping.ratelimit import RateLimiter, RateLimitUnavailable
 
 ROUTE = re.compile(r"^/v2(?:\.1)?/(?P<project>[^/]+)/os-fping(?:/(?P<server>[^/]+))?/?$")
 TRUE = ("1", "true", "yes", "on")
@@ -27,6 +28,7 @@ _FAULTS = {
 }
 
 
+LOG = logging.getLogger("nova-fping")
 NOVA_RETRY_AFTER = 30  # seconds a client waits before asking again when Nova failed or took too long
 
 
@@ -90,7 +92,11 @@ class FpingApi:
         project = match.group("project")
         if project != context.project_id and not context.is_admin:
             return fault(403, "Project %s does not match the caller's project" % project)
-        retry_after, reservation = self.limiter.reserve(context.project_id)
+        try:
+            retry_after, reservation = self.limiter.reserve(context.project_id)
+        except RateLimitUnavailable as exc:  # the shared count is unusable: no call can be counted, none made
+            LOG.error("%s", exc)  # the file is the operator's to see, not the caller's
+            return fault(503, "The rate limit cannot be counted right now.", retry_after=NOVA_RETRY_AFTER)
         if retry_after:
             return fault(413, "This request was rate-limited.", retry_after=retry_after)
         try:

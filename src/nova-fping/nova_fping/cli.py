@@ -13,6 +13,7 @@ flight finish, within `shutdown_timeout`).
 import argparse
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -79,6 +80,23 @@ def _check_bindable(listen: Tuple[str, int]) -> None:
         probe.bind(listen)
 
 
+def check_open_files(conf: Any) -> None:
+    """Every connection is a file descriptor: with fewer than max_connections + threads + a margin, the
+    server would fail every accept with "Too many open files" instead of refusing politely. The soft limit is
+    raised to what is needed (up to the hard limit); beyond that, one line says what to change."""
+    need = conf.getint("DEFAULT", "max_connections") + conf.getint("DEFAULT", "threads") + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        raised = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        if raised < need:
+            raise ServiceError(
+                "max_connections = %d needs about %d open files, and the limit is %d (ulimit -n): raise it "
+                "(LimitNOFILE, /etc/security/limits.conf) or lower max_connections"
+                % (conf.getint("DEFAULT", "max_connections"), need, raised)
+            )
+
+
 def make_server(app: Any, listen: Tuple[str, int], conf: Any) -> Any:
     server = waitress.create_server(
         app,
@@ -135,6 +153,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             )
         listen = args.listen or _listen(conf.get("DEFAULT", "listen"))
         check_not_running(args.pidfile)
+        check_open_files(conf)
         if args.daemonize:
             _check_bindable(listen)  # waitress starts its threads when it binds: detach first, report now
         else:

@@ -14,6 +14,14 @@ import time
 from typing import Callable, Deque, Dict, Optional, Tuple
 
 Reservation = Tuple[str, int]
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, key TEXT, at REAL)",
+    "CREATE INDEX IF NOT EXISTS calls_key ON calls (key, at)",
+)
+
+
+class RateLimitUnavailable(Exception):
+    """The shared count cannot be read or written (its file unwritable, corrupt, on a full disk): a 503."""
 
 
 class RateLimiter:
@@ -33,13 +41,18 @@ class RateLimiter:
         self._lock = threading.Lock()
         if self.state_file:
             os.makedirs(os.path.dirname(os.path.abspath(self.state_file)), exist_ok=True)
-            with self._db() as db:
-                db.execute("CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, key TEXT, at REAL)")
-                db.execute("CREATE INDEX IF NOT EXISTS calls_key ON calls (key, at)")
+            self._db().close()
 
     def _db(self) -> sqlite3.Connection:
+        """A connection to the shared count, its table made again if the file went away since."""
         assert self.state_file is not None
-        return sqlite3.connect(self.state_file, timeout=30, isolation_level=None)
+        try:
+            db = sqlite3.connect(self.state_file, timeout=30, isolation_level=None)
+            for statement in _SCHEMA:
+                db.execute(statement)
+        except sqlite3.Error as exc:
+            raise RateLimitUnavailable("rate limit state %s: %s" % (self.state_file, exc)) from exc
+        return db
 
     def reserve(self, key: str) -> Tuple[int, Optional[Reservation]]:
         """(0, reservation) when the call may go ahead; else (seconds until it may, None)."""
@@ -61,17 +74,22 @@ class RateLimiter:
     def _reserve_shared(self, key: str, now: float) -> Tuple[int, Optional[Reservation]]:
         db = self._db()
         try:
-            db.execute("BEGIN IMMEDIATE")  # one writer at a time across processes: count and insert together
-            db.execute("DELETE FROM calls WHERE key = ? AND at <= ?", (key, now - self.period))
-            count, oldest = db.execute("SELECT COUNT(*), MIN(at) FROM calls WHERE key = ?", (key,)).fetchone()
-            if count >= self.calls:
-                db.execute("COMMIT")
-                return max(1, int(oldest + self.period - now + 0.999)), None
-            ident = db.execute("INSERT INTO calls (key, at) VALUES (?, ?)", (key, now)).lastrowid
-            db.execute("COMMIT")
-            return 0, (key, int(ident or 0))
+            return self._count_and_insert(db, key, now)
+        except sqlite3.Error as exc:
+            raise RateLimitUnavailable("rate limit state %s: %s" % (self.state_file, exc)) from exc
         finally:
             db.close()
+
+    def _count_and_insert(self, db: sqlite3.Connection, key: str, now: float) -> Tuple[int, Optional[Reservation]]:
+        db.execute("BEGIN IMMEDIATE")  # one writer at a time across processes: count and insert together
+        db.execute("DELETE FROM calls WHERE key = ? AND at <= ?", (key, now - self.period))
+        count, oldest = db.execute("SELECT COUNT(*), MIN(at) FROM calls WHERE key = ?", (key,)).fetchone()
+        if count >= self.calls:
+            db.execute("COMMIT")
+            return max(1, int(oldest + self.period - now + 0.999)), None
+        ident = db.execute("INSERT INTO calls (key, at) VALUES (?, ?)", (key, now)).lastrowid
+        db.execute("COMMIT")
+        return 0, (key, int(ident or 0))
 
     def release(self, reservation: Optional[Reservation]) -> None:
         """Give back a reserved call that was refused."""
@@ -79,11 +97,14 @@ class RateLimiter:
             return
         key, ident = reservation
         if self.state_file:
-            db = self._db()
             try:
-                db.execute("DELETE FROM calls WHERE id = ?", (ident,))
-            finally:
-                db.close()
+                db = self._db()
+                try:
+                    db.execute("DELETE FROM calls WHERE id = ?", (ident,))
+                finally:
+                    db.close()
+            except (sqlite3.Error, RateLimitUnavailable):
+                pass  # the call stays counted: the caller was answered already, and the count errs on the safe side
             return
         with self._lock:
             self._seen[key] = collections.deque(item for item in self._seen[key] if item[1] != ident)

@@ -317,3 +317,33 @@ def test_slowloris_that_keeps_talking_is_cut_off_at_the_request_deadline(start_a
         talker.join()
         for conn in slow:
             conn.close()
+
+
+def test_a_shared_rate_limit_file_that_goes_bad_is_a_503_and_a_deleted_one_comes_back(start_api, instances, tmp_path):
+    up = instances()
+    state = tmp_path / "ratelimit.sqlite"
+    api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}],
+                    conf_text="[rate_limit]\ncalls = 5\nstate_file = %s\n" % state)  # fmt: skip
+    assert api.get("/v2/p1/os-fping")[0] == 200
+    state.unlink()  # deleted under the running service: made again
+    assert api.get("/v2/p1/os-fping")[0] == 200
+    state.write_bytes(b"not a database" * 100)  # corrupt: no call can be counted, so none is made
+    status, body, headers = api.get("/v2/p1/os-fping")
+    assert status == 503 and headers["Retry-After"] == "30"
+    assert str(state) not in json.dumps(body)  # the file is the operator's business, said in the log
+
+
+def test_too_few_open_files_for_max_connections_is_one_line(tmp_path):
+    import resource
+
+    (tmp_path / "inventory.json").write_text(json.dumps({"servers": []}))
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))  # EL6's default, and no room to raise it
+
+    proc = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",
+                           "--listen", "127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=30,
+                          cwd=tmp_path, preexec_fn=low_limit)  # fmt: skip
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "max_connections = 1000 needs about 1160 open files, and the limit is 1024" in lines[0]
