@@ -97,6 +97,7 @@ def write_release(
     """Fill the empty directory `target` with the release: packages (new files, or hard links to the
     previous release's), keys, repodata, manifest, altai.repo, build logs (`built_logs`: the log directory
     of each package built by this run) and the release notes against `previous`."""
+    from .compose_metadata import write_compose_metadata  # productmd too
     from .notes import write_notes  # createrepo_c and the notes load when a release is written
     from .repodata import read_packages, write_repodata
 
@@ -123,6 +124,7 @@ def write_release(
     manifest.id, manifest.published = target.name, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     (target / "altai.repo").write_text(repo_text, encoding="utf-8")
+    write_compose_metadata(target, layout, manifest)
     write_notes(layout, manifest, previous, target, previous_dir)
 
 
