@@ -577,3 +577,37 @@ def test_accept_without_base_repositories_says_what_is_missing(release, state_di
     assert_one_line_error(
         run, "repoclosure failed", "the base OS provides these: give its .repo file with --base-repos"
     )
+
+
+def test_repository_metadata_is_signed_and_checked_by_dnf(release, state_dir, gnupghome, base_os, tmp_path):
+    """Every repomd.xml has its detached signature by the release key, and altai.repo asks for the check
+    (repo_gpgcheck): metadata a mirror re-made (to list a package of its own, or an older one) is refused
+    before any package of it is considered, even one whose own signature is good."""
+    out = release["out"]
+    (base_os / "altai").symlink_to(out)
+    with serve(base_os) as url:
+        assert build(release, state_dir, gnupghome, "nova-fping", "--base-url", f"{url}/altai").returncode == 0
+        current = out.resolve()
+        home = tmp_path / "verify-gnupg"
+        home.mkdir(mode=0o700)
+        subprocess.run(["gpg", "--homedir", str(home), "--import", str(current / "RPM-GPG-KEY-altai")],
+                       check=True, capture_output=True)  # fmt: skip
+        for repo in ("centos6", "centos6/SRPMS", "deps/misc", "deps/misc-srpms"):
+            repomd = current / repo / "repodata" / "repomd.xml"
+            check = subprocess.run(["gpg", "--homedir", str(home), "--verify", f"{repomd}.asc", str(repomd)],
+                                   capture_output=True, text=True)  # fmt: skip
+            assert check.returncode == 0, (repo, check.stderr)
+        assert "repo_gpgcheck=1" in (out / "altai.repo").read_text()
+        reposdir = tmp_path / "yum.repos.d"
+        reposdir.mkdir()
+        (reposdir / "altai.repo").write_text((out / "altai.repo").read_text())
+        (reposdir / "base.repo").write_text(
+            f"[base]\nname=base\nbaseurl={url}/base/\ngpgcheck=1\ngpgkey={url}/RPM-GPG-KEY-base\n"
+        )
+        # a mirror re-makes the metadata (createrepo_c): the signature no longer matches
+        subprocess.run(["createrepo_c", "--quiet", str(current / "centos6")], check=True)
+        proc = dnf(tmp_path / "installroot", reposdir, "install", "nova-fping")
+        assert proc.returncode != 0, proc.stdout
+        said = (proc.stdout + proc.stderr).lower()
+        assert "gpg" in said or "signature" in said, said
+        assert not (tmp_path / "installroot" / "usr" / "bin" / "nova-fping-api").exists()

@@ -49,16 +49,17 @@ def write_compose_metadata(target: Path, layout: ReleaseLayout, manifest: Manife
         if repo.content == "sources":
             continue
         variant = Variant(info)
-        variant.id = variant.uid = variant.name = name
+        # productmd's variant ids are letters and digits only (centos6-updates -> centos6updates)
+        variant.id = variant.uid = "".join(c for c in name if c.isalnum())
+        variant.name = name
         variant.type = "variant"
         variant.arches = {TREE_ARCH}
         variant.paths.repository[TREE_ARCH] = variant.paths.packages[TREE_ARCH] = repo.path
-        variant_of[name] = name
+        variant_of[name] = variant.uid
         if repo.sources:
-            variant.paths.source_repository[TREE_ARCH] = variant.paths.source_packages[TREE_ARCH] = layout.repositories[
-                repo.sources
-            ].path
-            variant_of[repo.sources] = name
+            sources = layout.repositories[repo.sources].path
+            variant.paths.source_repository[TREE_ARCH] = variant.paths.source_packages[TREE_ARCH] = sources
+            variant_of[repo.sources] = variant.uid
         info.variants.add(variant)
     rpms = Rpms()
     rpms.compose.id, rpms.compose.type = info.compose.id, info.compose.type

@@ -105,6 +105,15 @@ class Keyring:
                 [gpgconf, "--homedir", str(self.home), "--kill", "gpg-agent"], SigningError, "gpgconf", check=False
             )
 
+    def detach_sign(self, fingerprint: str, path: Path, passphrase_file: Path | None) -> Path:
+        """An armored detached signature of `path` by the key, beside it as PATH.asc (yum's repomd.xml.asc)."""
+        signature = path.with_name(path.name + ".asc")
+        secret = ["--passphrase-file", str(passphrase_file)] if passphrase_file else []
+        options = ["--pinentry-mode", "loopback", *secret, "--yes", "--local-user", fingerprint, "--armor"]
+        what = f"gpg --detach-sign {path}"
+        self.gpg(*options, "--detach-sign", "--output", str(signature), "--", str(path), what=what)
+        return signature
+
     def export_public(self, fingerprint: str) -> bytes:
         data = self.gpg("--armor", "--export", "--", fingerprint, what=f"gpg --export {fingerprint}")
         if not data.strip():

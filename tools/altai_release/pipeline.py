@@ -126,7 +126,7 @@ class ReleaseBuild:
             self.manifest = publish_next(
                 self.store,
                 self.layout,
-                gate=self.options.gate,
+                gate=self._seal(run),
                 additions=additions,
                 replaced_origins=replaced,
                 public_keys=run.public_keys,
@@ -140,6 +140,23 @@ class ReleaseBuild:
         record_builds(self.cache, built, self.manifest, run.key)
         results = {**cached, **{name: r.placed(self.store.out, self.layout) for name, r in built.items()}}
         return [results[e.name] for e in run.entries]
+
+    def _seal(self, run: RunState) -> Callable[[Path], None]:
+        """What is done to the next release's tree before it is published: every repository's repomd.xml
+        signed by the metadata key (yum's repo_gpgcheck), then the options' gate."""
+        signer = self.keys.resolve(self.layout.metadata_signer)
+        if signer.key_name not in run.public_keys:
+            run.public_keys[signer.key_name] = signer.keyring.export_public(signer.fingerprint)
+
+        def seal(release_dir: Path) -> None:
+            for repo in self.layout.repositories.values():
+                repomd = release_dir / repo.path / "repodata" / "repomd.xml"
+                if repomd.is_file():
+                    signer.keyring.detach_sign(signer.fingerprint, repomd, signer.passphrase_file)
+            if self.options.gate is not None:
+                self.options.gate(release_dir)
+
+        return seal
 
     def _build(self, run: RunState, todo: list[PackageEntry]) -> dict[str, PackageResult]:
         from .packagebuild import PackageBuild, build_packages, make_srpms  # only a run that builds

@@ -43,6 +43,8 @@ def repo_file(layout: ReleaseLayout, base_url: str, manifest: Manifest, memo: Pa
             "name": name,
             "path": repo.path,
             "signed_by": repo.signed_by,
+            # repo_gpgcheck: the metadata is signed by the metadata key, which may be another
+            "key_names": list(dict.fromkeys([repo.signed_by, layout.metadata_signer.name])),
             "sources_only": repo.content == "sources",
         }
         for name, repo in layout.repositories.items()
@@ -154,6 +156,7 @@ def _write_keys(
 ) -> None:
     """RPM-GPG-KEY-<key> for every key that signs a repository or a package of the release."""
     used_keys = {e.signer for e in manifest.entries} | {r.signed_by for r in layout.repositories.values()}
+    used_keys.add(layout.metadata_signer.name)  # it signs every repository's repomd.xml
     for key in sorted(used_keys):
         name = f"RPM-GPG-KEY-{key}"
         key_file = layout.keys[key].file if key in layout.keys else None

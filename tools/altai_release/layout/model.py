@@ -91,6 +91,16 @@ class ReleaseLayout:
     downloads: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # what one download may take
     mock_configdir: Path = Path("/etc/mock")  # where mock's own configs are (mock --configdir)
     metadata_expire: str = "1h"  # altai.repo's: how long hosts trust fetched metadata (90m, 6h, never)
+    # the key that signs every repository's repomd.xml (we regenerate the metadata of upstream copies too);
+    # default: the key of the first repository of our own packages
+    metadata_key: str | None = None
+
+    @property
+    def metadata_signer(self) -> SigningKey:
+        if self.metadata_key is not None:
+            return self.keys[self.metadata_key]
+        own = next((r for r in self.repositories.values() if r.content == "own"), None)
+        return self.keys[own.signed_by if own else next(iter(self.repositories.values())).signed_by]
 
     def package(self, name: str) -> PackageEntry:
         try:

@@ -123,7 +123,16 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         downloads=read_download_limits(r, data),
         mock_configdir=(base / r.string(data, "release.mock_configdir", default="/etc/mock")).resolve(),
         metadata_expire=_metadata_expire(r, data),
+        metadata_key=_metadata_key(r, data, keys),
     )
+
+
+def _metadata_key(r: TomlReader, data: dict[str, Any], keys: dict[str, SigningKey]) -> str | None:
+    name = r.optional_string(data, "release.metadata_key")
+    if name is not None and (name not in keys or keys[name].file is not None):
+        ours = [k for k, v in keys.items() if v.file is None]
+        raise r.fail("release.metadata_key", f"{name!r} is not a key we sign with (known: {', '.join(ours)})")
+    return name
 
 
 def _metadata_expire(r: TomlReader, data: dict[str, Any]) -> str:
