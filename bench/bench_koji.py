@@ -1,4 +1,4 @@
-"""The koji builder on a farm: 20 packages whose %build takes 2 s, through FakeKojiHub (tests/doubles/fakekoji.py)
+"""The koji builder on a farm: 20 packages whose %build takes 2 s, through FakeKojiHub (tests/doubles/fakekoji/)
 with 20 build slots, against the same 20 with the local builder at --jobs 2 (one build per core here).
 Besides the two wall times, where a koji package's time goes: the upload, the build on the hub, the
 wait until we saw it finish and downloaded its results (polling + download), and the rest (our signing,

@@ -1,4 +1,4 @@
-"""`tools/build.py --builder koji`: the real koji client library against FakeKojiHub (tests/doubles/fakekoji.py, a
+"""`tools/build.py --builder koji`: the real koji client library against FakeKojiHub (tests/doubles/fakekoji/, a
 test double of Koji's hub over HTTPS with client certificates), whose "builders" run the local rpmbuild.
 The release it publishes is checked like a local one: files, manifest, signatures."""
 
