@@ -72,6 +72,7 @@ def test_tree_layout_manifest_and_repo_file(release, state_dir, gnupghome):
         "baseurl": "http://mirror.example/altai/9.9/deps/misc/",
         "enabled": "1",
         "gpgcheck": "1",
+        "repo_gpgcheck": "1",  # repomd.xml.asc, by the metadata key (here the same as the packages')
         "gpgkey": "http://mirror.example/altai/9.9/RPM-GPG-KEY-altai",
         "priority": "10",
         "metadata_expire": "1h",
