@@ -22,6 +22,7 @@ from typing import Any, List, Optional, Tuple
 
 import waitress
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask
 
 from nova_fping import config
@@ -47,12 +48,28 @@ class _JsonErrorTask(ErrorTask):
         self.write(data)
 
 
+class _StrictParser(HTTPRequestParser):
+    """waitress's request parser, refusing (400) what a proxy in front may read otherwise: Content-Length and
+    Transfer-Encoding together (waitress would follow the chunks, a proxy the length: a request hidden in the
+    body), and an HTTP/1.1 request without exactly one Host header."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        first, _, rest = header_plus.partition(b"\n")
+        names = [line.split(b":", 1)[0].strip().lower() for line in rest.split(b"\n") if b":" in line]
+        if b"content-length" in names and b"transfer-encoding" in names:
+            raise ParsingError("Content-Length and Transfer-Encoding together")
+        if first.rstrip().endswith(b"HTTP/1.1") and names.count(b"host") != 1:
+            raise ParsingError("an HTTP/1.1 request needs exactly one Host header")
+        super().parse_header(header_plus)
+
+
 class _Channel(HTTPChannel):
     """waitress's channel, with a deadline for a whole request: waitress's `channel_timeout` counts only
     inactivity, so a client that sends one header line every few seconds (slowloris) would hold its
     connection, and enough of them every connection, for ever."""
 
     error_task_class = _JsonErrorTask
+    parser_class = _StrictParser
     request_seconds = 10.0  # the configuration's client_timeout
     _started = 0.0
 

@@ -347,3 +347,26 @@ def test_too_few_open_files_for_max_connections_is_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "max_connections = 1000 needs about 1160 open files, and the limit is 1024" in lines[0]
+
+
+def test_ambiguous_framing_and_host_are_refused(start_api):
+    """What a proxy in front could read otherwise: a body both chunked and sized, and no Host or two."""
+    api = start_api([])
+    requests = {
+        "length and chunks": b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /v2/p2/os-fping HTTP/1.1\r\nHost: x\r\n\r\n",
+        "no host": b"GET /v2/p1/os-fping HTTP/1.1\r\n\r\n",
+        "two hosts": b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    }
+    for what, raw in requests.items():
+        with socket.create_connection(("127.0.0.1", api.port), timeout=10) as conn:
+            conn.sendall(raw)
+            answer = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        assert answer.split(b" ", 2)[1] == b"400", (what, answer[:200])
+        assert answer.count(b"\r\nDate: ") == 1, what  # one response: the connection closed, nothing hidden answered
+        assert b'"badRequest"' in answer, what
