@@ -5,7 +5,7 @@ systemd needs none of it (Type=simple, the journal); EL6's init scripts do."""
 import atexit
 import os
 import sys
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 
 class ServiceError(Exception):
@@ -50,10 +50,34 @@ def write_pidfile(pidfile: str) -> None:
     atexit.register(remove)
 
 
+def _program(argv: List[str]) -> str:
+    """What a command line runs: the module of `python -m X`, else the first word that is not the
+    interpreter or one of its options (a console script run through its shebang's interpreter)."""
+    if "-m" in argv:
+        at = argv.index("-m")
+        return argv[at + 1] if at + 1 < len(argv) else ""
+    for word in argv:
+        name = os.path.basename(word)
+        if not name.startswith(("python", "-")):
+            return name
+    return ""
+
+
+def _same_program(pid: int) -> bool:
+    """Whether process `pid` runs this program (the pid file of a stopped service may name a pid that is
+    now another program's). Where /proc cannot tell, it is taken to be ours: never two at once."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fd:
+            theirs = [a.decode("utf-8", "replace") for a in fd.read().split(b"\0") if a]
+    except OSError:
+        return True
+    return _program(theirs) == _program(list(getattr(sys, "orig_argv", sys.argv)))
+
+
 def check_not_running(pidfile: Optional[str]) -> None:
     if pidfile:
         pid = running_pid(pidfile)
-        if pid is not None and pid != os.getpid():
+        if pid is not None and pid != os.getpid() and _same_program(pid):
             raise ServiceError("already running (pid %d, %s)" % (pid, pidfile))
 
 

@@ -370,3 +370,26 @@ def test_ambiguous_framing_and_host_are_refused(start_api):
         assert answer.split(b" ", 2)[1] == b"400", (what, answer[:200])
         assert answer.count(b"\r\nDate: ") == 1, what  # one response: the connection closed, nothing hidden answered
         assert b'"badRequest"' in answer, what
+
+
+def test_a_stale_pid_file_naming_another_program_does_not_block_the_start(tmp_path):
+    (tmp_path / "inventory.json").write_text(json.dumps({"servers": []}))
+    other = subprocess.Popen(["sleep", "60"])  # the pid the file names is alive, but it is not the API
+    try:
+        (tmp_path / "api.pid").write_text("%d\n" % other.pid)
+        port = free_port()
+        proc = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",
+                               "--listen", "127.0.0.1:%d" % port, "--daemonize", "--pidfile", "api.pid"],
+                              capture_output=True, text=True, timeout=30, cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        pid = int((tmp_path / "api.pid").read_text())
+        assert pid != other.pid
+        # and the API itself is recognised: a second start is refused
+        again = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",
+                                "--listen", "127.0.0.1:%d" % free_port(), "--daemonize", "--pidfile", "api.pid"],
+                               capture_output=True, text=True, timeout=30, cwd=tmp_path)  # fmt: skip
+        assert again.returncode == 1 and "already running (pid %d" % pid in again.stderr
+        os.kill(pid, signal.SIGTERM)
+    finally:
+        other.kill()
+        other.wait()
