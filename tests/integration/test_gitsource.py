@@ -45,9 +45,9 @@ def test_index_of_every_version_is_read_and_a_change_seen(make_repo, version):
         repo.git("add", "-N", "new.txt")  # an intent-to-add entry carries the extended flags of version 3
     assert (repo.path / ".git" / "index").read_bytes()[4:8] == int(version).to_bytes(4, "big")
     index = repo.path / ".git" / "index"
-    assert worktree_state(index, repo.path, Conversions()).dirty == (version == "3")  # git add -N: a change
+    assert worktree_state(index, repo.path, Conversions).dirty == (version == "3")  # git add -N: a change
     (repo.path / "dir" / "sub" / "c.txt").write_text("changed\n")
-    assert worktree_state(index, repo.path, Conversions()).dirty
+    assert worktree_state(index, repo.path, Conversions).dirty
 
 
 def test_a_commits_memo_is_used_for_that_commit_only(make_repo, tmp_path):

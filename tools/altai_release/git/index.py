@@ -8,10 +8,11 @@ intent-to-add), assume-valid, sparse directory entries, and extensions after the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,8 +114,11 @@ def _blob_id(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
 
-def worktree_state(index_file: Path, top: Path, conversions: Conversions) -> WorktreeState:
-    """The work tree at `top` against the index at `index_file` (the index against HEAD is git's part)."""
+def worktree_state(index_file: Path, top: Path, conversions: Callable[[], Conversions]) -> WorktreeState:
+    """The work tree at `top` against the index at `index_file` (the index against HEAD is git's part).
+    `conversions` is asked once, and only when a file's bytes or mode differ: a clean tree, the common case,
+    needs no `git config`."""
+    conversions = functools.cache(conversions)
     try:
         stamp = index_file.stat().st_mtime_ns
         index = parse_index(index_file.read_bytes())
@@ -131,7 +135,9 @@ def worktree_state(index_file: Path, top: Path, conversions: Conversions) -> Wor
     return WorktreeState(False)
 
 
-def _entry_changed(entry: IndexEntry, top: Path, stamp: int, conversions: Conversions) -> WorktreeState | None:
+def _entry_changed(
+    entry: IndexEntry, top: Path, stamp: int, conversions: Callable[[], Conversions]
+) -> WorktreeState | None:
     if entry.stage != 0:
         return WorktreeState(True, f"{entry.path} is unmerged")
     if entry.intent_to_add:
@@ -146,7 +152,7 @@ def _entry_changed(entry: IndexEntry, top: Path, stamp: int, conversions: Conver
     is_link = entry.mode == MODE_LINK
     if is_link != os.path.islink(file) or not (is_link or os.path.isfile(file)):
         return WorktreeState(True, f"{entry.path} changed its type")
-    if not is_link and conversions.filemode and bool(st.st_mode & 0o100) != bool(entry.mode & 0o100):
+    if not is_link and bool(st.st_mode & 0o100) != bool(entry.mode & 0o100) and conversions().filemode:
         return WorktreeState(True, f"{entry.path} changed its executable bit")
     racy = st.st_mtime_ns >= stamp  # written in the index's own tick: its stat data cannot vouch for it
     if not racy and (st.st_size, st.st_mtime_ns) == (entry.size, entry.mtime_ns):
@@ -154,9 +160,9 @@ def _entry_changed(entry: IndexEntry, top: Path, stamp: int, conversions: Conver
     content = os.fsencode(os.readlink(file)) if is_link else file.read_bytes()
     if _blob_id(content) == entry.hexsha:
         return None
-    if not is_link and conversions.filters:
+    if not is_link and conversions().filters:
         return WorktreeState(None, f"{entry.path} differs from its blob, and a filter attribute may apply")
-    if not is_link and conversions.line_endings and _blob_id(content.replace(b"\r\n", b"\n")) == entry.hexsha:
+    if not is_link and conversions().line_endings and _blob_id(content.replace(b"\r\n", b"\n")) == entry.hexsha:
         return WorktreeState(None, f"{entry.path} differs from its blob in line endings only, which git may convert")
     return WorktreeState(True, f"{entry.path} is modified")
 

@@ -256,7 +256,7 @@ class GitSource:
             return WorktreeState(False)
         if self._index_differs_from_head():
             return WorktreeState(True, "changes are staged")
-        return worktree_state(self.git_dir / "index", self.work_tree, self._conversions())
+        return worktree_state(self.git_dir / "index", self.work_tree, self._conversions)
 
     def _index_differs_from_head(self) -> bool:
         argv = ["git", *SAFE, "--git-dir", str(self.git_dir), "diff-index", "--cached", "--quiet", "HEAD", "--"]
