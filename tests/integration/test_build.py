@@ -440,3 +440,17 @@ def test_fakemock_refuses_what_mocks_parser_refuses(tmp_path):
     proc = subprocess.run([sys.executable, fakemock, "-r", str(tmp_path / "x.cfg"),
                            "--configdir"], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "--configdir option requires 1 argument" in proc.stderr
+
+
+def test_verify_rebuilds_with_the_builder_a_release_uses(release, state_dir, gnupghome, fake_mock):
+    """`--verify` rebuilds with mock where mock is what a release builds with (auto picks it, as for a build):
+    the release FakeMock built is reproduced by FakeMock, and the mock calls show the SRPMs it rebuilt."""
+    env, record = fake_mock
+    assert build(release, state_dir, gnupghome, "libaltai", env=env).returncode == 0
+    built = len(record.read_text().splitlines())
+    run = build(release, state_dir, gnupghome, "--verify", "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert any(f["verdict"].startswith("rebuilt with mock") for f in report["files"])
+    assert [f["verdict"] for f in report["files"] if f["path"].startswith("deps/misc/")] == ["reproduced"] * 2
+    assert len(record.read_text().splitlines()) == built + 1  # one mock --rebuild of the published SRPM

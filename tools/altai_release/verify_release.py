@@ -13,17 +13,18 @@ It writes nothing into DIR (a read-only copy will do); its work directory goes o
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .builders import Builder, BuildJob, make_builder
 from .errors import AltaiError, InputError
 from .hashing import file_digest
-from .layout import ReleaseLayout
+from .layout import PackageEntry, ReleaseLayout
 from .manifest import MANIFEST_NAME, Manifest
 from .packages import read_facts, read_header
-from .rpmbuild import INNER_TOPDIR, Rpmbuild
 from .rpmheader import read_identity
 from .scheduler import run_all
 from .verify import KeyDatabases, signature_verdicts
@@ -36,7 +37,9 @@ class Verdict:
     ok: bool
 
 
-def verify_release(layout: ReleaseLayout, tree: Path, jobs: int) -> list[Verdict]:
+def verify_release(layout: ReleaseLayout, tree: Path, jobs: int, builder_kind: str = "rpmbuild") -> list[Verdict]:
+    """Verdicts on every file of the release at `tree`, its SRPMs rebuilt by the builder a release would
+    use (`builder_kind`: the sandboxed local rpmbuild, mock, or the layout's Koji hub)."""
     tree = tree.resolve()
     if not (tree / MANIFEST_NAME).is_file():
         raise InputError(f"{tree}: not a release tree (no {MANIFEST_NAME})")
@@ -54,9 +57,13 @@ def verify_release(layout: ReleaseLayout, tree: Path, jobs: int) -> list[Verdict
                 sources = layout.repositories[repo.sources].path
                 srpms += [f"{sources}/{p.name}" for p in sorted((tree / sources).glob("*.src.rpm"))]
         origins = {e.path: e.origin for e in manifest.entries}
+        # mock's chroot gets the tree's own repositories for BuildRequires between its packages
+        builder = make_builder(builder_kind, layout, tree, tree, work)
+        builder.start({})
 
         def rebuild(srpm: str) -> list[Verdict]:
-            return _rebuild_and_compare(layout, tree, srpm, origins.get(srpm, ""), work / "build" / Path(srpm).name)
+            where = work / "build" / Path(srpm).name
+            return _rebuild_and_compare(layout, builder, tree, srpm, origins.get(srpm, ""), where)
 
         for found in run_all(srpms, max(1, jobs), rebuild).values():
             for verdict in found:
@@ -118,30 +125,35 @@ def _completeness(layout: ReleaseLayout, tree: Path) -> Iterator[Verdict]:
             )
 
 
-def _rebuild_and_compare(layout: ReleaseLayout, tree: Path, srpm_rel: str, origin: str, work: Path) -> list[Verdict]:
+def _rebuild_and_compare(
+    layout: ReleaseLayout, builder: Builder, tree: Path, srpm_rel: str, origin: str, work: Path
+) -> list[Verdict]:
     srpm = tree / srpm_rel
-    entry = layout.packages.get(origin)
-    dist = entry.dist if entry is not None else layout.dist
-    inputs = work / "in"
-    inputs.mkdir(parents=True)
-    local = inputs / srpm.name
-    local.write_bytes(srpm.read_bytes())  # into a directory of ours the sandbox sees read-only
-    build = Rpmbuild(
-        topdir=work / "top",
-        defines=[("dist", dist)] if dist else [],
-        macro_files=list(layout.macro_files),
-        source_date_epoch=int(read_header(local)["buildtime"]),  # the SRPM's own: its package's time
-        readonly=sorted({m.parent for m in layout.macro_files}),
-        inputs={inputs: INNER_TOPDIR / "SRPMS"},
-        limits=layout.sandbox,
-    )
-    build.prepare()
-    try:
-        rebuilt = {p.name: p for p in build.rebuild(local, work / "results", log=work / "build.log")}
-    except AltaiError as exc:
-        return [Verdict(srpm_rel, f"does not rebuild: {' '.join(str(exc).split())}", False)]
-    verdicts = [Verdict(srpm_rel, f"rebuilt ({len(rebuilt)} binary packages)", True)]
     published = {p.name: p for p in _binaries_of(layout, tree, srpm.name)}
+    local = work / "srpm" / srpm.name
+    local.parent.mkdir(parents=True)
+    local.write_bytes(srpm.read_bytes())  # never the tree's file: a builder may take it into its sandbox
+    identity = read_identity(local).nevra
+    entry = layout.packages.get(origin) or PackageEntry(
+        identity.name, None, "", None, None, _repository_of(layout, srpm_rel), layout.dist, layout.mock_chroot
+    )
+    job = BuildJob(
+        package=entry,
+        srpm=local,
+        workdir=work / "job",
+        logdir=work / "logs",
+        source_date_epoch=int(read_header(local)["buildtime"]),  # the SRPM's own: its package's time
+        unique=f"verify-{identity.name}-{os.getpid()}",
+        # what a result may be named: the binaries published from this SRPM, and their debuginfo
+        packages=tuple(sorted({read_identity(p).nevra.name for p in published.values()})),
+    )
+    job.logdir.mkdir(parents=True)
+    job.workdir.mkdir(parents=True)
+    try:
+        rebuilt = {p.name: p for p in builder.build(job).rpms}
+    except (AltaiError, OSError) as exc:
+        return [Verdict(srpm_rel, f"does not rebuild: {' '.join(str(exc).split())}", False)]
+    verdicts = [Verdict(srpm_rel, f"rebuilt with {builder.name} ({len(rebuilt)} binary packages)", True)]
     for name, path in sorted(published.items()):
         rel = str(path.relative_to(tree))
         mine = rebuilt.get(name)
@@ -151,6 +163,14 @@ def _rebuild_and_compare(layout: ReleaseLayout, tree: Path, srpm_rel: str, origi
         differing = _differing_tags(path, mine)
         verdicts.append(Verdict(rel, f"differs: {', '.join(differing)}" if differing else "reproduced", not differing))
     return verdicts
+
+
+def _repository_of(layout: ReleaseLayout, srpm_rel: str) -> str:
+    """The repository of built packages whose sources repository holds this SRPM."""
+    for name, repo in layout.repositories.items():
+        if repo.sources and srpm_rel.startswith(layout.repositories[repo.sources].path + "/"):
+            return name
+    raise InputError(f"{srpm_rel}: in no sources repository of the layout")
 
 
 def _binaries_of(layout: ReleaseLayout, tree: Path, srpm_name: str) -> Iterator[Path]:

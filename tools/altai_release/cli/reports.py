@@ -95,7 +95,9 @@ def verify(args: argparse.Namespace) -> int:
     from ..verify_release import verify_release
 
     tree = args.verify if args.verify != Path("") else ReleaseStore(args.out).out
-    verdicts = verify_release(load_layout(args.layout), tree, args.jobs)
+    from ..builders import choose_builder_kind
+
+    verdicts = verify_release(load_layout(args.layout), tree, args.jobs, choose_builder_kind(args.builder))
     failed = [v for v in verdicts if not v.ok]
     if args.json:
         report = {"tree": str(tree), "verified": not failed, "files": [vars(v) for v in verdicts]}
