@@ -253,13 +253,18 @@ def test_sigterm_lets_the_request_in_flight_finish(start_api, instances):
     assert api.proc.wait(timeout=30) == 0
 
 
+def _daemonized(workdir: Path, port: int) -> subprocess.CompletedProcess:
+    """nova-fping-api started as its init script starts it, with paths relative to `workdir`."""
+    return subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",
+                           "--listen", "127.0.0.1:%d" % port, "--daemonize", "--pidfile", "api.pid"],
+                          capture_output=True, text=True, timeout=30, cwd=workdir)  # fmt: skip
+
+
 def test_daemonize_with_relative_paths_serves_the_inventory_it_was_given(tmp_path):
     """--daemonize changes to / before serving: relative --inventory and --pidfile are resolved first."""
     (tmp_path / "inventory.json").write_text(json.dumps({"servers": [{"id": A, "project_id": "p1", "addresses": []}]}))
     port = free_port()
-    proc = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",
-                           "--listen", "127.0.0.1:%d" % port, "--daemonize", "--pidfile", "api.pid"],
-                          capture_output=True, text=True, timeout=30, cwd=tmp_path)  # fmt: skip
+    proc = _daemonized(tmp_path, port)
     assert proc.returncode == 0, proc.stderr
     pid = int((tmp_path / "api.pid").read_text())
     try:
@@ -377,17 +382,12 @@ def test_a_stale_pid_file_naming_another_program_does_not_block_the_start(tmp_pa
     other = subprocess.Popen(["sleep", "60"])  # the pid the file names is alive, but it is not the API
     try:
         (tmp_path / "api.pid").write_text("%d\n" % other.pid)
-        port = free_port()
-        proc = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",
-                               "--listen", "127.0.0.1:%d" % port, "--daemonize", "--pidfile", "api.pid"],
-                              capture_output=True, text=True, timeout=30, cwd=tmp_path)  # fmt: skip
+        proc = _daemonized(tmp_path, free_port())
         assert proc.returncode == 0, proc.stderr
         pid = int((tmp_path / "api.pid").read_text())
         assert pid != other.pid
         # and the API itself is recognised: a second start is refused
-        again = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",
-                                "--listen", "127.0.0.1:%d" % free_port(), "--daemonize", "--pidfile", "api.pid"],
-                               capture_output=True, text=True, timeout=30, cwd=tmp_path)  # fmt: skip
+        again = _daemonized(tmp_path, free_port())
         assert again.returncode == 1 and "already running (pid %d" % pid in again.stderr
         os.kill(pid, signal.SIGTERM)
     finally:
