@@ -177,6 +177,7 @@ BASE_OS_REQUIRES = (
     "chkconfig",
     "initscripts",
     "logrotate",
+    "yum-plugin-priorities",  # altai-release needs it on EL6
 )
 
 

@@ -51,12 +51,12 @@ def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
     run = release_job(tmp_path, release_key, base_os(tmp_path))
     assert run.returncode == 0, run.stderr
     summary = json.loads((tmp_path / "artifacts" / "release.json").read_text())
-    assert sorted(p["package"] for p in summary) == ["instance-notifier", "nova-fping"]
+    assert sorted(p["package"] for p in summary) == ["altai-release", "instance-notifier", "nova-fping"]
     assert all(p["signed_by"]["development"] is False for p in summary)
     # the shipped layout imports nothing from EPEL or CentOS updates: those empty repositories, whose keys
     # the tree cannot publish, are not in altai.repo, so acceptance checks the two that are
     assert "ok: repoclosure of centos6, misc" in run.stderr
-    assert "ok: dnf install of 2 packages with gpgcheck" in run.stderr
+    assert "ok: dnf install of 3 packages with gpgcheck" in run.stderr  # altai-release too
     assert "ok: every binary package reproduced from its SRPM" in run.stderr
     assert (tmp_path / "artifacts" / "RELEASE-NOTES.md").is_file()
     assert (tmp_path / "out" / "index.html").is_file()

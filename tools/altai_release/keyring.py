@@ -167,6 +167,7 @@ class PublicKeyFacts:
 
     key_ids: tuple[str, ...]  # the 16 hex digits of each key and subkey, upper case
     user_ids: tuple[str, ...]
+    created: int = 0  # the newest creation time of its primary keys (seconds since the epoch)
 
     @property
     def development(self) -> bool:
@@ -178,11 +179,13 @@ def public_key_facts(path: Path) -> PublicKeyFacts:
     with tempfile.TemporaryDirectory(prefix="altai-showkeys-") as home:
         argv = [GPG, "--batch", "--no-tty", "--homedir", home, "--with-colons", "--show-keys", "--", str(path)]
         proc = runner.run(argv, SigningError, f"gpg --show-keys {path}", env={"GNUPGHOME": home}, check=False)
-    ids, uids = [], []
+    ids, uids, created = [], [], 0
     for line in runner.text(proc.stdout).splitlines():
         fields = line.split(":")
         if fields[0] in ("pub", "sub") and len(fields) > 4:
             ids.append(fields[4].upper())
+            if fields[0] == "pub" and len(fields) > 5 and fields[5].isdigit():
+                created = max(created, int(fields[5]))
         elif fields[0] == "uid" and len(fields) > 9:
             uids.append(fields[9].replace("\\x3a", ":"))
-    return PublicKeyFacts(tuple(ids), tuple(uids))
+    return PublicKeyFacts(tuple(ids), tuple(uids), created)

@@ -69,6 +69,8 @@ class ReleaseBuild:
         entries = [self.layout.package(n) for n in dict.fromkeys(names)]
         if not entries and not complete:
             raise InputError("no package to build: name packages or use --all")
+        generated = [e for e in self.layout.packages.values() if e.generated and e not in entries]
+        entries += generated  # the release package goes with every run: it describes the release
         with self.store.lock(self.options.wait_seconds):
             staging = self.store.staging()
             try:
@@ -81,6 +83,8 @@ class ReleaseBuild:
                     staging=staging,
                     store_dir=self.store.store,
                     width=max(self.options.jobs, 8),
+                    base_url=self.options.base_url or self.store.out.absolute().as_uri(),
+                    current=self.store.current_manifest(),
                 )
                 return self._run(run, complete)
             except (ToolError, PublishError, OSError) as exc:

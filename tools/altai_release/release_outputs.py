@@ -32,7 +32,9 @@ def check_base_url(base_url: str | None) -> None:
         )
 
 
-def repo_file(layout: ReleaseLayout, base_url: str, manifest: Manifest, memo: Path | None = None) -> str:
+def repo_file(
+    layout: ReleaseLayout, base_url: str, manifest: Manifest, memo: Path | None = None, key_url: str | None = None
+) -> str:
     """altai.repo's text; with `memo`, kept there for the next run with the same layout and templates. An
     upstream repository that is empty in `manifest` and whose key has no public key file is left out: its
     `gpgkey=` would name a key the tree cannot publish (until a package of it brings one)."""
@@ -56,6 +58,7 @@ def repo_file(layout: ReleaseLayout, base_url: str, manifest: Manifest, memo: Pa
         "priority": layout.priority,
         "metadata_expire": layout.metadata_expire,
         "base_url": base_url.rstrip("/"),
+        "key_url": key_url,  # where the keys are read from (the release package's: /etc/pki/rpm-gpg)
         "repositories": repos,
     }
     if memo is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from .buildcache import BuildCache, inputs_key
 from .errors import AltaiError
 from .layout import PackageEntry, ReleaseLayout
+from .manifest import Manifest
 from .release_policy import NewFile
 from .results import PackageResult
 from .scheduler import run_all
@@ -69,18 +70,24 @@ def prepare_run(
     staging: Path,
     store_dir: Path,
     width: int,
+    base_url: str,
+    current: Manifest | None,
 ) -> RunState:
     identities = {e.name: keys.resolve(layout.key_for(e.repository)) for e in entries}
     keys.forget_passphrases()  # a passphrase an agent kept from before must not sign in this run
     for note in keys.notes:
         log.info(f"note: {note}")
     downloads, memo = store_dir / "downloads", store_dir / "cache" / "resolved"
+    # exported once per key, not per package: every package is verified against its key's public half
+    by_key = {i.key_name: i for i in identities.values()}
+    public_keys = {name: i.keyring.export_public(i.fingerprint) for name, i in by_key.items()}
 
     def resolve(name: str) -> PackageSource:
         with step("resolve source", name):
             entry = layout.packages[name]
             try:
-                return resolve_source(entry, layout, staging / "sources", downloads, cache.named(name), memo)
+                return resolve_source(entry, layout, staging / "sources", downloads, cache.named(name), memo,
+                                      (base_url, public_keys, current))  # fmt: skip
             except AltaiError as exc:
                 if str(exc).startswith(f"{name}:"):
                     raise
@@ -90,9 +97,6 @@ def prepare_run(
 
     # each resolution waits mostly on git: in parallel, as the builds are
     sources = run_all([e.name for e in entries], width, resolve)
-    # exported once per key, not per package: every package is verified against its key's public half
-    by_key = {i.key_name: i for i in identities.values()}
-    public_keys = {name: i.keyring.export_public(i.fingerprint) for name, i in by_key.items()}
     rpmdbs = KeyDatabases(staging / "rpmdb")
     run = RunState(layout, builder_kind, staging, entries, identities, public_keys, sources, rpmdbs)
     with step("cache keys"):

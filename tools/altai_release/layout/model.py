@@ -53,6 +53,7 @@ class PackageEntry:
     allow_downgrade_to: str | None = None  # the one EVR this package may go down to, named on purpose
     downgrade_reason: str | None = None  # why, for the release notes
     srpm: SrpmOrigin | None = None  # exclusive with git
+    generated: bool = False  # the release package (NAME-release), made from the layout itself
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class ReleaseLayout:
     # the key that signs every repository's repomd.xml (we regenerate the metadata of upstream copies too);
     # default: the key of the first repository of our own packages
     metadata_key: str | None = None
+    # [release] release_package: every run also makes NAME-release (altai.repo and the keys, as epel-release)
+    release_package: bool = False
 
     @property
     def metadata_signer(self) -> SigningKey:

@@ -13,7 +13,7 @@ from .model import PackageEntry, Repository, SigningKey, SrpmOrigin, table_keys
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 _GIT_KEYS = {"git", "ref", "subdir", "spec"}
-_PACKAGE_KEYS = table_keys(PackageEntry, leave_out={"name", "srpm", *_GIT_KEYS})
+_PACKAGE_KEYS = table_keys(PackageEntry, leave_out={"name", "srpm", "generated", *_GIT_KEYS})
 _SRPM_KEYS = table_keys(SrpmOrigin, renamed={"url": "srpm"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

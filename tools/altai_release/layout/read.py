@@ -102,6 +102,14 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     for name in r.table(data, "packages", required=False):
         packages[name] = read_package(r, data, name, base, keys, repositories, dist, chroot)
     upstreams = read_upstreams(r, data, keys, repositories)
+    if r.boolean(data, "release.release_package", False):
+        own = next((n for n, repo in repositories.items() if repo.content == "own"), None)
+        if own is None:
+            raise r.fail("release.release_package", 'needs a repository of our own packages (content = "own")')
+        name = f"{r.string(data, 'release.name')}-release"
+        if name in packages:
+            raise r.fail(f"packages.{quoted(name)}", "is the name of the release package ([release] release_package)")
+        packages[name] = PackageEntry(name, None, "", None, None, own, dist, chroot, generated=True)
     templates = (base / r.string(data, "release.templates", default="templates")).resolve()
     return ReleaseLayout(
         file=file,
@@ -124,6 +132,7 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         mock_configdir=(base / r.string(data, "release.mock_configdir", default="/etc/mock")).resolve(),
         metadata_expire=_metadata_expire(r, data),
         metadata_key=_metadata_key(r, data, keys),
+        release_package=r.boolean(data, "release.release_package", False),
     )
 
 

@@ -3,14 +3,17 @@ Each kind is a module behind the PackageSource protocol, resolved once per run."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..layout import PackageEntry, ReleaseLayout
+from ..manifest import Manifest
 from .base import PackageSource
 from .git import GitPackageSource
+from .release import ReleasePackageSource
 from .srpm import SrpmPackageSource
 
-__all__ = ["GitPackageSource", "PackageSource", "SrpmPackageSource", "resolve_source"]
+__all__ = ["GitPackageSource", "PackageSource", "ReleasePackageSource", "SrpmPackageSource", "resolve_source"]
 
 
 def resolve_source(
@@ -20,10 +23,15 @@ def resolve_source(
     downloads: Path,
     named: list[str],
     memo: Path | None = None,
+    release: tuple[str, Mapping[str, bytes], Manifest | None] | None = None,
 ) -> PackageSource:
     """The package's source, resolved: its commit (or verified file) fixed for the whole run. `named`: the
     files its spec named at its last build (part of what a git package is made of); `downloads`: the
     content-addressed cache of fetched files; `memo`: where git packages keep what their commits resolved to."""
+    if entry.generated:
+        assert release is not None  # the run's base URL and public keys
+        base_url, public_keys, current = release
+        return ReleasePackageSource.resolve(entry, layout, base_url, public_keys, workdir / entry.name, current)
     if entry.srpm is not None:
         return SrpmPackageSource.resolve(entry, layout, workdir / entry.name, downloads)
     source = GitPackageSource.resolve(entry, workdir, named, layout.lookaside, downloads, memo)

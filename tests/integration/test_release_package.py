@@ -1,0 +1,73 @@
+"""The release as a package: altai-release (as epel-release) made by every run of a layout that asks for it,
+holding the .repo file (its keys read from /etc/pki/rpm-gpg) and the keys, byte-reproducible, a new
+Release when its content changes; and the installer's two lines: install it from its URL, then the packages."""
+
+from __future__ import annotations
+
+import subprocess
+
+from altai_testlib import build
+from rpmtools import base_os_packages, make_key, make_repo, public_key, serve
+from test_release import dnf
+
+
+def _enable(release) -> None:
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('dist = ".el6"\n', 'dist = ".el6"\nrelease_package = true\n', 1))
+
+
+def test_every_run_makes_the_release_package_and_a_host_installs_from_it(release, state_dir, gnupghome, tmp_path):
+    _enable(release)
+    out = release["out"]
+    www = tmp_path / "www"
+    key = make_key(tmp_path / "base-gnupg", "Test Base OS Key")
+    make_repo(www / "base", base_os_packages(tmp_path / "base-build", key))
+    (www / "RPM-GPG-KEY-base").write_bytes(public_key(key))
+    (www / "altai").symlink_to(out)
+    with serve(www) as url:
+        run = build(release, state_dir, gnupghome, "nova-fping", "--base-url", f"{url}/altai")
+        assert run.returncode == 0, run.stderr
+        package = next((out / "centos6").glob("altai-release-9.9-1.el6.noarch.rpm"))
+        assert next((out / "centos6" / "SRPMS").glob("altai-release-9.9-1.el6.src.rpm"))
+        listed = subprocess.run(["rpm", "-qlp", str(package)], capture_output=True, text=True).stdout.split()
+        assert listed == ["/etc/pki/rpm-gpg/RPM-GPG-KEY-altai", "/etc/yum.repos.d/altai.repo"]
+        # the installer's two lines: the release package from its URL, then the release's packages
+        root = tmp_path / "installroot"
+        reposdir = root / "etc" / "yum.repos.d"
+        reposdir.mkdir(parents=True)
+        (reposdir / "base.repo").write_text(
+            f"[base]\nname=base\nbaseurl={url}/base/\ngpgcheck=1\ngpgkey={url}/RPM-GPG-KEY-base\n"
+        )
+        first = dnf(root, reposdir, "install", f"{url}/altai/centos6/{package.name}", "--nogpgcheck")
+        assert first.returncode == 0, first.stdout + first.stderr
+        installed = (reposdir / "altai.repo").read_text()
+        assert f"baseurl={url}/altai/centos6/" in installed
+        assert "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-altai" in installed
+        assert (root / "etc" / "pki" / "rpm-gpg" / "RPM-GPG-KEY-altai").is_file()
+        # dnf reads gpgkey= file:// paths on the host: point them into the installroot, as / would be there
+        (reposdir / "altai.repo").write_text(installed.replace("file:///etc/", f"file://{root}/etc/"))
+        second = dnf(root, reposdir, "install", "nova-fping")
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert (root / "usr" / "bin" / "nova-fping-api").is_file()
+
+
+def test_the_release_package_is_reproducible_and_a_new_content_is_a_new_release(
+    release, state_dir, gnupghome, tmp_path
+):
+    _enable(release)
+    run = build(release, state_dir, gnupghome, "libaltai", "--base-url", "https://mirror.example/altai")
+    assert run.returncode == 0, run.stderr
+    first = next((release["out"] / "centos6").glob("altai-release-*.noarch.rpm"))
+    again = {**release, "out": tmp_path / "again"}
+    assert build(again, state_dir, gnupghome, "libaltai", "--base-url", "https://mirror.example/altai").returncode == 0
+    second = next((again["out"] / "centos6").glob("altai-release-*.noarch.rpm"))
+    header = ["rpm", "-qp", "--qf", "%{SHA256HEADER}"]
+    assert (
+        subprocess.run([*header, str(first)], capture_output=True, text=True).stdout
+        == subprocess.run([*header, str(second)], capture_output=True, text=True).stdout
+    )  # the same inputs: the same unsigned header (payload digest included)
+    moved = build(release, state_dir, gnupghome, "libaltai", "--base-url", "https://other.example/altai")
+    assert moved.returncode == 0, moved.stderr
+    assert [p.name for p in (release["out"] / "centos6").glob("altai-release-*.noarch.rpm")] == [
+        "altai-release-9.9-2.el6.noarch.rpm"
+    ]
