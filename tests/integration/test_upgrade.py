@@ -57,6 +57,7 @@ def layout_text(tmp: Path, repo: Path, extra: Path | None, upstream: str, key_fi
         mock_chroot = "epel-6-x86_64"
         macros = ["{ROOT}/repo-layout/macros/el6.macros"]
         templates = "{ROOT}/repo-layout/templates"
+        release_package = true
 
         [keys.altai]
         id = "Altai Test Release Key"
@@ -204,8 +205,14 @@ def test_distro_sync_takes_an_installation_to_exactly_the_next_release(two_relea
     out, root, reposdir = two_releases["out"], two_releases["root"], two_releases["reposdir"]
     before = installed(root)
     assert before["nova-fping"] == f"nova-fping-{NOVA_FPING_VR}.noarch" and before["fping"] == "fping-3.13-1.el6.noarch"
-    # what the README's "Upgrading an installation" says an operator runs
-    (reposdir / "altai.repo").write_text((out / "altai.repo").read_text())
+    # what the upgrade guide says an operator runs: the next release's package, then distro-sync
+    package = next((out / "centos6").glob("altai-release-1.0.3-1.el6.noarch.rpm"))
+    take = dnf(root, reposdir, "install", f"{two_releases['url']}/altai/centos6/{package.name}")
+    assert take.returncode == 0, take.stdout + take.stderr
+    installed_repo = (root / "etc" / "yum.repos.d" / "altai.repo").read_text()
+    assert "name=altai 1.0.3" in installed_repo
+    # (dnf --installroot reads gpgkey= file:// paths on this host: pointed into the installroot)
+    (reposdir / "altai.repo").write_text(installed_repo.replace("file:///etc/", f"file://{root}/etc/"))
     sync = dnf(root, reposdir, "distro-sync")
     assert sync.returncode == 0, sync.stdout + sync.stderr
     extras = dnf(root, reposdir, "list", "--extras", "-q")
@@ -216,7 +223,8 @@ def test_distro_sync_takes_an_installation_to_exactly_the_next_release(two_relea
     now = installed(root)
     release = manifest_nevras(out)
     ours = {name: nevra for name, nevra in now.items() if name in manifest_nevras(two_releases["first"])}
-    assert ours == {name: release[name] for name in ("nova-fping", "instance-notifier", "fping")}
+    assert ours == {name: release[name] for name in ("nova-fping", "instance-notifier", "fping", "altai-release")}
+    assert now["altai-release"] == "altai-release-1.0.3-1.el6.noarch"  # the release the host follows
     assert "altai-extra" not in now
     # the operator's edit stays; the new default waits beside it
     conf = root / "etc/nova-fping/nova-fping.conf"
@@ -249,7 +257,7 @@ def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
     out = two_releases["out"]
     notes = (out / "RELEASE-NOTES.md").read_text()
     assert "# altai 1.0.3" in notes and "Changes against altai 1.0.2" in notes
-    assert "0 added, 1 removed, 1 upgraded, 1 downgraded, 0 rebuilt." in notes
+    assert "0 added, 1 removed, 2 upgraded, 1 downgraded, 0 rebuilt." in notes  # altai-release 1.0.2 -> 1.0.3
     assert f"**nova-fping**.noarch (centos6): {NOVA_FPING_VR} → 0.2.1-1.el6" in notes
     assert "Altai Release Team <release@altai.example>: Bounded fping." in notes
     assert "**fping**.noarch (epel): 3.13-1.el6 → 3.10-1.el6" in notes
