@@ -46,5 +46,7 @@ def test_readme_examples_run_as_written(tmp_path):
     assert failures == {}, failures
     assert made_srpm is not None and made_srpm.name.startswith("nova-fping-") and made_srpm.parent == srpms
     assert (out / "centos6").is_dir() and (tmp_path / "imported" / ".git").is_dir()
+    # `make build`'s command publishes the release package beside nova-fping (the shipped layout asks for it)
+    assert list((out / "centos6").glob("altai-release-*.noarch.rpm"))
     assert "nova-fping:" in by_mode["--explain"].stdout
     assert len(ran) >= 6
