@@ -210,6 +210,8 @@ def main() -> None:
             j1, _ = metered("j1", lambda: timed([*base, "--out", str(tmp / "out-j1"), "--jobs", "1"], env=env))
             j2, rss_cold = metered("j2", lambda: timed([*base, "--out", str(tmp / "out-j2"), "--jobs", "2"], env=env))
             j3, _ = timed([*base, "--out", str(tmp / "out-j3"), "--jobs", "3"], env=env)
+            verify = [py, str(TOOLS / "build.py"), "--verify", "--layout", str(layout), "--out", str(tmp / "out-j2")]
+            verified, _ = timed([*verify, "--jobs", "2"], env=env)
             srpms = sorted((tmp / "out-j1" / "centos6").glob("*.src.rpm"))
             bare1 = metered("bare1", lambda: rpmbuild_pool(srpms, 1, tmp / "bare"))
             bare2 = metered("bare2", lambda: rpmbuild_pool(srpms, 2, tmp / "bare"))
@@ -257,6 +259,7 @@ def main() -> None:
         ("100 packages, cold build.py --all --jobs 1", j1, ""),
         ("100 packages, cold build.py --all --jobs 2", j2, f"speed-up {j1 / j2:.2f}x over --jobs 1"),
         ("100 packages, cold build.py --all --jobs 3", j3, f"speed-up {j1 / j3:.2f}x over --jobs 1"),
+        ("100 packages, --verify (every SRPM rebuilt), --jobs 2", verified, f"{verified / j2:.2f}x the cold build"),
         ("ceiling: bare rpmbuild --rebuild x100, 1 worker", bare1, f"{bare1 / j1:.2f}x of our --jobs 1"),
         ("ceiling: bare rpmbuild --rebuild x100, 2 workers", bare2, f"speed-up {bare1 / bare2:.2f}x over 1 worker"),
         ("100 packages, no-op build.py --all (median of 5)", noop, f"{noop / tito_all:.3f}x tito's total"),

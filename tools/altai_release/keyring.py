@@ -71,8 +71,18 @@ class Keyring:
 
     def _list_secret(self, key_id: str, *options: str) -> subprocess.CompletedProcess[bytes]:
         """gpg's colon listing of the secret keys matching `key_id` (exit status not checked)."""
-        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), "--with-colons", *options,
-                "--list-secret-keys", "--", key_id]  # fmt: skip
+        argv = [
+            GPG,
+            "--batch",
+            "--no-tty",
+            "--homedir",
+            str(self.home),
+            "--with-colons",
+            *options,
+            "--list-secret-keys",
+            "--",
+            key_id,
+        ]
         return runner.run(argv, SigningError, f"gpg --list-secret-keys {key_id}", env=self.env, check=False)
 
     def keygrips(self, fingerprint: str) -> list[str]:

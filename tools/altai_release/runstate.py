@@ -86,8 +86,15 @@ def prepare_run(
         with step("resolve source", name):
             entry = layout.packages[name]
             try:
-                return resolve_source(entry, layout, staging / "sources", downloads, cache.named(name), memo,
-                                      (base_url, public_keys, current))  # fmt: skip
+                return resolve_source(
+                    entry,
+                    layout,
+                    staging / "sources",
+                    downloads,
+                    cache.named(name),
+                    memo,
+                    (base_url, public_keys, current),
+                )
             except AltaiError as exc:
                 if str(exc).startswith(f"{name}:"):
                     raise

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from .autospec import uses_autospec
 from .errors import InputError
-from .git import Commit, GitSource, Tree, WorktreeState
+from .git import Commit, GitSource, WorktreeState
 from .limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
 from .lookaside import Lookaside, default_download_cache, place_sources
 from .nevra import Nevra
@@ -192,63 +192,43 @@ def _make(
             suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
             spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
         spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
-        return _from_session(
-            session, source=source, request=request, commit=commit, subdir=subdir, tree=tree, spec_path=spec_path,
-            spec_file=spec_file, staging=staging, warn=warn,
-        )  # fmt: skip
+        subject = request.package or spec_path.stem
+        with step("spec read (sandbox)", subject):
+            info = session.info()
 
+        # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
+        # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
+        # another package's spec beside this one, does not change a byte of this package
+        sources_dir = inputs / "SOURCES"
+        cache = request.download_cache or default_download_cache()
+        lookaside = Lookaside(request.lookaside, cache, request.offline, request.download_limits)
+        named, source0_fetched = place_sources(source, commit, spec_path, info, sources_dir, lookaside)
+        changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
 
-def _from_session(
-    session: SrpmSession,
-    *,
-    source: GitSource,
-    request: SrpmRequest,
-    commit: Commit,
-    subdir: PurePosixPath,
-    tree: Tree,
-    spec_path: PurePosixPath,
-    spec_file: Path,
-    staging: Path,
-    warn: Callable[[str], None],
-) -> SrpmResult:
-    inputs = spec_file.parent.parent
-    subject = request.package or spec_path.stem
-    with step("spec read (sandbox)", subject):
-        info = session.info()
+        tar_name = info.source0.filename
+        if tar_name in ("", ".", ".."):
+            raise InputError(f"{spec_path}: Source0 {info.source0.location!r} does not name a file")
+        if not source0_fetched:
+            compression_for(tar_name)
+            submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
+            try:
+                tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules, commit)
+                with step("tarball", subject):
+                    tarball.write(sources_dir / tar_name)
+            finally:
+                for sub_source, _ in submodules.values():
+                    sub_source.close()
+        for path in sources_dir.iterdir():
+            os.utime(path, (changed, changed))
+        os.utime(spec_file, (changed, changed))
 
-    # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
-    # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
-    # another package's spec beside this one, does not change a byte of this package
-    sources_dir = inputs / "SOURCES"
-    cache = request.download_cache or default_download_cache()
-    lookaside = Lookaside(request.lookaside, cache, request.offline, request.download_limits)
-    named, source0_fetched = place_sources(source, commit, spec_path, info, sources_dir, lookaside)
-    changed = source.last_change_time(commit, [subdir, spec_path, *map(PurePosixPath, named)])
-
-    tar_name = info.source0.filename
-    if tar_name in ("", ".", ".."):
-        raise InputError(f"{spec_path}: Source0 {info.source0.location!r} does not name a file")
-    if not source0_fetched:
-        compression_for(tar_name)
-        submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
+        with step("rpmbuild -bs (same sandbox)", subject):
+            srpm = session.build_srpm(changed, staging)
+        check_srpm(srpm, info.source_nevra, str(spec_path))
+        kept_tar = staging / tar_name if request.keep_tarball else None
         try:
-            tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules, commit)
-            with step("tarball", subject):
-                tarball.write(sources_dir / tar_name)
-        finally:
-            for sub_source, _ in submodules.values():
-                sub_source.close()
-    for path in sources_dir.iterdir():
-        os.utime(path, (changed, changed))
-    os.utime(spec_file, (changed, changed))
-
-    with step("rpmbuild -bs (same sandbox)", subject):
-        srpm = session.build_srpm(changed, staging)
-    check_srpm(srpm, info.source_nevra, str(spec_path))
-    kept_tar = staging / tar_name if request.keep_tarball else None
-    try:
-        if kept_tar is not None:
-            shutil.copy2(sources_dir / tar_name, kept_tar)
-    except OSError as exc:  # shutil names the source of a failed copy; the fault is where it writes
-        raise InputError(f"cannot write to output directory {staging.parent}: {exc.strerror}") from exc
-    return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info, changed, tuple(named))
+            if kept_tar is not None:
+                shutil.copy2(sources_dir / tar_name, kept_tar)
+        except OSError as exc:  # shutil names the source of a failed copy; the fault is where it writes
+            raise InputError(f"cannot write to output directory {staging.parent}: {exc.strerror}") from exc
+        return SrpmResult(srpm, kept_tar, info.source_nevra, commit.hexsha, info, changed, tuple(named))

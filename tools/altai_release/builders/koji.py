@@ -21,7 +21,7 @@ from ..packages import read_nevra
 from ..sandbox_output import check_binaries
 from .base import BuildJob, BuildOutput
 from .kojihub import KojiHub, build_of_task, fault_line, fault_text, fetch_build_rpms
-from .kojireuse import check_listed, ensure_tagged, reusable_build
+from .kojireuse import check_listed, check_rebuild_srpm, ensure_tagged, reusable_build
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +53,8 @@ class KojiBuilder:
         if not target:
             raise InputError(f"koji hub {self.server}: no build target {self.settings.target!r} (layout [koji] target)")
         self.build_tag, self.dest_tag = target["build_tag_name"], target["dest_tag_name"]
-        if self.settings.scratch:
-            return  # a scratch build is asked not to rebuild our SRPM (rebuild_srpm=False), as `koji build` allows
-        config = self.hub.call(f"read the configuration of {self.build_tag}", session.getBuildConfig, self.build_tag)
-        self.rebuilds_srpm = bool((config.get("extra") or {}).get("rebuild_srpm", True))
-        if self.rebuilds_srpm:
-            said = (
-                f"koji build tag {self.build_tag} rebuilds the SRPMs it is given (rebuild_srpm is not False): the "
-                "builds' binaries and SRPMs come from Koji's copy of ours, made with the tag's macros; "
-                f"to build ours as it is: koji edit-tag {self.build_tag} -x rebuild_srpm=False"
-            )
-            if self.settings.require_our_srpm:
-                raise InputError(f"{said} (layout [koji] require_our_srpm = true)")
-            log.warning(said)
+        if not self.settings.scratch:  # a scratch build is asked not to rebuild our SRPM, as `koji build` allows
+            self.rebuilds_srpm = check_rebuild_srpm(self.hub, session, self.build_tag)
 
     def abort(self) -> None:
         """Cancel every task of the run on the hub; the watching threads then stop."""
@@ -107,9 +96,9 @@ class KojiBuilder:
             rpms = [p for c in arch_tasks for p in self.hub.fetch_task_rpms(session, c, result)]
         else:
             rpms = fetch_build_rpms(self.hub, session, build_of_task(self.hub, session, task_id), result)
-        rpms = self._check_results(job, task_id, rpms)
+        rpms = _check_results(job, task_id, rpms)
         if not self.settings.scratch and job.dependents:
-            self._wait_repo(session, job, source_nevra)
+            _wait_repo(self.hub, session, job, source_nevra, self.build_tag)
         return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[f"koji task {task_id}"])
 
     def _follow(self, session: Any, job: BuildJob, task_id: int) -> list[dict[str, Any]]:
@@ -132,9 +121,9 @@ class KojiBuilder:
             self._follow(session, job, tagging)
         result = job.workdir / "result"
         result.mkdir(parents=True, exist_ok=True)
-        rpms = self._check_results(job, build.get("task_id") or 0, fetch_build_rpms(self.hub, session, build, result))
+        rpms = _check_results(job, build.get("task_id") or 0, fetch_build_rpms(self.hub, session, build, result))
         if job.dependents:
-            self._wait_repo(session, job, read_nevra(job.srpm))
+            _wait_repo(self.hub, session, job, read_nevra(job.srpm), self.build_tag)
         note = f"koji build {build['nvr']} (id {build['build_id']}) taken from the hub: built before from this SRPM"
         return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[note])
 
@@ -161,24 +150,25 @@ class KojiBuilder:
                 raise _failure(self.hub, session, job, info, children)
             self._aborted.wait(self.settings.poll_interval)
 
-    def _check_results(self, job: BuildJob, task_id: int, rpms: list[Path]) -> list[Path]:
-        """Every result must be a binary package of the SRPM we sent: one of its spec's packages, at its
-        epoch, version and release, made from it."""
-        try:
-            return check_binaries(rpms, job.srpm, job.packages, f"{job.package.name}: koji task {task_id}")
-        except BuildError as exc:
-            raise KojiError(str(exc)) from exc
 
-    def _wait_repo(self, session: Any, job: BuildJob, source: Nevra) -> None:
-        """Until the build tag's repository has this build, as `koji wait-repo --build NVR` waits."""
-        nvr = f"{source.name}-{source.version}-{source.release}"
-        needed_by = ", ".join(job.dependents)
-        log.info(f"{job.package.name}: waiting for {nvr} in the {self.build_tag} repo ({needed_by} need it)")
-        watcher = self.koji.util.RepoWatcher(session, self.build_tag, nvrs=[nvr])
-        watcher.PAUSE = self.settings.poll_interval
-        watcher.TIMEOUT = self.settings.wait_repo_minutes
-        repo = self.hub.call(f"wait for {nvr} in the {self.build_tag} repo", watcher.waitrepo)
-        log.info(f"{job.package.name}: {nvr} is in repo {repo['id']} of {self.build_tag}")
+def _check_results(job: BuildJob, task_id: int, rpms: list[Path]) -> list[Path]:
+    """Every result must be a binary package of the SRPM we sent: one of its spec's packages, at its epoch,
+    version and release, made from it."""
+    try:
+        return check_binaries(rpms, job.srpm, job.packages, f"{job.package.name}: koji task {task_id}")
+    except BuildError as exc:
+        raise KojiError(str(exc)) from exc
+
+
+def _wait_repo(hub: KojiHub, session: Any, job: BuildJob, source: Nevra, build_tag: str) -> None:
+    """Until the build tag's repository has this build, as `koji wait-repo --build NVR` waits."""
+    nvr = f"{source.name}-{source.version}-{source.release}"
+    log.info(f"{job.package.name}: waiting for {nvr} in the {build_tag} repo ({', '.join(job.dependents)} need it)")
+    watcher = hub.koji.util.RepoWatcher(session, build_tag, nvrs=[nvr])
+    watcher.PAUSE = hub.settings.poll_interval
+    watcher.TIMEOUT = hub.settings.wait_repo_minutes
+    repo = hub.call(f"wait for {nvr} in the {build_tag} repo", watcher.waitrepo)
+    log.info(f"{job.package.name}: {nvr} is in repo {repo['id']} of {build_tag}")
 
 
 def _failure(

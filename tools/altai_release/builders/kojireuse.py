@@ -41,11 +41,15 @@ def reusable_build(hub: KojiHub, session: Any, job: BuildJob, nvr: str, rebuilds
     if state in ("FAILED", "CANCELED"):
         return None
     if state == "BUILDING":
-        raise KojiError(f"{name}: {where} is being built on the hub by task {existing.get('task_id')}: "
-                        "wait for it (or cancel it), then run again")  # fmt: skip
+        raise KojiError(
+            f"{name}: {where} is being built on the hub by task {existing.get('task_id')}: "
+            "wait for it (or cancel it), then run again"
+        )
     if state != "COMPLETE":
-        raise KojiError(f"{name}: {where} is {state.lower()} on the hub, and Koji builds an NVR only once: "
-                        "raise the package's Release")  # fmt: skip
+        raise KojiError(
+            f"{name}: {where} is {state.lower()} on the hub, and Koji builds an NVR only once: "
+            "raise the package's Release"
+        )
     rows = hub.call(f"list the SRPM of {nvr}", session.listRPMs, buildID=existing["build_id"], arches="src")
     theirs = rows[0]["payloadhash"] if rows else "-"
     ours = read_header(job.srpm)["sigmd5"].hex()
@@ -66,3 +70,20 @@ def ensure_tagged(hub: KojiHub, session: Any, build: dict[str, Any], dest_tag: s
         return None
     log.info(f"{name}: tagging {build['nvr']} into {dest_tag}")
     return int(hub.call(f"tag {build['nvr']} into {dest_tag}", session.tagBuild, dest_tag, build["build_id"]))
+
+
+def check_rebuild_srpm(hub: KojiHub, session: Any, build_tag: str) -> bool:
+    """Whether the build tag rebuilds the SRPMs it is given (Koji's default): a warning, or with
+    `require_our_srpm` a refusal, since the builds would come from Koji's copy of ours."""
+    config = hub.call(f"read the configuration of {build_tag}", session.getBuildConfig, build_tag)
+    rebuilds = bool((config.get("extra") or {}).get("rebuild_srpm", True))
+    if rebuilds:
+        said = (
+            f"koji build tag {build_tag} rebuilds the SRPMs it is given (rebuild_srpm is not False): the builds' "
+            "binaries and SRPMs come from Koji's copy of ours, made with the tag's macros; "
+            f"to build ours as it is: koji edit-tag {build_tag} -x rebuild_srpm=False"
+        )
+        if hub.settings.require_our_srpm:
+            raise InputError(f"{said} (layout [koji] require_our_srpm = true)")
+        log.warning(said)
+    return rebuilds

@@ -88,10 +88,17 @@ def parse_index(data: bytes) -> Index:
         previous = name
         entries.append(
             IndexEntry(
-                name.decode("utf-8", "surrogateescape"), mode, size, ms * 10**9 + mn, sha, (flags >> 12) & 0x3,
-                bool(flags & _ASSUME_VALID), bool(extended & _SKIP_WORKTREE), bool(extended & _INTENT_TO_ADD),
+                name.decode("utf-8", "surrogateescape"),
+                mode,
+                size,
+                ms * 10**9 + mn,
+                sha,
+                (flags >> 12) & 0x3,
+                bool(flags & _ASSUME_VALID),
+                bool(extended & _SKIP_WORKTREE),
+                bool(extended & _INTENT_TO_ADD),
             )
-        )  # fmt: skip
+        )
     extensions = set()
     while pos + 8 <= len(data) - 20:  # the trailing checksum
         signature, (length,) = data[pos : pos + 4], struct.unpack(">I", data[pos + 4 : pos + 8])
