@@ -140,6 +140,11 @@ def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(releas
     assert (out.with_name("out.store") / "downloads" / "sha256" / sha256(original)).is_file()
     again = build(release, state_dir, gnupghome, "--all", "--json")
     assert {r["package"]: r["builder"] for r in json.loads(again.stdout)}["rabbit"] == "cached", again.stderr
+    # the release's promise: the republished third-party SRPM rebuilds into the very binary published
+    verified = build(release, state_dir, gnupghome, "--verify", "--json")
+    assert verified.returncode == 0, verified.stdout
+    verdicts = {f["path"]: f["verdict"] for f in json.loads(verified.stdout)["files"]}
+    assert verdicts["deps/misc/rabbit-1.0-1.el6.noarch.rpm"] == "reproduced"
 
 
 def test_srpm_package_waits_for_the_git_package_it_build_requires(release, state_dir, gnupghome, upstream):

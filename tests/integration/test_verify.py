@@ -93,3 +93,28 @@ def test_not_a_release_is_bad_input(release, state_dir, gnupghome, tmp_path):
     run = _verify(release, state_dir, gnupghome, tmp_path)
     assert_one_line_error(run, "not a release tree")
     assert run.returncode == 2
+
+
+def test_a_package_resigned_with_another_key_is_a_signature_failure(release, state_dir, gnupghome, tmp_path):
+    """Metadata and manifest made consistent with the re-signed file: only its signature tells."""
+    import hashlib
+
+    from altai_release.repodata import write_repodata
+    from rpmtools import make_key, rpmsign
+
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    copy = tmp_path / "resigned"
+    shutil.copytree(release["out"].resolve(), copy)
+    rpm = next((copy / "deps" / "misc").glob("libaltai-devel-*.rpm"))
+    intruder = make_key(tmp_path / "intruder-gnupg", "Intruder <intruder@example.invalid>")
+    subprocess.run(["rpmsign", "--delsign", str(rpm)], check=True, capture_output=True)
+    rpmsign(intruder, [rpm])
+    write_repodata(copy / "deps" / "misc", {}, 2)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for entry in manifest["packages"]:
+        if entry["path"].endswith(rpm.name):
+            entry["sha256"] = hashlib.sha256(rpm.read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    run = _verify(release, state_dir, gnupghome, copy)
+    assert run.returncode == 4, run.stdout
+    assert f"FAIL  deps/misc/{rpm.name}: bad signature" in run.stdout
