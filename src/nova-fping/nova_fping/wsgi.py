@@ -57,3 +57,36 @@ class NoAuthMiddleware:
 
 def noauth_filter_factory(global_conf: dict, **local_conf: str):
     return NoAuthMiddleware
+
+
+class FaultWrapper:
+    """In front of the whole pipeline, as Nova's FaultWrapper: what a middleware answers on its own in HTML
+    (keystonemiddleware's 503 when keystone is down) becomes the API's JSON fault, and a 503 says when to
+    ask again (Retry-After), as the API's own do."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        from nova_fping.api import NOVA_RETRY_AFTER, fault
+
+        seen: dict = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
+            seen["status"], seen["headers"] = status, headers
+            return lambda data: None  # a middleware that writes through the callable: not ours to wrap
+
+        body = self.app(environ, capture)
+        code = int(seen.get("status", "500").split()[0])
+        content_type = dict((k.lower(), v) for k, v in seen.get("headers", [])).get("content-type", "")
+        if code < 400 or "json" in content_type:
+            start_response(seen["status"], seen["headers"])
+            return body
+        if hasattr(body, "close"):
+            body.close()
+        message = seen["status"].split(" ", 1)[1] if " " in seen["status"] else "Error"
+        return fault(code, message, retry_after=NOVA_RETRY_AFTER if code == 503 else None)(environ, start_response)
+
+
+def faultwrap_filter_factory(global_conf: dict, **local_conf: str):
+    return FaultWrapper

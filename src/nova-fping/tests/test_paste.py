@@ -28,7 +28,9 @@ def load(tmp_path: Path, name: str):
 
 def test_main_pipeline_puts_keystone_auth_token_in_front(tmp_path):
     app = load(tmp_path, "main")
-    assert type(app).__module__.startswith("keystonemiddleware.auth_token")
+    # the fault wrapper outermost (what a middleware answers itself comes out as JSON), then auth_token
+    assert type(app).__name__ == "FaultWrapper"
+    assert type(app.app).__module__.startswith("keystonemiddleware.auth_token")
     forged = webob.Request.blank(
         "/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Roles": "admin", "X-Identity-Status": "Confirmed"}
     )
@@ -41,3 +43,19 @@ def test_noauth_pipeline_serves_from_headers(tmp_path):
     response = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1"}).get_response(app)
     assert response.status_int == 200 and response.json == {"servers": []}
     assert webob.Request.blank("/v2/p1/os-fping").get_response(app).status_int == 401
+
+
+def test_keystone_down_is_a_json_503_with_retry_after(tmp_path):
+    """auth_token cannot reach keystone (nothing listens on its port): its own HTML 503 becomes the API's
+    JSON fault with Retry-After, what python-novaclient reads."""
+    paste = tmp_path / "api-paste.ini"
+    paste.write_text((ETC / "api-paste.ini").read_text().replace("http://keystone.internal:5000", "http://127.0.0.1:9"))
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text('{"servers": []}')
+    conf = tmp_path / "nova-fping.conf"
+    conf.write_text("[inventory]\nsource = static\nfile = %s\n" % inventory)
+    app = loadapp("config:%s" % paste, name="main", global_conf={"config": str(conf)})
+    response = webob.Request.blank("/v2/p1/os-fping", headers={"X-Auth-Token": "some-token"}).get_response(app)
+    assert response.status_int == 503, response.text
+    assert response.headers["Retry-After"] == "30"
+    assert response.json["serviceUnavailable"]["code"] == 503
