@@ -118,3 +118,15 @@ def test_a_package_resigned_with_another_key_is_a_signature_failure(release, sta
     run = _verify(release, state_dir, gnupghome, copy)
     assert run.returncode == 4, run.stdout
     assert f"FAIL  deps/misc/{rpm.name}: bad signature" in run.stdout
+
+
+def test_srpms_beside_their_binaries_are_rebuilt_too(release, state_dir, gnupghome):
+    """A repository of our own without a repository of sources keeps its SRPMs beside the binaries."""
+    layout = release["layout"]
+    own = 'content = "own"\n'
+    layout.write_text(layout.read_text().replace(own + 'sources = "centos6-srpms"\n', own, 1))
+    assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
+    assert list((release["out"] / "centos6").glob("nova-fping-*.src.rpm"))
+    run = _verify(release, state_dir, gnupghome)
+    assert run.returncode == 0, run.stdout
+    assert "ok    centos6/nova-fping-" in run.stdout and ".noarch.rpm: reproduced" in run.stdout

@@ -52,10 +52,9 @@ def verify_release(layout: ReleaseLayout, tree: Path, jobs: int, builder_kind: s
         for problem in _completeness(layout, tree):
             verdicts.setdefault(problem.path, problem)
         srpms = []
-        for repo in layout.repositories.values():
-            if repo.content in ("own", "rebuilt") and repo.sources:
-                sources = layout.repositories[repo.sources].path
-                srpms += [f"{sources}/{p.name}" for p in sorted((tree / sources).glob("*.src.rpm"))]
+        for name in _built_repositories(layout):
+            sources = _sources_path(layout, name)
+            srpms += [f"{sources}/{p.name}" for p in sorted((tree / sources).glob("*.src.rpm"))]
         origins = {e.path: e.origin for e in manifest.entries}
         # mock's chroot gets the tree's own repositories for BuildRequires between its packages
         builder = make_builder(builder_kind, layout, tree, tree, work)
@@ -106,13 +105,21 @@ def _integrity(layout: ReleaseLayout, tree: Path, manifest: Manifest, dbs: KeyDa
                 yield Verdict(rel, f"in {MANIFEST_NAME} but missing from the tree", False)
 
 
+def _built_repositories(layout: ReleaseLayout) -> list[str]:
+    return [name for name, repo in layout.repositories.items() if repo.content in ("own", "rebuilt")]
+
+
+def _sources_path(layout: ReleaseLayout, repository: str) -> str:
+    """Where the SRPMs of a repository's packages are: its sources repository, else beside them."""
+    return layout.repositories[layout.repository_for(repository, "src")].path
+
+
 def _completeness(layout: ReleaseLayout, tree: Path) -> Iterator[Verdict]:
-    for repo in layout.repositories.values():
-        if repo.content not in ("own", "rebuilt") or not repo.sources:
-            continue
-        sources_dir = tree / layout.repositories[repo.sources].path
+    for name in _built_repositories(layout):
+        repo = layout.repositories[name]
+        sources_dir = tree / _sources_path(layout, name)
         srpms = {p.name for p in sources_dir.glob("*.src.rpm")}
-        binaries = sorted((tree / repo.path).glob("*.rpm"))
+        binaries = sorted(p for p in (tree / repo.path).glob("*.rpm") if not p.name.endswith(".src.rpm"))
         named = set()
         for path in binaries:
             source = read_identity(path).sourcerpm
@@ -120,9 +127,7 @@ def _completeness(layout: ReleaseLayout, tree: Path) -> Iterator[Verdict]:
             if source not in srpms:
                 yield Verdict(f"{repo.path}/{path.name}", f"no source: {source} is not in {sources_dir.name}/", False)
         for srpm in sorted(srpms - named):
-            yield Verdict(
-                f"{layout.repositories[repo.sources].path}/{srpm}", "no binary package of it published", False
-            )
+            yield Verdict(f"{_sources_path(layout, name)}/{srpm}", "no binary package of it published", False)
 
 
 def _rebuild_and_compare(
@@ -166,9 +171,9 @@ def _rebuild_and_compare(
 
 
 def _repository_of(layout: ReleaseLayout, srpm_rel: str) -> str:
-    """The repository of built packages whose sources repository holds this SRPM."""
-    for name, repo in layout.repositories.items():
-        if repo.sources and srpm_rel.startswith(layout.repositories[repo.sources].path + "/"):
+    """The repository of built packages whose SRPMs are where this one is."""
+    for name in _built_repositories(layout):
+        if srpm_rel.rsplit("/", 1)[0] == _sources_path(layout, name):
             return name
     raise InputError(f"{srpm_rel}: in no sources repository of the layout")
 
