@@ -73,7 +73,7 @@ def test_real_builds_wait_for_the_build_tag_repo_before_submitting_a_dependent(r
     lib_task, app_task = builds["libaltai-1.2-1.el6.src.rpm"], builds["altai-app-0.5-2.el6.src.rpm"]
     repo_with_lib = next(r for r in hub.repos if r["create_event"] >= hub.tagged[0][0])
     assert app_task.create_ts >= repo_with_lib["create_ts"], "altai-app was submitted before the repo had libaltai"
-    assert "waiting for libaltai-1.2-1.el6 in the altai-9.9-el6-build repo (altai-app need it)" in run.stderr
+    assert "waiting for libaltai-1.2-1.el6 in the altai-9.9-el6-build repo (altai-app needs it)" in run.stderr
     assert hub.called("repo.request") and all(args == (2,) for args, _ in hub.called("repo.request"))
     # real builds: the RPMs came from topurl by the build's RPM list
     assert any(args[0].startswith("/kojifiles/packages/libaltai/1.2/1.el6/") for args, _ in hub.called("GET"))

@@ -114,3 +114,26 @@ def test_task_outputs_come_through_the_hub_where_topurl_lacks_them(release, stat
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
     assert run.returncode == 0, run.stderr
     assert hub.called("downloadTaskOutput")  # the fallback: the hub's own call, in chunks
+
+
+def test_the_release_package_skips_a_release_the_hub_holds_with_other_contents(
+    release, state_dir, gnupghome, hub, tmp_path
+):
+    # seen on a real hub: a run from a fresh --out numbers the release package from 1 again, and with another
+    # base URL its -1 is not the hub's -1; the package itself has no spec a user could raise the Release in
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('dist = ".el6"\n', 'dist = ".el6"\nrelease_package = true\n', 1))
+    use_koji(release, hub, scratch=False)
+    first = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
+    assert first.returncode == 0, first.stderr
+    fresh = {**release, "out": tmp_path / "fresh-out"}
+
+    run = build(fresh, state_dir, gnupghome, "libaltai", "--builder", "koji", "--base-url", "https://other.example/")
+
+    assert run.returncode == 0, run.stderr
+    assert "altai-release: the build system has koji build altai-release-9.9-1.el6" in run.stderr
+    assert "taking the next Release" in run.stderr
+    assert sorted(p.name for p in (fresh["out"] / "centos6").glob("altai-release-*")) == [
+        "altai-release-9.9-2.el6.noarch.rpm"
+    ]
+    assert "the hub already has koji build libaltai-1.2-1.el6" in run.stderr  # ours: taken, not renumbered

@@ -16,18 +16,20 @@ from pathlib import Path
 from .builders import Builder, BuildJob, BuildOutput
 from .compat import check_target
 from .errors import AltaiError, BuildError, SigningError, VerificationError
-from .layout import PackageEntry
+from .layout import PackageEntry, ReleaseLayout
 from .limits import SandboxLimits
 from .packages import read_nevra
 from .results import PackageResult, PlacedFile
 from .scheduler import build_order, run_all, run_pipeline
 from .signing import SigningIdentity, sign_packages
-from .sources import PackageSource
+from .sources import PackageSource, ReleasePackageSource
 from .srpm import SrpmResult
 from .timing import step
 from .verify import KeyDatabases, verify_packages
 
 log = logging.getLogger(__name__)
+
+_MAX_SKIPPED_RELEASES = 50
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,34 @@ def make_srpms(
             raise type(exc)(f"{name}: making the SRPM failed: {exc}") from exc
 
     return run_all(list(sources), jobs, one)
+
+
+def renumber_release_package(
+    sources: dict[str, PackageSource],
+    srpms: dict[str, SrpmResult],
+    builder: Builder,
+    layout: ReleaseLayout,
+    staging: Path,
+) -> None:
+    """The release package's Release counts the contents this OUT published; a builder that keeps every NVR
+    it built (Koji) may hold that NVR with other contents (a run from another OUT, another base URL): such a
+    Release is skipped, never reused, so that the package can be built."""
+    taken = getattr(builder, "foreign_build", None)
+    if taken is None:
+        return
+    for name, source in list(sources.items()):
+        if not isinstance(source, ReleasePackageSource):
+            continue
+        for _ in range(_MAX_SKIPPED_RELEASES):
+            other = taken(srpms[name].srpm)
+            if other is None:
+                break
+            log.info(f"{name}: the build system has {other} with other contents: taking the next Release")
+            source = sources[name] = source.next_release()
+            shutil.rmtree(staging / "srpm" / name, ignore_errors=True)
+            srpms[name] = source.make_srpm(staging / "srpm" / name, layout.macro_files, layout.sandbox)
+        else:
+            raise BuildError(f"{name}: {_MAX_SKIPPED_RELEASES} Releases of it are taken by other contents")
 
 
 def build_packages(

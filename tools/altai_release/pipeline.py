@@ -163,13 +163,14 @@ class ReleaseBuild:
         return seal
 
     def _build(self, run: RunState, todo: list[PackageEntry]) -> dict[str, PackageResult]:
-        from .packagebuild import PackageBuild, build_packages, make_srpms  # only a run that builds
+        from .packagebuild import PackageBuild, build_packages, make_srpms, renumber_release_package  # a build run's
 
         sources = {e.name: run.sources[e.name] for e in todo}
         # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core (up to 8)
         width = max(self.options.jobs, min(os.cpu_count() or 1, 8))
         srpms = make_srpms(sources, self.layout.macro_files, self.layout.sandbox, run.staging, width)
         builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current(), run.staging)
+        renumber_release_package(sources, srpms, builder, self.layout, run.staging)  # before anything is built
         build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.layout.target_rpm)
         entries = {e.name: e for e in todo}
         return build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)

@@ -21,7 +21,7 @@ from ..packages import read_nevra
 from ..sandbox_output import check_binaries
 from .base import BuildJob, BuildOutput
 from .kojihub import KojiHub, build_of_task, fault_line, fault_text, fetch_build_rpms
-from .kojireuse import check_listed, check_rebuild_srpm, ensure_tagged, reusable_build
+from .kojireuse import check_listed, check_rebuild_srpm, ensure_tagged, foreign_build, reusable_build
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,12 @@ class KojiBuilder:
         session = self.hub.session()
         for task_id in tasks:
             self.hub.cancel(session, task_id)
+
+    def foreign_build(self, srpm: Path) -> str | None:
+        """The hub's build of this SRPM's NVR from other contents, if any (Koji builds an NVR once)."""
+        if self.settings.scratch:
+            return None
+        return foreign_build(self.hub, self.hub.session(), srpm)
 
     # -- one package ---------------------------------------------------------------------------------
 
@@ -163,7 +169,8 @@ def _check_results(job: BuildJob, task_id: int, rpms: list[Path]) -> list[Path]:
 def _wait_repo(hub: KojiHub, session: Any, job: BuildJob, source: Nevra, build_tag: str) -> None:
     """Until the build tag's repository has this build, as `koji wait-repo --build NVR` waits."""
     nvr = f"{source.name}-{source.version}-{source.release}"
-    log.info(f"{job.package.name}: waiting for {nvr} in the {build_tag} repo ({', '.join(job.dependents)} need it)")
+    needs = "needs" if len(job.dependents) == 1 else "need"
+    log.info(f"{job.package.name}: waiting for {nvr} in the {build_tag} repo ({', '.join(job.dependents)} {needs} it)")
     watcher = hub.koji.util.RepoWatcher(session, build_tag, nvrs=[nvr])
     watcher.PAUSE = hub.settings.poll_interval
     watcher.TIMEOUT = hub.settings.wait_repo_minutes
@@ -198,7 +205,8 @@ def _failure(
     log = next((p for p in logs if p.name in why or p.suffix == ".fault"), None) or next(
         (p for p in logs if p.name == "build.log"), None
     )
-    tail = _tail(log.read_text(encoding="utf-8", errors="replace")) if log else ""
+    # a kept traceback's last line is already the message's
+    tail = _tail(log.read_text(encoding="utf-8", errors="replace")) if log and log.suffix != ".fault" else ""
     where = f" (log: {log})" if log else ""
     return KojiError(f"{name}: koji task {failed['id']} ({_label(failed)}) {why}{where}", [], tail)
 
@@ -213,10 +221,15 @@ def _log_prefix(task: dict[str, Any], arch_tasks: list[dict[str, Any]]) -> str:
 
 
 def _tail(log: str, lines: int = 3) -> str:
-    """The last lines of a log on one line (rpmbuild repeats its errors at its end: once is enough)."""
+    """The last lines of a log on one line (rpmbuild repeats its errors at its end: once is enough; the
+    warnings it lists after them say nothing of the failure)."""
     kept: dict[str, str] = {}
+    warnings = False
     for line in log.splitlines()[-4 * lines :]:
         text = line.strip()
-        if text and text != "RPM build errors:":
+        if text in ("RPM build warnings:", "RPM build errors:"):
+            warnings = text == "RPM build warnings:"
+        elif text and not (warnings and line[:1].isspace()):
+            warnings = False
             kept.setdefault(text.removeprefix("error: "), text)
     return " | ".join(list(kept.values())[-lines:])

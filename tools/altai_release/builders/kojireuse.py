@@ -8,10 +8,11 @@ that says what the hub has and what to do."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, KojiError
-from ..packages import read_header
+from ..packages import read_header, read_nevra
 from .base import BuildJob
 from .kojihub import KojiHub
 
@@ -61,6 +62,20 @@ def reusable_build(hub: KojiHub, session: Any, job: BuildJob, nvr: str, rebuilds
         )
     log.info(f"{name}: the hub already has {where} from this SRPM (task {existing.get('task_id')}): taking it")
     return dict(existing)
+
+
+def foreign_build(hub: KojiHub, session: Any, srpm: Path) -> str | None:
+    """The hub's build of the SRPM's NVR when it holds other contents (any state Koji does not build again);
+    None when the NVR is free, or taken by this very SRPM."""
+    nevra = read_nevra(srpm)
+    nvr = f"{nevra.name}-{nevra.version}-{nevra.release}"
+    existing = hub.call(f"look up the build {nvr}", session.getBuild, nvr)
+    if existing is None or hub.koji.BUILD_STATES[existing["state"]] in ("FAILED", "CANCELED"):
+        return None
+    rows = hub.call(f"list the SRPM of {nvr}", session.listRPMs, buildID=existing["build_id"], arches="src")
+    if rows and rows[0]["payloadhash"] == read_header(srpm)["sigmd5"].hex():
+        return None
+    return f"koji build {nvr} (id {existing['build_id']})"
 
 
 def ensure_tagged(hub: KojiHub, session: Any, build: dict[str, Any], dest_tag: str, name: str) -> int | None:

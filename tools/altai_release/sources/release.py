@@ -5,14 +5,15 @@ the layout itself by every run when the layout asks for it (`[release] release_p
 Byte-reproducible: its SOURCE_DATE_EPOCH is the newest creation time of the keys it holds, so the same base
 URL, layout and keys give the same SRPM and RPM. Its Version is the release's; its Release counts the
 contents published for that version: another base URL or key than the current release's package holds
-gives the next Release (a published NEVRA never changes, and the newer content sorts higher)."""
+gives the next Release (a published NEVRA never changes, and the newer content sorts higher). A build system
+that keeps every NVR it built (Koji) has the last word: a Release it holds with other contents is skipped."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,8 @@ class ReleasePackageSource:
     spec_text: str
     epoch_time: int  # its SOURCE_DATE_EPOCH: the newest creation time of its keys
     digest: str  # of what it holds, its Release aside: the content the manifest records
+    templates: Path = Path()
+    context: dict[str, object] = field(default_factory=dict)  # what the spec template is rendered with
 
     @property
     def name(self) -> str:
@@ -93,7 +96,14 @@ class ReleasePackageSource:
         digest = bytes_sha256(b"\0\0".join(parts))
         context["release_number"] = _release_number(entry.name, layout.version, digest, current)
         spec_text = render(layout.templates, "release-package.spec.j2", context)
-        return cls(entry, files, spec_text, created, digest)
+        return cls(entry, files, spec_text, created, digest, layout.templates, context)
+
+    def next_release(self) -> ReleasePackageSource:
+        """The same contents under the next Release: for a number the build system holds for other contents."""
+        number = self.context["release_number"]
+        assert isinstance(number, int)
+        context = {**self.context, "release_number": number + 1}
+        return replace(self, spec_text=render(self.templates, "release-package.spec.j2", context), context=context)
 
     def make_srpm(self, outdir: Path, macro_files: Sequence[Path], limits: SandboxLimits) -> SrpmResult:
         """The SRPM, made as git2srpm makes one: the spec read and `rpmbuild -bs` in one sandbox."""
