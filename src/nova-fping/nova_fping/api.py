@@ -49,14 +49,16 @@ def ok(body: dict) -> webob.Response:
     return response
 
 
-def context_from(request: webob.Request) -> Optional[fping_policy.Context]:
+def context_from(request: webob.Request, rules: fping_policy.Policy) -> Optional[fping_policy.RequestContext]:
     """The caller as the auth layer in front of us (keystonemiddleware, or the noauth filter) saw it."""
     if request.headers.get("X-Identity-Status") != "Confirmed":
         return None
-    project = request.headers.get("X-Project-Id") or request.headers.get("X-Tenant-Id")
-    if not project:
-        return None
-    return fping_policy.Context(project, request.headers.get("X-Roles", "").split(","))
+    caller = rules.context(request.environ)
+    return caller if caller.project_id else None
+
+
+def project_of(caller: fping_policy.RequestContext) -> str:
+    return caller.project_id or ""  # context_from() returns only callers with a project
 
 
 class FpingApi:
@@ -86,14 +88,14 @@ class FpingApi:
             response = fault(405, "Method %s is not allowed" % request.method)
             response.headers["Allow"] = "GET, HEAD"
             return response
-        context = context_from(request)
+        context = context_from(request, self.policy)
         if context is None:
             return fault(401, "Authentication required")
         project = match.group("project")
-        if project != context.project_id and not context.is_admin:
+        if project != project_of(context) and not context.is_admin:
             return fault(403, "Project %s does not match the caller's project" % project)
         try:
-            retry_after, reservation = self.limiter.reserve(context.project_id)
+            retry_after, reservation = self.limiter.reserve(project_of(context))
         except RateLimitUnavailable as exc:  # the shared count is unusable: no call can be counted, none made
             LOG.error("%s", exc)  # the file is the operator's to see, not the caller's
             return fault(503, "The rate limit cannot be counted right now.", retry_after=NOVA_RETRY_AFTER)
@@ -124,7 +126,7 @@ class FpingApi:
             for s in servers
         ]
 
-    def index(self, query: Dict[str, List[str]], context: fping_policy.Context, project: str) -> webob.Response:
+    def index(self, query: Dict[str, List[str]], context: fping_policy.RequestContext, project: str) -> webob.Response:
         # as Nova's os-fping: a true value asks for every project (admin only by policy); anything else,
         # all_tenants=0 included, is the caller's own project, not an error
         all_tenants = (query.get("all_tenants") or [""])[-1].strip().lower() in TRUE
@@ -143,7 +145,7 @@ class FpingApi:
             servers = [s for s in servers if s.id not in exclude]
         return ok({"servers": self._alive(servers)})
 
-    def show(self, context: fping_policy.Context, server_id: str) -> webob.Response:
+    def show(self, context: fping_policy.RequestContext, server_id: str) -> webob.Response:
         if not valid_uuid(server_id):
             return fault(400, "Invalid server id: %s" % server_id)
         server_id = server_id.lower()

@@ -12,6 +12,7 @@ flight finish, within `shutdown_timeout`).
 
 import argparse
 import json
+import logging
 import os
 import resource
 import signal
@@ -101,7 +102,7 @@ def check_open_files(conf: Any) -> None:
     """Every connection is a file descriptor: with fewer than max_connections + threads + a margin, the
     server would fail every accept with "Too many open files" instead of refusing politely. The soft limit is
     raised to what is needed (up to the hard limit); beyond that, one line says what to change."""
-    need = conf.getint("DEFAULT", "max_connections") + conf.getint("DEFAULT", "threads") + 64
+    need = conf.max_connections + conf.threads + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < need:
         raised = need if hard == resource.RLIM_INFINITY else min(need, hard)
@@ -110,7 +111,7 @@ def check_open_files(conf: Any) -> None:
             raise ServiceError(
                 "max_connections = %d needs about %d open files, and the limit is %d (ulimit -n): raise it "
                 "(LimitNOFILE, /etc/security/limits.conf) or lower max_connections"
-                % (conf.getint("DEFAULT", "max_connections"), need, raised)
+                % (conf.max_connections, need, raised)
             )
 
 
@@ -119,25 +120,39 @@ def make_server(app: Any, listen: Tuple[str, int], conf: Any) -> Any:
         app,
         host=listen[0],
         port=listen[1],
-        threads=conf.getint("DEFAULT", "threads"),
-        backlog=conf.getint("DEFAULT", "backlog"),
-        channel_timeout=conf.getint("DEFAULT", "client_timeout"),
-        cleanup_interval=max(1, conf.getint("DEFAULT", "client_timeout") // 2),
-        connection_limit=conf.getint("DEFAULT", "max_connections"),
-        max_request_header_size=conf.getint("DEFAULT", "max_header_size"),
-        max_request_body_size=conf.getint("DEFAULT", "max_body_size"),
+        threads=conf.threads,
+        backlog=conf.backlog,
+        channel_timeout=conf.client_timeout,
+        cleanup_interval=max(1, conf.client_timeout // 2),
+        connection_limit=conf.max_connections,
+        max_request_header_size=conf.max_header_size,
+        max_request_body_size=conf.max_body_size,
         ident="nova-fping",
         expose_tracebacks=False,
     )
-    server.channel_class = type(
-        "Channel", (_Channel,), {"request_seconds": float(conf.getint("DEFAULT", "client_timeout"))}
-    )
+    server.channel_class = type("Channel", (_Channel,), {"request_seconds": float(conf.client_timeout)})
     return server
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="nova-fping-api", description="Serve the os-fping API.")
-    parser.add_argument("--config", help="configuration file (INI)")
+    parser.add_argument(
+        "--config-file",
+        "--config",
+        dest="config_files",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="configuration file (INI); repeatable, later ones win (--config: the same)",
+    )
+    parser.add_argument(
+        "--config-dir",
+        dest="config_dirs",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory whose *.conf files are read after --config-file, in name order",
+    )
     parser.add_argument("--inventory", help="static JSON inventory of servers (instead of Nova)")
     parser.add_argument("--listen", type=_listen, help="HOST:PORT (default from the config, 127.0.0.1:8775)")
     parser.add_argument(
@@ -149,26 +164,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--log-file", help="with --daemonize: where its output goes (default: nowhere)")
     args = parser.parse_args(argv)
     # --daemonize changes to / before serving: a relative path would then name another file
-    for name in ("config", "inventory", "fping", "pidfile", "log_file"):
+    for name in ("inventory", "fping", "pidfile", "log_file"):
         value = getattr(args, name)
         if value and (name != "fping" or os.sep in value):
             setattr(args, name, os.path.abspath(value))
+    args.config_files = [os.path.abspath(p) for p in args.config_files]
+    args.config_dirs = [os.path.abspath(p) for p in args.config_dirs]
+    logging.basicConfig(format="nova-fping-api: %(levelname)s: %(message)s", level=logging.INFO)
     try:
-        conf = config.load(args.config)
+        conf = config.load(args.config_files, args.config_dirs)
         config.apply_overrides(conf, args.fping, args.inventory)
-        if args.noauth or not args.config:
+        configured = args.config_files or args.config_dirs
+        if args.noauth or not configured:
             if not args.noauth:
-                raise config.ConfigError("without --config, only the development mode runs: add --noauth")
+                raise config.ConfigError("without --config-file, only the development mode runs: add --noauth")
             app: Any = NoAuthMiddleware(config.build_app(conf))
         else:
             from paste.deploy import loadapp
 
-            app = loadapp(
-                "config:" + conf.get("DEFAULT", "paste_config"),
-                name=conf.get("DEFAULT", "pipeline"),
-                global_conf={"config": args.config, "fping_path": args.fping, "inventory_file": args.inventory},
-            )
-        listen = args.listen or _listen(conf.get("DEFAULT", "listen"))
+            paste_conf = config.to_paste(args.config_files, args.config_dirs)
+            paste_conf.update({"fping_path": args.fping, "inventory_file": args.inventory})
+            app = loadapp("config:" + conf.paste_config, name=conf.pipeline, global_conf=paste_conf)
+        listen = args.listen or _listen(conf.listen)
         check_not_running(args.pidfile)
         check_open_files(conf)
         if args.daemonize:
@@ -202,7 +219,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         pass
     finally:
         server.close()  # no new connection; the requests in flight finish, up to shutdown_timeout
-        server.task_dispatcher.shutdown(cancel_pending=False, timeout=conf.getint("DEFAULT", "shutdown_timeout"))
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=conf.shutdown_timeout)
     return 0
 
 

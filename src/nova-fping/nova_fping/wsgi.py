@@ -12,7 +12,7 @@ from nova_fping import config
 
 
 def app_factory(global_conf: dict, **local_conf: str):
-    conf = config.load(local_conf.get("config") or global_conf.get("config"))
+    conf = config.from_paste(local_conf if local_conf.get("config") else global_conf)
     config.apply_overrides(conf, global_conf.get("fping_path"), global_conf.get("inventory_file"))
     return config.build_app(conf)
 
@@ -31,11 +31,9 @@ class _DeferredApplication:
             from paste.deploy import loadapp
 
             path = os.environ.get("NOVA_FPING_CONFIG", "/etc/nova-fping/nova-fping.conf")
-            conf = config.load(path)
+            conf = config.load([path])
             self._app = loadapp(
-                "config:" + conf.get("DEFAULT", "paste_config"),
-                name=conf.get("DEFAULT", "pipeline"),
-                global_conf={"config": path},
+                "config:" + conf.paste_config, name=conf.pipeline, global_conf=config.to_paste([path], [])
             )
         return self._app(environ, start_response)
 

@@ -98,6 +98,22 @@ def test_policy_file_overrides(instances, start_api, tmp_path):
     assert api.get("/v2/p1/os-fping?all_tenants=1", roles="admin")[0] == 403
 
 
+def test_context_is_admin_override_decides_who_is_admin_everywhere(instances, start_api, tmp_path):
+    # an operator makes `cloud-admin` the admin role: another project's URL, all_tenants and another
+    # project's server follow it, and the role named admin is no longer special
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"context_is_admin": "role:cloud-admin"\n')
+    host = instances()
+    api = start_api(
+        [{"id": A, "project_id": "p2", "addresses": host.addresses}], conf_text="[policy]\nfile = %s\n" % policy
+    )
+    assert api.get("/v2/p2/os-fping", project="p1", roles="cloud-admin")[0] == 200
+    assert by_id(api.get("/v2/p1/os-fping?all_tenants=1", roles="cloud-admin")[1]) == {A: ("p2", True)}
+    assert api.get("/v2/p1/os-fping/" + A, roles="cloud-admin")[0] == 200
+    assert api.get("/v2/p2/os-fping", project="p1", roles="admin")[0] == 403
+    assert api.get("/v2/p1/os-fping?all_tenants=1", roles="admin")[0] == 403
+
+
 def test_errors_404_400_401(tenants):
     api = tenants
     status, body, _ = api.get("/v2/p1/os-fping/" + str(uuid.uuid4()))

@@ -1,0 +1,187 @@
+"""nova-fping's options, with oslo.config as every OpenStack service has them: typed, bounded, documented,
+listed for `oslo-config-generator --namespace nova_fping` (the `oslo.config.opts` entry point), read from
+--config-file and --config-dir. An option the file sets that nova-fping does not know is a warning, not
+silence (a typo would otherwise leave the default in force)."""
+
+import configparser
+import glob
+import logging
+import os
+from typing import List, Sequence, Tuple
+
+from oslo_config import cfg
+
+LOG = logging.getLogger("nova-fping")
+
+DEFAULT_OPTS = [
+    cfg.StrOpt("listen", default="127.0.0.1:8775", help="HOST:PORT where nova-fping-api listens."),
+    cfg.StrOpt("paste_config", default="/etc/nova-fping/api-paste.ini", help="The paste pipelines file."),
+    cfg.StrOpt(
+        "pipeline",
+        default="main",
+        help='The pipeline of paste_config to serve: "main" (keystone auth_token in front of the API) or '
+        '"noauth" (development only).',
+    ),
+    cfg.IntOpt(
+        "threads",
+        default=96,
+        min=1,
+        help="Worker threads of the WSGI server (waitress). Must exceed [fping] max_concurrent + max_waiting, "
+        "so that a request beyond them is refused at once instead of waiting in the server's queue.",
+    ),
+    cfg.IntOpt("backlog", default=128, min=1, help="Listen backlog of the server socket."),
+    cfg.IntOpt(
+        "client_timeout",
+        default=10,
+        min=1,
+        help="Seconds before an inactive client is dropped, and that a whole request may take to arrive.",
+    ),
+    cfg.IntOpt("max_connections", default=1000, min=1, help="Open client connections at most."),
+    cfg.IntOpt("shutdown_timeout", default=30, min=0, help="Seconds that requests in flight get on SIGTERM."),
+    cfg.IntOpt("max_header_size", default=16384, min=1024, help="Bytes of request line and headers at most."),
+    cfg.IntOpt("max_body_size", default=65536, min=0, help="Bytes of request body at most."),
+]
+
+FPING_OPTS = [
+    cfg.StrOpt("path", default="/usr/bin/fping", help="The fping program."),
+    cfg.IntOpt(
+        "timeout_ms",
+        default=500,
+        min=1,
+        help="Per-address timeout (ms). fping sends one ping every 10 ms across the addresses, so a request "
+        "for N addresses that are all dead takes about (retries + 1) * (timeout + N * 10 ms).",
+    ),
+    cfg.IntOpt("retries", default=1, min=0, help="Retries per address (no back-off)."),
+    cfg.IntOpt("max_concurrent", default=4, min=1, help="fping processes at once (fping loads the API node)."),
+    cfg.IntOpt("max_waiting", default=64, min=0, help="Requests waiting for an fping (beyond: 503, Retry-After)."),
+    cfg.FloatOpt(
+        "request_timeout",
+        default=60.0,
+        min=1.0,
+        help="Seconds a request may take in all, the Nova listing and the wait included (beyond: 503).",
+    ),
+]
+
+RATE_LIMIT_OPTS = [
+    cfg.IntOpt(
+        "calls",
+        default=12,
+        min=0,
+        help="os-fping calls per project per period; a refused call is free. 0: no limit.",
+    ),
+    cfg.FloatOpt("period", default=3600.0, min=1.0, help="The period of the rate limit (seconds)."),
+    cfg.StrOpt(
+        "state_file",
+        default="",
+        help="Empty: counted in the process. Under mod_wsgi or uWSGI with several worker processes, a file "
+        "they share, e.g. /var/lib/nova-fping/ratelimit.sqlite.",
+    ),
+]
+
+POLICY_OPTS: List[cfg.Opt] = [cfg.StrOpt("file", default="", help="Rules that override the defaults of the os-fping policy.")]
+
+INVENTORY_OPTS: List[cfg.Opt] = [
+    cfg.StrOpt(
+        "source",
+        default="nova",
+        choices=["nova", "static"],
+        help="nova: servers from Nova's API; static: from a JSON file (development).",
+    ),
+    cfg.StrOpt("file", default="", help="The JSON inventory of source = static."),
+]
+
+NOVA_OPTS = [
+    cfg.StrOpt("auth_url", default="", help="Keystone's URL."),
+    cfg.StrOpt("username", default="", help="The service user that lists servers."),
+    cfg.StrOpt("password", default="", secret=True, help="Its password."),
+    cfg.StrOpt("project_name", default="", help="Its project."),
+    cfg.StrOpt("user_domain_name", default="Default", help="The user's domain."),
+    cfg.StrOpt("project_domain_name", default="Default", help="The project's domain."),
+    cfg.StrOpt("endpoint_override", default="", help="Nova's URL, instead of the catalog's."),
+    cfg.StrOpt("cafile", default="", help="CA bundle for keystone and Nova (empty: the system's)."),
+    cfg.FloatOpt("timeout", default=10.0, min=0.1, help="Seconds for each call to keystone or Nova."),
+    cfg.IntOpt(
+        "max_pages",
+        default=100,
+        min=1,
+        help="Pages of 1,000 servers one listing may read: a looping Nova is a 503, not a request held for ever.",
+    ),
+]
+
+GROUPS: List[Tuple[str, List[cfg.Opt]]] = [
+    ("DEFAULT", DEFAULT_OPTS),
+    ("fping", FPING_OPTS),
+    ("rate_limit", RATE_LIMIT_OPTS),
+    ("policy", POLICY_OPTS),
+    ("inventory", INVENTORY_OPTS),
+    ("nova", NOVA_OPTS),
+]
+
+
+def list_opts() -> List[Tuple[str, List[cfg.Opt]]]:
+    """For oslo-config-generator (the `oslo.config.opts` entry point)."""
+    return [(group, list(opts)) for group, opts in GROUPS]
+
+
+class ConfigError(Exception):
+    pass
+
+
+def load(config_files: Sequence[str] = (), config_dirs: Sequence[str] = ()) -> cfg.ConfigOpts:
+    """The options of `config_files` and then the `*.conf` of each of `config_dirs` (later ones win), every
+    value checked against its type and bounds now: a bad one is one error naming it, not a failure later."""
+    conf = cfg.ConfigOpts()
+    for group, opts in GROUPS:
+        conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    for path in config_files:
+        if not os.path.isfile(path):
+            raise ConfigError("%s: no such configuration file" % path)
+    for path in config_dirs:
+        if not os.path.isdir(path):
+            raise ConfigError("%s: no such configuration directory" % path)
+    try:
+        conf(
+            [],
+            project="nova-fping",
+            default_config_files=list(config_files),
+            default_config_dirs=list(config_dirs),
+            use_env=False,
+        )
+    except (cfg.Error, ValueError) as exc:
+        raise ConfigError(str(exc).strip() or repr(exc)) from exc
+    for group, opts in GROUPS:
+        section = conf if group == "DEFAULT" else conf[group]
+        for opt in opts:
+            try:
+                getattr(section, opt.dest)
+            except (cfg.Error, ValueError) as exc:
+                why = str(exc).rpartition("is not valid: ")[2] or str(exc)
+                raise ConfigError("[%s] %s: %s" % (group, opt.dest, why.strip())) from exc
+    for warning in unknown_options(files_of(config_files, config_dirs)):
+        LOG.warning("%s", warning)
+    return conf
+
+
+def files_of(config_files: Sequence[str], config_dirs: Sequence[str]) -> List[str]:
+    return list(config_files) + [f for d in config_dirs for f in sorted(glob.glob(os.path.join(d, "*.conf")))]
+
+
+def unknown_options(paths: Sequence[str]) -> List[str]:
+    """Sections and keys of the files that nova-fping does not read."""
+    known = {group: {opt.dest for opt in opts} for group, opts in GROUPS}
+    found = []
+    for path in paths:
+        parser = configparser.RawConfigParser(default_section="\0none")
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error:
+            continue  # oslo.config has said what is wrong with the file
+        for section in parser.sections():
+            if section not in known:
+                found.append("%s: [%s] is not a section nova-fping reads: ignored" % (path, section))
+                continue
+            for key in parser.options(section):
+                if key not in known[section]:
+                    found.append("%s: [%s] %s is not an option nova-fping knows: ignored" % (path, section, key))
+    return found
