@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import socketserver, sys
 from wsgiref import simple_server
 from nova_fping import config
 from nova_fping.wsgi import NoAuthMiddleware
-conf = config.load(sys.argv[1])
+conf = config.load([sys.argv[1]])
 config.apply_overrides(conf, None, sys.argv[2])
 class Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
@@ -105,6 +106,65 @@ def burst(url: str) -> dict[str, float]:
             "p50": pick(0.50), "p99": pick(0.99), "wall": wall, "per_s": answered / wall}  # fmt: skip
 
 
+def slowloris_beside_clients(url: str, port: int, attackers: int = 1000, clients: int = 20) -> dict[str, float]:
+    """`attackers` connections from 127.0.0.2 that send a header line every 4 s, then `clients` real calls
+    from 127.0.0.1 at once: how long the real ones take."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    slow: list[socket.socket] = []
+    for _ in range(attackers):
+        conn = socket.socket()
+        conn.bind(("127.0.0.2", 0))
+        conn.settimeout(10)
+        try:
+            conn.connect(("127.0.0.1", port))
+            conn.sendall(b"GET /v2/p0/os-fping HTTP/1.1\r\nHost: x\r\n")
+        except OSError:
+            conn.close()
+            continue
+        slow.append(conn)
+    stop = threading.Event()
+
+    def dribble() -> None:
+        n = 0
+        while not stop.wait(4.0):
+            n += 1
+            for conn in slow:
+                try:
+                    conn.sendall(b"X-Slow-%d: y\r\n" % n)
+                except OSError:
+                    pass
+
+    talker = threading.Thread(target=dribble, daemon=True)
+    talker.start()
+    times: list[float] = []
+    ok: list[bool] = []
+
+    def call(i: int) -> None:
+        request = urllib.request.Request(f"{url}/v2/p{i}/os-fping", headers={"X-Project-Id": f"p{i}"})
+        began = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                ok.append(response.status == 200)
+        except OSError:
+            ok.append(False)
+        times.append(time.monotonic() - began)
+
+    try:
+        time.sleep(1.0)
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        stop.set()
+        talker.join()
+        for conn in slow:
+            conn.close()
+    return {"ok": sum(ok), "clients": clients, "max": max(times), "p50": sorted(times)[len(times) // 2]}
+
+
 def main() -> list[tuple[str, dict[str, float]]]:
     if os.geteuid() != 0:
         raise SystemExit("bench load: needs root (network namespaces)")
@@ -123,6 +183,18 @@ def main() -> list[tuple[str, dict[str, float]]]:
             rows.append((label, r))
             print(f"{label:>26} {r['answered']:>9} {r['ok']:>5} {r['busy']:>5} {r['errors']:>7} "
                   f"{r['p50']:>7.2f}s {r['p99']:>7.2f}s {r['per_s']:>8.1f}")  # fmt: skip
+        print("\n1,000 slowloris connections from one address beside 20 real clients (shipped limits)")
+        print(f"{'server':>26} {'answered 200':>13} {'p50':>8} {'slowest':>8}")
+        for kind, label in (("waitress", "nova-fping-api (waitress)"), ("wsgiref", "wsgiref, same app")):
+            with tempfile.TemporaryDirectory() as tmp:
+                proc, url = start(kind, Path(tmp), addresses)
+                try:
+                    s = slowloris_beside_clients(url, int(url.rsplit(":", 1)[1]))
+                finally:
+                    proc.terminate()
+                    proc.wait()
+            rows.append((f"{label}, slowloris", s))
+            print(f"{label:>26} {s['ok']:>6} of {s['clients']:<4} {s['p50']:>7.2f}s {s['max']:>7.2f}s")
     return rows
 
 

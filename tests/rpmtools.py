@@ -169,6 +169,7 @@ BASE_OS_REQUIRES = (
     "python3-webob",
     "python3-oslo-policy",
     "python3-oslo-config",
+    "python3-oslo-context",
     "python3-paste-deploy",
     "python3-keystonemiddleware",
     "python3-keystoneauth1",

@@ -18,8 +18,9 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import time
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import waitress
 from waitress.channel import HTTPChannel
@@ -72,7 +73,23 @@ class _Channel(HTTPChannel):
     error_task_class = _JsonErrorTask
     parser_class = _StrictParser
     request_seconds = 10.0  # the configuration's client_timeout
+    per_address = 0  # the configuration's max_connections_per_address (0: no bound)
     _started = 0.0
+    _address: Optional[str] = None
+
+    def __init__(self, server: Any, sock: socket.socket, addr: Any, adj: Any, map: Any = None) -> None:
+        address = str(addr[0]) if isinstance(addr, tuple) else str(addr)
+        if self.per_address and not _ADDRESSES.take(address, self.per_address):
+            _refuse(sock)  # never joins the event loop: the server drops this object
+            return
+        self._address = address
+        super().__init__(server, sock, addr, adj, map)
+
+    def del_channel(self, map: Any = None) -> None:
+        if self._address is not None:
+            _ADDRESSES.give_back(self._address)
+            self._address = None
+        super().del_channel(map)
 
     def received(self, data: bytes) -> bool:
         now = time.monotonic()
@@ -82,6 +99,50 @@ class _Channel(HTTPChannel):
             self.will_close = True  # the request took longer than a whole request may: the connection goes
             return False
         return bool(super().received(data))
+
+
+class _AddressCount:
+    """Open connections per client address (the event loop accepts and closes; a lock all the same)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open: Dict[str, int] = {}
+
+    def take(self, address: str, bound: int) -> bool:
+        with self.lock:
+            if self.open.get(address, 0) >= bound:
+                return False
+            self.open[address] = self.open.get(address, 0) + 1
+            return True
+
+    def give_back(self, address: str) -> None:
+        with self.lock:
+            left = self.open.get(address, 1) - 1
+            if left > 0:
+                self.open[address] = left
+            else:
+                self.open.pop(address, None)
+
+
+_ADDRESSES = _AddressCount()
+_REFUSAL = json.dumps(
+    {"serviceUnavailable": {"code": 503, "message": "Too many connections from this address.", "retryAfter": "5"}}
+).encode("utf-8")
+
+
+def _refuse(sock: socket.socket) -> None:
+    """One short 503 (it fits any socket buffer: no wait) and the connection closed."""
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=UTF-8\r\n"
+        "Retry-After: 5\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(_REFUSAL)
+    )
+    try:
+        sock.setblocking(False)
+        sock.send(head.encode("ascii") + _REFUSAL)
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 def _listen(value: str) -> Tuple[str, int]:
@@ -130,7 +191,11 @@ def make_server(app: Any, listen: Tuple[str, int], conf: Any) -> Any:
         ident="nova-fping",
         expose_tracebacks=False,
     )
-    server.channel_class = type("Channel", (_Channel,), {"request_seconds": float(conf.client_timeout)})
+    server.channel_class = type(
+        "Channel",
+        (_Channel,),
+        {"request_seconds": float(conf.client_timeout), "per_address": conf.max_connections_per_address},
+    )
     return server
 
 

@@ -3,6 +3,7 @@ namespace instances; every load stays on 127.0.0.1 and the test's own namespaces
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import List
 
 from nova_fping_testing import Api, free_port
 
@@ -393,3 +395,64 @@ def test_a_stale_pid_file_naming_another_program_does_not_block_the_start(tmp_pa
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_thousand_slowloris_connections_from_one_host_leave_other_clients_served(start_api, instances):
+    """The shipped limits (max_connections 1000, 100 per address, client_timeout 10): 1,000 connections from
+    one address that keep sending a header line every 4 s, and 20 clients from another address beside them.
+    Without a per-address bound the 1,000 take every connection and the 20 wait for the request deadline."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    up = instances()
+    api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}], conf_text="[rate_limit]\ncalls = 0\n")
+    slow: List[socket.socket] = []
+    for _ in range(1000):
+        conn = socket.socket()
+        conn.bind(("127.0.0.2", 0))
+        conn.settimeout(10)
+        conn.connect(("127.0.0.1", api.port))
+        conn.sendall(b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\n")
+        slow.append(conn)
+    stop = threading.Event()
+
+    def dribble() -> None:
+        n = 0
+        while not stop.wait(4.0):
+            n += 1
+            for conn in slow:
+                try:
+                    conn.sendall(b"X-Slow-%d: y\r\n" % n)
+                except OSError:
+                    pass
+
+    talker = threading.Thread(target=dribble, daemon=True)
+    talker.start()
+    times: List[float] = []
+    statuses: List[int] = []
+
+    def client() -> None:
+        began = time.monotonic()
+        statuses.append(api.get("/v2/p1/os-fping")[0])
+        times.append(time.monotonic() - began)
+
+    try:
+        time.sleep(1.0)
+        clients = [threading.Thread(target=client) for _ in range(20)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join()
+        assert statuses == [200] * 20 and max(times) < 3.0, (statuses, max(times))
+        refused = 0
+        for conn in slow:
+            conn.settimeout(0.5)
+            try:
+                refused += conn.recv(200).startswith(b"HTTP/1.1 503")
+            except socket.timeout:
+                pass
+        assert refused == 900  # each beyond the 100 of its address: a 503 at once
+    finally:
+        stop.set()
+        talker.join()
+        for conn in slow:
+            conn.close()

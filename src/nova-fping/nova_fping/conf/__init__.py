@@ -37,6 +37,14 @@ DEFAULT_OPTS = [
         help="Seconds before an inactive client is dropped, and that a whole request may take to arrive.",
     ),
     cfg.IntOpt("max_connections", default=1000, min=1, help="Open client connections at most."),
+    cfg.IntOpt(
+        "max_connections_per_address",
+        default=100,
+        min=0,
+        help="Open connections from one client address at most; beyond, a connection is answered 503 and "
+        "closed at once, so that one host's slow or idle connections cannot take every connection. 0: no "
+        "bound (behind a proxy or load balancer, where every connection comes from its address).",
+    ),
     cfg.IntOpt("shutdown_timeout", default=30, min=0, help="Seconds that requests in flight get on SIGTERM."),
     cfg.IntOpt("max_header_size", default=16384, min=1024, help="Bytes of request line and headers at most."),
     cfg.IntOpt("max_body_size", default=65536, min=0, help="Bytes of request body at most."),
@@ -78,7 +86,9 @@ RATE_LIMIT_OPTS = [
     ),
 ]
 
-POLICY_OPTS: List[cfg.Opt] = [cfg.StrOpt("file", default="", help="Rules that override the defaults of the os-fping policy.")]
+POLICY_OPTS: List[cfg.Opt] = [
+    cfg.StrOpt("file", default="", help="Rules that override the defaults of the os-fping policy."),
+]
 
 INVENTORY_OPTS: List[cfg.Opt] = [
     cfg.StrOpt(
