@@ -28,7 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         daemon = Daemon(args.config)
         if not args.once:
-            start_service(args.daemonize, args.pidfile, args.log_file)()
+            start_service(args.daemonize, args.pidfile, args.log_file).ready()
     except (ConfigError, ServiceError, OSError, ValueError) as exc:
         sys.stderr.write("error: %s\n" % exc)
         return 1

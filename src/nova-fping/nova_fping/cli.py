@@ -145,6 +145,11 @@ def _refuse(sock: socket.socket) -> None:
         sock.close()
 
 
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "%s: %s" % (type(exc).__name__, " ".join(lines)[:300]) if lines else type(exc).__name__
+
+
 def _listen(value: str) -> Tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
@@ -249,7 +254,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             paste_conf = config.to_paste(args.config_files, args.config_dirs)
             paste_conf.update({"fping_path": args.fping, "inventory_file": args.inventory})
-            app = loadapp("config:" + conf.paste_config, name=conf.pipeline, global_conf=paste_conf)
+            try:
+                app = loadapp("config:" + conf.paste_config, name=conf.pipeline, global_conf=paste_conf)
+            except config.ConfigError:
+                raise
+            except Exception as exc:  # whatever a filter's factory raises: the operator's file to fix
+                raise config.ConfigError(
+                    "%s, pipeline %s: %s" % (conf.paste_config, conf.pipeline, _one_line(exc))
+                ) from exc
         listen = args.listen or _listen(conf.listen)
         check_not_running(args.pidfile)
         check_open_files(conf)
@@ -260,10 +272,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (config.ConfigError, ServiceError, OSError, LookupError, ValueError) as exc:
         sys.stderr.write("error: %s\n" % exc)
         return 1
-    ready = start_service(args.daemonize, args.pidfile, args.log_file)
-    if args.daemonize:
-        server = make_server(app, listen, conf)
-    ready()
+    try:
+        startup = start_service(args.daemonize, args.pidfile, args.log_file)
+    except (ServiceError, OSError) as exc:
+        sys.stderr.write("error: %s\n" % exc)
+        return 1
+    try:
+        if args.daemonize:
+            server = make_server(app, listen, conf)
+    except (OSError, ValueError) as exc:
+        startup.fail(str(exc))  # the original process, still at the terminal, prints it
+        return 1
+    try:
+        startup.ready()
+    except ServiceError as exc:
+        sys.stderr.write("error: %s\n" % exc)
+        return 1
     host, port = listen
     sys.stderr.write("nova-fping-api listening on %s:%d\n" % (str(host), port))
     sys.stderr.flush()

@@ -1,7 +1,7 @@
 """What nova-fping's configuration (nova_fping.conf) builds: the inventory, the prober, policy, limiter."""
 
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from nova_fping.conf import ConfigError, load
 from nova_fping.fping import FpingGate, FpingProber
@@ -21,9 +21,10 @@ def apply_overrides(conf: Any, fping: Optional[str], inventory: Optional[str]) -
         conf.set_override("path", fping, group="fping")
 
 
-def to_paste(config_files: Sequence[str], config_dirs: Sequence[str]) -> dict:
+def to_paste(config_files: Sequence[str], config_dirs: Sequence[str]) -> Dict[str, Optional[str]]:
     """The configuration's files as paste's global_conf carries them to app_factory (strings only)."""
-    return {"config": os.pathsep.join(config_files), "config_dir": os.pathsep.join(config_dirs)}
+    # None, not "": keystonemiddleware, which sees paste's global_conf too, says nothing of a None
+    return {"config": os.pathsep.join(config_files), "config_dir": os.pathsep.join(config_dirs) or None}
 
 
 def from_paste(conf: dict) -> Any:

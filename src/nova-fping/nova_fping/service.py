@@ -5,7 +5,7 @@ systemd needs none of it (Type=simple, the journal); EL6's init scripts do."""
 import atexit
 import os
 import sys
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 
 class ServiceError(Exception):
@@ -81,9 +81,38 @@ def check_not_running(pidfile: Optional[str]) -> None:
             raise ServiceError("already running (pid %d, %s)" % (pid, pidfile))
 
 
-def daemonize(pidfile: Optional[str], log_file: Optional[str]) -> Callable[[], None]:
-    """Detach. Returns `ready()`, which the daemon calls once it serves: it writes the pid file, and only
-    then does the original process exit 0, so an init script's `start` returns a service that answers."""
+class Startup:
+    """The start of the service as its caller waits for it: `ready()` once it serves (the pid file is written
+    then), or `fail(message)`, which a detached service's original process prints as its one error line."""
+
+    def __init__(self, pidfile: Optional[str], report_fd: Optional[int] = None) -> None:
+        self.pidfile = pidfile
+        self.report_fd = report_fd
+
+    def ready(self) -> None:
+        if self.pidfile:
+            try:
+                write_pidfile(self.pidfile)
+            except OSError as exc:
+                self.fail("cannot write the pid file: %s" % exc)
+                raise ServiceError("cannot write the pid file: %s" % exc) from exc
+        self._report(b"1")
+
+    def fail(self, message: str) -> None:
+        self._report(b"0" + message.encode("utf-8", "replace"))
+
+    def _report(self, data: bytes) -> None:
+        if self.report_fd is not None:
+            try:
+                os.write(self.report_fd, data)
+            finally:
+                os.close(self.report_fd)
+                self.report_fd = None
+
+
+def daemonize(pidfile: Optional[str], log_file: Optional[str]) -> Startup:
+    """Detach. The original process exits 0 only once the daemon serves (its pid file written), so an init
+    script's `start` returns a service that answers; else it prints the daemon's error line and exits 1."""
     if log_file:
         os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
         log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
@@ -94,8 +123,18 @@ def daemonize(pidfile: Optional[str], log_file: Optional[str]) -> Callable[[], N
     sys.stderr.flush()
     if os.fork() > 0:
         os.close(ready_w)
-        ok = os.read(ready_r, 1) == b"1"
-        os._exit(0 if ok else 1)
+        report = b""
+        while True:
+            chunk = os.read(ready_r, 4096)
+            if not chunk:
+                break
+            report += chunk
+        if report[:1] == b"1":
+            os._exit(0)
+        why = report[1:].decode("utf-8", "replace") or "the service exited before it served (see its log)"
+        sys.stderr.write("error: %s\n" % why)
+        sys.stderr.flush()
+        os._exit(1)
     os.close(ready_r)
     os.setsid()
     if os.fork() > 0:
@@ -108,25 +147,12 @@ def daemonize(pidfile: Optional[str], log_file: Optional[str]) -> Callable[[], N
     os.dup2(log_fd, 2)
     os.close(null_fd)
     os.close(log_fd)
-
-    def ready() -> None:
-        if pidfile:
-            write_pidfile(pidfile)
-        os.write(ready_w, b"1")
-        os.close(ready_w)
-
-    return ready
+    return Startup(pidfile, ready_w)
 
 
-def start_service(daemon: bool, pidfile: Optional[str], log_file: Optional[str]) -> Callable[[], None]:
-    """What the service's command line asked for: detach, or stay in front with an optional pid file.
-    Returns `ready()`, to call once the service serves."""
+def start_service(daemon: bool, pidfile: Optional[str], log_file: Optional[str]) -> Startup:
+    """What the service's command line asked for: detach, or stay in front with an optional pid file."""
     check_not_running(pidfile)
     if daemon:
         return daemonize(pidfile, log_file)
-
-    def ready() -> None:
-        if pidfile:
-            write_pidfile(pidfile)
-
-    return ready
+    return Startup(pidfile)
