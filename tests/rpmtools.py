@@ -170,6 +170,7 @@ BASE_OS_REQUIRES = (
     "python3-oslo-policy",
     "python3-oslo-config",
     "python3-oslo-context",
+    "python3-oslo-log",
     "python3-paste-deploy",
     "python3-keystonemiddleware",
     "python3-keystoneauth1",

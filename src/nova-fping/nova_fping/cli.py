@@ -23,13 +23,14 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import waitress
+from oslo_log import log as oslo_logging
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask
 
 from nova_fping import config
 from nova_fping.service import ServiceError, check_not_running, start_service
-from nova_fping.wsgi import NoAuthMiddleware
+from nova_fping.wsgi import NoAuthMiddleware, RequestLog
 
 _FAULT_KEYS = {400: "badRequest", 408: "badRequest", 413: "overLimit", 414: "badRequest", 431: "badRequest",
                500: "computeFault", 503: "serviceUnavailable"}  # fmt: skip
@@ -244,11 +245,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         conf = config.load(args.config_files, args.config_dirs)
         config.apply_overrides(conf, args.fping, args.inventory)
+        oslo_logging.setup(conf, "nova-fping")  # [DEFAULT] log_file, debug, use_syslog, ... as OpenStack's
         configured = args.config_files or args.config_dirs
         if args.noauth or not configured:
             if not args.noauth:
                 raise config.ConfigError("without --config-file, only the development mode runs: add --noauth")
-            app: Any = NoAuthMiddleware(config.build_app(conf))
+            app: Any = RequestLog(NoAuthMiddleware(config.build_app(conf)))
         else:
             from paste.deploy import loadapp
 

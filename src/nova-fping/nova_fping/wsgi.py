@@ -5,10 +5,17 @@ X-Identity-Status, X-Project-Id and X-Roles, discarding what the client sent. De
 the noauth filter takes the project from X-Project-Id and the roles from X-Roles as the client sent
 them, like Nova's noauth mode did. The app trusts only requests that one of them confirmed."""
 
+import logging
 import os
+import time
+import uuid
 from typing import Any
 
+from oslo_context import context
+
 from nova_fping import config
+
+LOG = logging.getLogger("nova-fping.requests")
 
 
 def app_factory(global_conf: dict, **local_conf: str):
@@ -32,6 +39,9 @@ class _DeferredApplication:
 
             path = os.environ.get("NOVA_FPING_CONFIG", "/etc/nova-fping/nova-fping.conf")
             conf = config.load([path])
+            from oslo_log import log as oslo_logging
+
+            oslo_logging.setup(conf, "nova-fping")
             self._app = loadapp(
                 "config:" + conf.paste_config, name=conf.pipeline, global_conf=config.to_paste([path], [])
             )
@@ -84,6 +94,46 @@ class FaultWrapper:
             body.close()
         message = seen["status"].split(" ", 1)[1] if " " in seen["status"] else "Error"
         return fault(code, message, retry_after=NOVA_RETRY_AFTER if code == 503 else None)(environ, start_response)
+
+
+class RequestLog:
+    """Outermost, as Nova's request log and oslo.middleware's request id: every request gets an id
+    (`x-openstack-request-id`, and oslo.context's request_id inside, which oslo.log prints with every line
+    of the request), and one log line when answered: method, path, status, length and seconds."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        request_id = "req-" + str(uuid.uuid4())
+        environ["openstack.request_id"] = request_id
+        # this thread's current context (what oslo.log prints) is this request's from now on, not the one
+        # of the thread's last request; the API's own, once it knows the caller, keeps the same id
+        context.RequestContext(request_id=request_id, overwrite=True)
+        began = time.monotonic()
+        seen: dict = {}
+
+        def starting(status: str, headers: list, exc_info: Any = None) -> Any:
+            headers = list(headers) + [("x-openstack-request-id", request_id)]
+            seen["status"], seen["headers"] = status, headers
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        try:
+            return self.app(environ, starting)
+        finally:
+            length = dict((k.lower(), v) for k, v in seen.get("headers", [])).get("content-length", "-")
+            LOG.info(
+                '"%s %s" status: %s len: %s time: %.3f',
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""),
+                seen.get("status", "-").split(" ")[0],
+                length,
+                time.monotonic() - began,
+            )
+
+
+def requestlog_filter_factory(global_conf: dict, **local_conf: str):
+    return RequestLog
 
 
 def faultwrap_filter_factory(global_conf: dict, **local_conf: str):

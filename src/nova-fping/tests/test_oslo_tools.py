@@ -80,3 +80,18 @@ def test_a_bad_value_is_one_line_naming_it(tmp_path, text, line):
     errors = [x for x in run.stderr.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(line), run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_every_request_has_an_id_and_a_log_line_in_the_log_file(start_api, tmp_path):
+    log_file = tmp_path / "nova-fping-api.log"
+    api = start_api([], conf_text="[DEFAULT]\nlog_file = %s\n" % log_file)
+    status, _, headers = api.get("/v2/p1/os-fping")
+    anonymous = api.get("/v2/p1/os-fping", project="")
+    assert status == 200 and anonymous[0] == 401
+    first, second = headers["X-Openstack-Request-Id"], anonymous[2]["X-Openstack-Request-Id"]
+    assert first.startswith("req-") and first != second
+    lines = log_file.read_text().splitlines()
+    (served,) = [line for line in lines if first in line]
+    assert '"GET /v2/p1/os-fping" status: 200 len: 15 time: ' in served and " p1 " in served
+    (refused,) = [line for line in lines if second in line]  # its own id: not the thread's last request's
+    assert '"GET /v2/p1/os-fping" status: 401' in refused and " p1 " not in refused

@@ -28,9 +28,10 @@ def load(tmp_path: Path, name: str):
 
 def test_main_pipeline_puts_keystone_auth_token_in_front(tmp_path):
     app = load(tmp_path, "main")
-    # the fault wrapper outermost (what a middleware answers itself comes out as JSON), then auth_token
-    assert type(app).__name__ == "FaultWrapper"
-    assert type(app.app).__module__.startswith("keystonemiddleware.auth_token")
+    # the request log outermost (every request has an id and a line), then the fault wrapper (what a
+    # middleware answers itself comes out as JSON), then auth_token
+    assert type(app).__name__ == "RequestLog" and type(app.app).__name__ == "FaultWrapper"
+    assert type(app.app.app).__module__.startswith("keystonemiddleware.auth_token")
     forged = webob.Request.blank(
         "/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Roles": "admin", "X-Identity-Status": "Confirmed"}
     )

@@ -188,8 +188,8 @@ def test_idle_half_open_connections_do_not_block_and_are_closed(start_api, insta
     api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}],
                     conf_text="[DEFAULT]\nclient_timeout = 2\nthreads = 80\n[rate_limit]\ncalls = 0\n")  # fmt: skip
     idle = []
-    for n in range(100):
-        conn = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+    for n in range(100):  # from another host than the client's (100 is the per-address bound)
+        conn = socket.create_connection(("127.0.0.1", api.port), timeout=10, source_address=("127.0.0.2", 0))
         if n % 2:  # half say nothing, half start a request and never finish it (slowloris)
             conn.sendall(b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\n")
         idle.append(conn)

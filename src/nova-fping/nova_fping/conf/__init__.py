@@ -1,7 +1,7 @@
 """nova-fping's options, with oslo.config as every OpenStack service has them: typed, bounded, documented,
 listed for `oslo-config-generator --namespace nova_fping` (the `oslo.config.opts` entry point), read from
---config-file and --config-dir. An option the file sets that nova-fping does not know is a warning, not
-silence (a typo would otherwise leave the default in force)."""
+--config-file and --config-dir, with oslo.log's ([DEFAULT] debug, log_file, ...). An option the file sets
+that nova-fping does not know is a warning, not silence (a typo would otherwise leave the default in force)."""
 
 import configparser
 import glob
@@ -10,6 +10,7 @@ import os
 from typing import List, Sequence, Tuple
 
 from oslo_config import cfg
+from oslo_log import log as oslo_logging
 
 LOG = logging.getLogger("nova-fping")
 
@@ -143,6 +144,7 @@ def load(config_files: Sequence[str] = (), config_dirs: Sequence[str] = ()) -> c
     conf = cfg.ConfigOpts()
     for group, opts in GROUPS:
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    oslo_logging.register_options(conf)  # [DEFAULT] debug, log_file, log_dir, use_syslog, ...
     for path in config_files:
         if not os.path.isfile(path):
             raise ConfigError("%s: no such configuration file" % path)
@@ -179,6 +181,8 @@ def files_of(config_files: Sequence[str], config_dirs: Sequence[str]) -> List[st
 def unknown_options(paths: Sequence[str]) -> List[str]:
     """Sections and keys of the files that nova-fping does not read."""
     known = {group: {opt.dest for opt in opts} for group, opts in GROUPS}
+    for group, opts in oslo_logging_opts():
+        known.setdefault(group, set()).update(opt.dest for opt in opts)
     found = []
     for path in paths:
         parser = configparser.RawConfigParser(default_section="\0none")
@@ -195,3 +199,9 @@ def unknown_options(paths: Sequence[str]) -> List[str]:
                 if key not in known[section]:
                     found.append("%s: [%s] %s is not an option nova-fping knows: ignored" % (path, section, key))
     return found
+
+
+def oslo_logging_opts() -> List[Tuple[str, List[cfg.Opt]]]:
+    from oslo_log import _options
+
+    return [(group or "DEFAULT", list(opts)) for group, opts in _options.list_opts()]
