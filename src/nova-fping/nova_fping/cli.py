@@ -7,9 +7,10 @@ waitress (packaged for EL as python3-waitress) reads requests in its own event l
 complete ones to a bounded pool of worker threads, so idle or slow clients hold no thread; it has a listen
 backlog, a per-connection inactivity timeout (`client_timeout`), a bound on open connections, limits on
 headers and body (answered in the API's JSON fault format), and stops gracefully on SIGTERM (requests in
-flight finish, within `shutdown_timeout`).
+flight finish within `shutdown_timeout`, else answer 503; no fping outlives it).
 """
 
+import _thread
 import argparse
 import json
 import logging
@@ -24,11 +25,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import waitress
 from oslo_log import log as oslo_logging
+from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask
 
 from nova_fping import config
+from nova_fping.fping import stop_all as stop_fping
 from nova_fping.service import ServiceError, check_not_running, start_service
 from nova_fping.wsgi import NoAuthMiddleware, RequestLog
 
@@ -75,6 +78,7 @@ class _Channel(HTTPChannel):
     parser_class = _StrictParser
     request_seconds = 10.0  # the configuration's client_timeout
     per_address = 0  # the configuration's max_connections_per_address (0: no bound)
+    stopping = False  # set on SIGTERM
     _started = 0.0
     _address: Optional[str] = None
 
@@ -93,6 +97,9 @@ class _Channel(HTTPChannel):
         super().del_channel(map)
 
     def received(self, data: bytes) -> bool:
+        if self.stopping and self.request is None and not self.requests:
+            self.will_close = True  # the service stops: a kept-alive connection takes no new request
+            return False
         now = time.monotonic()
         if self.request is None:
             self._started = now
@@ -295,8 +302,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.stderr.flush()
 
     def stop(*_: object) -> None:
-        raise KeyboardInterrupt
+        if not stopping.is_set():
+            stopping.set()
+            _stop_listening(server)
+            threading.Thread(target=_drain, args=(server, float(conf.shutdown_timeout)), daemon=True).start()
 
+    stopping = threading.Event()
     signal.signal(signal.SIGTERM, stop)
 
     def hangup(*_: object) -> None:  # the default would end the service without a word, its pid file left
@@ -309,9 +320,52 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.close()  # no new connection; the requests in flight finish, up to shutdown_timeout
-        server.task_dispatcher.shutdown(cancel_pending=False, timeout=conf.shutdown_timeout)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        stop_fping()  # whatever still runs: no fping outlives the service
     return 0
+
+
+def _stop_listening(server: Any) -> None:
+    """No new connection, and a kept-alive one closes instead of taking another request; the trigger stays,
+    so that the requests in flight still wake the loop to send their answers. The listening socket is closed
+    by the loop itself when it next asks whether to poll it: closed here, in the signal handler, it would
+    still be in the select() the signal interrupted, which Python retries (EBADF)."""
+    server.channel_class.stopping = True
+
+    def closing() -> bool:
+        wasyncore.dispatcher.close(server)
+        return False
+
+    server.readable = closing
+
+
+def _busy(server: Any) -> bool:
+    return any(channel.requests for channel in list(server.active_channels.values()))
+
+
+def _close_idle(server: Any) -> None:
+    for channel in list(server.active_channels.values()):
+        if not channel.requests:
+            channel.will_close = True  # the loop closes it at its next turn
+    server.pull_trigger()
+
+
+def _drain(server: Any, grace: float) -> None:
+    """SIGTERM: the requests in flight get `shutdown_timeout` to finish; those still probing then end with a
+    503 (their fping stopped); then the loop ends. Every accepted request is answered, none cut off."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _busy(server):
+        _close_idle(server)
+        time.sleep(0.1)
+    if _busy(server):
+        stop_fping()
+        last = time.monotonic() + 5.0
+        while time.monotonic() < last and _busy(server):
+            _close_idle(server)
+            time.sleep(0.1)
+    _close_idle(server)
+    time.sleep(0.2)  # the loop's turn to send what the last answers wrote
+    _thread.interrupt_main()
 
 
 if __name__ == "__main__":

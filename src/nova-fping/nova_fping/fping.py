@@ -11,7 +11,8 @@ import os
 import subprocess
 import threading
 import time
-from typing import Dict, Iterable, List, Optional
+import weakref
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,15 @@ class FpingGate:
         self._slots.release()
 
 
+_PROBERS: "weakref.WeakSet[FpingProber]" = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """The service stops: every prober's running fping ended, and every request still probing answered 503."""
+    for prober in list(_PROBERS):
+        prober.stop()
+
+
 class FpingProber:
     def __init__(
         self,
@@ -71,6 +81,24 @@ class FpingProber:
         self.retries = int(retries)
         self.gate = gate or FpingGate()
         self.request_timeout = float(request_timeout)
+        self.stopping = threading.Event()
+        self._running: Set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        _PROBERS.add(self)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self._lock:
+            running = list(self._running)
+        for proc in running:
+            try:
+                proc.kill()
+            except OSError:
+                pass
+
+    def _refuse_if_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise FpingUnavailable("the service is stopping; try again shortly", retry_after=5)
 
     def argv(self, addresses: List[str]) -> List[str]:
         # -t: per-target timeout, -r: retries, -B1: no back-off, so that the time is bounded and known
@@ -93,28 +121,19 @@ class FpingProber:
         if not (os.path.isfile(self.path) and os.access(self.path, os.X_OK)):
             raise FpingUnavailable("fping is not installed or not executable at %s" % self.path)
         deadline = time.monotonic() + self.request_timeout
+        self._refuse_if_stopping()
         self.gate.acquire(deadline - time.monotonic())
         try:
-            proc = subprocess.run(  # noqa: S603 - an argv list of canonical addresses, no shell
-                self.argv(targets),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                universal_newlines=True,
-                timeout=max(1.0, deadline - time.monotonic()),
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise FpingUnavailable("fping did not finish within %gs" % self.request_timeout, retry_after=60) from exc
-        except OSError as exc:
-            raise FpingUnavailable("fping could not run: %s" % exc) from exc
+            self._refuse_if_stopping()
+            returncode, stdout, stderr = self._run(self.argv(targets), max(1.0, deadline - time.monotonic()))
         finally:
             self.gate.release()
-        if proc.returncode not in (0, 1, 2):
-            tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-            raise FpingUnavailable("fping failed with exit status %d: %s" % (proc.returncode, tail))
+        if returncode not in (0, 1, 2):
+            tail = (stderr.strip().splitlines() or ["no message"])[-1]
+            raise FpingUnavailable("fping failed with exit status %d: %s" % (returncode, tail))
         alive = dict.fromkeys(targets, False)
         answered = set()
-        for line in proc.stdout.splitlines():
+        for line in stdout.splitlines():
             parts = line.split()
             if len(parts) >= 3 and parts[1] == "is":
                 try:
@@ -124,7 +143,33 @@ class FpingProber:
                 if address in alive:
                     alive[address] = parts[2] == "alive"
                     answered.add(address)
-        if proc.returncode == 2:
+        if returncode == 2:
             unusable = sorted(set(targets) - answered)
-            log.warning("fping cannot use %s (%s): judged not alive", ", ".join(unusable), proc.stderr.strip())
+            log.warning("fping cannot use %s (%s): judged not alive", ", ".join(unusable), stderr.strip())
         return alive
+
+    def _run(self, argv: List[str], timeout: float) -> Tuple[int, str, str]:
+        """(exit status, stdout, stderr) of one fping, which stop() can end: a child is never left behind."""
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - an argv list of canonical addresses, no shell
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                universal_newlines=True,
+            )
+        except OSError as exc:
+            raise FpingUnavailable("fping could not run: %s" % exc) from exc
+        with self._lock:
+            self._running.add(proc)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
+            raise FpingUnavailable("fping did not finish within %gs" % self.request_timeout, retry_after=60) from exc
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+        self._refuse_if_stopping()  # ended by stop(): its output is not an answer
+        return proc.returncode, stdout, stderr

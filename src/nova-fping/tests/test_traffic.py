@@ -255,6 +255,43 @@ def test_sigterm_lets_the_request_in_flight_finish(start_api, instances):
     assert api.proc.wait(timeout=30) == 0
 
 
+def test_sigterm_answers_requests_longer_than_the_grace_with_a_503_and_leaves_no_fping(start_api, instances):
+    """Requests still probing when shutdown_timeout ends: each gets a JSON 503 with Retry-After (not an
+    empty reply), their fping is ended (none orphaned), a kept-alive idle connection is closed, and the
+    service exits at once after, without tracebacks."""
+    down = instances()
+    down.down()
+    conf = "[DEFAULT]\nshutdown_timeout = 1\n[fping]\ntimeout_ms = 20000\nretries = 0\n[rate_limit]\ncalls = 0\n"
+    api = start_api([{"id": A, "project_id": "p1", "addresses": down.addresses}], conf_text=conf)  # fping: 20 s
+    idle = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+    answers: list = []
+
+    def call() -> None:
+        answers.append(api.get("/v2/p1/os-fping"))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while api.fping_runs() < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    began = time.monotonic()
+    api.proc.terminate()
+    for thread in threads:
+        thread.join(30)
+    assert api.proc.wait(timeout=30) == 0
+    assert time.monotonic() - began < 5.0  # 1 s of grace, not fping's 20 s
+    assert [a[0] for a in answers] == [503, 503, 503]
+    assert all(a[2]["Retry-After"] and "stopping" in a[1]["serviceUnavailable"]["message"] for a in answers)
+    assert _fping_processes() == 0
+    idle.settimeout(5)
+    assert idle.recv(100) == b""  # closed by the server, not left to the kernel at exit
+    idle.close()
+    api.log.flush()
+    log = (Path(api.inventory).parent / "api.log").read_text()
+    assert "Traceback" not in log and "Bad file descriptor" not in log
+
+
 def _daemonized(workdir: Path, port: int) -> subprocess.CompletedProcess:
     """nova-fping-api started as its init script starts it, with paths relative to `workdir`."""
     return subprocess.run([sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", "inventory.json",

@@ -46,7 +46,12 @@ DEFAULT_OPTS = [
         "closed at once, so that one host's slow or idle connections cannot take every connection. 0: no "
         "bound (behind a proxy or load balancer, where every connection comes from its address).",
     ),
-    cfg.IntOpt("shutdown_timeout", default=30, min=0, help="Seconds that requests in flight get on SIGTERM."),
+    cfg.IntOpt(
+        "shutdown_timeout",
+        default=30,
+        min=0,
+        help="Seconds that requests in flight get to finish on SIGTERM; those still probing then answer 503.",
+    ),
     cfg.IntOpt("max_header_size", default=16384, min=1024, help="Bytes of request line and headers at most."),
     cfg.IntOpt("max_body_size", default=65536, min=0, help="Bytes of request body at most."),
 ]
