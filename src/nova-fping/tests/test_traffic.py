@@ -448,7 +448,10 @@ def test_a_thousand_slowloris_connections_from_one_host_leave_other_clients_serv
         conn.bind(("127.0.0.2", 0))
         conn.settimeout(10)
         conn.connect(("127.0.0.1", api.port))
-        conn.sendall(b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\n")
+        try:
+            conn.sendall(b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\n")
+        except OSError:  # refused (503, closed) before it could even send
+            pass
         slow.append(conn)
     stop = threading.Event()
 
@@ -487,6 +490,8 @@ def test_a_thousand_slowloris_connections_from_one_host_leave_other_clients_serv
                 refused += conn.recv(200).startswith(b"HTTP/1.1 503")
             except socket.timeout:
                 pass
+            except ConnectionResetError:  # the 503 was sent, then our unread request made the close a reset
+                refused += 1
         assert refused == 900  # each beyond the 100 of its address: a 503 at once
     finally:
         stop.set()
