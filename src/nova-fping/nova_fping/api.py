@@ -3,7 +3,7 @@
 import json
 import logging
 import re
-from typing import Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 import webob
 
@@ -61,14 +61,46 @@ def project_of(caller: fping_policy.RequestContext) -> str:
     return caller.project_id or ""  # context_from() returns only callers with a project
 
 
+class RateLimit:
+    """The paste filter `ratelimit` (after the auth layer): an authenticated caller's call is counted against
+    its project before it runs and given back when it is refused (4xx, 5xx) or its client hung up before the
+    answer; beyond the limit, Nova's 413 with Retry-After. Without the filter, no limit."""
+
+    def __init__(self, app: Any, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        if environ.get("HTTP_X_IDENTITY_STATUS") != "Confirmed":
+            return self.app(environ, start_response)  # the app answers 401
+        project = environ.get("HTTP_X_PROJECT_ID") or environ.get("HTTP_X_TENANT_ID") or ""
+        try:
+            retry_after, reservation = self.limiter.reserve(project)
+        except RateLimitUnavailable as exc:  # the shared count is unusable: no call can be counted, none made
+            LOG.error("%s", exc)  # the file is the operator's to see, not the caller's
+            return fault(503, "The rate limit cannot be counted right now.", retry_after=NOVA_RETRY_AFTER)(
+                environ, start_response
+            )
+        if retry_after:
+            return fault(413, "This request was rate-limited.", retry_after=retry_after)(environ, start_response)
+        status: List[str] = []
+
+        def starting(code: str, headers: list, exc_info: Any = None) -> Any:
+            status.append(code)
+            return start_response(code, headers, exc_info) if exc_info else start_response(code, headers)
+
+        body = self.app(environ, starting)
+        disconnected = environ.get("waitress.client_disconnected")
+        if int((status or ["500"])[0].split()[0]) >= 400 or (disconnected is not None and disconnected()):
+            self.limiter.release(reservation)  # refused, or nobody took the answer: not a call
+        return body
+
+
 class FpingApi:
-    def __init__(
-        self, inventory: object, prober: FpingProber, rules: fping_policy.Policy, limiter: RateLimiter
-    ) -> None:
+    def __init__(self, inventory: object, prober: FpingProber, rules: fping_policy.Policy) -> None:
         self.inventory = inventory
         self.prober = prober
         self.policy = rules
-        self.limiter = limiter
 
     def __call__(self, environ: dict, start_response: object) -> object:
         request = webob.Request(environ)
@@ -79,7 +111,6 @@ class FpingApi:
         return response(environ, start_response)
 
     def handle(self, request: webob.Request) -> webob.Response:
-        # everything the request says is decoded before it may use up one of the project's calls
         path, query = request.path_info, request.GET.dict_of_lists()
         match = ROUTE.match(path)
         if not match:
@@ -95,23 +126,12 @@ class FpingApi:
         if project != project_of(context) and not context.is_admin:
             return fault(403, "Project %s does not match the caller's project" % project)
         try:
-            retry_after, reservation = self.limiter.reserve(project_of(context))
-        except RateLimitUnavailable as exc:  # the shared count is unusable: no call can be counted, none made
-            LOG.error("%s", exc)  # the file is the operator's to see, not the caller's
-            return fault(503, "The rate limit cannot be counted right now.", retry_after=NOVA_RETRY_AFTER)
-        if retry_after:
-            return fault(413, "This request was rate-limited.", retry_after=retry_after)
-        try:
             server_id = match.group("server")
             if server_id is not None:
-                response = self.show(context, server_id)
-            else:
-                response = self.index(query, context, project)
+                return self.show(context, server_id)
+            return self.index(query, context, project)
         except FpingUnavailable as exc:
-            response = fault(503, str(exc), retry_after=exc.retry_after)
-        if response.status_int >= 400:  # a refused call does not count
-            self.limiter.release(reservation)
-        return response
+            return fault(503, str(exc), retry_after=exc.retry_after)
 
     def _servers(self, project: Optional[str]) -> List[Server]:
         try:

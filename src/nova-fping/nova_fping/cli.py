@@ -31,6 +31,7 @@ from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask
 
 from nova_fping import config
+from nova_fping.api import RateLimit
 from nova_fping.fping import stop_all as stop_fping
 from nova_fping.service import ServiceError, check_not_running, start_service
 from nova_fping.wsgi import NoAuthMiddleware, RequestLog
@@ -202,6 +203,9 @@ def make_server(app: Any, listen: Tuple[str, int], conf: Any) -> Any:
         max_request_header_size=conf.max_header_size,
         max_request_body_size=conf.max_body_size,
         ident="nova-fping",
+        # the loop keeps reading a connection whose request runs: a client that hangs up is seen, and its
+        # call given back (waitress.client_disconnected)
+        channel_request_lookahead=1,
         expose_tracebacks=False,
     )
     server.channel_class = type(
@@ -257,7 +261,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.noauth or not configured:
             if not args.noauth:
                 raise config.ConfigError("without --config-file, only the development mode runs: add --noauth")
-            app: Any = RequestLog(NoAuthMiddleware(config.build_app(conf)))
+            app: Any = RequestLog(NoAuthMiddleware(RateLimit(config.build_app(conf), config.build_limiter(conf))))
         else:
             from paste.deploy import loadapp
 

@@ -1,7 +1,7 @@
 """What nova-fping's configuration (nova_fping.conf) builds: the inventory, the prober, policy, limiter."""
 
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from nova_fping.conf import ConfigError, load
 from nova_fping.fping import FpingGate, FpingProber
@@ -27,9 +27,15 @@ def to_paste(config_files: Sequence[str], config_dirs: Sequence[str]) -> Dict[st
     return {"config": os.pathsep.join(config_files), "config_dir": os.pathsep.join(config_dirs) or None}
 
 
+_LOADED: Dict[Tuple[str, str], Any] = {}
+
+
 def from_paste(conf: dict) -> Any:
+    """The configuration a paste factory names, read once for the app and its filters alike."""
     files, dirs = (conf.get(k) or "" for k in ("config", "config_dir"))
-    return load([f for f in files.split(os.pathsep) if f], [d for d in dirs.split(os.pathsep) if d])
+    if (files, dirs) not in _LOADED:
+        _LOADED[files, dirs] = load([f for f in files.split(os.pathsep) if f], [d for d in dirs.split(os.pathsep) if d])
+    return _LOADED[files, dirs]
 
 
 def build_app(conf: Any) -> Any:
@@ -37,7 +43,6 @@ def build_app(conf: Any) -> Any:
 
     gate = FpingGate(conf.fping.max_concurrent, conf.fping.max_waiting)
     prober = FpingProber(conf.fping.path, conf.fping.timeout_ms, conf.fping.retries, gate, conf.fping.request_timeout)
-    limiter = RateLimiter(conf.rate_limit.calls, conf.rate_limit.period, state_file=conf.rate_limit.state_file or None)
     threads, bound = conf.threads, gate.max_concurrent + gate.max_waiting
     if threads <= bound:
         # a request beyond the fping bound must reach the gate to be refused at once, not wait in the
@@ -49,7 +54,11 @@ def build_app(conf: Any) -> Any:
     if policy_file and not os.path.isfile(policy_file):
         raise ConfigError("[policy] file %s does not exist" % policy_file)
     rules = Policy(policy_file)
-    return FpingApi(build_inventory(conf), prober, rules, limiter)
+    return FpingApi(build_inventory(conf), prober, rules)
+
+
+def build_limiter(conf: Any) -> RateLimiter:
+    return RateLimiter(conf.rate_limit.calls, conf.rate_limit.period, state_file=conf.rate_limit.state_file or None)
 
 
 def build_inventory(conf: Any) -> object:

@@ -132,6 +132,13 @@ class RequestLog:
             )
 
 
+def ratelimit_filter_factory(global_conf: dict, **local_conf: str):
+    from nova_fping.api import RateLimit
+
+    limiter = config.build_limiter(config.from_paste(local_conf if local_conf.get("config") else global_conf))
+    return lambda app: RateLimit(app, limiter)
+
+
 def requestlog_filter_factory(global_conf: dict, **local_conf: str):
     return RequestLog
 

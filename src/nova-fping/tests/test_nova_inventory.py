@@ -16,7 +16,6 @@ from nova_fping.api import FpingApi
 from nova_fping.fping import FpingProber
 from nova_fping.inventory import NovaInventory, Server
 from nova_fping.policy import Policy
-from nova_fping.ratelimit import RateLimiter
 
 S1, S2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 SERVERS = [
@@ -132,7 +131,7 @@ def test_nova_failure_is_a_503_not_a_crash(nova):
     import webob
 
     FakeNova.fail = True
-    app = FpingApi(NovaInventory(session.Session(), endpoint_override=nova), FpingProber(), Policy(), RateLimiter())
+    app = FpingApi(NovaInventory(session.Session(), endpoint_override=nova), FpingProber(), Policy())
     request = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"})
     response = request.get_response(app)
     assert response.status_int == 503 and "cannot list servers" in response.json["serviceUnavailable"]["message"]
@@ -141,7 +140,7 @@ def test_nova_failure_is_a_503_not_a_crash(nova):
 def _fping_call(inventory: NovaInventory):
     import webob
 
-    app = FpingApi(inventory, FpingProber(), Policy(), RateLimiter())
+    app = FpingApi(inventory, FpingProber(), Policy())
     request = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"})
     return request.get_response(app)
 

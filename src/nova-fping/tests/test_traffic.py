@@ -498,3 +498,19 @@ def test_a_thousand_slowloris_connections_from_one_host_leave_other_clients_serv
         talker.join()
         for conn in slow:
             conn.close()
+
+
+def test_a_call_whose_client_hung_up_does_not_count(start_api, instances):
+    down = instances()
+    down.down()  # fping takes ~1 s: time for the client to leave
+    api = start_api([{"id": A, "project_id": "p1", "addresses": down.addresses}], conf_text="[rate_limit]\ncalls = 1\n")
+    runs = api.fping_runs()
+    gone = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+    gone.sendall(b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\nX-Project-Id: p1\r\n\r\n")
+    deadline = time.monotonic() + 10
+    while api.fping_runs() == runs and time.monotonic() < deadline:
+        time.sleep(0.02)
+    gone.close()  # hangs up while its call probes
+    time.sleep(1.5)
+    assert api.get("/v2/p1/os-fping")[0] == 200  # the one call of the period is still there
+    assert api.get("/v2/p1/os-fping")[0] == 413
