@@ -3,6 +3,9 @@ here, so these tests only send requests that auth_token answers by itself (no to
 them, whatever identity headers the client forges."""
 
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
 import webob
@@ -60,3 +63,45 @@ def test_keystone_down_is_a_json_503_with_retry_after(tmp_path):
     assert response.status_int == 503, response.text
     assert response.headers["Retry-After"] == "30"
     assert response.json["serviceUnavailable"]["code"] == 503
+
+
+def test_a_hung_keystone_is_a_json_503_within_the_shipped_timeouts(tmp_path):
+    """keystone accepts the connection and never answers: auth_token gives up after the shipped
+    http_connect_timeout (5 s) and one retry, well within request_timeout, with the API's JSON 503."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(64)
+    held: list = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        hung.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(hung.accept()[0])  # read nothing, answer nothing
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    url = "http://127.0.0.1:%d" % hung.getsockname()[1]
+    paste = tmp_path / "api-paste.ini"
+    paste.write_text((ETC / "api-paste.ini").read_text().replace("http://keystone.internal:5000", url))
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text('{"servers": []}')
+    conf = tmp_path / "nova-fping.conf"
+    conf.write_text("[inventory]\nsource = static\nfile = %s\n" % inventory)
+    try:
+        app = loadapp("config:%s" % paste, name="main", global_conf={"config": str(conf)})
+        began = time.monotonic()
+        response = webob.Request.blank("/v2/p1/os-fping", headers={"X-Auth-Token": "t"}).get_response(app)
+        took = time.monotonic() - began
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        hung.close()
+    assert response.status_int == 503 and response.headers["Retry-After"] == "30", response.text
+    assert response.json["serviceUnavailable"]["code"] == 503
+    assert took < 30  # the shipped request_timeout is 60 s
