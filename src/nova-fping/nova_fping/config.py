@@ -66,18 +66,11 @@ def build_inventory(conf: Any) -> object:
         if not conf.inventory.file:
             raise ConfigError("[inventory] source = static needs file = PATH")
         return StaticInventory(conf.inventory.file)
-    from keystoneauth1 import loading, session
+    from keystoneauth1 import loading
 
+    # keystoneauth's own loaders, as OpenStack services load their clients: the plugin of [nova] auth_type,
+    # a session whose timeout bounds keystone's token requests as well as Nova's answers
+    auth = loading.load_auth_from_conf_options(conf, "nova")
+    sess = loading.load_session_from_conf_options(conf, "nova", auth=auth)
     nova = conf.nova
-    loader: Any = loading.get_plugin_loader("password")
-    auth = loader.load_from_options(
-        auth_url=nova.auth_url,
-        username=nova.username,
-        password=nova.password,
-        project_name=nova.project_name,
-        user_domain_name=nova.user_domain_name,
-        project_domain_name=nova.project_domain_name,
-    )
-    # the session's timeout bounds keystone's token requests as well as Nova's answers
-    sess = session.Session(auth=auth, verify=nova.cafile or True, timeout=nova.timeout)
     return NovaInventory(sess, nova.endpoint_override or None, nova.timeout, nova.max_pages, conf.fping.request_timeout)

@@ -40,6 +40,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
     `servers_links` "next" link when a page is full (nova.api.openstack.common.ViewBuilder)."""
 
     queries: list = []
+    tokens: list = []
     fail = False
     hang = 0.0  # seconds before answering (a hung Nova)
     loop = False  # every page the same, with a "next" link (a Nova whose listing never ends)
@@ -49,6 +50,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         url = urllib.parse.urlsplit(self.path)
         FakeNova.queries.append((url.path, urllib.parse.parse_qs(url.query)))
+        FakeNova.tokens.append(self.headers.get("X-Auth-Token"))
         if FakeNova.fail:
             self.send_response(500)
             self.end_headers()
@@ -90,6 +92,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def nova():
     FakeNova.queries, FakeNova.fail, FakeNova.servers, FakeNova.hang, FakeNova.loop = [], False, SERVERS, 0.0, False
+    FakeNova.tokens = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeNova)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield "http://127.0.0.1:%d/v2.1" % server.server_address[1]
@@ -175,3 +178,66 @@ def test_shipped_paste_config_bounds_keystone(tmp_path):
     assert {"http_connect_timeout", "http_request_max_retries"} <= known
     assert paste.getint("filter:authtoken", "http_connect_timeout") <= 10
     assert paste.getint("filter:authtoken", "http_request_max_retries") <= 1
+
+
+class FakeKeystone(http.server.BaseHTTPRequestHandler):
+    """keystone's v3 password authentication (POST /v3/auth/tokens), as keystoneauth1 uses it: the token in
+    X-Subject-Token, the token's body with its scope."""
+
+    requests: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeKeystone.requests.append((self.path, body))
+        domain = {"id": "default", "name": "Default"}
+        token = {
+            "token": {
+                "methods": ["password"],
+                "expires_at": "2099-01-01T00:00:00.000000Z",
+                "issued_at": "2026-01-01T00:00:00.000000Z",
+                "user": {"id": "u1", "name": "nova-fping", "domain": domain},
+                "project": {"id": "service-id", "name": "service", "domain": domain},
+                "roles": [{"id": "r1", "name": "service"}],
+                "catalog": [],
+            }
+        }
+        data = json.dumps(token).encode()
+        self.send_response(201)
+        self.send_header("X-Subject-Token", "token-from-keystone")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_nova_section_is_loaded_by_keystoneauths_own_loaders(nova, tmp_path):
+    from nova_fping import conf as fping_conf
+    from nova_fping import config
+
+    FakeKeystone.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeKeystone)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    keystone = "http://127.0.0.1:%d/v3" % server.server_address[1]
+    path = tmp_path / "nova-fping.conf"
+    path.write_text(
+        "[nova]\nauth_type = password\nauth_url = %s\nusername = nova-fping\npassword = secret\n"
+        "project_name = service\nuser_domain_name = Default\nproject_domain_name = Default\n"
+        "endpoint_override = %s\ntimeout = 5\n" % (keystone, nova)
+    )
+    try:
+        inventory = config.build_inventory(fping_conf.load([str(path)]))
+        servers = inventory.list(None)  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(s.id for s in servers) == [S1, S2]
+    ((where, body),) = FakeKeystone.requests
+    assert where == "/v3/auth/tokens"
+    user = body["auth"]["identity"]["password"]["user"]
+    assert (user["name"], user["password"], user["domain"]["name"]) == ("nova-fping", "secret", "Default")
+    assert body["auth"]["scope"]["project"]["name"] == "service"
+    assert FakeNova.tokens == ["token-from-keystone"]
+    assert inventory.session.timeout == 5  # type: ignore[attr-defined]

@@ -106,16 +106,10 @@ INVENTORY_OPTS: List[cfg.Opt] = [
     cfg.StrOpt("file", default="", help="The JSON inventory of source = static."),
 ]
 
-NOVA_OPTS = [
-    cfg.StrOpt("auth_url", default="", help="Keystone's URL."),
-    cfg.StrOpt("username", default="", help="The service user that lists servers."),
-    cfg.StrOpt("password", default="", secret=True, help="Its password."),
-    cfg.StrOpt("project_name", default="", help="Its project."),
-    cfg.StrOpt("user_domain_name", default="Default", help="The user's domain."),
-    cfg.StrOpt("project_domain_name", default="Default", help="The project's domain."),
-    cfg.StrOpt("endpoint_override", default="", help="Nova's URL, instead of the catalog's."),
-    cfg.StrOpt("cafile", default="", help="CA bundle for keystone and Nova (empty: the system's)."),
-    cfg.FloatOpt("timeout", default=10.0, min=0.1, help="Seconds for each call to keystone or Nova."),
+# [nova] is keystoneauth1's, as every OpenStack service's client section: the auth plugin (auth_type, default
+# password, and its options: auth_url, username, ...), the session (cafile, insecure, timeout, ...) and the
+# adapter (endpoint_override, region_name, ...); with one option of ours
+NOVA_OPTS: List[cfg.Opt] = [
     cfg.IntOpt(
         "max_pages",
         default=100,
@@ -123,6 +117,19 @@ NOVA_OPTS = [
         help="Pages of 1,000 servers one listing may read: a looping Nova is a 503, not a request held for ever.",
     ),
 ]
+NOVA_TIMEOUT = 10  # seconds for each call to keystone or Nova, unless [nova] timeout says otherwise
+
+
+def keystoneauth_opts(auth_type: str = "password") -> List[cfg.Opt]:
+    from keystoneauth1 import loading as ks_loading
+
+    return (
+        ks_loading.get_session_conf_options()
+        + ks_loading.get_auth_common_conf_options()
+        + ks_loading.get_auth_plugin_conf_options(auth_type)
+        + ks_loading.get_adapter_conf_options()
+    )
+
 
 GROUPS: List[Tuple[str, List[cfg.Opt]]] = [
     ("DEFAULT", DEFAULT_OPTS),
@@ -136,7 +143,7 @@ GROUPS: List[Tuple[str, List[cfg.Opt]]] = [
 
 def list_opts() -> List[Tuple[str, List[cfg.Opt]]]:
     """For oslo-config-generator (the `oslo.config.opts` entry point)."""
-    return [(group, list(opts)) for group, opts in GROUPS]
+    return [(group, list(opts) + (keystoneauth_opts() if group == "nova" else [])) for group, opts in GROUPS]
 
 
 class ConfigError(Exception):
@@ -150,6 +157,13 @@ def load(config_files: Sequence[str] = (), config_dirs: Sequence[str] = ()) -> c
     for group, opts in GROUPS:
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
     oslo_logging.register_options(conf)  # [DEFAULT] debug, log_file, log_dir, use_syslog, ...
+    from keystoneauth1 import loading as ks_loading
+
+    ks_loading.register_session_conf_options(conf, "nova")
+    ks_loading.register_auth_conf_options(conf, "nova")
+    ks_loading.register_adapter_conf_options(conf, "nova")
+    conf.set_default("auth_type", "password", group="nova")
+    conf.set_default("timeout", NOVA_TIMEOUT, group="nova")
     for path in config_files:
         if not os.path.isfile(path):
             raise ConfigError("%s: no such configuration file" % path)
@@ -166,7 +180,12 @@ def load(config_files: Sequence[str] = (), config_dirs: Sequence[str] = ()) -> c
         )
     except (cfg.Error, ValueError) as exc:
         raise ConfigError(str(exc).strip() or repr(exc)) from exc
-    for group, opts in GROUPS:
+    try:  # the auth plugin's own options (auth_url, username, ...), known once auth_type is
+        plugin_opts = ks_loading.get_auth_plugin_conf_options(conf.nova.auth_type)
+    except Exception as exc:  # keystoneauth1's NoMatchingPlugin: a typo in auth_type
+        raise ConfigError("[nova] auth_type: %s" % exc) from exc
+    conf.register_opts(plugin_opts, group="nova")
+    for group, opts in GROUPS + [("nova", keystoneauth_opts(conf.nova.auth_type))]:
         section = conf if group == "DEFAULT" else conf[group]
         for opt in opts:
             try:
@@ -174,7 +193,7 @@ def load(config_files: Sequence[str] = (), config_dirs: Sequence[str] = ()) -> c
             except (cfg.Error, ValueError) as exc:
                 why = str(exc).rpartition("is not valid: ")[2] or str(exc)
                 raise ConfigError("[%s] %s: %s" % (group, opt.dest, why.strip())) from exc
-    for warning in unknown_options(files_of(config_files, config_dirs)):
+    for warning in unknown_options(files_of(config_files, config_dirs), conf.nova.auth_type):
         LOG.warning("%s", warning)
     return conf
 
@@ -183,9 +202,10 @@ def files_of(config_files: Sequence[str], config_dirs: Sequence[str]) -> List[st
     return list(config_files) + [f for d in config_dirs for f in sorted(glob.glob(os.path.join(d, "*.conf")))]
 
 
-def unknown_options(paths: Sequence[str]) -> List[str]:
+def unknown_options(paths: Sequence[str], auth_type: str = "password") -> List[str]:
     """Sections and keys of the files that nova-fping does not read."""
     known = {group: {opt.dest for opt in opts} for group, opts in GROUPS}
+    known["nova"].update(opt.dest for opt in keystoneauth_opts(auth_type))
     for group, opts in oslo_logging_opts():
         known.setdefault(group, set()).update(opt.dest for opt in opts)
     found = []
