@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import textwrap
 import time
@@ -185,6 +186,8 @@ def test_the_init_script_starts_reports_and_stops_the_api(tmp_path):
         pid = int(pidfile.read_text())
         status = service("status")
         assert status.returncode == 0 and f"(pid {pid}) is running" in status.stdout
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        assert re.search(r"^Max open files\s+4096\s", limits, re.M), limits  # the script's ulimit, as LimitNOFILE
         request = urllib.request.Request(f"http://127.0.0.1:{port}/v2/p1/os-fping",
                                          headers={"X-Project-Id": "p1", "X-Roles": "member"})  # fmt: skip
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
