@@ -5,6 +5,7 @@ Reports answered calls, connection errors, p50/p99 latency of the answers and th
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import resource
@@ -29,7 +30,7 @@ from wsgiref import simple_server
 from nova_fping import config
 from nova_fping.wsgi import NoAuthMiddleware
 conf = config.load([sys.argv[1]])
-config.apply_overrides(conf, None, sys.argv[2])
+config.apply_overrides(conf, None, sys.argv[2] or None)
 class Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
 class Quiet(simple_server.WSGIRequestHandler):
@@ -46,18 +47,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(kind: str, tmp: Path, addresses: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+def start(kind: str, tmp: Path, addresses: list[str], nova: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """The API with a static inventory of `addresses`, or with `nova` (a URL) as its Nova."""
     inventory = tmp / "inventory.json"
     inventory.write_text(json.dumps({"servers": [
         {"id": str(uuid.uuid4()), "project_id": "p0", "addresses": [a]} for a in addresses]}))  # fmt: skip
     conf = tmp / "nova-fping.conf"
     conf.write_text("[rate_limit]\ncalls = 12\n")
+    if nova:  # keystoneauth's "none" plugin: the Nova double asks for no token
+        conf.write_text(f"[rate_limit]\ncalls = 12\n[nova]\nauth_type = none\nendpoint_override = {nova}\n")
     port = free_port()
+    static = [] if nova else ["--inventory", str(inventory)]
     if kind == "waitress":
-        argv = [sys.executable, "-m", "nova_fping.cli", "--config", str(conf), "--inventory", str(inventory),
+        argv = [sys.executable, "-m", "nova_fping.cli", "--config-file", str(conf), *static,
                 "--listen", f"127.0.0.1:{port}", "--noauth"]  # fmt: skip
     else:
-        argv = [sys.executable, "-c", WSGIREF, str(conf), str(inventory), str(port)]
+        argv = [sys.executable, "-c", WSGIREF, str(conf), "" if nova else str(inventory), str(port)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -68,7 +73,26 @@ def start(kind: str, tmp: Path, addresses: list[str]) -> tuple[subprocess.Popen[
     return proc, f"http://127.0.0.1:{port}"
 
 
-def burst(url: str) -> dict[str, float]:
+class SlowNova(http.server.BaseHTTPRequestHandler):
+    """Nova's GET /servers/detail, answering after `delay` seconds."""
+
+    delay = 5.0
+    servers: list[dict[str, object]] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        time.sleep(SlowNova.delay)
+        body = json.dumps({"servers": SlowNova.servers}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def burst(url: str, clients: int = CLIENTS) -> dict[str, float]:
     latencies: list[float] = []
     statuses: list[int] = []
     errors: list[str] = []
@@ -92,7 +116,7 @@ def burst(url: str) -> dict[str, float]:
             latencies.append(time.monotonic() - began)
             statuses.append(status)
 
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(clients)]
     began = time.monotonic()
     for thread in threads:
         thread.start()
@@ -195,6 +219,36 @@ def main() -> list[tuple[str, dict[str, float]]]:
                     proc.wait()
             rows.append((f"{label}, slowloris", s))
             print(f"{label:>26} {s['ok']:>6} of {s['clients']:<4} {s['p50']:>7.2f}s {s['max']:>7.2f}s")
+        rows += slow_nova(addresses)
+    return rows
+
+
+def slow_nova(addresses: list[str], clients: int = 300) -> list[tuple[str, dict[str, float]]]:
+    SlowNova.servers = [
+        {"id": str(uuid.uuid4()), "tenant_id": "p0", "addresses": {"net": [{"addr": a, "version": 4}]}}
+        for a in addresses
+    ]
+    nova = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowNova)
+    nova.daemon_threads = True
+    threading.Thread(target=nova.serve_forever, daemon=True).start()
+    print(f"\n{clients} concurrent calls, Nova answering each listing after {SlowNova.delay:.0f} s")
+    print(f"{'server':>26} {'answered':>9} {'200':>5} {'503':>5} {'errors':>7} {'p50':>8} {'p99':>8} {'calls/s':>8}")
+    rows: list[tuple[str, dict[str, float]]] = []
+    try:
+        for kind, label in (("waitress", "nova-fping-api (waitress)"), ("wsgiref", "wsgiref, same app")):
+            with tempfile.TemporaryDirectory() as tmp:
+                proc, url = start(kind, Path(tmp), addresses, nova=f"http://127.0.0.1:{nova.server_address[1]}")
+                try:
+                    r = burst(url, clients)
+                finally:
+                    proc.terminate()
+                    proc.wait()
+            rows.append((f"{label}, slow Nova", r))
+            print(f"{label:>26} {r['answered']:>9} {r['ok']:>5} {r['busy']:>5} {r['errors']:>7} "
+                  f"{r['p50']:>7.2f}s {r['p99']:>7.2f}s {r['per_s']:>8.1f}")  # fmt: skip
+    finally:
+        nova.shutdown()
+        nova.server_close()
     return rows
 
 
