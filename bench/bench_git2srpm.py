@@ -99,12 +99,10 @@ def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subd
     out = tmp / "out"
     tito = shutil.which("tito", path=str(Path(sys.executable).parent)) or "tito"
     where = ["--subdir", subdir] if subdir else []
-    ours = median_time(
-        "git2srpm --snapshot",
-        [sys.executable, str(TOOLS / "git2srpm.py"), "--snapshot", *where, "--outdir", str(out), str(repo)],
-        repeats,
-        reset=fresh_dir(out),
-    )
+    ours_argv = [sys.executable, str(TOOLS / "git2srpm.py"), "--snapshot", *where, "--outdir", str(out), str(repo)]
+    ours = median_time("git2srpm --snapshot", ours_argv, repeats, reset=fresh_dir(out))
+    ours_srpm = next(out.glob("*.src.rpm"))
+    ours_srpm = ours_srpm.rename(tmp / ours_srpm.name)
     peer = median_time(
         "tito build --srpm --test",
         [tito, "build", "--srpm", "--test", "-o", str(out)],
@@ -121,8 +119,11 @@ def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subd
         f"bwrap --unshare-all --cap-drop ALL --die-with-parent --ro-bind / / --dev /dev --proc /proc "
         f"--bind {top} {top} --chdir {package}"
     )
+    # `git -C <repo>`: from the package's subdirectory, `git archive HEAD:<subdir>` refuses ("current working
+    # directory is untracked"); pipefail so that such a refusal is not timed as an empty tarball
     floor_script = (
-        f"git archive --prefix=benchpkg-1.0/ {tree} | gzip -n > {top}/SOURCES/benchpkg-1.0.tar.gz && "
+        f"set -o pipefail; git -C {repo} archive --prefix=benchpkg-1.0/ {tree} | gzip -n "
+        f"> {top}/SOURCES/benchpkg-1.0.tar.gz && "
         f"{sandbox} rpmbuild --quiet -bs --nodeps --define '_topdir {top}' {spec}"
     )
 
@@ -132,16 +133,35 @@ def measure(label: str, repo: Path, package: Path, tmp: Path, repeats: int, subd
 
     floor = median_time(
         "floor: git archive | gzip + bwrap rpmbuild -bs",
-        ["sh", "-c", floor_script],
+        ["bash", "-c", floor_script],
         repeats,
         cwd=package,
         reset=reset_floor,
     )
+    same_work(ours_srpm, next((top / "SRPMS").glob("*.src.rpm")))
+    ours_srpm.unlink()
     rows = [ours, peer, floor]
     print_table(f"git2srpm, {label}, median of {repeats}", rows, peer)
     print(f"{'':<44} {'':>12} {'ratio to floor':>24}")
     print(f"{ours.name:<44} {'':>12} {ours.seconds / floor.seconds:>23.2f}x")
     return rows
+
+
+def same_work(ours: Path, floor: Path) -> None:
+    """The floor times the same work only if its tarball holds what ours does."""
+    names = [tarball_names(srpm) for srpm in (ours, floor)]
+    if names[0] != names[1] or len(names[0]) < 2:
+        raise SystemExit(f"bench: the floor's tarball ({len(names[1])} members) is not ours ({len(names[0])})")
+
+
+def tarball_names(srpm: Path) -> list[str]:
+    listing = subprocess.run(
+        ["sh", "-c", 'rpm2cpio "$1" | cpio -i --quiet --to-stdout "*.tar.gz" | tar -tz', "sh", str(srpm)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return sorted(name.rstrip("/") for name in listing.stdout.split())
 
 
 def main(repeats: int = 10) -> list[Timing]:
