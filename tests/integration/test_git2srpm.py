@@ -349,3 +349,20 @@ def test_commits_elsewhere_in_the_repository_do_not_change_the_package(make_repo
     repo.commit({"src/tool/a.txt": "a2\n"})  # this package's change: its time moves with it
     changed = built(git2srpm(repo, tmp_path / "three", *args))
     assert header(changed)["buildtime"] == int(repo.git("log", "-1", "--format=%ct"))
+
+
+def test_the_tarball_packed_during_the_spec_read_is_taken_only_when_right(make_repo, tmp_path):
+    """The tarball is packed beside the spec's read, from the time of the tree and the spec. A Source1 beside
+    the spec, changed last, moves the package's time: that tarball is dropped and packed again."""
+    files = {"specs/tool.spec": spec(name="tool", extra="Source1: tool.conf\n"), "specs/tool.conf": "a\n"}
+    repo = make_repo({**files, "src/tool/a.txt": "a\n"})
+    args = ("-v", "--subdir", "src/tool", "--spec", "specs/tool.spec")
+    taken = "the tarball packed while the spec was read is the one"
+    first = git2srpm(repo, tmp_path / "one", *args)
+    assert taken in first.stderr
+    repo.commit({"specs/tool.conf": "b\n"})
+    second = git2srpm(repo, tmp_path / "two", *args)
+    assert taken not in second.stderr
+    last = int(repo.git("log", "-1", "--format=%ct"))
+    assert header(built(second))["buildtime"] == last
+    assert {m.mtime for m in tar_members(tmp_path / "two" / "tool-1.0.tar.gz")} == {last}

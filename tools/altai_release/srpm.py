@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .autospec import uses_autospec
+from .early_tarball import EarlyTarball, guess
 from .errors import InputError
-from .git import Commit, GitSource, WorktreeState
+from .git import Commit, GitSource, Tree, WorktreeState
 from .limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
 from .lookaside import Lookaside, default_download_cache, place_sources
 from .nevra import Nevra
@@ -154,6 +155,25 @@ def _build(
             warn(f"cannot tell whether {source.location} has uncommitted changes: {state.why}")
 
 
+def _early_tarball(
+    source: GitSource,
+    request: SrpmRequest,
+    commit: Commit,
+    subdir: PurePosixPath,
+    tree: Tree,
+    spec_path: PurePosixPath,
+    spec_text: str,
+    work: Path,
+) -> EarlyTarball | None:
+    """The tarball, packed beside the spec's read when its text tells the name, version and Source0."""
+    if request.submodules or source.blob_id(commit, spec_path.parent / "sources") is not None:
+        return None  # submodules' trees, or a Source0 perhaps from the lookaside: decided after the read
+    guessed = guess(spec_text)
+    if guessed is None:
+        return None
+    return EarlyTarball(source, commit, tree, [subdir, spec_path], guessed, work / "early")
+
+
 def _make(
     source: GitSource,
     request: SrpmRequest,
@@ -193,8 +213,16 @@ def _make(
             spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
         spec_file.write_text(spec_text, encoding="utf-8", errors="surrogateescape")
         subject = request.package or spec_path.stem
-        with step("spec read (sandbox)", subject):
-            info = session.info()
+        early = _early_tarball(source, request, commit, subdir, tree, spec_path, spec_text, work)
+        try:
+            with step("spec read (sandbox)", subject):
+                info = session.info()
+        except BaseException:
+            if early is not None:
+                early.cancel()
+            raise
+        if early is not None:
+            early.wait()  # `source` is ours again
 
         # file times, build time and SOURCE_DATE_EPOCH: the last change of what the package is made of (its
         # tree, its spec, the files its spec names), so that a commit elsewhere in a shared repository, or to
@@ -213,8 +241,13 @@ def _make(
             submodules = submodule_trees(source, commit, subdir, tree, request.submodules, warn)
             try:
                 tarball = SourceTarball(source, tree, f"{info.name}-{info.version}", changed, submodules, commit)
-                with step("tarball", subject):
-                    tarball.write(sources_dir / tar_name)
+                packed = early.take(tarball.top, tar_name, changed) if early and not submodules else None
+                if packed is not None:
+                    log.debug(f"{subject}: the tarball packed while the spec was read is the one")
+                    os.replace(packed, sources_dir / tar_name)
+                else:
+                    with step("tarball", subject):
+                        tarball.write(sources_dir / tar_name)
             finally:
                 for sub_source, _ in submodules.values():
                     sub_source.close()

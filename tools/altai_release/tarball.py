@@ -62,6 +62,10 @@ def compression_for(filename: str) -> str:
     raise InputError(f"Source0 {filename!r}: git2srpm can make only {known} archives")
 
 
+class TarballStopped(Exception):
+    """The writer was asked to stop."""
+
+
 @dataclass(frozen=True)
 class SourceTarball:
     source: GitSource
@@ -75,16 +79,17 @@ class SourceTarball:
     # the files whose `$Format:…$` placeholders are expanded, found while the entries are listed
     _subst: set[PurePosixPath] = field(default_factory=set, init=False, repr=False, compare=False)
 
-    def write(self, dest: Path) -> None:
+    def write(self, dest: Path, stop: Callable[[], bool] = lambda: False) -> None:
+        """`stop`, asked between files, ends the writing with TarballStopped (the file is left half made)."""
         suffix = compression_for(dest.name)
         with open(dest, "wb") as raw:
             if suffix == ".tar":
-                self._write_tar(raw)
+                self._write_tar(raw, stop)
             else:
                 # tarfile writes a header at a time: buffered, the compressor gets a few large writes (the
                 # stream it makes does not depend on how its input was cut)
                 with _COMPRESSORS[suffix](raw) as packed, io.BufferedWriter(packed, 1 << 20) as buffered:
-                    self._write_tar(buffered)
+                    self._write_tar(buffered, stop)
 
     def _expand(self, data: bytes) -> bytes:
         """`$Format:FMT$` replaced by the commit formatted with FMT, as git archive's export-subst does."""
@@ -106,7 +111,7 @@ class SourceTarball:
         info.uname = info.gname = "root"
         return info
 
-    def _write_tar(self, out: IO[bytes]) -> None:
+    def _write_tar(self, out: IO[bytes], stop: Callable[[], bool]) -> None:
         with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
             tar.addfile(self._info(self.top + "/", tarfile.DIRTYPE, 0o755))
             entries = self._entries()
@@ -118,6 +123,8 @@ class SourceTarball:
             contents = {source: source.blobs(hexshas) for source, hexshas in wanted.items()}
             try:
                 for source, entry in entries:
+                    if stop():
+                        raise TarballStopped(self.top)
                     name = str(PurePosixPath(self.top) / entry.path)
                     if entry.mode == MODE_DIR:
                         tar.addfile(self._info(name + "/", tarfile.DIRTYPE, 0o755))
