@@ -435,6 +435,21 @@ def test_a_stale_pid_file_naming_another_program_does_not_block_the_start(tmp_pa
         other.wait()
 
 
+def _listen_backlog(port: int) -> int:
+    """The backlog a listening socket was given: `ss` shows it as the listener's Send-Q."""
+    said = subprocess.run(["ss", "-ltnH", "sport = :%d" % port], capture_output=True, text=True, check=True)
+    return int(said.stdout.split()[2])
+
+
+def test_the_listen_backlog_reaches_the_socket(start_api):
+    """A burst of connections waits in the kernel's queue, not in SYN retries of a second or more: the
+    socket listens with the configured backlog (4096 by default, as OpenStack's services), the kernel's cap
+    aside. With the former 128, the 1,000 connections of the slowloris test below met three such retries."""
+    cap = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert _listen_backlog(start_api([]).port) == min(4096, cap)
+    assert _listen_backlog(start_api([], conf_text="[DEFAULT]\nbacklog = 300\n").port) == min(300, cap)
+
+
 class _Refusals:
     """Watches connections for a 503 (or a reset after it, as our unread request meets the server's close) and
     counts those that came within `at_once` seconds of their connection's opening: a request deadline's 408

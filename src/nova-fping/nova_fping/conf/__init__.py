@@ -30,7 +30,14 @@ DEFAULT_OPTS = [
         help="Worker threads of the WSGI server (waitress). Must exceed [fping] max_concurrent + max_waiting, "
         "so that a request beyond them is refused at once instead of waiting in the server's queue.",
     ),
-    cfg.IntOpt("backlog", default=128, min=1, help="Listen backlog of the server socket."),
+    cfg.IntOpt(
+        "backlog",
+        default=4096,
+        min=1,
+        help="Listen backlog of the server socket, as OpenStack's services set it (the kernel caps it at "
+        "net.core.somaxconn). A short queue overflows in a burst of connections, and each connection beyond it "
+        "waits a second or more for its SYN to be sent again.",
+    ),
     cfg.IntOpt(
         "client_timeout",
         default=10,
