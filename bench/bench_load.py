@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -21,6 +20,9 @@ import uuid
 from pathlib import Path
 
 from bench_fping import namespace_hosts
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src" / "nova-fping" / "tests"))
+from nova_fping_testing import Slowloris, free_port  # noqa: E402
 
 CLIENTS = 500
 
@@ -40,12 +42,6 @@ class Quiet(simple_server.WSGIRequestHandler):
 app = NoAuthMiddleware(RateLimit(config.build_app(conf), config.build_limiter(conf)))
 simple_server.make_server("127.0.0.1", int(sys.argv[3]), app, server_class=Server, handler_class=Quiet).serve_forever()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(
@@ -139,34 +135,6 @@ def burst(url: str, clients: int = CLIENTS) -> dict[str, float]:
 def slowloris_beside_clients(url: str, port: int, attackers: int = 1000, clients: int = 20) -> dict[str, float]:
     """`attackers` connections from 127.0.0.2 that send a header line every 4 s, then `clients` real calls
     from 127.0.0.1 at once: how long the real ones take."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-    slow: list[socket.socket] = []
-    for _ in range(attackers):
-        conn = socket.socket()
-        conn.bind(("127.0.0.2", 0))
-        conn.settimeout(10)
-        try:
-            conn.connect(("127.0.0.1", port))
-            conn.sendall(b"GET /v2/p0/os-fping HTTP/1.1\r\nHost: x\r\n")
-        except OSError:
-            conn.close()
-            continue
-        slow.append(conn)
-    stop = threading.Event()
-
-    def dribble() -> None:
-        n = 0
-        while not stop.wait(4.0):
-            n += 1
-            for conn in slow:
-                try:
-                    conn.sendall(b"X-Slow-%d: y\r\n" % n)
-                except OSError:
-                    pass
-
-    talker = threading.Thread(target=dribble, daemon=True)
-    talker.start()
     times: list[float] = []
     ok: list[bool] = []
 
@@ -180,18 +148,13 @@ def slowloris_beside_clients(url: str, port: int, attackers: int = 1000, clients
             ok.append(False)
         times.append(time.monotonic() - began)
 
-    try:
+    with Slowloris(port, attackers, "/v2/p0/os-fping"):
         time.sleep(1.0)
         threads = [threading.Thread(target=call, args=(i,)) for i in range(clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    finally:
-        stop.set()
-        talker.join()
-        for conn in slow:
-            conn.close()
     return {"ok": sum(ok), "clients": clients, "max": max(times), "p50": sorted(times)[len(times) // 2]}
 
 

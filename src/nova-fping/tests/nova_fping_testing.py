@@ -9,9 +9,11 @@ packet for a host that is down never leaves the machine. Needs root."""
 import itertools
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -113,6 +115,57 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Slowloris:
+    """`count` connections from `source` that each send a request line and then, every 4 s, one more
+    header line, never ending the request (the slowloris attack); closed on exit. A connection the server
+    refuses at once stays in `conns` (its answer is the caller's to read); one that cannot even connect is
+    left out. `on_open` sees each connection as soon as it is open."""
+
+    def __init__(self, port: int, count: int, path: str, source: str = "127.0.0.2",
+                 on_open: Callable[[socket.socket], None] = lambda conn: None) -> None:  # fmt: skip
+        self.port, self.count, self.path, self.source, self.on_open = port, count, path, source, on_open
+        self.conns: List[socket.socket] = []
+        self._stop = threading.Event()
+        self._talker = threading.Thread(target=self._dribble, daemon=True)
+
+    def __enter__(self) -> "Slowloris":
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, self.count + 1024)), hard))
+        for _ in range(self.count):
+            conn = socket.socket()
+            conn.bind((self.source, 0))
+            conn.settimeout(10)
+            try:
+                conn.connect(("127.0.0.1", self.port))
+            except OSError:
+                conn.close()
+                continue
+            try:
+                conn.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n" % self.path.encode())
+            except OSError:  # refused (a 503, closed) before it could even send
+                pass
+            self.conns.append(conn)
+            self.on_open(conn)
+        self._talker.start()
+        return self
+
+    def _dribble(self) -> None:
+        n = 0
+        while not self._stop.wait(4.0):
+            n += 1
+            for conn in self.conns:
+                try:
+                    conn.sendall(b"X-Slow-%d: y\r\n" % n)
+                except OSError:
+                    pass
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._talker.join()
+        for conn in self.conns:
+            conn.close()
 
 
 class Api:

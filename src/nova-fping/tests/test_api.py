@@ -87,13 +87,18 @@ def test_policy_defaults(tenants):
     assert api.get("/v2/p1/os-fping/" + C, roles="admin")[0] == 200
 
 
-def test_policy_file_overrides(instances, start_api, tmp_path):
+def _api_with_policy(instances, start_api, tmp_path, rules: str):
+    """The API with the policy file `rules`, and server A of project p2 alive."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text('"os_compute_api:os-fping:all_tenants": "role:monitor"\n')
+    policy.write_text(rules)
     host = instances()
-    api = start_api(
+    return start_api(
         [{"id": A, "project_id": "p2", "addresses": host.addresses}], conf_text="[policy]\nfile = %s\n" % policy
     )
+
+
+def test_policy_file_overrides(instances, start_api, tmp_path):
+    api = _api_with_policy(instances, start_api, tmp_path, '"os_compute_api:os-fping:all_tenants": "role:monitor"\n')
     assert api.get("/v2/p1/os-fping?all_tenants=1", roles="monitor")[0] == 200
     assert api.get("/v2/p1/os-fping?all_tenants=1", roles="admin")[0] == 403
 
@@ -101,12 +106,7 @@ def test_policy_file_overrides(instances, start_api, tmp_path):
 def test_context_is_admin_override_decides_who_is_admin_everywhere(instances, start_api, tmp_path):
     # an operator makes `cloud-admin` the admin role: another project's URL, all_tenants and another
     # project's server follow it, and the role named admin is no longer special
-    policy = tmp_path / "policy.yaml"
-    policy.write_text('"context_is_admin": "role:cloud-admin"\n')
-    host = instances()
-    api = start_api(
-        [{"id": A, "project_id": "p2", "addresses": host.addresses}], conf_text="[policy]\nfile = %s\n" % policy
-    )
+    api = _api_with_policy(instances, start_api, tmp_path, '"context_is_admin": "role:cloud-admin"\n')
     assert api.get("/v2/p2/os-fping", project="p1", roles="cloud-admin")[0] == 200
     assert by_id(api.get("/v2/p1/os-fping?all_tenants=1", roles="cloud-admin")[1]) == {A: ("p2", True)}
     assert api.get("/v2/p1/os-fping/" + A, roles="cloud-admin")[0] == 200

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 import urllib.parse
+from typing import Optional
 
 import pytest
 from keystoneauth1 import session
@@ -32,6 +33,16 @@ SERVERS = [
     },
     {"id": S2, "tenant_id": "p2", "addresses": {}},
 ]
+
+
+def _send_json(handler: http.server.BaseHTTPRequestHandler, status: int, document: dict, extra: Optional[dict] = None):
+    body = json.dumps(document).encode()
+    handler.send_response(status)
+    headers = {**(extra or {}), "Content-Type": "application/json", "Content-Length": str(len(body))}
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 class FakeNova(http.server.BaseHTTPRequestHandler):
@@ -78,12 +89,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
         if len(page) == limit or FakeNova.loop:
             marker = page[-1]["id"]
             answer["servers_links"] = [{"rel": "next", "href": "http://nova/v2.1/servers/detail?marker=" + marker}]
-        body = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        _send_json(self, 200, answer)
 
     def log_message(self, *args):
         pass
@@ -201,13 +207,7 @@ class FakeKeystone(http.server.BaseHTTPRequestHandler):
                 "catalog": [],
             }
         }
-        data = json.dumps(token).encode()
-        self.send_response(201)
-        self.send_header("X-Subject-Token", "token-from-keystone")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _send_json(self, 201, token, {"X-Subject-Token": "token-from-keystone"})
 
     def log_message(self, *args):
         pass

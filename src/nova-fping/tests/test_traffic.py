@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import List
 
-from nova_fping_testing import Api, free_port
+from nova_fping_testing import Api, Slowloris, free_port
 
 A, B, C = (str(uuid.UUID(int=i + 101)) for i in range(3))
 
@@ -379,8 +379,6 @@ def test_a_shared_rate_limit_file_that_goes_bad_is_a_503_and_a_deleted_one_comes
 
 
 def test_too_few_open_files_for_max_connections_is_one_line(tmp_path):
-    import resource
-
     (tmp_path / "inventory.json").write_text(json.dumps({"servers": []}))
 
     def low_limit() -> None:
@@ -487,49 +485,26 @@ def test_a_thousand_slowloris_connections_from_one_host_leave_other_clients_serv
     """The shipped limits (max_connections 1000, 100 per address, client_timeout 10): 1,000 connections from
     one address that keep sending a header line every 4 s, and 20 clients from another address beside them.
     Without a per-address bound the 1,000 take every connection and the 20 wait for the request deadline."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     up = instances()
     api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}], conf_text="[rate_limit]\ncalls = 0\n")
-    slow: List[socket.socket] = []
     refusals = _Refusals(at_once=5.0)
-    for _ in range(1000):
-        conn = socket.socket()
-        conn.bind(("127.0.0.2", 0))
-        conn.settimeout(10)
-        conn.connect(("127.0.0.1", api.port))
-        try:
-            conn.sendall(b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\n")
-        except OSError:  # refused (503, closed) before it could even send
-            pass
-        slow.append(conn)
+
+    def opened(conn: socket.socket) -> None:
         refusals.watch(conn)
         refusals.poll(0)
-    refusals.poll(2.0)
-    assert refusals.count == 900  # each beyond the 100 of its address: a 503 at once
-    stop = threading.Event()
 
-    def dribble() -> None:
-        n = 0
-        while not stop.wait(4.0):
-            n += 1
-            for conn in slow:
-                try:
-                    conn.sendall(b"X-Slow-%d: y\r\n" % n)
-                except OSError:
-                    pass
+    with Slowloris(api.port, 1000, "/v2/p1/os-fping", on_open=opened) as slow:
+        assert len(slow.conns) == 1000
+        refusals.poll(2.0)
+        assert refusals.count == 900  # each beyond the 100 of its address: a 503 at once
+        times: List[float] = []
+        statuses: List[int] = []
 
-    talker = threading.Thread(target=dribble, daemon=True)
-    talker.start()
-    times: List[float] = []
-    statuses: List[int] = []
+        def client() -> None:
+            began = time.monotonic()
+            statuses.append(api.get("/v2/p1/os-fping")[0])
+            times.append(time.monotonic() - began)
 
-    def client() -> None:
-        began = time.monotonic()
-        statuses.append(api.get("/v2/p1/os-fping")[0])
-        times.append(time.monotonic() - began)
-
-    try:
         time.sleep(1.0)
         clients = [threading.Thread(target=client) for _ in range(20)]
         for thread in clients:
@@ -537,11 +512,6 @@ def test_a_thousand_slowloris_connections_from_one_host_leave_other_clients_serv
         for thread in clients:
             thread.join()
         assert statuses == [200] * 20 and max(times) < 3.0, (statuses, max(times))
-    finally:
-        stop.set()
-        talker.join()
-        for conn in slow:
-            conn.close()
 
 
 def test_a_call_whose_client_hung_up_does_not_count(start_api, instances):
