@@ -130,3 +130,31 @@ def test_srpms_beside_their_binaries_are_rebuilt_too(release, state_dir, gnupgho
     run = _verify(release, state_dir, gnupghome)
     assert run.returncode == 0, run.stdout
     assert "ok    centos6/nova-fping-" in run.stdout and ".noarch.rpm: reproduced" in run.stdout
+
+
+def test_links_and_fifos_named_like_packages_are_named_and_never_read(release, state_dir, gnupghome, tmp_path):
+    """A tree is somebody's input: an SRPM that is a link to /dev/zero, a binary that is a FIFO and a key
+    that is a link to /dev/zero would each be an endless read. Each is a FAIL naming it; verify ends."""
+    import os
+
+    from altai_testlib import build_argv
+
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    copy = tmp_path / "planted"
+    shutil.copytree(release["out"].resolve(), copy)
+    (copy / "deps" / "misc-srpms" / "zero-1-1.el6.src.rpm").symlink_to("/dev/zero")
+    os.mkfifo(copy / "deps" / "misc" / "fifo-1-1.el6.noarch.rpm")
+    argv = build_argv(release, state_dir, "--verify", str(copy))
+    env = {**os.environ, "GNUPGHOME": str(gnupghome)}
+    run = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=300)
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert "FAIL  deps/misc-srpms/zero-1-1.el6.src.rpm: not a regular file" in run.stdout
+    assert "FAIL  deps/misc/fifo-1-1.el6.noarch.rpm: not a regular file" in run.stdout
+    assert "ok    deps/misc/libaltai-1.2-1.el6" in run.stdout  # the real packages still verified
+
+    key = next(copy.glob("RPM-GPG-KEY-*"))
+    key.unlink()
+    key.symlink_to("/dev/zero")
+    run = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=300)
+    assert run.returncode == 4, run.stdout + run.stderr  # ended: the key is not taken from a device
+    assert f"no key: the tree has no {key.name}" in run.stdout

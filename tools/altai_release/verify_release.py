@@ -27,6 +27,7 @@ from .manifest import MANIFEST_NAME, Manifest
 from .packages import read_facts, read_header
 from .rpmheader import read_identity
 from .scheduler import run_all
+from .userfiles import KEY_FILE_LIMIT, read_bytes
 from .verify import KeyDatabases, signature_verdicts
 
 
@@ -54,7 +55,7 @@ def verify_release(layout: ReleaseLayout, tree: Path, jobs: int, builder_kind: s
         srpms = []
         for name in _built_repositories(layout):
             sources = _sources_path(layout, name)
-            srpms += [f"{sources}/{p.name}" for p in sorted((tree / sources).glob("*.src.rpm"))]
+            srpms += [f"{sources}/{p.name}" for p in _package_files(tree / sources, "*.src.rpm")]
         origins = {e.path: e.origin for e in manifest.entries}
         # mock's chroot gets the tree's own repositories for BuildRequires between its packages
         builder = make_builder(builder_kind, layout, tree, tree, work)
@@ -78,10 +79,12 @@ def _integrity(layout: ReleaseLayout, tree: Path, manifest: Manifest, dbs: KeyDa
     entries = {e.path: e for e in manifest.entries}
     for name, repo in layout.repositories.items():
         directory = tree / repo.path
-        files = sorted(directory.glob("*.rpm")) if directory.is_dir() else []
+        yield from _not_packages(tree, directory)
+        files = _package_files(directory, "*.rpm")
         listed = read_packages(directory)
         key = tree / f"RPM-GPG-KEY-{repo.signed_by}"
-        signatures = signature_verdicts(dbs, key.read_bytes(), files) if key.is_file() and files else {}
+        armored = read_bytes(key, "public key", KEY_FILE_LIMIT) if key.is_file() and files else None
+        signatures = signature_verdicts(dbs, armored, files) if armored is not None else {}
         for path in files:
             rel = f"{repo.path}/{path.name}"
             pkg = listed.get(path.name)
@@ -105,6 +108,23 @@ def _integrity(layout: ReleaseLayout, tree: Path, manifest: Manifest, dbs: KeyDa
                 yield Verdict(rel, f"in {MANIFEST_NAME} but missing from the tree", False)
 
 
+def _package_files(directory: Path, pattern: str) -> list[Path]:
+    """The tree's files matching `pattern` that are regular files, not links: a tree is somebody's input, and
+    a link (to /dev/zero, to a key of this host) or a FIFO named like a package must not be read."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob(pattern) if not p.is_symlink() and p.is_file())
+
+
+def _not_packages(tree: Path, directory: Path) -> Iterator[Verdict]:
+    """What is named like a package in `directory` but is not a regular file: named, never read."""
+    if directory.is_dir():
+        for path in sorted(directory.glob("*.rpm")):
+            if path.is_symlink() or not path.is_file():
+                what = "not a regular file (a link, FIFO or device): not read"
+                yield Verdict(str(path.relative_to(tree)), what, False)
+
+
 def _built_repositories(layout: ReleaseLayout) -> list[str]:
     return [name for name, repo in layout.repositories.items() if repo.content in ("own", "rebuilt")]
 
@@ -118,8 +138,8 @@ def _completeness(layout: ReleaseLayout, tree: Path) -> Iterator[Verdict]:
     for name in _built_repositories(layout):
         repo = layout.repositories[name]
         sources_dir = tree / _sources_path(layout, name)
-        srpms = {p.name for p in sources_dir.glob("*.src.rpm")}
-        binaries = sorted(p for p in (tree / repo.path).glob("*.rpm") if not p.name.endswith(".src.rpm"))
+        srpms = {p.name for p in _package_files(sources_dir, "*.src.rpm")}
+        binaries = [p for p in _package_files(tree / repo.path, "*.rpm") if not p.name.endswith(".src.rpm")]
         named = set()
         for path in binaries:
             source = read_identity(path).sourcerpm
@@ -180,8 +200,8 @@ def _repository_of(layout: ReleaseLayout, srpm_rel: str) -> str:
 
 def _binaries_of(layout: ReleaseLayout, tree: Path, srpm_name: str) -> Iterator[Path]:
     for repo in layout.repositories.values():
-        if repo.content in ("own", "rebuilt") and (tree / repo.path).is_dir():
-            for path in sorted((tree / repo.path).glob("*.rpm")):
+        if repo.content in ("own", "rebuilt"):
+            for path in _package_files(tree / repo.path, "*.rpm"):
                 if not path.name.endswith(".src.rpm") and read_identity(path).sourcerpm == srpm_name:
                     yield path
 
