@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 LOGS = ("build.log", "root.log", "state.log")
 DOWNLOAD_CHUNK = 4 * 1024 * 1024
+DOWNLOAD_SECONDS = 3600.0  # one file from topurl, in all
 
 
 class KojiHub:
@@ -178,22 +180,26 @@ def build_of_task(hub: KojiHub, session: Any, task_id: int) -> dict[str, Any]:
     return dict(builds[0])
 
 
-def http_get(url: str, dest: Path, limit: int, verify: str | bool) -> int:
+def http_get(url: str, dest: Path, limit: int, verify: str | bool, seconds: float = DOWNLOAD_SECONDS) -> int:
     """`url` into `dest`, at most `limit` bytes and one more (more than the hub's record is refused by the
-    caller, without filling the disk); the bytes written."""
+    caller, without filling the disk), within `seconds` in all; the bytes written. requests' timeout bounds
+    each wait only, and its chunks wait until full: a server that drips a byte at a time would hold the
+    build, so the body is read as it comes (read1) and the deadline checked between reads."""
     import requests
+    import urllib3
 
     received = 0
+    deadline = time.monotonic() + seconds
     try:
-        with requests.get(url, verify=verify, stream=True, timeout=300) as response:
+        with requests.get(url, verify=verify, stream=True, timeout=min(300.0, seconds)) as response:
             response.raise_for_status()
             with open(dest, "wb") as out:
-                for chunk in response.iter_content(1024 * 1024):
+                while received <= limit and (chunk := response.raw.read1(1024 * 1024, decode_content=True)):
                     out.write(chunk[: limit + 1 - received])
                     received += len(chunk)
-                    if received > limit:
-                        break
-    except requests.exceptions.RequestException as exc:
+                    if time.monotonic() > deadline:
+                        raise KojiError(f"{url}: the download took longer than {seconds:.0f}s; stopped")
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise KojiError(f"{url}: download failed: {reason(exc)}") from None
     return min(received, limit + 1)
 
