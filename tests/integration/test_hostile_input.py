@@ -536,11 +536,12 @@ def test_spec_whose_parse_never_ends_is_stopped(tmp_path):
     from altai_release import srpmsession
     from altai_release.errors import SpecError
     from altai_release.limits import SandboxLimits
-    from altai_release.rpmbuild import Rpmbuild
+    from altai_release.rpmbuild import INNER_TOPDIR, Rpmbuild
 
-    build = Rpmbuild(tmp_path / "top", limits=SandboxLimits(spec_seconds=2))
+    specs = tmp_path / "in" / "SPECS"
+    build = Rpmbuild(tmp_path / "top", limits=SandboxLimits(spec_seconds=2), inputs={specs: INNER_TOPDIR / "SPECS"})
     build.prepare()
-    spec_file = build.topdir / "SPECS" / "hang.spec"
+    spec_file = specs / "hang.spec"
     spec_file.write_text(spec().replace("Name:", "%global x %(sleep 600)\nName:"))
     start = time.monotonic()
     with pytest.raises(SpecError, match="hang.spec: reading the spec took longer than 2s, the sandbox's time limit"):

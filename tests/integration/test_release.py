@@ -340,24 +340,14 @@ def test_unreachable_upstream_fails_the_run(release, state_dir, gnupghome, upstr
 
 
 def dnf(root: Path, reposdir: Path, *args: str, plugins: str = "--noplugins") -> subprocess.CompletedProcess[str]:
-    """Debian's dnf. Its `local` plugin breaks gpg checks in an installroot: plugins stay off, or only that
-    one is disabled where a plugin command (repoclosure) is needed."""
-    return subprocess.run(
-        [
-            "dnf",
-            plugins,
-            "-y",
-            f"--installroot={root}",
-            "--releasever=6",
-            f"--setopt=reposdir={reposdir}",
-            f"--setopt=cachedir={root}/var/cache/dnf",
-            "--setopt=install_weak_deps=0",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """Debian's dnf, in the sandbox the tool runs it in (package code never runs as the host's root, here
+    either), with the network for the tests' servers on 127.0.0.1. Its `local` plugin breaks gpg checks in
+    an installroot: plugins stay off, or only that one is disabled where a plugin command (repoclosure) is
+    needed."""
+    from altai_release.dnf import DnfRoot
+
+    done = DnfRoot(root, reposdir).run(*args, plugins=(plugins,), network=True)
+    return subprocess.CompletedProcess(["dnf", *args], done.returncode, done.output, "")
 
 
 @pytest.fixture

@@ -247,7 +247,8 @@ def test_package_identity_agrees_with_the_rpm_bindings(make_repo, tmp_path):
         rpmbuild = Rpmbuild(work / "top", inputs={work / "in": INNER_TOPDIR / "SRPMS"})
         rpmbuild.prepare()
         (work / "in" / srpm.name).write_bytes(srpm.read_bytes())
-        (rpm,) = rpmbuild.rebuild(work / "in" / srpm.name, work / "results")
+        with rpmbuild.writable_topdir():
+            (rpm,) = rpmbuild.rebuild(work / "in" / srpm.name, work / "results")
         for package in (srpm, rpm):
             identity = read_identity(package)
             hdr = read_header(package)

@@ -16,6 +16,7 @@ from .limits import SandboxLimits
 from .paths import PROJECT_ROOT
 from .sandbox import Sandbox
 from .sandbox_output import UnsafeOutput, read_text
+from .scratch import give_to_sandbox, scratch
 from .spec import SYSTEM_PYTHON
 
 LIBRARY = PROJECT_ROOT / ".venv" / "rpmautospec"
@@ -52,23 +53,25 @@ def process(
         GitError,
         f"{shown}: cannot check out {commit[:12]} for rpmautospec",
     )
+    give_to_sandbox(checkout, tree=True)  # libgit2 reads a repository only for its owner
     out = work / "autospec-out"
-    out.mkdir()
     argv = [str(SYSTEM_PYTHON), "-B", "-s", str(_HELPER), str(checkout / spec_path), str(out / spec_path.name)]
     # pygit2 loads the system's CA certificates when it starts (public data; it fetches nothing here)
     certs = [p for p in (Path("/etc/ssl/certs"),) if p.is_dir()]
     readonly = [LIBRARY, _HELPER.parent, checkout, *certs]
     box = Sandbox(readonly=readonly, writable=[out], env={"PYTHONPATH": str(LIBRARY)}, limits=limits)
-    try:
-        proc = box.run(argv, f"{shown}: {spec_path}: rpmautospec", limits.spec_seconds, cwd=checkout)
-    except SandboxLimitError as exc:
-        raise SpecError(str(exc), argv) from exc
-    if proc.returncode != 0:
-        raise SpecError(f"{shown}: {spec_path}: rpmautospec failed", argv, runner.reason(proc.stderr, ("error:",)))
-    # `out` was the sandbox's to write: the result may be a link to a host file, a FIFO or endless
-    try:
-        return read_text(out, spec_path.name, MAX_SPEC_BYTES)
-    except UnsafeOutput as exc:
-        raise SpecError(f"{shown}: rpmautospec's result {exc}", argv) from exc
-    except OSError as exc:
-        raise SpecError(f"{shown}: {spec_path}: rpmautospec wrote no result: {exc.strerror}", argv) from exc
+    with scratch(out, limits):
+        try:
+            proc = box.run(argv, f"{shown}: {spec_path}: rpmautospec", limits.spec_seconds, cwd=checkout)
+        except SandboxLimitError as exc:
+            raise SpecError(str(exc), argv) from exc
+        if proc.returncode != 0:
+            why = runner.reason(proc.stderr, ("error:",))
+            raise SpecError(f"{shown}: {spec_path}: rpmautospec failed", argv, why)
+        # `out` was the sandbox's to write: the result may be a link to a host file, a FIFO or endless
+        try:
+            return read_text(out, spec_path.name, MAX_SPEC_BYTES)
+        except UnsafeOutput as exc:
+            raise SpecError(f"{shown}: rpmautospec's result {exc}", argv) from exc
+        except OSError as exc:
+            raise SpecError(f"{shown}: {spec_path}: rpmautospec wrote no result: {exc.strerror}", argv) from exc

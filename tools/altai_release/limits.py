@@ -19,6 +19,7 @@ class SandboxLimits:
     processes: int = 512  # tasks at once (a pids cgroup): a fork bomb stops here
     memory: int = 4096 * MIB  # bytes (a memory cgroup; else the address space of each process)
     file_size: int = 4096 * MIB  # bytes, any one file a sandboxed process writes (RLIMIT_FSIZE)
+    disk: int = 4096 * MIB  # bytes, all the files of a step's writable directory (its scratch tmpfs)
     spec_seconds: float = 120.0  # reading a spec (its %(...) runs then), rpmautospec's walk
     build_seconds: float = 3600.0  # one rpmbuild (-bs or --rebuild)
     output: int = 2 * MIB  # bytes of a step's stdout and of its stderr the host keeps: head and tail
@@ -46,6 +47,7 @@ _SANDBOX_KEYS = {
     "processes": ("processes", 1, 16, 1_000_000),
     "memory_mib": ("memory", MIB, 64, 1 << 30),
     "file_size_mib": ("file_size", MIB, 1, 1 << 30),
+    "disk_mib": ("disk", MIB, 16, 1 << 30),
     "spec_seconds": ("spec_seconds", 1, 1, 86_400),
     "build_seconds": ("build_seconds", 1, 1, 7 * 86_400),
     "output_kib": ("output", 1024, 4, 1 << 30),

@@ -6,7 +6,8 @@ taken back through sandbox_output."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,10 +16,15 @@ from .errors import RpmbuildError, SandboxLimitError
 from .limits import DEFAULT_LIMITS, SandboxLimits
 from .sandbox import BUILD_HOSTNAME, Sandbox
 from .sandbox_output import take_files
+from .scratch import scratch
+from .userfiles import read_bytes
 
 # Where the private topdir appears inside the sandbox (mock's path): rpm records %prep's expanded paths
 # in the SRPM header, so a per-run temporary path would make every SRPM different.
 INNER_TOPDIR = Path("/builddir/build")
+TOPDIR_SUBDIRS = ("BUILD", "BUILDROOT", "RPMS", "SRPMS", "SOURCES", "SPECS", "tmp")
+INNER_MACROS = Path("/builddir/macros")  # the layout's macro files, as copies: no host path inside
+MACRO_FILE_LIMIT = 4 * 1024 * 1024
 
 
 def rpmbuild_path() -> str:
@@ -43,10 +49,15 @@ class Rpmbuild:
     inputs: dict[Path, Path] = field(default_factory=dict)
     limits: SandboxLimits = DEFAULT_LIMITS
 
+    @property
+    def inner_macro_files(self) -> list[Path]:
+        """Where the macro files appear inside: copies of ours (`prepare`), not the layout's directory."""
+        return [INNER_MACROS / f"{i}-{m.name}" for i, m in enumerate(self.macro_files)]
+
     def base_argv(self) -> list[str]:
         top = INNER_TOPDIR
         argv = [rpmbuild_path()]
-        for macros in self.macro_files:
+        for macros in self.inner_macro_files:
             argv.append(f"--load={macros}")
         pairs: list[tuple[str, str]] = [
             ("_topdir", str(top)),
@@ -72,10 +83,24 @@ class Rpmbuild:
         return argv
 
     def prepare(self) -> None:
-        for sub in ("BUILD", "BUILDROOT", "RPMS", "SRPMS", "SOURCES", "SPECS", "tmp"):
-            (self.topdir / sub).mkdir(parents=True, exist_ok=True)
+        """The input directories, for the host to write into (the sandbox's user reads them), and a copy of
+        the macro files beside the topdir."""
+        if self.macro_files:
+            copies = self.topdir.with_name(self.topdir.name + ".macros")
+            self.inputs[copies] = INNER_MACROS
+            copies.mkdir(parents=True, exist_ok=True)
+            for source, inside in zip(self.macro_files, self.inner_macro_files, strict=True):
+                (copies / inside.name).write_bytes(read_bytes(source, "macro file", MACRO_FILE_LIMIT))
         for host in self.inputs:
             host.mkdir(parents=True, exist_ok=True)
+            host.chmod(0o755)
+
+    @contextmanager
+    def writable_topdir(self) -> Iterator[None]:
+        """The topdir, the sandbox's to write under its disk quota, while the block runs: the results are
+        taken within it."""
+        with scratch(self.topdir, self.limits, TOPDIR_SUBDIRS):
+            yield
 
     def inner(self, path: Path) -> Path:
         """Where a host path of the topdir or of an input directory appears inside the sandbox."""

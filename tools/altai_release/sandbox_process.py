@@ -44,7 +44,9 @@ _SANDBOX_START = (
 class Running:
     """One sandboxed process: its cgroup, its limits, and bounded keepers of its output."""
 
-    def __init__(self, limits: SandboxLimits, bwrap_argv: list[str], what: str, stdin: bool) -> None:
+    def __init__(
+        self, limits: SandboxLimits, bwrap_argv: list[str], what: str, stdin: bool, fds: tuple[int, ...] = ()
+    ) -> None:
         self.what = what
         self.limits = limits
         self.argv = bwrap_argv
@@ -64,6 +66,7 @@ class Running:
                 stderr=subprocess.PIPE,
                 env=dict(BASE_ENV),  # nothing of ours reaches bubblewrap's PID 1, whose environ the step can read
                 cwd="/",  # nor the name of our working directory (PWD)
+                pass_fds=fds,  # a user namespace to join
             )
         except OSError as exc:
             self._remove_cgroup()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -98,14 +100,21 @@ def read_spec(
     limits: SandboxLimits = DEFAULT_LIMITS,
 ) -> SpecInfo:
     """Parse `spec_file` with rpm in a sandbox. `display_name` is how errors name the spec."""
+    from .rpmbuild import INNER_TOPDIR, Rpmbuild  # its staging of the macro files
+
     shown = display_name or str(spec_file)
-    argv = specquery_argv(spec_file, defines, macro_files)
-    readonly = [spec_file.parent, SPECQUERY.parent, *(m.parent for m in macro_files)]
-    box = Sandbox(readonly=list(dict.fromkeys(readonly)), limits=limits)
-    try:
-        proc = box.run(argv, shown, limits.spec_seconds, cwd=spec_file.parent)
-    except SandboxLimitError as exc:
-        raise SpecError(str(exc), argv) from exc
+    with tempfile.TemporaryDirectory(prefix="altai-spec-") as tmp:
+        # the spec and the macros as copies in a directory of ours, which the sandbox's user may read
+        specs = Path(tmp) / "SPECS"
+        staged = Rpmbuild(Path(tmp) / "top", macro_files=macro_files, inputs={specs: INNER_TOPDIR / "SPECS"})
+        staged.prepare()
+        shutil.copyfile(spec_file, specs / spec_file.name)
+        argv = specquery_argv(INNER_TOPDIR / "SPECS" / spec_file.name, defines, staged.inner_macro_files)
+        box = Sandbox(readonly=[SPECQUERY.parent], inputs=staged.inputs, limits=limits)
+        try:
+            proc = box.run(argv, shown, limits.spec_seconds, cwd=INNER_TOPDIR / "SPECS")
+        except SandboxLimitError as exc:
+            raise SpecError(str(exc), argv) from exc
     if proc.returncode != 0:
         raise SpecError(f"{shown}: spec does not parse", argv, runner.reason(proc.stderr, ("error:",)))
     return spec_info(proc.stdout, spec_file, shown, argv, proc.stderr)

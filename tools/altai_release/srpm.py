@@ -192,7 +192,6 @@ def _make(
         topdir=work / "top",
         defines=[*request.defines, *([("dist", request.dist)] if request.dist is not None else [])],
         macro_files=list(request.macro_files),
-        readonly=sorted({m.parent for m in request.macro_files}),
         inputs={inputs / "SPECS": INNER_TOPDIR / "SPECS", inputs / "SOURCES": INNER_TOPDIR / "SOURCES"},
         limits=request.limits,
     )

@@ -7,6 +7,7 @@ the sandbox, so the spec's shell cannot plant a link there for the host to follo
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
@@ -27,22 +28,25 @@ class SrpmSession:
         inner_spec = build.inner(spec_file)
         self.rpmbuild_argv = [*build.base_argv(), "--nodeps", "-bs", str(inner_spec)]
         self.argv = [
-            *specquery_argv(inner_spec, build.defines, build.macro_files),
+            *specquery_argv(inner_spec, build.defines, build.inner_macro_files),
             "--wait",
             "--then",
             *self.rpmbuild_argv,
         ]
         self._running: Running | None = None
+        self._stack = ExitStack()
 
     def __enter__(self) -> SrpmSession:
-        box = self.build.sandbox()
-        box.readonly = list(dict.fromkeys([*box.readonly, SPECQUERY.parent]))
-        self._running = box.start(self.argv, self.shown, cwd=INNER_TOPDIR, stdin=True)
+        with ExitStack() as stack:
+            stack.enter_context(self.build.writable_topdir())
+            box = self.build.sandbox()
+            box.readonly = list(dict.fromkeys([*box.readonly, SPECQUERY.parent]))
+            self._running = stack.enter_context(box.start(self.argv, self.shown, cwd=INNER_TOPDIR, stdin=True))
+            self._stack = stack.pop_all()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._running is not None:
-            self._running.__exit__(kind, exc, tb)
+        self._stack.__exit__(kind, exc, tb)
 
     def info(self) -> SpecInfo:
         """What the spec says (the spec reader's line), or the error that it does not parse. The sandbox

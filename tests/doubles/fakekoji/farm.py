@@ -123,13 +123,13 @@ class Farm(HubState):
             [("dist", self.dist)],
             self.macro_files,
             int(hdr["buildtime"]),
-            readonly=sorted({m.parent for m in self.macro_files}),
             inputs={out / "in": INNER_TOPDIR / "SRPMS"},
         )
         rpmbuild.prepare()
         local = Path(shutil.copy2(srpm, out / "in" / srpm.name))
         try:
-            rpms = rpmbuild.rebuild(local, out / "results", log=out / "build.log")
+            with rpmbuild.writable_topdir():
+                rpms = rpmbuild.rebuild(local, out / "results", log=out / "build.log")
         except Exception as exc:
             task.outputs["build.log"] = out / "build.log"
             raise xmlrpc.client.Fault(

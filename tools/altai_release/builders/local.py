@@ -38,7 +38,6 @@ class LocalBuilder:
             defines=[("dist", job.package.dist)] if job.package.dist else [],
             macro_files=list(self.macro_files),
             source_date_epoch=job.source_date_epoch,
-            readonly=sorted({m.parent for m in self.macro_files}),
             inputs={srpms: INNER_TOPDIR / "SRPMS"},
             limits=self.limits,
         )
@@ -46,7 +45,8 @@ class LocalBuilder:
         srpm = srpms / job.srpm.name
         shutil.copyfile(job.srpm, srpm)
         try:
-            rpms = rpmbuild.rebuild(srpm, job.workdir / "results", log=log)
+            with rpmbuild.writable_topdir():
+                rpms = rpmbuild.rebuild(srpm, job.workdir / "results", log=log)
         except RpmbuildError as exc:
             raise BuildError(f"{job.package.name}: build failed in rpmbuild (log: {log})", exc.cmd, exc.stderr) from exc
         except BuildError as exc:  # a result that is not a plain file

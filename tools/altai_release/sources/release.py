@@ -118,7 +118,6 @@ class ReleasePackageSource:
             topdir=work / "top",
             defines=[("dist", self.entry.dist)] if self.entry.dist else [],
             macro_files=list(macro_files),
-            readonly=sorted({m.parent for m in macro_files}),
             inputs={inputs / "SPECS": INNER_TOPDIR / "SPECS", inputs / "SOURCES": INNER_TOPDIR / "SOURCES"},
             limits=limits,
         )
