@@ -294,3 +294,41 @@ def test_without_a_cgroup_the_address_space_bounds_each_process(monkeypatch):
     refused = box.run(grab, "grab", 60)
     assert refused.returncode != 0 and "MemoryError" in refused.stderr
     assert box.run(["/usr/bin/python3", "-c", "b = bytearray(16 * 1024 * 1024)"], "small", 60).returncode == 0
+
+
+# -- 8. the sandbox owns nothing of the host (issue 37) -------------------------------------------------
+
+
+def test_the_sandbox_user_is_an_unprivileged_host_uid(tmp_path):
+    """What a step writes belongs to an unprivileged host uid (a setuid file it leaves is nobody's), and a
+    root-only file in a directory it sees stays unreadable to it."""
+    from altai_release.sandbox import BUILD_UID, Sandbox, host_id
+    from altai_release.scratch import give_to_sandbox
+
+    shown = tmp_path / "shown"
+    shown.mkdir()
+    (shown / "root-only").write_text("secret\n")
+    (shown / "root-only").chmod(0o600)
+    out = tmp_path / "out"
+    out.mkdir()
+    give_to_sandbox(out)
+    script = f"cp /usr/bin/id {out}/suid && chmod 4755 {out}/suid; cat {shown}/root-only; id -u"
+    done = Sandbox(readonly=[shown], writable=[out]).run(["/bin/sh", "-c", script], "probe", 30)
+    assert "secret" not in done.stdout and "Permission denied" in done.stderr
+    assert done.stdout.split() == [str(BUILD_UID)]
+    suid = (out / "suid").stat()  # the tests run as root, as CI does
+    assert suid.st_uid == host_id(BUILD_UID) and suid.st_uid != 0
+
+
+def test_a_step_that_fills_its_disk_stops_at_its_quota(release, state_dir, gnupghome, make_repo):
+    """Five files of 300 MB (`fallocate`, instant) against a quota of 512 MiB: the build stops with no space
+    in its own tmpfs, and the host's disk never held them."""
+    fill = "for i in 1 2 3 4 5; do fallocate -l 300M big$i.bin || exit 1; done"
+    repo = make_repo({"hostile.spec": hostile(build_step=fill), "README": "hi\n"})
+    add_package(release, "hostile", repo.path)
+    release["layout"].write_text(release["layout"].read_text() + "\n[sandbox]\ndisk_mib = 512\nmemory_mib = 2048\n")
+    free_before = os.statvfs(release["out"].parent).f_bavail
+    run = build(release, state_dir, gnupghome, "hostile")
+    assert_one_line_error(run, "hostile: build failed in rpmbuild")
+    assert "No space left on device" in (logs(release["out"]) / "hostile" / "build.log").read_text()
+    assert os.statvfs(release["out"].parent).f_bavail > free_before - (256 << 20) // os.statvfs("/").f_frsize
