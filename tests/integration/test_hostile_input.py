@@ -296,8 +296,7 @@ def test_srpm2git_links_through_links_stay_inside(tmp_path, members, fragment):
     run = run_tool("srpm2git.py", str(srpm), str(target))
     assert_one_line_error(run, fragment)
     assert run.returncode == 2
-    assert os.listdir(target.parent) == ["target"]  # nothing beside it, nothing above it
-    assert not [p for p in target.rglob("*") if ".git" not in p.parts]
+    assert os.listdir(target.parent) == []  # nothing beside it, nothing above it, and not the one it made
 
 
 def _xz_bomb(size: int) -> bytes:
@@ -714,3 +713,72 @@ def test_forgetting_passphrases_never_raises(tmp_path):
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     Keyring(home).forget_passphrases("0" * 40)  # no such key: gpg fails, and this says nothing
+
+
+# -- srpm2git: an input carries no orders (issue 37) ------------------------------------------------------
+
+
+def _hard(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.LNKTYPE, target
+    return info
+
+
+def test_srpm2git_never_uses_a_repository_from_the_tarball(tmp_path):
+    """A tarball holding `.git/config` with an fsmonitor and a `.git/HEAD` (and a `.GIT` and a nested one):
+    srpm2git used that repository, ran the command as root, and left the config for the user's next `git
+    status`. The `.git` directories are left out, and the repository is one srpm2git made."""
+    from test_srpm_packages import _srpm_with
+
+    marker = tmp_path / "fsmonitor-ran"
+    config = f"[core]\n\tfsmonitor = \"/bin/sh -c 'id > {marker}'; false\"\n".encode()
+    srpm = _srpm_with(tmp_path, {
+        "patched-2.1/README": b"old\n",
+        "patched-2.1/.git/config": config,
+        "patched-2.1/.git/HEAD": b"ref: refs/heads/main\n",
+        "patched-2.1/.GIT/config": config,
+        "patched-2.1/sub/.git/config": config,
+        "patched-2.1/sub/file": b"kept\n",
+    })  # fmt: skip
+    repo = tmp_path / "imported"
+    run = run_tool("srpm2git.py", str(srpm), str(repo))
+    assert run.returncode == 0, run.stderr
+    for dropped in (".git", ".GIT", "sub/.git"):
+        assert f"warning: {dropped}: a git repository in patched-2.1.tar.xz, left out" in run.stderr
+    assert (repo / "sub" / "file").read_text() == "kept\n" and not (repo / ".GIT").exists()
+    assert "fsmonitor" not in (repo / ".git" / "config").read_text()
+    assert not (repo / ".git" / "hooks").exists()  # no template
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
+    assert status.returncode == 0 and status.stdout == ""
+    assert not marker.exists()
+
+
+def test_srpm2git_ignores_the_hosts_git_config(tmp_path):
+    """The user's global config may name a filter or an fsmonitor: the import's git commands never read it."""
+    from test_srpm_packages import _srpm_with
+
+    home = tmp_path / "home"
+    home.mkdir()
+    marker = tmp_path / "global-fsmonitor-ran"
+    (home / ".gitconfig").write_text(f"[core]\n\tfsmonitor = \"/bin/sh -c 'id > {marker}'; false\"\n")
+    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n"})
+    run = run_tool("srpm2git.py", str(srpm), str(tmp_path / "imported"), env={"HOME": str(home)})
+    assert run.returncode == 0, run.stderr
+    assert not marker.exists()
+
+
+def test_srpm2git_copies_a_hard_link_and_removes_the_directory_it_made_on_a_refusal(tmp_path):
+    from test_srpm_packages import _srpm_with
+
+    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/COPYING": _hard(
+        "patched-2.1/COPYING", "patched-2.1/README")})  # fmt: skip
+    repo = tmp_path / "imported"
+    assert run_tool("srpm2git.py", str(srpm), str(repo)).returncode == 0
+    assert (repo / "COPYING").read_text() == "old\n"
+    # a refusal leaves nothing: not the directory srpm2git made, nor the ones above it that it made
+    bad = _srpm_with(tmp_path / "bad", {"patched-2.1/README": b"old\n", "patched-2.1/x": _hard(
+        "patched-2.1/x", "patched-2.1/missing")})  # fmt: skip
+    target = tmp_path / "new" / "deeper" / "imported"
+    run = run_tool("srpm2git.py", str(bad), str(target))
+    assert_one_line_error(run, "the hard link x names patched-2.1/missing, which is no file before it")
+    assert not (tmp_path / "new").exists()

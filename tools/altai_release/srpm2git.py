@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from . import runner
 from .errors import GitError, InputError
+from .git.env import GIT_ENV, SAFE
 from .packages import payload_files, read_header
 from .spec import read_spec
 
@@ -40,6 +41,13 @@ def _safe_relative(name: str, what: str) -> PurePosixPath:
     if path.is_absolute() or ".." in path.parts or "\x00" in name:
         raise InputError(f"{what}: refusing the path {name!r} (absolute or with '..')")
     return PurePosixPath(*[p for p in path.parts if p != "."])
+
+
+def is_git_dir(part: str) -> bool:
+    """A name git refuses to add (verify_path): `.git` in any case, with NTFS's trailing dots and spaces,
+    or its short name `git~1`. A tree that holds one carries a repository's orders (its config, hooks)."""
+    lowered = part.lower()
+    return lowered.rstrip(". ") == ".git" or lowered == "git~1"
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,26 @@ def _write_file(top: Path, rel: PurePosixPath, data: bytes | IO[bytes], mode: in
     os.chmod(target, 0o755 if mode & 0o111 else 0o644)
 
 
-def _unpack(top: Path, data: bytes, what: str, budget: _Budget) -> None:
-    """The tarball's tree into `top`, its single top directory stripped. Members are read one at a time
-    (a file streams to disk, bounded by `budget`) and pass tarfile's `data` filter; links are made last,
-    each checked against the whole tree once it stands (a later link must not make an earlier one leave)."""
+def _hard_link(top: Path, rel: PurePosixPath, member: tarfile.TarInfo, what: str, budget: _Budget) -> None:
+    """A hard link member: a copy of the regular file of the tree it names (the `data` filter checked that it
+    stays inside), counted against the budget like any file."""
+    target = _safe_relative(member.linkname, what)
+    target = PurePosixPath(*target.parts[1:]) if len(target.parts) > 1 else PurePosixPath()
+    _no_link_on_the_way(top, target, what)
+    source = top / target
+    if not target.parts or source.is_symlink() or not source.is_file():
+        raise InputError(f"{what}: the hard link {rel} names {member.linkname}, which is no file before it")
+    budget.take(member.name, source.stat().st_size)
+    with open(source, "rb") as data:
+        _write_file(top, rel, data, source.stat().st_mode, what)
+
+
+def _unpack(top: Path, data: bytes, what: str, budget: _Budget) -> set[str]:
+    """The tarball's tree into `top`, its single top directory stripped; the `.git` directories it held,
+    left out. Members are read one at a time (a file streams to disk, bounded by `budget`) and pass
+    tarfile's `data` filter; links are made last, each checked against the whole tree once it stands (a
+    later link must not make an earlier one leave)."""
+    dropped: set[str] = set()
     try:
         archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
     except tarfile.TarError as exc:
@@ -101,6 +125,9 @@ def _unpack(top: Path, data: bytes, what: str, budget: _Budget) -> None:
                 rel = _safe_relative(member.name, what)
                 rel = PurePosixPath(*rel.parts[1:]) if len(rel.parts) > 1 else PurePosixPath()
                 if not rel.parts:
+                    continue
+                if any(is_git_dir(part) for part in rel.parts):
+                    dropped.add(str(PurePosixPath(*rel.parts[: 1 + [is_git_dir(p) for p in rel.parts].index(True)])))
                     continue
                 try:
                     member = tarfile.data_filter(member, str(top))
@@ -118,8 +145,10 @@ def _unpack(top: Path, data: bytes, what: str, budget: _Budget) -> None:
                     _write_file(top, rel, extracted, member.mode or 0o644, what)
                 elif member.issym():
                     links.append((rel, member.linkname))
+                elif member.islnk():  # git has no hard links: a copy of the file it names
+                    _hard_link(top, rel, member, what, budget)
                 else:
-                    raise InputError(f"{what}: {member.name} is neither a file, a directory nor a symbolic link")
+                    raise InputError(f"{what}: {member.name} is neither a file, a directory nor a link")
         except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
             if isinstance(exc, OSError) and exc.filename:
                 raise
@@ -136,61 +165,86 @@ def _unpack(top: Path, data: bytes, what: str, budget: _Budget) -> None:
     for rel, target in links:  # all of them in place: what each resolves to now, through the others
         if not Path(os.path.realpath(top / rel)).is_relative_to(real_top):
             raise InputError(f"{what}: the link {rel} -> {target} leaves the repository")
+    return dropped
 
 
-def srpm_to_git(srpm: Path, directory: Path, limits: UnpackLimits | None = None) -> Imported:
+def _payload(srpm: Path, budget: _Budget) -> tuple[dict[str, bytes], str]:
+    """The SRPM's files by name (each a plain name, none that git refuses), and its spec's name."""
     what = str(srpm)
-    budget = _Budget(limits or UnpackLimits(), what)
-    notes: list[str] = []
-    if directory.exists() and any(directory.iterdir()):
-        raise InputError(f"{directory}: exists and is not empty")
-    hdr = read_header(srpm)
-    if not hdr["sourcepackage"]:
-        raise InputError(f"{srpm}: a binary package, not a source RPM")
     files = {}
     spec_name = None
     for name, is_spec, data in payload_files(srpm, limit=budget.limits.member):
         budget.take(name, len(data))
         rel = _safe_relative(name, what)
-        if len(rel.parts) != 1:
+        if len(rel.parts) != 1 or is_git_dir(rel.name):
             raise InputError(f"{what}: the payload file {name!r} is not a plain file name")
         files[rel.name] = data
         if is_spec:
             spec_name = rel.name
     if spec_name is None:
         raise InputError(f"{what}: no spec file in the source RPM")
+    return files, spec_name
+
+
+def srpm_to_git(srpm: Path, directory: Path, limits: UnpackLimits | None = None) -> Imported:
+    what = str(srpm)
+    budget = _Budget(limits or UnpackLimits(), what)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise InputError(f"{directory}: exists and is not an empty directory")
+    hdr = read_header(srpm)
+    if not hdr["sourcepackage"]:
+        raise InputError(f"{srpm}: a binary package, not a source RPM")
+    files, spec_name = _payload(srpm, budget)
     with tempfile.TemporaryDirectory(prefix="altai-srpm2git-") as tmp:
         (Path(tmp) / spec_name).write_bytes(files[spec_name])
         info = read_spec(Path(tmp) / spec_name, display_name=f"{what}: {spec_name}")
     source0 = info.source0.filename
     if source0 not in files:
         raise InputError(f"{what}: Source0 {source0} is not in the source RPM (NoSource?)")
+    made = [p for p in (directory, *directory.parents) if not p.exists()]  # removed again on a refusal
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        _unpack(directory, files[source0], f"{what}: {source0}", budget)
-        for name, data in sorted(files.items()):
-            if name == source0:
-                continue
-            unpacked = directory / name
-            if unpacked.is_file() and not unpacked.is_symlink():
-                # upstream tarballs often ship the spec (and %autorelease wants it at the root): the same
-                # file twice is one file; where they differ, the SRPM's copy is what was built
-                if unpacked.read_bytes() != data:
-                    notes.append(f"{name}: the tarball and the SRPM differ; the SRPM's copy is kept")
-                unpacked.unlink()
-            _write_file(directory, PurePosixPath(name), data, 0o644, what)
+        dropped = _unpack(directory, files[source0], f"{what}: {source0}", budget)
+        notes = [f"{d}: a git repository in {source0}, left out (srpm2git makes the repository)" for d in dropped]
+        notes += _add_files(directory, files, source0, what)
         commit = _commit(directory, hdr, f"Import {hdr['name']}-{hdr['version']}-{hdr['release']} from {srpm.name}")
     except BaseException:
-        for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-            elif path.is_dir():
-                path.rmdir()
+        _remove_contents(directory)
+        for made_dir in made:
+            try:
+                made_dir.rmdir()
+            except OSError:
+                break
         raise
     release = str(hdr["release"])
     # the spec read without a dist gives the Release the SRPM had before its dist was added
     dist = release[len(info.release) :] if release.startswith(info.release) else ""
     return Imported(directory, commit, f"{hdr['name']}-{hdr['version']}-{release}", dist, tuple(notes))
+
+
+def _add_files(directory: Path, files: dict[str, bytes], source0: str, what: str) -> list[str]:
+    """The SRPM's files but Source0 beside the unpacked tree; what the user should know of them."""
+    notes = []
+    for name, data in sorted(files.items()):
+        if name == source0:
+            continue
+        unpacked = directory / name
+        if unpacked.is_file() and not unpacked.is_symlink():
+            # upstream tarballs often ship the spec (and %autorelease wants it at the root): the same
+            # file twice is one file; where they differ, the SRPM's copy is what was built
+            if unpacked.read_bytes() != data:
+                notes.append(f"{name}: the tarball and the SRPM differ; the SRPM's copy is kept")
+            unpacked.unlink()
+        _write_file(directory, PurePosixPath(name), data, 0o644, what)
+    return notes
+
+
+def _remove_contents(directory: Path) -> None:
+    for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            path.rmdir()
 
 
 def _commit(directory: Path, hdr: Any, message: str) -> str:
@@ -203,7 +257,7 @@ def _commit(directory: Path, hdr: Any, message: str) -> str:
     address = email.rstrip(">").strip().translate(clean) or "srpm2git@localhost.invalid"
     who = f"{name.strip().translate(clean) or 'srpm2git'} <{address}>"
     text = message.encode()
-    git = ["git", "-c", "core.hooksPath=/dev/null", "-C", str(directory)]
+    git = ["git", *SAFE, "--git-dir", str(directory / ".git"), "--work-tree", str(directory)]
     # the stream goes through a file, one repository file at a time: never the whole tree in memory
     with tempfile.TemporaryFile() as stream:
         stream.write(b"commit refs/heads/main\n")
@@ -226,12 +280,19 @@ def _commit(directory: Path, hdr: Any, message: str) -> str:
                     shutil.copyfileobj(data, stream, 1 << 20)
             stream.write(b"\n")
         stream.seek(0)
-        runner.run([*git, "init", "-q", "-b", "main"], GitError, f"{directory}: git init failed")
-        runner.run([*git, "fast-import", "--quiet"], GitError, f"{directory}: git fast-import failed", stdin=stream)
-    runner.run([*git, "read-tree", "HEAD"], GitError, f"{directory}: git read-tree failed")
-    # read-tree leaves every entry's stat data zero: a normal index, as `git add` would write, so that the
-    # next git2srpm does not take the new repository for one with uncommitted changes
-    runner.run([*git, "update-index", "-q", "--refresh"], GitError, f"{directory}: git update-index failed")
-    return runner.text(
-        runner.run([*git, "rev-parse", "HEAD"], GitError, f"{directory}: git rev-parse failed").stdout
-    ).strip()
+        with tempfile.TemporaryDirectory(prefix="altai-srpm2git-home-") as home:
+            # a repository of ours, with the config git init writes and nothing else: no template (hooks), no
+            # system or global config (a filter, an fsmonitor) of this host
+            env = {**GIT_ENV, "HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+
+            def run(*args: str, **kwargs: Any) -> str:
+                done = runner.run([*git, *args], GitError, f"{directory}: git {args[0]} failed", env=env, **kwargs)
+                return runner.text(done.stdout)
+
+            run("init", "-q", "--template=", "-b", "main")
+            run("fast-import", "--quiet", stdin=stream)
+            run("read-tree", "HEAD")
+            # read-tree leaves every entry's stat data zero: a normal index, as `git add` would write, so
+            # that the next git2srpm does not take the new repository for one with uncommitted changes
+            run("update-index", "-q", "--refresh")
+            return run("rev-parse", "HEAD").strip()
