@@ -782,3 +782,68 @@ def test_srpm2git_copies_a_hard_link_and_removes_the_directory_it_made_on_a_refu
     run = run_tool("srpm2git.py", str(bad), str(target))
     assert_one_line_error(run, "the hard link x names patched-2.1/missing, which is no file before it")
     assert not (tmp_path / "new").exists()
+
+
+# -- never delete what the tool did not create (issue 37) -------------------------------------------------
+
+
+def test_out_with_a_manifest_and_other_files_is_refused(release, state_dir, gnupghome, tmp_path):
+    """A readable manifest.json (no packages) beside the user's files: run 1 adopted the directory with no
+    word, and the third run's prune removed it, files and all. A tree is adopted only when every file in it
+    is one this tool writes."""
+    precious = tmp_path / "D"
+    (precious / "docs").mkdir(parents=True)
+    (precious / "docs" / "thesis.tex").write_text("precious\n")
+    (precious / "manifest.json").write_text('{"release": "altai", "version": "9.9", "packages": []}\n')
+    release["out"] = precious
+    run = build(release, state_dir, gnupghome, "libaltai")
+    assert_one_line_error(run, f"--out {precious}: exists and is not a release tree of this tool",
+                          "docs/thesis.tex is not one of its files")  # fmt: skip
+    assert (precious / "docs" / "thesis.tex").read_text() == "precious\n" and not precious.is_symlink()
+    assert not tmp_path.joinpath("D.store").exists()
+
+
+def test_an_adopted_tree_is_never_pruned(release, state_dir, gnupghome, tmp_path):
+    made = tmp_path / "made"
+    release["out"] = made
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    plain = tmp_path / "G"
+    shutil.copytree(made.resolve(), plain)  # a tree of ours, as an older version left it: a plain directory
+    release["out"] = plain
+    run = build(release, state_dir, gnupghome, "altai-app")
+    assert run.returncode == 0, run.stderr
+    (adopted,) = (tmp_path / "G.store" / "releases").glob("adopted-*")
+    assert "(never pruned)" in run.stderr
+    for rebuilt in ("libaltai", "altai-app", "libaltai", "altai-app"):  # more releases than the store keeps
+        assert build(release, state_dir, gnupghome, rebuilt, "--rebuild").returncode == 0
+    assert adopted.is_dir() and (adopted / "manifest.json").is_file()
+
+
+def test_out_on_a_mount_point_is_refused_before_anything_is_built(release, state_dir, gnupghome, tmp_path):
+    """--out on a mount point was built and signed, then failed with a complete release left unpublished."""
+    point = tmp_path / "mnt"
+    point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(point)], check=True)
+    try:
+        release["out"] = point
+        run = build(release, state_dir, gnupghome, "libaltai")
+        assert_one_line_error(run, f"--out {point}: a mount point", f"--out {point / 'release'}")
+        assert run.returncode == 2 and "making the SRPM" not in run.stderr
+        assert not (tmp_path / "mnt.store").exists()
+    finally:
+        subprocess.run(["umount", str(point)], check=True)
+
+
+def test_a_killed_git2srpm_leaves_nothing_the_next_run_keeps(make_repo, tmp_path):
+    """The staging directory of a git2srpm killed outright (SIGKILL) is swept by the next run in that outdir."""
+    repo = make_repo({"hello.spec": spec(), "README": "hi\n"})
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(["sleep", "0"])
+    proc.wait()
+    stale = out / f".git2srpm-{proc.pid}-abcd"  # a pid that is gone
+    (stale / "work").mkdir(parents=True)
+    alive = out / f".git2srpm-{os.getpid()}-efgh"  # a run that is still going: kept
+    alive.mkdir()
+    assert run_tool("git2srpm.py", "--outdir", str(out), str(repo.path)).returncode == 0
+    assert not stale.exists() and alive.is_dir()

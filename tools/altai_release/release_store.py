@@ -8,12 +8,15 @@ lock that keeps two runs from publishing at once.
 
 The tool never removes what it did not make. Before a run writes, the store is claimed (`claim`): OUT must
 be absent, an empty directory, a link into OUT.store/releases/, or a release tree of ours (a manifest.json
-this tool reads), and OUT.store must be ours (its marker file, or only the entries this tool makes); `/`, a
-home directory, the current directory, this checkout and the directories that hold them are never used."""
+this tool reads, and only files this tool writes: no other file, no link), which is kept in the store as
+`adopted-*` and never pruned; OUT.store must be ours (its marker file, or only the entries this tool
+makes); `/`, a home directory, the current directory, this checkout, the directories that hold them and a
+mount point are never used."""
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import tempfile
@@ -26,8 +29,12 @@ from .errors import AltaiError, InputError
 from .manifest import MANIFEST_NAME, Manifest
 from .paths import PROJECT_ROOT
 from .recordlock import exclusive_lock
+from .scratch import unmount_below
+
+log = logging.getLogger(__name__)
 
 KEEP_RELEASES = 3  # the current one and two before it, for rollback and hard links
+ADOPTED = "adopted-"  # a release tree found at OUT, kept in the store as it was
 STORE_MARKER = ".altai-release-store"  # in OUT.store: this tool made it, and everything in it
 _STORE_ENTRIES = {"releases", "logs", "cache", "staging", "downloads", "lock", STORE_MARKER}
 
@@ -72,11 +79,18 @@ class ReleaseStore:
                 )
         else:
             _refuse_precious(self.out)
-            if self.out.is_dir() and any(self.out.iterdir()) and not _is_release_tree(self.out):
+            if os.path.ismount(self.out):
                 raise InputError(
-                    f"--out {self.out}: exists and is not a release tree of this tool (no readable "
-                    f"{MANIFEST_NAME}); nothing was changed: choose another --out, or move it away"
+                    f"--out {self.out}: a mount point; a release is published by putting a link in its place: "
+                    f"give a directory inside it (e.g. --out {self.out / 'release'})"
                 )
+            if self.out.is_dir() and any(self.out.iterdir()):
+                foreign = foreign_entries(self.out)
+                if foreign:
+                    raise InputError(
+                        f"--out {self.out}: exists and is not a release tree of this tool ({', '.join(foreign[:3])} "
+                        "is not one of its files); nothing was changed: choose another --out, or move it away"
+                    )
         if self.store.is_symlink() or (self.store.exists() and not self.store.is_dir()):
             raise InputError(f"{self.store}: exists and is not a directory this tool made; move it away")
         if self.store.is_dir() and not (self.store / STORE_MARKER).exists():
@@ -119,6 +133,7 @@ class ReleaseStore:
         """A fresh staging directory. Called under the lock: what other runs left (killed ones) goes."""
         area = self.store / "staging"
         area.mkdir(parents=True, exist_ok=True)
+        unmount_below(area)  # a killed run's scratch filesystems
         for stale in area.iterdir():
             shutil.rmtree(stale, ignore_errors=True)
         return Path(tempfile.mkdtemp(prefix="run-", dir=area))
@@ -138,8 +153,10 @@ class ReleaseStore:
     def publish(self, release_dir: Path) -> None:
         """Point OUT at release_dir in one atomic rename; then drop releases beyond the last three."""
         if self.out.is_dir() and not self.out.is_symlink():
-            if _is_release_tree(self.out):  # a tree of an older version of the tool: a release of the store
-                os.replace(self.out, self.releases / f"adopted-{time.strftime('%Y%m%dT%H%M%S')}")
+            if any(self.out.iterdir()):  # a tree of an older version of the tool (claim checked every entry)
+                adopted = self.releases / f"{ADOPTED}{time.strftime('%Y%m%dT%H%M%S')}"
+                log.info(f"{self.out}: the release tree there is kept as {adopted} (never pruned)")
+                os.replace(self.out, adopted)
             else:
                 self.out.rmdir()  # empty (claim refused anything else); fails rather than lose a file
         link = self.out.with_name(f".{self.out.name}.link-{os.getpid()}")
@@ -154,19 +171,46 @@ class ReleaseStore:
 
     def _prune(self, current: Path) -> None:
         """Keep the last KEEP_RELEASES complete releases; drop older ones and half-made ones of killed runs."""
-        releases = sorted((p for p in self.releases.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        releases = sorted(
+            (p for p in self.releases.iterdir() if p.is_dir() and not p.name.startswith(ADOPTED)),
+            key=lambda p: p.stat().st_mtime,
+        )  # an adopted tree was not made by this tool: it is never removed
         complete = [p for p in releases if (p / MANIFEST_NAME).exists()]
         for old in releases:
             if old != current and (old not in complete or old in complete[:-KEEP_RELEASES]):
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def _is_release_tree(path: Path) -> bool:
+# what this tool writes into a release tree besides the packages its manifest lists
+_TOP_FILES = {MANIFEST_NAME, "altai.repo", "RELEASE-NOTES.md", "index.html"}
+_TOP_DIRS = {"logs", "metadata"}
+
+
+def foreign_entries(tree: Path) -> list[str]:
+    """What in `tree` this tool did not write (a tree it made holds its manifest's packages, repodata,
+    keys, notes, logs and metadata, and nothing else; never a link): empty for one of its trees."""
     try:
-        Manifest.load(path / MANIFEST_NAME)
+        listed = {e.path for e in Manifest.load(tree / MANIFEST_NAME).entries}
     except (AltaiError, OSError):
-        return False
-    return True
+        return [MANIFEST_NAME] if not (tree / MANIFEST_NAME).exists() else [f"{MANIFEST_NAME} (unreadable)"]
+    foreign = []
+    for top, dirs, files in os.walk(tree):
+        rel_top = Path(top).relative_to(tree)
+        for name in sorted(dirs + files):
+            rel = rel_top / name
+            path = tree / rel
+            if path.is_symlink() or not (path.is_dir() or path.is_file()):
+                foreign.append(str(rel))
+            elif path.is_file() and not _ours(rel, listed):
+                foreign.append(str(rel))
+        dirs[:] = [d for d in dirs if not (Path(top) / d).is_symlink()]
+    return foreign
+
+
+def _ours(rel: Path, listed: set[str]) -> bool:
+    if str(rel) in listed or rel.parts[0] in _TOP_DIRS or "repodata" in rel.parts[:-1]:
+        return True
+    return len(rel.parts) == 1 and (rel.name in _TOP_FILES or rel.name.startswith("RPM-GPG-KEY-"))
 
 
 def _refuse_precious(out: Path) -> None:

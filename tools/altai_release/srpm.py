@@ -21,6 +21,7 @@ from .nevra import Nevra
 from .paths import check_not_option, repo_relative_path
 from .rpmbuild import INNER_TOPDIR, Rpmbuild
 from .sandbox_output import check_srpm
+from .scratch import unmount_below
 from .snapshot import add_release_suffix, snapshot_suffix
 from .spec import SpecInfo, choose_spec
 from .srpmsession import SrpmSession
@@ -78,7 +79,8 @@ def make_srpm(request: SrpmRequest) -> SrpmResult:
     made = [p for p in (outdir, *outdir.parents) if not p.exists()]
     try:
         outdir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".git2srpm-", dir=outdir))
+        _sweep_stale_staging(outdir)
+        staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=outdir))
     except OSError as exc:
         raise InputError(f"cannot write to output directory {outdir}: {exc.strerror}") from exc
     try:
@@ -115,6 +117,19 @@ def make_srpm(request: SrpmRequest) -> SrpmResult:
                 directory.rmdir()
             except OSError:
                 break  # not empty (or not ours to remove): what is above it stays too
+
+
+_STAGING = ".git2srpm-"
+
+
+def _sweep_stale_staging(outdir: Path) -> None:
+    """The staging directories of runs killed outright (their pid, in the name, is gone): removed, their
+    scratch filesystems unmounted first."""
+    for stale in outdir.glob(f"{_STAGING}*-*"):
+        pid = stale.name.removeprefix(_STAGING).split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and stale.is_dir() and not stale.is_symlink():
+            unmount_below(stale)
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _build(
