@@ -177,3 +177,33 @@ def test_crafted_objects_and_refs_are_one_line(make_repo, tmp_path):
     run = run_tool("git2srpm.py", "--ref", "HEAD main", "--outdir", str(tmp_path / "out"), str(repo.path))
     assert_one_line_error(run, "ref 'HEAD main' has a space")
     assert "invalid literal" not in run.stderr
+
+
+# -- gitattributes patterns, with git check-attr as the oracle (issue 37) ---------------------------------
+
+PATTERNS = [
+    "*.txt", "dir/", "dir/**", "**/c.txt", "/a.txt", "sub", "d[[:alpha:]]r/b.txt", "[!a]*.sh", "other/*",
+    "*a*a*a*a*a*a*a*a*a*a*a*a*b", "[a-c].txt", "x\\*y", "a?txt", "**/sub/**", "[[:digit:]]*", "o*/d.txt",
+    "[abc", "dir/sub",
+]  # fmt: skip
+PATHS = [  # a directory with its slash, as git archive asks for one
+    "a.txt", "b.txt", "run.sh", "dir/", "dir/b.txt", "dir/sub/", "dir/sub/c.txt", "other/d.txt", "x*y",
+    "1st.txt", "a" * 200, "aaaa/aaaa/ab", "other/deep/d.txt",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_attribute_patterns_match_as_git_check_attr_says(make_repo, pattern):
+    from altai_release.git.attributes import Attributes, parse_rules
+
+    repo = make_repo({".gitattributes": f"{pattern} export-ignore\n", "dir/.gitattributes": "*.txt export-subst\n"})
+    said = subprocess.run(["git", "check-attr", "--stdin", "-z", "export-ignore", "export-subst"], cwd=repo.path,
+                          input="\0".join(PATHS) + "\0", capture_output=True, text=True, check=True).stdout  # fmt: skip
+    fields = said.split("\0")
+    oracle = {(fields[i], fields[i + 1]): fields[i + 2] for i in range(0, len(fields) - 2, 3)}
+    ours = Attributes(parse_rules(f"{pattern} export-ignore\n", PurePosixPath())
+                      + parse_rules("*.txt export-subst\n", PurePosixPath("dir")))  # fmt: skip
+    for path in PATHS:
+        for attr in ("export-ignore", "export-subst"):
+            expected = oracle[(path, attr)] == "set"
+            assert ours.is_set(PurePosixPath(path), attr, path.endswith("/")) is expected, (pattern, path, attr)

@@ -847,3 +847,16 @@ def test_a_killed_git2srpm_leaves_nothing_the_next_run_keeps(make_repo, tmp_path
     alive.mkdir()
     assert run_tool("git2srpm.py", "--outdir", str(out), str(repo.path)).returncode == 0
     assert not stale.exists() and alive.is_dir()
+
+
+def test_gitattributes_patterns_cannot_hang_or_crash_git2srpm(make_repo, tmp_path):
+    """`*a*a*...*b export-ignore` against a 200-character name backtracked for ever (and ignored SIGTERM);
+    `[abc export-ignore` was a re.error traceback. git archive takes milliseconds on the same commit."""
+    attributes = "*a*a*a*a*a*a*a*a*a*a*a*a*b export-ignore\n[abc export-ignore\n[[:alpha:]]*.md export-ignore\n"
+    repo = make_repo({"hello.spec": spec(), "README": "hi\n", "a" * 200: "x\n", "notes.md": "n\n",
+                      ".gitattributes": attributes})  # fmt: skip
+    run = run_tool("git2srpm.py", "--outdir", str(tmp_path / "out"), str(repo.path))
+    assert run.returncode == 0, run.stderr
+    with tarfile.open(tmp_path / "out" / "hello-1.0.tar.gz") as tar:
+        names = {m.name for m in tar.getmembers()}
+    assert f"hello-1.0/{'a' * 200}" in names and "hello-1.0/notes.md" not in names

@@ -153,7 +153,8 @@ class SourceTarball:
         for entry in self.source.walk(self.tree):
             if attributes is not None:
                 where = self.tree.path / entry.path
-                if any(p in ignored for p in entry.path.parents) or attributes.is_set(where, "export-ignore"):
+                is_dir = entry.mode == MODE_DIR
+                if any(p in ignored for p in entry.path.parents) or attributes.is_set(where, "export-ignore", is_dir):
                     ignored.add(entry.path)
                     continue
                 if entry.mode not in (MODE_DIR, MODE_LINK, MODE_GITLINK) and attributes.is_set(where, "export-subst"):
