@@ -860,3 +860,32 @@ def test_gitattributes_patterns_cannot_hang_or_crash_git2srpm(make_repo, tmp_pat
     with tarfile.open(tmp_path / "out" / "hello-1.0.tar.gz") as tar:
         names = {m.name for m in tar.getmembers()}
     assert f"hello-1.0/{'a' * 200}" in names and "hello-1.0/notes.md" not in names
+
+
+def test_export_subst_is_expanded_once_per_format_and_bounded(make_repo, tmp_path):
+    """5,000 `$Format:%H$` ran 5,000 git processes (10 s); 1,500 `$Format:%B$` of a 1 MB message reached
+    1.27 GB. Now each distinct format is one batch of one git, and what the expansions add is bounded."""
+    many = "".join(f"$Format:%H$ {i}\n" for i in range(5000)) + "$Format:%h %s$\n" * 3
+    repo = make_repo({"hello.spec": spec(), "README": "hi\n", "stamp.txt": many,
+                      ".gitattributes": "stamp.txt export-subst\n"})  # fmt: skip
+    run = run_tool("git2srpm.py", "--outdir", str(tmp_path / "out"), str(repo.path))
+    assert run.returncode == 0, run.stderr
+    with tarfile.open(tmp_path / "out" / "hello-1.0.tar.gz") as tar:
+        extracted = tar.extractfile("hello-1.0/stamp.txt")
+        assert extracted is not None
+        stamped = extracted.read().decode()
+    head = repo.git("rev-parse", "HEAD")
+    assert stamped.count(head) == 5000 and f"{head[:7]} initial\n" in stamped
+    # a 1 MB message, asked for 1,500 times: one error line, in bounded memory
+    from test_sandbox_oneway import peak_rss_mib
+
+    big = make_repo({"hello.spec": spec(), "README": "hi\n", "stamp.txt": "$Format:%B$\n" * 1500,
+                     ".gitattributes": "stamp.txt export-subst\n"})  # fmt: skip
+    big.write({"README": "again\n"})
+    big.git("add", "-A")
+    (tmp_path / "message").write_text("x" * (1 << 20))
+    big.git("commit", "-q", "-F", str(tmp_path / "message"))
+    argv = [sys.executable, str(TOOLS / "git2srpm.py"), "--outdir", str(tmp_path / "big"), str(big.path)]
+    status, stderr, peak = peak_rss_mib(argv, tmp_path)
+    assert status == 2 and "stamp.txt: export-subst makes the archive more than 67108864 bytes larger" in stderr
+    assert peak < 300, f"git2srpm peaked at {peak} MiB"

@@ -128,6 +128,19 @@ class SandboxCgroup:
             return None
         return None
 
+    def kill(self) -> None:
+        """SIGKILL to every process in it."""
+        for group in self.dirs:
+            try:
+                pids = (group / "cgroup.procs").read_text().split()
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
     def remove(self) -> None:
         """Kill whatever is left in it (nothing, once bubblewrap's PID namespace has ended) and remove it."""
         for group in self.dirs:

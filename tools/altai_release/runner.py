@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import IO
 
-from .errors import ToolError
+from .errors import AltaiError, InputError, ToolError
 
 
 def run(
@@ -41,6 +42,40 @@ def run(
     if check and proc.returncode != 0:
         raise error(what, argv, text(proc.stderr), proc.returncode)
     return proc
+
+
+def run_bounded(
+    argv: Sequence[str],
+    error: type[ToolError],
+    what: str,
+    limit: int,
+    env: Mapping[str, str] | None = None,
+    too_much: type[AltaiError] = InputError,
+) -> bytes:
+    """Run `argv` and return its stdout, which may not exceed `limit` bytes: past it, the process is killed
+    and `too_much` says so (a command whose output an input decides, read without holding it all)."""
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - an argv list, no shell
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env={**os.environ, **env} if env is not None else None,
+            )
+        except OSError as exc:
+            raise error(f"{what}: cannot run {argv[0]}: {exc.strerror or exc}", argv) from exc
+        assert proc.stdout is not None
+        with proc:
+            data = proc.stdout.read(limit + 1)
+            if len(data) > limit:
+                proc.kill()
+                raise too_much(f"{what}: more than {limit} bytes: refused")
+            code = proc.wait()
+        if code != 0:
+            err.seek(0)
+            raise error(what, argv, text(err.read(64 * 1024)), code)
+    return data
 
 
 def text(output: bytes) -> str:

@@ -54,6 +54,11 @@ HOST_ID_BASE = 0x7000_0000
 ID_COUNT = 65536
 _SANDBOX_ETC = Path(__file__).with_name("sandbox_etc")
 _SCRATCH_DIRS = ("/tmp", "/var/tmp", "/run")  # 01777 tmpfs, as a host has them
+# The outer sandbox's process stays root while the inner one runs: a dying process signals its children's
+# death signal with its own credentials, and the outer launcher, root without capabilities, may not kill
+# the inner one (another uid); this shell, root with them, may. Its stdin goes to the inner one (through
+# fd 3: an asynchronous command's stdin is /dev/null before any redirection).
+_STAY_ROOT = 'exec 3<&0; "$@" <&3 3<&- & wait $!'
 
 
 def host_id(inside: int) -> int:
@@ -163,7 +168,8 @@ class Sandbox:
         outer = [bwrap, "--die-with-parent", "--dev", "/dev", "--bind", "/proc", "/proc", *scratch]
         outer += [a for point in sorted(points) for a in ("--dir", point)] + binds
         user = host_id(0) if self.userns_fd is not None else host_id(BUILD_UID)
-        return [*outer, "--", *drop_to(user), bwrap, "--bind", "/", "/", *self._inner(command, cwd)]
+        inner = [*drop_to(user), bwrap, "--bind", "/", "/", *self._inner(command, cwd)]
+        return [*outer, "--", "/bin/sh", "-c", _STAY_ROOT, "sh", *inner]
 
     def start(self, command: Sequence[str], what: str, cwd: Path | None = None, stdin: bool = False) -> Running:
         """Start `command`; `what` names the step in errors. With `stdin`, the caller writes to it."""

@@ -4,10 +4,12 @@ hits named as such."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 from .capture import KeptOutput, drain
@@ -39,6 +41,33 @@ _SANDBOX_START = (
     'for f do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; done; '
     'while [ "$1" != -- ]; do shift; done; shift; exec "$@"'
 )
+
+
+def _namespace_inits(top: int) -> list[int]:
+    """The descendants of `top` that are PID 1 of a namespace of their own."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(b")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    inits, todo = [], [top]
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            try:
+                status = Path(f"/proc/{child}/status").read_text()
+            except OSError:
+                continue
+            nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+            if len(nspid) > 1 and nspid[-1] == "1":
+                inits.append(child)
+            else:
+                todo.append(child)
+    return inits
 
 
 class Running:
@@ -79,8 +108,14 @@ class Running:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.cgroup is not None:
+            self.cgroup.kill()  # whatever of the tree still holds its output pipes
         for thread in self._threads:
             thread.join(5)
         self._remove_cgroup()
@@ -100,7 +135,18 @@ class Running:
         self._threads.append(drain(self.proc.stdout, self.stdout_kept))
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
+        """End the step: SIGKILL to the init of its PID namespace, which takes every process of the step with
+        it; the bubblewraps above it then end as they do, each reaping its child (killed from the top, they
+        would leave their children to a PID 1 that may never reap them)."""
+        if self.proc.poll() is not None:
+            return
+        inits = _namespace_inits(self.proc.pid)
+        for pid in inits:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if not inits:  # not started yet, or already past
             self.proc.send_signal(signal.SIGKILL)
 
     def wait(self, seconds: float, stdin_data: bytes | None = None) -> Completed:

@@ -49,6 +49,7 @@ _COMPRESSORS: dict[str, Callable[[BinaryIO], IO[bytes]]] = {
 
 
 _FORMAT = re.compile(rb"\$Format:([^$\n]*)\$")
+SUBST_LIMIT = 64 * 1024 * 1024  # bytes export-subst may add to one archive: far beyond any version stamp
 
 
 def compression_for(filename: str) -> str:
@@ -78,6 +79,9 @@ class SourceTarball:
     commit: Commit | None = None  # whose attributes apply (export-ignore, export-subst); None: none
     # the files whose `$Format:…$` placeholders are expanded, found while the entries are listed
     _subst: set[PurePosixPath] = field(default_factory=set, init=False, repr=False, compare=False)
+    # each distinct `$Format:…$` of the archive as git formats it, and the bytes the expansions added
+    _formatted: dict[bytes, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _added: list[int] = field(default_factory=lambda: [0], init=False, repr=False, compare=False)
 
     def write(self, dest: Path, stop: Callable[[], bool] = lambda: False) -> None:
         """`stop`, asked between files, ends the writing with TarballStopped (the file is left half made)."""
@@ -91,16 +95,25 @@ class SourceTarball:
                 with _COMPRESSORS[suffix](raw) as packed, io.BufferedWriter(packed, 1 << 20) as buffered:
                     self._write_tar(buffered, stop)
 
-    def _expand(self, data: bytes) -> bytes:
-        """`$Format:FMT$` replaced by the commit formatted with FMT, as git archive's export-subst does."""
+    def _expand(self, data: bytes, name: str) -> bytes:
+        """`$Format:FMT$` replaced by the commit formatted with FMT, as git archive's export-subst does: each
+        distinct format asked of git once for the whole archive (in batches), and what the expansions add
+        bounded by SUBST_LIMIT in all."""
         assert self.commit is not None
-        commit = self.commit
-
-        def formatted(match: re.Match[bytes]) -> bytes:
-            text = self.source.pretty(commit, match.group(1).decode("utf-8", "surrogateescape"))
-            return text.removesuffix("\n").encode("utf-8", "surrogateescape")  # git log ends the format with one
-
-        return _FORMAT.sub(formatted, data)
+        wanted = list(dict.fromkeys(m.group(1) for m in _FORMAT.finditer(data) if m.group(1) not in self._formatted))
+        if wanted:
+            room = SUBST_LIMIT - self._added[0]
+            texts = [f.decode("utf-8", "surrogateescape") for f in wanted]
+            for fmt, out in zip(wanted, self.source.pretty(self.commit, texts, room), strict=True):
+                self._formatted[fmt] = out
+        # the size first: 1,500 placeholders of a 1 MB message must not be built to be refused
+        self._added[0] += sum(len(self._formatted[m.group(1)]) - len(m.group(0)) for m in _FORMAT.finditer(data))
+        if self._added[0] > SUBST_LIMIT:
+            raise InputError(
+                f"{name}: export-subst makes the archive more than {SUBST_LIMIT} bytes larger (git2srpm's limit): "
+                "refused"
+            )
+        return _FORMAT.sub(lambda m: self._formatted[m.group(1)], data)
 
     def _info(self, name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
@@ -135,7 +148,7 @@ class SourceTarball:
                     elif entry.mode != MODE_GITLINK:
                         data = next(contents[source])
                         if source is self.source and entry.path in self._subst:
-                            data = self._expand(data)
+                            data = self._expand(data, name)
                         info = self._info(name, tarfile.REGTYPE, 0o755 if entry.mode & 0o111 else 0o644)
                         info.size = len(data)
                         tar.addfile(info, io.BytesIO(data))

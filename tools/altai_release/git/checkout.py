@@ -4,7 +4,8 @@ commit formatted as export-subst expands it, and whether the work tree has uncom
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 from .. import runner
@@ -13,6 +14,8 @@ from .attributes import Attributes, parse_rules
 from .env import GIT_ENV, SAFE
 from .index import Conversions, WorktreeState, attribute_files, parse_index, worktree_state
 from .objects import Commit, Tree, TreeEntry
+
+_FORMATS_PER_GIT = 500  # formats in one `git log` (its argument list stays far below ARG_MAX)
 
 
 class Checkout:
@@ -51,10 +54,24 @@ class Checkout:
             rules += parse_rules(info.read_text(encoding="utf-8", errors="replace"), PurePosixPath())
         return Attributes(rules)
 
-    def pretty(self, commit: Commit, fmt: str) -> str:
-        """`git log --format=FMT` of one commit, as export-subst expands `$Format:FMT$` (signature
-        placeholders run no program: gpg is /bin/false here)."""
-        return self.git("log", "-1", "--no-show-signature", f"--format={fmt}", commit.hexsha, what="format a commit")
+    def pretty(self, commit: Commit, formats: Sequence[str], limit: int) -> list[bytes]:
+        """`git log --format=FMT` of one commit for each of `formats` (one git per batch, the results apart by
+        a random separator), as export-subst expands `$Format:FMT$` (signature placeholders run no program:
+        gpg is /bin/false here); at most `limit` bytes in all, or one error."""
+        results: list[bytes] = []
+        separator = f"%x00{secrets.token_hex(16)}%x00"
+        said = separator.replace("%x00", "\0").encode().decode("unicode_escape").encode()
+        for start in range(0, len(formats), _FORMATS_PER_GIT):
+            batch = formats[start : start + _FORMATS_PER_GIT]
+            argv = ["git", *SAFE, "--git-dir", str(self.git_dir), "log", "-1", "--no-show-signature"]
+            argv += [f"--format={separator.join(batch)}", commit.hexsha]
+            what = f"{self.location}: export-subst of {commit.hexsha[:12]}"
+            out = runner.run_bounded(argv, GitError, what, limit - sum(map(len, results)), env=GIT_ENV)
+            parts = out.removesuffix(b"\n").split(said)
+            if len(parts) != len(batch):
+                raise GitError(f"{what}: git gave {len(parts)} results for {len(batch)} formats", argv)
+            results += parts
+        return results
 
     def worktree_state(self) -> WorktreeState:
         """Whether tracked files differ from the commit checked out, as `git status --untracked-files=no`."""
