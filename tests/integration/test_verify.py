@@ -6,11 +6,12 @@ tree is only read (a read-only copy verifies as well)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
-from altai_testlib import assert_one_line_error, build, tree
+from altai_testlib import assert_one_line_error, build, build_argv, tree
 
 
 def _verify(release, state_dir, gnupghome, where: Path | None = None, *extra: str):
@@ -158,3 +159,104 @@ def test_links_and_fifos_named_like_packages_are_named_and_never_read(release, s
     run = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=300)
     assert run.returncode == 4, run.stdout + run.stderr  # ended: the key is not taken from a device
     assert f"no key: the tree has no {key.name}" in run.stdout
+
+
+# -- --verify trusts nothing of the tree and reads nothing unbounded (issue 37) ---------------------------
+
+
+def _copy(release, tmp_path: Path, name: str) -> Path:
+    copy = tmp_path / name
+    shutil.copytree(release["out"].resolve(), copy)
+    return copy
+
+
+def test_metadata_must_carry_the_metadata_keys_signature(release, state_dir, gnupghome, tmp_path):
+    """repomd.xml.asc: garbage, missing, or a repomd.xml whose <revision> changed all passed before."""
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    assert _verify(release, state_dir, gnupghome).returncode == 0  # the control
+    garbage = _copy(release, tmp_path, "garbage")
+    (garbage / "deps/misc/repodata/repomd.xml.asc").write_text("not a signature\n")
+    missing = _copy(release, tmp_path, "missing")
+    (missing / "deps/misc/repodata/repomd.xml.asc").unlink()
+    revised = _copy(release, tmp_path, "revised")
+    repomd = revised / "deps/misc/repodata/repomd.xml"
+    repomd.write_text(re.sub(r"<revision>\d+</revision>", "<revision>1</revision>", repomd.read_text()))
+    for copy, said in ((garbage, "bad signature by altai's key"), (missing, "not signed: no repomd.xml.asc"),
+                       (revised, "bad signature by altai's key")):  # fmt: skip
+        run = _verify(release, state_dir, gnupghome, copy)
+        assert run.returncode == 4, run.stdout
+        assert f"FAIL  deps/misc/repodata/repomd.xml: {said}" in run.stdout, run.stdout
+    # a listed metadata file changed under a well-signed repomd.xml
+    primary = _copy(release, tmp_path, "primary")
+    (listed,) = (primary / "deps/misc/repodata").glob("*-primary.xml.gz")
+    listed.write_bytes(listed.read_bytes()[:-8] + b"\0" * 8)
+    run = _verify(release, state_dir, gnupghome, primary)
+    assert f"FAIL  deps/misc/repodata/{listed.name}: checksum differs from repomd.xml's" in run.stdout
+
+
+def test_a_huge_sparse_srpm_is_refused_unread_and_an_unlisted_one_is_not_rebuilt(
+    release, state_dir, gnupghome, tmp_path
+):
+    """A 20 GB sparse *.src.rpm was read whole into memory, and rebuilt although no metadata lists it."""
+    from test_sandbox_oneway import peak_rss_mib
+
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    copy = _copy(release, tmp_path, "planted")
+    with open(copy / "deps/misc-srpms/huge-1-1.el6.src.rpm", "wb") as huge:
+        huge.truncate(20 << 30)
+    srpm = next((copy / "deps/misc-srpms").glob("libaltai-*.src.rpm"))
+    shutil.copy(srpm, copy / "deps/misc-srpms" / "unlisted-1.2-1.el6.src.rpm")
+    argv = build_argv(release, state_dir, "--verify", str(copy))
+    status, stderr, peak = peak_rss_mib(argv, tmp_path, {"GNUPGHOME": str(gnupghome)})
+    assert status == 4 and peak < 400, (status, peak, stderr[-2000:])
+    run = _verify(release, state_dir, gnupghome, copy)
+    assert "FAIL  deps/misc-srpms/huge-1-1.el6.src.rpm: cannot be read: deps/misc-srpms/huge-1-1.el6.src.rpm: " \
+           "21474836480 bytes, over the limit" in run.stdout  # fmt: skip
+    assert "FAIL  deps/misc-srpms/unlisted-1.2-1.el6.src.rpm: not in the metadata of repository misc-srpms" in run.stdout
+    assert "unlisted-1.2-1.el6.src.rpm: rebuilt" not in run.stdout
+    assert "ok    deps/misc/libaltai-1.2-1.el6" in run.stdout  # the real packages still verified
+
+
+def test_a_binary_whose_srpm_fails_is_not_reproduced(release, state_dir, gnupghome, tmp_path):
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    copy = _copy(release, tmp_path, "bad-srpm")
+    srpm = next((copy / "deps/misc-srpms").glob("libaltai-*.src.rpm"))
+    data = bytearray(srpm.read_bytes())
+    data[-100] ^= 0xFF
+    srpm.write_bytes(bytes(data))
+    run = _verify(release, state_dir, gnupghome, copy, "--json")
+    report = json.loads(run.stdout)
+    verdicts = {f["path"]: f for f in report["files"]}
+    assert not verdicts[f"deps/misc-srpms/{srpm.name}"]["ok"]
+    binaries = [v for p, v in verdicts.items() if p.startswith("deps/misc/libaltai")]
+    assert binaries and all(not v["ok"] and v["verdict"] != "reproduced" for v in binaries)
+    assert report["error"].startswith(f"{copy}:") and report["exit_code"] == 4  # one JSON document
+
+
+def test_names_are_printed_safely_and_links_in_the_tree_are_not_followed(release, state_dir, gnupghome, tmp_path):
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    copy = _copy(release, tmp_path, "names")
+    (copy / "deps/misc/evil\x1b[2J\r.rpm").write_bytes(b"not an rpm")
+    run = _verify(release, state_dir, gnupghome, copy)
+    assert run.returncode == 4
+    assert "\x1b" not in run.stdout + run.stderr and "evil\\x1b[2J\\x0d.rpm" in run.stdout
+    # a repository directory that is a link, and a manifest that is one: never followed
+    linked = _copy(release, tmp_path, "linked")
+    shutil.rmtree(linked / "deps/misc")
+    (linked / "deps/misc").symlink_to(copy / "deps/misc")
+    run = _verify(release, state_dir, gnupghome, linked)
+    assert run.returncode == 4 and "FAIL  deps/misc: the repository is not a directory of the tree" in run.stdout
+    (linked / "manifest.json").unlink()
+    (linked / "manifest.json").symlink_to(copy / "manifest.json")
+    run = _verify(release, state_dir, gnupghome, linked)
+    assert_one_line_error(run, "not a release tree (manifest.json:")
+    assert run.returncode == 2
+
+
+def test_a_source_package_without_a_build_time_is_a_fail_line(monkeypatch, tmp_path):
+    from altai_release import verify_release
+
+    monkeypatch.setattr(verify_release, "read_header", lambda path: {"buildtime": None})
+    monkeypatch.setattr(verify_release, "read_identity", lambda path: type("I", (), {"nevra": None})())
+    found = verify_release._rebuild_and_compare(None, None, {"x/a.src.rpm": tmp_path}, "x/a.src.rpm", "", tmp_path)
+    assert [(v.path, v.ok) for v in found] == [("x/a.src.rpm", False)] and "no build time" in found[0].verdict

@@ -20,6 +20,7 @@ class AltaiError(Exception):
     """A failure to report to the user as one `error:` line."""
 
     exit_code = 1
+    reported = False  # the mode printed its own report of it (--verify --json): no JSON error object
 
 
 class InputError(AltaiError):

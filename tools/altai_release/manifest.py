@@ -68,6 +68,13 @@ class Manifest:
         return cls._validated(path, data)
 
     @classmethod
+    def from_bytes(cls, data: bytes, path: Path) -> Manifest:
+        """A manifest read by the caller (a release tree's, taken without following a link); `path` names it."""
+        from .userfiles import parse_json
+
+        return cls._validated(path, parse_json(data, path, "release manifest"))
+
+    @classmethod
     def _validated(cls, path: Path, data: Any) -> Manifest:
         """Every field of the expected type: a manifest is read from a published tree or a file the user
         names, and a wrong value must be reported here, not as a traceback deep in a comparison."""

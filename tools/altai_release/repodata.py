@@ -32,6 +32,21 @@ def read_packages(repo_dir: Path) -> dict[str, cr.Package]:
         raise RepodataError(f"{repo_dir}: unreadable repodata: {exc}") from exc
 
 
+def repomd_records(repomd: Path) -> list[tuple[str, str, str]]:
+    """(location_href, checksum type, checksum) of every file a repomd.xml lists; a malformed one raises."""
+    try:
+        parsed = cr.Repomd(str(repomd))
+    except (cr.CreaterepoCError, OSError) as exc:
+        raise RepodataError(f"{repomd.name}: unreadable: {exc}") from exc
+    records = []
+    for record in parsed.records:
+        href = str(record.location_href or "")
+        if not href.startswith("repodata/") or ".." in href.split("/") or not record.checksum:
+            raise RepodataError(f"{repomd.name}: lists {href!r}, not a file of repodata/")
+        records.append((href, str(record.checksum_type), str(record.checksum)))
+    return records
+
+
 def write_repodata(repo_dir: Path, reusable: Mapping[str, cr.Package], revision: int) -> int:
     """(Re)write repo_dir/repodata for the *.rpm files in repo_dir. `reusable` maps a file name to its
     metadata from a previous run, valid only for the very same file (the caller checks the checksum).

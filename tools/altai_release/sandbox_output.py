@@ -9,86 +9,25 @@ here."""
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from .beneath import Unsafe, copy_fd, kind, open_dir, open_dir_at, open_file
 from .errors import BuildError, InputError
 from .nevra import Nevra
 from .rpmheader import read_identity
 
-_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 MAX_RESULTS = 1000  # files of one kind a build may hand over
 MAX_ENTRIES = 10_000  # names in one directory of results
-
-
-class UnsafeOutput(BuildError):
-    """A sandbox handed over something that is not a plain result."""
-
-
-_KINDS = (
-    (stat.S_ISLNK, "a symbolic link"),
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
-)
-
-
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
-
-
-def _open_dir(root: Path, parts: Iterable[str], shown: str) -> int:
-    """A descriptor of root/parts..., refusing a link at any component below the host's `root`."""
-    fd = os.open(root, _OPEN_DIR)
-    for part in parts:
-        try:
-            nxt = os.open(part, _OPEN_DIR, dir_fd=fd)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise UnsafeOutput(f"{shown}: {part} is a link or not a directory: refused") from None
-            raise
-        os.close(fd)
-        fd = nxt
-    return fd
-
-
-def _open_file(dir_fd: int, name: str, shown: str) -> int:
-    """The regular file `name` of `dir_fd`, opened without following a link."""
-    try:
-        src = os.open(name, _OPEN_FILE, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UnsafeOutput(f"{shown}: a symbolic link, not a file: refused") from None
-        raise
-    mode = os.fstat(src).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(src)
-        raise UnsafeOutput(f"{shown}: {_kind(mode)}, not a file: refused")
-    os.set_blocking(src, True)
-    return src
+UnsafeOutput = Unsafe  # a sandbox handed over something that is not a plain result
 
 
 def _copy_out(dir_fd: int, name: str, target: Path, limit: int, shown: str) -> None:
-    """Copy the regular file `name` of `dir_fd` to `target` (a new file); at most `limit` bytes."""
-    src = _open_file(dir_fd, name, shown)
+    src = open_file(dir_fd, name, shown)
     try:
-        size = os.fstat(src).st_size
-        if size > limit:
-            raise UnsafeOutput(f"{shown}: {size} bytes, over the limit of {limit}: refused")
-        copied = 0
-        with open(target, "xb") as out:
-            while chunk := os.read(src, 1 << 20):
-                copied += len(chunk)
-                if copied > limit:
-                    raise UnsafeOutput(f"{shown}: grew over the limit of {limit} bytes while copied: refused")
-                out.write(chunk)
+        copy_fd(src, target, limit, shown)
     finally:
         os.close(src)
 
@@ -113,20 +52,20 @@ def take_files(
             shown = f"{where / entry}"
             info = os.stat(entry, dir_fd=fd, follow_symlinks=False)
             if stat.S_ISDIR(info.st_mode) and level < depth:
-                sub = os.open(entry, _OPEN_DIR, dir_fd=fd)
+                sub = open_dir_at(fd, entry, str(where / entry))
                 try:
                     walk(sub, where / entry, level + 1)
                 finally:
                     os.close(sub)
             elif entry.endswith(suffix) and not (skip and entry.endswith(skip)):
                 if not stat.S_ISREG(info.st_mode):
-                    raise UnsafeOutput(f"{shown}: {_kind(info.st_mode)}, not a file: refused")
+                    raise UnsafeOutput(f"{shown}: {kind(info.st_mode)}, not a file: refused")
                 if len(taken) >= MAX_RESULTS or (dest / entry).exists():
                     raise UnsafeOutput(f"{shown}: more than one result of that name, or over {MAX_RESULTS}")
                 _copy_out(fd, entry, dest / entry, limit, shown)
                 taken.append(dest / entry)
 
-    fd = _open_dir(root, PurePosixPath(subdir).parts, subdir)
+    fd = open_dir(root, PurePosixPath(subdir).parts, subdir)
     try:
         walk(fd, PurePosixPath(subdir), 0)
     finally:
@@ -137,9 +76,9 @@ def take_files(
 def read_text(root: Path, relative: str, limit: int) -> str:
     """A text file the sandbox wrote, read as a regular file without following a link, at most `limit`."""
     path = PurePosixPath(relative)
-    fd = _open_dir(root, path.parent.parts, str(path.parent))
+    fd = open_dir(root, path.parent.parts, str(path.parent))
     try:
-        src = _open_file(fd, path.name, relative)
+        src = open_file(fd, path.name, relative)
     finally:
         os.close(fd)
     try:

@@ -46,7 +46,11 @@ def read_bytes(path: Path, what: str, limit: int) -> bytes:
 
 def read_json(path: Path, what: str, limit: int) -> Any:
     """A JSON document from a regular file under `limit`; malformed or too deeply nested JSON is one error."""
-    data = read_bytes(path, what, limit)
+    return parse_json(read_bytes(path, what, limit), path, what)
+
+
+def parse_json(data: bytes, path: Path, what: str) -> Any:
+    """`data` (read from `path`) as JSON; malformed or too deeply nested JSON is one error."""
     try:
         return json.loads(data.decode("utf-8"))
     except RecursionError:

@@ -62,3 +62,22 @@ def verify_packages(databases: KeyDatabases, public_key: bytes, packages: Sequen
         verdict = verdicts.get(str(package), "")
         if "signatures OK" not in verdict:
             raise SigningError(f"{package.name}: signature check failed ({verdict or 'no verdict from rpmkeys'})")
+
+
+def detached_verdict(public_key: bytes, data: Path, signature: Path, work: Path) -> str | None:
+    """None when `signature` (armored, detached) is a good signature of `data` by `public_key`; else what is
+    wrong, from gpgv (which trusts exactly the keyring it is given)."""
+    work.mkdir(parents=True, exist_ok=True)
+    keyring = work / "keyring.gpg"
+    if not keyring.exists():
+        home = work / "gnupg"
+        home.mkdir(mode=0o700, exist_ok=True)
+        argv = ["gpg", "--batch", "--homedir", str(home), "--dearmor", "--output", str(keyring)]
+        proc = runner.run(argv, SigningError, "gpg --dearmor", input_bytes=public_key, check=False)
+        if proc.returncode != 0 or not keyring.exists():
+            return f"the key cannot be read ({runner.reason(runner.text(proc.stderr), ('gpg:',))})"
+    argv = ["gpgv", "--keyring", str(keyring), "--", str(signature), str(data)]
+    proc = runner.run(argv, SigningError, "gpgv", check=False)
+    if proc.returncode == 0:
+        return None
+    return runner.reason(runner.text(proc.stderr), ("gpgv:",), last=True) or f"gpgv exit status {proc.returncode}"

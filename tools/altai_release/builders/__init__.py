@@ -30,17 +30,19 @@ def make_builder(
     out: Path,
     current: Path | None,
     staging: Path,
+    verification: bool = False,
 ) -> Builder:
     """The builder of a run. mock's chroot gets the release's published binary repositories (`out`, whose
     current release is `current`), for BuildRequires between our packages, and, for a package that needs
     another of the run, a repository of the run's results under `staging`; koji's build root gets what the
-    hub's build tag has (README: the external repositories of the build tag)."""
+    hub's build tag has (README: the external repositories of the build tag). For a `verification`, every
+    build is made anew: on Koji, a scratch build (the hub refuses a real build of an NVR it holds)."""
     if kind == "koji":
         from .koji import KojiBuilder  # the koji library loads only for a koji run
 
         if layout.koji is None:
             raise InputError(f"{layout.file}: --builder koji needs a [koji] table (profile, target, scratch)")
-        return KojiBuilder(layout.koji)
+        return KojiBuilder(layout.koji, verification=verification)
     # each builder's module loads when a run builds with it (mock's loads jinja2, koji's the koji library)
     if kind == "mock":
         from .mock import MockBuilder, MockRepo

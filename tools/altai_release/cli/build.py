@@ -133,6 +133,10 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], N
     """The release job's check of the next release before it is published: dnf accepts it, and it is
     reproduced from its own SRPMs."""
 
+    from ..builders import choose_builder_kind
+
+    builder = choose_builder_kind(args.builder)  # the run's: the release is reproduced by what built it
+
     def gate(release_dir: Path) -> None:
         from ..acceptance import accept
         from ..errors import VerificationError
@@ -140,7 +144,7 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], N
 
         for line in accept(layout, release_dir, args.base_repos):
             log.info(f"ok: {line}")
-        failed = [v for v in verify_release(layout, release_dir, args.jobs) if not v.ok]
+        failed = [v for v in verify_release(layout, release_dir, args.jobs, builder) if not v.ok]
         if failed:
             first = f"{failed[0].path}: {failed[0].verdict}"
             raise VerificationError(f"the new release fails verification ({len(failed)} files), the first: {first}")

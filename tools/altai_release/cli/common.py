@@ -4,8 +4,10 @@ driving `logging`, and SIGTERM unwinding like Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -63,11 +65,29 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def printable(message: str) -> str:
+    """`message` safe for a terminal: a control character (an escape sequence's ESC, CR) or a byte that is
+    not UTF-8 (a name of somebody's tree) shown as \\xNN."""
+
+    def escaped(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code - 0xDC00 if code >= 0xDC80 else code:02x}"
+
+    return _UNPRINTABLE.sub(escaped, message)
+
+
+def one_line(message: str) -> str:
+    return printable(" ".join(message.split()))
+
+
 class _Lines(logging.Formatter):
     """Log records as the lines the tools always printed: progress as is, `warning: …`, `debug: …`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        message = printable(record.getMessage())
         if record.levelno >= logging.ERROR:
             return f"error: {message}"
         if record.levelno >= logging.WARNING:
@@ -145,20 +165,26 @@ def run(args: argparse.Namespace, body: Callable[[], int]) -> int:
         timing.summary()
         return status
     except Terminated:
-        print("error: terminated", file=sys.stderr)
-        return 143
+        return _failed(args, "terminated", 143)
     except AltaiError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return exc.exit_code
+        return _failed(args, str(exc), exc.exit_code, exc.reported)
     except OSError as exc:
         culprit = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {culprit}{exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return _failed(args, f"{culprit}{exc.strerror or exc}", 1)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        return _failed(args, "interrupted", 130)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _failed(args: argparse.Namespace, message: str, code: int, reported: bool = False) -> int:
+    """The one `error:` line; with --json, also a JSON object on stdout (a CI job keeps stdout as its
+    artifact: an empty file says nothing), unless the mode printed its own report."""
+    line = one_line(message)
+    if getattr(args, "json", False) and not reported:
+        print(json.dumps({"ok": False, "error": line, "exit_code": code}, indent=2))
+    print(f"error: {line}", file=sys.stderr)
+    return code
 
 
 def warn(message: str) -> None:

@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from .common import LOGGER
+from .common import LOGGER, one_line, printable
 
 log = logging.getLogger(LOGGER)
 
@@ -99,15 +99,23 @@ def verify(args: argparse.Namespace) -> int:
 
     verdicts = verify_release(load_layout(args.layout), tree, args.jobs, choose_builder_kind(args.builder))
     failed = [v for v in verdicts if not v.ok]
+    reproduced = sum(v.verdict == "reproduced" for v in verdicts)
+    error = None
+    if failed:
+        first = f"{failed[0].path}: {failed[0].verdict}"
+        said = f"{tree}: {len(failed)} of {len(verdicts)} files fail verification, the first: {first}"
+        error = VerificationError(said)
     if args.json:
-        report = {"tree": str(tree), "verified": not failed, "files": [vars(v) for v in verdicts]}
+        report: dict[str, object] = {"tree": str(tree), "verified": not failed, "files": [vars(v) for v in verdicts]}
+        if error is not None:
+            report |= {"error": one_line(str(error)), "exit_code": error.exit_code}
+            error.reported = True
         print(json.dumps(report, indent=2))
     else:
         for v in verdicts:
-            print(f"{'ok' if v.ok else 'FAIL':<4}  {v.path}: {v.verdict}")
-    reproduced = sum(v.verdict == "reproduced" for v in verdicts)
-    log.info(f"{tree}: {len(verdicts)} files checked, {reproduced} binary packages reproduced, {len(failed)} failed")
-    if failed:
-        first = f"{failed[0].path}: {failed[0].verdict}"
-        raise VerificationError(f"{tree}: {len(failed)} of {len(verdicts)} files fail verification, the first: {first}")
+            print(printable(f"{'ok' if v.ok else 'FAIL':<4}  {v.path}: {v.verdict}"))
+    counted = f"{reproduced} binary package{'s' if reproduced != 1 else ''} reproduced"
+    log.info(f"{tree}: {len(verdicts)} files checked, {counted}, {len(failed)} failed")
+    if error is not None:
+        raise error
     return 0
