@@ -202,17 +202,18 @@ def test_a_huge_sparse_srpm_is_refused_unread_and_an_unlisted_one_is_not_rebuilt
 
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     copy = _copy(release, tmp_path, "planted")
-    with open(copy / "deps/misc-srpms/huge-1-1.el6.src.rpm", "wb") as huge:
-        huge.truncate(20 << 30)
+    with open(copy / "deps/misc-srpms/huge-1-1.el6.src.rpm", "wb") as sparse:
+        sparse.truncate(20 << 30)
     srpm = next((copy / "deps/misc-srpms").glob("libaltai-*.src.rpm"))
     shutil.copy(srpm, copy / "deps/misc-srpms" / "unlisted-1.2-1.el6.src.rpm")
     argv = build_argv(release, state_dir, "--verify", str(copy))
     status, stderr, peak = peak_rss_mib(argv, tmp_path, {"GNUPGHOME": str(gnupghome)})
     assert status == 4 and peak < 400, (status, peak, stderr[-2000:])
     run = _verify(release, state_dir, gnupghome, copy)
-    assert "FAIL  deps/misc-srpms/huge-1-1.el6.src.rpm: cannot be read: deps/misc-srpms/huge-1-1.el6.src.rpm: " \
-           "21474836480 bytes, over the limit" in run.stdout  # fmt: skip
-    assert "FAIL  deps/misc-srpms/unlisted-1.2-1.el6.src.rpm: not in the metadata of repository misc-srpms" in run.stdout
+    huge = "deps/misc-srpms/huge-1-1.el6.src.rpm"
+    assert f"FAIL  {huge}: cannot be read: {huge}: 21474836480 bytes, over the limit" in run.stdout
+    unlisted = "deps/misc-srpms/unlisted-1.2-1.el6.src.rpm"
+    assert f"FAIL  {unlisted}: not in the metadata of repository misc-srpms" in run.stdout
     assert "unlisted-1.2-1.el6.src.rpm: rebuilt" not in run.stdout
     assert "ok    deps/misc/libaltai-1.2-1.el6" in run.stdout  # the real packages still verified
 
@@ -258,5 +259,6 @@ def test_a_source_package_without_a_build_time_is_a_fail_line(monkeypatch, tmp_p
 
     monkeypatch.setattr(verify_release, "read_header", lambda path: {"buildtime": None})
     monkeypatch.setattr(verify_release, "read_identity", lambda path: type("I", (), {"nevra": None})())
-    found = verify_release._rebuild_and_compare(None, None, {"x/a.src.rpm": tmp_path}, "x/a.src.rpm", "", tmp_path)
+    passed = {"x/a.src.rpm": tmp_path}
+    found = verify_release._rebuild_and_compare(None, None, passed, "x/a.src.rpm", "", tmp_path)  # type: ignore[arg-type]
     assert [(v.path, v.ok) for v in found] == [("x/a.src.rpm", False)] and "no build time" in found[0].verdict
