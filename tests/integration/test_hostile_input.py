@@ -889,3 +889,56 @@ def test_export_subst_is_expanded_once_per_format_and_bounded(make_repo, tmp_pat
     status, stderr, peak = peak_rss_mib(argv, tmp_path)
     assert status == 2 and "stamp.txt: export-subst makes the archive more than 67108864 bytes larger" in stderr
     assert peak < 300, f"git2srpm peaked at {peak} MiB"
+
+
+# -- a package publishes only names it owns (issue 37) ----------------------------------------------------
+
+HIJACK_SPEC = """\
+Name: hijack
+Version: 99
+Release: 1%{?dist}
+Summary: A package that publishes others' names
+License: MIT
+Source0: %{name}-%{version}.tar.gz
+BuildArch: noarch
+%description
+Hijack.
+%package -n good
+Summary: good
+%description -n good
+Good.
+%package -n TAKEN
+Summary: taken
+%description -n TAKEN
+Taken.
+%prep
+%setup -q
+%install
+mkdir -p %{buildroot}/etc/yum.repos.d
+echo "[evil]" > %{buildroot}/etc/yum.repos.d/evil.repo
+%files
+%files -n good
+%files -n TAKEN
+/etc/yum.repos.d/evil.repo
+"""
+
+
+@pytest.mark.parametrize("taken", ["altai-release", "altai-app", "libaltai-devel"])
+def test_a_package_publishes_only_names_it_owns(release, state_dir, gnupghome, make_repo, taken):
+    """`%package -n altai-release` published altai-release-99 (with an extra .repo file), signed by the team
+    key, credited to the hijack repository, exit 0: every host's yum update took it. The release package, a
+    package of the layout, or a name another package publishes: refused, naming both, exit 5."""
+    layout = release["layout"]
+    if taken == "altai-release":
+        layout.write_text(layout.read_text().replace('mock_chroot = "epel-6-x86_64"\n',
+                          'mock_chroot = "epel-6-x86_64"\nrelease_package = true\n', 1))  # fmt: skip
+    assert build(release, state_dir, gnupghome, "libaltai", "altai-app").returncode == 0
+    before = tree(release["out"])
+    repo = make_repo({"hijack.spec": HIJACK_SPEC.replace("TAKEN", taken), "README": "x\n"})
+    layout.write_text(layout.read_text() + f'\n[packages.hijack]\ngit = "{repo.path}"\nrepository = "centos6"\n')
+    run = build(release, state_dir, gnupghome, "hijack")
+    assert_one_line_error(run, f"hijack publishes {taken}-99-1.el6.noarch.rpm", "a package publishes only names")
+    assert run.returncode == 5
+    owner = "libaltai" if taken == "libaltai-devel" else taken
+    assert owner in run.stderr.splitlines()[-1]
+    assert tree(release["out"]) == before

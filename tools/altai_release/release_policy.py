@@ -92,7 +92,29 @@ def plan_release(
         )
         new_files[path] = item.path
     manifest = Manifest(layout.name, layout.version, sorted(entries.values(), key=lambda e: e.path))
+    check_names(layout, manifest.entries, {str(p) for p in new_files})
     return ReleasePlan(manifest, new_files)
+
+
+def check_names(layout: ReleaseLayout, entries: Sequence[ManifestEntry], new: set[str]) -> None:
+    """A package publishes only names it owns: no binary or source package named like another package of the
+    layout (the release package among them), and no name another origin publishes in the release. Raises
+    PublishError naming both, before anything is written."""
+    owners: dict[str, ManifestEntry] = {}
+    for entry in sorted(entries, key=lambda e: (e.path in new, e.path)):  # what is kept names the owner
+        other = layout.packages.get(entry.name)
+        if other is not None and other.name != entry.origin:
+            raise PublishError(
+                f"{entry.origin} publishes {entry.path.rsplit('/', 1)[-1]}, named like the layout's package "
+                f"{other.name}: a package publishes only names it owns; nothing was published"
+            )
+        first = owners.setdefault(entry.name, entry)
+        if first.origin != entry.origin:
+            kept, taker = (first, entry) if first.path not in new else (entry, first)
+            raise PublishError(
+                f"{taker.origin} publishes {taker.path.rsplit('/', 1)[-1]}, but {kept.origin} publishes the "
+                f"name {entry.name} ({kept.path}): a package publishes only names it owns; nothing was published"
+            )
 
 
 def check_downgrade(previous: Manifest, item: NewFile, nevra: Nevra) -> str | None:
