@@ -5,6 +5,7 @@ mismatch), and no exit leaves a partial file behind."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -155,3 +156,55 @@ def test_download_limits_in_the_layout_are_checked(release, state_dir, gnupghome
     release["layout"].write_text(release["layout"].read_text() + "\n[downloads]\nmax_mib = 0\n")
     run = build(release, state_dir, gnupghome, "libaltai")
     assert_one_line_error(run, "downloads.max_mib: expected an integer from 1 to")
+
+
+# -- what a broken server sends is one line naming its fault (issue 37) ------------------------------------
+
+RAW_ANSWERS = {
+    "/bad-status": (b"NOT HTTP AT ALL\r\n\r\n", "the server's answer is not HTTP"),
+    "/long-header": (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 200_000 + b"\r\n\r\n", "a line over 64 KiB"),
+    "/many-headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(20_000)) + b"\r\n",
+                      "a malformed HTTP answer (got more than 100 headers)"),
+    "/bad-chunk": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+                   "its chunks are broken"),
+    "/bad-length": (b"HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\nhello", "a malformed Content-Length ('12abc')"),
+    "/loop": (b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n", "redirects in a loop"),
+    "/silent": (b"", "closed the connection without an answer"),
+}  # fmt: skip
+
+
+@pytest.fixture
+def raw_server() -> Iterator[str]:
+    """A server that answers each path with fixed bytes, not always HTTP."""
+    import socketserver
+    import threading
+
+    class Raw(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := self.request.recv(4096)):
+                data += chunk
+            path = data.split(b" ")[1].decode() if data.count(b" ") else ""
+            try:
+                self.request.sendall(RAW_ANSWERS.get(path, (b"HTTP/1.1 404 NF\r\n\r\n", ""))[0])
+            except OSError:
+                pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("path", sorted(RAW_ANSWERS))
+def test_a_broken_answer_is_one_error_naming_its_fault(raw_server, tmp_path, path):
+    """Bad status lines, 200 KB headers, 20,000 headers and broken chunks were tracebacks."""
+    from altai_release.errors import UpstreamError
+
+    with pytest.raises(UpstreamError, match=re.escape(RAW_ANSWERS[path][1])):
+        _fetch(f"{raw_server}{path}", tmp_path / "f")
+    _nothing_left(tmp_path)

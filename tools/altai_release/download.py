@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import os
 import socket
 import threading
@@ -111,7 +112,9 @@ def fetch(
             raise UpstreamError(f"{what}: {exc}") from None
         with response:
             announced = response.headers.get("Content-Length") if hasattr(response, "headers") else None
-            expected = int(announced) if announced and announced.isdigit() else None
+            if announced is not None and not announced.strip().isdigit():
+                raise UpstreamError(f"{what}: {url} sends a malformed Content-Length ({announced[:40]!r})")
+            expected = int(announced) if announced is not None else None
             if expected is not None and expected > limits.max_bytes:
                 raise UpstreamError(f"{what}: {url} is {expected} bytes, more than the limit of {limits.max_bytes}")
             sock = _socket_of(response)
@@ -151,18 +154,33 @@ def fetch(
             )
         out.name(dest)
         return actual
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         if expired.is_set():
             raise UpstreamError(f"{what}: {url} took longer than {limits.seconds:.0f}s; stopped") from exc
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise
-        if isinstance(exc, urllib.error.HTTPError):
-            reason: object = f"HTTP {exc.code} {exc.reason}"
-        else:
-            reason = getattr(exc, "reason", None) or exc
-        raise UpstreamError(f"{what}: cannot fetch {url}: {reason}") from exc
+        raise UpstreamError(f"{what}: cannot fetch {url}: {_fault(exc)}") from exc
     finally:
         out.close()
+
+
+def _fault(exc: BaseException) -> str:
+    """What went wrong, said as a user reads it: the server's fault, not the client library's class."""
+    if isinstance(exc, urllib.error.HTTPError):
+        if 300 <= exc.code < 400 and "infinite loop" in str(exc.msg):
+            return f"it redirects in a loop or more than {urllib.request.HTTPRedirectHandler.max_redirections} times"
+        return f"HTTP {exc.code} {str(exc.reason).splitlines()[0] if exc.reason else ''}".rstrip()
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"the body was cut short or its chunks are broken ({len(exc.partial)} bytes read)"
+    if isinstance(exc, http.client.LineTooLong):
+        return "the server sends a line over 64 KiB (a status or header line)"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "the server closed the connection without an answer"
+    if isinstance(exc, http.client.BadStatusLine):
+        return f"the server's answer is not HTTP ({str(exc).strip()[:60]!r})"
+    if isinstance(exc, http.client.HTTPException):
+        return f"a malformed HTTP answer ({exc})"
+    return str(getattr(exc, "reason", None) or exc)
 
 
 def fetch_verified(url: str, sha256: str, cache: Path, what: str, limits: DownloadLimits = DEFAULT_LIMITS) -> Path:
