@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -40,6 +41,13 @@ content = "own"
             '[upstreams.u]\nurl = "ftp://x"\nkey = "altai"\nrepository = "centos6"\npackages = ["a"]\n',
             "expected an http",
         ),
+        # the layout is input too: what reaches a spec, a path or a command is plain (issue 37)
+        ('[repositories.l]\npath = "logs"\nsigned_by = "altai"\ncontent = "own"\n', "'logs' is not a repository's"),
+        ('[repositories.m]\npath = "metadata/x"\nsigned_by = "altai"\ncontent = "own"\n', "not a repository's"),
+        ('[repositories.r]\npath = "a/repodata"\nsigned_by = "altai"\ncontent = "own"\n', "not a repository's"),
+        ('[repositories.d]\npath = "."\nsigned_by = "altai"\ncontent = "own"\n', "relative path inside"),
+        ('[repositories.e]\npath = "a//b"\nsigned_by = "altai"\ncontent = "own"\n', "relative path inside"),
+        ('[repositories.n]\npath = "a\\nb"\nsigned_by = "altai"\ncontent = "own"\n', "not a repository's"),
     ],
 )
 def test_layout_errors_name_the_key_and_what_was_expected(tmp_path, extra, message):
@@ -48,3 +56,28 @@ def test_layout_errors_name_the_key_and_what_was_expected(tmp_path, extra, messa
     with pytest.raises(InputError) as caught:
         load_layout(layout)
     assert str(caught.value).startswith(f"{layout}: ") and message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("name", "../../tmp/x", "release.name: expected a package name"),
+        ("name", "altai\\nRequires: evil", "release.name: expected a package name"),
+        ("version", "1.0\\nRequires: evil", "release.version: expected a version"),
+        ("version", "1-2", "release.version: expected a version"),
+        ("version", "%(id)", "release.version: expected a version"),
+        ("dist", "%(touch /tmp/x)", "release.dist: expected a dist tag"),
+        ("mock_chroot", "../epel-6", "release.mock_chroot: expected a mock chroot name"),
+    ],
+)
+def test_release_names_that_reach_a_spec_or_a_path_are_plain(tmp_path, key, value, message):
+    layout = tmp_path / "altai.toml"
+    text = LAYOUT.replace('mock_chroot = "epel-6-x86_64"\n', "")
+    defaults = {"name": "altai", "version": "1", "mock_chroot": "epel-6-x86_64", "dist": ".el6"}
+    lines = "".join(f'{k} = "{value if k == key else v}"\n' for k, v in defaults.items())
+    layout.write_text(text.replace('[release]\nname = "altai"\nversion = "1"\n', f"[release]\n{lines}"))
+    with pytest.raises(InputError, match=re.escape(message)):
+        load_layout(layout)
+    plain = "".join(f'{k} = "{v}"\n' for k, v in defaults.items())
+    layout.write_text(text.replace('[release]\nname = "altai"\nversion = "1"\n', f"[release]\n{plain}"))
+    assert load_layout(layout).name == "altai"  # the control

@@ -34,6 +34,15 @@ class TomlReader:
             raise self.fail(key, f"expected a non-empty string, found {_describe(value)}")
         return value
 
+    def matching(
+        self, data: dict[str, Any], key: str, pattern: re.Pattern[str], expected: str, default: str | None = None
+    ) -> str:
+        """A string that the whole of `pattern` matches (a name that reaches a spec, a path or a command)."""
+        value = self.string(data, key, default)
+        if value != default and not pattern.fullmatch(value):
+            raise self.fail(key, f"expected {expected}, found {value!r}")
+        return value
+
     def optional_string(self, data: dict[str, Any], key: str) -> str | None:
         return None if _lookup(data, key) is None else self.string(data, key)
 

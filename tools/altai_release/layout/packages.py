@@ -11,6 +11,9 @@ from ..tomlreader import TomlReader, quoted
 from .model import PackageEntry, Repository, SigningKey, SrpmOrigin, table_keys
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+DIST_RE = re.compile(r"[A-Za-z0-9._+~^]*")
+DIST_EXPECTED = "a dist tag of letters, digits and ._+~^ (like .el6)"
+CHROOT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 _GIT_KEYS = {"git", "ref", "subdir", "spec"}
 _PACKAGE_KEYS = table_keys(PackageEntry, leave_out={"name", "srpm", "generated", *_GIT_KEYS})
@@ -78,8 +81,8 @@ def read_package(
         subdir=r.optional_string(data, f"{key}.subdir"),
         spec=r.optional_string(data, f"{key}.spec"),
         repository=repository,
-        dist=r.string(data, f"{key}.dist", default=dist) if dist else "",
-        mock_chroot=r.string(data, f"{key}.mock_chroot", default=chroot),
+        dist=r.matching(data, f"{key}.dist", DIST_RE, DIST_EXPECTED, default=dist) if dist else "",
+        mock_chroot=r.matching(data, f"{key}.mock_chroot", CHROOT_RE, "a mock chroot name", default=chroot),
         allow_downgrade_to=r.optional_string(data, f"{key}.allow_downgrade_to"),
         downgrade_reason=r.optional_string(data, f"{key}.downgrade_reason"),
         srpm=srpm,

@@ -17,10 +17,16 @@ from ..limits import read_download_limits, read_limits
 from ..paths import DEFAULT_LAYOUT
 from ..tomlreader import TomlReader, quoted
 from .model import CONTENT_KINDS, PackageEntry, ReleaseLayout, Repository, SigningKey, table_keys
-from .packages import read_package
+from .packages import CHROOT_RE, DIST_EXPECTED, DIST_RE, NAME_RE, read_package
 from .upstreams import read_upstreams
 
 # the tables of a layout; [release] holds ReleaseLayout's own fields, each other table its field of that name
+# what reaches a spec (the release package's Name, Version, %{?dist}), a mock config or a path must be plain:
+# a newline would add a tag, a %(...) would run, a ../ would leave the work directory
+VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+~^]*")
+PATH_RE = re.compile(r"[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*")
+RESERVED_TOP = {"logs", "metadata", "repodata"}
+
 _TABLES = {"release", "keys", "repositories", "packages", "upstreams", "koji", "sandbox", "downloads"}
 _RELEASE_KEYS = table_keys(ReleaseLayout, leave_out={"file", *_TABLES}, renamed={"macro_files": "macros"})
 
@@ -42,8 +48,8 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     base = file.parent
     r.check_keys(data, "(top)", _TABLES)
     r.check_keys(r.table(data, "release"), "release", _RELEASE_KEYS)
-    dist = r.string(data, "release.dist", default="")
-    chroot = r.string(data, "release.mock_chroot")
+    dist = r.matching(data, "release.dist", DIST_RE, DIST_EXPECTED, default="")
+    chroot = r.matching(data, "release.mock_chroot", CHROOT_RE, "a mock chroot name of letters, digits and ._+-")
     macro_files = []
     for i, rel in enumerate(r.strings(data, "release.macros")):
         path = (base / rel).resolve()
@@ -70,8 +76,15 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         r.table(data, key)
         r.check_keys(data["repositories"][name], key, table_keys(Repository, leave_out={"name"}))
         tree_path = r.string(data, f"{key}.path")
-        if tree_path.startswith(("/", "-")) or ".." in Path(tree_path).parts:
+        parts = tree_path.split("/")
+        if tree_path.startswith(("/", "-")) or any(p in ("", ".", "..") for p in parts) or "\\" in tree_path:
             raise r.fail(f"{key}.path", f"expected a relative path inside the release tree, found {tree_path!r}")
+        if parts[0] in RESERVED_TOP or "repodata" in parts or not PATH_RE.fullmatch(tree_path):
+            raise r.fail(
+                f"{key}.path",
+                f"{tree_path!r} is not a repository's path: logs/, metadata/ and repodata are the tree's own "
+                "and a path is letters, digits and ._+-/",
+            )
         signed_by = r.string(data, f"{key}.signed_by")
         if signed_by not in keys:
             raise r.fail(f"{key}.signed_by", f"{signed_by!r} is not a key (known: {', '.join(sorted(keys))})")
@@ -113,8 +126,8 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     templates = (base / r.string(data, "release.templates", default="templates")).resolve()
     return ReleaseLayout(
         file=file,
-        name=r.string(data, "release.name"),
-        version=r.string(data, "release.version"),
+        name=r.matching(data, "release.name", NAME_RE, "a package name of letters, digits and ._+- (rpm's)"),
+        version=r.matching(data, "release.version", VERSION_RE, "a version of letters, digits and ._+~^ (rpm's)"),
         dist=dist,
         mock_chroot=chroot,
         macro_files=tuple(macro_files),
