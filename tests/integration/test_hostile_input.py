@@ -942,3 +942,22 @@ def test_a_package_publishes_only_names_it_owns(release, state_dir, gnupghome, m
     owner = "libaltai" if taken == "libaltai-devel" else taken
     assert owner in run.stderr.splitlines()[-1]
     assert tree(release["out"]) == before
+
+
+def test_a_kept_build_log_that_is_a_link_is_not_carried_forward(release, state_dir, gnupghome, tmp_path):
+    """A published logs/*/build.log replaced by a link to a host file was linked into the next release."""
+    assert build(release, state_dir, gnupghome, "libaltai", "altai-app").returncode == 0
+    secret = tmp_path / "host-secret"
+    secret.write_text("the host's\n")
+    current = release["out"].resolve()
+    log = current / "logs" / "libaltai" / "build.log"
+    log.unlink()
+    log.symlink_to(secret)
+    bumped = APP_SPEC.replace("%{BUILD_STEP}", "true").replace("Release: 2%", "Release: 3%")
+    release["app"].commit({"altai-app.spec": bumped})
+    run = build(release, state_dir, gnupghome, "altai-app")
+    assert run.returncode == 0, run.stderr
+    carried = release["out"].resolve() / "logs" / "libaltai" / "build.log"
+    assert not carried.exists() and not carried.is_symlink()
+    assert "the host's" not in "".join(p.read_text(errors="replace") for p in release["out"].resolve().rglob("*")
+                                      if p.is_file() and not p.is_symlink())  # fmt: skip

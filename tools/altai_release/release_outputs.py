@@ -135,14 +135,15 @@ def write_release(
 
 def _write_logs(target: Path, manifest: Manifest, previous_dir: Path | None, built_logs: Mapping[str, Path]) -> None:
     """logs/<package>/ for each of our packages: copied from this run's build (the store's log directory is
-    rewritten by the next build), hard links to the previous release's for the others."""
+    rewritten by the next build), hard links to the previous release's for the others (regular files only:
+    a link or a FIFO in the published tree is not carried forward)."""
     for origin in sorted({e.origin for e in manifest.entries if not e.origin.startswith("upstream:")}):
         built = built_logs.get(origin)
         source = built if built is not None else (previous_dir / "logs" / origin if previous_dir else None)
         if source is None or not source.is_dir():
             continue
         for log in sorted(source.iterdir()):
-            if log.is_file():
+            if not log.is_symlink() and log.is_file():  # a link in a tree is somebody's: never followed
                 (target / "logs" / origin).mkdir(parents=True, exist_ok=True)
                 if built is not None:
                     shutil.copyfile(log, target / "logs" / origin / log.name)

@@ -234,7 +234,7 @@ def link_or_copy(source: Path, target: Path) -> None:
     """A hard link where the filesystem allows one (a release shares its unchanged files), else a copy."""
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.link(source, target)
+        os.link(source, target, follow_symlinks=False)
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
             raise
