@@ -208,3 +208,19 @@ def test_a_broken_answer_is_one_error_naming_its_fault(raw_server, tmp_path, pat
     with pytest.raises(UpstreamError, match=re.escape(RAW_ANSWERS[path][1])):
         _fetch(f"{raw_server}{path}", tmp_path / "f")
     _nothing_left(tmp_path)
+
+
+def test_a_file_url_must_name_a_public_file(tmp_path):
+    """`srpm = "file:///etc/shadow"` printed the digest of the host's shadow file."""
+    from altai_release.errors import UpstreamError
+
+    secret = tmp_path / "secret"
+    secret.write_text("root:hash\n")
+    secret.chmod(0o640)
+    with pytest.raises(UpstreamError, match="is not readable by everyone; a release's input is a public file"):
+        _fetch(secret.as_uri(), tmp_path / "f")
+    with pytest.raises(UpstreamError, match="is not a regular file"):
+        _fetch(Path("/dev/zero").as_uri(), tmp_path / "f")
+    secret.chmod(0o644)
+    _fetch(secret.as_uri(), tmp_path / "f")  # the control
+    assert (tmp_path / "f").read_text() == "root:hash\n"

@@ -243,6 +243,10 @@ def test_out_that_is_a_place_of_its_own_is_refused(release, state_dir, gnupghome
         ("build.py", ["--out", "", "libaltai"], "argument --out: an empty path"),
         ("git2srpm.py", ["--outdir", "", "."], "argument --outdir: an empty path"),
         ("build.py", ["--sign-key", "", "libaltai"], "argument --sign-key: an empty value"),
+        ("git2srpm.py", ["--spec", "", "."], "argument --spec: an empty value"),
+        ("git2srpm.py", ["--subdir", "", "."], "argument --subdir: an empty value"),
+        ("git2srpm.py", ["--lookaside", "", "."], "argument --lookaside: an empty value"),
+        ("git2srpm.py", ["--dist", "", "."], "argument --dist: an empty value"),
     ],
 )
 def test_empty_paths_and_keys_are_usage_errors(tool, args, fragment):

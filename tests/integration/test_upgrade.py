@@ -191,7 +191,7 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> I
         spec = clone / "specs/nova-fping.spec"
         text = re.sub(r"(?m)^Release:(\s*)\d+%", r"Release:\g<1>1%", spec.read_text())
         text = re.sub(r"(?m)^Version:(\s*)\S+", r"Version:\g<1>0.2.1", text)
-        entry = "* Wed Nov 25 2026 Altai Release Team <release@altai.example> - 0.2.1-1\n- Bounded fping.\n\n"
+        entry = "* Wed Nov 25 2026 Altai Release Team <release@altai.example> - 0.2.1-1\n- Bounded fping. <b>x</b>\n\n"
         spec.write_text(text.replace("%changelog\n", "%changelog\n" + entry))
         shipped = clone / "src/nova-fping/etc/nova-fping.conf"
         shipped.write_text(shipped.read_text() + "# a new default in 0.2.1\n")
@@ -259,7 +259,8 @@ def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
     assert "# altai 1.0.3" in notes and "Changes against altai 1.0.2" in notes
     assert "0 added, 1 removed, 2 upgraded, 1 downgraded, 0 rebuilt." in notes  # altai-release 1.0.2 -> 1.0.3
     assert f"**nova-fping**.noarch (centos6): {NOVA_FPING_VR} → 0.2.1-1.el6" in notes
-    assert "Altai Release Team <release@altai.example>: Bounded fping." in notes
+    # a package's %changelog is its own words: shown, never HTML or Markdown of its making
+    assert "Altai Release Team &lt;release@altai.example&gt;: Bounded fping. &lt;b&gt;x&lt;/b&gt;" in notes
     assert "**fping**.noarch (epel): 3.13-1.el6 → 3.10-1.el6" in notes
     assert "reason: fping 3.13 reports IPv6 instances dead" in notes
     assert "**altai-extra**.noarch (centos6): 1.0-1.el6" in notes

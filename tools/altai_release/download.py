@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import os
 import socket
+import stat
 import threading
 import time
 import urllib.error
@@ -101,6 +102,8 @@ def fetch(
     UpstreamError for a server that cannot be read, refuses, sends too much, too slowly or too little."""
     if not url.startswith(("http://", "https://", "file://")):
         raise UpstreamError(f"{what}: refusing to fetch {url!r} (http://, https:// or file:// only)")
+    if url.startswith("file://"):
+        _check_public(url, what)
     deadline = time.monotonic() + limits.seconds
     digest = hashlib.new(algorithm)
     out = _Unnamed(dest.parent)
@@ -162,6 +165,20 @@ def fetch(
         raise UpstreamError(f"{what}: cannot fetch {url}: {_fault(exc)}") from exc
     finally:
         out.close()
+
+
+def _check_public(url: str, what: str) -> None:
+    """A file:// input of a release is a public file: readable by everyone and regular. The tool may run as
+    root, and a layout naming file:///etc/shadow must not make it read (and print the digest of) a secret."""
+    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise UpstreamError(f"{what}: cannot fetch {url}: {exc.strerror}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise UpstreamError(f"{what}: {url} is not a regular file")
+    if not info.st_mode & stat.S_IROTH:
+        raise UpstreamError(f"{what}: {url} is not readable by everyone; a release's input is a public file")
 
 
 def _fault(exc: BaseException) -> str:

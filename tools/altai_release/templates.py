@@ -4,6 +4,7 @@ about undefined names, with the filters the templates use."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,15 @@ def _pyrepr(value: Any) -> str:
     return repr(str(value))
 
 
+_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]()#|!"})
+
+
+def _md(value: Any) -> str:
+    """Text of a package (its %changelog, its packager) as Markdown shows it and no more: no HTML, no link,
+    no emphasis of its own making."""
+    return html.escape(str(value), quote=False).translate(_MARKDOWN)
+
+
 def render(template_dir: Path, name: str, context: Mapping[str, Any], autoescape: bool = False) -> str:
     """Render `template_dir/name`; an error names the template. `autoescape` for HTML output."""
     import jinja2  # loaded by the runs that render (a no-op run finds its altai.repo in the memo)
@@ -29,6 +39,7 @@ def render(template_dir: Path, name: str, context: Mapping[str, Any], autoescape
         autoescape=autoescape,
     )
     env.filters["pyrepr"] = _pyrepr
+    env.filters["md"] = _md
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateError as exc:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
-from .common import Parser, path, run
+from .common import Parser, path, run, text
 
 
 def _define(value: str) -> tuple[str, str]:
@@ -25,15 +25,19 @@ def _parser() -> Parser:
     )
     parser.add_argument("repo", metavar="REPO", help="local path or git URL")
     parser.add_argument("--ref", default="HEAD", help="commit, branch or tag to build (default HEAD)")
-    parser.add_argument("--subdir", metavar="DIR", help="directory of the repository to pack (default: root)")
-    parser.add_argument("--spec", metavar="PATH", help="spec file, as a path in the repository")
+    parser.add_argument(
+        "--subdir", metavar="DIR", type=text, help="directory of the repository to pack (default: root)"
+    )
+    parser.add_argument("--spec", metavar="PATH", type=text, help="spec file, as a path in the repository")
     parser.add_argument("--outdir", metavar="DIR", type=path, default=Path("."), help="default: .")
-    parser.add_argument("--dist", metavar="TAG", help="value of %%{dist}, e.g. .el6")
+    parser.add_argument("--dist", metavar="TAG", type=text, help="value of %%{dist}, e.g. .el6")
     parser.add_argument("--snapshot", action="store_true", help="add .git.N.HASH to Release")
     parser.add_argument("--define", metavar="'NAME VALUE'", type=_define, action="append", default=[])
     parser.add_argument("--macros", metavar="FILE", type=path, action="append", default=[])
     parser.add_argument("--no-tarball", action="store_true", help="keep only the SRPM in OUTDIR")
-    parser.add_argument("--lookaside", metavar="URL", help="lookaside cache for the files listed in `sources`")
+    parser.add_argument(
+        "--lookaside", metavar="URL", type=text, help="lookaside cache for the files listed in `sources`"
+    )
     parser.add_argument(
         "--cache", metavar="DIR", type=path, help="download cache (default ~/.cache/altai-release/downloads)"
     )
