@@ -40,7 +40,7 @@ cp built.txt %{{buildroot}}/usr/share/{name}/
 """
 
 
-def make_srpm(work: Path, name: str, tags: str = "", signer: TestKey | None = None) -> Path:
+def make_srpm(work: Path, name: str, tags: str = "", signer: TestKey | None = None, dist: str = ".el6") -> Path:
     """An upstream's SRPM: rpmbuild -bs with the upstream's dist, signed by its key."""
     top = work / f"top-{name}"
     (top / "SOURCES").mkdir(parents=True)
@@ -53,7 +53,7 @@ def make_srpm(work: Path, name: str, tags: str = "", signer: TestKey | None = No
     (top / "SOURCES" / f"{name}-1.0.tar.gz").write_bytes(buf.getvalue())
     spec = top / f"{name}.spec"
     spec.write_text(RABBIT_SPEC.format(name=name, tags=tags))
-    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6", str(spec)],
+    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", f"dist {dist}", str(spec)],
                    check=True, capture_output=True)  # fmt: skip
     (srpm,) = (top / "SRPMS").glob("*.src.rpm")
     if signer is not None:
@@ -82,6 +82,7 @@ def upstream(tmp_path_factory: pytest.TempPathFactory):
         "unsigned": make_srpm(tmp, "unsigned"),
         "foreign": make_srpm(tmp, "foreign", signer=other),
         "needs-lib": make_srpm(tmp, "needs-lib", tags="BuildRequires: libaltai-devel >= 1.0", signer=key),
+        "thirdparty-tool": make_srpm(tmp, "thirdparty-tool", signer=key, dist=".fc18"),
     }
     for path in srpms.values():
         (www / path.name).write_bytes(path.read_bytes())
@@ -145,6 +146,41 @@ def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(releas
     assert verified.returncode == 0, verified.stdout
     verdicts = {f["path"]: f["verdict"] for f in json.loads(verified.stdout)["files"]}
     assert verdicts["deps/misc/rabbit-1.0-1.el6.noarch.rpm"] == "reproduced"
+
+
+def test_an_upstream_srpm_of_another_dist_is_made_anew_for_the_layouts(release, state_dir, gnupghome, upstream,
+                                                                        tmp_path):  # fmt: skip
+    """The usual case, rebuilding a Fedora SRPM: refused as 'not a package of ...fc18.src.rpm' after the
+    one-way check; before it, the .fc18 SRPM was published beside .el6 binaries that name an SRPM nobody
+    published. Now the upstream's spec and sources make the .el6 SRPM in the sandbox (as mock does), which
+    the binaries name, deps/misc-srpms publishes with the team's signature and --verify rebuilds."""
+    add_srpm(release, upstream, "thirdparty-tool")
+    run = build(release, state_dir, gnupghome, "thirdparty-tool")
+    assert run.returncode == 0, run.stderr
+    assert "thirdparty-tool-1.0-1.fc18.src is of another dist: its SRPM is made anew as thirdparty-tool-1.0-1.el6.src" \
+        in run.stderr  # fmt: skip
+    out = release["out"]
+    published = [p for p in packages_and_keys(out) if "thirdparty-tool" in p]
+    assert published == ["deps/misc-srpms/thirdparty-tool-1.0-1.el6.src.rpm",
+                         "deps/misc/thirdparty-tool-1.0-1.el6.noarch.rpm"]  # fmt: skip
+    srpm, binary = out / published[0], out / published[1]
+    original = upstream["srpms"]["thirdparty-tool"]
+    assert qf(binary, "%{SOURCERPM}") == srpm.name
+    for name in ("thirdparty-tool.spec", "thirdparty-tool-1.0.tar.gz"):  # upstream's own, unchanged
+        assert payload(srpm, name) == payload(original, name), name
+    db = tmp_path / "db"
+    db.mkdir()
+    subprocess.run(["rpmkeys", "--dbpath", str(db), "--import", str(out / "RPM-GPG-KEY-altai")], check=True)
+    check = subprocess.run(["rpmkeys", "--dbpath", str(db), "-K", str(srpm), str(binary)], capture_output=True,
+                           text=True)  # fmt: skip
+    assert check.returncode == 0 and check.stdout.count("signatures OK") == 2, check.stdout
+    entries = {e["path"]: e for e in json.loads((out / "manifest.json").read_text())["packages"]}
+    source = entries[published[0]]["source"]
+    assert (source["url"], source["sha256"]) == (f"{upstream['url']}/{original.name}", sha256(original))
+    verified = build(release, state_dir, gnupghome, "--verify", "--json")
+    assert verified.returncode == 0, verified.stdout
+    verdicts = {f["path"]: f["verdict"] for f in json.loads(verified.stdout)["files"]}
+    assert verdicts[published[1]] == "reproduced"
 
 
 def test_srpm_package_waits_for_the_git_package_it_build_requires(release, state_dir, gnupghome, upstream):

@@ -6,14 +6,18 @@ the sandbox, so the spec's shell cannot plant a link there for the host to follo
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
 from . import runner
 from .errors import RpmbuildError, SandboxLimitError, SpecError
+from .limits import SandboxLimits
 from .rpmbuild import INNER_TOPDIR, Rpmbuild
+from .sandbox_output import check_srpm
 from .sandbox_process import Running
 from .spec import SPECQUERY, SpecInfo, spec_info, specquery_argv
 
@@ -108,3 +112,42 @@ class SrpmSession:
             why = runner.reason(said, ("error:", "Bad exit status"), after="RPM build errors:", last=True)
             raise RpmbuildError(f"rpmbuild -bs {self.spec_file.name} failed", self.rpmbuild_argv, why)
         return self.build.take_srpm(self.spec_file, dest)
+
+
+def srpm_from_files(
+    shown: str,
+    spec_name: str,
+    spec: bytes,
+    sources: Mapping[str, bytes],
+    dist: str,
+    epoch_time: int,
+    outdir: Path,
+    macro_files: Sequence[Path],
+    limits: SandboxLimits,
+) -> tuple[Path, SpecInfo]:
+    """An SRPM made as git2srpm makes one (the spec read and `rpmbuild -bs` in one sandbox) from a spec and
+    its source files as bytes, every file dated `epoch_time` (its SOURCE_DATE_EPOCH): the release package's,
+    or an upstream SRPM's own spec and sources under the layout's dist, as mock rebuilds an SRPM."""
+    work = outdir / "work"
+    inputs = work / "in"
+    build = Rpmbuild(
+        topdir=work / "top",
+        defines=[("dist", dist)] if dist else [],
+        macro_files=list(macro_files),
+        inputs={inputs / "SPECS": INNER_TOPDIR / "SPECS", inputs / "SOURCES": INNER_TOPDIR / "SOURCES"},
+        limits=limits,
+    )
+    build.prepare()
+    spec_file = inputs / "SPECS" / spec_name
+    spec_file.write_bytes(spec)
+    for file_name, data in sources.items():
+        (inputs / "SOURCES" / file_name).write_bytes(data)
+    for path in [spec_file, *(inputs / "SOURCES").iterdir()]:
+        path.chmod(0o644)
+        os.utime(path, (epoch_time, epoch_time))
+    outdir.mkdir(parents=True, exist_ok=True)
+    with SrpmSession(build, spec_file, shown) as session:
+        info = session.info()
+        srpm = session.build_srpm(epoch_time, outdir)
+    check_srpm(srpm, info.source_nevra, shown)
+    return srpm, info

@@ -13,7 +13,7 @@ from .model import PackageEntry, Repository, SigningKey, SrpmOrigin, table_keys
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 DIST_RE = re.compile(r"[A-Za-z0-9._+~^]*")
 DIST_EXPECTED = "a dist tag of letters, digits and ._+~^ (like .el6)"
-CHROOT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+CHROOT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*(/[A-Za-z0-9][A-Za-z0-9._+-]*)*")  # eol/epel-6-x86_64 too
 
 _GIT_KEYS = {"git", "ref", "subdir", "spec"}
 _PACKAGE_KEYS = table_keys(PackageEntry, leave_out={"name", "srpm", "generated", *_GIT_KEYS})

@@ -10,7 +10,6 @@ that keeps every NVR it built (Koji) has the last word: a Release it holds with 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -107,33 +106,14 @@ class ReleasePackageSource:
 
     def make_srpm(self, outdir: Path, macro_files: Sequence[Path], limits: SandboxLimits) -> SrpmResult:
         """The SRPM, made as git2srpm makes one: the spec read and `rpmbuild -bs` in one sandbox."""
-        from ..rpmbuild import INNER_TOPDIR, Rpmbuild
-        from ..sandbox_output import check_srpm
         from ..srpm import SrpmResult
-        from ..srpmsession import SrpmSession
+        from ..srpmsession import srpm_from_files
 
-        work = outdir / "work"
-        inputs = work / "in"
-        build = Rpmbuild(
-            topdir=work / "top",
-            defines=[("dist", self.entry.dist)] if self.entry.dist else [],
-            macro_files=list(macro_files),
-            inputs={inputs / "SPECS": INNER_TOPDIR / "SPECS", inputs / "SOURCES": INNER_TOPDIR / "SOURCES"},
-            limits=limits,
-        )
-        build.prepare()
-        spec_file = inputs / "SPECS" / f"{self.name}.spec"
-        spec_file.write_text(self.spec_text, encoding="utf-8")
-        for file_name, data in self.files.items():
-            (inputs / "SOURCES" / file_name).write_bytes(data)
-        for path in [spec_file, *(inputs / "SOURCES").iterdir()]:
-            path.chmod(0o644)
-            os.utime(path, (self.epoch_time, self.epoch_time))
-        outdir.mkdir(parents=True, exist_ok=True)
-        with SrpmSession(build, spec_file, f"{self.name}.spec") as session:
-            info = session.info()
-            srpm = session.build_srpm(self.epoch_time, outdir)
-        check_srpm(srpm, info.source_nevra, f"{self.name}.spec")
+        spec = self.spec_text.encode()
+        shown = f"{self.name}.spec"
+        dist = self.entry.dist
+        made = srpm_from_files(shown, shown, spec, self.files, dist, self.epoch_time, outdir, macro_files, limits)
+        srpm, info = made
         return SrpmResult(srpm, None, info.source_nevra, "", info, self.epoch_time)
 
 

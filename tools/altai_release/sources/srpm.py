@@ -1,10 +1,14 @@
-"""A third-party package rebuilt from its source RPM as it is: fetched once into a content-addressed cache,
-checked against the layout's SHA-256 and, with `key`, its signature against that key's public file — before
-anything runs. Its spec is read (in the sandbox, like every spec) from the SRPM's payload; the SRPM itself
-is what the builders rebuild and what deps/misc-srpms republishes with the team's signature."""
+"""A third-party package rebuilt from its source RPM: fetched once into a content-addressed cache, checked
+against the layout's SHA-256 and, with `key`, its signature against that key's public file — before anything
+runs. Its spec is read (in the sandbox, like every spec) from the SRPM's payload with the layout's dist. An
+SRPM of that dist is what the builders rebuild and what deps/misc-srpms republishes with the team's
+signature; an SRPM of another dist is first made anew from its own spec and sources under the layout's dist
+(as mock does), and that SRPM is the one built and published. The manifest keeps the upstream URL and
+SHA-256 either way."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +21,8 @@ from ..packages import PackageFacts, payload_files, read_facts, read_header
 from ..spec import read_spec
 from ..userfiles import KEY_FILE_LIMIT, read_bytes
 from ..verify import KeyDatabases, verify_packages
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..limits import SandboxLimits
@@ -78,23 +84,48 @@ class SrpmPackageSource:
         return {"srpm_sha256": self.facts.sha256}
 
     def make_srpm(self, outdir: Path, macro_files: Sequence[Path], limits: SandboxLimits) -> SrpmResult:
-        """The upstream SRPM as it is, with its spec read in the sandbox (with the layout's dist)."""
+        """The SRPM the binaries are built from: the upstream one as it is when its spec, read with the
+        layout's dist, names that very package; else (an SRPM of another dist: .fc18, .el7) the upstream's
+        spec and sources made into the SRPM of the layout's dist in the sandbox, as mock does before it
+        builds. The binaries then name it (SOURCERPM), and deps/misc-srpms publishes it."""
+        from ..srpm import SrpmResult
+        from ..srpmsession import srpm_from_files
+
         outdir.mkdir(parents=True, exist_ok=True)
-        specs = [(name, data) for name, _, data in payload_files(self.file, spec_only=True)]
-        if len(specs) != 1:
-            raise InputError(f"{self.name}: source RPM {self.url} holds {len(specs)} spec files, expected 1")
-        spec_name = PurePosixPath(specs[0][0]).name
-        if not spec_name.endswith(".spec") or spec_name.startswith("."):
-            raise InputError(f"{self.name}: source RPM {self.url} names its spec {specs[0][0]!r}")
-        spec_dir = outdir / "spec"
-        spec_dir.mkdir()
-        (spec_dir / spec_name).write_bytes(specs[0][1])
+        spec_name, files = self._payload(limits.file_size)
         defines = [("dist", self.entry.dist)] if self.entry.dist else []
         shown = f"{self.url}: {spec_name}"
+        spec_dir = outdir / "spec"
+        spec_dir.mkdir()
+        (spec_dir / spec_name).write_bytes(files[spec_name])
         info = read_spec(spec_dir / spec_name, defines, macro_files, display_name=shown, limits=limits)
-        srpm = outdir / f"{self.facts.nevra}.rpm"
-        shutil.copyfile(self.file, srpm)
         buildtime = int(read_header(self.file)["buildtime"] or 0)
-        from ..srpm import SrpmResult
+        if info.source_nevra == self.facts.nevra:
+            srpm = outdir / f"{self.facts.nevra}.rpm"
+            shutil.copyfile(self.file, srpm)
+            return SrpmResult(srpm, None, self.facts.nevra, "", info, buildtime)
+        made_as = info.source_nevra
+        log.info("%s: %s is of another dist: its SRPM is made anew as %s", self.name, self.facts.nevra, made_as)
+        spec = files.pop(spec_name)
+        made = outdir / "made"
+        srpm, info = srpm_from_files(
+            shown, spec_name, spec, files, self.entry.dist, buildtime, made, macro_files, limits
+        )
+        return SrpmResult(srpm, None, info.source_nevra, "", info, buildtime)
 
-        return SrpmResult(srpm, None, self.facts.nevra, "", info, buildtime)
+    def _payload(self, limit: int) -> tuple[str, dict[str, bytes]]:
+        """The SRPM's spec name and its files by name, each a plain file name."""
+        files: dict[str, bytes] = {}
+        spec_names = []
+        for name, is_spec, data in payload_files(self.file, limit=limit):
+            plain = PurePosixPath(name).name
+            if plain != name.lstrip("./") or plain.startswith(".") or plain in files:
+                raise InputError(f"{self.name}: source RPM {self.url} holds {name!r}, not a plain file name")
+            files[plain] = data
+            if is_spec:
+                spec_names.append(plain)
+        if len(spec_names) != 1:
+            raise InputError(f"{self.name}: source RPM {self.url} holds {len(spec_names)} spec files, expected 1")
+        if not spec_names[0].endswith(".spec"):
+            raise InputError(f"{self.name}: source RPM {self.url} names its spec {spec_names[0]!r}")
+        return spec_names[0], files
