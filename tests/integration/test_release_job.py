@@ -58,6 +58,13 @@ def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
     assert "ok: repoclosure of centos6, misc" in run.stderr
     assert "ok: dnf install of 3 packages with gpgcheck" in run.stderr  # altai-release too
     assert "ok: every binary package reproduced from its SRPM" in run.stderr
+    # the notes and the page say what the gate checked, and name the release package to install
+    notes = (tmp_path / "out" / "RELEASE-NOTES.md").read_text()
+    assert "## Checked before it was published" in notes
+    assert "- dnf: repoclosure of centos6, misc" in notes and "reproduced from its SRPM with rpmbuild" in notes
+    assert f"dnf install {(tmp_path / 'out').as_uri()}/centos6/altai-release-1.0.2-1.el6.noarch.rpm" in notes
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "Checked before it was published" in page and "altai-release-1.0.2-1.el6.noarch.rpm" in page
     assert (tmp_path / "artifacts" / "RELEASE-NOTES.md").is_file()
     assert (tmp_path / "out" / "index.html").is_file()
 

@@ -210,7 +210,8 @@ def test_distro_sync_takes_an_installation_to_exactly_the_next_release(two_relea
     take = dnf(root, reposdir, "install", f"{two_releases['url']}/altai/centos6/{package.name}")
     assert take.returncode == 0, take.stdout + take.stderr
     installed_repo = (root / "etc" / "yum.repos.d" / "altai.repo").read_text()
-    assert "name=altai 1.0.3" in installed_repo
+    assert "baseurl=$altai_baseurl/centos6/" in installed_repo  # the release a host follows is a yum variable's
+    assert (root / "etc/yum/vars/altai_baseurl").read_text() == f"{two_releases['url']}/altai\n"
     # (dnf --installroot reads gpgkey= file:// paths on this host: pointed into the installroot)
     (reposdir / "altai.repo").write_text(installed_repo.replace("file:///etc/", f"file://{root}/etc/"))
     sync = dnf(root, reposdir, "distro-sync")
@@ -272,7 +273,9 @@ def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
     for link in page.links:
         assert "://" not in link and not link.startswith(("/", "..")), link
         assert (out / link).is_file(), link
-    assert {"altai.repo", "manifest.json", "RELEASE-NOTES.md", "logs/nova-fping/build.log"} <= set(page.links)
+    assert {"manifest.json", "RELEASE-NOTES.md", "logs/nova-fping/build.log"} <= set(page.links)
+    # the page and the notes name the release package to install, its Release included
+    assert f"dnf install {two_releases['url']}/altai/centos6/altai-release-1.0.3-1.el6.noarch.rpm" in notes
     # tools/build.py --notes prints the same Markdown against any earlier manifest
     layout = out.parent / "altai.toml"
     run = run_tool("build.py", "--layout", str(layout), "--out", str(out), "--notes",

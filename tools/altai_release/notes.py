@@ -7,6 +7,8 @@ log, by paths inside the release tree (the page has no external asset and every 
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from .packages import read_header
 from .rpmbindings import rpm_bindings
 from .templates import render
 
+CHECKS_FILE = "metadata/checks.json"  # what --gate checked, written before the tree is published
 NOTES_MD = "RELEASE-NOTES.md"
 NOTES_HTML = "index.html"
 
@@ -165,6 +168,35 @@ def _when(stamp: str | None) -> str:
     return stamp.replace("T", " ").replace("Z", " UTC")
 
 
+def release_base_url(layout: ReleaseLayout, release_dir: Path) -> str | None:
+    """The base URL the release was made for, read from its altai.repo (the first repository's baseurl)."""
+    try:
+        text = (release_dir / "altai.repo").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for repo in layout.repositories.values():
+        found = re.search(rf"(?m)^baseurl=(\S+)/{re.escape(repo.path)}/$", text)
+        if found:
+            return found.group(1)
+    return None
+
+
+def release_package(layout: ReleaseLayout, manifest: Manifest, release_dir: Path) -> str | None:
+    """The URL a host installs the release package from (its Release may be -2, -3…), when there is one."""
+    entry = next((e for e in manifest.entries if e.origin == f"{layout.name}-release" and e.arch != "src"), None)
+    base = release_base_url(layout, release_dir)
+    return f"{base}/{entry.path}" if entry is not None and base is not None else None
+
+
+def gate_checks(release_dir: Path) -> dict[str, Any] | None:
+    """What `--gate` checked on this tree before it was published (metadata/checks.json), if it ran."""
+    try:
+        data = json.loads((release_dir / CHECKS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("checks"), list) else None
+
+
 def _context(
     layout: ReleaseLayout, manifest: Manifest, previous: Manifest, release_dir: Path, previous_dir: Path | None
 ) -> dict[str, Any]:
@@ -190,9 +222,18 @@ def _context(
             for e in sorted(manifest.entries, key=lambda e: (e.repository, e.name, e.arch))
         ],
         "keys": keys,
+        "release_package": release_package(layout, manifest, release_dir),
+        "primary": _primary_package(layout),
+        "checks": gate_checks(release_dir),
         # key ids of the development key that signed packages of this release
         "development_keys": sorted({e.signer_keyid.upper() for e in manifest.entries} & set(development)),
     }
+
+
+def _primary_package(layout: ReleaseLayout) -> str:
+    """A package of ours to name in the install lines."""
+    ours = [n for n, p in layout.packages.items() if not p.generated and p.git is not None]
+    return ours[0] if ours else "PACKAGE"
 
 
 def markdown(

@@ -44,8 +44,9 @@ class BuildOptions:
     base_url: str | None = None  # of altai.repo; default file:// + OUT
     wait_seconds: float = 0.0  # for another run publishing to the same OUT
     rebuild: bool = False  # ignore the build cache
-    # checks the next release's complete tree before it is published (acceptance, verification); raises
-    gate: Callable[[Path], None] | None = None
+    # checks the next release's complete tree before it is published (acceptance, verification): raises, or
+    # says what it checked
+    gate: Callable[[Path], list[str]] | None = None
 
 
 class ReleaseBuild:
@@ -145,20 +146,19 @@ class ReleaseBuild:
         results = {**cached, **{name: r.placed(self.store.out, self.layout) for name, r in built.items()}}
         return [results[e.name] for e in run.entries]
 
-    def _seal(self, run: RunState) -> Callable[[Path], None]:
+    def _seal(self, run: RunState) -> Callable[[Path], list[str]]:
         """What is done to the next release's tree before it is published: every repository's repomd.xml
         signed by the metadata key (yum's repo_gpgcheck), then the options' gate."""
         signer = self.keys.resolve(self.layout.metadata_signer)
         if signer.key_name not in run.public_keys:
             run.public_keys[signer.key_name] = signer.keyring.export_public(signer.fingerprint)
 
-        def seal(release_dir: Path) -> None:
+        def seal(release_dir: Path) -> list[str]:
             for repo in self.layout.repositories.values():
                 repomd = release_dir / repo.path / "repodata" / "repomd.xml"
                 if repomd.is_file():
                     signer.keyring.detach_sign(signer.fingerprint, repomd, signer.passphrase_file)
-            if self.options.gate is not None:
-                self.options.gate(release_dir)
+            return self.options.gate(release_dir) if self.options.gate is not None else []
 
         return seal
 

@@ -32,13 +32,25 @@ def check_base_url(base_url: str | None) -> None:
         )
 
 
+def base_url_var(layout: ReleaseLayout) -> str:
+    """The yum variable that holds the base URL of the release a host follows (/etc/yum/vars/NAME)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", layout.name) + "_baseurl"
+
+
 def repo_file(
-    layout: ReleaseLayout, base_url: str, manifest: Manifest, memo: Path | None = None, key_url: str | None = None
+    layout: ReleaseLayout,
+    base_url: str,
+    manifest: Manifest,
+    memo: Path | None = None,
+    key_url: str | None = None,
+    constant: bool = False,
 ) -> str:
     """altai.repo's text; with `memo`, kept there for the next run with the same layout and templates. An
     upstream repository that is empty in `manifest` and whose key has no public key file is left out: its
-    `gpgkey=` would name a key the tree cannot publish (until a package of it brings one)."""
-    filled = {e.repository for e in manifest.entries}
+    `gpgkey=` would name a key the tree cannot publish (until a package of it brings one). `constant`: the
+    release package's, the same for every release of the layout (the base URL is the yum variable
+    `base_url_var`, every repository that can hold packages is there, the version is not)."""
+    filled = {e.repository for e in manifest.entries} if not constant else set()
     repos = [
         {
             "id": f"{layout.name}-{name}",
@@ -59,6 +71,7 @@ def repo_file(
         "metadata_expire": layout.metadata_expire,
         "base_url": base_url.rstrip("/"),
         "key_url": key_url,  # where the keys are read from (the release package's: /etc/pki/rpm-gpg)
+        "base_var": base_url_var(layout) if constant else "",
         "repositories": repos,
     }
     if memo is not None:

@@ -3,6 +3,7 @@ the store publishes it. Returns nothing to publish when the next release would b
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -71,19 +72,28 @@ def _counted(manifest: Manifest) -> str:
 
 
 def publish_next(
-    store: ReleaseStore, layout: ReleaseLayout, gate: Callable[[Path], None] | None = None, **assembly: Any
+    store: ReleaseStore, layout: ReleaseLayout, gate: Callable[[Path], list[str]] | None = None, **assembly: Any
 ) -> Manifest | None:
     """Assemble the next release (`assembly`: assemble_release's keywords), let `gate` check the complete
-    tree before anyone sees it (it raises to refuse it: the tree is removed, the current release stays), and
-    publish it; the manifest of the release now published (None when there is none)."""
+    tree before anyone sees it (it raises to refuse it: the tree is removed, the current release stays; it
+    returns what it checked, which the notes and the page then say), and publish it; the manifest of the
+    release now published (None when there is none)."""
+    previous_dir = store.current()
+    previous = store.current_manifest() or Manifest(layout.name, layout.version)
     assembled = assemble_release(store, layout, **assembly)
     if assembled is None:
-        log.info(f"{store.out}: nothing changed, the release stays as it is")
+        log.info("%s: nothing changed, the release stays as it is", store.out)
         return store.current_manifest()
     release_dir, manifest = assembled
     if gate is not None:
         try:
-            gate(release_dir)
+            checks = gate(release_dir)
+            if checks:
+                from .notes import CHECKS_FILE, write_notes
+
+                (release_dir / CHECKS_FILE).parent.mkdir(exist_ok=True)
+                (release_dir / CHECKS_FILE).write_text(json.dumps({"checks": checks}, indent=2) + "\n")
+                write_notes(layout, manifest, previous, release_dir, previous_dir)
         except BaseException:
             shutil.rmtree(release_dir, ignore_errors=True)
             raise

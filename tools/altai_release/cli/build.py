@@ -129,7 +129,7 @@ def _summary(results: list[PackageResult]) -> str:
     return "\n".join(lines)
 
 
-def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], None]:
+def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], list[str]]:
     """The release job's check of the next release before it is published: dnf accepts it, and it is
     reproduced from its own SRPMs."""
 
@@ -137,18 +137,27 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], N
 
     builder = choose_builder_kind(args.builder)  # the run's: the release is reproduced by what built it
 
-    def gate(release_dir: Path) -> None:
+    def gate(release_dir: Path) -> list[str]:
         from ..acceptance import accept
         from ..errors import VerificationError
         from ..verify_release import verify_release
 
-        for line in accept(layout, release_dir, args.base_repos):
-            log.info(f"ok: {line}")
-        failed = [v for v in verify_release(layout, release_dir, args.jobs, builder) if not v.ok]
+        accepted = accept(layout, release_dir, args.base_repos)
+        for line in accepted:
+            log.info("ok: %s", line)
+        checks = [f"dnf: {line}" for line in accepted]
+        verdicts = verify_release(layout, release_dir, args.jobs, builder)
+        failed = [v for v in verdicts if not v.ok]
         if failed:
             first = f"{failed[0].path}: {failed[0].verdict}"
             raise VerificationError(f"the new release fails verification ({len(failed)} files), the first: {first}")
+        reproduced = sum(v.verdict == "reproduced" for v in verdicts)
         log.info("ok: every binary package reproduced from its SRPM")
+        checks.append(
+            f"every binary package reproduced from its SRPM with {builder} ({reproduced} binary "
+            f"package{'s' if reproduced != 1 else ''}; signatures, metadata and manifest checked: --verify)"
+        )
+        return checks
 
     return gate
 

@@ -68,7 +68,7 @@ class ReleasePackageSource:
         current: Manifest | None,
     ) -> ReleasePackageSource:
         from ..keyring import public_key_facts
-        from ..release_outputs import repo_file
+        from ..release_outputs import base_url_var, repo_file
 
         used = {r.signed_by for r in layout.repositories.values()} | {layout.metadata_signer.name}
         keys: dict[str, bytes] = {}
@@ -82,12 +82,16 @@ class ReleasePackageSource:
         for file_name, data in keys.items():
             (workdir / file_name).write_bytes(data)
             created = max(created, public_key_facts(workdir / file_name).created)
-        repo_text = repo_file(layout, base_url, Manifest(layout.name, layout.version), key_url=KEY_DIR)
-        files = {f"{layout.name}.repo": repo_text.encode(), **keys}
+        # the .repo file is the same for every release (an operator may edit it: %config(noreplace) keeps the
+        # edit and would hold the host back were the base URL in it); the base URL is a yum variable's file
+        repo_text = repo_file(layout, base_url, Manifest(layout.name, layout.version), key_url=KEY_DIR, constant=True)
+        var = base_url_var(layout)
+        files = {f"{layout.name}.repo": repo_text.encode(), var: f"{base_url.rstrip('/')}\n".encode(), **keys}
         context: dict[str, object] = {
             "name": entry.name,
             "release": layout.name,
             "version": layout.version,
+            "base_var": var,
             "keys": sorted(keys),
             "date": time.strftime("%a %b %d %Y", time.gmtime(created)),
         }
