@@ -66,3 +66,27 @@ def test_development_key_is_generated_once(tmp_path):
     first = _identity(tmp_path / "state", tmp_path / "home")
     second = _identity(tmp_path / "state", tmp_path / "home")
     assert first.fingerprint == second.fingerprint
+
+
+def test_a_release_of_a_real_key_is_never_moved_onto_the_development_key(release, state_dir, tmp_path):
+    """After a release signed with the real key, a run whose GNUPGHOME lacks it re-signed every kept package
+    with the DEVELOPMENT key, exit 0, a note only (nothing with -q). It is refused: exit 4, naming the key."""
+    from altai_testlib import assert_one_line_error, build, tree
+    from rpmtools import make_key
+
+    real = tmp_path / "release-gnupg"
+    make_key(real, "Altai Test Release Key")
+    assert build(release, state_dir, real, "libaltai").returncode == 0
+    before = tree(release["out"])
+    empty = tmp_path / "empty-gnupg"
+    empty.mkdir(mode=0o700)
+    for quiet in ([], ["-q"]):
+        run = build(release, state_dir, empty, "altai-app", *quiet)
+        assert_one_line_error(run, "is signed for key 'altai' by", "not a development key",
+                              f"GNUPGHOME={empty} has no secret key", "give the run that key")  # fmt: skip
+        assert run.returncode == 4
+        assert tree(release["out"]) == before
+    # the development key is said even with -q
+    other = {**release, "out": tmp_path / "dev-out"}
+    run = build(other, state_dir, empty, "libaltai", "-q")
+    assert run.returncode == 0 and "warning: no secret key 'Altai Test Release Key'" in run.stderr

@@ -172,6 +172,12 @@ def test_autorelease_and_autochangelog_as_rpmautospec_computes_them(make_repo, t
         changelog.index("- Greet in Russian too") < changelog.index("- Fix the greeting") < changelog.index("- initial")
     )
     assert "Test Author <author@example.com> - 1.0-3" in changelog
+    # a shallow clone (CI's --depth 1) gave Release 1 where the full history gives 3: refused, as --snapshot is
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(shallow)], check=True)
+    refused = run_tool("git2srpm.py", "--dist", ".el6", "--outdir", str(tmp_path / "s"), str(shallow))
+    assert_one_line_error(refused, str(shallow), "shallow clone", "%autorelease", "git fetch --unshallow")
+    assert refused.returncode == 2
     # --snapshot keeps rpmautospec's release and puts its suffix before the dist
     snap = run_tool("git2srpm.py", "--snapshot", "--dist", ".el6", "--outdir", str(tmp_path / "s"), str(repo.path))
     assert snap.returncode == 0, snap.stderr

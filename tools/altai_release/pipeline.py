@@ -86,6 +86,8 @@ class ReleaseBuild:
                     width=max(self.options.jobs, 8),
                     base_url=self.options.base_url or self.store.out.absolute().as_uri(),
                     current=self.store.current_manifest(),
+                    current_dir=self.store.current(),
+                    out=self.store.out,
                 )
                 return self._run(run, complete)
             except (ToolError, PublishError, OSError) as exc:

@@ -72,11 +72,14 @@ def prepare_run(
     width: int,
     base_url: str,
     current: Manifest | None,
+    current_dir: Path | None = None,
+    out: Path = Path("out"),
 ) -> RunState:
     identities = {e.name: keys.resolve(layout.key_for(e.repository)) for e in entries}
+    keys.refuse_development_over_real(current, current_dir, out)
     keys.forget_passphrases()  # a passphrase an agent kept from before must not sign in this run
-    for note in keys.notes:
-        log.info(f"note: {note}")
+    for note in keys.notes:  # the development key is a warning: -q shows it
+        log.warning(note)
     downloads, memo = store_dir / "downloads", store_dir / "cache" / "resolved"
     # exported once per key, not per package: every package is verified against its key's public half
     by_key = {i.key_name: i for i in identities.values()}

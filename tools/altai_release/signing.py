@@ -13,6 +13,7 @@ from pathlib import Path
 from .errors import SigningError
 from .keyring import DEV_KEY_UID, GPG, Keyring, default_gnupghome, run_gpg
 from .layout import SigningKey
+from .manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,31 @@ class KeyResolver:
         )
         self.dev_used = True
         return SigningIdentity(key.name, fpr, self.dev, True)
+
+    def refuse_development_over_real(self, current: Manifest | None, current_dir: Path | None, out: Path) -> None:
+        """A release signed with a real key is never moved onto the development key: a run whose GNUPGHOME
+        lacks that key would re-sign every kept package with the development key. Raises SigningError
+        (exit 4) naming the key and how to go on."""
+        from .keyring import public_key_facts
+
+        if current is None or current_dir is None:
+            return
+        with self._lock:
+            development = [i for i in self._cache.values() if i.development]
+        for identity in development:
+            published = {e.signer_keyid.upper() for e in current.entries if e.signer == identity.key_name}
+            published -= {identity.fingerprint[-16:].upper(), ""}
+            if not published:
+                continue
+            key_file = current_dir / f"RPM-GPG-KEY-{identity.key_name}"
+            facts = public_key_facts(key_file) if key_file.is_file() and not key_file.is_symlink() else None
+            if facts is not None and facts.development and published <= set(facts.key_ids):
+                continue  # an earlier development key: the new one takes over, as a rotation
+            raise SigningError(
+                f"{out} is signed for key {identity.key_name!r} by {sorted(published)[0]}, not a development key, "
+                f"and GNUPGHOME={self.user.home} has no secret key for it: re-signing the release with the "
+                "DEVELOPMENT key is refused; give the run that key (GNUPGHOME, --sign-key), or use another --out"
+            )
 
     def forget_passphrases(self) -> None:
         """Before and after a run: the agent of the user's keyring keeps no passphrase of the keys it signs

@@ -221,6 +221,13 @@ def _make(
         if uses_autospec(spec_text):
             from .autospec import process
 
+            if source.is_shallow():  # rpmautospec counts the commits: a cut history gives a lower Release
+                raise InputError(
+                    f"{source.location} is a shallow clone: {spec_path} uses %autorelease/%autochangelog, which "
+                    f"count the commits reachable from {request.ref}, and the clone does not have them; run "
+                    "'git fetch --unshallow' first"
+                )
+
             spec_text = process(str(source.git_dir), source.location, commit.hexsha, spec_path, work, request.limits)
         if request.snapshot:
             suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
