@@ -350,10 +350,10 @@ def test_layout_that_is_not_utf8(release, state_dir, gnupghome):
     assert_one_line_error(build(release, state_dir, gnupghome, "libaltai"), str(layout), "not UTF-8")
 
 
-def test_dotted_package_name_quoted_and_unquoted(release, state_dir, gnupghome):
+def test_dotted_package_name_quoted_and_unquoted(release, state_dir, gnupghome, make_repo):
     layout = release["layout"]
     text = layout.read_text()
-    lib = release["lib"].path
+    lib = make_repo({"probe.pk.spec": spec(name="probe.pk"), "README": "x\n"}).path
     layout.write_text(text + f'\n[packages.probe.pk]\ngit = "{lib}"\nrepository = "misc"\n')
     assert_one_line_error(build(release, state_dir, gnupghome, "libaltai"), 'quoted: [packages."probe.pk"]')
     layout.write_text(text + f'\n[packages."probe.pk"]\ngit = "{lib}"\nrepository = "misc"\n')

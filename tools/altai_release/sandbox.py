@@ -57,8 +57,8 @@ _SCRATCH_DIRS = ("/tmp", "/var/tmp", "/run")  # 01777 tmpfs, as a host has them
 # The outer sandbox's process stays root while the inner one runs: a dying process signals its children's
 # death signal with its own credentials, and the outer launcher, root without capabilities, may not kill
 # the inner one (another uid); this shell, root with them, may. Its stdin goes to the inner one (through
-# fd 3: an asynchronous command's stdin is /dev/null before any redirection).
-_STAY_ROOT = 'exec 3<&0; "$@" <&3 3<&- & wait $!'
+# fd 9: an asynchronous command's stdin is /dev/null before any redirection; a passed fd is 10 or above).
+_STAY_ROOT = 'exec 9<&0; "$@" <&9 9<&- & wait $!'
 
 
 def host_id(inside: int) -> int:

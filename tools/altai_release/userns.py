@@ -6,6 +6,7 @@ through the descriptor (`bwrap --userns FD`). The namespace lives as long as tha
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -43,7 +44,9 @@ def mapped_userns() -> Iterator[int | None]:
         _wait_for_namespace(holder)
         for kind in ("uid_map", "gid_map"):
             Path(f"/proc/{holder.pid}/{kind}").write_text(f"0 {HOST_ID_BASE} {ID_COUNT}\n")
-        fd = os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        opened = os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        fd = fcntl.fcntl(opened, fcntl.F_DUPFD_CLOEXEC, 10)  # above the sandbox's shell's own fd 9
+        os.close(opened)
     except OSError as exc:
         raise SandboxError(f"cannot make the installation's user namespace: {exc.strerror or exc}") from exc
     finally:
