@@ -454,3 +454,16 @@ def test_verify_rebuilds_with_the_builder_a_release_uses(release, state_dir, gnu
     assert any(f["verdict"].startswith("rebuilt with mock") for f in report["files"])
     assert [f["verdict"] for f in report["files"] if f["path"].startswith("deps/misc/")] == ["reproduced"] * 2
     assert len(record.read_text().splitlines()) == built + 1  # one mock --rebuild of the published SRPM
+
+
+def test_json_modes_print_a_json_error_object_when_they_fail(release, state_dir, gnupghome):
+    """build.py --json, --accept --json and --gate printed nothing on stdout when they failed: a CI job keeps
+    stdout as its artifact. One JSON object with the error line and the exit code."""
+    import json
+
+    run = build(release, state_dir, gnupghome, "nosuch", "--json")
+    assert run.returncode == 2
+    assert json.loads(run.stdout) == {"ok": False, "error": run.stderr.splitlines()[-1].removeprefix("error: "),
+                                      "exit_code": 2}  # fmt: skip
+    run = build(release, state_dir, gnupghome, "--accept", "--json")
+    assert run.returncode != 0 and json.loads(run.stdout)["exit_code"] == run.returncode

@@ -76,7 +76,10 @@ def test_release_job_fails_without_the_release_key(tmp_path):
     assert run.returncode == 4, run.stderr
     assert "--require-key forbids a development key" in run.stderr
     assert not (tmp_path / "out").exists()
-    assert (tmp_path / "artifacts" / "release.json").exists()  # the (empty) summary is still an artifact
+    # the summary is still an artifact, and says why (it was 0 bytes on every failure)
+    summary = json.loads((tmp_path / "artifacts" / "release.json").read_text())
+    assert summary["ok"] is False and summary["exit_code"] == 4
+    assert "--require-key forbids a development key" in summary["error"]
 
 
 def test_release_job_fails_when_a_dependency_does_not_resolve(tmp_path, release_key):
