@@ -965,3 +965,21 @@ def test_a_kept_build_log_that_is_a_link_is_not_carried_forward(release, state_d
     assert not carried.exists() and not carried.is_symlink()
     assert "the host's" not in "".join(p.read_text(errors="replace") for p in release["out"].resolve().rglob("*")
                                       if p.is_file() and not p.is_symlink())  # fmt: skip
+
+
+def test_a_full_disk_in_git2srpm_is_exit_1_naming_the_path(make_repo, small_disk):
+    """git2srpm on a full disk exited 2 or 3, sometimes with no reason: as build.py, exit 1 and the path."""
+    repo = make_repo({"hello.spec": spec(), "README": "hi\n", "big.bin": os.urandom(3 << 20)})
+    out = small_disk / "out"
+    out.mkdir()
+    filler = small_disk / "filler"
+    with open(filler, "wb", buffering=0) as fd:
+        try:
+            fd.write(b"\0" * ((4 << 20) - (2 << 20)))
+        except OSError:
+            pass
+    run = run_tool("git2srpm.py", "--outdir", str(out), str(repo.path))
+    assert_one_line_error(run, "No space left on device", "nothing was written to")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1].split(": No space")[0].removeprefix("error: ").startswith(str(small_disk))
+    assert os.listdir(out) == []

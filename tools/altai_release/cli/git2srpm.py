@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import AltaiError, InputError
 from .common import Parser, path, run, text
 
 
@@ -71,7 +71,15 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
             offline=args.offline,
             submodules=args.submodules,
         )
-        result = make_srpm(request)
+        try:
+            result = make_srpm(request)
+        except (AltaiError, OSError) as exc:
+            from ..diskfull import as_disk_failure
+
+            instead = as_disk_failure(exc, args.outdir.absolute(), f"nothing was written to {args.outdir}")
+            if instead is None:
+                raise
+            raise instead from exc
         if result.tarball:
             print(result.tarball)
         print(result.srpm)
