@@ -283,3 +283,42 @@ def test_readme_profile_example_works_when_copied(tmp_path):
     config = koji.read_config_files([str(profile)])
     assert config.get("altai", "cert") == "~/.koji/altai-release.pem"
     assert config.get("altai", "server") == "https://koji.example/kojihub"
+
+
+def test_verify_of_a_koji_built_release_rebuilds_on_koji_and_names_what_differs(
+    release, state_dir, gnupghome, hub, tmp_path
+):
+    """--verify --builder koji took the hub's existing builds: no task ran, yet it said 'reproduced'. And
+    with the local builder, a Koji-built release failed on buildtime, buildhost. Now a verification on Koji
+    is a scratch build of each published SRPM; the preflight names the macros a reproducible build needs
+    with the exact command; and once the build tag sets them, the local builder reproduces Koji's builds."""
+    from altai_release.rpmbuild import REPRODUCIBLE_MACROS
+
+    use_koji(release, hub, scratch=False)
+    run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
+    assert run.returncode == 0, run.stderr
+    settings = " ".join(f"-x rpm.macro.{n}={v}" for n, v in REPRODUCIBLE_MACROS.items())
+    command = f"koji edit-tag {TARGET}-build {settings}"
+    assert f"set them with: {command}" in run.stderr
+    local = build(release, state_dir, gnupghome, "--verify")  # the tag made other bytes: named
+    assert local.returncode == 4 and "differs: " in local.stdout and "buildhost" in local.stdout, local.stdout
+
+    hub.build_tag_extra.update({f"rpm.macro.{n}": v for n, v in REPRODUCIBLE_MACROS.items()})
+    again = {**release, "out": tmp_path / "out-reproducible"}
+    # a Koji build's time is its newest %changelog entry's (kojid sets no SOURCE_DATE_EPOCH): a spec without
+    # one is built at "now" there, and no rebuild can reproduce it
+    changelog = "%changelog\n* Mon Nov 30 2026 Altai <release@altai.example> - 1.2-2\n- Rebuilt.\n"
+    bumped = (release["lib"].path / "libaltai.spec").read_text().replace("Release: 1%", "Release: 2%") + changelog
+    release["lib"].commit({"libaltai.spec": bumped})  # a new NVR: Koji builds an NVR once
+    run = build(again, state_dir, gnupghome, "libaltai", "--builder", "koji")
+    assert run.returncode == 0 and "set them with" not in run.stderr, run.stderr
+    local = build(again, state_dir, gnupghome, "--verify", "--json")
+    assert local.returncode == 0, local.stdout
+    builds_before = len(hub.called("build"))
+    on_koji = build(again, state_dir, gnupghome, "--verify", "--builder", "koji", "--json")
+    assert on_koji.returncode == 0, on_koji.stdout + on_koji.stderr
+    scratch = [args for args, _ in hub.called("build")[builds_before:]]
+    assert len(scratch) == 1 and scratch[0][2] == {"scratch": True, "rebuild_srpm": False}  # a new task ran
+    verdicts = {f["path"]: f["verdict"] for f in json.loads(on_koji.stdout)["files"]}
+    assert verdicts["deps/misc/libaltai-1.2-2.el6.x86_64.rpm"] == "reproduced"
+    assert verdicts["deps/misc-srpms/libaltai-1.2-2.el6.src.rpm"].startswith("rebuilt with koji")

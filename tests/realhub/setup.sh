@@ -5,7 +5,12 @@
 # libapache2-mod-wsgi-py3, python3-{psycopg2,requests,dateutil,defusedxml,cheetah,librepo,six,dnf,rpm},
 # createrepo-c, and koji's source in $KOJI_SRC (fetch koji-project/koji).
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)  # before any cd: builder.py is beside this script
 R=${REALHUB:-/tmp/realhub} SRC=${KOJI_SRC:-/tmp/kojisrc}
+if [ ! -f "$SRC/kojihub/app/kojiapp.py" ]; then
+  echo "setup: no koji source in $SRC; get it with: git clone --branch koji-1.35.3 https://pagure.io/koji.git $SRC" >&2
+  exit 1
+fi
 mkdir -p $R/pgsock $R/ssl $R/logs /mnt/koji/{packages,repos,work,scratch,repos-dist}
 chown -R www-data: /mnt/koji
 # PostgreSQL
@@ -110,8 +115,12 @@ HTTPD
 chmod -R a+rX $SRC
 /usr/sbin/apache2 -f $R/httpd.conf -k start 2>/dev/null
 sleep 1
-curl -s --cacert $R/ssl/ca.crt https://localhost:8443/kojihub -d '<?xml version="1.0"?><methodCall><methodName>getAPIVersion</methodName><params/></methodCall>'
-echo
+answer=$(curl -s --cacert $R/ssl/ca.crt https://localhost:8443/kojihub \
+  -d '<?xml version="1.0"?><methodCall><methodName>getAPIVersion</methodName><params/></methodCall>' || true)
+case "$answer" in
+  *"<int>"*) ;;
+  *) echo "setup: the hub does not answer (see $R/logs/error.log): $answer" >&2; exit 1 ;;
+esac
 # kojira (repositories from the request queue) and kojid, with their configurations
 mkdir -p /etc/kojid /etc/kojira /etc/mock/koji /var/lib/mock $R/kojid-work
 cat > /etc/kojid/kojid.conf <<CONF
@@ -158,6 +167,16 @@ if ! $K list-hosts --quiet | grep -q kojibuilder; then
   $K add-user kojira && $K grant-permission repo kojira
 fi
 PYTHONPATH=$SRC nohup /usr/bin/python3 $SRC/util/kojira --fg --force-lock > $R/logs/kojira.out 2>&1 &
-REQUESTS_CA_BUNDLE=$R/ssl/ca.crt KOJI_SRC=$SRC nohup /usr/bin/python3 "$(dirname "$0")/builder.py" --fg --force-lock \
+kojira=$!
+REQUESTS_CA_BUNDLE=$R/ssl/ca.crt KOJI_SRC=$SRC nohup /usr/bin/python3 "$HERE/builder.py" --fg --force-lock \
   > $R/logs/kojid.out 2>&1 &
-echo "hub: https://localhost:8443/kojihub; logs in $R/logs"
+kojid=$!
+sleep 3  # each logs in, then polls: one that failed to start is gone by now
+for daemon in kojira kojid; do
+  if ! kill -0 "${!daemon}" 2>/dev/null; then
+    echo "setup: $daemon did not start; its output, $R/logs/$daemon.out:" >&2
+    tail -5 "$R/logs/$daemon.out" >&2
+    exit 1
+  fi
+done
+echo "hub: https://localhost:8443/kojihub; kojira (pid $kojira) and kojid (pid $kojid) running; logs in $R/logs"

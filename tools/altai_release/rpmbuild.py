@@ -6,7 +6,7 @@ taken back through sandbox_output."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,21 @@ from .userfiles import read_bytes
 
 # Where the private topdir appears inside the sandbox (mock's path): rpm records %prep's expanded paths
 # in the SRPM header, so a per-run temporary path would make every SRPM different.
+# What makes a build reproducible: set on every local build, and asked of a Koji build tag as its rpm.macro.*
+# extras (koji edit-tag TAG -x rpm.macro.NAME=VALUE), so that a Koji build and a local one give the same bytes
+REPRODUCIBLE_MACROS = {
+    "_buildhost": BUILD_HOSTNAME,
+    # the package's time: ours is its SOURCE_DATE_EPOCH (the last change of its inputs); a build system
+    # that sets none (kojid) takes the newest %changelog entry's
+    "source_date_epoch_from_changelog": "1",
+    "use_source_date_epoch_as_buildtime": "1",
+    "clamp_mtime_to_source_date_epoch": "1",
+    # EL6's rpm reads only gzip/xz payloads and md5/sha256 digests: keep what it can install.
+    "_source_payload": "w9.gzdio",
+    "_binary_payload": "w9.gzdio",
+    "_source_filedigest_algorithm": "8",
+    "_binary_filedigest_algorithm": "8",
+}
 INNER_TOPDIR = Path("/builddir/build")
 TOPDIR_SUBDIRS = ("BUILD", "BUILDROOT", "RPMS", "SRPMS", "SOURCES", "SPECS", "tmp")
 INNER_MACROS = Path("/builddir/macros")  # the layout's macro files, as copies: no host path inside
@@ -48,6 +63,7 @@ class Rpmbuild:
     # host writes into them, and nothing the spec does can put a link there for the host to follow
     inputs: dict[Path, Path] = field(default_factory=dict)
     limits: SandboxLimits = DEFAULT_LIMITS
+    macros: Mapping[str, str] = field(default_factory=lambda: dict(REPRODUCIBLE_MACROS))
 
     @property
     def inner_macro_files(self) -> list[Path]:
@@ -68,14 +84,7 @@ class Rpmbuild:
             ("_sourcedir", str(top / "SOURCES")),
             ("_specdir", str(top / "SPECS")),
             ("_tmppath", str(top / "tmp")),
-            ("_buildhost", BUILD_HOSTNAME),
-            ("use_source_date_epoch_as_buildtime", "1"),
-            ("clamp_mtime_to_source_date_epoch", "1"),
-            # EL6's rpm reads only gzip/xz payloads and md5/sha256 digests: keep what it can install.
-            ("_source_payload", "w9.gzdio"),
-            ("_binary_payload", "w9.gzdio"),
-            ("_source_filedigest_algorithm", "8"),
-            ("_binary_filedigest_algorithm", "8"),
+            *self.macros.items(),
             *self.defines,
         ]
         for name, value in pairs:

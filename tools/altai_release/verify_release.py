@@ -96,6 +96,10 @@ def _rebuild_and_compare(
         return [Verdict(srpm_rel, f"not a readable source package: {exc}", False)]
     if not buildtime:
         return [Verdict(srpm_rel, "has no build time (BUILDTIME): its package's time is unknown", False)]
+    # the package's time (SOURCE_DATE_EPOCH) its binaries were built with, as they record it: a local build
+    # takes the SRPM's, a Koji build tag the newest %changelog entry's; a rebuild takes the same
+    times = {read_header(p)["buildtime"] for p in published.values()}
+    epoch = int(times.pop()) if len(times) == 1 and None not in times else int(buildtime)
     entry = layout.packages.get(origin) or PackageEntry(
         identity.name, None, "", None, None, _repository_of(layout, srpm_rel), layout.dist, layout.mock_chroot
     )
@@ -104,7 +108,7 @@ def _rebuild_and_compare(
         srpm=srpm,
         workdir=work / "job",
         logdir=work / "logs",
-        source_date_epoch=int(buildtime),  # the SRPM's own: its package's time
+        source_date_epoch=epoch,
         unique=f"verify-{identity.name}-{os.getpid()}",
         # what a result may be named: the binaries published from this SRPM, and their debuginfo
         packages=tuple(sorted({read_identity(p).nevra.name for p in published.values()})),

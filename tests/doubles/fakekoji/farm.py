@@ -118,12 +118,20 @@ class Farm(HubState):
                 raise xmlrpc.client.Fault(koji.GenericError.faultCode, f"task {task.id} canceled")
             time.sleep(0.05)
         top = out / "top"
+        # as kojid's mock root: the build tag's rpm.macro.* extras, no SOURCE_DATE_EPOCH of its own (rpm takes
+        # the %changelog's when the tag asks), and the builder's host name unless the tag sets _buildhost
+        tag_macros = {
+            k.removeprefix("rpm.macro."): str(v) for k, v in self.build_tag_extra.items() if k.startswith("rpm.macro.")
+        }
+        macros = {"_buildhost": "kojibuilder.example", **tag_macros}
+        dist = macros.pop("dist", self.dist)
         rpmbuild = Rpmbuild(
             top,
-            [("dist", self.dist)],
+            [("dist", dist)],
             self.macro_files,
-            int(hdr["buildtime"]),
+            None,
             inputs={out / "in": INNER_TOPDIR / "SRPMS"},
+            macros=macros,
         )
         rpmbuild.prepare()
         local = Path(shutil.copy2(srpm, out / "in" / srpm.name))

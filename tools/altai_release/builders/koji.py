@@ -21,7 +21,14 @@ from ..packages import read_nevra
 from ..sandbox_output import check_binaries
 from .base import BuildJob, BuildOutput
 from .kojihub import KojiHub, build_of_task, fault_line, fault_text, fetch_build_rpms
-from .kojireuse import check_listed, check_rebuild_srpm, ensure_tagged, foreign_build, reusable_build
+from .kojireuse import (
+    check_listed,
+    check_rebuild_srpm,
+    check_reproducible,
+    ensure_tagged,
+    foreign_build,
+    reusable_build,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,7 @@ class KojiBuilder:
         if not target:
             raise InputError(f"koji hub {self.server}: no build target {self.settings.target!r} (layout [koji] target)")
         self.build_tag, self.dest_tag = target["build_tag_name"], target["dest_tag_name"]
+        check_reproducible(self.hub, session, self.build_tag)
         if not self.scratch:  # a scratch build is asked not to rebuild our SRPM, as `koji build` allows
             self.rebuilds_srpm = check_rebuild_srpm(self.hub, session, self.build_tag)
 

@@ -87,6 +87,28 @@ def ensure_tagged(hub: KojiHub, session: Any, build: dict[str, Any], dest_tag: s
     return int(hub.call(f"tag {build['nvr']} into {dest_tag}", session.tagBuild, dest_tag, build["build_id"]))
 
 
+def check_reproducible(hub: KojiHub, session: Any, build_tag: str) -> list[str]:
+    """The macros of a reproducible build (those the local builder sets) that the build tag does not set to
+    our value as its rpm.macro.* extras; a warning with the exact command that sets them. Without them a
+    Koji build differs from a local one (build time, build host, file times) and --verify names it."""
+    from ..rpmbuild import REPRODUCIBLE_MACROS
+
+    config = hub.call(f"read the configuration of {build_tag}", session.getBuildConfig, build_tag)
+    extra = config.get("extra") or {}
+    missing = [n for n, v in REPRODUCIBLE_MACROS.items() if str(extra.get(f"rpm.macro.{n}", "")) != v]
+    if missing:
+        settings = " ".join(f"-x rpm.macro.{n}={REPRODUCIBLE_MACROS[n]}" for n in missing)
+        log.warning(
+            "koji build tag %s does not set what makes a build reproducible (%s): its builds will differ from "
+            "a local rebuild (build time, build host, file times); set them with: koji edit-tag %s %s",
+            build_tag,
+            ", ".join(missing),
+            build_tag,
+            settings,
+        )
+    return missing
+
+
 def check_rebuild_srpm(hub: KojiHub, session: Any, build_tag: str) -> bool:
     """Whether the build tag rebuilds the SRPMs it is given (Koji's default): a warning, or with
     `require_our_srpm` a refusal, since the builds would come from Koji's copy of ours."""
