@@ -467,3 +467,30 @@ def test_json_modes_print_a_json_error_object_when_they_fail(release, state_dir,
                                       "exit_code": 2}  # fmt: skip
     run = build(release, state_dir, gnupghome, "--accept", "--json")
     assert run.returncode != 0 and json.loads(run.stdout)["exit_code"] == run.returncode
+
+
+def test_sigterm_stops_a_running_local_build_at_once(release, state_dir, gnupghome, make_repo):
+    """SIGTERM to build.py waited for the running rpmbuild (its sandbox runs in a session of its own, which
+    no signal of ours reaches): the run now ends its sandboxes and exits 143 within seconds."""
+    import signal
+    import time
+
+    from altai_testlib import build_argv
+    from test_sandbox_oneway import add_package, hostile
+
+    repo = make_repo({"hostile.spec": hostile(build_step="sleep 120"), "README": "hi\n"})
+    add_package(release, "hostile", repo.path)
+    env = {**os.environ, "GNUPGHOME": str(gnupghome)}
+    proc = subprocess.Popen(build_argv(release, state_dir, "hostile"), env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "building with" in line:
+            break
+    time.sleep(1)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert time.monotonic() - start < 15
+    assert proc.stderr.read().rstrip().endswith("error: terminated")
+    leftover = subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True, text=True).stdout.split()
+    assert leftover == []

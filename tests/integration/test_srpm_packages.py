@@ -390,3 +390,20 @@ def test_explain_says_where_a_package_comes_from_without_building(release, state
     assert "  repository:  misc (deps/misc/, SRPMs in deps/misc-srpms/)" in run.stdout
     assert "signing key: altai = 'Altai Test Release Key' (no secret key in" in run.stdout
     assert not release["out"].exists() and not release["out"].with_name("out.store").exists()
+
+
+def test_explain_json_gives_values_not_sentences(release, state_dir, gnupghome, upstream):
+    """--explain --json gave the text view's sentences as values."""
+    add_srpm(release, upstream, "rabbit")
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('dist = ".el6"\n', 'dist = ".el6"\nrelease_package = true\n', 1))
+    run = build(release, state_dir, gnupghome, "--explain", "--all", "--json")
+    assert run.returncode == 0, run.stderr
+    said = json.loads(run.stdout)
+    lib, rabbit = said["libaltai"], said["rabbit"]
+    assert lib["source"]["kind"] == "git" and lib["source"]["commit"] == release["lib"].git("rev-parse", "HEAD")
+    assert lib["repository"] == {"name": "misc", "path": "deps/misc", "sources_path": "deps/misc-srpms"}
+    assert rabbit["source"]["sha256"] == sha256(upstream["srpms"]["rabbit"])
+    assert rabbit["source"]["in_download_cache"] is False and rabbit["dist"] == ".el6"
+    assert lib["signing_key"]["development_fallback"] is True and lib["signing_key"]["secret_key_fingerprint"] is None
+    assert said["altai-release"]["source"]["kind"] == "release-package"

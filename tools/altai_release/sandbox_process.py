@@ -70,6 +70,19 @@ def _namespace_inits(top: int) -> list[int]:
     return inits
 
 
+_running: set[Running] = set()
+_running_lock = threading.Lock()
+
+
+def kill_running() -> None:
+    """End every sandboxed step of this process now (SIGTERM or Ctrl-C of the tool): a build thread waiting
+    on its sandbox returns at once, instead of the run waiting for rpmbuild to finish."""
+    with _running_lock:
+        steps = list(_running)
+    for step in steps:
+        step.kill()
+
+
 class Running:
     """One sandboxed process: its cgroup, its limits, and bounded keepers of its output."""
 
@@ -102,6 +115,8 @@ class Running:
             raise SandboxError(f"{what}: cannot start the sandbox: {exc.strerror or exc}", bwrap_argv) from exc
         assert self.proc.stderr is not None
         self._threads = [drain(self.proc.stderr, self.stderr_kept)]
+        with _running_lock:
+            _running.add(self)
 
     def __enter__(self) -> Running:
         return self
@@ -119,6 +134,8 @@ class Running:
         for thread in self._threads:
             thread.join(5)
         self._remove_cgroup()
+        with _running_lock:
+            _running.discard(self)
 
     def _remove_cgroup(self) -> None:
         if self.cgroup is not None:

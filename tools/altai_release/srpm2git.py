@@ -25,6 +25,7 @@ from .errors import GitError, InputError
 from .git.env import GIT_ENV, SAFE
 from .packages import payload_files, read_header
 from .spec import read_spec
+from .timing import step
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,9 @@ def srpm_to_git(srpm: Path, directory: Path, limits: UnpackLimits | None = None)
     hdr = read_header(srpm)
     if not hdr["sourcepackage"]:
         raise InputError(f"{srpm}: a binary package, not a source RPM")
-    files, spec_name = _payload(srpm, budget)
-    with tempfile.TemporaryDirectory(prefix="altai-srpm2git-") as tmp:
+    with step("payload"):
+        files, spec_name = _payload(srpm, budget)
+    with tempfile.TemporaryDirectory(prefix="altai-srpm2git-") as tmp, step("spec read (sandbox)"):
         (Path(tmp) / spec_name).write_bytes(files[spec_name])
         info = read_spec(Path(tmp) / spec_name, display_name=f"{what}: {spec_name}")
     source0 = info.source0.filename
@@ -204,10 +206,13 @@ def srpm_to_git(srpm: Path, directory: Path, limits: UnpackLimits | None = None)
     made = [p for p in (directory, *directory.parents) if not p.exists()]  # removed again on a refusal
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        dropped = _unpack(directory, files[source0], f"{what}: {source0}", budget)
-        notes = [f"{d}: a git repository in {source0}, left out (srpm2git makes the repository)" for d in dropped]
-        notes += _add_files(directory, files, source0, what)
-        commit = _commit(directory, hdr, f"Import {hdr['name']}-{hdr['version']}-{hdr['release']} from {srpm.name}")
+        with step("unpack"):
+            dropped = _unpack(directory, files[source0], f"{what}: {source0}", budget)
+            notes = [f"{d}: a git repository in {source0}, left out (srpm2git makes the repository)" for d in dropped]
+            notes += _add_files(directory, files, source0, what)
+        with step("commit"):
+            message = f"Import {hdr['name']}-{hdr['version']}-{hdr['release']} from {srpm.name}"
+            commit = _commit(directory, hdr, message)
     except BaseException:
         _remove_contents(directory)
         for made_dir in made:

@@ -178,7 +178,9 @@ class Api:
         self.calls = tmp / "fping-calls"
         self.calls.write_text("")
         wrapper = tmp / "fping-counting"
-        wrapper.write_text('#!/bin/sh\necho "$*" >> %s\nexec %s "$@"\n' % (self.calls, fping))
+        # the fping it runs carry this API's mark in their environment: a test counts its own, none other
+        self.mark = "NOVA_FPING_TEST_API=%s" % tmp
+        wrapper.write_text('#!/bin/sh\necho "$*" >> %s\nexport %s\nexec %s "$@"\n' % (self.calls, self.mark, fping))
         wrapper.chmod(0o755)
         self.port = free_port()
         argv = [

@@ -91,7 +91,10 @@ def _parser() -> Parser:
         "every SRPM it publishes and comparing the binaries",
     )
     parser.add_argument(
-        "--base-repos", type=path, metavar="FILE", help="with --accept: a .repo file of the base OS repositories"
+        "--base-repos",
+        type=path,
+        metavar="FILE",
+        help="with --accept or --gate: a .repo file of the base OS repositories",
     )
     parser.add_argument("--against", type=path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
     return parser
@@ -188,7 +191,10 @@ def _build(args: argparse.Namespace) -> int:
         gate=_gate(layout, args) if args.gate else None,
     )
     results = ReleaseBuild(layout, options).run(sorted(layout.packages) if args.all else args.packages, args.all)
-    print(json.dumps([r.as_json() for r in results], indent=2) if args.json else _summary(results))
+    if args.json:
+        print(json.dumps([r.as_json() for r in results], indent=2))
+    elif not args.quiet:  # -q: warnings and errors only
+        print(_summary(results))
     return 0
 
 

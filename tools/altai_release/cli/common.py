@@ -152,14 +152,28 @@ class Terminated(Exception):
     """SIGTERM: unwinds like Ctrl-C, so that every `finally` removes what the run had started."""
 
 
+def _stop_sandboxes() -> None:
+    if "altai_release.sandbox_process" in sys.modules:  # a run that started none loads nothing for it
+        from ..sandbox_process import kill_running
+
+        kill_running()
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _stop_sandboxes()  # the sandboxes run in sessions of their own: no signal of ours reaches them
     raise Terminated()
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _stop_sandboxes()
+    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace, body: Callable[[], int]) -> int:
     """Run a command's body: its failures as one `error:` line and the exit code of their class."""
     setup_logging(args)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_int = signal.signal(signal.SIGINT, _on_sigint)
     try:
         status = body()
         timing.summary()
@@ -175,6 +189,7 @@ def run(args: argparse.Namespace, body: Callable[[], int]) -> int:
         return _failed(args, "interrupted", 130)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _failed(args: argparse.Namespace, message: str, code: int, reported: bool = False) -> int:

@@ -59,17 +59,17 @@ def notes(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
-    from ..explain import explain
+    from ..explain import explain, facts
     from ..layout import load_layout
     from ..release_store import ReleaseStore
 
     layout = load_layout(args.layout)
     downloads = ReleaseStore(args.out).store / "downloads"
     names = sorted(layout.packages) if args.all else args.packages
-    found = {name: explain(layout, name, downloads) for name in names}
-    if args.json:
-        print(json.dumps({name: dict(pairs) for name, pairs in found.items()}, indent=2))
+    if args.json:  # values, not the text view's sentences
+        print(json.dumps({name: facts(layout, name, downloads) for name in names}, indent=2))
         return 0
+    found = {name: explain(layout, name, downloads) for name in names}
     for name, pairs in found.items():
         print("\n".join([f"{name}:", *(f"  {what + ':':<12} {value}" for what, value in pairs)]))
     return 0
