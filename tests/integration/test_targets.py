@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import textwrap
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -150,58 +151,150 @@ def test_target_gate_refuses_what_the_targets_rpm_cannot_read(variants, make_rep
 
 # FakeInitFunctions (tests/doubles/init-functions.sh): a stand-in for EL's /etc/rc.d/init.d/functions
 FUNCTIONS = ROOT / "tests" / "doubles" / "init-functions.sh"
+SERVER = "7e0c2a5e-8d2f-4c3b-9f1e-2b6a1d0c4e51"
+
+
+class InitScript:
+    """nova-fping-api's EL6 init script run against FakeInitFunctions, for the real API on a free port."""
+
+    def __init__(self, tmp_path: Path, conf: str = "[DEFAULT]\n", servers: list[dict[str, Any]] | None = None,
+                 **env: str) -> None:  # fmt: skip
+        self.port = free_port()
+        inventory = tmp_path / "inventory.json"
+        inventory.write_text(json.dumps({"servers": servers or []}))
+        launcher = tmp_path / "nova-fping-api"
+        launcher.write_text(f"#!/bin/sh\nexec {ROOT}/.venv/bin/python -m nova_fping.cli --noauth --inventory "
+                            f"{inventory} --listen 127.0.0.1:{self.port} \"$@\"\n")  # fmt: skip
+        launcher.chmod(0o755)
+        config = tmp_path / "nova-fping.conf"
+        config.write_text(conf)
+        self.pidfile = tmp_path / "run" / "nova-fping-api.pid"
+        self.lockfile = tmp_path / "lock"
+        self.logfile = tmp_path / "log" / "api.log"
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "INIT_FUNCTIONS": str(FUNCTIONS),
+            "NOVA_FPING_EXEC": str(launcher),
+            "NOVA_FPING_CONFIG": str(config),
+            "NOVA_FPING_PIDFILE": str(self.pidfile),
+            "NOVA_FPING_LOGFILE": str(self.logfile),
+            "NOVA_FPING_LOCKFILE": str(self.lockfile),
+            **env,
+        }
+
+    def __call__(self, action: str) -> subprocess.CompletedProcess[str]:
+        script = ROOT / "src" / "nova-fping" / "etc" / "nova-fping-api.init"
+        return subprocess.run(["sh", str(script), action], env=self.env, capture_output=True, text=True, timeout=120)
+
+    def get(self, path: str, timeout: float = 30) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                         headers={"X-Project-Id": "p1", "X-Roles": "member"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read()
+
+    def cleanup(self) -> None:
+        if self.pidfile.exists():
+            subprocess.run(["kill", "-KILL", self.pidfile.read_text().strip()], check=False)
+
+
+def alive(pid: int) -> bool:
+    """Not a zombie waiting for this machine's pid 1 to reap it (see FakeInitFunctions)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.05)
+    return not alive(pid)
 
 
 def test_the_init_script_starts_reports_and_stops_the_api(tmp_path):
-    port = free_port()
-    functions = FUNCTIONS
-    inventory = tmp_path / "inventory.json"
-    inventory.write_text(json.dumps({"servers": []}))
-    launcher = tmp_path / "nova-fping-api"
-    launcher.write_text(f"#!/bin/sh\nexec {ROOT}/.venv/bin/python -m nova_fping.cli --noauth --inventory {inventory} "
-                        f"--listen 127.0.0.1:{port} \"$@\"\n")  # fmt: skip
-    launcher.chmod(0o755)
-    config = tmp_path / "nova-fping.conf"
-    config.write_text("[DEFAULT]\n")
-    pidfile = tmp_path / "run" / "nova-fping-api.pid"
-    env = {
-        "PATH": os.environ["PATH"],
-        "INIT_FUNCTIONS": str(functions),
-        "NOVA_FPING_EXEC": str(launcher),
-        "NOVA_FPING_CONFIG": str(config),
-        "NOVA_FPING_PIDFILE": str(pidfile),
-        "NOVA_FPING_LOGFILE": str(tmp_path / "log" / "api.log"),
-        "NOVA_FPING_LOCKFILE": str(tmp_path / "lock"),
-    }
-    script = ROOT / "src" / "nova-fping" / "etc" / "nova-fping-api.init"
-
-    def service(action: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["sh", str(script), action], env=env, capture_output=True, text=True, timeout=60)
-
+    service = InitScript(tmp_path)
     try:
         assert service("status").returncode == 3
         started = service("start")
         assert started.returncode == 0, started.stdout + started.stderr
-        assert pidfile.is_file() and (tmp_path / "lock").exists()
-        pid = int(pidfile.read_text())
+        assert service.pidfile.is_file() and service.lockfile.exists()
+        pid = int(service.pidfile.read_text())
         status = service("status")
         assert status.returncode == 0 and f"(pid {pid}) is running" in status.stdout
         limits = Path(f"/proc/{pid}/limits").read_text()
         assert re.search(r"^Max open files\s+4096\s", limits, re.M), limits  # the script's ulimit, as LimitNOFILE
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/v2/p1/os-fping",
-                                         headers={"X-Project-Id": "p1", "X-Roles": "member"})  # fmt: skip
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            assert response.status == 200 and json.loads(response.read()) == {"servers": []}
-        assert service("start").returncode == 0 and int(pidfile.read_text()) == pid  # already running
+        assert service.get("/v2/p1/os-fping") == (200, b'{"servers": []}')
+        assert service("start").returncode == 0 and int(service.pidfile.read_text()) == pid  # already running
+        begun = time.monotonic()
         stopped = service("stop")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert not pidfile.exists() and not (tmp_path / "lock").exists()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
-            time.sleep(0.05)
-        assert not os.path.exists(f"/proc/{pid}")
+        assert time.monotonic() - begun < 5  # an idle API ends at once; killproc's delay is not waited out
+        assert not service.pidfile.exists() and not service.lockfile.exists()
+        assert wait_gone(pid)
         assert service("status").returncode == 3
-        assert "listening on 127.0.0.1" in (tmp_path / "log" / "api.log").read_text()
+        assert "listening on 127.0.0.1" in service.logfile.read_text()
     finally:
-        if pidfile.exists():
-            subprocess.run(["kill", pidfile.read_text().strip()], check=False)
+        service.cleanup()
+
+
+def test_the_init_scripts_stop_lets_a_request_in_flight_finish(tmp_path):
+    """EL6's killproc KILLs 1 + 3 s after the TERM unless told a delay: the script gives it one above
+    shutdown_timeout, so a probe of 6 s in flight when `service stop` runs still gets its answer."""
+    slow_fping = tmp_path / "fping"
+    slow_fping.write_text(f'#!/bin/sh\ntouch {tmp_path}/probing\nsleep 6\nexec /usr/bin/fping "$@"\n')
+    slow_fping.chmod(0o755)
+    conf = f"[DEFAULT]\nshutdown_timeout = 8\n[fping]\npath = {slow_fping}\n[rate_limit]\ncalls = 0\n"
+    server = {"id": SERVER, "project_id": "p1", "addresses": ["127.0.0.1"]}
+    service = InitScript(tmp_path, conf, [server], NOVA_FPING_STOP_DELAY="9")
+    answers: list[tuple[int, bytes]] = []
+    try:
+        assert service("start").returncode == 0
+        pid = int(service.pidfile.read_text())
+        asking = threading.Thread(target=lambda: answers.append(service.get(f"/v2/p1/os-fping/{SERVER}")))
+        asking.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (tmp_path / "probing").exists():
+            time.sleep(0.05)
+        begun = time.monotonic()
+        stopped = service("stop")
+        took = time.monotonic() - begun
+        asking.join(30)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert len(answers) == 1 and answers[0][0] == 200, answers
+        assert json.loads(answers[0][1])["server"]["alive"] is True
+        assert 5 < took < 15  # waited for the drain (EL6 sleeps 1 s + the whole delay once it outlives 1 s)
+        assert wait_gone(pid, 1) and service("status").returncode == 3
+    finally:
+        service.cleanup()
+
+
+def unit_settings(path: Path) -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).extend(value.split())
+    return settings
+
+
+@pytest.mark.parametrize(
+    ("unit", "written", "drain"),
+    [
+        ("nova-fping/etc/nova-fping-api.service", ["/var/log/nova-fping/api.log",
+                                                   "/var/lib/nova-fping/ratelimit.sqlite"], 30),
+        ("instance-notifier/etc/instance-notifier.service", ["/var/lib/instance-notifier/state.json",
+                                                             "/var/log/instance-notifier/instance-notifier.log"], 92),
+    ],
+)  # fmt: skip
+def test_the_units_let_the_service_write_what_its_files_name_and_drain(unit, written, drain):
+    """ProtectSystem=strict makes the system read-only: the documented log_file, state_file and rate-limit
+    file must lie in a directory the unit makes writable; the stop must outlast the service's own drain."""
+    settings = unit_settings(ROOT / "src" / unit)
+    assert settings["ProtectSystem"] == ["strict"]
+    writable = [f"/var/lib/{d}" for d in settings.get("StateDirectory", [])]
+    writable += [f"/var/log/{d}" for d in settings.get("LogsDirectory", [])]
+    writable += settings.get("ReadWritePaths", [])
+    for path in written:
+        assert any(path.startswith(directory + "/") for directory in writable), (path, writable)
+    assert int(settings["TimeoutStopSec"][0]) > drain

@@ -4,9 +4,10 @@ exponential back-off without holding up the poll loop or the other channels."""
 import json
 import logging
 import smtplib
+import threading
 import urllib.request
 from email.message import EmailMessage
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from instance_notifier.state import Event
 
@@ -79,41 +80,79 @@ class _Pending(object):
 
 
 class Outbox(object):
-    """Per channel: events not yet delivered, each retried at base * 2**n seconds (at most `longest`)."""
+    """Per channel: events not yet delivered, each retried at base * 2**n seconds (at most `longest`). Nothing
+    is dropped: a round tries at most `per_round` of them and holds the rest back for the next round, saying
+    so. Its courier thread delivers (`deliver`), the poll loop adds: a lock keeps them apart."""
 
-    def __init__(self, channel: object, base: float = 5.0, longest: float = 600.0, limit: int = 1000) -> None:
+    def __init__(self, channel: object, base: float = 5.0, longest: float = 600.0, per_round: int = 1000) -> None:
         self.channel = channel
-        self.base, self.longest, self.limit = base, longest, limit
+        self.base, self.longest, self.per_round = base, longest, per_round
         self.pending: List[_Pending] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+
+    @property
+    def name(self) -> str:
+        return str(self.channel.name)  # type: ignore[attr-defined]
 
     def add(self, event: Event, now: float) -> None:
-        self.pending.append(_Pending(event, now))
-        if len(self.pending) > self.limit:  # a channel down for days must not eat the memory
-            dropped = self.pending.pop(0)
-            LOG.error(
-                "%s: dropped an undelivered notification: %s",
-                self.channel.name,  # type: ignore[attr-defined]
-                describe(dropped.event),
-            )
+        with self.lock:
+            self.pending.append(_Pending(event, now))
+        self.wake.set()
 
-    def deliver(self, now: float) -> None:
-        for item in list(self.pending):
-            if item.due > now:
-                continue
+    def events(self) -> List[Event]:
+        with self.lock:
+            return [p.event for p in self.pending]
+
+    def deliver(self, now: float, stopping: Optional[threading.Event] = None) -> bool:
+        """One round: every due notification tried (at most `per_round`); whether anything changed."""
+        with self.lock:
+            due = [p for p in self.pending if p.due <= now]
+        held = due[self.per_round :]
+        if held:
+            LOG.warning("%s: %d notifications held back to the next round", self.name, len(held))
+        changed = False
+        for item in due[: self.per_round]:
+            if stopping is not None and stopping.is_set():
+                break
             try:
                 self.channel.send(item.event)  # type: ignore[attr-defined]
             except Exception as exc:  # any failure of a channel is retried, never fatal
                 item.attempts += 1
                 item.due = now + min(self.base * 2 ** (item.attempts - 1), self.longest)
                 LOG.error(
-                    "%s: delivery failed (attempt %d, next in %.0fs): %s",
-                    self.channel.name,  # type: ignore[attr-defined]
-                    item.attempts,
-                    item.due - now,
-                    exc,
+                    "%s: delivery failed (attempt %d, next in %.0fs): %s", self.name, item.attempts, item.due - now, exc
                 )
                 continue
-            self.pending.remove(item)
+            with self.lock:
+                self.pending.remove(item)
+            changed = True
+        return changed
 
     def next_due(self) -> Optional[float]:
-        return min((p.due for p in self.pending), default=None)
+        with self.lock:
+            return min((p.due for p in self.pending), default=None)
+
+
+class Courier(threading.Thread):
+    """The thread that delivers one channel's notifications: a channel that hangs (a webhook that never
+    answers) holds only its own deliveries, never the polls or another channel. `delivered` is told when a
+    round delivered something (the daemon saves its state)."""
+
+    def __init__(self, outbox: Outbox, clock: Callable[[], float], delivered: Callable[[], None]) -> None:
+        super().__init__(name="courier-%s" % outbox.name, daemon=True)
+        self.outbox, self.clock, self.delivered = outbox, clock, delivered
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            if self.outbox.deliver(self.clock(), self.stopping):
+                self.delivered()
+            due = self.outbox.next_due()
+            wait = 3600.0 if due is None else max(0.05, due - self.clock())
+            self.outbox.wake.wait(wait)
+            self.outbox.wake.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.outbox.wake.set()

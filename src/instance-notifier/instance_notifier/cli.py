@@ -34,6 +34,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     if args.once:
         daemon.poll()
+        daemon.deliver()
         return 0
     daemon.install_signals()
     daemon.run()

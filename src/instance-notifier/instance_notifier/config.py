@@ -1,15 +1,16 @@
 """instance-notifier's configuration (INI) and what it builds: the os-fping fetcher and the channels."""
 
 import configparser
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from instance_notifier.channels import EmailChannel, LogChannel, WebhookChannel
 from instance_notifier.state import Observation
 
 DEFAULTS = {
     "DEFAULT": {
-        # nova-fping-api allows 12 os-fping calls an hour per project by default: one every 300 s
-        "interval": "300",
+        # nova-fping-api allows 12 os-fping calls an hour per project by default, one every 300 s: 330 leaves
+        # a call an hour for a restart or an operator's own call (a 413 is retried when the limit frees one)
+        "interval": "330",
         "dead_after": "2",
         "state_file": "/var/lib/instance-notifier/state.json",
         "retry_base": "5",
@@ -42,7 +43,12 @@ class ConfigError(Exception):
 
 
 class ApiUnavailable(Exception):
-    """os-fping could not answer (unreachable, 5xx, rate limited): no news, try at the next poll."""
+    """os-fping could not answer (unreachable, 5xx, rate limited): no news, try at the next poll, or when the
+    rate limit frees a call (`retry_after`, its 413's Retry-After)."""
+
+    def __init__(self, message: str, retry_after: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Settings(object):
@@ -122,6 +128,11 @@ class Settings(object):
             try:
                 return [Observation(f.id, f.project_id, bool(f.alive)) for f in nova.fping.list(all_tenants=True)]
             except Exception as exc:  # unreachable, 5xx, 413: all mean "no news this time"
-                raise ApiUnavailable("%s: %s" % (type(exc).__name__, exc)) from exc
+                retry_after = getattr(exc, "retry_after", None) if getattr(exc, "code", None) == 413 else None
+                try:
+                    wait = float(retry_after) if retry_after else None
+                except (TypeError, ValueError):
+                    wait = None
+                raise ApiUnavailable("%s: %s" % (type(exc).__name__, exc), wait) from exc
 
         return fetch

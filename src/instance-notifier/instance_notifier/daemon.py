@@ -1,5 +1,10 @@
-"""The poll loop. SIGTERM: stop after the current poll. SIGHUP: read the configuration again before
-the next poll (the known states and undelivered notifications are kept)."""
+"""The poll loop, and a courier thread per channel that delivers. SIGTERM: stop after the current poll (the
+couriers get a moment to finish a delivery; what they still owe is saved). SIGHUP: read the configuration
+again before the next poll (the known states and undelivered notifications are kept).
+
+Nothing a channel does holds the polls: a webhook that never answers delays its own deliveries only. A
+state file that cannot be written (a read-only directory, a full disk) is said once, and the daemon goes on
+polling and delivering; a restart would then report again what it had reported."""
 
 import logging
 import signal
@@ -7,11 +12,12 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional
 
-from instance_notifier.channels import Outbox
+from instance_notifier.channels import Courier, Outbox
 from instance_notifier.config import ApiUnavailable, Settings
 from instance_notifier.state import StateBook
 
 LOG = logging.getLogger("instance-notifier")
+STOP_GRACE = 2.0  # seconds the couriers get to end a delivery in flight when the daemon stops
 
 
 class Daemon(object):
@@ -22,26 +28,35 @@ class Daemon(object):
         self.reloading = False
         self.wake = threading.Event()
         self.outboxes: List[Outbox] = []
+        self.couriers: List[Courier] = []
         self.book: Optional[StateBook] = None
+        self.retry_at: Optional[float] = None  # a rate-limited poll is tried again then, not a whole interval later
+        self._save_lock = threading.Lock()
+        self._save_failing = False
         self.configure()
 
     def configure(self) -> None:
         settings = Settings(self.config_path)
         fetch = settings.fetcher()
-        pending = {box.channel.name: box.pending for box in self.outboxes}  # type: ignore[attr-defined]
+        pending = {box.name: box.events() for box in self.outboxes}
         outboxes = []
+        now = self.clock()
         for channel in settings.channels():
             box = Outbox(channel, settings.retry_base, settings.retry_max)
-            box.pending = pending.get(channel.name, [])  # type: ignore[attr-defined]
+            for event in pending.get(box.name, []):
+                box.add(event, now)
             outboxes.append(box)
+        running = bool(self.couriers)
+        self._stop_couriers()
         self.settings, self.fetch, self.outboxes = settings, fetch, outboxes
         if self.book is None or self.book.path != settings.state_file:
             self.book = StateBook(settings.state_file, settings.dead_after)
-            now = self.clock()
             for box in outboxes:  # what a failing channel still owed when the daemon stopped
-                for event in self.book.undelivered.get(box.channel.name, []):  # type: ignore[attr-defined]
+                for event in self.book.undelivered.get(box.name, []):
                     box.add(event, now)
         self.book.dead_after = settings.dead_after
+        if running:
+            self._start_couriers()
 
     def poll(self) -> int:
         """One poll; returns the number of notifications it raised."""
@@ -50,36 +65,61 @@ class Daemon(object):
             observations = self.fetch()
         except ApiUnavailable as exc:
             LOG.error("os-fping unavailable, no news this time: %s", exc)
+            if exc.retry_after is not None and exc.retry_after < self.settings.interval:
+                self.retry_at = self.clock() + exc.retry_after + 1  # the limit frees a call then: the round is not lost
             return 0
+        self.retry_at = None
         events = self.book.update(observations)
         now = self.clock()
         for event in events:
             for box in self.outboxes:
                 box.add(event, now)
-        self._save()  # the new states and the notifications they owe, in one atomic write
-        self.deliver()
+        self.save()  # the new states and the notifications they owe, in one atomic write
         return len(events)
 
-    def _save(self) -> None:
+    def save(self) -> None:
+        """The states and what every channel still owes; a failure is said once, and the daemon goes on."""
         assert self.book is not None
-        self.book.undelivered = {
-            box.channel.name: [p.event for p in box.pending]  # type: ignore[attr-defined]
-            for box in self.outboxes
-        }
-        self.book.save()
+        with self._save_lock:
+            self.book.undelivered = {box.name: box.events() for box in self.outboxes}
+            try:
+                self.book.save()
+            except (OSError, ValueError) as exc:
+                if not self._save_failing:
+                    LOG.error(
+                        "cannot save the state to %s: %s; polling and delivering go on (a restart would report "
+                        "again what was reported since)",
+                        self.book.path,
+                        exc,
+                    )
+                self._save_failing = True
+                return
+            if self._save_failing:
+                LOG.info("the state is saved again to %s", self.book.path)
+            self._save_failing = False
 
     def deliver(self) -> None:
-        now = self.clock()
-        owed = sum(len(box.pending) for box in self.outboxes)
+        """Every channel's due notifications, in this thread (--once)."""
         for box in self.outboxes:
-            box.deliver(now)
-        if sum(len(box.pending) for box in self.outboxes) != owed:
-            self._save()
+            box.deliver(self.clock())
+        self.save()
+
+    def _start_couriers(self) -> None:
+        self.couriers = [Courier(box, self.clock, self.save) for box in self.outboxes]
+        for courier in self.couriers:
+            courier.start()
+
+    def _stop_couriers(self) -> None:
+        for courier in self.couriers:
+            courier.stop()
+        deadline = time.monotonic() + STOP_GRACE
+        for courier in self.couriers:
+            courier.join(max(0.0, deadline - time.monotonic()))
+        self.couriers = []
 
     def install_signals(self) -> None:
         def stop(_signum: int, _frame: object) -> None:
-            self.stopping = True
-            self.wake.set()
+            self.stop()
 
         def reload(_signum: int, _frame: object) -> None:
             self.reloading = True
@@ -89,28 +129,35 @@ class Daemon(object):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, reload)
 
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+
     def run(self) -> None:
         LOG.info("polling %s every %ss", self.settings.api["url"], self.settings.interval)
-        while not self.stopping:
-            if self.reloading:
-                self.reloading = False
-                try:
-                    self.configure()
-                    LOG.info("configuration reloaded from %s", self.config_path)
-                except Exception as exc:  # a bad edit keeps the running configuration
-                    LOG.error("configuration not reloaded: %s", exc)
-            started = self.clock()
-            self.poll()
-            next_poll = started + self.settings.interval
-            while not (self.stopping or self.reloading):
-                now = self.clock()
-                if now >= next_poll:
-                    break
-                dues = [d for d in (box.next_due() for box in self.outboxes) if d is not None]
-                self.wake.wait(max(0.05, min([next_poll] + dues) - now))
-                self.wake.clear()
-                self.deliver()
+        self._start_couriers()
+        try:
+            while not self.stopping:
+                self._reload_if_asked()
+                started = self.clock()
+                self.poll()
+                next_poll = self.retry_at or started + self.settings.interval
+                while not (self.stopping or self.reloading) and self.clock() < next_poll:
+                    self.wake.wait(max(0.05, next_poll - self.clock()))
+                    self.wake.clear()
+        finally:
+            self._stop_couriers()
+            self.save()  # what the couriers still owe, for the next start
         LOG.info("stopped")
 
+    def _reload_if_asked(self) -> None:
+        if self.reloading:
+            self.reloading = False
+            try:
+                self.configure()
+                LOG.info("configuration reloaded from %s", self.config_path)
+            except Exception as exc:  # a bad edit keeps the running configuration
+                LOG.error("configuration not reloaded: %s", exc)
+
     def pending(self) -> Dict[str, int]:
-        return {box.channel.name: len(box.pending) for box in self.outboxes}  # type: ignore[attr-defined]
+        return {box.name: len(box.events()) for box in self.outboxes}

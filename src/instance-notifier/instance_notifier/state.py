@@ -6,6 +6,7 @@ dead. A server seen for the first time is reported only if it is dead (after `de
 
 import json
 import os
+import stat
 import tempfile
 import time
 from typing import Dict, Iterable, List, NamedTuple, Optional
@@ -26,6 +27,25 @@ class Event(NamedTuple):
 
     def as_dict(self) -> dict:
         return dict(self._asdict())
+
+
+MAX_STATE_BYTES = 256 * 1024 * 1024
+
+
+def _read_regular(path: str) -> str:
+    """The state file's text: a regular file (a FIFO would hang the start), within a bound."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError("not a regular file")
+        if info.st_size > MAX_STATE_BYTES:
+            raise OSError("%d bytes, more than a state file may have" % info.st_size)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as raw:
+            return raw.read(MAX_STATE_BYTES + 1).decode("utf-8")
+    finally:
+        os.close(fd)
 
 
 class StateFileError(ValueError):
@@ -54,8 +74,7 @@ class StateBook(object):
 
     def load(self) -> None:
         try:
-            with open(self.path, encoding="utf-8") as fd:
-                data = json.load(fd)
+            data = json.loads(_read_regular(self.path))
         except FileNotFoundError:
             self.servers, self.undelivered = {}, {}
             return
@@ -92,7 +111,9 @@ class StateBook(object):
                 channel: [e.as_dict() for e in events] for channel, events in sorted(self.undelivered.items()) if events
             },
         }
-        directory = os.path.dirname(os.path.abspath(self.path))
+        # a link (the operator keeps the state elsewhere) is written through, not replaced by a file
+        target = os.path.realpath(self.path) if os.path.islink(self.path) else self.path
+        directory = os.path.dirname(os.path.abspath(target))
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
         try:
@@ -100,7 +121,7 @@ class StateBook(object):
                 json.dump(data, out, indent=1)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -29,6 +29,7 @@ _FAULTS = {
 
 
 LOG = logging.getLogger("nova-fping")
+COUNTS_ANYWAY = "nova_fping.counts_anyway"  # set by the app: a refusal that the rate limit counts
 NOVA_RETRY_AFTER = 30  # seconds a client waits before asking again when Nova failed or took too long
 
 
@@ -91,7 +92,8 @@ class RateLimit:
 
         body = self.app(environ, starting)
         disconnected = environ.get("waitress.client_disconnected")
-        if int((status or ["500"])[0].split()[0]) >= 400 or (disconnected is not None and disconnected()):
+        refused = int((status or ["500"])[0].split()[0]) >= 400 and not environ.get(COUNTS_ANYWAY)
+        if refused or (disconnected is not None and disconnected()):
             self.limiter.release(reservation)  # refused, or nobody took the answer: not a call
         return body
 
@@ -131,16 +133,19 @@ class FpingApi:
                 return self.show(context, server_id)
             return self.index(query, context, project)
         except FpingUnavailable as exc:
+            if exc.busy:  # a call that waited for nothing: counted all the same, so that it is not free to repeat
+                request.environ[COUNTS_ANYWAY] = True
             return fault(503, str(exc), retry_after=exc.retry_after)
 
     def _servers(self, project: Optional[str]) -> List[Server]:
         try:
             return list(self.inventory.list(project))  # type: ignore[attr-defined]
         except Exception as exc:  # the source is remote (Nova): its failure is ours to report, not to crash
-            raise FpingUnavailable("cannot list servers: %s" % exc, retry_after=NOVA_RETRY_AFTER) from exc
+            LOG.warning("cannot list servers: %s", exc)  # the operator's log names Nova's URL; the caller's not
+            raise FpingUnavailable("cannot list servers: %s" % _public(exc), retry_after=NOVA_RETRY_AFTER) from exc
 
-    def _alive(self, servers: List[Server]) -> List[dict]:
-        alive = self.prober.probe([a for s in servers for a in s.addresses])
+    def _alive(self, servers: List[Server], caller: str) -> List[dict]:
+        alive = self.prober.probe([a for s in servers for a in s.addresses], caller)
         return [
             {"id": s.id, "project_id": s.project_id, "alive": any(alive.get(a, False) for a in s.addresses)}
             for s in servers
@@ -163,7 +168,7 @@ class FpingApi:
             servers = [s for s in servers if s.id in include]
         elif exclude:  # exclude is ignored when include is given, as in Nova
             servers = [s for s in servers if s.id not in exclude]
-        return ok({"servers": self._alive(servers)})
+        return ok({"servers": self._alive(servers, project_of(context))})
 
     def show(self, context: fping_policy.RequestContext, server_id: str) -> webob.Response:
         if not valid_uuid(server_id):
@@ -172,10 +177,19 @@ class FpingApi:
         try:
             server = self.inventory.get(server_id)  # type: ignore[attr-defined]
         except Exception as exc:
-            raise FpingUnavailable("cannot look up server: %s" % exc, retry_after=NOVA_RETRY_AFTER) from exc
+            LOG.warning("cannot look up server %s: %s", server_id, exc)
+            raise FpingUnavailable("cannot look up server: %s" % _public(exc), retry_after=NOVA_RETRY_AFTER) from exc
         if server is None or not self.policy.allowed(fping_policy.BASE, context, server.project_id):
             return fault(404, "Server %s could not be found." % server_id)
-        return ok({"server": self._alive([server])[0]})
+        return ok({"server": self._alive([server], project_of(context))[0]})
+
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+
+
+def _public(exc: BaseException) -> str:
+    """An upstream's failure as the caller may read it: no URL of an internal endpoint."""
+    return _URL.sub("(the compute endpoint)", str(exc)) or type(exc).__name__
 
 
 def _ids(query: Dict[str, List[str]], name: str) -> Set[str]:

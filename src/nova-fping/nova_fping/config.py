@@ -58,7 +58,9 @@ def build_app(conf: Any) -> Any:
 
 
 def build_limiter(conf: Any) -> RateLimiter:
-    return RateLimiter(conf.rate_limit.calls, conf.rate_limit.period, state_file=conf.rate_limit.state_file or None)
+    limits = conf.rate_limit
+    shared = limits.state_file or None
+    return RateLimiter(limits.calls, limits.period, state_file=shared, lock_timeout=limits.lock_timeout)
 
 
 def build_inventory(conf: Any) -> object:
@@ -73,4 +75,11 @@ def build_inventory(conf: Any) -> object:
     auth = loading.load_auth_from_conf_options(conf, "nova")
     sess = loading.load_session_from_conf_options(conf, "nova", auth=auth)
     nova = conf.nova
-    return NovaInventory(sess, nova.endpoint_override or None, nova.timeout, nova.max_pages, conf.fping.request_timeout)
+    return NovaInventory(
+        sess,
+        nova.endpoint_override or None,
+        nova.timeout,
+        nova.max_pages,
+        conf.fping.request_timeout,
+        nova.max_page_mib << 20,
+    )

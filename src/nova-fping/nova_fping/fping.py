@@ -18,11 +18,14 @@ log = logging.getLogger(__name__)
 
 
 class FpingUnavailable(Exception):
-    """fping is missing, not executable, failed (exit status 3 or 4) or ran out of time: a 503."""
+    """fping is missing, not executable, failed (exit status 3 or 4) or ran out of time: a 503. `busy`: refused
+    because too many calls wait for fping, which counts against the caller's rate limit as a call (else
+    a project could repeat such calls for free, and hold the gate against the others)."""
 
-    def __init__(self, message: str, retry_after: Optional[int] = None) -> None:
+    def __init__(self, message: str, retry_after: Optional[int] = None, busy: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.busy = busy
 
 
 def canonical(address: str) -> str:
@@ -31,31 +34,55 @@ def canonical(address: str) -> str:
 
 
 class FpingGate:
-    """At most `max_concurrent` holders, at most `max_waiting` waiting for a place."""
+    """At most `max_concurrent` holders, at most `max_waiting` waiting for a place; and fair between callers
+    (the key: a project): one holds at most half the places and waits in at most half the queue, so that one
+    admin's dozen all_tenants calls cannot keep another project's single address waiting."""
 
     def __init__(self, max_concurrent: int = 4, max_waiting: int = 64) -> None:
         self.max_concurrent = max(1, int(max_concurrent))
         self.max_waiting = max(0, int(max_waiting))
-        self._slots = threading.BoundedSemaphore(self.max_concurrent)
-        self._lock = threading.Lock()
-        self._waiting = 0
+        self.per_key = max(1, self.max_concurrent // 2)
+        self.waiting_per_key = max(1, self.max_waiting // 2)
+        self._cond = threading.Condition()
+        self._held = 0
+        self._holding: Dict[str, int] = {}
+        self._waiting: Dict[str, int] = {}
 
-    def acquire(self, timeout: float) -> None:
-        if self._slots.acquire(blocking=False):
-            return
-        with self._lock:
-            if self._waiting >= self.max_waiting:
-                raise FpingUnavailable("too many os-fping requests at once; try again shortly", retry_after=5)
-            self._waiting += 1
-        try:
-            if not self._slots.acquire(timeout=max(0.0, timeout)):
-                raise FpingUnavailable("no fping slot within the request's deadline", retry_after=10)
-        finally:
-            with self._lock:
-                self._waiting -= 1
+    def _free(self, key: str) -> bool:
+        return self._held < self.max_concurrent and self._holding.get(key, 0) < self.per_key
 
-    def release(self) -> None:
-        self._slots.release()
+    def _take(self, key: str) -> None:
+        self._held += 1
+        self._holding[key] = self._holding.get(key, 0) + 1
+
+    def acquire(self, timeout: float, key: str = "") -> None:
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            if self._free(key):
+                self._take(key)
+                return
+            if sum(self._waiting.values()) >= self.max_waiting or self._waiting.get(key, 0) >= self.waiting_per_key:
+                raise FpingUnavailable("too many os-fping requests at once; try again shortly", 5, busy=True)
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+            try:
+                while not self._free(key):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise FpingUnavailable("no fping slot within the request's deadline", retry_after=10)
+                    self._cond.wait(remaining)
+                self._take(key)
+            finally:
+                self._waiting[key] -= 1
+                if not self._waiting[key]:
+                    del self._waiting[key]
+
+    def release(self, key: str = "") -> None:
+        with self._cond:
+            self._held -= 1
+            self._holding[key] -= 1
+            if not self._holding[key]:
+                del self._holding[key]
+            self._cond.notify_all()
 
 
 _PROBERS: "weakref.WeakSet[FpingProber]" = weakref.WeakSet()
@@ -104,7 +131,7 @@ class FpingProber:
         # -t: per-target timeout, -r: retries, -B1: no back-off, so that the time is bounded and known
         return [self.path, "-t", str(self.timeout_ms), "-r", str(self.retries), "-B1"] + addresses
 
-    def probe(self, addresses: Iterable[str]) -> Dict[str, bool]:
+    def probe(self, addresses: Iterable[str], key: str = "") -> Dict[str, bool]:
         """{address: alive} for every address; one fping process, never a shell. An address fping cannot
         use (exit status 2: "Name or service not known") is not alive and does not fail the others."""
         targets, unusable = [], []
@@ -122,12 +149,12 @@ class FpingProber:
             raise FpingUnavailable("fping is not installed or not executable at %s" % self.path)
         deadline = time.monotonic() + self.request_timeout
         self._refuse_if_stopping()
-        self.gate.acquire(deadline - time.monotonic())
+        self.gate.acquire(deadline - time.monotonic(), key)
         try:
             self._refuse_if_stopping()
             returncode, stdout, stderr = self._run(self.argv(targets), max(1.0, deadline - time.monotonic()))
         finally:
-            self.gate.release()
+            self.gate.release(key)
         if returncode not in (0, 1, 2):
             tail = (stderr.strip().splitlines() or ["no message"])[-1]
             raise FpingUnavailable("fping failed with exit status %d: %s" % (returncode, tail))

@@ -1,10 +1,12 @@
 """Where servers come from: a static JSON inventory (development, tests) or Nova's REST API."""
 
 import json
+import socket
+import threading
 import time
 import urllib.parse
 import uuid
-from typing import Dict, List, NamedTuple, Optional, Set
+from typing import Dict, List, Mapping, NamedTuple, Optional, Set
 
 from nova_fping.fping import canonical
 
@@ -80,13 +82,16 @@ class NovaInventory:
         timeout: float = 10.0,
         max_pages: int = 100,
         deadline: float = 60.0,
+        max_page_bytes: int = 16 << 20,
     ) -> None:
         self.session = session
         self.endpoint_filter = {"service_type": "compute", "interface": "internal"}
         self.endpoint_override = endpoint_override
-        # each call to Nova, the pages of one listing and the listing as a whole are bounded: a hung or
-        # looping Nova is a 503 for the caller, never a request that holds a thread for ever
+        # each read from Nova, the bytes of a page, the pages of one listing and the listing as a whole (its
+        # reads included: a Nova that drips its body) are bounded: a hung, looping or dripping Nova is a 503
+        # for the caller, never a request that holds a thread for ever
         self.timeout, self.max_pages, self.deadline = timeout, max_pages, deadline
+        self.max_page_bytes = max_page_bytes
 
     def _servers(self, query: Dict[str, str]) -> List[Server]:
         kwargs = (
@@ -99,13 +104,11 @@ class NovaInventory:
         seen: Set[str] = set()
         started = time.monotonic()
         for _ in range(self.max_pages):
-            if time.monotonic() - started > self.deadline:
-                raise InventoryError("Nova took longer than %gs to list the servers" % self.deadline)
             params = dict(query, all_tenants="1", limit=str(self.PAGE))
             if marker:
                 params["marker"] = marker
             path = "/servers/detail?" + urllib.parse.urlencode(sorted(params.items()))
-            data = self.session.get(path, timeout=self.timeout, **kwargs).json()  # type: ignore[attr-defined]
+            data = self._page(path, kwargs, started + self.deadline)
             page = data["servers"]
             for raw in page:
                 addresses = [a["addr"] for net in (raw.get("addresses") or {}).values() for a in net]
@@ -119,6 +122,28 @@ class NovaInventory:
             seen.add(marker)
         raise InventoryError("Nova listed more than %d pages of %d servers" % (self.max_pages, self.PAGE))
 
+    def _page(self, path: str, kwargs: Mapping[str, object], deadline: float) -> dict:
+        """One page of Nova's answer, read within the listing's deadline and the page's byte bound."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise InventoryError("Nova took longer than %gs to list the servers" % self.deadline)
+        response = self.session.get(  # type: ignore[attr-defined]
+            path, timeout=min(self.timeout, remaining), stream=True, raise_exc=False, log=False, **kwargs
+        )
+        try:
+            if response.status_code >= 400:
+                raise InventoryError("Nova answered HTTP %d" % response.status_code)
+            body = _read_bounded(response, deadline, self.max_page_bytes, self.deadline)
+        finally:
+            response.close()
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except ValueError as exc:
+            raise InventoryError("Nova's answer is not JSON: %s" % exc) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
+            raise InventoryError("Nova's answer has no list of servers")
+        return data
+
     def list(self, project_id: Optional[str]) -> List[Server]:
         return self._servers({} if project_id is None else {"project_id": project_id})
 
@@ -128,6 +153,47 @@ class NovaInventory:
             if server.id == wanted:
                 return server
         return None
+
+
+def _read_bounded(response: object, deadline: float, limit: int, seconds: float) -> bytes:
+    """The body of a streamed `requests` response, at most `limit` bytes, its last byte by `deadline`: a
+    read waits until its chunk is full, so a timer shuts the connection at the deadline (urllib3's
+    shutdown(), made for that) and the read it interrupts fails."""
+    raw = response.raw  # type: ignore[attr-defined]
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        stop = getattr(raw, "shutdown", None)  # urllib3 2.3; older ones: the connection's socket
+        if stop is not None:
+            stop()
+        else:
+            sock = getattr(getattr(raw, "_connection", None), "sock", None)
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+    timer.daemon = True
+    timer.start()
+    chunks: List[bytes] = []
+    size = 0
+    try:
+        for chunk in raw.stream(65536, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                raise InventoryError("Nova's page is over %d bytes: read no further" % limit)
+            chunks.append(chunk)
+    except InventoryError:
+        raise
+    except Exception as exc:  # the read the timer interrupted, or a connection that broke
+        if expired.is_set():
+            raise InventoryError("Nova took longer than %gs to list the servers" % seconds) from exc
+        raise InventoryError("Nova's answer broke off: %s" % type(exc).__name__) from exc
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        raise InventoryError("Nova took longer than %gs to list the servers" % seconds)
+    return b"".join(chunks)
 
 
 def _usable(address: str) -> str:

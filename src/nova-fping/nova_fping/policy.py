@@ -1,10 +1,16 @@
 """Policy rules, with oslo.policy: defaults in code, overridable by a policy file."""
 
+import logging
+import threading
 from typing import Any, List, Optional
 
 from oslo_config import cfg
 from oslo_context import context
 from oslo_policy import policy
+
+from nova_fping.conf import ConfigError
+
+LOG = logging.getLogger("nova-fping")
 
 BASE = "os_compute_api:os-fping"
 ALL_TENANTS = BASE + ":all_tenants"
@@ -47,18 +53,52 @@ class RequestContext(context.RequestContext):
 
 
 class Policy:
+    """The enforcer, whose rules are checked when they are read: a file that does not parse, or whose rules
+    loop or name a rule that does not exist, is refused at start (one line naming the file) and, when the
+    file changes under a running service, not taken (the rules in force stay, and the log says why)."""
+
     def __init__(self, policy_file: Optional[str] = None) -> None:
+        self.policy_file = policy_file
         self.enforcer = get_enforcer(policy_file)
-        if policy_file:
+        self._lock = threading.Lock()
+        try:
             self.enforcer.load_rules(force_reload=True)
+        except Exception as exc:  # noqa: BLE001 - a YAML or JSON error of the operator's file
+            raise ConfigError("%s: not a policy file: %s" % (policy_file, _one_line(exc))) from exc
+        if not self.enforcer.check_rules(raise_on_violation=False):
+            raise ConfigError("%s: its rules loop or name a rule that does not exist" % policy_file)
+        self._rules = dict(self.enforcer.rules)
+
+    def _checked(self) -> None:
+        """The file's rules, read again if it changed, and taken only when they hold."""
+        with self._lock:
+            try:
+                self.enforcer.load_rules()
+                good = self.enforcer.check_rules(raise_on_violation=False)
+            except Exception as exc:  # noqa: BLE001
+                LOG.error("%s: not a policy file: %s; the rules in force stay", self.policy_file, _one_line(exc))
+                good = False
+            if good:
+                self._rules = dict(self.enforcer.rules)
+            elif dict(self.enforcer.rules) != self._rules:
+                LOG.error("%s: its new rules loop or name a missing rule; the rules in force stay", self.policy_file)
+                self.enforcer.set_rules(self._rules, overwrite=True, use_conf=True)
+
+    def _enforce(self, rule: str, target: dict, caller: RequestContext) -> bool:
+        self._checked()
+        return bool(self.enforcer.enforce(rule, target, caller.to_policy_values(), do_raise=False))
 
     def context(self, environ: dict) -> RequestContext:
         caller = RequestContext.from_environ(environ, is_admin=False)
-        caller.is_admin = bool(self.enforcer.enforce("context_is_admin", {}, caller.to_policy_values()))
+        caller.is_admin = self._enforce("context_is_admin", {}, caller)
         return caller
 
     def allowed(self, rule: str, caller: RequestContext, target_project: str) -> bool:
-        return bool(self.enforcer.enforce(rule, {"project_id": target_project}, caller.to_policy_values()))
+        return self._enforce(rule, {"project_id": target_project}, caller)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 def get_enforcer(policy_file: Optional[str] = None) -> policy.Enforcer:

@@ -31,11 +31,13 @@ class RateLimiter:
         period: float = 3600.0,
         clock: Callable[[], float] = time.time,
         state_file: Optional[str] = None,
+        lock_timeout: float = 2.0,
     ) -> None:
         self.calls = int(calls)
         self.period = float(period)
         self.clock = clock
         self.state_file = state_file or None
+        self.lock_timeout = float(lock_timeout)
         self._seen: Dict[str, Deque[Tuple[float, int]]] = collections.defaultdict(collections.deque)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -47,7 +49,7 @@ class RateLimiter:
         """A connection to the shared count, its table made again if the file went away since."""
         assert self.state_file is not None
         try:
-            db = sqlite3.connect(self.state_file, timeout=30, isolation_level=None)
+            db = sqlite3.connect(self.state_file, timeout=self.lock_timeout, isolation_level=None)
             for statement in _SCHEMA:
                 db.execute(statement)
         except sqlite3.Error as exc:
@@ -63,6 +65,8 @@ class RateLimiter:
             return self._reserve_shared(key, now)
         with self._lock:
             seen = self._seen[key]
+            if seen and seen[-1][0] > now:  # the clock went back: what it counted is "now", no later
+                self._seen[key] = seen = collections.deque((min(at, now), ident) for at, ident in seen)
             while seen and seen[0][0] <= now - self.period:
                 seen.popleft()
             if len(seen) >= self.calls:
@@ -82,6 +86,9 @@ class RateLimiter:
 
     def _count_and_insert(self, db: sqlite3.Connection, key: str, now: float) -> Tuple[int, Optional[Reservation]]:
         db.execute("BEGIN IMMEDIATE")  # one writer at a time across processes: count and insert together
+        # a row of the future (a clock that went back, a host whose clock runs ahead) counts as now: it
+        # must not hold a project off for longer than one period
+        db.execute("UPDATE calls SET at = ? WHERE key = ? AND at > ?", (now, key, now))
         db.execute("DELETE FROM calls WHERE key = ? AND at <= ?", (key, now - self.period))
         count, oldest = db.execute("SELECT COUNT(*), MIN(at) FROM calls WHERE key = ?", (key,)).fetchone()
         if count >= self.calls:

@@ -5,8 +5,10 @@ X-Identity-Status, X-Project-Id and X-Roles, discarding what the client sent. De
 the noauth filter takes the project from X-Project-Id and the roles from X-Roles as the client sent
 them, like Nova's noauth mode did. The app trusts only requests that one of them confirmed."""
 
+import json
 import logging
 import os
+import re
 import time
 import uuid
 from typing import Any
@@ -68,9 +70,11 @@ def noauth_filter_factory(global_conf: dict, **local_conf: str):
 
 
 class FaultWrapper:
-    """In front of the whole pipeline, as Nova's FaultWrapper: what a middleware answers on its own in HTML
-    (keystonemiddleware's 503 when keystone is down) becomes the API's JSON fault, and a 503 says when to
-    ask again (Retry-After), as the API's own do."""
+    """In front of the whole pipeline, as Nova's FaultWrapper. What a middleware answers on its own comes
+    out in the API's JSON fault format (keystonemiddleware's HTML 503 when keystone is down, its JSON 401 of
+    another shape), a 503 says when to ask again (Retry-After), and an exception raised inside the
+    pipeline is one log line and a JSON fault, never a 500 with a traceback: a 503 with Retry-After when it
+    came from keystone (hung, garbage, the wrong JSON), else a 500."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -84,16 +88,70 @@ class FaultWrapper:
             seen["status"], seen["headers"] = status, headers
             return lambda data: None  # a middleware that writes through the callable: not ours to wrap
 
-        body = self.app(environ, capture)
+        try:
+            body = self.app(environ, capture)
+        except Exception as exc:  # noqa: BLE001 - whatever a middleware raises: one JSON fault
+            from_keystone = _raised_by(exc, ("keystonemiddleware", "keystoneauth1", "keystoneclient"))
+            LOG.error("%s: %s%s", type(exc).__name__, _one_line(exc), " (keystone)" if from_keystone else "")
+            if from_keystone:
+                message = "The identity service cannot be used right now."
+                return fault(503, message, retry_after=NOVA_RETRY_AFTER)(environ, start_response)
+            return fault(500, "An unexpected error; it is in the service's log.")(environ, start_response)
         code = int(seen.get("status", "500").split()[0])
-        content_type = dict((k.lower(), v) for k, v in seen.get("headers", [])).get("content-type", "")
-        if code < 400 or "json" in content_type:
-            start_response(seen["status"], seen["headers"])
+        headers = seen.get("headers", [])
+        content_type = dict((k.lower(), v) for k, v in headers).get("content-type", "")
+        if code < 400:
+            start_response(seen["status"], headers)
             return body
+        data = b"".join(body) if "json" in content_type else b""
         if hasattr(body, "close"):
             body.close()
-        message = seen["status"].split(" ", 1)[1] if " " in seen["status"] else "Error"
-        return fault(code, message, retry_after=NOVA_RETRY_AFTER if code == 503 else None)(environ, start_response)
+        if _ours(data):
+            start_response(seen["status"], headers)
+            return [data]
+        message = _message_of(data) or (seen["status"].split(" ", 1)[1] if " " in seen["status"] else "Error")
+        response = fault(code, message, retry_after=NOVA_RETRY_AFTER if code == 503 else None)
+        for name, value in headers:  # what a client needs of the middleware's answer (keystone's URI)
+            if name.lower() in ("www-authenticate", "retry-after"):
+                response.headers[name] = value
+        return response(environ, start_response)
+
+
+def _ours(data: bytes) -> bool:
+    """A body in the API's fault format ({"itemNotFound": {"code": ..., "message": ...}})."""
+    try:
+        document = json.loads(data.decode("utf-8")) if data else None
+    except ValueError:
+        return False
+    from nova_fping.api import _FAULTS
+
+    return isinstance(document, dict) and len(document) == 1 and next(iter(document)) in _FAULTS.values()
+
+
+def _message_of(data: bytes) -> str:
+    """The message of another JSON fault shape (keystonemiddleware's {"error": {"message": ...}})."""
+    try:
+        document = json.loads(data.decode("utf-8")) if data else None
+    except ValueError:
+        return ""
+    inner = next(iter(document.values()), None) if isinstance(document, dict) and document else None
+    message = inner.get("message") if isinstance(inner, dict) else None
+    return str(message)[:200] if message else ""
+
+
+def _raised_by(exc: BaseException, packages: tuple) -> bool:
+    """Whether a frame of the exception's traceback is in one of `packages`."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.split(".")[0] in packages:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 class RequestLog:
@@ -122,14 +180,26 @@ class RequestLog:
             return self.app(environ, starting)
         finally:
             length = dict((k.lower(), v) for k, v in seen.get("headers", [])).get("content-length", "-")
+            target = environ.get("PATH_INFO", "") + (
+                "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""
+            )
             LOG.info(
                 '"%s %s" status: %s len: %s time: %.3f',
-                environ.get("REQUEST_METHOD", "-"),
-                environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""),
+                _loggable(environ.get("REQUEST_METHOD", "-")),
+                _loggable(target),  # a client's path: a %0a in it must not write a line of its own
                 seen.get("status", "-").split(" ")[0],
                 length,
                 time.monotonic() - began,
             )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\\\"]")
+
+
+def _loggable(text: str) -> str:
+    """What a client sent, as one log line may hold it: control characters (newline, CR, ESC), a backslash
+    and a quote escaped (\\xNN), so that no client writes a line, a colour or a field of its own."""
+    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
 
 
 def ratelimit_filter_factory(global_conf: dict, **local_conf: str):

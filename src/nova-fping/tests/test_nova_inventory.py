@@ -55,6 +55,8 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
     fail = False
     hang = 0.0  # seconds before answering (a hung Nova)
     loop = False  # every page the same, with a "next" link (a Nova whose listing never ends)
+    drip = False  # a body sent a byte at a time
+    garbage = False  # an answer that is not JSON
     servers: list = SERVERS
     max_limit = 1000
 
@@ -68,6 +70,23 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
             return
         if FakeNova.hang:
             time.sleep(FakeNova.hang)
+        if FakeNova.drip:  # a byte every half second: never idle long enough for a read's timeout
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            for _ in range(100000):
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.5)
+            return
+        if FakeNova.garbage:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>not json</html>")
+            return
         query = urllib.parse.parse_qs(url.query)
         servers = [
             s
@@ -98,6 +117,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def nova():
     FakeNova.queries, FakeNova.fail, FakeNova.servers, FakeNova.hang, FakeNova.loop = [], False, SERVERS, 0.0, False
+    FakeNova.drip = FakeNova.garbage = False
     FakeNova.tokens = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeNova)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -241,3 +261,29 @@ def test_the_nova_section_is_loaded_by_keystoneauths_own_loaders(nova, tmp_path)
     assert body["auth"]["scope"]["project"]["name"] == "service"
     assert FakeNova.tokens == ["token-from-keystone"]
     assert inventory.session.timeout == 5  # type: ignore[attr-defined]
+
+
+def test_a_nova_that_drips_its_body_is_a_503_within_the_listings_deadline(nova):
+    """One byte every half second: each read's timeout never fires, so every thread waited for the whole
+    body (all 100 clients timed out at 90 s). The listing's deadline bounds its reads too."""
+    FakeNova.drip = True
+    started = time.monotonic()
+    response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova, timeout=5.0, deadline=2.0))
+    assert time.monotonic() - started < 5.0
+    assert response.status_int == 503 and response.headers["Retry-After"] == "30"
+    assert "took longer than 2s" in response.json["serviceUnavailable"]["message"]
+
+
+def test_a_page_over_its_byte_bound_or_not_json_is_a_503_and_names_no_url(nova):
+    FakeNova.servers = [
+        {"id": "00000000-0000-0000-0000-%012d" % i, "tenant_id": "p1", "addresses": {}} for i in range(500)
+    ]
+    response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova, max_page_bytes=4096))
+    assert response.status_int == 503 and "over 4096 bytes" in response.json["serviceUnavailable"]["message"]
+    FakeNova.garbage = True
+    response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova))
+    assert response.status_int == 503 and "not JSON" in response.json["serviceUnavailable"]["message"]
+    # a Nova that cannot be reached: its internal URL stays in the log, not in the caller's answer
+    response = _fping_call(NovaInventory(session.Session(), endpoint_override="http://127.0.0.1:9/v2.1", timeout=2))
+    message = response.json["serviceUnavailable"]["message"]
+    assert response.status_int == 503 and "127.0.0.1:9" not in message and "://" not in message, message

@@ -6,6 +6,7 @@ that nova-fping does not know is a warning, not silence (a typo would otherwise 
 import configparser
 import glob
 import logging
+import math
 import os
 from typing import List, Sequence, Tuple
 
@@ -27,6 +28,7 @@ DEFAULT_OPTS = [
         "threads",
         default=96,
         min=1,
+        max=10000,
         help="Worker threads of the WSGI server (waitress). Must exceed [fping] max_concurrent + max_waiting, "
         "so that a request beyond them is refused at once instead of waiting in the server's queue.",
     ),
@@ -34,6 +36,7 @@ DEFAULT_OPTS = [
         "backlog",
         default=4096,
         min=1,
+        max=65535,
         help="Listen backlog of the server socket, as OpenStack's services set it (the kernel caps it at "
         "net.core.somaxconn). A short queue overflows in a burst of connections, and each connection beyond it "
         "waits a second or more for its SYN to be sent again.",
@@ -42,13 +45,23 @@ DEFAULT_OPTS = [
         "client_timeout",
         default=10,
         min=1,
+        max=3600,
         help="Seconds before an inactive client is dropped, and that a whole request may take to arrive.",
     ),
-    cfg.IntOpt("max_connections", default=1000, min=1, help="Open client connections at most."),
+    cfg.IntOpt("max_connections", default=1000, min=1, max=1000000, help="Open client connections at most."),
+    cfg.IntOpt(
+        "max_queued",
+        default=32,
+        min=0,
+        max=100000,
+        help="Complete requests that may wait for a busy worker thread; beyond, a request is answered 503 at "
+        "once by the event loop instead of waiting in line to be refused.",
+    ),
     cfg.IntOpt(
         "max_connections_per_address",
         default=100,
         min=0,
+        max=1000000,
         help="Open connections from one client address at most; beyond, a connection is answered 503 and "
         "closed at once, so that one host's slow or idle connections cannot take every connection. 0: no "
         "bound (behind a proxy or load balancer, where every connection comes from its address).",
@@ -57,10 +70,13 @@ DEFAULT_OPTS = [
         "shutdown_timeout",
         default=30,
         min=0,
+        max=3600,
         help="Seconds that requests in flight get to finish on SIGTERM; those still probing then answer 503.",
     ),
-    cfg.IntOpt("max_header_size", default=16384, min=1024, help="Bytes of request line and headers at most."),
-    cfg.IntOpt("max_body_size", default=65536, min=0, help="Bytes of request body at most."),
+    cfg.IntOpt(
+        "max_header_size", default=16384, min=1024, max=1048576, help="Bytes of request line and headers at most."
+    ),
+    cfg.IntOpt("max_body_size", default=65536, min=0, max=67108864, help="Bytes of request body at most."),
 ]
 
 FPING_OPTS = [
@@ -69,16 +85,20 @@ FPING_OPTS = [
         "timeout_ms",
         default=500,
         min=1,
+        max=60000,
         help="Per-address timeout (ms). fping sends one ping every 10 ms across the addresses, so a request "
         "for N addresses that are all dead takes about (retries + 1) * (timeout + N * 10 ms).",
     ),
-    cfg.IntOpt("retries", default=1, min=0, help="Retries per address (no back-off)."),
-    cfg.IntOpt("max_concurrent", default=4, min=1, help="fping processes at once (fping loads the API node)."),
-    cfg.IntOpt("max_waiting", default=64, min=0, help="Requests waiting for an fping (beyond: 503, Retry-After)."),
+    cfg.IntOpt("retries", default=1, min=0, max=10, help="Retries per address (no back-off)."),
+    cfg.IntOpt("max_concurrent", default=4, min=1, max=256, help="fping processes at once (fping loads the API node)."),
+    cfg.IntOpt(
+        "max_waiting", default=64, min=0, max=100000, help="Requests waiting for an fping (beyond: 503, Retry-After)."
+    ),
     cfg.FloatOpt(
         "request_timeout",
         default=60.0,
         min=1.0,
+        max=3600.0,
         help="Seconds a request may take in all, the Nova listing and the wait included (beyond: 503).",
     ),
 ]
@@ -88,9 +108,18 @@ RATE_LIMIT_OPTS = [
         "calls",
         default=12,
         min=0,
+        max=1000000,
         help="os-fping calls per project per period; a refused call is free. 0: no limit.",
     ),
-    cfg.FloatOpt("period", default=3600.0, min=1.0, help="The period of the rate limit (seconds)."),
+    cfg.FloatOpt("period", default=3600.0, min=1.0, max=31536000.0, help="The period of the rate limit (seconds)."),
+    cfg.FloatOpt(
+        "lock_timeout",
+        default=2.0,
+        min=0.01,
+        max=60.0,
+        help="Seconds a call waits for the shared state_file while another process holds it; beyond, a 503 "
+        "with Retry-After (a stuck holder must not hold every request).",
+    ),
     cfg.StrOpt(
         "state_file",
         default="",
@@ -121,9 +150,20 @@ NOVA_OPTS: List[cfg.Opt] = [
         "max_pages",
         default=100,
         min=1,
+        max=10000,
         help="Pages of 1,000 servers one listing may read: a looping Nova is a 503, not a request held for ever.",
     ),
 ]
+NOVA_OPTS.append(
+    cfg.IntOpt(
+        "max_page_mib",
+        default=16,
+        min=1,
+        max=1024,
+        help="MiB of one page of Nova's answer at most (1,000 servers take a few): a larger one is a 503, read "
+        "no further.",
+    )
+)
 NOVA_TIMEOUT = 10  # seconds for each call to keystone or Nova, unless [nova] timeout says otherwise
 
 
@@ -200,9 +240,27 @@ def load(config_files: Sequence[str] = (), config_dirs: Sequence[str] = ()) -> c
             except (cfg.Error, ValueError) as exc:
                 why = str(exc).rpartition("is not valid: ")[2] or str(exc)
                 raise ConfigError("[%s] %s: %s" % (group, opt.dest, why.strip())) from exc
+    check_values(conf)
     for warning in unknown_options(files_of(config_files, config_dirs), conf.nova.auth_type):
         LOG.warning("%s", warning)
     return conf
+
+
+def check_values(conf: cfg.ConfigOpts) -> None:
+    """What oslo.config's bounds do not refuse: NaN and infinity pass every FloatOpt's min and max, listen
+    is a string, and keystoneauth's timeout has no lower bound."""
+    for group, opts in GROUPS:
+        section = conf if group == "DEFAULT" else conf[group]
+        for opt in opts:
+            value = getattr(section, opt.dest)
+            if isinstance(opt, cfg.FloatOpt) and not math.isfinite(value):
+                raise ConfigError("[%s] %s: expected a finite number, found %r" % (group, opt.dest, value))
+    host, _, port = conf.listen.rpartition(":")
+    if not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError("[DEFAULT] listen: expected HOST:PORT with a port from 1 to 65535, found %r" % conf.listen)
+    timeout = conf.nova.timeout
+    if timeout is not None and not (math.isfinite(float(timeout)) and 0 < float(timeout) <= 3600):
+        raise ConfigError("[nova] timeout: expected seconds from 1 to 3600, found %r" % timeout)
 
 
 def files_of(config_files: Sequence[str], config_dirs: Sequence[str]) -> List[str]:
