@@ -12,6 +12,11 @@ test: lint
 	.venv/bin/python -m coverage run -m pytest -q
 	.venv/bin/python -m coverage combine -q
 	.venv/bin/python -m coverage report
+	@# the unit layer alone (tests/unit, in-process): how much of the tooling the pure tests cover by themselves
+	rm -rf .coverage-unit
+	.venv/bin/python -m coverage run --data-file=.coverage-unit/coverage --rcfile=tests/unit/coverage.ini -m pytest -q -p no:cacheprovider tests/unit >/dev/null
+	@.venv/bin/python -m coverage report --data-file=.coverage-unit/coverage --rcfile=tests/unit/coverage.ini --format=total | sed 's/^/unit tests alone cover /; s/$$/ % of tools\/altai_release (tests\/unit, the floor: 25 %)/'
+	@.venv/bin/python -m coverage report --data-file=.coverage-unit/coverage --rcfile=tests/unit/coverage.ini --fail-under=25 >/dev/null
 
 # ruff and mypy, as `make test` runs them first
 lint: setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
@@ -112,10 +113,8 @@ class CpuMeter:
         for _ in range(3):
             pids = (self.group / "cgroup.procs").read_text().split()
             for pid in pids:
-                try:
+                with contextlib.suppress(OSError):  # gone already
                     (self._parent / "cgroup.procs").write_text(pid)
-                except OSError:
-                    pass  # gone already
             try:
                 self.group.rmdir()
                 return

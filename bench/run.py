@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|release|koji`."""
+"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|soak|release|koji`
+(SOAK_MINUTES sets the soak's length, 10 unless given)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import bench_git2srpm  # noqa: E402
 import bench_koji  # noqa: E402
 import bench_load  # noqa: E402
 import bench_release  # noqa: E402
+import bench_soak  # noqa: E402
 
 BENCHES = {
     "git2srpm": bench_git2srpm.main,
     "fping": bench_fping.main,
     "load": bench_load.main,
+    "soak": bench_soak.main,
     "release": bench_release.main,
     "koji": bench_koji.main,
 }

@@ -24,7 +24,8 @@ def _spec_vr(name: str) -> str:
     text = (ROOT / "specs" / f"{name}.spec").read_text()
     version = re.search(r"^Version:\s*(\S+)", text, re.M)
     release = re.search(r"^Release:\s*(\d+)%\{\?dist\}", text, re.M)
-    assert version and release, f"specs/{name}.spec: no plain Version/Release"
+    assert version, f"specs/{name}.spec: no plain Version/Release"
+    assert release, f"specs/{name}.spec: no plain Version/Release"
     return f"{version.group(1)}-{release.group(1)}.el6"
 
 
@@ -108,7 +109,8 @@ def assert_one_line_error(run: Run, *fragments: str) -> None:
     assert run.returncode != 0, run
     lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("error:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], run.stderr
+    assert len(errors) == 1, run.stderr
+    assert lines[-1] == errors[0], run.stderr
     assert "Traceback" not in run.stderr
     for fragment in fragments:
         assert fragment in errors[0], (fragment, errors[0])

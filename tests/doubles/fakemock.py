@@ -42,6 +42,11 @@ VERSION = "6.7 (FakeMock)"
 TERMINATED: list[int] = []
 
 
+def _text(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def _terminate(signum: int, _frame: object) -> None:
     TERMINATED.append(signum)
     sys.exit(128 + signum)
@@ -153,16 +158,18 @@ def main(args: list[str]) -> int:
         return 2
     config = option(args, "-r")
     configdir = option(args, "--configdir", "/etc/mock")
-    assert config and configdir, args
+    assert config, args
+    assert configdir, args
     result = option(args, "--resultdir")
     record: dict[str, Any] = {
         "argv": [sys.argv[0], *args],
-        "config": open(config).read() if os.path.exists(config) else "",
+        "config": _text(config) if os.path.exists(config) else "",
     }
     logs = {}
     if result:
         os.makedirs(result, exist_ok=True)
-        logs = {name: open(os.path.join(result, name), "w") for name in ("build.log", "root.log", "state.log")}
+        # closed when the build ends, as mock keeps its logs open
+        logs = {name: open(os.path.join(result, name), "w") for name in ("build.log", "root.log", "state.log")}  # noqa: SIM115
         logs["build.log"].write(f"Mock Version: {VERSION}\n")
         logs["root.log"].write(f"INFO buildroot.py:489:  Mock Version: {VERSION}\n")
         with open(os.path.join(result, "hw_info.log"), "w") as hw:
@@ -179,7 +186,8 @@ def main(args: list[str]) -> int:
             print(json.dumps({k: v for k, v in opts.items() if isinstance(v, (str, int, bool, dict))}, default=str))
             return 0
         srpm = option(args, "--rebuild")
-        assert srpm and result, args
+        assert srpm, args
+        assert result, args
         logs["state.log"].write("INFO: Start: init plugins\nINFO: Start: chroot init\n")
         if os.environ.get("FAKE_MOCK_CHECK_BUILDREQUIRES"):
             provided = provided_by_repositories(opts)

@@ -67,7 +67,8 @@ def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, t
     lines = rpmkeys_check(
         out / "RPM-GPG-KEY-altai", [out / p for p in published if p.endswith(".rpm")], tmp_path / "db"
     )
-    assert len(lines) == 7 and all(line.endswith("digests signatures OK") for line in lines)
+    assert len(lines) == 7
+    assert all(line.endswith("digests signatures OK") for line in lines)
     # libaltai provides what altai-app BuildRequires: its build ended (the timing log says so) before
     # altai-app's started; signing it may go on beside altai-app's build
     stderr = run.stderr.splitlines()
@@ -97,7 +98,9 @@ def test_human_summary_and_development_key_notice(release, state_dir, gnupghome)
     assert run.returncode == 0, run.stderr
     header, row = run.stdout.splitlines()[:2]
     assert header.split() == ["package", "nevra", "builder", "time", "signed", "by"]
-    assert row.startswith("nova-fping") and f"nova-fping-{NOVA_FPING_VR}" in row and "DEVELOPMENT" in row
+    assert row.startswith("nova-fping")
+    assert f"nova-fping-{NOVA_FPING_VR}" in row
+    assert "DEVELOPMENT" in row
     assert "DEVELOPMENT key" in run.stderr
     assert packages_and_keys(release["out"]) == [
         "RPM-GPG-KEY-altai",
@@ -249,23 +252,31 @@ def test_mock_builder_argv_and_config(release, state_dir, gnupghome, fake_mock):
     assert len(calls) == 2
     for call in calls:
         argv = call["argv"]
-        assert argv[1] == "-r" and argv[2].endswith(".cfg") and argv[3:5] == ["--configdir", str(MOCK_CONFIGS)]
-        assert argv[5] == "--uniqueext" and argv[7] == "--resultdir" and argv[9] == "--rebuild"
-        assert argv[10].endswith(".src.rpm") and len(argv) == 11
+        assert argv[1] == "-r"
+        assert argv[2].endswith(".cfg")
+        assert argv[3:5] == ["--configdir", str(MOCK_CONFIGS)]
+        assert argv[5] == "--uniqueext"
+        assert argv[7] == "--resultdir"
+        assert argv[9] == "--rebuild"
+        assert argv[10].endswith(".src.rpm")
+        assert len(argv) == 11
         includes: list[str] = []
         opts = _MockConfigOpts()
         exec(compile(call["config"], argv[2], "exec"), {"config_opts": opts, "include": includes.append})  # noqa: S102
         assert includes == ["eol/epel-6-x86_64.cfg"]
         assert opts["macros"]["%dist"] == ".el6"
         assert opts["rpmbuild_networking"] is False
-        assert opts["root"] == "altai-epel-6-x86_64" and call["root"] == f"altai-epel-6-x86_64-{argv[6]}"
+        assert opts["root"] == "altai-epel-6-x86_64"
+        assert call["root"] == f"altai-epel-6-x86_64-{argv[6]}"
         assert opts["environment"]["SOURCE_DATE_EPOCH"].isdigit()
     assert calls[0]["argv"][6] != calls[1]["argv"][6]  # parallel builds never share a chroot
     published = sorted(p for p in tree(release["out"]) if p.endswith(".rpm"))
-    assert "deps/misc/libaltai-1.2-1.el6.x86_64.rpm" in published and not [p for p in published if ".el6" not in p]
+    assert "deps/misc/libaltai-1.2-1.el6.x86_64.rpm" in published
+    assert not [p for p in published if ".el6" not in p]
     assert build(release, state_dir, gnupghome, "libaltai", "--rebuild", env=env).returncode == 0
     calls = [json.loads(line) for line in record.read_text().splitlines()]
-    assert len(calls) == 3 and {c["config_root"] for c in calls} == {"altai-epel-6-x86_64"}  # the next run too
+    assert len(calls) == 3
+    assert {c["config_root"] for c in calls} == {"altai-epel-6-x86_64"}
 
 
 def test_mock_chroot_the_host_lacks_is_refused_naming_the_paths(release, state_dir, gnupghome, fake_mock):
@@ -370,7 +381,7 @@ def test_a_failed_mock_build_stops_its_siblings(release, state_dir, gnupghome, f
                     "for Debian); on a Fedora or EL CI host this test runs the real mock's config loader")  # fmt: skip
 def test_real_mock_loads_the_rendered_config(release, tmp_path):
     """The only skip of its kind: where mock exists, `mock -r CFG --debug-config` on the config we render."""
-    from altai_release.builders.base import BuildJob
+    from altai_release.builders.builder import BuildJob
     from altai_release.builders.mock import MockBuilder
     from altai_release.layout import load_layout
 
@@ -409,10 +420,13 @@ def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, stat
     # file in the shipped layout, are left out instead of pointing at a key that would 404)
     repo_text = (out / "altai.repo").read_text()
     named = {line.rsplit("/", 1)[1] for line in repo_text.splitlines() if line.startswith("gpgkey=")}
-    assert named and all((out / key).is_file() for key in named), (named, repo_text)
-    assert "[altai-epel]" not in repo_text and "[altai-centos6]" in repo_text
+    assert named, (named, repo_text)
+    assert all((out / key).is_file() for key in named), (named, repo_text)
+    assert "[altai-epel]" not in repo_text
+    assert "[altai-centos6]" in repo_text
     built = [p for p in packages_and_keys(out) if p.endswith(".rpm")]
-    assert len(built) == 6 and any(  # nova-fping, instance-notifier and altai-release, with their SRPMs
+    assert len(built) == 6
+    assert any(  # nova-fping, instance-notifier and altai-release, with their SRPMs
         p.startswith(f"centos6/instance-notifier-{INSTANCE_NOTIFIER_VR}.noarch") for p in built
     )
     rcfile = ROOT / "specs" / "instance-notifier.rpmlintrc"
@@ -421,7 +435,8 @@ def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, stat
         capture_output=True,
         text=True,
     )
-    assert lint.returncode == 0 and "0 errors, 0 warnings" in lint.stdout, lint.stdout
+    assert lint.returncode == 0, lint.stdout
+    assert "0 errors, 0 warnings" in lint.stdout, lint.stdout
 
 
 def test_a_run_leaves_no_gpg_agent_of_its_own(release, gnupghome, tmp_path):
@@ -436,10 +451,12 @@ def test_fakemock_refuses_what_mocks_parser_refuses(tmp_path):
     fakemock = str(ROOT / "tests" / "doubles" / "fakemock.py")
     proc = subprocess.run([sys.executable, fakemock, "-r", "x.cfg", "--no-such", "1"],
                           capture_output=True, text=True)  # fmt: skip
-    assert proc.returncode == 2 and "mock: error: no such option: --no-such" in proc.stderr
+    assert proc.returncode == 2
+    assert "mock: error: no such option: --no-such" in proc.stderr
     proc = subprocess.run([sys.executable, fakemock, "-r", str(tmp_path / "x.cfg"),
                            "--configdir"], capture_output=True, text=True)  # fmt: skip
-    assert proc.returncode == 2 and "--configdir option requires 1 argument" in proc.stderr
+    assert proc.returncode == 2
+    assert "--configdir option requires 1 argument" in proc.stderr
 
 
 def test_verify_rebuilds_with_the_builder_a_release_uses(release, state_dir, gnupghome, fake_mock):
@@ -466,7 +483,8 @@ def test_json_modes_print_a_json_error_object_when_they_fail(release, state_dir,
     assert json.loads(run.stdout) == {"ok": False, "error": run.stderr.splitlines()[-1].removeprefix("error: "),
                                       "exit_code": 2}  # fmt: skip
     run = build(release, state_dir, gnupghome, "--accept", "--json")
-    assert run.returncode != 0 and json.loads(run.stdout)["exit_code"] == run.returncode
+    assert run.returncode != 0
+    assert json.loads(run.stdout)["exit_code"] == run.returncode
 
 
 def test_sigterm_stops_a_running_local_build_at_once(release, state_dir, gnupghome, make_repo):

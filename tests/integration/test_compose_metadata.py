@@ -19,7 +19,8 @@ def test_compose_metadata_is_what_productmd_reads(release, state_dir, gnupghome)
     info, rpms = ComposeInfo(), Rpms()
     info.load(str(out / "metadata" / "composeinfo.json"))
     rpms.load(str(out / "metadata" / "rpms.json"))
-    assert info.release.short == "altai" and info.release.version == "9.9"
+    assert info.release.short == "altai"
+    assert info.release.version == "9.9"
     assert info.compose.id.startswith("altai-9.9-" + manifest["published"][:10].replace("-", ""))
     assert sorted(info.variants.variants) == ["centos6", "misc"]  # the binary repositories (ids: alphanumeric)
     assert info.variants["misc"].paths.source_repository["x86_64"] == "deps/misc-srpms"

@@ -4,6 +4,7 @@ mismatch), and no exit leaves a partial file behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -25,10 +26,8 @@ class Hostile(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._answer()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _answer(self) -> None:
         path = self.path.split("?")[0]
@@ -76,8 +75,8 @@ def hostile() -> Iterator[str]:
 
 
 def _fetch(url: str, dest: Path, **limits: float) -> None:
-    from altai_release.download import fetch
-    from altai_release.limits import DownloadLimits
+    from altai_release.core.download import fetch
+    from altai_release.core.limits import DownloadLimits
 
     fetch(url, dest, "test download", DownloadLimits(**limits))  # type: ignore[arg-type]
 
@@ -87,7 +86,7 @@ def _nothing_left(directory: Path) -> None:
 
 
 def test_endless_body_stops_at_the_size_limit(hostile, tmp_path):
-    from altai_release.errors import UpstreamError
+    from altai_release.core.errors import UpstreamError
 
     start = time.monotonic()
     with pytest.raises(UpstreamError, match="sends more than the limit of 1048576 bytes"):
@@ -100,7 +99,7 @@ def test_endless_body_stops_at_the_size_limit(hostile, tmp_path):
 
 
 def test_dribbling_server_stops_at_the_deadline(hostile, tmp_path):
-    from altai_release.errors import UpstreamError
+    from altai_release.core.errors import UpstreamError
 
     start = time.monotonic()
     with pytest.raises(UpstreamError, match="took longer than 2s; stopped"):
@@ -111,7 +110,7 @@ def test_dribbling_server_stops_at_the_deadline(hostile, tmp_path):
 
 @pytest.mark.parametrize("where", ["to-ftp", "to-file"])
 def test_redirect_obeys_the_url_rules(hostile, tmp_path, where):
-    from altai_release.errors import UpstreamError
+    from altai_release.core.errors import UpstreamError
 
     with pytest.raises(UpstreamError, match=r"redirects to (ftp|file)://.*not an allowed URL \(http\(s\) only\)"):
         _fetch(f"{hostile}/{where}", tmp_path / "f")
@@ -185,10 +184,8 @@ def raw_server() -> Iterator[str]:
             while b"\r\n\r\n" not in data and (chunk := self.request.recv(4096)):
                 data += chunk
             path = data.split(b" ")[1].decode() if data.count(b" ") else ""
-            try:
+            with contextlib.suppress(OSError):
                 self.request.sendall(RAW_ANSWERS.get(path, (b"HTTP/1.1 404 NF\r\n\r\n", ""))[0])
-            except OSError:
-                pass
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw)
     server.daemon_threads = True
@@ -203,7 +200,7 @@ def raw_server() -> Iterator[str]:
 @pytest.mark.parametrize("path", sorted(RAW_ANSWERS))
 def test_a_broken_answer_is_one_error_naming_its_fault(raw_server, tmp_path, path):
     """Bad status lines, 200 KB headers, 20,000 headers and broken chunks were tracebacks."""
-    from altai_release.errors import UpstreamError
+    from altai_release.core.errors import UpstreamError
 
     with pytest.raises(UpstreamError, match=re.escape(RAW_ANSWERS[path][1])):
         _fetch(f"{raw_server}{path}", tmp_path / "f")
@@ -212,7 +209,7 @@ def test_a_broken_answer_is_one_error_naming_its_fault(raw_server, tmp_path, pat
 
 def test_a_file_url_must_name_a_public_file(tmp_path):
     """`srpm = "file:///etc/shadow"` printed the digest of the host's shadow file."""
-    from altai_release.errors import UpstreamError
+    from altai_release.core.errors import UpstreamError
 
     secret = tmp_path / "secret"
     secret.write_text("root:hash\n")

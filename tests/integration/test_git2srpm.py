@@ -70,7 +70,9 @@ def git2srpm(repo: GitRepo, outdir: Path, *args: str):
 def built(run) -> Path:
     assert run.returncode == 0, run.stderr
     srpm = Path(run.stdout.strip().splitlines()[-1])
-    assert srpm.is_absolute() and srpm.exists() and srpm.name.endswith(".src.rpm")
+    assert srpm.is_absolute()
+    assert srpm.exists()
+    assert srpm.name.endswith(".src.rpm")
     return srpm
 
 
@@ -111,7 +113,8 @@ def test_spec_outside_subdir_and_tar_metadata(make_repo, tmp_path):
     assert all(m.mtime == commit_time and m.uid == 0 and m.gid == 0 and m.uname == "root" for m in members.values())
     assert members["tool-2.3/run.sh"].mode == 0o755
     assert members["tool-2.3/data/a.txt"].mode == 0o644
-    assert members["tool-2.3/link"].issym() and members["tool-2.3/link"].linkname == "run.sh"
+    assert members["tool-2.3/link"].issym()
+    assert members["tool-2.3/link"].linkname == "run.sh"
 
 
 @pytest.mark.parametrize("suffix", [".tar.gz", ".tar.bz2", ".tar.xz"])
@@ -217,10 +220,12 @@ def test_dirty_tree_warns_and_builds_the_commit(make_repo, tmp_path):
     repo.write({"f": "uncommitted\n"})
     run = git2srpm(repo, tmp_path / "out")
     built(run)
-    assert "warning:" in run.stderr and "uncommitted" in run.stderr
+    assert "warning:" in run.stderr
+    assert "uncommitted" in run.stderr
     with tarfile.open(tmp_path / "out" / "hello-1.0.tar.gz") as tar:
         member = tar.extractfile("hello-1.0/f")
-        assert member is not None and member.read() == b"committed\n"
+        assert member is not None
+        assert member.read() == b"committed\n"
 
 
 def test_spec_shell_runs_in_a_sandbox(make_repo, tmp_path):
@@ -270,7 +275,7 @@ def test_error_unknown_ref(make_repo, outdir):
 
 
 @pytest.mark.parametrize(
-    "option,value",
+    ("option", "value"),
     [
         ("--ref", "--upload-pack=touch /tmp/x"),
         ("--subdir", "-rf"),

@@ -11,7 +11,7 @@ import pytest
 from altai_release.git import GitSource, peek_ref
 from altai_release.git.index import Conversions, worktree_state
 from altai_release.layout import PackageEntry
-from altai_release.sources.git import GitPackageSource
+from altai_release.sources.git_source import GitPackageSource
 from altai_testlib import assert_one_line_error, run_tool
 
 SPEC = "Name: memo\nVersion: 1\nRelease: 1\nSummary: s\nLicense: MIT\nSource0: memo-1.tar.gz\n%description\nd\n"
@@ -65,14 +65,16 @@ def test_a_commits_memo_is_used_for_that_commit_only(make_repo, tmp_path):
     # another commit, other named files or a damaged memo: git answers
     newer = repo.commit({"memo.spec": SPEC.replace("Release: 1", "Release: 2")})
     moved = GitPackageSource.resolve(entry, tmp_path / "w3", [], None, tmp_path, memo)
-    assert moved.commit == newer and moved.material([])["tree"] not in ("planted", first.material([])["tree"])
+    assert moved.commit == newer
+    assert moved.material([])["tree"] not in ("planted", first.material([])["tree"])
     current = json.loads((memo / "memo.json").read_text())
     assert current["answer"]["commit"] == newer
     bad_spec = {**current, "answer": {**current["answer"], "spec": "../x", "material": {"tree": "planted"}}}
     for i, damaged in enumerate(("[]", '{"question": 1}', json.dumps(bad_spec))):
         (memo / "memo.json").write_text(damaged)
         again = GitPackageSource.resolve(entry, tmp_path / f"w4-{i}", [], None, tmp_path, memo)
-        assert (again.commit, str(again.spec)) == (newer, "memo.spec") and again.material([])["tree"] != "planted"
+        assert (again.commit, str(again.spec)) == (newer, "memo.spec")
+        assert again.material([])["tree"] != "planted"
     source = GitSource.open(str(repo.path), tmp_path / "unused")
     try:
         blob = source.blob_id(source.resolve("HEAD"), PurePosixPath("memo.spec"))
@@ -85,6 +87,7 @@ def test_verbose_logs_steps_and_an_error_stays_last(make_repo, tmp_path: Path):
     repo = make_repo({"memo.spec": SPEC})
     ok = run_tool("git2srpm.py", "-v", "--outdir", str(tmp_path / "out"), str(repo.path))
     assert ok.returncode == 0, ok.stderr
-    assert "time: memo: spec read (sandbox)" in ok.stderr and "time:   rpmbuild -bs (same sandbox)" in ok.stderr
+    assert "time: memo: spec read (sandbox)" in ok.stderr
+    assert "time:   rpmbuild -bs (same sandbox)" in ok.stderr
     failed = run_tool("git2srpm.py", "-v", "--ref", "nosuchref", "--outdir", str(tmp_path / "out"), str(repo.path))
     assert_one_line_error(failed, "unknown ref 'nosuchref'")

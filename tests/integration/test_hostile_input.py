@@ -4,6 +4,7 @@ naming the culprit, no traceback, and leaves nothing behind (or, where the input
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -186,8 +187,10 @@ def test_out_that_holds_other_files_is_refused_and_kept(release, state_dir, gnup
     run = build(release, state_dir, gnupghome, "libaltai")
     assert_one_line_error(run, f"--out {precious}: exists and is not a release tree of this tool")
     assert run.returncode == 2
-    assert (precious / "important.txt").read_text() == "precious\n" and (precious / "sub").is_dir()
-    assert not precious.is_symlink() and not tmp_path.joinpath("D.store").exists()
+    assert (precious / "important.txt").read_text() == "precious\n"
+    assert (precious / "sub").is_dir()
+    assert not precious.is_symlink()
+    assert not tmp_path.joinpath("D.store").exists()
     # a store beside it that is not ours is refused too, and kept
     release["out"] = tmp_path / "E"
     (tmp_path / "E.store").mkdir()
@@ -201,12 +204,14 @@ def test_out_that_holds_other_files_is_refused_and_kept(release, state_dir, gnup
     empty.mkdir()
     release["out"] = empty
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
-    assert empty.is_symlink() and (empty / "manifest.json").is_file()
+    assert empty.is_symlink()
+    assert (empty / "manifest.json").is_file()
     plain = tmp_path / "G"
     shutil.copytree(empty.resolve(), plain)
     release["out"] = plain
     assert build(release, state_dir, gnupghome, "altai-app").returncode == 0
-    assert plain.is_symlink() and list((tmp_path / "G.store" / "releases").glob("adopted-*"))
+    assert plain.is_symlink()
+    assert list((tmp_path / "G.store" / "releases").glob("adopted-*"))
 
 
 @pytest.mark.parametrize("where", ["cwd", "dot", "checkout", "holds-checkout", "home"])
@@ -260,9 +265,11 @@ def test_out_that_is_not_utf8_is_refused_early(release, state_dir, gnupghome, tm
     argv: list[str | bytes] = [sys.executable, str(TOOLS / "build.py"), "--layout", str(release["layout"]),
                                "--out", out, "--state-dir", str(state_dir), "libaltai"]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "GNUPGHOME": str(gnupghome)})
-    assert proc.returncode == 2 and "is not UTF-8" in proc.stderr, proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert "is not UTF-8" in proc.stderr, proc.stderr
     left = os.listdir(os.fsencode(str(tmp_path)))
-    assert b"\xffout.store" not in left and b"\xffout" not in left
+    assert b"\xffout.store" not in left
+    assert b"\xffout" not in left
 
 
 # -- srpm2git: a tarball that is not ours ---------------------------------------------------------------
@@ -428,7 +435,8 @@ def test_failure_after_publishing_does_not_fail_the_run(release, state_dir, gnup
     (store / "cache").write_text("not a directory: the cache record cannot be written\n")
     run = build(release, state_dir, gnupghome, "libaltai")
     assert run.returncode == 0, run.stderr
-    assert "published" in run.stderr and "warning: libaltai: cannot record the build cache" in run.stderr
+    assert "published" in run.stderr
+    assert "warning: libaltai: cannot record the build cache" in run.stderr
     assert any(p.endswith(".rpm") for p in packages_and_keys(out))
 
 
@@ -536,10 +544,10 @@ def test_crafted_tree_entry_named_dotdot_is_refused(make_repo, outdir):
 def test_spec_whose_parse_never_ends_is_stopped(tmp_path):
     """A spec's %(...) runs while it is read; one that never returns is killed after the sandbox's
     spec_seconds."""
-    from altai_release import srpmsession
-    from altai_release.errors import SpecError
-    from altai_release.limits import SandboxLimits
-    from altai_release.rpmbuild import INNER_TOPDIR, Rpmbuild
+    from altai_release.core.errors import SpecError
+    from altai_release.core.limits import SandboxLimits
+    from altai_release.sources import srpm_session as srpmsession
+    from altai_release.specfile.rpmbuild import INNER_TOPDIR, Rpmbuild
 
     specs = tmp_path / "in" / "SPECS"
     build = Rpmbuild(tmp_path / "top", limits=SandboxLimits(spec_seconds=2), inputs={specs: INNER_TOPDIR / "SPECS"})
@@ -547,9 +555,9 @@ def test_spec_whose_parse_never_ends_is_stopped(tmp_path):
     spec_file = specs / "hang.spec"
     spec_file.write_text(spec().replace("Name:", "%global x %(sleep 600)\nName:"))
     start = time.monotonic()
-    with pytest.raises(SpecError, match="hang.spec: reading the spec took longer than 2s, the sandbox's time limit"):
-        with srpmsession.SrpmSession(build, spec_file, "hang.spec") as session:
-            session.info()
+    hang = "hang.spec: reading the spec took longer than 2s, the sandbox's time limit"
+    with pytest.raises(SpecError, match=hang), srpmsession.SrpmSession(build, spec_file, "hang.spec") as session:
+        session.info()
     assert time.monotonic() - start < 60
 
 
@@ -601,7 +609,8 @@ def test_key_that_cannot_sign_says_why_and_never_falls_back(release, state_dir, 
         make(gnupghome)
     run = build(release, state_dir, gnupghome, "libaltai")
     assert_one_line_error(run, f"the secret key '{UID}' in {gnupghome} cannot sign", reason)
-    assert run.returncode == 4 and "DEVELOPMENT" not in run.stderr
+    assert run.returncode == 4
+    assert "DEVELOPMENT" not in run.stderr
     assert tree(release["out"]) == {}
 
 
@@ -646,7 +655,7 @@ def test_kept_package_that_changed_is_not_linked_forward(release, state_dir, gnu
     have linked it forward while its manifest and repodata still describe the old package."""
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     out = release["out"]
-    (kept,) = [p for p in (out / "deps" / "misc").glob("libaltai-1*.rpm")]
+    (kept,) = list((out / "deps" / "misc").glob("libaltai-1*.rpm"))
     real = kept.resolve()
     if tamper == "link":
         host = tmp_path / "host-secret"
@@ -712,7 +721,7 @@ def test_a_run_from_inside_the_published_release_is_not_refused(release, state_d
 
 def test_forgetting_passphrases_never_raises(tmp_path):
     """It runs while a failed run unwinds: a key gpg cannot list must not replace the run's own error."""
-    from altai_release.keyring import Keyring
+    from altai_release.signing.keyring import Keyring
 
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
@@ -749,11 +758,13 @@ def test_srpm2git_never_uses_a_repository_from_the_tarball(tmp_path):
     assert run.returncode == 0, run.stderr
     for dropped in (".git", ".GIT", "sub/.git"):
         assert f"warning: {dropped}: a git repository in patched-2.1.tar.xz, left out" in run.stderr
-    assert (repo / "sub" / "file").read_text() == "kept\n" and not (repo / ".GIT").exists()
+    assert (repo / "sub" / "file").read_text() == "kept\n"
+    assert not (repo / ".GIT").exists()
     assert "fsmonitor" not in (repo / ".git" / "config").read_text()
     assert not (repo / ".git" / "hooks").exists()  # no template
     status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
-    assert status.returncode == 0 and status.stdout == ""
+    assert status.returncode == 0
+    assert status.stdout == ""
     assert not marker.exists()
 
 
@@ -803,7 +814,8 @@ def test_out_with_a_manifest_and_other_files_is_refused(release, state_dir, gnup
     run = build(release, state_dir, gnupghome, "libaltai")
     assert_one_line_error(run, f"--out {precious}: exists and is not a release tree of this tool",
                           "docs/thesis.tex is not one of its files")  # fmt: skip
-    assert (precious / "docs" / "thesis.tex").read_text() == "precious\n" and not precious.is_symlink()
+    assert (precious / "docs" / "thesis.tex").read_text() == "precious\n"
+    assert not precious.is_symlink()
     assert not tmp_path.joinpath("D.store").exists()
 
 
@@ -820,7 +832,8 @@ def test_an_adopted_tree_is_never_pruned(release, state_dir, gnupghome, tmp_path
     assert "(never pruned)" in run.stderr
     for rebuilt in ("libaltai", "altai-app", "libaltai", "altai-app"):  # more releases than the store keeps
         assert build(release, state_dir, gnupghome, rebuilt, "--rebuild").returncode == 0
-    assert adopted.is_dir() and (adopted / "manifest.json").is_file()
+    assert adopted.is_dir()
+    assert (adopted / "manifest.json").is_file()
 
 
 def test_out_on_a_mount_point_is_refused_before_anything_is_built(release, state_dir, gnupghome, tmp_path):
@@ -832,7 +845,8 @@ def test_out_on_a_mount_point_is_refused_before_anything_is_built(release, state
         release["out"] = point
         run = build(release, state_dir, gnupghome, "libaltai")
         assert_one_line_error(run, f"--out {point}: a mount point", f"--out {point / 'release'}")
-        assert run.returncode == 2 and "making the SRPM" not in run.stderr
+        assert run.returncode == 2
+        assert "making the SRPM" not in run.stderr
         assert not (tmp_path / "mnt.store").exists()
     finally:
         subprocess.run(["umount", str(point)], check=True)
@@ -850,7 +864,8 @@ def test_a_killed_git2srpm_leaves_nothing_the_next_run_keeps(make_repo, tmp_path
     alive = out / f".git2srpm-{os.getpid()}-efgh"  # a run that is still going: kept
     alive.mkdir()
     assert run_tool("git2srpm.py", "--outdir", str(out), str(repo.path)).returncode == 0
-    assert not stale.exists() and alive.is_dir()
+    assert not stale.exists()
+    assert alive.is_dir()
 
 
 def test_gitattributes_patterns_cannot_hang_or_crash_git2srpm(make_repo, tmp_path):
@@ -863,7 +878,8 @@ def test_gitattributes_patterns_cannot_hang_or_crash_git2srpm(make_repo, tmp_pat
     assert run.returncode == 0, run.stderr
     with tarfile.open(tmp_path / "out" / "hello-1.0.tar.gz") as tar:
         names = {m.name for m in tar.getmembers()}
-    assert f"hello-1.0/{'a' * 200}" in names and "hello-1.0/notes.md" not in names
+    assert f"hello-1.0/{'a' * 200}" in names
+    assert "hello-1.0/notes.md" not in names
 
 
 def test_export_subst_is_expanded_once_per_format_and_bounded(make_repo, tmp_path):
@@ -879,7 +895,8 @@ def test_export_subst_is_expanded_once_per_format_and_bounded(make_repo, tmp_pat
         assert extracted is not None
         stamped = extracted.read().decode()
     head = repo.git("rev-parse", "HEAD")
-    assert stamped.count(head) == 5000 and f"{head[:7]} initial\n" in stamped
+    assert stamped.count(head) == 5000
+    assert f"{head[:7]} initial\n" in stamped
     # a 1 MB message, asked for 1,500 times: one error line, in bounded memory
     from test_sandbox_oneway import peak_rss_mib
 
@@ -891,7 +908,8 @@ def test_export_subst_is_expanded_once_per_format_and_bounded(make_repo, tmp_pat
     big.git("commit", "-q", "-F", str(tmp_path / "message"))
     argv = [sys.executable, str(TOOLS / "git2srpm.py"), "--outdir", str(tmp_path / "big"), str(big.path)]
     status, stderr, peak = peak_rss_mib(argv, tmp_path)
-    assert status == 2 and "stamp.txt: export-subst makes the archive more than 67108864 bytes larger" in stderr
+    assert status == 2
+    assert "stamp.txt: export-subst makes the archive more than 67108864 bytes larger" in stderr
     assert peak < 300, f"git2srpm peaked at {peak} MiB"
 
 
@@ -962,7 +980,8 @@ def test_a_kept_build_log_that_is_a_link_is_not_carried_forward(release, state_d
     run = build(release, state_dir, gnupghome, "altai-app")
     assert run.returncode == 0, run.stderr
     carried = release["out"].resolve() / "logs" / "libaltai" / "build.log"
-    assert not carried.exists() and not carried.is_symlink()
+    assert not carried.exists()
+    assert not carried.is_symlink()
     assert "the host's" not in "".join(p.read_text(errors="replace") for p in release["out"].resolve().rglob("*")
                                       if p.is_file() and not p.is_symlink())  # fmt: skip
 
@@ -973,11 +992,8 @@ def test_a_full_disk_in_git2srpm_is_exit_1_naming_the_path(make_repo, small_disk
     out = small_disk / "out"
     out.mkdir()
     filler = small_disk / "filler"
-    with open(filler, "wb", buffering=0) as fd:
-        try:
-            fd.write(b"\0" * ((4 << 20) - (2 << 20)))
-        except OSError:
-            pass
+    with open(filler, "wb", buffering=0) as fd, contextlib.suppress(OSError):
+        fd.write(b"\0" * ((4 << 20) - (2 << 20)))
     run = run_tool("git2srpm.py", "--outdir", str(out), str(repo.path))
     assert_one_line_error(run, "No space left on device", "nothing was written to")
     assert run.returncode == 1

@@ -22,19 +22,23 @@ def test_notes_tell_releases_of_one_version_apart_and_say_who_signed(release, st
     first = json.loads((out / "manifest.json").read_text())
     first_manifest = tmp_path / "first.json"
     first_manifest.write_text(json.dumps(first))
-    assert first["id"] == out.resolve().name and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first["published"])
+    assert first["id"] == out.resolve().name
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first["published"])
     notes = _notes(out)
     assert f"Release `{first['id']}`, published {first['published'][:10]}" in notes
     keyid = first["packages"][0]["signer_keyid"].upper()
-    assert "**Signed with a DEVELOPMENT key" in notes and keyid in notes
+    assert "**Signed with a DEVELOPMENT key" in notes
+    assert keyid in notes
     assert f"| altai ({keyid}) |" in notes  # the repository table names the key and its id
     page = (out / "index.html").read_text()
-    assert "DEVELOPMENT key" in page and first["id"] in page
+    assert "DEVELOPMENT key" in page
+    assert first["id"] in page
 
     release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", "Release: 2%")})
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     second = json.loads((out / "manifest.json").read_text())
-    assert second["id"] != first["id"] and second["version"] == first["version"]
+    assert second["id"] != first["id"]
+    assert second["version"] == first["version"]
     assert f"Changes against altai 9.9, release `{first['id']}`" in _notes(out)
 
     # a rotation: another key signs; the kept packages are re-signed and the notes and --diff say so
@@ -51,7 +55,8 @@ def test_notes_tell_releases_of_one_version_apart_and_say_who_signed(release, st
     assert f"key         altai: {keyid.lower()} -> {newid.lower()}" in diff.stdout.splitlines()
     as_json = json.loads(build(release, state_dir, gnupghome, "--diff", str(first_manifest), "--json").stdout)
     assert as_json["key_changes"] == [{"key": "altai", "old": [keyid.lower()], "new": [newid.lower()]}]
-    assert as_json["old"]["id"] == first["id"] and as_json["new"]["id"] == rotated["id"]
+    assert as_json["old"]["id"] == first["id"]
+    assert as_json["new"]["id"] == rotated["id"]
 
     # --notes OLD: "published" is the release's own time, not the time the command runs
     again = build(release, state_dir, gnupghome, "--notes", str(first_manifest))
@@ -66,7 +71,8 @@ def test_run_output_says_kept_and_counts_packages_not_files(release, state_dir, 
     assert "libaltai: wrote " in first.stdout
     cached = build(release, state_dir, gnupghome, "libaltai")
     assert "nothing changed" in cached.stderr
-    assert "libaltai: kept " in cached.stdout and "wrote" not in cached.stdout
+    assert "libaltai: kept " in cached.stdout
+    assert "wrote" not in cached.stdout
 
 
 def test_first_runs_that_fail_leave_no_directory_behind(release, state_dir, gnupghome, tmp_path):
@@ -81,7 +87,8 @@ def test_first_runs_that_fail_leave_no_directory_behind(release, state_dir, gnup
     layout.write_text(layout.read_text().replace("[packages.libaltai]\n", '[packages.libaltai]\nref = "no-such-ref"\n'))
     run = build(release, state_dir, gnupghome, "libaltai")
     assert_one_line_error(run, "no-such-ref")
-    assert not release["out"].exists() and not release["out"].with_name("out.store").exists()
+    assert not release["out"].exists()
+    assert not release["out"].with_name("out.store").exists()
 
 
 def test_a_copied_layout_whose_git_path_is_gone_names_the_package_and_key(release, state_dir, gnupghome):

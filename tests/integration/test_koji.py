@@ -43,7 +43,8 @@ def test_scratch_builds_publish_the_release_a_local_run_publishes(release, state
     assert [args[1:] for args, _ in hub.called("build")] == [(TARGET, {"scratch": True, "rebuild_srpm": False})] * 2
     uploaded = {p.name: p.read_bytes() for p in (hub.work / "uploads").rglob("*.src.rpm")}
     local_srpms = {p.name: p.read_bytes() for p in local_out.rglob("*.src.rpm")}
-    assert uploaded.keys() == local_srpms.keys() and len(uploaded) == 2
+    assert uploaded.keys() == local_srpms.keys()
+    assert len(uploaded) == 2
     # the client went through koji's own login, fast upload and task-output download
     methods = {m for m, _, _ in hub.calls}
     assert {"sslLogin", "checkUpload", "rawUpload", "listTaskOutput"} <= methods
@@ -74,7 +75,8 @@ def test_real_builds_wait_for_the_build_tag_repo_before_submitting_a_dependent(r
     repo_with_lib = next(r for r in hub.repos if r["create_event"] >= hub.tagged[0][0])
     assert app_task.create_ts >= repo_with_lib["create_ts"], "altai-app was submitted before the repo had libaltai"
     assert "waiting for libaltai-1.2-1.el6 in the altai-9.9-el6-build repo (altai-app needs it)" in run.stderr
-    assert hub.called("repo.request") and all(args == (2,) for args, _ in hub.called("repo.request"))
+    assert hub.called("repo.request")
+    assert all(args == (2,) for args, _ in hub.called("repo.request"))
     # real builds: the RPMs came from topurl by the build's RPM list
     assert any(args[0].startswith("/kojifiles/packages/libaltai/1.2/1.el6/") for args, _ in hub.called("GET"))
     assert all(args[2] == {} for args, _ in hub.called("build"))  # real builds
@@ -99,7 +101,8 @@ def test_scratch_builds_cannot_depend_on_each_other(release, state_dir, gnupghom
     use_koji(release, hub, scratch=True)
     run = build(release, state_dir, gnupghome, "libaltai", "altai-app", "--builder", "koji")
     assert_one_line_error(run, "scratch = true", "altai-app needs libaltai", "tagged nowhere")
-    assert hub.called("build") == [] and tree(release["out"]) == {}
+    assert hub.called("build") == []
+    assert tree(release["out"]) == {}
 
 
 def test_failed_task_names_package_task_and_log_tail(release, state_dir, gnupghome, hub):
@@ -133,7 +136,9 @@ def test_client_certificate_the_hub_does_not_trust_is_refused(release, state_dir
     use_koji(release, hub, scratch=True, cert=certs["stranger"])
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
     assert_one_line_error(run, f"koji hub {hub.url}/kojihub: authentication refused (profile 'altai')")
-    assert run.returncode == 3 and hub.called("build") == [] and tree(release["out"]) == {}
+    assert run.returncode == 3
+    assert hub.called("build") == []
+    assert tree(release["out"]) == {}
 
 
 def test_unknown_target_and_missing_table(release, state_dir, gnupghome, hub):
@@ -142,7 +147,8 @@ def test_unknown_target_and_missing_table(release, state_dir, gnupghome, hub):
     use_koji(release, hub, scratch=True, target="altai-0.0-nowhere")
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
     assert_one_line_error(run, "no build target 'altai-0.0-nowhere'")
-    assert run.returncode == 2 and hub.called("build") == []
+    assert run.returncode == 2
+    assert hub.called("build") == []
 
 
 def start_build(release, state_dir, gnupghome, *args: str) -> subprocess.Popen[str]:
@@ -229,7 +235,8 @@ def test_hub_down_before_the_run_is_unreachable_not_a_refused_login(release, sta
     hub.stop()
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
     assert_one_line_error(run, f"koji hub {hub.url}/kojihub: unreachable while asking to log in", "connection refused")
-    assert run.returncode == 3 and tree(release["out"]) == {}
+    assert run.returncode == 3
+    assert tree(release["out"]) == {}
 
 
 def test_a_failed_task_cancels_the_runs_other_tasks(release, state_dir, gnupghome, hub):
@@ -242,7 +249,8 @@ def test_a_failed_task_cancels_the_runs_other_tasks(release, state_dir, gnupghom
     assert_one_line_error(run, "altai-app: koji task", "(buildArch noarch) failed")
     slow = next(t for t in hub.tasks.values() if t.method == "build" and str(t.label).startswith("nova-fping-"))
     assert [args[0] for args, _ in hub.called("cancelTask")] == [slow.id]
-    assert hub.tasks[slow.id].state == koji.TASK_STATES["CANCELED"] and tree(release["out"]) == {}
+    assert hub.tasks[slow.id].state == koji.TASK_STATES["CANCELED"]
+    assert tree(release["out"]) == {}
 
 
 def test_a_hub_that_names_an_output_outside_the_result_directory_is_refused(
@@ -254,7 +262,8 @@ def test_a_hub_that_names_an_output_outside_the_result_directory_is_refused(
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
 
     assert_one_line_error(run, "koji task", "output name '../../escaped.rpm' is not a plain file name")
-    assert not list(tmp_path.rglob("escaped.rpm")) and tree(release["out"]) == {}
+    assert not list(tmp_path.rglob("escaped.rpm"))
+    assert tree(release["out"]) == {}
 
 
 def test_a_hub_that_sends_more_than_it_lists_is_refused(release, state_dir, gnupghome, hub):
@@ -292,7 +301,7 @@ def test_verify_of_a_koji_built_release_rebuilds_on_koji_and_names_what_differs(
     with the local builder, a Koji-built release failed on buildtime, buildhost. Now a verification on Koji
     is a scratch build of each published SRPM; the preflight names the macros a reproducible build needs
     with the exact command; and once the build tag sets them, the local builder reproduces Koji's builds."""
-    from altai_release.rpmbuild import REPRODUCIBLE_MACROS
+    from altai_release.specfile.rpmbuild import REPRODUCIBLE_MACROS
 
     use_koji(release, hub, scratch=False)
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
@@ -301,7 +310,9 @@ def test_verify_of_a_koji_built_release_rebuilds_on_koji_and_names_what_differs(
     command = f"koji edit-tag {TARGET}-build {settings}"
     assert f"set them with: {command}" in run.stderr
     local = build(release, state_dir, gnupghome, "--verify")  # the tag made other bytes: named
-    assert local.returncode == 4 and "differs: " in local.stdout and "buildhost" in local.stdout, local.stdout
+    assert local.returncode == 4, local.stdout
+    assert "differs: " in local.stdout, local.stdout
+    assert "buildhost" in local.stdout, local.stdout
 
     hub.build_tag_extra.update({f"rpm.macro.{n}": v for n, v in REPRODUCIBLE_MACROS.items()})
     again = {**release, "out": tmp_path / "out-reproducible"}
@@ -311,14 +322,16 @@ def test_verify_of_a_koji_built_release_rebuilds_on_koji_and_names_what_differs(
     bumped = (release["lib"].path / "libaltai.spec").read_text().replace("Release: 1%", "Release: 2%") + changelog
     release["lib"].commit({"libaltai.spec": bumped})  # a new NVR: Koji builds an NVR once
     run = build(again, state_dir, gnupghome, "libaltai", "--builder", "koji")
-    assert run.returncode == 0 and "set them with" not in run.stderr, run.stderr
+    assert run.returncode == 0, run.stderr
+    assert "set them with" not in run.stderr, run.stderr
     local = build(again, state_dir, gnupghome, "--verify", "--json")
     assert local.returncode == 0, local.stdout
     builds_before = len(hub.called("build"))
     on_koji = build(again, state_dir, gnupghome, "--verify", "--builder", "koji", "--json")
     assert on_koji.returncode == 0, on_koji.stdout + on_koji.stderr
     scratch = [args for args, _ in hub.called("build")[builds_before:]]
-    assert len(scratch) == 1 and scratch[0][2] == {"scratch": True, "rebuild_srpm": False}  # a new task ran
+    assert len(scratch) == 1
+    assert scratch[0][2] == {"scratch": True, "rebuild_srpm": False}
     verdicts = {f["path"]: f["verdict"] for f in json.loads(on_koji.stdout)["files"]}
     assert verdicts["deps/misc/libaltai-1.2-2.el6.x86_64.rpm"] == "reproduced"
     assert verdicts["deps/misc-srpms/libaltai-1.2-2.el6.src.rpm"].startswith("rebuilt with koji")

@@ -62,7 +62,8 @@ def test_the_escape_works_outside_the_sandbox(tmp_path):
     subprocess.run(["gcc", "-static", "-O1", "-o", str(jail / "esc"), str(tmp_path / "esc.c")], check=True)
     code = "import os, sys; os.chroot(sys.argv[1]); os.execv('/esc', ['/esc'])"
     assert subprocess.run(["python3", "-c", code, str(jail)]).returncode == 0
-    assert marker.read_text() == "uid 0\n" and marker.stat().st_uid == 0
+    assert marker.read_text() == "uid 0\n"
+    assert marker.stat().st_uid == 0
 
 
 def test_gate_runs_no_scriptlet_as_the_hosts_root(release, make_repo, state_dir, gnupghome, tmp_path):
@@ -92,7 +93,7 @@ def test_gate_runs_no_scriptlet_as_the_hosts_root(release, make_repo, state_dir,
     assert not marker.exists()
 
     # the same install through the wrapper shows that the scriptlet ran, and that its escape could not write
-    from altai_release.dnf import DnfRoot
+    from altai_release.release.dnf import DnfRoot
 
     reposdir = tmp_path / "repos"
     reposdir.mkdir()
@@ -108,8 +109,8 @@ def test_gate_runs_no_scriptlet_as_the_hosts_root(release, make_repo, state_dir,
 def test_the_scriptlet_ran_as_nobody_of_the_host(tmp_path):
     """The wrapper dnf runs in: the scriptlet runs (rpm says its exit status), as root of the namespace, and
     what it writes in the installroot belongs to an unprivileged host uid."""
-    from altai_release.dnf import DnfRoot
-    from altai_release.sandbox import HOST_ID_BASE
+    from altai_release.release.dnf import DnfRoot
+    from altai_release.sandbox.bubblewrap import HOST_ID_BASE
 
     work = tmp_path / "rpms"
     spec_dir = work / "SPECS"

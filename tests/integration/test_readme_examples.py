@@ -42,10 +42,14 @@ def test_readme_examples_run_as_written(tmp_path):
     failures = {line: proc.stderr for line, proc in ran.items() if proc.returncode != 0}
     # the release job's example asks for the release key, which a reader's machine may not have: it says so
     release_job = [line for line in failures if "--require-key" in line]
-    assert len(release_job) == 1 and "--require-key forbids a development key" in failures.pop(release_job[0])
+    assert len(release_job) == 1
+    assert "--require-key forbids a development key" in failures.pop(release_job[0])
     assert failures == {}, failures
-    assert made_srpm is not None and made_srpm.name.startswith("nova-fping-") and made_srpm.parent == srpms
-    assert (out / "centos6").is_dir() and (tmp_path / "imported" / ".git").is_dir()
+    assert made_srpm is not None
+    assert made_srpm.name.startswith("nova-fping-")
+    assert made_srpm.parent == srpms
+    assert (out / "centos6").is_dir()
+    assert (tmp_path / "imported" / ".git").is_dir()
     # `make build`'s command publishes the release package beside nova-fping (the shipped layout asks for it)
     assert list((out / "centos6").glob("altai-release-*.noarch.rpm"))
     assert "nova-fping:" in by_mode["--explain"].stdout

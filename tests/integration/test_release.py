@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from altai_release.release_store import ReleaseStore
+from altai_release.release.store import ReleaseStore
 from altai_testlib import LIB_SPEC, NOVA_FPING_VR, assert_one_line_error, build, build_argv, tree
 from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
 
@@ -97,9 +97,11 @@ def test_refresh_keeps_the_rest_and_hard_links_unchanged_files(release, state_di
     lib_files = {p: (out / p).stat().st_ino for p in entries(out)}
     assert build(release, state_dir, gnupghome, "nova-fping").returncode == 0
     second = out.resolve()
-    assert first != second and first.exists()
+    assert first != second
+    assert first.exists()
     now = entries(out)
-    assert set(lib_files) < set(now) and any(p.startswith("centos6/nova-fping") for p in now)
+    assert set(lib_files) < set(now)
+    assert any(p.startswith("centos6/nova-fping") for p in now)
     for path, inode in lib_files.items():  # unchanged files are the same inode: no copy, no extra disk
         assert (out / path).stat().st_ino == inode
     assert_consistent(out)
@@ -134,7 +136,8 @@ def test_downgrade_is_refused_unless_the_layout_names_it(release, state_dir, gnu
     run = build(release, state_dir, gnupghome, "libaltai")
     assert run.returncode == 0, run.stderr
     lib_entry = next(e for e in manifest(release["out"])["packages"] if e["name"] == "libaltai" and e["arch"] != "src")
-    assert lib_entry["version"] == "1.2" and lib_entry["downgraded_from"] == "1.3-1.el6"
+    assert lib_entry["version"] == "1.2"
+    assert lib_entry["downgraded_from"] == "1.3-1.el6"
     diff = build(release, state_dir, gnupghome, "--diff", str(old_manifest))
     assert diff.returncode == 0, diff.stderr
     arch = os.uname().machine
@@ -236,10 +239,10 @@ def test_killed_runs_leave_the_old_or_the_new_release(release, state_dir, gnupgh
     assert_consistent(out)
     assert build(release, state_dir, gnupghome, "--all").returncode == 0  # and the next run completes
     assert len(entries(out)) == 7
-    releases = [p for p in releases_dir.iterdir()]
+    releases = list(releases_dir.iterdir())
     assert all((p / "manifest.json").exists() for p in releases)  # half-made releases were swept away
     assert not landed.exists()
-    assert not [p for p in (out.with_name("out.store") / "staging").iterdir()]  # the last run cleaned up
+    assert not list((out.with_name("out.store") / "staging").iterdir())  # the last run cleaned up
     assert list(tmpdir.iterdir()) == []  # and the killed ones left nothing outside the store
 
 
@@ -308,7 +311,7 @@ def test_import_pinned_packages_from_a_real_upstream(release, state_dir, gnupgho
 
 
 @pytest.mark.parametrize(
-    "pin,message",
+    ("pin", "message"),
     [
         ('["python-rogue"]', "python-rogue-1.0-1.noarch.rpm is not signed by key 'epel'"),
         ('["python-unsigned"]', "python-unsigned-1.0-1.noarch.rpm is not signed by key 'epel'"),
@@ -344,7 +347,7 @@ def dnf(root: Path, reposdir: Path, *args: str, plugins: str = "--noplugins") ->
     either), with the network for the tests' servers on 127.0.0.1. Its `local` plugin breaks gpg checks in
     an installroot: plugins stay off, or only that one is disabled where a plugin command (repoclosure) is
     needed."""
-    from altai_release.dnf import DnfRoot
+    from altai_release.release.dnf import DnfRoot
 
     done = DnfRoot(root, reposdir).run(*args, plugins=(plugins,), network=True)
     return subprocess.CompletedProcess(["dnf", *args], done.returncode, done.output, "")
@@ -393,7 +396,8 @@ def test_installer_installs_nova_fping_with_dnf_over_http(release, state_dir, gn
             "altai-misc",
             plugins="--disableplugin=local",
         )
-        assert closure.returncode == 0 and "unresolved" not in closure.stdout, closure.stdout + closure.stderr
+        assert closure.returncode == 0, closure.stdout + closure.stderr
+        assert "unresolved" not in closure.stdout, closure.stdout + closure.stderr
 
 
 def test_dnf_refuses_a_package_signed_with_another_key(release, state_dir, gnupghome, base_os, tmp_path):
@@ -440,7 +444,8 @@ def test_incremental_release_builds_only_what_changed(release, state_dir, gnupgh
     # nothing changed: nothing is built, and the release is not even re-published
     again = build(release, state_dir, gnupghome, "--all", "--json")
     assert builders(again) == {"nova-fping": "cached", "libaltai": "cached", "altai-app": "cached"}
-    assert out.resolve() == first and "nothing changed" in again.stderr
+    assert out.resolve() == first
+    assert "nothing changed" in again.stderr
     # one package changes: only it is built; the others keep their files (same inodes)
     inodes = {p: (out / p).stat().st_ino for p in entries(out) if "libaltai" not in p}
     release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", "Release: 2%")})
@@ -515,7 +520,8 @@ def test_a_package_is_made_of_its_tree_its_spec_and_the_files_it_names(release, 
     # alpha's spec is bumped: beta is not rebuilt and keeps its bytes, and the release job publishes
     shared.commit({"specs/alpha.spec": SHARED_SPEC.format(name="alpha", version="1.1")})
     run = build(release, state_dir, gnupghome, "--all", "--json")
-    assert builders(run)["beta"] == "cached" and builders(run)["alpha"] == "rpmbuild"
+    assert builders(run)["beta"] == "cached"
+    assert builders(run)["alpha"] == "rpmbuild"
     assert {p: (out / p).read_bytes() for p in entries(out) if "/beta-" in p} == beta_files
     assert any("/alpha-1.1-1.el6" in p for p in entries(out))
     # a --rebuild of beta gives the same bytes: its SOURCE_DATE_EPOCH did not move with alpha's commit
@@ -524,7 +530,9 @@ def test_a_package_is_made_of_its_tree_its_spec_and_the_files_it_names(release, 
     # the file beta's spec names is an input: changing it rebuilds beta (a new Release is then needed)
     shared.commit({"specs/beta.conf": "b=2\n"})
     run = build(release, state_dir, gnupghome, "--all", "--json")
-    assert run.returncode != 0 and "beta-1.0-1.el6" in run.stderr and "a published NEVRA never changes" in run.stderr
+    assert run.returncode != 0
+    assert "beta-1.0-1.el6" in run.stderr
+    assert "a published NEVRA never changes" in run.stderr
 
 
 def test_published_release_is_readable_by_a_web_server(release, state_dir, gnupghome):
@@ -551,7 +559,8 @@ def test_altai_repo_sets_metadata_expire(release, state_dir, gnupghome):
     """A moving --base-url and dnf's two-day default: distro-sync said 'Nothing to do' for two days."""
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     sections = (release["out"] / "altai.repo").read_text().split("\n[")[1:]
-    assert sections and all("\nmetadata_expire=1h\n" in s for s in sections)
+    assert sections
+    assert all("\nmetadata_expire=1h\n" in s for s in sections)
     layout = release["layout"]
     layout.write_text(layout.read_text().replace('dist = ".el6"', 'dist = ".el6"\nmetadata_expire = "10m"', 1))
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0

@@ -193,7 +193,7 @@ def test_build_cannot_escape(release, make_repo, state_dir, gnupghome, host_secr
 
 def test_sandbox_has_no_project_state_or_gpg_homes():
     """What the view shows of the host: /usr and a few /etc files; not the project's .state nor gpg homes."""
-    from altai_release.sandbox import Sandbox
+    from altai_release.sandbox.bubblewrap import Sandbox
 
     probe = "for p in /root /home /work /etc/shadow " + str(ROOT / ".state") + "; do [ -e $p ] && echo $p; done; true"
     proc = Sandbox().run(["/bin/sh", "-c", probe], "probe", 60)

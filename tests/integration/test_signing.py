@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from altai_release.errors import SigningError
+from altai_release.core.errors import SigningError
 from altai_release.layout import SigningKey
-from altai_release.signing import KeyResolver, sign_packages
-from altai_release.verify import KeyDatabases, verify_packages
+from altai_release.signing.assignment import KeyResolver, sign_packages
+from altai_release.signing.signature_check import KeyDatabases, verify_packages
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_unsigned_and_foreign_signatures_are_refused(package, tmp_path):
     (tmp_path / "home").mkdir(mode=0o700)
     ours = _identity(tmp_path / "state-a", tmp_path / "home")
     theirs = _identity(tmp_path / "state-b", tmp_path / "home")
-    assert ours.development and ours.fingerprint != theirs.fingerprint
+    assert ours.development
+    assert ours.fingerprint != theirs.fingerprint
 
     dbs = KeyDatabases(tmp_path / "rpmdb")
     ours_public = ours.keyring.export_public(ours.fingerprint)
@@ -89,4 +90,5 @@ def test_a_release_of_a_real_key_is_never_moved_onto_the_development_key(release
     # the development key is said even with -q
     other = {**release, "out": tmp_path / "dev-out"}
     run = build(other, state_dir, empty, "libaltai", "-q")
-    assert run.returncode == 0 and "warning: no secret key 'Altai Test Release Key'" in run.stderr
+    assert run.returncode == 0
+    assert "warning: no secret key 'Altai Test Release Key'" in run.stderr

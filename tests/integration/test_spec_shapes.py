@@ -93,7 +93,8 @@ def test_shallow_clone_refuses_snapshot_and_warns_on_a_plain_build(make_repo, tm
     assert_one_line_error(run, str(shallow), "shallow clone", "git fetch --unshallow")
     plain = run_tool("git2srpm.py", "--outdir", str(tmp_path / "o"), str(shallow))
     assert plain.returncode == 0, plain.stderr
-    assert "shallow clone" in plain.stderr and plain.stderr.startswith("warning:")
+    assert "shallow clone" in plain.stderr
+    assert plain.stderr.startswith("warning:")
 
 
 def test_submodules_are_named_when_left_out_and_packed_with_submodules(make_repo, tmp_path):
@@ -103,14 +104,16 @@ def test_submodules_are_named_when_left_out_and_packed_with_submodules(make_repo
     repo.commit({}, "add a submodule")
     run = run_tool("git2srpm.py", "--outdir", str(tmp_path / "o"), str(repo.path))
     assert run.returncode == 0, run.stderr
-    assert "warning: submodule vendor/lib (commit" in run.stderr and "--submodules" in run.stderr
+    assert "warning: submodule vendor/lib (commit" in run.stderr
+    assert "--submodules" in run.stderr
     with tarfile.open(tmp_path / "o" / "hello-1.0.tar.gz") as tar:
         assert "hello-1.0/vendor/lib/lib.c" not in tar.getnames()
     run = run_tool("git2srpm.py", "--submodules", "--outdir", str(tmp_path / "p"), str(repo.path))
     assert run.returncode == 0, run.stderr
     with tarfile.open(tmp_path / "p" / "hello-1.0.tar.gz") as tar:
         member = tar.extractfile("hello-1.0/vendor/lib/lib.c")
-        assert member is not None and member.read() == b"int x;\n"
+        assert member is not None
+        assert member.read() == b"int x;\n"
     # without the submodule's clone, --submodules names it
     bare = tmp_path / "bare-clone"
     subprocess.run(["git", "clone", "-q", str(repo.path), str(bare)], check=True)
@@ -211,7 +214,7 @@ def test_build_py_fetches_a_listed_source_from_the_layouts_lookaside(release, ma
 def test_the_spec_reader_carries_any_text_through_its_json_line(tmp_path):
     """The sandboxed reader writes its line without the json module: quotes, backslashes, control and
     non-ASCII characters (one outside the BMP) in names, URLs and provides come back unchanged."""
-    from altai_release.spec import read_spec
+    from altai_release.specfile.spec import read_spec
 
     odd = 'a"b\\c\tdé€𝄞'
     dep = odd.replace("\t", "")  # whitespace ends a dependency

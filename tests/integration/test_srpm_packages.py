@@ -127,7 +127,8 @@ def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(releas
     binary = out / "deps/misc/rabbit-1.0-1.el6.noarch.rpm"
     check = subprocess.run(["rpmkeys", "--dbpath", str(db), "-K", str(republished), str(binary)],
                            capture_output=True, text=True)  # fmt: skip
-    assert check.returncode == 0 and check.stdout.count("signatures OK") == 2, check.stdout
+    assert check.returncode == 0, check.stdout
+    assert check.stdout.count("signatures OK") == 2, check.stdout
     entries = {e["path"]: e for e in json.loads((out / "manifest.json").read_text())["packages"]}
     source = entries["deps/misc-srpms/rabbit-1.0-1.el6.src.rpm"]["source"]
     assert source == {
@@ -173,7 +174,8 @@ def test_an_upstream_srpm_of_another_dist_is_made_anew_for_the_layouts(release, 
     subprocess.run(["rpmkeys", "--dbpath", str(db), "--import", str(out / "RPM-GPG-KEY-altai")], check=True)
     check = subprocess.run(["rpmkeys", "--dbpath", str(db), "-K", str(srpm), str(binary)], capture_output=True,
                            text=True)  # fmt: skip
-    assert check.returncode == 0 and check.stdout.count("signatures OK") == 2, check.stdout
+    assert check.returncode == 0, check.stdout
+    assert check.stdout.count("signatures OK") == 2, check.stdout
     entries = {e["path"]: e for e in json.loads((out / "manifest.json").read_text())["packages"]}
     source = entries[published[0]]["source"]
     assert (source["url"], source["sha256"]) == (f"{upstream['url']}/{original.name}", sha256(original))
@@ -341,11 +343,14 @@ def test_srpm2git_spec_in_the_tarball_too(tmp_path, same):
     # alone leaves every entry's stat data zero
     debug = subprocess.run(["git", "-C", str(repo), "ls-files", "--debug"], capture_output=True, text=True).stdout
     sizes = [line.split("size: ")[1].split()[0] for line in debug.splitlines() if "size: " in line]
-    assert sizes and "0" not in sizes and "mtime: 0:0" not in debug, debug
+    assert sizes, debug
+    assert "0" not in sizes, debug
+    assert "mtime: 0:0" not in debug, debug
     status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
     assert status.stdout == ""
     back = run_tool("git2srpm.py", "--dist", ".el6", "--outdir", str(tmp_path / "back"), str(repo))
-    assert back.returncode == 0 and "uncommitted changes" not in back.stderr, back.stderr
+    assert back.returncode == 0, back.stderr
+    assert "uncommitted changes" not in back.stderr, back.stderr
 
 
 @pytest.mark.parametrize(
@@ -369,7 +374,8 @@ def test_srpm2git_refuses_a_tarball_that_leaves_the_repository(tmp_path, member,
     srpm = _srpm_with(tmp_path, members)
     run = run_tool("srpm2git.py", str(srpm), str(tmp_path / "imported"))
     assert_one_line_error(run, fragment)
-    assert not (tmp_path / "escape.txt").exists() and not (tmp_path.parent / "escape.txt").exists()
+    assert not (tmp_path / "escape.txt").exists()
+    assert not (tmp_path.parent / "escape.txt").exists()
     assert not [p for p in (tmp_path / "imported").rglob("*") if ".git" not in p.parts]
 
 
@@ -389,7 +395,8 @@ def test_explain_says_where_a_package_comes_from_without_building(release, state
     assert run.stdout.count(f"  ref:         HEAD = commit {lib_commit}") == 2
     assert "  repository:  misc (deps/misc/, SRPMs in deps/misc-srpms/)" in run.stdout
     assert "signing key: altai = 'Altai Test Release Key' (no secret key in" in run.stdout
-    assert not release["out"].exists() and not release["out"].with_name("out.store").exists()
+    assert not release["out"].exists()
+    assert not release["out"].with_name("out.store").exists()
 
 
 def test_explain_json_gives_values_not_sentences(release, state_dir, gnupghome, upstream):
@@ -401,9 +408,12 @@ def test_explain_json_gives_values_not_sentences(release, state_dir, gnupghome, 
     assert run.returncode == 0, run.stderr
     said = json.loads(run.stdout)
     lib, rabbit = said["libaltai"], said["rabbit"]
-    assert lib["source"]["kind"] == "git" and lib["source"]["commit"] == release["lib"].git("rev-parse", "HEAD")
+    assert lib["source"]["kind"] == "git"
+    assert lib["source"]["commit"] == release["lib"].git("rev-parse", "HEAD")
     assert lib["repository"] == {"name": "misc", "path": "deps/misc", "sources_path": "deps/misc-srpms"}
     assert rabbit["source"]["sha256"] == sha256(upstream["srpms"]["rabbit"])
-    assert rabbit["source"]["in_download_cache"] is False and rabbit["dist"] == ".el6"
-    assert lib["signing_key"]["development_fallback"] is True and lib["signing_key"]["secret_key_fingerprint"] is None
+    assert rabbit["source"]["in_download_cache"] is False
+    assert rabbit["dist"] == ".el6"
+    assert lib["signing_key"]["development_fallback"] is True
+    assert lib["signing_key"]["secret_key_fingerprint"] is None
     assert said["altai-release"]["source"]["kind"] == "release-package"

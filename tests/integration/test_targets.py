@@ -93,17 +93,24 @@ def test_el6_ships_an_init_script_and_el7_a_unit(variants, name, service, unit):
     el6 = next((variants[6] / "centos").glob(f"{name}-*.el6.noarch.rpm"))
     el7 = next((variants[7] / "centos").glob(f"{name}-*.el7.noarch.rpm"))
     files6, files7 = rpm_q(el6, "-l").split(), rpm_q(el7, "-l").split()
-    assert f"/etc/rc.d/init.d/{service}" in files6 and f"/usr/lib/systemd/system/{unit}" not in files6
-    assert f"/usr/lib/systemd/system/{unit}" in files7 and f"/etc/rc.d/init.d/{service}" not in files7
+    assert f"/etc/rc.d/init.d/{service}" in files6
+    assert f"/usr/lib/systemd/system/{unit}" not in files6
+    assert f"/usr/lib/systemd/system/{unit}" in files7
+    assert f"/etc/rc.d/init.d/{service}" not in files7
     for files in (files6, files7):
         assert f"/etc/logrotate.d/{name}" in files
     scripts6, scripts7 = rpm_q(el6, "--scripts"), rpm_q(el7, "--scripts")
-    assert f"/sbin/chkconfig --add {service}" in scripts6 and f"/sbin/chkconfig --del {service}" in scripts6
-    assert f"/sbin/service {service} condrestart" in scripts6 and "systemctl" not in scripts6
-    assert f"systemctl --no-reload preset {unit}" in scripts7 and f"systemctl try-restart {unit}" in scripts7
+    assert f"/sbin/chkconfig --add {service}" in scripts6
+    assert f"/sbin/chkconfig --del {service}" in scripts6
+    assert f"/sbin/service {service} condrestart" in scripts6
+    assert "systemctl" not in scripts6
+    assert f"systemctl --no-reload preset {unit}" in scripts7
+    assert f"systemctl try-restart {unit}" in scripts7
     assert "chkconfig" not in scripts7
     requires6 = rpm_q(el6, "--requires")
-    assert "chkconfig" in requires6 and "initscripts" in requires6 and "systemd" not in requires6
+    assert "chkconfig" in requires6
+    assert "initscripts" in requires6
+    assert "systemd" not in requires6
     assert "systemd" in rpm_q(el7, "--requires")
 
 
@@ -218,19 +225,23 @@ def test_the_init_script_starts_reports_and_stops_the_api(tmp_path):
         assert service("status").returncode == 3
         started = service("start")
         assert started.returncode == 0, started.stdout + started.stderr
-        assert service.pidfile.is_file() and service.lockfile.exists()
+        assert service.pidfile.is_file()
+        assert service.lockfile.exists()
         pid = int(service.pidfile.read_text())
         status = service("status")
-        assert status.returncode == 0 and f"(pid {pid}) is running" in status.stdout
+        assert status.returncode == 0
+        assert f"(pid {pid}) is running" in status.stdout
         limits = Path(f"/proc/{pid}/limits").read_text()
         assert re.search(r"^Max open files\s+4096\s", limits, re.M), limits  # the script's ulimit, as LimitNOFILE
         assert service.get("/v2/p1/os-fping") == (200, b'{"servers": []}')
-        assert service("start").returncode == 0 and int(service.pidfile.read_text()) == pid  # already running
+        assert service("start").returncode == 0
+        assert int(service.pidfile.read_text()) == pid
         begun = time.monotonic()
         stopped = service("stop")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert time.monotonic() - begun < 5  # an idle API ends at once; killproc's delay is not waited out
-        assert not service.pidfile.exists() and not service.lockfile.exists()
+        assert not service.pidfile.exists()
+        assert not service.lockfile.exists()
         assert wait_gone(pid)
         assert service("status").returncode == 3
         assert "listening on 127.0.0.1" in service.logfile.read_text()
@@ -261,10 +272,12 @@ def test_the_init_scripts_stop_lets_a_request_in_flight_finish(tmp_path):
         took = time.monotonic() - begun
         asking.join(30)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert len(answers) == 1 and answers[0][0] == 200, answers
+        assert len(answers) == 1, answers
+        assert answers[0][0] == 200, answers
         assert json.loads(answers[0][1])["server"]["alive"] is True
         assert 5 < took < 15  # waited for the drain (EL6 sleeps 1 s + the whole delay once it outlives 1 s)
-        assert wait_gone(pid, 1) and service("status").returncode == 3
+        assert wait_gone(pid, 1)
+        assert service("status").returncode == 3
     finally:
         service.cleanup()
 

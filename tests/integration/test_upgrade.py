@@ -204,7 +204,8 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> I
 def test_distro_sync_takes_an_installation_to_exactly_the_next_release(two_releases):
     out, root, reposdir = two_releases["out"], two_releases["root"], two_releases["reposdir"]
     before = installed(root)
-    assert before["nova-fping"] == f"nova-fping-{NOVA_FPING_VR}.noarch" and before["fping"] == "fping-3.13-1.el6.noarch"
+    assert before["nova-fping"] == f"nova-fping-{NOVA_FPING_VR}.noarch"
+    assert before["fping"] == "fping-3.13-1.el6.noarch"
     # what the upgrade guide says an operator runs: the next release's package, then distro-sync
     package = next((out / "centos6").glob("altai-release-1.0.3-1.el6.noarch.rpm"))
     take = dnf(root, reposdir, "install", f"{two_releases['url']}/altai/centos6/{package.name}")
@@ -240,7 +241,8 @@ def test_distro_sync_takes_an_installation_to_exactly_the_next_release(two_relea
     assert installed(root)["fping"] == "fping-3.10-1.el6.noarch"
     # and it is the priority that holds it: without it, dnf takes the newer fping
     check = dnf(root, reposdir, "upgrade", "--assumeno", "--setopt=altai-epel.priority=99")
-    assert "fping" in check.stdout and "9.9-1" in check.stdout, check.stdout
+    assert "fping" in check.stdout, check.stdout
+    assert "9.9-1" in check.stdout, check.stdout
 
 
 class _Links(html.parser.HTMLParser):
@@ -257,7 +259,8 @@ class _Links(html.parser.HTMLParser):
 def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
     out = two_releases["out"]
     notes = (out / "RELEASE-NOTES.md").read_text()
-    assert "# altai 1.0.3" in notes and "Changes against altai 1.0.2" in notes
+    assert "# altai 1.0.3" in notes
+    assert "Changes against altai 1.0.2" in notes
     assert "0 added, 1 removed, 2 upgraded, 1 downgraded, 0 rebuilt." in notes  # altai-release 1.0.2 -> 1.0.3
     assert f"**nova-fping**.noarch (centos6): {NOVA_FPING_VR} → 0.2.1-1.el6" in notes
     # a package's %changelog is its own words: shown, never HTML or Markdown of its making
@@ -269,9 +272,11 @@ def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
     # the page: no external asset, and every link is a file of this release
     page = _Links()
     page.feed((out / "index.html").read_text())
-    assert page.links and not page.tags & {"script", "img", "link", "iframe"}
+    assert page.links
+    assert not page.tags & {"script", "img", "link", "iframe"}
     for link in page.links:
-        assert "://" not in link and not link.startswith(("/", "..")), link
+        assert "://" not in link, link
+        assert not link.startswith(("/", "..")), link
         assert (out / link).is_file(), link
     assert {"manifest.json", "RELEASE-NOTES.md", "logs/nova-fping/build.log"} <= set(page.links)
     # the page and the notes name the release package to install, its Release included

@@ -24,7 +24,9 @@ def test_a_release_built_here_is_reproduced_from_its_own_sources(release, state_
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     binaries = [f for f in report["files"] if f["path"].endswith(".rpm") and not f["path"].endswith(".src.rpm")]
-    assert report["verified"] and binaries and all(f["verdict"] == "reproduced" for f in binaries)
+    assert report["verified"]
+    assert binaries
+    assert all(f["verdict"] == "reproduced" for f in binaries)
     assert len(binaries) == 4  # nova-fping, altai-app, libaltai and libaltai-devel
 
     # a copy a user downloaded, read-only: verified the same, and nothing written into it
@@ -37,7 +39,8 @@ def test_a_release_built_here_is_reproduced_from_its_own_sources(release, state_
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(copy)], check=True)
     assert again.returncode == 0, again.stderr
-    assert "reproduced" in again.stdout and tree(copy) == before
+    assert "reproduced" in again.stdout
+    assert tree(copy) == before
 
 
 def test_a_changed_file_and_a_missing_source_are_named(release, state_dir, gnupghome, tmp_path):
@@ -56,13 +59,14 @@ def test_a_changed_file_and_a_missing_source_are_named(release, state_dir, gnupg
     for srpm in (copy / "deps" / "misc-srpms").glob("*.src.rpm"):
         srpm.unlink()
     run = _verify(release, state_dir, gnupghome, copy)
-    assert run.returncode == 4 and "no source: libaltai-1.2-1.el6.src.rpm is not in misc-srpms/" in run.stdout
+    assert run.returncode == 4
+    assert "no source: libaltai-1.2-1.el6.src.rpm is not in misc-srpms/" in run.stdout
 
 
 def test_a_binary_its_srpm_does_not_make_is_told_apart(release, state_dir, gnupghome, tmp_path):
     """Same NEVRA, same key, consistent metadata and manifest: only rebuilding the SRPM shows that the
     binary was not made from it."""
-    from altai_release.repodata import write_repodata
+    from altai_release.rpm.repodata import write_repodata
 
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     original_srpm = next((release["out"] / "deps" / "misc-srpms").glob("*.src.rpm"))
@@ -86,7 +90,8 @@ def test_a_binary_its_srpm_does_not_make_is_told_apart(release, state_dir, gnupg
 
     run = _verify(release, state_dir, gnupghome, copy)
     assert run.returncode == 4, run.stdout
-    assert "FAIL  deps/misc/libaltai-1.2-1.el6" in run.stdout and "differs:" in run.stdout
+    assert "FAIL  deps/misc/libaltai-1.2-1.el6" in run.stdout
+    assert "differs:" in run.stdout
     assert "files /usr/share/libaltai/built.txt" in run.stdout
 
 
@@ -100,7 +105,7 @@ def test_a_package_resigned_with_another_key_is_a_signature_failure(release, sta
     """Metadata and manifest made consistent with the re-signed file: only its signature tells."""
     import hashlib
 
-    from altai_release.repodata import write_repodata
+    from altai_release.rpm.repodata import write_repodata
     from rpmtools import make_key, rpmsign
 
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
@@ -130,7 +135,8 @@ def test_srpms_beside_their_binaries_are_rebuilt_too(release, state_dir, gnupgho
     assert list((release["out"] / "centos6").glob("nova-fping-*.src.rpm"))
     run = _verify(release, state_dir, gnupghome)
     assert run.returncode == 0, run.stdout
-    assert "ok    centos6/nova-fping-" in run.stdout and ".noarch.rpm: reproduced" in run.stdout
+    assert "ok    centos6/nova-fping-" in run.stdout
+    assert ".noarch.rpm: reproduced" in run.stdout
 
 
 def test_links_and_fifos_named_like_packages_are_named_and_never_read(release, state_dir, gnupghome, tmp_path):
@@ -208,7 +214,8 @@ def test_a_huge_sparse_srpm_is_refused_unread_and_an_unlisted_one_is_not_rebuilt
     shutil.copy(srpm, copy / "deps/misc-srpms" / "unlisted-1.2-1.el6.src.rpm")
     argv = build_argv(release, state_dir, "--verify", str(copy))
     status, stderr, peak = peak_rss_mib(argv, tmp_path, {"GNUPGHOME": str(gnupghome)})
-    assert status == 4 and peak < 400, (status, peak, stderr[-2000:])
+    assert status == 4, (status, peak, stderr[-2000:])
+    assert peak < 400, (status, peak, stderr[-2000:])
     run = _verify(release, state_dir, gnupghome, copy)
     huge = "deps/misc-srpms/huge-1-1.el6.src.rpm"
     assert f"FAIL  {huge}: cannot be read: {huge}: 21474836480 bytes, over the limit" in run.stdout
@@ -230,8 +237,10 @@ def test_a_binary_whose_srpm_fails_is_not_reproduced(release, state_dir, gnupgho
     verdicts = {f["path"]: f for f in report["files"]}
     assert not verdicts[f"deps/misc-srpms/{srpm.name}"]["ok"]
     binaries = [v for p, v in verdicts.items() if p.startswith("deps/misc/libaltai")]
-    assert binaries and all(not v["ok"] and v["verdict"] != "reproduced" for v in binaries)
-    assert report["error"].startswith(f"{copy}:") and report["exit_code"] == 4  # one JSON document
+    assert binaries
+    assert all(not v["ok"] and v["verdict"] != "reproduced" for v in binaries)
+    assert report["error"].startswith(f"{copy}:")
+    assert report["exit_code"] == 4
 
 
 def test_names_are_printed_safely_and_links_in_the_tree_are_not_followed(release, state_dir, gnupghome, tmp_path):
@@ -240,13 +249,15 @@ def test_names_are_printed_safely_and_links_in_the_tree_are_not_followed(release
     (copy / "deps/misc/evil\x1b[2J\r.rpm").write_bytes(b"not an rpm")
     run = _verify(release, state_dir, gnupghome, copy)
     assert run.returncode == 4
-    assert "\x1b" not in run.stdout + run.stderr and "evil\\x1b[2J\\x0d.rpm" in run.stdout
+    assert "\x1b" not in run.stdout + run.stderr
+    assert "evil\\x1b[2J\\x0d.rpm" in run.stdout
     # a repository directory that is a link, and a manifest that is one: never followed
     linked = _copy(release, tmp_path, "linked")
     shutil.rmtree(linked / "deps/misc")
     (linked / "deps/misc").symlink_to(copy / "deps/misc")
     run = _verify(release, state_dir, gnupghome, linked)
-    assert run.returncode == 4 and "FAIL  deps/misc: the repository is not a directory of the tree" in run.stdout
+    assert run.returncode == 4
+    assert "FAIL  deps/misc: the repository is not a directory of the tree" in run.stdout
     (linked / "manifest.json").unlink()
     (linked / "manifest.json").symlink_to(copy / "manifest.json")
     run = _verify(release, state_dir, gnupghome, linked)
@@ -255,10 +266,11 @@ def test_names_are_printed_safely_and_links_in_the_tree_are_not_followed(release
 
 
 def test_a_source_package_without_a_build_time_is_a_fail_line(monkeypatch, tmp_path):
-    from altai_release import verify_release
+    from altai_release.release import rebuild_check as verify_release
 
     monkeypatch.setattr(verify_release, "read_header", lambda path: {"buildtime": None})
     monkeypatch.setattr(verify_release, "read_identity", lambda path: type("I", (), {"nevra": None})())
     passed = {"x/a.src.rpm": tmp_path}
     found = verify_release._rebuild_and_compare(None, None, passed, "x/a.src.rpm", "", tmp_path)  # type: ignore[arg-type]
-    assert [(v.path, v.ok) for v in found] == [("x/a.src.rpm", False)] and "no build time" in found[0].verdict
+    assert [(v.path, v.ok) for v in found] == [("x/a.src.rpm", False)]
+    assert "no build time" in found[0].verdict

@@ -4,10 +4,12 @@ modes excluding each other, and the options of one mode refused in another."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import pytest
 from altai_release.cli import build, common, git2srpm, srpm2git
-from altai_release.errors import InputError
+from altai_release.core.errors import InputError
 
 
 @pytest.mark.parametrize("parser", [build._parser, git2srpm._parser, srpm2git._parser])
@@ -15,7 +17,7 @@ def test_every_tool_has_version_and_an_example(parser, capsys):
     with pytest.raises(SystemExit) as done:
         parser().parse_args(["--version"])
     assert done.value.code == 0
-    assert capsys.readouterr().out.strip() == f"{parser().prog} {common.version()}"
+    assert capsys.readouterr().out.strip() == f"{os.path.basename(sys.argv[0])} (altai-release) {common.version()}"
     assert "example:\n  tools/" in parser().format_help()
 
 
@@ -62,7 +64,7 @@ def test_the_mode_and_the_options_that_go_with_it(argv, mode, refusal):
     ],
 )
 def test_quiet_verbose_and_timings_set_the_log(flags, level, timed, monkeypatch):
-    from altai_release import timing
+    from altai_release.core import timing
 
     monkeypatch.setattr(timing, "_enabled", False)
     common.setup_logging(srpm2git._parser().parse_args([*flags, "x.src.rpm", "dir"]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from altai_release.early_tarball import Guess, guess
+from altai_release.sources.early_tarball import Guess, guess
 
 PLAIN = "Name: hello\nVersion: 1.0\nRelease: 1\nSource0: %{name}-%{version}.tar.gz\n"
 

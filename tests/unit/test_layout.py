@@ -6,7 +6,7 @@ import re
 import textwrap
 
 import pytest
-from altai_release.errors import InputError
+from altai_release.core.errors import InputError
 from altai_release.layout import load_layout
 
 LAYOUT = """\
@@ -55,7 +55,8 @@ def test_layout_errors_name_the_key_and_what_was_expected(tmp_path, extra, messa
     layout.write_text(LAYOUT + textwrap.dedent(extra))
     with pytest.raises(InputError) as caught:
         load_layout(layout)
-    assert str(caught.value).startswith(f"{layout}: ") and message in str(caught.value)
+    assert str(caught.value).startswith(f"{layout}: ")
+    assert message in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from altai_release.manifest import Manifest, ManifestEntry, diff
+from altai_release.rpm.manifest import Manifest, ManifestEntry, diff
 
 
 def entry(name: str, version: str, release: str = "1", header: str = "h", repository: str = "centos6") -> ManifestEntry:
@@ -39,7 +39,7 @@ def test_manifest_diff_kinds():
 def test_key_changes_name_the_layout_key_and_its_ids():
     from dataclasses import replace
 
-    from altai_release.manifest import KeyChange, key_changes
+    from altai_release.rpm.manifest import KeyChange, key_changes
 
     old = Manifest("altai", "1", [entry("a", "1"), replace(entry("b", "1"), signer="epel", signer_keyid="E")])
     rotated = Manifest("altai", "1", [replace(e, signer_keyid="K2") if e.signer == "altai" else e for e in old.entries])
@@ -54,7 +54,7 @@ def test_manifest_keeps_its_release_id_and_time_and_refuses_bad_ones(tmp_path):
     import json
 
     import pytest
-    from altai_release.errors import InputError
+    from altai_release.core.errors import InputError
 
     stamped = Manifest("altai", "1", [entry("a", "1")], "20261130T120000-abc", "2026-11-30T12:00:00Z")
     path = tmp_path / "manifest.json"

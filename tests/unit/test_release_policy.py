@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from altai_release.errors import PublishError
-from altai_release.manifest import Manifest
-from altai_release.nevra import Nevra
-from altai_release.release_policy import NewFile, check_downgrade
+from altai_release.core.errors import PublishError
+from altai_release.release.policy import NewFile, check_downgrade
+from altai_release.rpm.manifest import Manifest
+from altai_release.rpm.nevra import Nevra
 from test_manifest import entry
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from altai_release.runner import reason
+from altai_release.core.runner import reason
 
 
 def test_reason_picks_the_line_that_says_why():

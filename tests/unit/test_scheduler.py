@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from altai_release.errors import InputError
-from altai_release.scheduler import build_order, run_in_order, run_pipeline
+from altai_release.builders.scheduler import build_order, run_in_order, run_pipeline
+from altai_release.core.errors import InputError
 
 
 def test_build_order_follows_build_requires_between_packages_of_the_run():

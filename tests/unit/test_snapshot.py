@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from altai_release.snapshot import add_release_suffix, snapshot_suffix
+from altai_release.specfile.snapshot import add_release_suffix, snapshot_suffix
 
 
 @pytest.mark.parametrize(

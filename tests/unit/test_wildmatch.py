@@ -4,7 +4,7 @@ ranges, escapes, `**` forms), and patterns that make a backtracking matcher take
 from __future__ import annotations
 
 import pytest
-from altai_release.errors import InputError
+from altai_release.core.errors import InputError
 from altai_release.git.wildmatch import wildmatch
 
 

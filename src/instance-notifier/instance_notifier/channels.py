@@ -95,10 +95,12 @@ class Outbox(object):
     def name(self) -> str:
         return str(self.channel.name)  # type: ignore[attr-defined]
 
-    def add(self, event: Event, now: float) -> None:
+    def add(self, events: List[Event], now: float) -> None:
+        """A poll's notifications, all at once: the courier's next round sees them together."""
         with self.lock:
-            self.pending.append(_Pending(event, now))
-        self.wake.set()
+            self.pending.extend(_Pending(event, now) for event in events)
+        if events:
+            self.wake.set()
 
     def events(self) -> List[Event]:
         with self.lock:

@@ -43,8 +43,7 @@ class Daemon(object):
         now = self.clock()
         for channel in settings.channels():
             box = Outbox(channel, settings.retry_base, settings.retry_max)
-            for event in pending.get(box.name, []):
-                box.add(event, now)
+            box.add(pending.get(box.name, []), now)
             outboxes.append(box)
         running = bool(self.couriers)
         self._stop_couriers()
@@ -52,8 +51,7 @@ class Daemon(object):
         if self.book is None or self.book.path != settings.state_file:
             self.book = StateBook(settings.state_file, settings.dead_after)
             for box in outboxes:  # what a failing channel still owed when the daemon stopped
-                for event in self.book.undelivered.get(box.name, []):
-                    box.add(event, now)
+                box.add(self.book.undelivered.get(box.name, []), now)
         self.book.dead_after = settings.dead_after
         if running:
             self._start_couriers()
@@ -71,9 +69,8 @@ class Daemon(object):
         self.retry_at = None
         events = self.book.update(observations)
         now = self.clock()
-        for event in events:
-            for box in self.outboxes:
-                box.add(event, now)
+        for box in self.outboxes:
+            box.add(events, now)
         self.save()  # the new states and the notifications they owe, in one atomic write
         return len(events)
 

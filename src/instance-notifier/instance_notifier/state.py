@@ -79,8 +79,9 @@ class StateBook(object):
             self.servers, self.undelivered = {}, {}
             return
         except (OSError, ValueError) as exc:
-            raise StateFileError("%s: not a readable instance-notifier state file (%s); move it away to "
-                                 "start afresh" % (self.path, exc)) from exc  # fmt: skip
+            raise StateFileError(
+                "%s: not a readable instance-notifier state file (%s); move it away to start afresh" % (self.path, exc)
+            ) from exc
         try:
             self.servers = {
                 sid: ServerState(
@@ -92,8 +93,10 @@ class StateBook(object):
                 channel: [Event(**e) for e in events] for channel, events in (data.get("undelivered") or {}).items()
             }
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise StateFileError("%s: not an instance-notifier state file (%s: %s); move it away to start afresh"
-                                 % (self.path, type(exc).__name__, exc)) from exc  # fmt: skip
+            raise StateFileError(
+                "%s: not an instance-notifier state file (%s: %s); move it away to start afresh"
+                % (self.path, type(exc).__name__, exc)
+            ) from exc
 
     def save(self) -> None:
         """Atomically: a crash leaves the previous file or the new one."""

@@ -59,7 +59,7 @@ url = %s
 class Notifier(object):
     def __init__(self, conf, tmp_path):
         self.log_path = tmp_path / "notifier.log"
-        self.log = open(self.log_path, "a")
+        self.log = open(self.log_path, "a")  # noqa: SIM115 (the daemon's stderr while it runs)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "instance_notifier.cli", "--config", str(conf)],
             stdout=self.log,
@@ -104,7 +104,8 @@ def test_one_notification_per_channel_and_one_recovery(world, tmp_path):
     notifier = Notifier(world["conf"], tmp_path)
     try:
         wait_for(lambda: world["api"].fping_runs() >= 3, what="three polls")
-        assert world["mails"] == [] and world["hooks"].received == []  # all alive: nothing to say
+        assert world["mails"] == []
+        assert world["hooks"].received == []
         world["instance"].down()
         wait_for(lambda: len(world["hooks"].received) >= 1, what="the dead notice")
         polls = world["api"].fping_runs()
@@ -118,14 +119,16 @@ def test_one_notification_per_channel_and_one_recovery(world, tmp_path):
             "previous": "alive",
         }
         (mail,) = world["mails"]
-        assert mail["to"] == ["ops-p1@example.com"] and "instance %s is DOWN" % A in mail["data"]
+        assert mail["to"] == ["ops-p1@example.com"]
+        assert "instance %s is DOWN" % A in mail["data"]
         assert notifier.text().count("stopped answering ping") == 1
         world["instance"].up()
         wait_for(lambda: len(world["hooks"].received) >= 2, what="the recovery notice")
         polls = world["api"].fping_runs()
         wait_for(lambda: world["api"].fping_runs() >= polls + 3, what="three more polls")
         assert [h["state"] for h in world["hooks"].received] == ["dead", "alive"]
-        assert len(world["mails"]) == 2 and "UP again" in world["mails"][1]["data"]
+        assert len(world["mails"]) == 2
+        assert "UP again" in world["mails"][1]["data"]
         assert notifier.text().count("answers ping again") == 1
     finally:
         assert notifier.stop() == 0
@@ -157,7 +160,8 @@ def test_api_down_raises_no_false_alarm_and_sighup_reloads(world, tmp_path):
         wait_for(lambda: world["api"].fping_runs() >= 2, what="two polls")
         world["api"].stop()  # unreachable API: logged, never "dead"
         wait_for(lambda: notifier.text().count("os-fping unavailable") >= 3, what="three failed polls")
-        assert world["hooks"].received == [] and world["mails"] == []
+        assert world["hooks"].received == []
+        assert world["mails"] == []
         # the API comes back elsewhere; SIGHUP makes the daemon read its new address and a new recipient
         moved = world["start_api"]([{"id": A, "project_id": "p1", "addresses": world["instance"].addresses}])
         world["conf"].write_text(

@@ -35,7 +35,8 @@ def test_new_server_dead_at_first_sight_and_deleted_servers(tmp_path):
     assert states(book, False, False, server=B) == [[], [(B, "dead", None)]]
     # deleted servers are no news, and are forgotten once missing from several lists in a row (one list
     # without them may be a hiccup of Nova's)
-    assert [book.update([]) for _ in range(4)] == [[]] * 4 and book.servers == {}
+    assert [book.update([]) for _ in range(4)] == [[]] * 4
+    assert book.servers == {}
 
 
 def test_state_survives_a_restart_and_is_written_atomically(tmp_path):
@@ -67,7 +68,7 @@ def test_outbox_retries_with_backoff(tmp_path):
     (event,) = book.update([Observation(A, "p1", False)])
     channel = Flaky(failures=3)
     box = Outbox(channel, base=5, longest=12)
-    box.add(event, now=100.0)
+    box.add([event], now=100.0)
     box.deliver(100.0)
     assert box.next_due() == 105.0  # 5 s after the first failure
     box.deliver(104.0)
@@ -77,7 +78,8 @@ def test_outbox_retries_with_backoff(tmp_path):
     box.deliver(115.0)
     assert box.next_due() == 127.0  # capped at 12 s
     box.deliver(127.0)
-    assert channel.sent == [event] and box.pending == []
+    assert channel.sent == [event]
+    assert box.pending == []
 
 
 def test_a_partial_list_neither_realerts_nor_loses_a_recovery(tmp_path):

@@ -71,8 +71,10 @@ def _options(local_conf: Dict[str, str]) -> Any:
     known = set(conf[GROUP])
     for name, value in sorted(local_conf.items()):
         if name not in known:
-            raise ValueError("[filter:authtoken] %s: not an option of keystonemiddleware or of auth_type %s"
-                             % (name, plugin or "(none)"))  # fmt: skip
+            raise ValueError(
+                "[filter:authtoken] %s: not an option of keystonemiddleware or of auth_type %s"
+                % (name, plugin or "(none)")
+            )
         try:
             conf.set_override(name, value, group=GROUP)
         except ValueError as exc:

@@ -5,6 +5,7 @@ fping loads the API node (that is why Nova limited os-fping to 12 calls an hour)
 the rest at once (503 with Retry-After) instead of queueing without bound. A request waits and probes
 within its deadline (`request_timeout`)."""
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -118,10 +119,8 @@ class FpingProber:
         with self._lock:
             running = list(self._running)
         for proc in running:
-            try:
+            with contextlib.suppress(OSError):
                 proc.kill()
-            except OSError:
-                pass
 
     def _refuse_if_stopping(self) -> None:
         if self.stopping.is_set():

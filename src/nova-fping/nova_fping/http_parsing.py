@@ -8,8 +8,15 @@ from typing import Dict, Optional
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask
 
-_FAULT_KEYS = {400: "badRequest", 408: "badRequest", 413: "badRequest", 414: "badRequest", 431: "badRequest",
-               500: "computeFault", 503: "serviceUnavailable"}  # fmt: skip
+_FAULT_KEYS = {
+    400: "badRequest",
+    408: "badRequest",
+    413: "badRequest",
+    414: "badRequest",
+    431: "badRequest",
+    500: "computeFault",
+    503: "serviceUnavailable",
+}
 
 
 def _json_fault(code: int, message: str, retry_after: Optional[int] = None) -> bytes:

@@ -3,6 +3,7 @@ session, stdio to the log file), write a pid file once the service is ready and 
 systemd needs none of it (Type=simple, the journal); EL6's init scripts do."""
 
 import atexit
+import contextlib
 import os
 import sys
 from typing import List, Optional
@@ -42,10 +43,8 @@ def write_pidfile(pidfile: str) -> None:
 
     def remove() -> None:
         if running_pid(pidfile) == mine or os.getpid() == mine:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(pidfile)
-            except OSError:
-                pass
 
     atexit.register(remove)
 

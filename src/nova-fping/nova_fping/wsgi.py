@@ -99,7 +99,7 @@ class FaultWrapper:
             return fault(500, "An unexpected error; it is in the service's log.")(environ, start_response)
         code = int(seen.get("status", "500").split()[0])
         headers = seen.get("headers", [])
-        content_type = dict((k.lower(), v) for k, v in headers).get("content-type", "")
+        content_type = {k.lower(): v for k, v in headers}.get("content-type", "")
         if code < 400:
             start_response(seen["status"], headers)
             return body
@@ -179,7 +179,7 @@ class RequestLog:
         try:
             return self.app(environ, starting)
         finally:
-            length = dict((k.lower(), v) for k, v in seen.get("headers", [])).get("content-length", "-")
+            length = {k.lower(): v for k, v in seen.get("headers", [])}.get("content-length", "-")
             target = environ.get("PATH_INFO", "") + (
                 "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""
             )

@@ -6,6 +6,7 @@ addresses; an instance is dead when that interface is down. Addresses come from 
 fd00:a17a::/32, which `unreachable_test_range()` routes to `unreachable` while tests run, so that a
 packet for a host that is down never leaves the machine. Needs root."""
 
+import contextlib
 import itertools
 import json
 import os
@@ -123,8 +124,14 @@ class Slowloris:
     refuses at once stays in `conns` (its answer is the caller's to read); one that cannot even connect is
     left out. `on_open` sees each connection as soon as it is open."""
 
-    def __init__(self, port: int, count: int, path: str, source: str = "127.0.0.2",
-                 on_open: Callable[[socket.socket], None] = lambda conn: None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        port: int,
+        count: int,
+        path: str,
+        source: str = "127.0.0.2",
+        on_open: Callable[[socket.socket], None] = lambda conn: None,
+    ) -> None:
         self.port, self.count, self.path, self.source, self.on_open = port, count, path, source, on_open
         self.conns: List[socket.socket] = []
         self._stop = threading.Event()
@@ -142,10 +149,8 @@ class Slowloris:
             except OSError:
                 conn.close()
                 continue
-            try:
+            with contextlib.suppress(OSError):  # refused (a 503, closed) before it could even send
                 conn.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n" % self.path.encode())
-            except OSError:  # refused (a 503, closed) before it could even send
-                pass
             self.conns.append(conn)
             self.on_open(conn)
         self._talker.start()
@@ -156,10 +161,8 @@ class Slowloris:
         while not self._stop.wait(4.0):
             n += 1
             for conn in self.conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.sendall(b"X-Slow-%d: y\r\n" % n)
-                except OSError:
-                    pass
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -199,7 +202,7 @@ class Api:
             conf = tmp / "nova-fping.conf"
             conf.write_text(conf_text)
             argv += ["--config", str(conf)]
-        self.log = open(tmp / "api.log", "w")
+        self.log = open(tmp / "api.log", "w")  # noqa: SIM115 (the API's stderr while it runs)
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = "http://127.0.0.1:%d" % self.port
         for _ in range(100):

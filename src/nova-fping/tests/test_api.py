@@ -79,7 +79,8 @@ def test_include_exclude_all_tenants(tenants):
 def test_policy_defaults(tenants):
     api = tenants
     status, body, _ = api.get("/v2/p1/os-fping?all_tenants=1")
-    assert status == 403 and "os_compute_api:os-fping:all_tenants" in body["forbidden"]["message"]
+    assert status == 403
+    assert "os_compute_api:os-fping:all_tenants" in body["forbidden"]["message"]
     assert api.get("/v2/p2/os-fping", project="p1")[0] == 403  # another project's URL
     assert api.get("/v2/p2/os-fping", project="p1", roles="admin")[0] == 200  # admin may
     assert api.get("/v2/p1/os-fping/" + C)[0] == 404  # not visible to p1: as if it did not exist
@@ -117,11 +118,14 @@ def test_context_is_admin_override_decides_who_is_admin_everywhere(instances, st
 def test_errors_404_400_401(tenants):
     api = tenants
     status, body, _ = api.get("/v2/p1/os-fping/" + str(uuid.uuid4()))
-    assert status == 404 and "could not be found" in body["itemNotFound"]["message"]
+    assert status == 404
+    assert "could not be found" in body["itemNotFound"]["message"]
     status, body, _ = api.get("/v2/p1/os-fping/not-a-uuid")
-    assert status == 400 and "not-a-uuid" in body["badRequest"]["message"]
+    assert status == 400
+    assert "not-a-uuid" in body["badRequest"]["message"]
     status, body, _ = api.get("/v2/p1/os-fping?include=%s,bogus,also-bad" % A)
-    assert status == 400 and "also-bad, bogus" in body["badRequest"]["message"]
+    assert status == 400
+    assert "also-bad, bogus" in body["badRequest"]["message"]
     assert api.get("/v2/p1/os-fping", project="")[0] == 401
     assert api.fping_runs() == 0  # nothing was pinged for a refused request
 
@@ -131,8 +135,10 @@ def test_rate_limit_default_12_per_hour(start_api):
     for _ in range(12):
         assert api.get("/v2/p1/os-fping")[0] == 200
     status, body, headers = api.get("/v2/p1/os-fping")
-    assert status == 413 and body["overLimit"]["code"] == 413
-    assert 3500 <= int(headers["Retry-After"]) <= 3600 and body["overLimit"]["retryAfter"] == headers["Retry-After"]
+    assert status == 413
+    assert body["overLimit"]["code"] == 413
+    assert 3500 <= int(headers["Retry-After"]) <= 3600
+    assert body["overLimit"]["retryAfter"] == headers["Retry-After"]
     assert api.get("/v2/p2/os-fping", project="p2")[0] == 200  # per project
 
 
@@ -148,9 +154,11 @@ def test_fping_missing_or_failing_is_503(instances, start_api, tmp_path):
     servers = [{"id": A, "project_id": "p1", "addresses": host.addresses}]
     missing = start_api(servers, fping="/nonexistent/fping")
     status, body, _ = missing.get("/v2/p1/os-fping")
-    assert status == 503 and "fping" in body["serviceUnavailable"]["message"]
+    assert status == 503
+    assert "fping" in body["serviceUnavailable"]["message"]
     broken = tmp_path / "fping-exit-4"
     broken.write_text("#!/bin/sh\necho 'fping: socket: Operation not permitted' >&2\nexit 4\n")
     broken.chmod(0o755)
     status, body, _ = start_api(servers, fping=str(broken)).get("/v2/p1/os-fping/" + A)
-    assert status == 503 and "exit status 4" in body["serviceUnavailable"]["message"]
+    assert status == 503
+    assert "exit status 4" in body["serviceUnavailable"]["message"]

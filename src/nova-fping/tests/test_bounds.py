@@ -78,7 +78,8 @@ def test_a_yaml_error_in_the_policy_file_names_the_policy_file(tmp_path):
     conf = tmp_path / "nova-fping.conf"
     conf.write_text("[policy]\nfile = %s\n[inventory]\nsource = static\nfile = %s\n" % (policy, inventory))
     line = one_error(run_api("--config-file", str(conf), "--noauth", "--listen", "127.0.0.1:9"))
-    assert str(policy) in line and "not a policy file" in line
+    assert str(policy) in line
+    assert "not a policy file" in line
 
 
 def test_a_stuck_holder_of_the_shared_count_is_a_quick_503(tmp_path):
@@ -140,10 +141,19 @@ def test_started_with_sigint_ignored_sigterm_still_ends_it(tmp_path):
     inventory = tmp_path / "inventory.json"
     inventory.write_text('{"servers": []}')
     port = free_port()
-    argv = [sys.executable, "-m", "nova_fping.cli", "--noauth", "--inventory", str(inventory),
-            "--listen", "127.0.0.1:%d" % port]  # fmt: skip
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "nova_fping.cli",
+        "--noauth",
+        "--inventory",
+        str(inventory),
+        "--listen",
+        "127.0.0.1:%d" % port,
+    ]
+    proc = subprocess.Popen(
+        argv, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)
+    )
     assert proc.stderr is not None
     for line in proc.stderr:
         if "listening on" in line:
@@ -190,10 +200,12 @@ def test_a_call_refused_because_the_gate_is_full_counts(tmp_path):
     inventory.write_text('{"servers": [%s]}' % __import__("json").dumps(server))
     gate = FpingGate(max_concurrent=1, max_waiting=0)
     gate.acquire(1, "someone")  # the only place, taken
-    app = RateLimit(FpingApi(StaticInventory(str(inventory)), FpingProber("/bin/true", gate=gate), Policy()),
-                    RateLimiter(2, 3600))  # fmt: skip
+    app = RateLimit(
+        FpingApi(StaticInventory(str(inventory)), FpingProber("/bin/true", gate=gate), Policy()), RateLimiter(2, 3600)
+    )
     headers = {"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"}
     for _ in range(2):
         response = webob.Request.blank("/v2/p1/os-fping", headers=headers).get_response(app)
-        assert response.status_int == 503 and "too many" in response.json["serviceUnavailable"]["message"]
+        assert response.status_int == 503
+        assert "too many" in response.json["serviceUnavailable"]["message"]
     assert webob.Request.blank("/v2/p1/os-fping", headers=headers).get_response(app).status_int == 413

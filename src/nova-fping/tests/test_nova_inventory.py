@@ -131,7 +131,8 @@ def test_servers_and_addresses_from_nova(nova):
     assert inventory.list(None) == [Server(S1, "p1", ["10.0.0.5", "203.0.113.7", "2001:db8::5"]), Server(S2, "p2", [])]
     assert [s.id for s in inventory.list("p2")] == [S2]
     found = inventory.get(S1)
-    assert found is not None and found.project_id == "p1"
+    assert found is not None
+    assert found.project_id == "p1"
     assert inventory.get("33333333-3333-3333-3333-333333333333") is None
     page = {"all_tenants": ["1"], "limit": ["1000"]}
     assert FakeNova.queries == [
@@ -142,7 +143,8 @@ def test_servers_and_addresses_from_nova(nova):
     ]
     # an id in capitals is the same server
     found_upper = inventory.get(S1.upper())
-    assert found_upper is not None and found_upper.id == S1
+    assert found_upper is not None
+    assert found_upper.id == S1
 
 
 def test_nova_inventory_reads_every_page(nova):
@@ -151,7 +153,8 @@ def test_nova_inventory_reads_every_page(nova):
     ]
     inventory = NovaInventory(session.Session(), endpoint_override=nova)
     listed = inventory.list("big")
-    assert len(listed) == 1200 and listed[1150].id == "00000000-0000-0000-0000-%012d" % 1150
+    assert len(listed) == 1200
+    assert listed[1150].id == "00000000-0000-0000-0000-%012d" % 1150
     markers = [q[1].get("marker") for q in FakeNova.queries]
     assert markers == [None, ["00000000-0000-0000-0000-%012d" % 999]]
 
@@ -163,7 +166,8 @@ def test_nova_failure_is_a_503_not_a_crash(nova):
     app = FpingApi(NovaInventory(session.Session(), endpoint_override=nova), FpingProber(), Policy())
     request = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"})
     response = request.get_response(app)
-    assert response.status_int == 503 and "cannot list servers" in response.json["serviceUnavailable"]["message"]
+    assert response.status_int == 503
+    assert "cannot list servers" in response.json["serviceUnavailable"]["message"]
 
 
 def _fping_call(inventory: NovaInventory):
@@ -179,7 +183,8 @@ def test_a_hung_nova_is_a_503_with_retry_after_within_the_timeout(nova):
     started = time.monotonic()
     response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova, timeout=1.0))
     assert time.monotonic() - started < 5.0
-    assert response.status_int == 503 and response.headers["Retry-After"] == "30"
+    assert response.status_int == 503
+    assert response.headers["Retry-After"] == "30"
     assert "cannot list servers" in response.json["serviceUnavailable"]["message"]
 
 
@@ -270,7 +275,8 @@ def test_a_nova_that_drips_its_body_is_a_503_within_the_listings_deadline(nova):
     started = time.monotonic()
     response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova, timeout=5.0, deadline=2.0))
     assert time.monotonic() - started < 5.0
-    assert response.status_int == 503 and response.headers["Retry-After"] == "30"
+    assert response.status_int == 503
+    assert response.headers["Retry-After"] == "30"
     assert "took longer than 2s" in response.json["serviceUnavailable"]["message"]
 
 
@@ -279,11 +285,15 @@ def test_a_page_over_its_byte_bound_or_not_json_is_a_503_and_names_no_url(nova):
         {"id": "00000000-0000-0000-0000-%012d" % i, "tenant_id": "p1", "addresses": {}} for i in range(500)
     ]
     response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova, max_page_bytes=4096))
-    assert response.status_int == 503 and "over 4096 bytes" in response.json["serviceUnavailable"]["message"]
+    assert response.status_int == 503
+    assert "over 4096 bytes" in response.json["serviceUnavailable"]["message"]
     FakeNova.garbage = True
     response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova))
-    assert response.status_int == 503 and "not JSON" in response.json["serviceUnavailable"]["message"]
+    assert response.status_int == 503
+    assert "not JSON" in response.json["serviceUnavailable"]["message"]
     # a Nova that cannot be reached: its internal URL stays in the log, not in the caller's answer
     response = _fping_call(NovaInventory(session.Session(), endpoint_override="http://127.0.0.1:9/v2.1", timeout=2))
     message = response.json["serviceUnavailable"]["message"]
-    assert response.status_int == 503 and "127.0.0.1:9" not in message and "://" not in message, message
+    assert response.status_int == 503, message
+    assert "127.0.0.1:9" not in message, message
+    assert "://" not in message, message

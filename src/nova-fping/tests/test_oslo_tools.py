@@ -24,15 +24,22 @@ def tool(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
 
 def test_the_checked_in_sample_is_what_oslo_config_generator_writes(tmp_path):
     out = tmp_path / "sample.conf"
-    run = tool(tmp_path, "oslo-config-generator", "--config-file", "etc/oslo-config-generator/nova-fping.conf",
-               "--output-file", str(out))  # fmt: skip
+    run = tool(
+        tmp_path,
+        "oslo-config-generator",
+        "--config-file",
+        "etc/oslo-config-generator/nova-fping.conf",
+        "--output-file",
+        str(out),
+    )
     assert run.returncode == 0, run.stderr
     assert "Could not load" not in run.stderr
     assert out.read_text() == (ROOT / "etc" / "nova-fping.conf.sample").read_text(), (
         "etc/nova-fping.conf.sample is stale: oslo-config-generator --config-file "
         "etc/oslo-config-generator/nova-fping.conf"
     )
-    assert "#max_concurrent = 4" in out.read_text() and "[nova]" in out.read_text()
+    assert "#max_concurrent = 4" in out.read_text()
+    assert "[nova]" in out.read_text()
 
 
 def test_policy_generators_see_the_rules_and_the_enforcer(tmp_path):
@@ -64,7 +71,7 @@ def test_config_dir_overrides_config_file_and_unknown_keys_are_said(tmp_path, ca
 
 
 @pytest.mark.parametrize(
-    "text, line",
+    ("text", "line"),
     [
         ("[fping]\nmax_concurrent = 0\n", "error: [fping] max_concurrent: Should be greater than or equal to 1"),
         ("[DEFAULT]\nthreads = many\n", "error: [DEFAULT] threads: invalid literal for int()"),
@@ -74,11 +81,16 @@ def test_config_dir_overrides_config_file_and_unknown_keys_are_said(tmp_path, ca
 def test_a_bad_value_is_one_line_naming_it(tmp_path, text, line):
     conf = tmp_path / "nova-fping.conf"
     conf.write_text(text)
-    run = subprocess.run([sys.executable, "-m", "nova_fping.cli", "--config-file", str(conf), "--noauth"],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "nova_fping.cli", "--config-file", str(conf), "--noauth"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 1
     errors = [x for x in run.stderr.splitlines() if x.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(line), run.stderr
+    assert len(errors) == 1, run.stderr
+    assert errors[0].startswith(line), run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -87,11 +99,15 @@ def test_every_request_has_an_id_and_a_log_line_in_the_log_file(start_api, tmp_p
     api = start_api([], conf_text="[DEFAULT]\nlog_file = %s\n" % log_file)
     status, _, headers = api.get("/v2/p1/os-fping")
     anonymous = api.get("/v2/p1/os-fping", project="")
-    assert status == 200 and anonymous[0] == 401
+    assert status == 200
+    assert anonymous[0] == 401
     first, second = headers["X-Openstack-Request-Id"], anonymous[2]["X-Openstack-Request-Id"]
-    assert first.startswith("req-") and first != second
+    assert first.startswith("req-")
+    assert first != second
     lines = log_file.read_text().splitlines()
     (served,) = [line for line in lines if first in line]
-    assert '"GET /v2/p1/os-fping" status: 200 len: 15 time: ' in served and " p1 " in served
+    assert '"GET /v2/p1/os-fping" status: 200 len: 15 time: ' in served
+    assert " p1 " in served
     (refused,) = [line for line in lines if second in line]  # its own id: not the thread's last request's
-    assert '"GET /v2/p1/os-fping" status: 401' in refused and " p1 " not in refused
+    assert '"GET /v2/p1/os-fping" status: 401' in refused
+    assert " p1 " not in refused

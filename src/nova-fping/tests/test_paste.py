@@ -2,6 +2,7 @@
 here, so these tests only send requests that auth_token answers by itself (no token): it must refuse
 them, whatever identity headers the client forges."""
 
+import contextlib
 import shutil
 import socket
 import threading
@@ -33,7 +34,8 @@ def test_main_pipeline_puts_keystone_auth_token_in_front(tmp_path):
     app = load(tmp_path, "main")
     # the request log outermost (every request has an id and a line), then the fault wrapper (what a
     # middleware answers itself comes out as JSON), then auth_token
-    assert type(app).__name__ == "RequestLog" and type(app.app).__name__ == "FaultWrapper"
+    assert type(app).__name__ == "RequestLog"
+    assert type(app.app).__name__ == "FaultWrapper"
     assert type(app.app.app.protocol).__module__.startswith("keystonemiddleware.auth_token")
     forged = webob.Request.blank(
         "/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Roles": "admin", "X-Identity-Status": "Confirmed"}
@@ -45,7 +47,8 @@ def test_main_pipeline_puts_keystone_auth_token_in_front(tmp_path):
 def test_noauth_pipeline_serves_from_headers(tmp_path):
     app = load(tmp_path, "noauth")
     response = webob.Request.blank("/v2/p1/os-fping", headers={"X-Project-Id": "p1"}).get_response(app)
-    assert response.status_int == 200 and response.json == {"servers": []}
+    assert response.status_int == 200
+    assert response.json == {"servers": []}
     assert webob.Request.blank("/v2/p1/os-fping").get_response(app).status_int == 401
 
 
@@ -77,10 +80,8 @@ def test_a_hung_keystone_is_a_json_503_within_the_shipped_timeouts(tmp_path):
     def accept() -> None:
         hung.settimeout(0.2)
         while not stop.is_set():
-            try:
+            with contextlib.suppress(OSError):
                 held.append(hung.accept()[0])  # read nothing, answer nothing
-            except OSError:
-                pass
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -102,7 +103,8 @@ def test_a_hung_keystone_is_a_json_503_within_the_shipped_timeouts(tmp_path):
         for conn in held:
             conn.close()
         hung.close()
-    assert response.status_int == 503 and response.headers["Retry-After"] == "30", response.text
+    assert response.status_int == 503, response.text
+    assert response.headers["Retry-After"] == "30", response.text
     assert response.json["serviceUnavailable"]["code"] == 503
     assert took < 30  # the shipped request_timeout is 60 s
 
@@ -160,7 +162,8 @@ def test_keystonemiddlewares_401_comes_in_the_apis_fault_format(tmp_path):
     app = load(tmp_path, "main")
     response = webob.Request.blank("/v2/p1/os-fping").get_response(app)
     assert response.status_int == 401
-    assert list(response.json) == ["unauthorized"] and response.json["unauthorized"]["code"] == 401
+    assert list(response.json) == ["unauthorized"]
+    assert response.json["unauthorized"]["code"] == 401
     assert "keystone" in response.headers.get("WWW-Authenticate", "").lower()
 
 
@@ -209,20 +212,36 @@ class FakeKeystoneV3(object):
 
             def _token(self, user):
                 domain = {"id": "default", "name": "Default"}
-                return {"token": {"methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z",
-                                  "issued_at": "2026-01-01T00:00:00.000000Z", "user": {"id": user, "name": user,
-                                  "domain": domain}, "project": {"id": "p1", "name": "p1", "domain": domain},
-                                  "roles": [{"id": "r1", "name": "member"}], "catalog": [{"type": "identity",
-                                  "id": "k", "name": "keystone", "endpoints": [{"id": i, "interface": i, "region":
-                                  "RegionOne", "url": self._base()} for i in
-                                  ("public", "internal", "admin")]}]}}  # fmt: skip
+                return {
+                    "token": {
+                        "methods": ["password"],
+                        "expires_at": "2099-01-01T00:00:00.000000Z",
+                        "issued_at": "2026-01-01T00:00:00.000000Z",
+                        "user": {"id": user, "name": user, "domain": domain},
+                        "project": {"id": "p1", "name": "p1", "domain": domain},
+                        "roles": [{"id": "r1", "name": "member"}],
+                        "catalog": [
+                            {
+                                "type": "identity",
+                                "id": "k",
+                                "name": "keystone",
+                                "endpoints": [
+                                    {"id": i, "interface": i, "region": "RegionOne", "url": self._base()}
+                                    for i in ("public", "internal", "admin")
+                                ],
+                            }
+                        ],
+                    }
+                }
 
             def do_GET(self):  # noqa: N802
                 if self.path.rstrip("/") in ("", "/v3"):
                     base = self._base() + "/"
                     version = {"id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": base}]}
-                    self._send(200, {"versions": {"values": [version]}} if self.path.rstrip("/") == ""
-                               else {"version": version})  # fmt: skip
+                    self._send(
+                        200,
+                        {"versions": {"values": [version]}} if self.path.rstrip("/") == "" else {"version": version},
+                    )
                 else:
                     cls.validations.append(self.headers["X-Subject-Token"])
                     self._send(200, self._token("u-" + self.headers["X-Subject-Token"]))
@@ -247,8 +266,12 @@ def test_the_token_cache_is_bounded(tmp_path):
     try:
         url = "http://127.0.0.1:%d" % server.server_address[1]
         paste = tmp_path / "api-paste.ini"
-        paste.write_text((ETC / "api-paste.ini").read_text().replace("http://keystone.internal:5000", url)
-                         .replace("token_cache_size = 10000", "token_cache_size = 10"))  # fmt: skip
+        paste.write_text(
+            (ETC / "api-paste.ini")
+            .read_text()
+            .replace("http://keystone.internal:5000", url)
+            .replace("token_cache_size = 10000", "token_cache_size = 10")
+        )
         inventory = tmp_path / "inventory.json"
         inventory.write_text('{"servers": []}')
         conf = tmp_path / "nova-fping.conf"
@@ -259,7 +282,8 @@ def test_the_token_cache_is_bounded(tmp_path):
         for n in range(50):
             request = webob.Request.blank("/v2/p1/os-fping", headers={"X-Auth-Token": "token-%d" % n})
             assert request.get_response(app).status_int == 200
-        assert len(auth.cache.entries) == 10 and len(FakeKeystoneV3.validations) == 50
+        assert len(auth.cache.entries) == 10
+        assert len(FakeKeystoneV3.validations) == 50
         again = webob.Request.blank("/v2/p1/os-fping", headers={"X-Auth-Token": "token-49"})
         assert again.get_response(app).status_int == 200
         assert len(FakeKeystoneV3.validations) == 50  # a cached token is not validated again

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import List, Tuple
 
 from nova_fping_testing import Slowloris
@@ -36,9 +37,10 @@ def test_descriptors_above_1024_do_not_end_the_service(start_api, instances):
         assert len(held.conns) == 1100
         time.sleep(0.5)
         status, body, _ = api.get("/v2/p1/os-fping")
-        assert status == 200 and body["servers"][0]["alive"] is True
+        assert status == 200
+        assert body["servers"][0]["alive"] is True
         assert api.proc.poll() is None
-    assert "filedescriptor out of range" not in (api.log.name and open(api.log.name).read())
+    assert "filedescriptor out of range" not in Path(api.log.name).read_text()
 
 
 def test_a_client_that_half_closes_is_answered_and_its_call_counts(start_api, instances):
@@ -47,7 +49,8 @@ def test_a_client_that_half_closes_is_answered_and_its_call_counts(start_api, in
     up = instances()
     api = start_api([{"id": A, "project_id": "p1", "addresses": up.addresses}], conf_text="[rate_limit]\ncalls = 1\n")
     answer = _request(api.port, "/v2/p1/os-fping", half_close=True)
-    assert answer.startswith(b"HTTP/1.1 200 ") and b'"alive": true' in answer, answer[:300]
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+    assert b'"alive": true' in answer, answer[:300]
     assert api.get("/v2/p1/os-fping")[0] == 413  # the one call of the period was that one
 
 
@@ -56,8 +59,10 @@ def test_a_burst_beyond_the_threads_is_refused_at_once_by_the_event_loop(start_a
     to be refused by a worker. Beyond the threads and max_queued, the event loop answers at once."""
     down = instances()
     down.down()  # fping takes its timeout: the workers are busy
-    conf = ("[DEFAULT]\nthreads = 4\nmax_queued = 2\n[fping]\nmax_concurrent = 1\nmax_waiting = 2\n"
-            "timeout_ms = 1000\nretries = 0\n[rate_limit]\ncalls = 0\n")  # fmt: skip
+    conf = (
+        "[DEFAULT]\nthreads = 4\nmax_queued = 2\n[fping]\nmax_concurrent = 1\nmax_waiting = 2\n"
+        "timeout_ms = 1000\nretries = 0\n[rate_limit]\ncalls = 0\n"
+    )
     api = start_api([{"id": A, "project_id": "p1", "addresses": down.addresses}], conf_text=conf)
     results: List[Tuple[bytes, float]] = []
     lock = threading.Lock()
@@ -74,10 +79,11 @@ def test_a_burst_beyond_the_threads_is_refused_at_once_by_the_event_loop(start_a
     for thread in threads:
         thread.join(60)
     busy = [took for answer, took in results if b"The server is busy" in answer]
-    assert len(results) == 60 and len(busy) >= 30, [a[:60] for a, _ in results]
+    assert len(results) == 60, [a[:60] for a, _ in results]
+    assert len(busy) >= 30, [a[:60] for a, _ in results]
     assert all(answer.split(b" ", 2)[1] in (b"200", b"503") for answer, _ in results)
     assert sorted(busy)[len(busy) // 2] < 0.5  # at once, not after the busy workers
-    assert "Task queue depth" not in open(api.log.name).read()
+    assert "Task queue depth" not in Path(api.log.name).read_text()
 
 
 def test_connections_beyond_the_per_address_bound_get_a_503_not_a_reset(start_api):
@@ -113,7 +119,9 @@ def test_a_path_with_newlines_or_escapes_writes_no_line_of_its_own(start_api):
         conn.recv(65536)
     api.proc.terminate()  # its log is a file: what it buffered is written when it ends
     api.proc.wait(timeout=30)
-    log = open(api.log.name).read()
-    assert "forged" in log and "\x1b" not in log
+    log = Path(api.log.name).read_text()
+    assert "forged" in log
+    assert "\x1b" not in log
     forged_lines = [line for line in log.splitlines() if line.startswith("2026-01-01 INFO nova-fping forged")]
-    assert forged_lines == [] and "\\x0a2026-01-01 INFO nova-fping forged\\x1b[31m\\x0d" in log
+    assert forged_lines == []
+    assert "\\x0a2026-01-01 INFO nova-fping forged\\x1b[31m\\x0d" in log

@@ -14,7 +14,8 @@ def run_api(*argv: str) -> subprocess.CompletedProcess:
 
 def one_error(run: subprocess.CompletedProcess) -> str:
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert run.returncode == 1 and len(errors) == 1, run.stderr
+    assert run.returncode == 1, run.stderr
+    assert len(errors) == 1, run.stderr
     assert "Traceback" not in run.stderr
     return errors[0]
 
@@ -33,7 +34,9 @@ def test_a_malformed_paste_file_is_one_line_naming_it(configured):
     conf, paste = configured
     paste.write_text("[pipeline:main\npipeline = api\n")
     line = one_error(run_api("--config-file", str(conf), "--listen", "127.0.0.1:9"))
-    assert str(paste) in line and "pipeline main" in line and "no section headers" in line
+    assert str(paste) in line
+    assert "pipeline main" in line
+    assert "no section headers" in line
 
 
 def test_an_auth_type_typo_is_one_line_naming_the_plugin(configured):
@@ -45,7 +48,8 @@ def test_an_auth_type_typo_is_one_line_naming_the_plugin(configured):
         "[app:api]\npaste.app_factory = nova_fping.wsgi:app_factory\n"
     )
     line = one_error(run_api("--config-file", str(conf), "--listen", "127.0.0.1:9"))
-    assert "The plugin pasword could not be found" in line and str(paste) in line
+    assert "The plugin pasword could not be found" in line
+    assert str(paste) in line
 
 
 def test_a_detached_service_that_cannot_write_its_pid_file_says_so_and_exits_1(tmp_path):
@@ -53,6 +57,14 @@ def test_a_detached_service_that_cannot_write_its_pid_file_says_so_and_exits_1(t
     inventory.write_text('{"servers": []}')
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    run = run_api("--inventory", str(inventory), "--noauth", "--listen", "127.0.0.1:0", "--daemonize",
-                  "--pidfile", str(blocker / "nova-fping-api.pid"))  # fmt: skip
+    run = run_api(
+        "--inventory",
+        str(inventory),
+        "--noauth",
+        "--listen",
+        "127.0.0.1:0",
+        "--daemonize",
+        "--pidfile",
+        str(blocker / "nova-fping-api.pid"),
+    )
     assert "cannot write the pid file" in one_error(run)

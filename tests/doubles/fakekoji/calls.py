@@ -1,5 +1,6 @@
-"""The hub calls the koji builder makes, each with the signature of Koji 1.36's hub function (kojihub.py,
-repos.py), so that an argument the hub would refuse is a fault."""
+"""The hub calls the koji builder makes, each with the signature of Koji 1.35.3's hub function (kojihub.py,
+repos.py), so that an argument the hub would refuse is a fault. tests/unit/test_fakekoji_api.py checks the
+names and signatures against the hub's own _listapi(), recorded in koji-1.35.3-api.json."""
 
 from __future__ import annotations
 
@@ -15,6 +16,43 @@ import koji.util
 
 from .state import HubState
 from .tasks import TASK
+
+
+def build_row(build_id: int, nevra: Any, task_id: int, event: int, now: float) -> dict[str, Any]:
+    """A build as listBuilds returns it (the keys of its query in kojihub.py), with getBuild's `id`."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S+00:00", time.gmtime(now))
+    return {
+        "build_id": build_id,
+        "id": build_id,
+        "name": nevra.name,
+        "package_id": 1,
+        "package_name": nevra.name,
+        "version": nevra.version,
+        "release": nevra.release,
+        "epoch": nevra.epoch,
+        "nvr": f"{nevra.name}-{nevra.version}-{nevra.release}",
+        "state": koji.BUILD_STATES["COMPLETE"],
+        "task_id": task_id,
+        "source": None,
+        "extra": None,
+        "owner_id": 1,
+        "owner_name": "altai-release",
+        "volume_id": 0,
+        "volume_name": "DEFAULT",
+        "draft": False,
+        "creation_event_id": event,
+        "creation_time": when,
+        "creation_ts": now,
+        "start_time": when,
+        "start_ts": now,
+        "completion_time": when,
+        "completion_ts": now,
+        # a draft build's promotion; ours are never drafts
+        "promotion_time": None,
+        "promotion_ts": None,
+        "promoter_id": None,
+        "promoter_name": None,
+    }
 
 
 class HubCalls(HubState):
@@ -143,7 +181,7 @@ class HubCalls(HubState):
             for task in self.tasks.values():
                 if (task.id == task_id or (recurse and task.parent == task_id)) and not task.done:
                     task.state, task.completion_ts = TASK["CANCELED"], time.time()
-        return None
+        return
 
     def listBuilds(
         self,
@@ -266,10 +304,11 @@ class HubCalls(HubState):
                 if package is None or self.builds[b]["name"] == package
             ]
 
-    def tagLastChangeEvent(self, tag, event=None, inherit=True):
+    def tagLastChangeEvent(self, tag, before=None, inherit=True):
         tag_id = self.getTag(tag, strict=True)["id"]
         with self.lock:
-            events = [e for e, t, _ in self.tagged if t in self._tag_chain(tag_id, inherit)]
+            chain = self._tag_chain(tag_id, inherit)
+            events = [e for e, t, _ in self.tagged if t in chain and (before is None or e < before)]
             return max(events, default=self.repos[0]["create_event"])
 
     def repo_request(self, tag, min_event=None, at_event=None, opts=None, priority=None, force=False):

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import koji
-from altai_release.packages import read_header, read_nevra
-from altai_release.rpmbuild import INNER_TOPDIR, Rpmbuild
+from altai_release.rpm.readback import read_header, read_nevra
+from altai_release.specfile.rpmbuild import INNER_TOPDIR, Rpmbuild
 
+from .calls import build_row
 from .state import HubState
 from .tasks import TASK, Task
 
@@ -174,24 +175,7 @@ class Farm(HubState):
         """A real build: the build and its RPMs recorded, stored under topdir, tagged by a tagBuild task."""
         nevra = read_nevra(srpm)
         build_id = next(self._ids)
-        nvr = f"{nevra.name}-{nevra.version}-{nevra.release}"
-        build = {
-            "build_id": build_id,
-            "id": build_id,
-            "name": nevra.name,
-            "package_name": nevra.name,
-            "version": nevra.version,
-            "release": nevra.release,
-            "epoch": nevra.epoch,
-            "nvr": nvr,
-            "state": koji.BUILD_STATES["COMPLETE"],
-            "task_id": parent.id,
-            "owner_id": 1,
-            "owner_name": "altai-release",
-            "volume_id": 0,
-            "volume_name": "DEFAULT",
-            "draft": False,
-        }
+        build = build_row(build_id, nevra, parent.id, self.last_event, time.time())
         self.builds[build_id] = build
         rows, provides = [], set()
         for path in files:

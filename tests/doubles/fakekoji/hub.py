@@ -18,6 +18,7 @@ inherits) and a new build tag repository appears `repo_delay` seconds later, as 
 from __future__ import annotations
 
 import base64
+import contextlib
 import inspect
 import itertools
 import socket
@@ -120,10 +121,8 @@ class FakeKojiHub(HubCalls, Farm):
         self.httpd.server_close()
         with self.lock:
             for conn in self.connections:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def profile(self, path: Path, name: str = "altai", cert: Path | None = None, **extra: str) -> Path:
         """A koji client configuration with one profile for this hub (what ~/.koji/config.d/ would hold)."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..errors import InputError
-from ..layout import ReleaseLayout
-from .base import Builder, BuildJob, BuildOutput
+from altai_release.builders.builder import Builder, BuildJob, BuildOutput
+from altai_release.core.errors import InputError
+from altai_release.layout import ReleaseLayout
 
 __all__ = ["BuildJob", "BuildOutput", "Builder", "choose_builder_kind", "make_builder"]
 
@@ -38,14 +38,14 @@ def make_builder(
     hub's build tag has (README: the external repositories of the build tag). For a `verification`, every
     build is made anew: on Koji, a scratch build (the hub refuses a real build of an NVR it holds)."""
     if kind == "koji":
-        from .koji import KojiBuilder  # the koji library loads only for a koji run
+        from altai_release.builders.koji import KojiBuilder  # the koji library loads only for a koji run
 
         if layout.koji is None:
             raise InputError(f"{layout.file}: --builder koji needs a [koji] table (profile, target, scratch)")
         return KojiBuilder(layout.koji, verification=verification)
     # each builder's module loads when a run builds with it (mock's loads jinja2, koji's the koji library)
     if kind == "mock":
-        from .mock import MockBuilder, MockRepo
+        from altai_release.builders.mock import MockBuilder, MockRepo
 
         repos = [
             MockRepo(f"altai-{name}", f"{layout.name} {name}", (out / repo.path).as_uri())
@@ -62,6 +62,6 @@ def make_builder(
             chroots=chroots,
             root_prefix=layout.name,
         )
-    from .local import LocalBuilder
+    from altai_release.builders.local import LocalBuilder
 
     return LocalBuilder(layout.macro_files, layout.sandbox)

@@ -14,14 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildError, InputError, KojiError
-from ..kojiconfig import KojiSettings
-from ..nevra import Nevra
-from ..packages import read_nevra
-from ..sandbox_output import check_binaries
-from .base import BuildJob, BuildOutput
-from .kojihub import KojiHub, build_of_task, fault_line, fault_text, fetch_build_rpms
-from .kojireuse import (
+from altai_release.builders.builder import BuildJob, BuildOutput
+from altai_release.builders.kojihub import KojiHub, build_of_task, fault_line, fault_text, fetch_build_rpms
+from altai_release.builders.kojireuse import (
     check_listed,
     check_rebuild_srpm,
     check_reproducible,
@@ -29,6 +24,11 @@ from .kojireuse import (
     foreign_build,
     reusable_build,
 )
+from altai_release.core.errors import BuildError, InputError, KojiError
+from altai_release.layout.koji_table import KojiSettings
+from altai_release.rpm.nevra import Nevra
+from altai_release.rpm.readback import read_nevra
+from altai_release.sandbox.output import check_binaries
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class KojiBuilder:
             if existing is not None:
                 return self._reuse(session, job, existing)
         serverdir = f"altai-build/{time.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(6)}"
-        log.info(f"{name}: uploading {job.srpm.name} to {self.server}")
+        log.info("%s: uploading %s to %s", name, job.srpm.name, self.server)
         self.hub.call(f"upload {job.srpm.name}", session.uploadWrapper, str(job.srpm), serverdir, job.srpm.name)
         opts: dict[str, Any] = {"scratch": True, "rebuild_srpm": False} if self.scratch else {}
         source = f"{serverdir}/{job.srpm.name}"
@@ -158,7 +158,7 @@ class KojiBuilder:
                 state = koji.TASK_STATES[task["state"]].lower()
                 if seen.get(task["id"]) != state:
                     where = f" {weburl}/taskinfo?taskID={task['id']}" if weburl and task["id"] not in seen else ""
-                    log.info(f"{name}: koji task {task['id']} {_label(task)}: {state}{where}")
+                    log.info("%s: koji task %s %s: %s%s", name, task["id"], _label(task), state, where)
                     seen[task["id"]] = state
             state = koji.TASK_STATES[info["state"]]
             if state == "CLOSED":
@@ -181,12 +181,19 @@ def _wait_repo(hub: KojiHub, session: Any, job: BuildJob, source: Nevra, build_t
     """Until the build tag's repository has this build, as `koji wait-repo --build NVR` waits."""
     nvr = f"{source.name}-{source.version}-{source.release}"
     needs = "needs" if len(job.dependents) == 1 else "need"
-    log.info(f"{job.package.name}: waiting for {nvr} in the {build_tag} repo ({', '.join(job.dependents)} {needs} it)")
+    log.info(
+        "%s: waiting for %s in the %s repo (%s %s it)",
+        job.package.name,
+        nvr,
+        build_tag,
+        ", ".join(job.dependents),
+        needs,
+    )
     watcher = hub.koji.util.RepoWatcher(session, build_tag, nvrs=[nvr])
     watcher.PAUSE = hub.settings.poll_interval
     watcher.TIMEOUT = hub.settings.wait_repo_minutes
     repo = hub.call(f"wait for {nvr} in the {build_tag} repo", watcher.waitrepo)
-    log.info(f"{job.package.name}: {nvr} is in repo {repo['id']} of {build_tag}")
+    log.info("%s: %s is in repo %s of %s", job.package.name, nvr, repo["id"], build_tag)
 
 
 def _failure(

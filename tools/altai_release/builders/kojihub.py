@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, KojiError
-from ..kojiconfig import KojiSettings
-from ..packages import read_header
+from altai_release.core.errors import InputError, KojiError
+from altai_release.layout.koji_table import KojiSettings
+from altai_release.rpm.readback import read_header
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +86,9 @@ class KojiHub:
     def cancel(self, session: Any, task_id: int) -> None:
         try:
             session.cancelTask(task_id)
-            log.info(f"koji: cancelled task {task_id}")
+            log.info("koji: cancelled task %s", task_id)
         except Exception as exc:  # noqa: BLE001 - the run is failing already; say it and go on
-            log.warning(f"koji: could not cancel task {task_id}: {reason(exc)}")
+            log.warning("koji: could not cancel task %s: %s", task_id, reason(exc))
 
     def download(self, session: Any, task_id: int, filename: str, dest: Path, size: int) -> Path:
         """A task's output file, at most the size the hub listed for it (a hub that sends more is wrong): over
@@ -99,8 +98,8 @@ class KojiHub:
         if topurl:
             url = f"{self.koji.PathInfo(topdir=topurl).task(task_id)}/{filename}"
             try:
-                if http_get(url, dest, size, self.config.get("serverca") or True) == size:
-                    return dest
+                http_get(url, dest, size, self.config.get("serverca") or True)
+                return dest
             except KojiError:
                 pass  # not served there (an older hub, another volume): the hub's own call below
         with open(dest, "wb") as out:
@@ -180,28 +179,19 @@ def build_of_task(hub: KojiHub, session: Any, task_id: int) -> dict[str, Any]:
     return dict(builds[0])
 
 
-def http_get(url: str, dest: Path, limit: int, verify: str | bool, seconds: float = DOWNLOAD_SECONDS) -> int:
-    """`url` into `dest`, at most `limit` bytes and one more (more than the hub's record is refused by the
-    caller, without filling the disk), within `seconds` in all; the bytes written. requests' timeout bounds
-    each wait only, and its chunks wait until full: a server that drips a byte at a time would hold the
-    build, so the body is read as it comes (read1) and the deadline checked between reads."""
-    import requests
-    import urllib3
+def http_get(url: str, dest: Path, size: int, verify: str | bool, seconds: float = DOWNLOAD_SECONDS) -> None:
+    """`url` into `dest` through the one downloader: exactly `size` bytes (the hub's record; more is cut at
+    one byte beyond), within `seconds` in all, checked against the profile's `serverca` when it names one.
+    Any failure is a KojiError, so that a task's output falls back to the hub's own call."""
+    from altai_release.core.download import fetch
+    from altai_release.core.errors import UpstreamError
+    from altai_release.core.limits import DownloadLimits
 
-    received = 0
-    deadline = time.monotonic() + seconds
+    limits = DownloadLimits(seconds=seconds, idle_seconds=min(300.0, seconds))
     try:
-        with requests.get(url, verify=verify, stream=True, timeout=min(300.0, seconds)) as response:
-            response.raise_for_status()
-            with open(dest, "wb") as out:
-                while received <= limit and (chunk := response.raw.read1(1024 * 1024, decode_content=True)):
-                    out.write(chunk[: limit + 1 - received])
-                    received += len(chunk)
-                    if time.monotonic() > deadline:
-                        raise KojiError(f"{url}: the download took longer than {seconds:.0f}s; stopped")
-    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
-        raise KojiError(f"{url}: download failed: {reason(exc)}") from None
-    return min(received, limit + 1)
+        fetch(url, dest, "koji", limits, size=size, cafile=verify if isinstance(verify, str) else None)
+    except UpstreamError as exc:
+        raise KojiError(str(exc).removeprefix("koji: ")) from None
 
 
 def fetch_build_rpms(hub: KojiHub, session: Any, build: dict[str, Any], dest: Path) -> list[Path]:
@@ -220,13 +210,13 @@ def fetch_build_rpms(hub: KojiHub, session: Any, build: dict[str, Any], dest: Pa
             continue  # the release keeps the SRPM we made
         url = f"{paths.build(build)}/{paths.rpm(info)}"
         target = dest / _plain(url.rsplit("/", 1)[1], task_id)
-        size = http_get(url, target, info["size"], verify)
-        sigmd5 = read_header(target)["sigmd5"] if size == info["size"] else None
+        http_get(url, target, info["size"], verify)  # the hub's size, or a KojiError naming the URL
+        sigmd5 = read_header(target)["sigmd5"]
         payload = sigmd5.hex() if sigmd5 else "-"
-        if size != info["size"] or payload != info["payloadhash"]:
+        if payload != info["payloadhash"]:
             raise KojiError(
                 f"{url}: the file does not match the hub's record of {build['nvr']}"
-                f" (size {size}, hub {info['size']}; payload digest {payload}, hub {info['payloadhash']})"
+                f" (payload digest {payload}, hub {info['payloadhash']})"
             )
         got.append(target)
     return got

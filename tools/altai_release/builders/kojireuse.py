@@ -11,10 +11,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, KojiError
-from ..packages import read_header, read_nevra
-from .base import BuildJob
-from .kojihub import KojiHub
+from altai_release.builders.builder import BuildJob
+from altai_release.builders.kojihub import KojiHub
+from altai_release.core.errors import InputError, KojiError
+from altai_release.rpm.readback import read_header, read_nevra
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def reusable_build(hub: KojiHub, session: Any, job: BuildJob, nvr: str, rebuilds
             f"{name}: the hub already has {where}, not built from this SRPM (its SRPM's payload digest {theirs}, "
             f"ours {ours}{why}): raise the package's Release, or remove that build from the hub"
         )
-    log.info(f"{name}: the hub already has {where} from this SRPM (task {existing.get('task_id')}): taking it")
+    log.info("%s: the hub already has %s from this SRPM (task %s): taking it", name, where, existing.get("task_id"))
     return dict(existing)
 
 
@@ -83,7 +83,7 @@ def ensure_tagged(hub: KojiHub, session: Any, build: dict[str, Any], dest_tag: s
     tags = hub.call(f"list the tags of {build['nvr']}", session.listTags, build=build["build_id"])
     if any(tag["name"] == dest_tag for tag in tags):
         return None
-    log.info(f"{name}: tagging {build['nvr']} into {dest_tag}")
+    log.info("%s: tagging %s into %s", name, build["nvr"], dest_tag)
     return int(hub.call(f"tag {build['nvr']} into {dest_tag}", session.tagBuild, dest_tag, build["build_id"]))
 
 
@@ -91,7 +91,7 @@ def check_reproducible(hub: KojiHub, session: Any, build_tag: str) -> list[str]:
     """The macros of a reproducible build (those the local builder sets) that the build tag does not set to
     our value as its rpm.macro.* extras; a warning with the exact command that sets them. Without them a
     Koji build differs from a local one (build time, build host, file times) and --verify names it."""
-    from ..rpmbuild import REPRODUCIBLE_MACROS
+    from altai_release.specfile.rpmbuild import REPRODUCIBLE_MACROS
 
     config = hub.call(f"read the configuration of {build_tag}", session.getBuildConfig, build_tag)
     extra = config.get("extra") or {}

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BuildError, RpmbuildError
-from ..limits import DEFAULT_LIMITS, SandboxLimits
-from ..rpmbuild import INNER_TOPDIR, Rpmbuild
-from ..sandbox_output import check_binaries
-from .base import BuildJob, BuildOutput
+from altai_release.builders.builder import BuildJob, BuildOutput
+from altai_release.core.errors import BuildError, RpmbuildError
+from altai_release.core.limits import DEFAULT_LIMITS, SandboxLimits
+from altai_release.sandbox.output import check_binaries
+from altai_release.specfile.rpmbuild import INNER_TOPDIR, Rpmbuild
 
 
 @dataclass

@@ -22,13 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BuildError, InputError, MockError
-from ..limits import DEFAULT_LIMITS
-from ..rpmheader import read_identity
-from ..sandbox_output import check_binaries, read_text, take_files
-from ..templates import render
-from .base import BuildJob, BuildOutput
-from .mockprocess import MockProcesses, failure
+from altai_release.builders.builder import BuildJob, BuildOutput
+from altai_release.builders.mockprocess import MockProcesses, failure
+from altai_release.core.errors import BuildError, InputError, MockError
+from altai_release.core.limits import DEFAULT_LIMITS
+from altai_release.core.templates import render
+from altai_release.rpm.rpmheader import read_identity
+from altai_release.sandbox.output import check_binaries, read_text, take_files
 
 LOG_LIMIT = 64 * 1024 * 1024  # of a log mock leaves in the result directory
 RPM_LIMIT = DEFAULT_LIMITS.file_size  # of one result
@@ -174,7 +174,7 @@ class MockBuilder:
 
     def _add_to_run_repo(self, rpms: Sequence[Path]) -> None:
         """Before the dependents start (they start when this build returns): the RPMs and fresh metadata."""
-        from ..repodata import write_repodata
+        from altai_release.rpm.repodata import write_repodata
 
         with self._lock:
             for rpm in rpms:

@@ -4,6 +4,7 @@ log that holds the reason, as kojid reads mock's logs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -12,9 +13,9 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from .. import runner
-from ..capture import KeptOutput, drain
-from ..errors import MockError
+from altai_release.core import runner
+from altai_release.core.capture import KeptOutput, drain
+from altai_release.core.errors import MockError
 
 BUILD_TIMEOUT = 4 * 3600
 OUTPUT_LIMIT = 2 * 1024 * 1024  # of mock's own output (its progress; the build's is in build.log)
@@ -35,10 +36,8 @@ class MockProcesses:
         with self._lock:
             running = list(self._running)
         for proc in running:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     def run(self, argv: list[str], name: str) -> tuple[int, str]:
         """mock's exit status and (bounded) output; stopped by abort() or the build timeout."""

@@ -11,16 +11,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
-from ..paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
-from . import reports
-from .common import LOGGER, Parser, path, run, seconds, text
+from altai_release.cli import reports
+from altai_release.cli.common import LOGGER, Parser, path, run, seconds, text
+from altai_release.core.errors import InputError
+from altai_release.core.paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
 
 if TYPE_CHECKING:
-    from ..layout import ReleaseLayout
-    from ..results import PackageResult
+    from altai_release.layout import ReleaseLayout
+    from altai_release.release.results import PackageResult
 
 log = logging.getLogger(LOGGER)
 
@@ -37,7 +37,19 @@ def _parser() -> Parser:
     parser.add_argument("--layout", type=path, default=DEFAULT_LAYOUT, help="release description (TOML)")
     parser.add_argument("--out", type=path, default=DEFAULT_OUT, help="root of the release tree (default: out/)")
     parser.add_argument("--json", action="store_true", help="print what the mode reports as JSON on stdout")
-    build = parser.add_argument_group("building (the default mode)")
+    _building(parser.add_argument_group("building (the default mode)"))
+    _modes(parser.add_argument_group("modes that build nothing").add_mutually_exclusive_group())
+    parser.add_argument(
+        "--base-repos",
+        type=path,
+        metavar="FILE",
+        help="with --accept or --gate: a .repo file of the base OS repositories",
+    )
+    parser.add_argument("--against", type=path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
+    return parser
+
+
+def _building(build: Any) -> None:
     build.add_argument("--builder", choices=("auto", "mock", "rpmbuild", "koji"), default="auto")
     build.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel builds")
     build.add_argument("--sign-key", metavar="KEYID", type=text, help="gpg user id or fingerprint for every package")
@@ -58,7 +70,9 @@ def _parser() -> Parser:
         metavar="SECONDS",
         help="wait this long for another run publishing to OUT (default: fail at once)",
     )
-    modes = parser.add_argument_group("modes that build nothing").add_mutually_exclusive_group()
+
+
+def _modes(modes: Any) -> None:
     modes.add_argument(
         "--diff",
         type=path,
@@ -90,14 +104,6 @@ def _parser() -> Parser:
         help="verify a release tree (default: OUT) by its signatures, metadata and manifest, and by rebuilding "
         "every SRPM it publishes and comparing the binaries",
     )
-    parser.add_argument(
-        "--base-repos",
-        type=path,
-        metavar="FILE",
-        help="with --accept or --gate: a .repo file of the base OS repositories",
-    )
-    parser.add_argument("--against", type=path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
-    return parser
 
 
 def mode_of(args: argparse.Namespace) -> str:
@@ -136,14 +142,14 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], l
     """The release job's check of the next release before it is published: dnf accepts it, and it is
     reproduced from its own SRPMs."""
 
-    from ..builders import choose_builder_kind
+    from altai_release.builders import choose_builder_kind
 
     builder = choose_builder_kind(args.builder)  # the run's: the release is reproduced by what built it
 
     def gate(release_dir: Path) -> list[str]:
-        from ..acceptance import accept
-        from ..errors import VerificationError
-        from ..verify_release import verify_release
+        from altai_release.core.errors import VerificationError
+        from altai_release.release.acceptance import accept
+        from altai_release.release.rebuild_check import verify_release
 
         accepted = accept(layout, release_dir, args.base_repos)
         for line in accepted:
@@ -166,13 +172,13 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], l
 
 
 def _build(args: argparse.Namespace) -> int:
-    from ..layout import load_layout
-    from ..pipeline import BuildOptions, ReleaseBuild
+    from altai_release.layout import load_layout
+    from altai_release.release.pipeline import BuildOptions, ReleaseBuild
 
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     if args.passphrase_file is not None:
-        from ..userfiles import read_bytes
+        from altai_release.core.userfiles import read_bytes
 
         if not read_bytes(args.passphrase_file, "passphrase file", 64 * 1024).strip():
             raise InputError(f"{args.passphrase_file}: the passphrase file is empty")

@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import re
 import signal
 import sys
@@ -15,8 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-from .. import timing
-from ..errors import AltaiError
+from altai_release.core import timing
+from altai_release.core.errors import AltaiError
 
 LOGGER = "altai_release"
 
@@ -37,7 +38,9 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> NoReturn:
-        print(f"{parser.prog} {version()}")
+        # the command as typed (tools/build.py, altai-build), and the project it belongs to, as `git --version`
+        command = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] not in ("", "-c") else parser.prog
+        print(f"{command} (altai-release) {version()}")
         raise SystemExit(0)
 
 
@@ -153,8 +156,8 @@ class Terminated(Exception):
 
 
 def _stop_sandboxes() -> None:
-    if "altai_release.sandbox_process" in sys.modules:  # a run that started none loads nothing for it
-        from ..sandbox_process import kill_running
+    if "altai_release.sandbox.process" in sys.modules:  # a run that started none loads nothing for it
+        from altai_release.sandbox.process import kill_running
 
         kill_running()
 

@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import AltaiError, InputError
-from .common import Parser, path, run, text
+from altai_release.cli.common import Parser, path, run, text
+from altai_release.core.errors import AltaiError, InputError
 
 
 def _define(value: str) -> tuple[str, str]:
@@ -50,7 +50,7 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
     def body() -> int:
-        from ..srpm import SrpmRequest, make_srpm
+        from altai_release.sources.srpm_from_git import SrpmRequest, make_srpm
 
         for macros in args.macros:
             if not macros.is_file():
@@ -74,7 +74,7 @@ def git2srpm_main(argv: Sequence[str] | None = None) -> int:
         try:
             result = make_srpm(request)
         except (AltaiError, OSError) as exc:
-            from ..diskfull import as_disk_failure
+            from altai_release.core.diskfull import as_disk_failure
 
             instead = as_disk_failure(exc, args.outdir.absolute(), f"nothing was written to {args.outdir}")
             if instead is None:

@@ -7,20 +7,20 @@ import json
 import logging
 from pathlib import Path
 
-from .common import LOGGER, one_line, printable
+from altai_release.cli.common import LOGGER, one_line, printable
 
 log = logging.getLogger(LOGGER)
 
 
 def _newer_manifest(args: argparse.Namespace) -> Path:
-    from ..manifest import MANIFEST_NAME
-    from ..release_store import ReleaseStore
+    from altai_release.release.store import ReleaseStore
+    from altai_release.rpm.manifest import MANIFEST_NAME
 
     return (args.against or ReleaseStore(args.out).out / MANIFEST_NAME).absolute()
 
 
 def diff(args: argparse.Namespace) -> int:
-    from ..manifest import Change, Manifest, diff, key_changes
+    from altai_release.rpm.manifest import Change, Manifest, diff, key_changes
 
     old, new = Manifest.load(args.diff), Manifest.load(_newer_manifest(args))
     changes, keys = diff(old, new), key_changes(old, new)
@@ -39,18 +39,17 @@ def diff(args: argparse.Namespace) -> int:
     for line in [*changes, *keys]:
         print(line)
     sources = len(changes) - len(binary)
-    log.info(
-        ", ".join(f"{n} {k}" for k, n in counts.items())
-        + f" (binary packages; {sources} source package change{'s' if sources != 1 else ''})"
-        + "".join(f"; signing key {k.key} changed" for k in keys)
-    )
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    keys_changed = "".join(f"; signing key {k.key} changed" for k in keys)
+    plural = "s" if sources != 1 else ""
+    log.info("%s (binary packages; %d source package change%s)%s", summary, sources, plural, keys_changed)
     return 0
 
 
 def notes(args: argparse.Namespace) -> int:
-    from ..layout import load_layout
-    from ..manifest import Manifest
-    from ..notes import markdown
+    from altai_release.layout import load_layout
+    from altai_release.release.notes import markdown
+    from altai_release.rpm.manifest import Manifest
 
     new_path, old_path = _newer_manifest(args), args.notes.absolute()
     new, old = Manifest.load(new_path), Manifest.load(old_path)
@@ -59,9 +58,9 @@ def notes(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
-    from ..explain import explain, facts
-    from ..layout import load_layout
-    from ..release_store import ReleaseStore
+    from altai_release.layout import load_layout
+    from altai_release.release.explain import explain, facts
+    from altai_release.release.store import ReleaseStore
 
     layout = load_layout(args.layout)
     downloads = ReleaseStore(args.out).store / "downloads"
@@ -76,26 +75,26 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def accept(args: argparse.Namespace) -> int:
-    from ..acceptance import accept
-    from ..layout import load_layout
-    from ..release_store import ReleaseStore
+    from altai_release.layout import load_layout
+    from altai_release.release.acceptance import accept
+    from altai_release.release.store import ReleaseStore
 
     checks = accept(load_layout(args.layout), ReleaseStore(args.out).out, args.base_repos)
     if args.json:
         print(json.dumps({"accepted": True, "checks": checks}, indent=2))
     for line in checks:
-        log.info(f"ok: {line}")
+        log.info("ok: %s", line)
     return 0
 
 
 def verify(args: argparse.Namespace) -> int:
-    from ..errors import VerificationError
-    from ..layout import load_layout
-    from ..release_store import ReleaseStore
-    from ..verify_release import verify_release
+    from altai_release.core.errors import VerificationError
+    from altai_release.layout import load_layout
+    from altai_release.release.rebuild_check import verify_release
+    from altai_release.release.store import ReleaseStore
 
     tree = args.verify if args.verify != Path("") else ReleaseStore(args.out).out
-    from ..builders import choose_builder_kind
+    from altai_release.builders import choose_builder_kind
 
     verdicts = verify_release(load_layout(args.layout), tree, args.jobs, choose_builder_kind(args.builder))
     failed = [v for v in verdicts if not v.ok]
@@ -115,7 +114,7 @@ def verify(args: argparse.Namespace) -> int:
         for v in verdicts:
             print(printable(f"{'ok' if v.ok else 'FAIL':<4}  {v.path}: {v.verdict}"))
     counted = f"{reproduced} binary package{'s' if reproduced != 1 else ''} reproduced"
-    log.info(f"{tree}: {len(verdicts)} files checked, {counted}, {len(failed)} failed")
+    log.info("%s: %s files checked, %s, %s failed", tree, len(verdicts), counted, len(failed))
     if error is not None:
         raise error
     return 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from ..errors import InputError
-from .common import LOGGER, Parser, mib, path, run, warn
+from altai_release.cli.common import LOGGER, Parser, mib, path, run, warn
+from altai_release.core.errors import InputError
 
 
 def _parser() -> Parser:
@@ -27,7 +27,8 @@ def srpm2git_main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
     def body() -> int:
-        from ..srpm2git import UnpackLimits, srpm_to_git
+        from altai_release.sources.srpm_import import srpm_to_git
+        from altai_release.sources.srpm_unpack import UnpackLimits
 
         if not args.srpm.is_file():
             raise InputError(f"{args.srpm}: no such file")
@@ -37,8 +38,8 @@ def srpm2git_main(argv: Sequence[str] | None = None) -> int:
             warn(note)
         dist = f" --dist {made.dist}" if made.dist else ""
         log = logging.getLogger(LOGGER)
-        log.info(f"{made.repository}: {made.nevra} at commit {made.commit[:12]}")
-        log.info(f"rebuild it with: tools/git2srpm.py{dist} {made.repository}")
+        log.info("%s: %s at commit %s", made.repository, made.nevra, made.commit[:12])
+        log.info("rebuild it with: tools/git2srpm.py%s %s", dist, made.repository)
         print(made.repository)
         return 0
 

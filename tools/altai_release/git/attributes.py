@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from .wildmatch import wildmatch
+from altai_release.git.wildmatch import wildmatch
 
 Value = bool | str
 MAX_LINE = 2048  # git ignores a longer attributes line (ATTR_MAX_LINE_LENGTH), and so do we

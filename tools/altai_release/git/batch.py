@@ -4,6 +4,7 @@ the caller reads, and git's refusal (a repository owned by another user) or fail
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -11,8 +12,8 @@ import threading
 from collections.abc import Callable, Generator, Sequence
 from typing import IO
 
-from .. import runner
-from ..errors import GitError, InputError
+from altai_release.core import runner
+from altai_release.core.errors import GitError, InputError
 
 Refusal = Callable[[str], InputError | None]
 
@@ -30,7 +31,7 @@ class CatFileBatch:
         """The repository's one `git cat-file --batch`, started on first use."""
         if self._proc is None:
             # what git says goes to a file: it is read only when git stops, and a pipe could fill and block it
-            self._errors = tempfile.TemporaryFile()
+            self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (git's stderr, for as long as the batch lives)
             self._proc = subprocess.Popen(  # noqa: S603 - an argv list, no shell
                 self.argv,
                 stdin=subprocess.PIPE,
@@ -112,10 +113,8 @@ class CatFileBatch:
     def close(self) -> None:
         if self._proc is not None:
             assert self._proc.stdin is not None
-            try:
+            with contextlib.suppress(BrokenPipeError):  # git has stopped already
                 self._proc.stdin.close()
-            except BrokenPipeError:
-                pass  # git has stopped already
             self._proc.wait()
             if self._proc.stdout is not None:
                 self._proc.stdout.close()

@@ -8,12 +8,12 @@ import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
-from .. import runner
-from ..errors import GitError
-from .attributes import Attributes, parse_rules
-from .env import GIT_ENV, SAFE
-from .index import Conversions, WorktreeState, attribute_files, parse_index, worktree_state
-from .objects import Commit, Tree, TreeEntry
+from altai_release.core import runner
+from altai_release.core.errors import GitError
+from altai_release.git.attributes import Attributes, parse_rules
+from altai_release.git.env import GIT_ENV, SAFE
+from altai_release.git.index import Conversions, WorktreeState, attribute_files, parse_index, worktree_state
+from altai_release.git.objects import Commit, Tree, TreeEntry
 
 _FORMATS_PER_GIT = 500  # formats in one `git log` (its argument list stays far below ARG_MAX)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .objects import MODE_DIR, MODE_GITLINK, MODE_LINK
+from altai_release.git.objects import MODE_DIR, MODE_GITLINK, MODE_LINK
 
 _ASSUME_VALID, _EXTENDED = 0x8000, 0x4000
 _SKIP_WORKTREE, _INTENT_TO_ADD = 0x4000, 0x2000

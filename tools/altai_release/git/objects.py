@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from ..errors import InputError
+from altai_release.core.errors import InputError
 
 MODE_DIR, MODE_LINK, MODE_GITLINK = 0o040000, 0o120000, 0o160000
 _MODES = {0o100644, 0o100755, 0o100664, MODE_LINK, MODE_DIR, MODE_GITLINK}

@@ -6,10 +6,19 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import PurePosixPath
 
-from ..errors import GitError, InputError
-from ..paths import check_not_option
-from .batch import CatFileBatch
-from .objects import MODE_DIR, MODE_GITLINK, MODE_LINK, Commit, Tree, TreeEntry, parse_commit, parse_tree
+from altai_release.core.errors import GitError, InputError
+from altai_release.core.paths import check_not_option
+from altai_release.git.batch import CatFileBatch
+from altai_release.git.objects import (
+    MODE_DIR,
+    MODE_GITLINK,
+    MODE_LINK,
+    Commit,
+    Tree,
+    TreeEntry,
+    parse_commit,
+    parse_tree,
+)
 
 
 class ObjectReader:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from .. import runner
-from ..errors import GitError, InputError
-from ..paths import check_not_option, is_git_url
-from .batch import CatFileBatch
-from .checkout import Checkout
-from .env import GIT_ENV, SAFE
-from .objects import MODE_GITLINK, Commit, Tree, TreeEntry
-from .reader import ObjectReader
+from altai_release.core import runner
+from altai_release.core.errors import GitError, InputError
+from altai_release.core.paths import check_not_option, is_git_url
+from altai_release.git.batch import CatFileBatch
+from altai_release.git.checkout import Checkout
+from altai_release.git.env import GIT_ENV, SAFE
+from altai_release.git.objects import MODE_GITLINK, Commit, Tree, TreeEntry
+from altai_release.git.reader import ObjectReader
 
 
 class GitSource(ObjectReader, Checkout):

@@ -12,7 +12,7 @@ import string
 from collections.abc import Callable
 from functools import cache
 
-from ..errors import InputError
+from altai_release.core.errors import InputError
 
 MATCH, NOMATCH, ABORT_ALL, ABORT_TO_STARSTAR = 0, 1, -1, -2
 
@@ -106,7 +106,7 @@ def _bracket(p: bytes, pi: int, t_ch: int) -> tuple[int, bool] | None:
             return pi, matched != negated
 
 
-def _star(p: bytes, t: bytes, pi: int, ti: int, pathname: bool, recurse: Recurse) -> int:
+def _star(p: bytes, t: bytes, pi: int, ti: int, pathname: bool, recurse: Recurse) -> int:  # noqa: C901 (git's own case, kept as it reads)
     """A `*` or `**` at `pi` (the text at `ti`), as git's case '*'."""
     pi += 1
     if p[pi] == ord("*"):

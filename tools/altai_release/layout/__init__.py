@@ -1,7 +1,15 @@
 """The release description (repo-layout/*.toml): its typed model and its reader."""
 
-from .model import CONTENT_KINDS, PackageEntry, ReleaseLayout, Repository, SigningKey, SrpmOrigin, Upstream
-from .read import load_layout
+from altai_release.layout.model import (
+    CONTENT_KINDS,
+    PackageEntry,
+    ReleaseLayout,
+    Repository,
+    SigningKey,
+    SrpmOrigin,
+    Upstream,
+)
+from altai_release.layout.read import load_layout
 
 __all__ = [
     "CONTENT_KINDS",

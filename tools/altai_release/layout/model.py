@@ -6,10 +6,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from ..errors import InputError
-from ..evr import Pin
-from ..kojiconfig import KojiSettings
-from ..limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
+from altai_release.core.errors import InputError
+from altai_release.core.limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
+from altai_release.layout.koji_table import KojiSettings
+from altai_release.rpm.evr import Pin
 
 CONTENT_KINDS = ("own", "rebuilt", "sources", "upstream")
 

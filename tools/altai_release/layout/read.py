@@ -11,14 +11,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..kojiconfig import read_koji
-from ..limits import read_download_limits, read_limits
-from ..paths import DEFAULT_LAYOUT
-from ..tomlreader import TomlReader, quoted
-from .model import CONTENT_KINDS, PackageEntry, ReleaseLayout, Repository, SigningKey, table_keys
-from .packages import CHROOT_RE, DIST_EXPECTED, DIST_RE, NAME_RE, read_package
-from .upstreams import read_upstreams
+from altai_release.core.errors import InputError
+from altai_release.core.limits import read_download_limits, read_limits
+from altai_release.core.paths import DEFAULT_LAYOUT
+from altai_release.core.tomlreader import TomlReader, quoted
+from altai_release.layout.koji_table import read_koji
+from altai_release.layout.model import CONTENT_KINDS, PackageEntry, ReleaseLayout, Repository, SigningKey, table_keys
+from altai_release.layout.package_table import CHROOT_RE, DIST_EXPECTED, DIST_RE, NAME_RE, read_package
+from altai_release.layout.upstreams import read_upstreams
 
 # the tables of a layout; [release] holds ReleaseLayout's own fields, each other table its field of that name
 # what reaches a spec (the release package's Name, Version, %{?dist}), a mock config or a path must be plain:
@@ -33,30 +33,69 @@ _RELEASE_KEYS = table_keys(ReleaseLayout, leave_out={"file", *_TABLES}, renamed=
 
 def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
     file = file.absolute()
-    from ..userfiles import MIB, read_bytes
-
-    raw = read_bytes(file, "release layout", 4 * MIB)
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}): a layout is TOML, which is UTF-8") from exc
-    except RecursionError:
-        raise InputError(f"{file}: not valid TOML: nested too deeply") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{file}: not valid TOML: {exc}") from exc
+    data = _parse(file)
     r = TomlReader(file)
     base = file.parent
     r.check_keys(data, "(top)", _TABLES)
     r.check_keys(r.table(data, "release"), "release", _RELEASE_KEYS)
     dist = r.matching(data, "release.dist", DIST_RE, DIST_EXPECTED, default="")
     chroot = r.matching(data, "release.mock_chroot", CHROOT_RE, "a mock chroot name of letters, digits and ._+-")
+    keys = _keys(r, data, base)
+    repositories = _repositories(r, data, keys)
+    packages: dict[str, PackageEntry] = {}
+    for name in r.table(data, "packages", required=False):
+        packages[name] = read_package(r, data, name, base, keys, repositories, dist, chroot)
+    _add_release_package(r, data, packages, repositories, dist, chroot)
+    return ReleaseLayout(
+        file=file,
+        name=r.matching(data, "release.name", NAME_RE, "a package name of letters, digits and ._+- (rpm's)"),
+        version=r.matching(data, "release.version", VERSION_RE, "a version of letters, digits and ._+~^ (rpm's)"),
+        dist=dist,
+        mock_chroot=chroot,
+        macro_files=_macro_files(r, data, base),
+        templates=(base / r.string(data, "release.templates", default="templates")).resolve(),
+        keys=keys,
+        repositories=repositories,
+        packages=packages,
+        upstreams=read_upstreams(r, data, keys, repositories),
+        priority=r.integer(data, "release.priority", 10, 1, 99),
+        lookaside=r.optional_string(data, "release.lookaside"),
+        target_rpm=_target_rpm(r, data),
+        koji=read_koji(r, data, base),
+        sandbox=read_limits(r, data),
+        downloads=read_download_limits(r, data),
+        mock_configdir=(base / r.string(data, "release.mock_configdir", default="/etc/mock")).resolve(),
+        metadata_expire=_metadata_expire(r, data),
+        metadata_key=_metadata_key(r, data, keys),
+        release_package=r.boolean(data, "release.release_package", False),
+    )
+
+
+def _parse(file: Path) -> dict[str, Any]:
+    from altai_release.core.userfiles import MIB, read_bytes
+
+    raw = read_bytes(file, "release layout", 4 * MIB)
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}): a layout is TOML, which is UTF-8") from exc
+    except RecursionError:
+        raise InputError(f"{file}: not valid TOML: nested too deeply") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{file}: not valid TOML: {exc}") from exc
+
+
+def _macro_files(r: TomlReader, data: dict[str, Any], base: Path) -> tuple[Path, ...]:
     macro_files = []
     for i, rel in enumerate(r.strings(data, "release.macros")):
         path = (base / rel).resolve()
         if not path.is_file():
             raise r.fail(f"release.macros[{i}]", f"macro file {path} does not exist")
         macro_files.append(path)
+    return tuple(macro_files)
 
+
+def _keys(r: TomlReader, data: dict[str, Any], base: Path) -> dict[str, SigningKey]:
     keys: dict[str, SigningKey] = {}
     for name in r.table(data, "keys"):
         key = f"keys.{quoted(name)}"
@@ -69,29 +108,34 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         keys[name] = SigningKey(
             name, r.string(data, f"{key}.id"), r.boolean(data, f"{key}.development", False), key_path
         )
+    return keys
 
-    repositories: dict[str, Repository] = {}
-    for name in r.table(data, "repositories"):
-        key = f"repositories.{quoted(name)}"
-        r.table(data, key)
-        r.check_keys(data["repositories"][name], key, table_keys(Repository, leave_out={"name"}))
-        tree_path = r.string(data, f"{key}.path")
-        parts = tree_path.split("/")
-        if tree_path.startswith(("/", "-")) or any(p in ("", ".", "..") for p in parts) or "\\" in tree_path:
-            raise r.fail(f"{key}.path", f"expected a relative path inside the release tree, found {tree_path!r}")
-        if parts[0] in RESERVED_TOP or "repodata" in parts or not PATH_RE.fullmatch(tree_path):
-            raise r.fail(
-                f"{key}.path",
-                f"{tree_path!r} is not a repository's path: logs/, metadata/ and repodata are the tree's own "
-                "and a path is letters, digits and ._+-/",
-            )
-        signed_by = r.string(data, f"{key}.signed_by")
-        if signed_by not in keys:
-            raise r.fail(f"{key}.signed_by", f"{signed_by!r} is not a key (known: {', '.join(sorted(keys))})")
-        content = r.string(data, f"{key}.content")
-        if content not in CONTENT_KINDS:
-            raise r.fail(f"{key}.content", f"expected one of {', '.join(CONTENT_KINDS)}, found {content!r}")
-        repositories[name] = Repository(name, tree_path, signed_by, content, r.optional_string(data, f"{key}.sources"))
+
+def _repository(r: TomlReader, data: dict[str, Any], name: str, keys: dict[str, SigningKey]) -> Repository:
+    key = f"repositories.{quoted(name)}"
+    r.table(data, key)
+    r.check_keys(data["repositories"][name], key, table_keys(Repository, leave_out={"name"}))
+    tree_path = r.string(data, f"{key}.path")
+    parts = tree_path.split("/")
+    if tree_path.startswith(("/", "-")) or any(p in ("", ".", "..") for p in parts) or "\\" in tree_path:
+        raise r.fail(f"{key}.path", f"expected a relative path inside the release tree, found {tree_path!r}")
+    if parts[0] in RESERVED_TOP or "repodata" in parts or not PATH_RE.fullmatch(tree_path):
+        raise r.fail(
+            f"{key}.path",
+            f"{tree_path!r} is not a repository's path: logs/, metadata/ and repodata are the tree's own "
+            "and a path is letters, digits and ._+-/",
+        )
+    signed_by = r.string(data, f"{key}.signed_by")
+    if signed_by not in keys:
+        raise r.fail(f"{key}.signed_by", f"{signed_by!r} is not a key (known: {', '.join(sorted(keys))})")
+    content = r.string(data, f"{key}.content")
+    if content not in CONTENT_KINDS:
+        raise r.fail(f"{key}.content", f"expected one of {', '.join(CONTENT_KINDS)}, found {content!r}")
+    return Repository(name, tree_path, signed_by, content, r.optional_string(data, f"{key}.sources"))
+
+
+def _repositories(r: TomlReader, data: dict[str, Any], keys: dict[str, SigningKey]) -> dict[str, Repository]:
+    repositories = {name: _repository(r, data, name, keys) for name in r.table(data, "repositories")}
     by_path: dict[str, str] = {}
     for repo in repositories.values():
         normal = str(Path(repo.path))
@@ -110,43 +154,26 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
                 "expected the name of the repository (content = "
                 f'"sources") that receives this repository\'s SRPMs, found {repo.sources!r}',
             )
+    return repositories
 
-    packages: dict[str, PackageEntry] = {}
-    for name in r.table(data, "packages", required=False):
-        packages[name] = read_package(r, data, name, base, keys, repositories, dist, chroot)
-    upstreams = read_upstreams(r, data, keys, repositories)
-    if r.boolean(data, "release.release_package", False):
-        own = next((n for n, repo in repositories.items() if repo.content == "own"), None)
-        if own is None:
-            raise r.fail("release.release_package", 'needs a repository of our own packages (content = "own")')
-        name = f"{r.string(data, 'release.name')}-release"
-        if name in packages:
-            raise r.fail(f"packages.{quoted(name)}", "is the name of the release package ([release] release_package)")
-        packages[name] = PackageEntry(name, None, "", None, None, own, dist, chroot, generated=True)
-    templates = (base / r.string(data, "release.templates", default="templates")).resolve()
-    return ReleaseLayout(
-        file=file,
-        name=r.matching(data, "release.name", NAME_RE, "a package name of letters, digits and ._+- (rpm's)"),
-        version=r.matching(data, "release.version", VERSION_RE, "a version of letters, digits and ._+~^ (rpm's)"),
-        dist=dist,
-        mock_chroot=chroot,
-        macro_files=tuple(macro_files),
-        templates=templates,
-        keys=keys,
-        repositories=repositories,
-        packages=packages,
-        upstreams=upstreams,
-        priority=r.integer(data, "release.priority", 10, 1, 99),
-        lookaside=r.optional_string(data, "release.lookaside"),
-        target_rpm=_target_rpm(r, data),
-        koji=read_koji(r, data, base),
-        sandbox=read_limits(r, data),
-        downloads=read_download_limits(r, data),
-        mock_configdir=(base / r.string(data, "release.mock_configdir", default="/etc/mock")).resolve(),
-        metadata_expire=_metadata_expire(r, data),
-        metadata_key=_metadata_key(r, data, keys),
-        release_package=r.boolean(data, "release.release_package", False),
-    )
+
+def _add_release_package(
+    r: TomlReader,
+    data: dict[str, Any],
+    packages: dict[str, PackageEntry],
+    repositories: dict[str, Repository],
+    dist: str,
+    chroot: str,
+) -> None:
+    if not r.boolean(data, "release.release_package", False):
+        return
+    own = next((n for n, repo in repositories.items() if repo.content == "own"), None)
+    if own is None:
+        raise r.fail("release.release_package", 'needs a repository of our own packages (content = "own")')
+    name = f"{r.string(data, 'release.name')}-release"
+    if name in packages:
+        raise r.fail(f"packages.{quoted(name)}", "is the name of the release package ([release] release_package)")
+    packages[name] = PackageEntry(name, None, "", None, None, own, dist, chroot, generated=True)
 
 
 def _metadata_key(r: TomlReader, data: dict[str, Any], keys: dict[str, SigningKey]) -> str | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..evr import Pin, parse_pin
-from ..tomlreader import TomlReader, quoted
-from .model import Repository, SigningKey, Upstream, table_keys
-from .packages import NAME_RE
+from altai_release.core.tomlreader import TomlReader, quoted
+from altai_release.layout.model import Repository, SigningKey, Upstream, table_keys
+from altai_release.layout.package_table import NAME_RE
+from altai_release.rpm.evr import Pin, parse_pin
 
 
 def _pin(r: TomlReader, key: str, text: str, need_evr: bool = False) -> Pin:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..layout import PackageEntry, ReleaseLayout
-from ..manifest import Manifest
-from .base import PackageSource
-from .git import GitPackageSource
-from .release import ReleasePackageSource
-from .srpm import SrpmPackageSource
+from altai_release.layout import PackageEntry, ReleaseLayout
+from altai_release.rpm.manifest import Manifest
+from altai_release.sources.git_source import GitPackageSource
+from altai_release.sources.release_source import ReleasePackageSource
+from altai_release.sources.source import PackageSource
+from altai_release.sources.srpm_source import SrpmPackageSource
 
 __all__ = ["GitPackageSource", "PackageSource", "ReleasePackageSource", "SrpmPackageSource", "resolve_source"]
 

@@ -1,0 +1,43 @@
+"""What every builder takes and gives back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from altai_release.layout import PackageEntry
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    package: PackageEntry
+    srpm: Path
+    workdir: Path  # private to this build; the builder writes its results under it
+    logdir: Path  # build logs are kept here
+    source_date_epoch: int
+    unique: str  # distinguishes builds running at the same time (mock's --uniqueext)
+    build_requires: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()  # the binary packages the spec makes: what a result may be named
+    dependents: tuple[str, ...] = ()  # packages of this run that BuildRequire this one
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    rpms: list[Path]
+    log: Path
+    notes: list[str] = field(default_factory=list)
+
+
+class Builder(Protocol):
+    name: str
+
+    def start(self, order: Mapping[str, set[str]]) -> None:
+        """Before the first build: check what the whole run needs (`order`: package -> packages of the run
+        it needs first), so that a run that cannot work fails before anything is submitted."""
+
+    def build(self, job: BuildJob) -> BuildOutput: ...
+
+    def abort(self) -> None:
+        """The run failed or was interrupted: stop the builds in flight (called from another thread)."""

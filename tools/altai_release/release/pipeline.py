@@ -1,0 +1,183 @@
+"""tools/build.py's core: package names -> sources resolved once -> SRPMs -> binary RPMs (mock or local
+rpmbuild) -> signed and verified -> (with third-party imports) a new release tree, published atomically.
+All or nothing: until every requested package has built, every package is signed and verified and the new
+tree is complete, the published release does not change. Publishing is the last step that can fail."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from altai_release.builders import choose_builder_kind, make_builder
+from altai_release.core.diskfull import as_disk_failure
+from altai_release.core.errors import InputError, PublishError, ToolError
+from altai_release.core.paths import DEFAULT_OUT, DEFAULT_STATE
+from altai_release.core.timing import step
+from altai_release.layout import PackageEntry, ReleaseLayout
+from altai_release.release.buildcache import BuildCache, kept_results, record_builds
+from altai_release.release.outputs import check_base_url
+from altai_release.release.resign import resign_kept
+from altai_release.release.results import PackageResult
+from altai_release.release.runstate import RunState, prepare_run
+from altai_release.release.store import ReleaseStore
+from altai_release.release.tree import publish_next
+from altai_release.rpm.manifest import Manifest
+from altai_release.signing.assignment import KeyResolver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    out: Path = DEFAULT_OUT
+    state_dir: Path = DEFAULT_STATE
+    builder: str = "auto"
+    jobs: int = os.cpu_count() or 1
+    sign_key: str | None = None
+    require_key: bool = False
+    passphrase_file: Path | None = None
+    gnupghome: Path | None = None
+    base_url: str | None = None  # of altai.repo; default file:// + OUT
+    wait_seconds: float = 0.0  # for another run publishing to the same OUT
+    rebuild: bool = False  # ignore the build cache
+    # checks the next release's complete tree before it is published (acceptance, verification): raises, or
+    # says what it checked
+    gate: Callable[[Path], list[str]] | None = None
+
+
+class ReleaseBuild:
+    def __init__(self, layout: ReleaseLayout, options: BuildOptions) -> None:
+        check_base_url(options.base_url)
+        self.layout = layout
+        self.options = options
+        self.keys = KeyResolver(
+            options.state_dir, options.gnupghome, options.sign_key, options.require_key, options.passphrase_file
+        )
+        self.builder_kind = choose_builder_kind(options.builder)
+        if self.builder_kind == "koji" and layout.koji is None:
+            raise InputError(f"{layout.file}: --builder koji needs a [koji] table (profile, target, scratch)")
+        self.store = ReleaseStore(options.out)
+        self.cache = BuildCache(self.store.cache)
+        self.manifest: Manifest | None = None
+
+    def run(self, names: Sequence[str], complete: bool = False) -> list[PackageResult]:
+        """Build `names`; with `complete` (the release job), also re-import every upstream pin, and the new
+        release holds exactly what this run built and imported."""
+        entries = [self.layout.package(n) for n in dict.fromkeys(names)]
+        if not entries and not complete:
+            raise InputError("no package to build: name packages or use --all")
+        generated = [e for e in self.layout.packages.values() if e.generated and e not in entries]
+        entries += generated  # the release package goes with every run: it describes the release
+        with self.store.lock(self.options.wait_seconds):
+            staging = self.store.staging()
+            try:
+                run = prepare_run(
+                    self.layout,
+                    builder_kind=self.builder_kind,
+                    keys=self.keys,
+                    cache=self.cache,
+                    entries=entries,
+                    staging=staging,
+                    store_dir=self.store.store,
+                    width=max(self.options.jobs, 8),
+                    base_url=self.options.base_url or self.store.out.absolute().as_uri(),
+                    current=self.store.current_manifest(),
+                    current_dir=self.store.current(),
+                    out=self.store.out,
+                )
+                return self._run(run, complete)
+            except (ToolError, PublishError, OSError) as exc:
+                instead = as_disk_failure(exc, self.store.store)
+                if instead is None:
+                    raise
+                raise instead from exc
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+                if self.keys.dev_used:
+                    self.keys.dev.stop_agent()
+                self.keys.forget_passphrases()
+
+    def _run(self, run: RunState, complete: bool) -> list[PackageResult]:
+        manifest, out = self.store.current_manifest(), self.store.out
+        cached = {}
+        if not self.options.rebuild:
+            with step("kept results"):
+                cached = kept_results(self.cache, run.entries, run.keys, manifest, run.identities, out)
+            for name, result in cached.items():
+                log.info("%s: inputs unchanged, keeping %s-%s", name, result.source.name, result.source.evr)
+        todo = [e for e in run.entries if e.name not in cached]
+        built = self._build(run, todo) if todo else {}
+        additions = run.additions(built)
+        replaced = set(built)
+        if complete:
+            if self.layout.upstreams:
+                from altai_release.release.upstream_import import import_upstreams  # only the release job imports
+
+                additions += import_upstreams(self.layout, run.staging / "import")
+            replaced |= {f"upstream:{name}" for name in self.layout.upstreams}
+        kept = frozenset(cached)
+        additions += resign_kept(
+            manifest=manifest,
+            release_dir=self.store.current(),
+            kept=(lambda e: e.origin in kept) if complete else (lambda e: e.origin not in replaced),
+            identities={i.key_name: i for i in run.identities.values()},
+            public_keys=run.public_keys,
+            databases=run.rpmdbs,
+            workdir=run.staging / "resign",
+        )
+        with step("release tree and publish"):
+            self.manifest = publish_next(
+                self.store,
+                self.layout,
+                gate=self._seal(run),
+                additions=additions,
+                replaced_origins=replaced,
+                public_keys=run.public_keys,
+                base_url=self.options.base_url,
+                complete=complete,
+                kept_origins=kept,
+                built_logs={name: self.store.logs / name for name in built},
+            )
+        # the release is published: from here on nothing may turn the run into a failure
+        assert self.manifest is not None
+        record_builds(self.cache, built, self.manifest, run.key)
+        results = {**cached, **{name: r.placed(self.store.out, self.layout) for name, r in built.items()}}
+        return [results[e.name] for e in run.entries]
+
+    def _seal(self, run: RunState) -> Callable[[Path], list[str]]:
+        """What is done to the next release's tree before it is published: every repository's repomd.xml
+        signed by the metadata key (yum's repo_gpgcheck), then the options' gate."""
+        signer = self.keys.resolve(self.layout.metadata_signer)
+        if signer.key_name not in run.public_keys:
+            run.public_keys[signer.key_name] = signer.keyring.export_public(signer.fingerprint)
+
+        def seal(release_dir: Path) -> list[str]:
+            for repo in self.layout.repositories.values():
+                repomd = release_dir / repo.path / "repodata" / "repomd.xml"
+                if repomd.is_file():
+                    signer.keyring.detach_sign(signer.fingerprint, repomd, signer.passphrase_file)
+            return self.options.gate(release_dir) if self.options.gate is not None else []
+
+        return seal
+
+    def _build(self, run: RunState, todo: list[PackageEntry]) -> dict[str, PackageResult]:
+        from altai_release.release.packagebuild import (  # a build run's
+            PackageBuild,
+            build_packages,
+            make_srpms,
+            renumber_release_package,
+        )
+
+        sources = {e.name: run.sources[e.name] for e in todo}
+        # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core (up to 8)
+        width = max(self.options.jobs, min(os.cpu_count() or 1, 8))
+        srpms = make_srpms(sources, self.layout.macro_files, self.layout.sandbox, run.staging, width)
+        builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current(), run.staging)
+        renumber_release_package(sources, srpms, builder, self.layout, run.staging)  # before anything is built
+        build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.layout.target_rpm)
+        entries = {e.name: e for e in todo}
+        return build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)

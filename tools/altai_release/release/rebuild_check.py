@@ -1,0 +1,167 @@
+"""`tools/build.py --verify DIR`: the release's promise ("take a basic CentOS, take our source RPMs, and you
+can build the whole release") as a command. Using only what DIR holds and the layout's build environment
+(the sandboxed local rpmbuild with its macros, mock, or the layout's Koji hub, where a rebuild is a scratch
+build), it checks what `tree_check` checks (signed metadata, packages listed, signed and in the manifest,
+every binary with its SRPM), then reproducibility: each published SRPM that passed those checks is rebuilt,
+and each rebuilt binary's header (every tag, the payload digest among them; signatures aside) is compared
+with the published one's. A binary whose SRPM failed is not counted as reproduced.
+
+DIR is somebody's input: every file is read as a copy taken without following a link, within the layout's
+file-size bound, and a malformed one is a FAIL naming it. Nothing is written into DIR (a read-only copy
+will do); the work directory goes on every exit, and no verdict names it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from altai_release.builders import Builder, BuildJob, make_builder
+from altai_release.builders.scheduler import run_all
+from altai_release.core.errors import AltaiError, InputError
+from altai_release.layout import PackageEntry, ReleaseLayout
+from altai_release.release.tree_check import TreeFiles, Verdict, built_repositories, check_tree, sources_path
+from altai_release.rpm.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest
+from altai_release.rpm.readback import read_header
+from altai_release.rpm.rpmheader import read_identity
+from altai_release.sandbox.beneath import Unsafe, read_bytes
+from altai_release.signing.signature_check import KeyDatabases
+
+__all__ = ["Verdict", "verify_release"]
+
+
+def _manifest(tree: Path) -> Manifest:
+    try:
+        data = read_bytes(tree, MANIFEST_NAME, MAX_MANIFEST_BYTES)
+    except FileNotFoundError:
+        raise InputError(f"{tree}: not a release tree (no {MANIFEST_NAME})") from None
+    except (Unsafe, OSError) as exc:
+        raise InputError(f"{tree}: not a release tree ({MANIFEST_NAME}: {exc})") from exc
+    return Manifest.from_bytes(data, tree / MANIFEST_NAME)
+
+
+def verify_release(layout: ReleaseLayout, tree: Path, jobs: int, builder_kind: str = "rpmbuild") -> list[Verdict]:
+    """Verdicts on every file of the release at `tree`, its SRPMs rebuilt by the builder a release would
+    use (`builder_kind`: the sandboxed local rpmbuild, mock, or the layout's Koji hub)."""
+    tree = tree.resolve()  # OUT is a link to its release: that one link is followed, none below it
+    manifest = _manifest(tree)
+    with tempfile.TemporaryDirectory(prefix="altai-verify-") as work_name:
+        work = Path(work_name)
+        files = TreeFiles(tree, work, layout.sandbox.file_size)
+        check = check_tree(layout, files, manifest, KeyDatabases(work / "rpmdb"))
+        verdicts: dict[str, Verdict] = {}
+        for failed in check.failed:
+            verdicts.setdefault(failed.path, failed)
+        srpms = [rel for name in built_repositories(layout) for rel in sorted(check.passed)
+                 if rel.startswith(f"{sources_path(layout, name)}/") and rel.endswith(".src.rpm")]  # fmt: skip
+        origins = {e.path: e.origin for e in manifest.entries}
+        # mock's chroot gets the tree's own repositories for BuildRequires between its packages
+        builder = make_builder(builder_kind, layout, tree, tree, work, verification=True)
+        builder.start({})
+
+        def rebuild(srpm: str) -> list[Verdict]:
+            where = work / "build" / Path(srpm).name
+            return _rebuild_and_compare(layout, builder, check.passed, srpm, origins.get(srpm, ""), where)
+
+        for found in run_all(sorted(set(srpms)), max(1, jobs), rebuild).values():
+            for verdict in found:
+                verdicts.setdefault(verdict.path, verdict)
+        for rel in check.passed:
+            if rel.endswith(".rpm") and not rel.endswith(".src.rpm") and _built(layout, rel):
+                verdicts.setdefault(rel, Verdict(rel, "not reproduced: its source RPM failed its checks", False))
+        for entry in manifest.entries:  # upstream packages: their signature is what is checked
+            verdicts.setdefault(entry.path, Verdict(entry.path, "signed (upstream package, not rebuilt)", True))
+        return [_without(verdicts[p], work) for p in sorted(verdicts)]
+
+
+def _built(layout: ReleaseLayout, rel: str) -> bool:
+    return any(rel.startswith(f"{layout.repositories[n].path}/") for n in built_repositories(layout))
+
+
+def _without(verdict: Verdict, work: Path) -> Verdict:
+    """A verdict that names no path of the work directory (it is gone when the user reads it)."""
+    said = " ".join(verdict.verdict.replace(f"{work}/", "").replace(str(work), "").split())
+    return Verdict(verdict.path, said, verdict.ok)
+
+
+def _rebuild_and_compare(
+    layout: ReleaseLayout, builder: Builder, passed: dict[str, Path], srpm_rel: str, origin: str, work: Path
+) -> list[Verdict]:
+    srpm = passed[srpm_rel]  # the checked copy: never the tree's file
+    published = {Path(rel).name: copy for rel, copy in passed.items() if _binary_of(layout, rel, copy, srpm.name)}
+    try:
+        identity = read_identity(srpm).nevra
+        buildtime = read_header(srpm)["buildtime"]
+    except AltaiError as exc:
+        return [Verdict(srpm_rel, f"not a readable source package: {exc}", False)]
+    if not buildtime:
+        return [Verdict(srpm_rel, "has no build time (BUILDTIME): its package's time is unknown", False)]
+    # the package's time (SOURCE_DATE_EPOCH) its binaries were built with, as they record it: a local build
+    # takes the SRPM's, a Koji build tag the newest %changelog entry's; a rebuild takes the same
+    times = {read_header(p)["buildtime"] for p in published.values()}
+    epoch = int(times.pop()) if len(times) == 1 and None not in times else int(buildtime)
+    entry = layout.packages.get(origin) or PackageEntry(
+        identity.name, None, "", None, None, _repository_of(layout, srpm_rel), layout.dist, layout.mock_chroot
+    )
+    job = BuildJob(
+        package=entry,
+        srpm=srpm,
+        workdir=work / "job",
+        logdir=work / "logs",
+        source_date_epoch=epoch,
+        unique=f"verify-{identity.name}-{os.getpid()}",
+        # what a result may be named: the binaries published from this SRPM, and their debuginfo
+        packages=tuple(sorted({read_identity(p).nevra.name for p in published.values()})),
+    )
+    job.logdir.mkdir(parents=True)
+    job.workdir.mkdir(parents=True)
+    try:
+        rebuilt = {p.name: p for p in builder.build(job).rpms}
+    except (AltaiError, OSError) as exc:
+        return [Verdict(srpm_rel, f"does not rebuild: {' '.join(str(exc).split())}", False)]
+    verdicts = [Verdict(srpm_rel, f"rebuilt with {builder.name} ({_counted(len(rebuilt))})", True)]
+    for name, path in sorted(published.items()):
+        rel = next(r for r, c in passed.items() if c == path)
+        mine = rebuilt.get(name)
+        if mine is None:
+            verdicts.append(Verdict(rel, "differs: the rebuild makes no such package", False))
+            continue
+        differing = _differing_tags(path, mine)
+        verdicts.append(Verdict(rel, f"differs: {', '.join(differing)}" if differing else "reproduced", not differing))
+    return verdicts
+
+
+def _counted(count: int) -> str:
+    return f"{count} binary package{'s' if count != 1 else ''}"
+
+
+def _binary_of(layout: ReleaseLayout, rel: str, copy: Path, srpm_name: str) -> bool:
+    if rel.endswith(".src.rpm") or not _built(layout, rel):
+        return False
+    try:
+        return read_identity(copy).sourcerpm == srpm_name
+    except AltaiError:
+        return False
+
+
+def _repository_of(layout: ReleaseLayout, srpm_rel: str) -> str:
+    """The repository of built packages whose SRPMs are where this one is."""
+    for name in built_repositories(layout):
+        if srpm_rel.rsplit("/", 1)[0] == sources_path(layout, name):
+            return name
+    raise InputError(f"{srpm_rel}: in no sources repository of the layout")
+
+
+def _differing_tags(published: Path, rebuilt: Path) -> list[str]:
+    """The main header's tags that differ (signature tags, below 1000, aside), by name; the payload's files
+    named when their digests differ."""
+    from altai_release.rpm.rpmbindings import rpm_bindings
+
+    rpm = rpm_bindings()
+    a, b = read_header(published), read_header(rebuilt)
+    tags = sorted(t for t in set(a.keys()) | set(b.keys()) if int(t) >= 1000)
+    differing = [rpm.tagnames.get(int(t), str(t)).lower() for t in tags if a[t] != b[t]]
+    if {"filedigests", "filemd5s"} & set(differing):  # rpm names the tag FILEMD5S, its older alias
+        files = [f for f, x, y in zip(a["filenames"], a["filedigests"], b["filedigests"], strict=False) if x != y]
+        differing.append("files " + ", ".join(str(f) for f in files[:5]))
+    return differing

@@ -1,0 +1,238 @@
+"""Where releases live and how one replaces another, atomically.
+
+OUT is a symbolic link to one complete release under OUT.store/releases/. A new release is made there
+beside the current one (unchanged files are hard links to the current release's), then OUT is switched to
+it with one rename of a new link over the old one: a reader or a crash sees the old release or the new
+one, never a mix. OUT.store also holds the build logs, the build cache, the staging area of a run and the
+lock that keeps two runs from publishing at once.
+
+The tool never removes what it did not make. Before a run writes, the store is claimed (`claim`): OUT must
+be absent, an empty directory, a link into OUT.store/releases/, or a release tree of ours (a manifest.json
+this tool reads, and only files this tool writes: no other file, no link), which is kept in the store as
+`adopted-*` and never pruned; OUT.store must be ours (its marker file, or only the entries this tool
+makes); `/`, a home directory, the current directory, this checkout, the directories that hold them and a
+mount point are never used."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from altai_release.core.errors import AltaiError, InputError
+from altai_release.core.paths import PROJECT_ROOT
+from altai_release.core.recordlock import exclusive_lock
+from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
+from altai_release.sandbox.scratch import unmount_below
+
+log = logging.getLogger(__name__)
+
+KEEP_RELEASES = 3  # the current one and two before it, for rollback and hard links
+ADOPTED = "adopted-"  # a release tree found at OUT, kept in the store as it was
+STORE_MARKER = ".altai-release-store"  # in OUT.store: this tool made it, and everything in it
+_STORE_ENTRIES = {"releases", "logs", "cache", "staging", "downloads", "lock", STORE_MARKER}
+
+
+class ReleaseStore:
+    def __init__(self, out: Path) -> None:
+        self.out = Path(os.path.abspath(out))
+        if not self.out.name or self.out.name in (".", ".."):
+            raise InputError(f"--out {out}: expected a directory path with a name (OUT.store is made beside it)")
+        if self.out.exists() and not self.out.is_dir():
+            raise InputError(f"--out {self.out}: exists and is not a directory")
+        self.store = self.out.with_name(self.out.name + ".store")
+        self.releases = self.store / "releases"
+        self.logs = self.store / "logs"
+        self.cache = self.store / "cache"
+
+    # -- the current release -------------------------------------------------------------------
+    def current(self) -> Path | None:
+        if self.out.is_symlink():
+            target = self.out.resolve()
+            return target if target.is_dir() else None
+        if self.out.is_dir():  # a tree made by hand or by an older version of the tool
+            return self.out
+        return None
+
+    def current_manifest(self) -> Manifest | None:
+        current = self.current()
+        if current is None or not (current / MANIFEST_NAME).exists():
+            return None
+        return Manifest.load(current / MANIFEST_NAME)
+
+    # -- claiming, locking, staging, logs ----------------------------------------------------------
+    def claim(self) -> None:
+        """Refuse an OUT or OUT.store that holds what this tool did not make (it would replace or sweep it);
+        then mark OUT.store as ours."""
+        if self.out.is_symlink():
+            # a release of ours: publishing replaces the link only (a shell sitting in the tree loses nothing)
+            target = Path(os.path.realpath(self.out))
+            if not target.is_relative_to(Path(os.path.realpath(self.releases))):
+                raise InputError(
+                    f"--out {self.out}: a link to {target}, not to a release of {self.store}; choose another --out"
+                )
+        else:
+            _refuse_precious(self.out)
+            if os.path.ismount(self.out):
+                raise InputError(
+                    f"--out {self.out}: a mount point; a release is published by putting a link in its place: "
+                    f"give a directory inside it (e.g. --out {self.out / 'release'})"
+                )
+            if self.out.is_dir() and any(self.out.iterdir()):
+                foreign = foreign_entries(self.out)
+                if foreign:
+                    raise InputError(
+                        f"--out {self.out}: exists and is not a release tree of this tool ({', '.join(foreign[:3])} "
+                        "is not one of its files); nothing was changed: choose another --out, or move it away"
+                    )
+        if self.store.is_symlink() or (self.store.exists() and not self.store.is_dir()):
+            raise InputError(f"{self.store}: exists and is not a directory this tool made; move it away")
+        if self.store.is_dir() and not (self.store / STORE_MARKER).exists():
+            foreign = sorted(p.name for p in self.store.iterdir() if p.name not in _STORE_ENTRIES)
+            if foreign:
+                raise InputError(
+                    f"{self.store}: exists and holds what this tool did not make ({', '.join(foreign[:3])}); "
+                    "nothing was changed: choose another --out, or move it away"
+                )
+        try:
+            self.store.mkdir(parents=True, exist_ok=True)
+            (self.store / STORE_MARKER).write_text("made by altai-release's build.py: OUT's releases, logs, cache\n")
+        except OSError as exc:
+            raise InputError(f"cannot write to {self.store}: {exc.strerror}") from exc
+
+    @contextmanager
+    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """One publishing run per OUT: a POSIX record lock on OUT.store/lock. The kernel names its holder
+        (F_GETLK), so the message cannot show a stale or half-written pid. A first run that fails before
+        it publishes or logs anything takes away the OUT.store it made."""
+        made_here = not self.store.exists()
+        self.claim()
+        with exclusive_lock(self.store / "lock", wait_seconds, f"publishing to {self.out}"):
+            try:
+                yield
+            except BaseException:
+                if made_here:
+                    self._remove_if_unused()
+                raise
+
+    def _remove_if_unused(self) -> None:
+        """OUT.store as this run made it, when it holds no release, log or download: a failed build keeps its
+        log there (the error names it), and a download is kept for the next try."""
+        keep = (self.releases, self.logs, self.store / "downloads")
+        if any(p.is_file() or p.is_symlink() for d in keep if d.is_dir() for p in d.rglob("*")):
+            return
+        shutil.rmtree(self.store, ignore_errors=True)
+
+    def staging(self) -> Path:
+        """A fresh staging directory. Called under the lock: what other runs left (killed ones) goes."""
+        area = self.store / "staging"
+        area.mkdir(parents=True, exist_ok=True)
+        unmount_below(area)  # a killed run's scratch filesystems
+        for stale in area.iterdir():
+            shutil.rmtree(stale, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix="run-", dir=area))
+
+    def logdir(self, package: str) -> Path:
+        path = self.logs / package
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- making and publishing a release --------------------------------------------------------
+    def new_release_dir(self) -> Path:
+        self.releases.mkdir(parents=True, exist_ok=True)
+        made = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=self.releases))
+        made.chmod(0o755)  # mkdtemp's 0700 would keep a web server (nginx, httpd as their own user) out
+        return made
+
+    def publish(self, release_dir: Path) -> None:
+        """Point OUT at release_dir in one atomic rename; then drop releases beyond the last three."""
+        if self.out.is_dir() and not self.out.is_symlink():
+            if any(self.out.iterdir()):  # a tree of an older version of the tool (claim checked every entry)
+                adopted = self.releases / f"{ADOPTED}{time.strftime('%Y%m%dT%H%M%S')}"
+                log.info("%s: the release tree there is kept as %s (never pruned)", self.out, adopted)
+                os.replace(self.out, adopted)
+            else:
+                self.out.rmdir()  # empty (claim refused anything else); fails rather than lose a file
+        link = self.out.with_name(f".{self.out.name}.link-{os.getpid()}")
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(os.path.relpath(release_dir, self.out.parent), link)
+        os.replace(link, self.out)
+        with contextlib.suppress(OSError):  # old releases stay until the next run prunes them: it is published
+            self._prune(release_dir)
+
+    def _prune(self, current: Path) -> None:
+        """Keep the last KEEP_RELEASES complete releases; drop older ones and half-made ones of killed runs."""
+        releases = sorted(
+            (p for p in self.releases.iterdir() if p.is_dir() and not p.name.startswith(ADOPTED)),
+            key=lambda p: p.stat().st_mtime,
+        )  # an adopted tree was not made by this tool: it is never removed
+        complete = [p for p in releases if (p / MANIFEST_NAME).exists()]
+        for old in releases:
+            if old != current and (old not in complete or old in complete[:-KEEP_RELEASES]):
+                shutil.rmtree(old, ignore_errors=True)
+
+
+# what this tool writes into a release tree besides the packages its manifest lists
+_TOP_FILES = {MANIFEST_NAME, "altai.repo", "RELEASE-NOTES.md", "index.html"}
+_TOP_DIRS = {"logs", "metadata"}
+
+
+def foreign_entries(tree: Path) -> list[str]:
+    """What in `tree` this tool did not write (a tree it made holds its manifest's packages, repodata,
+    keys, notes, logs and metadata, and nothing else; never a link): empty for one of its trees."""
+    try:
+        listed = {e.path for e in Manifest.load(tree / MANIFEST_NAME).entries}
+    except (AltaiError, OSError):
+        return [MANIFEST_NAME] if not (tree / MANIFEST_NAME).exists() else [f"{MANIFEST_NAME} (unreadable)"]
+    foreign = []
+    for top, dirs, files in os.walk(tree):
+        rel_top = Path(top).relative_to(tree)
+        for name in sorted(dirs + files):
+            rel = rel_top / name
+            path = tree / rel
+            if path.is_symlink() or not (path.is_dir() or path.is_file()) or path.is_file() and not _ours(rel, listed):
+                foreign.append(str(rel))
+        dirs[:] = [d for d in dirs if not (Path(top) / d).is_symlink()]
+    return foreign
+
+
+def _ours(rel: Path, listed: set[str]) -> bool:
+    if str(rel) in listed or rel.parts[0] in _TOP_DIRS or "repodata" in rel.parts[:-1]:
+        return True
+    return len(rel.parts) == 1 and (rel.name in _TOP_FILES or rel.name.startswith("RPM-GPG-KEY-"))
+
+
+def _refuse_precious(out: Path) -> None:
+    """`/`, a home directory, the current directory, this checkout, and what holds them: never an OUT."""
+    real = Path(os.path.realpath(out))
+    homes = [Path.home(), Path("/root"), *(Path("/home").glob("*") if Path("/home").is_dir() else [])]
+    for precious, what in (
+        (Path.cwd(), "the current directory"),
+        (PROJECT_ROOT, "this tool's checkout"),
+        *((home, "a home directory") for home in homes),
+    ):
+        held = Path(os.path.realpath(precious))
+        if real == held or held.is_relative_to(real):
+            shown = what if real == held else f"a directory that holds {what} ({held})"
+            raise InputError(f"--out {out}: {shown}; the release tree needs a directory of its own")
+    if real.parent == real:
+        raise InputError(f"--out {out}: the root directory; the release tree needs a directory of its own")
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the filesystem allows one (a release shares its unchanged files), else a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(source, target)

@@ -1,0 +1,222 @@
+"""manifest.json: every package of a release, and the difference between two releases."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+from altai_release.core.errors import InputError
+from altai_release.rpm.nevra import Nevra
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = 1
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024  # 2,000 packages take ~1 MiB
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    repository: str  # the layout's repository name
+    path: str  # relative to the release root
+    origin: str  # the layout package or upstream pin that put it there
+    name: str
+    epoch: int | None
+    version: str
+    release: str
+    arch: str
+    sha256: str  # of the file
+    header_sha256: str  # of the unsigned header: equal for a rebuild of the same inputs
+    signer: str  # the layout's key name
+    signer_keyid: str
+    downgraded_from: str | None = None
+    downgrade_reason: str | None = None  # the layout's word for a deliberate downgrade
+    # where the package was made from: {"kind": "git", "url", "commit"} or {"kind": "srpm", "url", "sha256",
+    # "signer_keyid"}; None for upstream binaries (their origin names the upstream)
+    source: dict[str, str] | None = None
+
+    @property
+    def nevra(self) -> Nevra:
+        return Nevra(self.name, self.epoch, self.version, self.release, self.arch)
+
+
+@dataclass
+class Manifest:
+    release: str
+    version: str
+    entries: list[ManifestEntry] = field(default_factory=list)
+    # which release of the store this is and when it was published: tells apart two releases of one version
+    id: str | None = None
+    published: str | None = None  # UTC, ISO 8601
+
+    def same_as(self, other: Manifest) -> bool:
+        """Whether the two describe the same packages of the same release (id and time aside)."""
+        mine, theirs = sorted(self.entries, key=_path), sorted(other.entries, key=_path)
+        return (self.release, self.version, mine) == (other.release, other.version, theirs)
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {"format": FORMAT, "release": self.release, "version": self.version}
+        data.update({k: v for k, v in (("id", self.id), ("published", self.published)) if v is not None})
+        data["packages"] = [asdict(e) for e in sorted(self.entries, key=lambda e: e.path)]
+        return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        from altai_release.core.userfiles import read_json
+
+        data: Any = read_json(path, "release manifest", MAX_MANIFEST_BYTES)
+        return cls._validated(path, data)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: Path) -> Manifest:
+        """A manifest read by the caller (a release tree's, taken without following a link); `path` names it."""
+        from altai_release.core.userfiles import parse_json
+
+        return cls._validated(path, parse_json(data, path, "release manifest"))
+
+    @classmethod
+    def _validated(cls, path: Path, data: Any) -> Manifest:  # noqa: C901 (one check per field, in a row)
+        """Every field of the expected type: a manifest is read from a published tree or a file the user
+        names, and a wrong value must be reported here, not as a traceback deep in a comparison."""
+
+        def bad(where: str, expected: str, value: object) -> InputError:
+            return InputError(f"{path}: {where}: expected {expected}, found {json.dumps(value)}")
+
+        if not isinstance(data, dict):
+            raise bad("(top)", "an object", data)
+        for key in ("release", "version"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise bad(key, "a non-empty string", data.get(key))
+        for key in ("id", "published"):
+            if data.get(key) is not None and (not isinstance(data[key], str) or not data[key]):
+                raise bad(key, "null or a non-empty string", data[key])
+        packages = data.get("packages")
+        if not isinstance(packages, list):
+            raise bad("packages", "a list", packages)
+        entries = []
+        names = {f.name for f in fields(ManifestEntry)}
+        optional = {"epoch", "downgraded_from", "downgrade_reason", "source"}
+        required_text = names - optional - {"signer_keyid"}
+        for i, item in enumerate(packages):
+            where = f"packages[{i}]"
+            if not isinstance(item, dict):
+                raise bad(where, "an object", item)
+            unknown = sorted(set(item) - names)
+            missing = sorted(names - optional - set(item))
+            if unknown or missing:
+                raise InputError(
+                    f"{path}: {where}: "
+                    + "; ".join(
+                        ([f"unknown keys {', '.join(unknown)}"] if unknown else [])
+                        + ([f"missing keys {', '.join(missing)}"] if missing else [])
+                    )
+                )
+            for key in required_text:
+                if not isinstance(item[key], str) or not item[key]:
+                    raise bad(f"{where}.{key}", "a non-empty string", item[key])
+            # the path and the origin name files of the release (the package, its build logs): never outside it
+            parts = PurePosixPath(item["path"]).parts
+            if item["path"].startswith("/") or ".." in parts or "\\" in item["path"] or not parts:
+                raise bad(f"{where}.path", "a relative path inside the release", item["path"])
+            if "/" in item["origin"] or item["origin"] in (".", ".."):
+                raise bad(f"{where}.origin", "a package or upstream name", item["origin"])
+            if not isinstance(item["signer_keyid"], str):
+                raise bad(f"{where}.signer_keyid", "a string", item["signer_keyid"])
+            epoch = item.get("epoch")
+            if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0):
+                raise bad(f"{where}.epoch", "null or an integer >= 0", epoch)
+            for key in ("downgraded_from", "downgrade_reason"):
+                if item.get(key) is not None and not isinstance(item[key], str):
+                    raise bad(f"{where}.{key}", "null or a string", item[key])
+            source = item.get("source")
+            if source is not None and (
+                not isinstance(source, dict) or not all(isinstance(v, str) for v in source.values())
+            ):
+                raise bad(f"{where}.source", "null or an object of strings", source)
+            entries.append(ManifestEntry(**item))
+        return cls(data["release"], data["version"], entries, data.get("id"), data.get("published"))
+
+
+@dataclass(frozen=True)
+class Change:
+    KINDS: ClassVar[tuple[str, ...]] = ("added", "removed", "upgraded", "downgraded", "rebuilt")
+
+    kind: str  # one of KINDS
+    repository: str
+    name: str
+    arch: str
+    old: str | None
+    new: str | None
+
+    def __str__(self) -> str:
+        what = f"{self.repository}: {self.name}.{self.arch}"
+        if self.kind == "added":
+            return f"added       {what} {self.new}"
+        if self.kind == "removed":
+            return f"removed     {what} {self.old}"
+        return f"{self.kind:<11} {what} {self.old} -> {self.new}"
+
+
+def diff(old: Manifest, new: Manifest) -> list[Change]:
+    """Per (repository, name, arch): what the new release adds, removes, upgrades, downgrades or rebuilds
+    (same EVR, other content)."""
+
+    def index(m: Manifest) -> dict[tuple[str, str, str], ManifestEntry]:
+        best: dict[tuple[str, str, str], ManifestEntry] = {}
+        for e in m.entries:
+            key = (e.repository, e.name, e.arch)
+            if key not in best or e.nevra.compare_evr(best[key].nevra) > 0:
+                best[key] = e
+        return best
+
+    before, after = index(old), index(new)
+    changes = []
+    for key in sorted(before.keys() | after.keys()):
+        a, b = before.get(key), after.get(key)
+        if a is None and b is not None:
+            changes.append(Change("added", *key, None, b.nevra.evr))
+        elif b is None and a is not None:
+            changes.append(Change("removed", *key, a.nevra.evr, None))
+        elif a is not None and b is not None:
+            order = b.nevra.compare_evr(a.nevra)
+            if order > 0:
+                changes.append(Change("upgraded", *key, a.nevra.evr, b.nevra.evr))
+            elif order < 0:
+                changes.append(Change("downgraded", *key, a.nevra.evr, b.nevra.evr))
+            elif a.header_sha256 != b.header_sha256:
+                changes.append(Change("rebuilt", *key, a.nevra.evr, b.nevra.evr))
+    return changes
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """A layout key that signs with another key than before: a rotation (or a development key replaced)."""
+
+    key: str  # the layout's name of the key
+    old: tuple[str, ...]  # the key ids that signed its packages before
+    new: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"key         {self.key}: {', '.join(self.old)} -> {', '.join(self.new)}"
+
+
+def key_changes(old: Manifest, new: Manifest) -> list[KeyChange]:
+    """Per layout key signing packages in both releases: whether the key ids behind it changed."""
+
+    def ids(m: Manifest) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for e in m.entries:
+            if e.signer_keyid:
+                found.setdefault(e.signer, set()).add(e.signer_keyid.lower())
+        return found
+
+    before, after = ids(old), ids(new)
+    return [
+        KeyChange(key, tuple(sorted(before[key])), tuple(sorted(after[key])))
+        for key in sorted(before.keys() & after.keys())
+        if before[key] != after[key]
+    ]
+
+
+def _path(entry: ManifestEntry) -> str:
+    return entry.path

@@ -1,0 +1,2 @@
+"""Who signs what: the key the layout assigns to each repository, gpg keyrings, and signature checks
+against exactly one public key."""

@@ -1,0 +1,201 @@
+"""gpg keyrings: finding a secret key that can sign, its keygrips and agent, exporting public keys,
+generating the development key, and reading what a public key file holds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from altai_release.core import runner
+from altai_release.core.errors import SigningError
+
+GPG = "/usr/bin/gpg"
+DEV_KEY_UID = "Altai DEVELOPMENT key - NOT FOR PRODUCTION <altai-dev@localhost.invalid>"
+
+
+def run_gpg(
+    argv: Sequence[str], what: str, env: dict[str, str] | None = None, input_bytes: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return runner.run(argv, SigningError, what, env=env or {}, input_bytes=input_bytes)
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """A gpg home directory."""
+
+    home: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"GNUPGHOME": str(self.home)}
+
+    def gpg(self, *args: str, what: str, input_bytes: bytes | None = None) -> bytes:
+        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), *args]
+        return run_gpg(argv, what, self.env, input_bytes).stdout
+
+    def secret_fingerprint(self, key_id: str) -> str | None:
+        """The fingerprint of the signing-capable secret key matching a user id or fingerprint; None when
+        there is none. A matching key that cannot sign (expired, revoked, disabled, no signing capability)
+        is an error that says why: it is never taken as absent."""
+        if not self.home.is_dir():
+            if self.home.exists():
+                raise SigningError(f"GNUPGHOME={self.home} is not a directory")
+            return None
+        proc = self._list_secret(key_id)
+        if proc.returncode != 0:
+            return None
+        found: list[str] = []
+        unusable: list[str] = []
+        reason: str | None = None
+        for line in runner.text(proc.stdout).splitlines():
+            fields = line.split(":")
+            if fields[0] == "sec":
+                reason = _why_it_cannot_sign(fields)
+            elif fields[0] == "fpr" and reason is not None:
+                (unusable if reason else found).append(f"{fields[9]}{reason}")
+                reason = None
+        if len(found) > 1:
+            raise SigningError(
+                f"key id {key_id!r} matches several secret keys in {self.home}: "
+                f"{', '.join(found)}; name one by fingerprint"
+            )
+        if not found and unusable:
+            raise SigningError(f"the secret key {key_id!r} in {self.home} cannot sign: {'; '.join(unusable)}")
+        return found[0] if found else None
+
+    def _list_secret(self, key_id: str, *options: str) -> subprocess.CompletedProcess[bytes]:
+        """gpg's colon listing of the secret keys matching `key_id` (exit status not checked)."""
+        argv = [
+            GPG,
+            "--batch",
+            "--no-tty",
+            "--homedir",
+            str(self.home),
+            "--with-colons",
+            *options,
+            "--list-secret-keys",
+            "--",
+            key_id,
+        ]
+        return runner.run(argv, SigningError, f"gpg --list-secret-keys {key_id}", env=self.env, check=False)
+
+    def keygrips(self, fingerprint: str) -> list[str]:
+        """The keygrips of a secret key and its subkeys: what gpg-agent caches a passphrase under."""
+        proc = self._list_secret(fingerprint, "--with-keygrip")
+        return [f.split(":")[9] for f in runner.text(proc.stdout).splitlines() if f.startswith("grp:")]
+
+    def forget_passphrases(self, fingerprint: str) -> None:
+        """Clear what gpg-agent keeps of the key's passphrase, so that only the passphrase a run is given can
+        sign in it (a cached one from an earlier run or session must not). Starts no agent, and raises nothing:
+        it also runs while a failed run unwinds, whose own error must not be masked."""
+        connect = shutil.which("gpg-connect-agent")
+        if connect is None or not self.home.is_dir():
+            return
+        commands = [f"CLEAR_PASSPHRASE --mode=normal {grip}" for grip in self.keygrips(fingerprint)]
+        if commands:
+            runner.run(
+                [connect, "--homedir", str(self.home), "--no-autostart", *commands, "/bye"],
+                SigningError,
+                "gpg-connect-agent",
+                env=self.env,
+                check=False,
+            )
+
+    def stop_agent(self) -> None:
+        """Stop the gpg-agent that gpg started for this home (a run leaves no agent of its own behind)."""
+        gpgconf = shutil.which("gpgconf")
+        if gpgconf and self.home.is_dir():
+            runner.run(
+                [gpgconf, "--homedir", str(self.home), "--kill", "gpg-agent"], SigningError, "gpgconf", check=False
+            )
+
+    def detach_sign(self, fingerprint: str, path: Path, passphrase_file: Path | None) -> Path:
+        """An armored detached signature of `path` by the key, beside it as PATH.asc (yum's repomd.xml.asc)."""
+        signature = path.with_name(path.name + ".asc")
+        secret = ["--passphrase-file", str(passphrase_file)] if passphrase_file else []
+        options = ["--pinentry-mode", "loopback", *secret, "--yes", "--local-user", fingerprint, "--armor"]
+        what = f"gpg --detach-sign {path}"
+        self.gpg(*options, "--detach-sign", "--output", str(signature), "--", str(path), what=what)
+        return signature
+
+    def export_public(self, fingerprint: str) -> bytes:
+        data = self.gpg("--armor", "--export", "--", fingerprint, what=f"gpg --export {fingerprint}")
+        if not data.strip():
+            raise SigningError(f"gpg exported no public key for {fingerprint} from {self.home}")
+        return data
+
+    def generate_development_key(self) -> str:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.home, 0o700)
+        # RSA: the signature type that EL6's rpm can verify. No passphrase: a development key by design.
+        self.gpg(
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            DEV_KEY_UID,
+            "rsa2048",
+            "sign",
+            "never",
+            what="generating the development key",
+        )
+        fpr = self.secret_fingerprint(DEV_KEY_UID)
+        if fpr is None:
+            raise SigningError(f"the development key was generated but is not in {self.home}")
+        return fpr
+
+
+def _why_it_cannot_sign(sec: list[str]) -> str:
+    """'' when a `sec` line of gpg's colon listing is a key that signs, else why not (after a space)."""
+    validity, expires, capabilities = sec[1], sec[6], sec[11]
+    if validity == "r":
+        return " (revoked)"
+    if validity == "e":
+        when = time.strftime("%Y-%m-%d", time.gmtime(int(expires))) if expires.isdigit() else ""
+        return f" (expired {when})" if when else " (expired)"
+    if validity in ("d", "i"):
+        return " (disabled)" if validity == "d" else " (invalid)"
+    if "S" not in capabilities:  # upper case: what the key with its subkeys can do now
+        return f" (no key or subkey of it may sign; its capabilities: {capabilities or 'none'})"
+    return ""
+
+
+def default_gnupghome() -> Path:
+    return Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")
+
+
+@dataclass(frozen=True)
+class PublicKeyFacts:
+    """What a published public key file holds: its keys' ids and user ids."""
+
+    key_ids: tuple[str, ...]  # the 16 hex digits of each key and subkey, upper case
+    user_ids: tuple[str, ...]
+    created: int = 0  # the newest creation time of its primary keys (seconds since the epoch)
+
+    @property
+    def development(self) -> bool:
+        return DEV_KEY_UID in self.user_ids
+
+
+def public_key_facts(path: Path) -> PublicKeyFacts:
+    """Read with `gpg --show-keys` in a throwaway home (no keyring of the user's is touched)."""
+    with tempfile.TemporaryDirectory(prefix="altai-showkeys-") as home:
+        argv = [GPG, "--batch", "--no-tty", "--homedir", home, "--with-colons", "--show-keys", "--", str(path)]
+        proc = runner.run(argv, SigningError, f"gpg --show-keys {path}", env={"GNUPGHOME": home}, check=False)
+    ids, uids, created = [], [], 0
+    for line in runner.text(proc.stdout).splitlines():
+        fields = line.split(":")
+        if fields[0] in ("pub", "sub") and len(fields) > 4:
+            ids.append(fields[4].upper())
+            if fields[0] == "pub" and len(fields) > 5 and fields[5].isdigit():
+                created = max(created, int(fields[5]))
+        elif fields[0] == "uid" and len(fields) > 9:
+            uids.append(fields[9].replace("\\x3a", ":"))
+    return PublicKeyFacts(tuple(ids), tuple(uids), created)
