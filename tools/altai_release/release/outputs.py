@@ -69,6 +69,7 @@ def write_release(
     of each package built by this run) and the release notes against `previous`."""
     from altai_release.release.compose_metadata import write_compose_metadata  # productmd too
     from altai_release.release.notes import write_notes  # createrepo_c and the notes load when a release is written
+    from altai_release.release.sbom import write_sbom  # cyclonedx-python-lib too
     from altai_release.rpm.repodata import read_packages, write_repodata
 
     for repo in layout.repositories.values():
@@ -95,6 +96,7 @@ def write_release(
     (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     (target / "altai.repo").write_text(repo_text, encoding="utf-8")
     write_compose_metadata(target, layout, manifest)
+    write_sbom(target, layout, manifest)
     write_notes(layout, manifest, previous, target, previous_dir)
 
 

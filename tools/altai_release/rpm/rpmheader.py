@@ -18,6 +18,7 @@ _LEAD = 96
 _MAGIC = b"\x8e\xad\xe8\x01"
 _MAX_INDEX, _MAX_STORE = 65_536, 64 * 1024 * 1024
 _NAME, _VERSION, _RELEASE, _EPOCH, _ARCH, _SOURCERPM, _SOURCEPACKAGE = 1000, 1001, 1002, 1003, 1022, 1044, 1106
+_BUILDTIME, _LICENSE = 1006, 1014
 _STRING, _INT32 = 6, 4
 
 
@@ -26,6 +27,8 @@ class PackageIdentity:
     nevra: Nevra
     source: bool  # a source package (SRPM)
     sourcerpm: str  # a binary package's SOURCERPM ("" for an SRPM)
+    license: str = ""  # the License tag, as the spec wrote it
+    buildtime: int = 0
 
 
 def _header(f: BinaryIO, what: str) -> tuple[list[tuple[int, int, int, int]], bytes]:
@@ -53,7 +56,7 @@ def read_identity(path: Path) -> PackageIdentity:
         entries, store = _header(f, what)
     values: dict[int, object] = {}
     for tag, kind, offset, count in entries:
-        if tag not in (_NAME, _VERSION, _RELEASE, _EPOCH, _ARCH, _SOURCERPM, _SOURCEPACKAGE):
+        if tag not in (_NAME, _VERSION, _RELEASE, _EPOCH, _ARCH, _SOURCERPM, _SOURCEPACKAGE, _BUILDTIME, _LICENSE):
             continue
         if not 0 <= offset < len(store):
             raise AltaiError(f"{what}: not an rpm package (tag {tag} outside its header)")
@@ -73,4 +76,11 @@ def read_identity(path: Path) -> PackageIdentity:
         str(values[_RELEASE]),
         "src" if source else str(values.get(_ARCH, "")),
     )
-    return PackageIdentity(nevra, source, "" if source else str(values.get(_SOURCERPM, "")))
+    license_tag, buildtime = values.get(_LICENSE), values.get(_BUILDTIME)
+    return PackageIdentity(
+        nevra,
+        source,
+        "" if source else str(values.get(_SOURCERPM, "")),
+        license_tag if isinstance(license_tag, str) else "",
+        buildtime if isinstance(buildtime, int) else 0,
+    )
