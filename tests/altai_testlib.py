@@ -4,16 +4,22 @@ src/nova-fping/tests has its own, and test modules import from here.)"""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from altai_release.rpm.manifest import ManifestEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
@@ -292,3 +298,188 @@ def gpg_agent_homes() -> list[str]:
         if argv and argv[0].endswith(b"gpg-agent") and b"--homedir" in argv:
             homes.append(argv[argv.index(b"--homedir") + 1].decode(errors="replace"))
     return homes
+
+
+SPEC_TEMPLATE = """\
+Name:           {name}
+Version:        {version}
+Release:        {release}
+Summary:        Test package
+License:        MIT
+Source0:        {source0}
+{extra}
+BuildArch:      noarch
+
+%description
+A test package.
+
+%prep
+%setup -q
+
+%install
+mkdir -p %{{buildroot}}/usr/share/{name}
+cp -a . %{{buildroot}}/usr/share/{name}/
+
+%files
+/usr/share/{name}
+
+%changelog
+* Mon Jan 01 2024 Test Author <author@example.com> - {version}-1
+- first
+"""
+
+
+def spec(
+    name: str = "hello",
+    version: str = "1.0",
+    release: str = "1%{?dist}",
+    source0: str = "%{name}-%{version}.tar.gz",
+    extra: str = "",
+) -> str:
+    """A git2srpm test package's spec (noarch, its tree copied into /usr/share/NAME)."""
+    return SPEC_TEMPLATE.format(name=name, version=version, release=release, source0=source0, extra=extra)
+
+
+def built(run: Run) -> Path:
+    """The SRPM a successful git2srpm run printed last."""
+    assert run.returncode == 0, run.stderr
+    srpm = Path(run.stdout.strip().splitlines()[-1])
+    assert srpm.is_absolute()
+    assert srpm.exists()
+    assert srpm.name.endswith(".src.rpm")
+    return srpm
+
+
+def dnf(root: Path, reposdir: Path, *args: str, plugins: str = "--noplugins") -> subprocess.CompletedProcess[str]:
+    """Debian's dnf, in the sandbox the tool runs it in (package code never runs as the host's root, here
+    either), with the network for the tests' servers on 127.0.0.1. Its `local` plugin breaks gpg checks in
+    an installroot: plugins stay off, or only that one is disabled where a plugin command (repoclosure) is
+    needed."""
+    from altai_release.release.dnf import DnfRoot
+
+    done = DnfRoot(root, reposdir).run(*args, plugins=(plugins,), network=True)
+    return subprocess.CompletedProcess(["dnf", *args], done.returncode, done.output, "")
+
+
+def manifest_entry(
+    name: str, version: str, release: str = "1", header: str = "h", repository: str = "centos6"
+) -> ManifestEntry:
+    from altai_release.rpm.manifest import ManifestEntry
+
+    return ManifestEntry(
+        repository=repository,
+        path=f"{repository}/{name}-{version}-{release}.noarch.rpm",
+        origin=name,
+        name=name,
+        epoch=None,
+        version=version,
+        release=release,
+        arch="noarch",
+        sha256="s",
+        header_sha256=header,
+        signer="altai",
+        signer_keyid="k",
+    )
+
+
+TOOL_SCRIPTS = ("tools/build.py", "tools/git2srpm.py", "tools/srpm2git.py")
+
+
+def doc_commands(doc: Path) -> list[str]:
+    """The example command lines of a page: code lines (indented or fenced) and inline code spans that start
+    with one of the tools, without a synopsis's brackets or placeholders."""
+    found, fenced = [], False
+    for line in doc.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        code = [line.strip()] if fenced or line.startswith("    ") else re.findall(r"`([^`]+)`", line)
+        for text in (c.split("  #", 1)[0].strip() for c in code):
+            tool = next((t for t in TOOL_SCRIPTS if text.startswith(t + " ")), None)
+            if tool and not any(c in text for c in "[|…") and not re.search(r"\b[A-Z_]{3,}\b", text):
+                found.append(text)
+    return found
+
+
+PATCHED_SPEC = """\
+Name: patched
+Version: 2.1
+Release: 3%{?dist}
+Summary: A third-party package we start to patch
+License: MIT
+Source0: https://upstream.example/%{name}-%{version}.tar.xz
+Source1: patched.conf
+Patch0: fix-build.patch
+BuildArch: noarch
+%description
+Patched.
+%prep
+%setup -q
+%patch0 -p1
+%install
+mkdir -p %{buildroot}/etc
+cp %{SOURCE1} %{buildroot}/etc/
+%files
+/etc/patched.conf
+"""
+
+
+def peak_rss_mib(argv: list[str], tmp: Path, env: dict[str, str] | None = None) -> tuple[int, str, int]:
+    """(exit status, stderr, peak RSS in MiB) of `argv`, as /usr/bin/time measures it."""
+    rss = tmp / "peak-rss"
+    proc = subprocess.run(["/usr/bin/time", "-o", str(rss), "-f", "%M", *argv], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)  # fmt: skip
+    return proc.returncode, proc.stderr, int(rss.read_text().split()[-1]) // 1024
+
+
+def add_package(release: dict, name: str, repo: Path) -> None:
+    """A package of the git repository `repo` added to the test layout (repository misc)."""
+    layout = release["layout"]
+    layout.write_text(layout.read_text() + f'\n[packages.{name}]\ngit = "{repo}"\nrepository = "misc"\n')
+
+
+def hostile(extra: str = "", build_step: str = "", install: str = "", name: str = "hostile") -> str:
+    """A minimal noarch spec with the hostile lines."""
+    text = spec(name=name, version="1", source0="%{name}-%{version}.tar.gz", extra=extra)
+    if build_step:
+        text = text.replace("%install\n", f"%build\n{build_step}\n\n%install\n", 1)
+    if install:
+        text = text.replace("%files\n", f"{install}\n\n%files\n", 1)
+    return text
+
+
+def srpm_with(tmp: Path, members: dict[str, tarfile.TarInfo | bytes]) -> Path:
+    """An SRPM of `patched` (rpmbuild -bs) whose Source0 tarball holds `members`."""
+    top = tmp / "top-patched"
+    (top / "SOURCES").mkdir(parents=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
+        for name, content in members.items():
+            if isinstance(content, tarfile.TarInfo):
+                tar.addfile(content)
+            else:
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                info.mode = 0o755 if name.endswith(".sh") else 0o644
+                tar.addfile(info, io.BytesIO(content))
+    (top / "SOURCES" / "patched-2.1.tar.xz").write_bytes(buf.getvalue())
+    (top / "SOURCES" / "patched.conf").write_text("setting = 1\n")
+    (top / "SOURCES" / "fix-build.patch").write_text("--- a/README\n+++ b/README\n@@ -1 +1 @@\n-old\n+new\n")
+    spec = top / "patched.spec"
+    spec.write_text(PATCHED_SPEC)
+    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6", str(spec)],
+                   check=True, capture_output=True)  # fmt: skip
+    (srpm,) = (top / "SRPMS").glob("*.src.rpm")
+    return srpm
+
+
+def installed(root: Path) -> dict[str, str]:
+    """name -> NEVRA of every package in the installroot's rpmdb."""
+    query = "%{NAME} %{NAME}-%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}.%{ARCH}\\n"
+    proc = subprocess.run(
+        ["rpm", "--root", str(root), "-qa", "--qf", query],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.strip())

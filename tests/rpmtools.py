@@ -33,6 +33,7 @@ echo '{payload}' > %{{buildroot}}/usr/share/{name}/payload
 
 @dataclass(frozen=True)
 class TestKey:
+    __test__ = False  # a key, not a test class
     home: Path  # its GNUPGHOME
     fingerprint: str
 

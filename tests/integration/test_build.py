@@ -493,8 +493,7 @@ def test_sigterm_stops_a_running_local_build_at_once(release, state_dir, gnupgho
     import signal
     import time
 
-    from altai_testlib import build_argv
-    from test_sandbox_oneway import add_package, hostile
+    from altai_testlib import add_package, build_argv, hostile
 
     repo = make_repo({"hostile.spec": hostile(build_step="sleep 120"), "README": "hi\n"})
     add_package(release, "hostile", repo.path)

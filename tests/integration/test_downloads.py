@@ -16,9 +16,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from altai_testlib import TOOLS, assert_one_line_error, build, run_tool
+from altai_testlib import TOOLS, assert_one_line_error, build, run_tool, spec
 from rpmtools import serve_with
-from test_git2srpm import spec
 
 
 class Hostile(BaseHTTPRequestHandler):

@@ -10,45 +10,7 @@ from pathlib import Path
 
 import pytest
 import rpm
-from altai_testlib import GitRepo, assert_one_line_error, run_tool
-
-SPEC = """\
-Name:           {name}
-Version:        {version}
-Release:        {release}
-Summary:        Test package
-License:        MIT
-Source0:        {source0}
-{extra}
-BuildArch:      noarch
-
-%description
-A test package.
-
-%prep
-%setup -q
-
-%install
-mkdir -p %{{buildroot}}/usr/share/{name}
-cp -a . %{{buildroot}}/usr/share/{name}/
-
-%files
-/usr/share/{name}
-
-%changelog
-* Mon Jan 01 2024 Test Author <author@example.com> - {version}-1
-- first
-"""
-
-
-def spec(
-    name: str = "hello",
-    version: str = "1.0",
-    release: str = "1%{?dist}",
-    source0: str = "%{name}-%{version}.tar.gz",
-    extra: str = "",
-) -> str:
-    return SPEC.format(name=name, version=version, release=release, source0=source0, extra=extra)
+from altai_testlib import GitRepo, assert_one_line_error, built, run_tool, spec
 
 
 def header(path: Path) -> rpm.hdr:
@@ -65,15 +27,6 @@ def qpl(path: Path) -> list[str]:
 
 def git2srpm(repo: GitRepo, outdir: Path, *args: str):
     return run_tool("git2srpm.py", "--outdir", str(outdir), *args, str(repo.path))
-
-
-def built(run) -> Path:
-    assert run.returncode == 0, run.stderr
-    srpm = Path(run.stdout.strip().splitlines()[-1])
-    assert srpm.is_absolute()
-    assert srpm.exists()
-    assert srpm.name.endswith(".src.rpm")
-    return srpm
 
 
 def tar_members(path: Path) -> list[tarfile.TarInfo]:

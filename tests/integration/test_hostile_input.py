@@ -23,11 +23,13 @@ from altai_testlib import (
     assert_one_line_error,
     build,
     build_argv,
+    dnf,
     packages_and_keys,
     run_tool,
+    spec,
+    srpm_with,
     tree,
 )
-from test_git2srpm import spec
 
 
 @pytest.fixture
@@ -299,9 +301,8 @@ def _dir(name: str) -> tarfile.TarInfo:
     ],
 )  # fmt: skip
 def test_srpm2git_links_through_links_stay_inside(tmp_path, members, fragment):
-    from test_srpm_packages import _srpm_with
 
-    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n", **{f"patched-2.1/{k}": v for k, v in members.items()}})
+    srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n", **{f"patched-2.1/{k}": v for k, v in members.items()}})
     target = tmp_path / "DIR" / "target"
     target.parent.mkdir()
     run = run_tool("srpm2git.py", str(srpm), str(target))
@@ -326,9 +327,8 @@ def _xz_bomb(size: int) -> bytes:
 
 def test_srpm2git_decompression_bomb_is_refused_in_bounded_memory(tmp_path):
     """A 2 GiB file of zeros in a few hundred KB: refused from its header, before a byte is written."""
-    from test_srpm_packages import _srpm_with
 
-    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n"})
+    srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n"})
     top = srpm.parent.parent
     (top / "SOURCES" / "patched-2.1.tar.xz").write_bytes(_xz_bomb(2 << 30))
     subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6",
@@ -343,7 +343,7 @@ def test_srpm2git_decompression_bomb_is_refused_in_bounded_memory(tmp_path):
     assert peak < 300, f"srpm2git peaked at {peak} MiB"
     assert not [p for p in target.rglob("*") if ".git" not in p.parts]
     # the bound is the user's to set: a small one refuses an ordinary tarball too, by name
-    small = _srpm_with(tmp_path / "small", {"patched-2.1/README": b"x" * (2 << 20)})
+    small = srpm_with(tmp_path / "small", {"patched-2.1/README": b"x" * (2 << 20)})
     run = run_tool("srpm2git.py", "--max-file-mib", "1", str(small), str(tmp_path / "small-import"))
     assert_one_line_error(run, "patched-2.1/README unpacks to 2097152 bytes, more than one file may (1048576")
 
@@ -507,7 +507,6 @@ def test_key_rotation_resigns_what_the_release_keeps(release, state_dir, gnupgho
 
 def test_install_after_rotation_with_dnf(release, state_dir, gnupghome, tmp_path):
     from rpmtools import make_key, served_release
-    from test_release import dnf
 
     out = release["out"]
     assert build(release, state_dir, gnupghome, "libaltai", "altai-app").returncode == 0
@@ -741,11 +740,10 @@ def test_srpm2git_never_uses_a_repository_from_the_tarball(tmp_path):
     """A tarball holding `.git/config` with an fsmonitor and a `.git/HEAD` (and a `.GIT` and a nested one):
     srpm2git used that repository, ran the command as root, and left the config for the user's next `git
     status`. The `.git` directories are left out, and the repository is one srpm2git made."""
-    from test_srpm_packages import _srpm_with
 
     marker = tmp_path / "fsmonitor-ran"
     config = f"[core]\n\tfsmonitor = \"/bin/sh -c 'id > {marker}'; false\"\n".encode()
-    srpm = _srpm_with(tmp_path, {
+    srpm = srpm_with(tmp_path, {
         "patched-2.1/README": b"old\n",
         "patched-2.1/.git/config": config,
         "patched-2.1/.git/HEAD": b"ref: refs/heads/main\n",
@@ -770,28 +768,25 @@ def test_srpm2git_never_uses_a_repository_from_the_tarball(tmp_path):
 
 def test_srpm2git_ignores_the_hosts_git_config(tmp_path):
     """The user's global config may name a filter or an fsmonitor: the import's git commands never read it."""
-    from test_srpm_packages import _srpm_with
 
     home = tmp_path / "home"
     home.mkdir()
     marker = tmp_path / "global-fsmonitor-ran"
     (home / ".gitconfig").write_text(f"[core]\n\tfsmonitor = \"/bin/sh -c 'id > {marker}'; false\"\n")
-    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n"})
+    srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n"})
     run = run_tool("srpm2git.py", str(srpm), str(tmp_path / "imported"), env={"HOME": str(home)})
     assert run.returncode == 0, run.stderr
     assert not marker.exists()
 
 
 def test_srpm2git_copies_a_hard_link_and_removes_the_directory_it_made_on_a_refusal(tmp_path):
-    from test_srpm_packages import _srpm_with
-
-    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/COPYING": _hard(
+    srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/COPYING": _hard(
         "patched-2.1/COPYING", "patched-2.1/README")})  # fmt: skip
     repo = tmp_path / "imported"
     assert run_tool("srpm2git.py", str(srpm), str(repo)).returncode == 0
     assert (repo / "COPYING").read_text() == "old\n"
     # a refusal leaves nothing: not the directory srpm2git made, nor the ones above it that it made
-    bad = _srpm_with(tmp_path / "bad", {"patched-2.1/README": b"old\n", "patched-2.1/x": _hard(
+    bad = srpm_with(tmp_path / "bad", {"patched-2.1/README": b"old\n", "patched-2.1/x": _hard(
         "patched-2.1/x", "patched-2.1/missing")})  # fmt: skip
     target = tmp_path / "new" / "deeper" / "imported"
     run = run_tool("srpm2git.py", str(bad), str(target))
@@ -898,7 +893,7 @@ def test_export_subst_is_expanded_once_per_format_and_bounded(make_repo, tmp_pat
     assert stamped.count(head) == 5000
     assert f"{head[:7]} initial\n" in stamped
     # a 1 MB message, asked for 1,500 times: one error line, in bounded memory
-    from test_sandbox_oneway import peak_rss_mib
+    from altai_testlib import peak_rss_mib
 
     big = make_repo({"hello.spec": spec(), "README": "hi\n", "stamp.txt": "$Format:%B$\n" * 1500,
                      ".gitattributes": "stamp.txt export-subst\n"})  # fmt: skip

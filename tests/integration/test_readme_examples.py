@@ -10,12 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from altai_testlib import ROOT
-from test_docs import _commands
+from altai_testlib import ROOT, doc_commands
 
 
 def test_readme_examples_run_as_written(tmp_path):
-    examples = _commands(ROOT / "README.md")
+    examples = doc_commands(ROOT / "README.md")
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     env = {**os.environ, "GNUPGHOME": str(home)}

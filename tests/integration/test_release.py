@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from altai_release.release.store import ReleaseStore
-from altai_testlib import LIB_SPEC, NOVA_FPING_VR, assert_one_line_error, build, build_argv, tree
+from altai_testlib import LIB_SPEC, NOVA_FPING_VR, assert_one_line_error, build, build_argv, dnf, tree
 from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
 
 
@@ -340,17 +340,6 @@ def test_unreachable_upstream_fails_the_run(release, state_dir, gnupghome, upstr
     run = build(release, state_dir, gnupghome, "--all")
     assert_one_line_error(run, "upstream 'epel'", "cannot fetch http://127.0.0.1:9/epel/repodata/repomd.xml")
     assert tree(release["out"]) == {}
-
-
-def dnf(root: Path, reposdir: Path, *args: str, plugins: str = "--noplugins") -> subprocess.CompletedProcess[str]:
-    """Debian's dnf, in the sandbox the tool runs it in (package code never runs as the host's root, here
-    either), with the network for the tests' servers on 127.0.0.1. Its `local` plugin breaks gpg checks in
-    an installroot: plugins stay off, or only that one is disabled where a plugin command (repoclosure) is
-    needed."""
-    from altai_release.release.dnf import DnfRoot
-
-    done = DnfRoot(root, reposdir).run(*args, plugins=(plugins,), network=True)
-    return subprocess.CompletedProcess(["dnf", *args], done.returncode, done.output, "")
 
 
 @pytest.fixture

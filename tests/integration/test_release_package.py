@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import subprocess
 
-from altai_testlib import build
+from altai_testlib import build, dnf
 from rpmtools import base_os_packages, make_key, make_repo, public_key, serve
-from test_release import dnf
 
 
 def _enable(release) -> None:
@@ -82,8 +81,7 @@ def test_a_host_whose_repo_file_was_edited_follows_the_next_release(release, sta
     edited host follows N+1, and rpm tells the truth. Real dnf, scriptlets on."""
     import shutil
 
-    from altai_testlib import LIB_SPEC
-    from test_upgrade import installed
+    from altai_testlib import LIB_SPEC, installed
 
     _enable(release)
     out, www = release["out"], tmp_path / "www"

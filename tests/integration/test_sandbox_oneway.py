@@ -15,8 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from altai_testlib import TOOLS, assert_one_line_error, build, build_argv, logs, packages_and_keys, run_tool
-from test_git2srpm import built, spec
+from altai_testlib import (
+    TOOLS,
+    add_package,
+    assert_one_line_error,
+    build,
+    build_argv,
+    built,
+    hostile,
+    logs,
+    packages_and_keys,
+    peak_rss_mib,
+    run_tool,
+    spec,
+)
 
 
 @pytest.fixture
@@ -31,24 +43,9 @@ def host_file() -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-def hostile(extra: str = "", build_step: str = "", install: str = "", name: str = "hostile") -> str:
-    """A minimal noarch spec with the hostile lines."""
-    text = spec(name=name, version="1", source0="%{name}-%{version}.tar.gz", extra=extra)
-    if build_step:
-        text = text.replace("%install\n", f"%build\n{build_step}\n\n%install\n", 1)
-    if install:
-        text = text.replace("%files\n", f"{install}\n\n%files\n", 1)
-    return text
-
-
 def describe(srpm: Path) -> str:
     query = ["rpm", "-qp", "--qf", "%{DESCRIPTION}", str(srpm)]
     return subprocess.run(query, capture_output=True, text=True, check=True).stdout
-
-
-def add_package(release: dict, name: str, repo: Path) -> None:
-    layout = release["layout"]
-    layout.write_text(layout.read_text() + f'\n[packages.{name}]\ngit = "{repo}"\nrepository = "misc"\n')
 
 
 # -- 1. the host writes any file --------------------------------------------------------------------------
@@ -194,14 +191,6 @@ def test_sandbox_limits_in_the_layout_are_checked(release, state_dir, gnupghome)
 
 
 # -- 7. output ------------------------------------------------------------------------------------------
-
-
-def peak_rss_mib(argv: list[str], tmp: Path, env: dict[str, str] | None = None) -> tuple[int, str, int]:
-    """(exit status, stderr, peak RSS in MiB) of `argv`, as /usr/bin/time measures it."""
-    rss = tmp / "peak-rss"
-    proc = subprocess.run(["/usr/bin/time", "-o", str(rss), "-f", "%M", *argv], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)  # fmt: skip
-    return proc.returncode, proc.stderr, int(rss.read_text().split()[-1]) // 1024
 
 
 def test_spec_printing_without_end_costs_the_host_a_bounded_amount(make_repo, tmp_path):

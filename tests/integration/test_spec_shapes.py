@@ -10,9 +10,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from altai_testlib import assert_one_line_error, run_tool
+from altai_testlib import assert_one_line_error, run_tool, spec
 from rpmtools import serve
-from test_git2srpm import spec
 
 DATA = b"test data that the repository does not hold\n" * 50
 

@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from altai_testlib import assert_one_line_error, build, packages_and_keys, tree
+from altai_testlib import PATCHED_SPEC, assert_one_line_error, build, dnf, packages_and_keys, srpm_with, tree
 from rpmtools import TestKey, make_key, public_key, rpmsign, serve, served_release
 
 RABBIT_SPEC = """\
@@ -231,7 +231,6 @@ def test_git_and_srpm_are_exclusive(release, state_dir, gnupghome, upstream):
 
 
 def test_rebuilt_srpm_installs_with_dnf_and_gpgcheck(release, state_dir, gnupghome, upstream, tmp_path):
-    from test_release import dnf
 
     add_srpm(release, upstream, "rabbit")
     out = release["out"]
@@ -240,53 +239,6 @@ def test_rebuilt_srpm_installs_with_dnf_and_gpgcheck(release, state_dir, gnupgho
         proc = dnf(tmp_path / "root", reposdir, "install", "rabbit")
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "root/usr/share/rabbit/built.txt").read_text() == "rabbit data\n"
-
-
-PATCHED_SPEC = """\
-Name: patched
-Version: 2.1
-Release: 3%{?dist}
-Summary: A third-party package we start to patch
-License: MIT
-Source0: https://upstream.example/%{name}-%{version}.tar.xz
-Source1: patched.conf
-Patch0: fix-build.patch
-BuildArch: noarch
-%description
-Patched.
-%prep
-%setup -q
-%patch0 -p1
-%install
-mkdir -p %{buildroot}/etc
-cp %{SOURCE1} %{buildroot}/etc/
-%files
-/etc/patched.conf
-"""
-
-
-def _srpm_with(tmp: Path, members: dict[str, tarfile.TarInfo | bytes]) -> Path:
-    top = tmp / "top-patched"
-    (top / "SOURCES").mkdir(parents=True)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
-        for name, content in members.items():
-            if isinstance(content, tarfile.TarInfo):
-                tar.addfile(content)
-            else:
-                info = tarfile.TarInfo(name)
-                info.size = len(content)
-                info.mode = 0o755 if name.endswith(".sh") else 0o644
-                tar.addfile(info, io.BytesIO(content))
-    (top / "SOURCES" / "patched-2.1.tar.xz").write_bytes(buf.getvalue())
-    (top / "SOURCES" / "patched.conf").write_text("setting = 1\n")
-    (top / "SOURCES" / "fix-build.patch").write_text("--- a/README\n+++ b/README\n@@ -1 +1 @@\n-old\n+new\n")
-    spec = top / "patched.spec"
-    spec.write_text(PATCHED_SPEC)
-    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6", str(spec)],
-                   check=True, capture_output=True)  # fmt: skip
-    (srpm,) = (top / "SRPMS").glob("*.src.rpm")
-    return srpm
 
 
 def payload(srpm: Path, name: str) -> bytes:
@@ -304,7 +256,7 @@ def payload(srpm: Path, name: str) -> bytes:
 def test_srpm2git_round_trip(tmp_path):
     from altai_testlib import run_tool
 
-    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/bin/run.sh": b"#!/bin/sh\n"})
+    srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/bin/run.sh": b"#!/bin/sh\n"})
     repo = tmp_path / "imported"
     run = run_tool("srpm2git.py", str(srpm), str(repo))
     assert run.returncode == 0, run.stderr
@@ -332,7 +284,7 @@ def test_srpm2git_spec_in_the_tarball_too(tmp_path, same):
     from altai_testlib import run_tool
 
     shipped = PATCHED_SPEC if same else PATCHED_SPEC.replace("Summary:", "# an older copy\nSummary:")
-    srpm = _srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/patched.spec": shipped.encode()})
+    srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/patched.spec": shipped.encode()})
     repo = tmp_path / "imported"
     run = run_tool("srpm2git.py", str(srpm), str(repo))
     assert run.returncode == 0, run.stderr
@@ -371,7 +323,7 @@ def test_srpm2git_refuses_a_tarball_that_leaves_the_repository(tmp_path, member,
         members["patched-2.1/etc"] = info
     else:
         members[member] = b"x\n"
-    srpm = _srpm_with(tmp_path, members)
+    srpm = srpm_with(tmp_path, members)
     run = run_tool("srpm2git.py", str(srpm), str(tmp_path / "imported"))
     assert_one_line_error(run, fragment)
     assert not (tmp_path / "escape.txt").exists()

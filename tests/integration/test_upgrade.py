@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from altai_testlib import NOVA_FPING_VR, ROOT, GitRepo, run_tool
+from altai_testlib import NOVA_FPING_VR, ROOT, GitRepo, installed, run_tool
+from altai_testlib import dnf as real_dnf
 from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
-from test_release import dnf as real_dnf
 
 
 def dnf(root: Path, reposdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -110,18 +110,6 @@ def layout_text(tmp: Path, repo: Path, extra: Path | None, upstream: str, key_fi
         repository = "centos6"
         """
     return textwrap.dedent(text)
-
-
-def installed(root: Path) -> dict[str, str]:
-    """name -> NEVRA of every package in the installroot's rpmdb."""
-    query = "%{NAME} %{NAME}-%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}.%{ARCH}\\n"
-    proc = subprocess.run(
-        ["rpm", "--root", str(root), "-qa", "--qf", query],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.strip())
 
 
 def manifest_nevras(out: Path) -> dict[str, str]:

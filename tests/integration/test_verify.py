@@ -204,7 +204,7 @@ def test_a_huge_sparse_srpm_is_refused_unread_and_an_unlisted_one_is_not_rebuilt
     release, state_dir, gnupghome, tmp_path
 ):
     """A 20 GB sparse *.src.rpm was read whole into memory, and rebuilt although no metadata lists it."""
-    from test_sandbox_oneway import peak_rss_mib
+    from altai_testlib import peak_rss_mib
 
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     copy = _copy(release, tmp_path, "planted")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from altai_release.cli import build, git2srpm, srpm2git
+from altai_testlib import TOOL_SCRIPTS, doc_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [
@@ -17,11 +18,7 @@ DOCS = [
     ROOT / "bench" / "RESULTS.md",
     *sorted(ROOT.glob("src/*/README.md")),
 ]
-PARSERS = {
-    "tools/build.py": build._parser,
-    "tools/git2srpm.py": git2srpm._parser,
-    "tools/srpm2git.py": srpm2git._parser,
-}
+PARSERS = dict(zip(TOOL_SCRIPTS, (build._parser, git2srpm._parser, srpm2git._parser), strict=True))
 
 
 def _anchor(heading: str) -> str:
@@ -49,25 +46,9 @@ def test_every_link_resolves(doc):
             assert anchor in headings, f"{doc.name}: {target}"
 
 
-def _commands(doc: Path) -> list[str]:
-    """The example command lines of a page: code lines (indented or fenced) and inline code spans that start
-    with one of the tools, without a synopsis's brackets or placeholders."""
-    found, fenced = [], False
-    for line in doc.read_text().splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-            continue
-        code = [line.strip()] if fenced or line.startswith("    ") else re.findall(r"`([^`]+)`", line)
-        for text in (c.split("  #", 1)[0].strip() for c in code):
-            tool = next((t for t in PARSERS if text.startswith(t + " ")), None)
-            if tool and not any(c in text for c in "[|…") and not re.search(r"\b[A-Z_]{3,}\b", text):
-                found.append(text)
-    return found
-
-
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_example_command_is_accepted_by_its_tool(doc):
-    for line in _commands(doc):
+    for line in doc_commands(doc):
         tool, *argv = shlex.split(line)
         parser = PARSERS[tool]()
         try:
@@ -80,7 +61,7 @@ def test_every_example_command_is_accepted_by_its_tool(doc):
 
 def test_the_readme_has_examples_and_its_synopses_name_only_real_options():
     readme = (ROOT / "README.md").read_text()
-    assert len(_commands(ROOT / "README.md")) >= 5
+    assert len(doc_commands(ROOT / "README.md")) >= 5
     for line in readme.splitlines():
         tool = next((t for t in PARSERS if line.strip().startswith(t)), None)
         if tool is None:

@@ -2,24 +2,8 @@
 
 from __future__ import annotations
 
-from altai_release.rpm.manifest import Manifest, ManifestEntry, diff
-
-
-def entry(name: str, version: str, release: str = "1", header: str = "h", repository: str = "centos6") -> ManifestEntry:
-    return ManifestEntry(
-        repository=repository,
-        path=f"{repository}/{name}-{version}-{release}.noarch.rpm",
-        origin=name,
-        name=name,
-        epoch=None,
-        version=version,
-        release=release,
-        arch="noarch",
-        sha256="s",
-        header_sha256=header,
-        signer="altai",
-        signer_keyid="k",
-    )
+from altai_release.rpm.manifest import Manifest, diff
+from altai_testlib import manifest_entry as entry
 
 
 def test_manifest_diff_kinds():

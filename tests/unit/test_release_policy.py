@@ -9,7 +9,7 @@ from altai_release.core.errors import PublishError
 from altai_release.release.policy import NewFile, check_downgrade
 from altai_release.rpm.manifest import Manifest
 from altai_release.rpm.nevra import Nevra
-from test_manifest import entry
+from altai_testlib import manifest_entry as entry
 
 
 def test_downgrade_needs_the_layout_to_name_it():

@@ -229,3 +229,17 @@ class Api:
         self.proc.terminate()
         self.proc.wait(timeout=10)
         self.log.close()
+
+
+def run_api(*argv: str) -> subprocess.CompletedProcess:
+    """nova-fping-api's command line, as an operator runs it."""
+    return subprocess.run([sys.executable, "-m", "nova_fping.cli", *argv], capture_output=True, text=True, timeout=60)
+
+
+def one_error(run: subprocess.CompletedProcess) -> str:
+    """The one `error:` line of a failed start (exit 1, no traceback)."""
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert run.returncode == 1, run.stderr
+    assert len(errors) == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    return errors[0]

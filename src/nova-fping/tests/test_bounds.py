@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_startup import one_error, run_api
+from nova_fping_testing import one_error, run_api
 
 from nova_fping.conf import ConfigError, load
 from nova_fping.ratelimit import RateLimiter

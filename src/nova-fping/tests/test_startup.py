@@ -1,23 +1,10 @@
 """Start-up problems an operator meets, each one `error:` line and exit 1, never a traceback: a malformed
 paste file, a typo in auth_token's options, and, detached (--daemonize), a pid file it cannot write."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def run_api(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nova_fping.cli", *argv], capture_output=True, text=True, timeout=60)
-
-
-def one_error(run: subprocess.CompletedProcess) -> str:
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert run.returncode == 1, run.stderr
-    assert len(errors) == 1, run.stderr
-    assert "Traceback" not in run.stderr
-    return errors[0]
+from nova_fping_testing import one_error, run_api
 
 
 @pytest.fixture

@@ -60,6 +60,14 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def parse_index(data: bytes) -> Index:
+    """The entries and extensions of a git index file; ValueError when it is not one (truncated included)."""
+    try:
+        return _parse_index(data)
+    except struct.error as exc:
+        raise ValueError(f"a truncated git index: {exc}") from None
+
+
+def _parse_index(data: bytes) -> Index:
     if data[:4] != b"DIRC":
         raise ValueError("not a git index")
     version, count = struct.unpack(">II", data[4:12])

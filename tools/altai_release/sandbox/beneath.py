@@ -96,14 +96,28 @@ def _split(relative: str) -> PurePosixPath:
     return path
 
 
-def copy_out(root: Path, relative: str, target: Path, limit: int) -> Path:
-    """root/relative, a regular file reached without a link, copied to `target` (at most `limit` bytes)."""
+def copy_file_at(dir_fd: int, name: str, target: Path, limit: int, shown: str) -> None:
+    """The regular file `name` of `dir_fd`, reached without a link, copied to `target` (at most `limit`)."""
+    src = open_file(dir_fd, name, shown)
+    try:
+        copy_fd(src, target, limit, shown)
+    finally:
+        os.close(src)
+
+
+def _open_beneath(root: Path, relative: str) -> int:
+    """root/relative, a regular file reached without a link: its descriptor."""
     path = _split(relative)
     fd = open_dir(root, path.parent.parts, relative)
     try:
-        src = open_file(fd, path.name, relative)
+        return open_file(fd, path.name, relative)
     finally:
         os.close(fd)
+
+
+def copy_out(root: Path, relative: str, target: Path, limit: int) -> Path:
+    """root/relative, a regular file reached without a link, copied to `target` (at most `limit` bytes)."""
+    src = _open_beneath(root, relative)
     try:
         copy_fd(src, target, limit, relative)
     finally:
@@ -113,12 +127,7 @@ def copy_out(root: Path, relative: str, target: Path, limit: int) -> Path:
 
 def read_bytes(root: Path, relative: str, limit: int) -> bytes:
     """root/relative, a regular file reached without a link, read whole (at most `limit` bytes)."""
-    path = _split(relative)
-    fd = open_dir(root, path.parent.parts, relative)
-    try:
-        src = open_file(fd, path.name, relative)
-    finally:
-        os.close(fd)
+    src = _open_beneath(root, relative)
     try:
         data = bytearray()
         while len(data) <= limit and (chunk := os.read(src, MIB)):

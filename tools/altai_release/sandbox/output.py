@@ -17,19 +17,11 @@ from pathlib import Path, PurePosixPath
 from altai_release.core.errors import BuildError, InputError
 from altai_release.rpm.nevra import Nevra
 from altai_release.rpm.rpmheader import read_identity
-from altai_release.sandbox.beneath import Unsafe, copy_fd, kind, open_dir, open_dir_at, open_file
+from altai_release.sandbox.beneath import Unsafe, copy_file_at, kind, open_dir, open_dir_at, read_bytes
 
 MAX_RESULTS = 1000  # files of one kind a build may hand over
 MAX_ENTRIES = 10_000  # names in one directory of results
 UnsafeOutput = Unsafe  # a sandbox handed over something that is not a plain result
-
-
-def _copy_out(dir_fd: int, name: str, target: Path, limit: int, shown: str) -> None:
-    src = open_file(dir_fd, name, shown)
-    try:
-        copy_fd(src, target, limit, shown)
-    finally:
-        os.close(src)
 
 
 def take_files(
@@ -62,7 +54,7 @@ def take_files(
                     raise UnsafeOutput(f"{shown}: {kind(info.st_mode)}, not a file: refused")
                 if len(taken) >= MAX_RESULTS or (dest / entry).exists():
                     raise UnsafeOutput(f"{shown}: more than one result of that name, or over {MAX_RESULTS}")
-                _copy_out(fd, entry, dest / entry, limit, shown)
+                copy_file_at(fd, entry, dest / entry, limit, shown)
                 taken.append(dest / entry)
 
     fd = open_dir(root, PurePosixPath(subdir).parts, subdir)
@@ -75,21 +67,7 @@ def take_files(
 
 def read_text(root: Path, relative: str, limit: int) -> str:
     """A text file the sandbox wrote, read as a regular file without following a link, at most `limit`."""
-    path = PurePosixPath(relative)
-    fd = open_dir(root, path.parent.parts, str(path.parent))
-    try:
-        src = open_file(fd, path.name, relative)
-    finally:
-        os.close(fd)
-    try:
-        data = bytearray()
-        while len(data) <= limit and (chunk := os.read(src, 1 << 20)):
-            data += chunk  # grows in place: linear in the file's size
-        if len(data) > limit:
-            raise UnsafeOutput(f"{relative}: over the limit of {limit} bytes: refused")
-        return data.decode("utf-8", "surrogateescape")
-    finally:
-        os.close(src)
+    return read_bytes(root, relative, limit).decode("utf-8", "surrogateescape")
 
 
 def check_srpm(srpm: Path, expected: Nevra, shown: str) -> None:

@@ -1,0 +1,163 @@
+"""A release tree written in-process (`write_release`), signed with the development key the resolver makes,
+then read back by `--verify`'s tree checks: it passes whole, and each kind of damage is a FAIL naming the
+file. gpg, rpmsign and rpmkeys are the real tools; the agent is stopped at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from altai_release.core.errors import SigningError, UpstreamError, VerificationError
+from altai_release.core.limits import DownloadLimits
+from altai_release.layout import Upstream
+from altai_release.release.outputs import write_release
+from altai_release.release.sbom import sbom_name
+from altai_release.release.store import foreign_entries
+from altai_release.release.tree_check import TreeFiles, check_tree
+from altai_release.release.upstream_import import Importer
+from altai_release.rpm.evr import Pin
+from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
+from altai_release.rpm.readback import read_facts
+from altai_release.rpm.repodata import write_repodata
+from altai_release.signing.assignment import KeyResolver, sign_packages
+from altai_release.signing.keyring import Keyring, public_key_facts
+from altai_release.signing.signature_check import KeyDatabases, verify_packages
+from unitlib import LAYOUT, build_release
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory):
+    work = tmp_path_factory.mktemp("signed")
+    staged = work / "staged"
+    manifest = build_release(staged, "1.1", work)
+    resolver = KeyResolver(state_dir=work / "state", gnupghome=work / "no-keys")
+    identity = resolver.resolve(LAYOUT.keys["altai"])
+    try:
+        assert identity.development
+        assert any("generated a DEVELOPMENT signing key" in n for n in resolver.notes)
+        sign_packages(identity, [staged / e.path for e in manifest.entries])
+        entries = []
+        for e in manifest.entries:
+            facts = read_facts(staged / e.path)
+            entries.append(replace(e, sha256=facts.sha256, signer_keyid=facts.signer_keyid))
+        manifest = Manifest(manifest.release, manifest.version, entries)
+        public = identity.keyring.export_public(identity.fingerprint)
+        tree = work / "tree"
+        tree.mkdir()
+        write_release(
+            tree,
+            LAYOUT,
+            manifest=manifest,
+            new_files={e.path: staged / e.path for e in manifest.entries},
+            previous=Manifest("altai", "0"),
+            previous_dir=None,
+            public_keys={"altai": public},
+            repo_text="[altai]\n",
+            built_logs={},
+        )
+        for repo in LAYOUT.repositories.values():
+            identity.keyring.detach_sign(identity.fingerprint, tree / repo.path / "repodata" / "repomd.xml", None)
+        yield tree, manifest, public, identity
+    finally:
+        identity.keyring.stop_agent()
+
+
+def verdicts(tree: Path, manifest: Manifest, work: Path) -> dict[str, str]:
+    check = check_tree(LAYOUT, TreeFiles(tree, work, 1 << 30), manifest, KeyDatabases(work / "rpmdb"))
+    return {v.path: v.verdict for v in check.failed}
+
+
+def test_a_whole_tree_passes_every_check(signed, tmp_path):
+    tree, manifest, public, identity = signed
+    assert verdicts(tree, manifest, tmp_path) == {}
+    assert foreign_entries(tree) == []
+    assert Manifest.load(tree / MANIFEST_NAME).same_as(manifest)
+    facts = public_key_facts(tree / "RPM-GPG-KEY-altai")
+    assert facts.development
+    assert identity.fingerprint[-16:].upper() in facts.key_ids
+    verify_packages(KeyDatabases(tmp_path / "db"), public, [tree / e.path for e in manifest.entries])
+    assert json.loads((tree / sbom_name(LAYOUT)).read_text())["bomFormat"] == "CycloneDX"
+
+
+def test_the_resolver_refuses_what_it_may_not_use(tmp_path):
+    with pytest.raises(SigningError, match="--require-key forbids a development key"):
+        KeyResolver(state_dir=tmp_path, gnupghome=tmp_path / "none", require_key=True).resolve(LAYOUT.keys["altai"])
+    with pytest.raises(SigningError, match="the layout allows no development key"):
+        KeyResolver(state_dir=tmp_path, gnupghome=tmp_path / "none").resolve(LAYOUT.keys["epel"])
+    assert Keyring(tmp_path / "absent").secret_fingerprint("anyone") is None
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SigningError, match="is not a directory"):
+        Keyring(tmp_path / "file").secret_fingerprint("anyone")
+
+
+def damaged_copy(tree: Path, target: Path) -> Path:
+    target.mkdir()
+    for top, dirs, files in os.walk(tree):
+        rel = Path(top).relative_to(tree)
+        for name in dirs:
+            (target / rel / name).mkdir()
+        for name in files:
+            os.link(Path(top) / name, target / rel / name)
+    return target
+
+
+def replaced(path: Path, data: bytes) -> None:
+    path.unlink()  # a hard link to the good tree: replaced, never written through
+    path.write_bytes(data)
+
+
+def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, tmp_path):
+    tree, manifest, _public, _identity = signed
+    binary = next(e for e in manifest.entries if e.arch != "src")
+    srpm = next(e for e in manifest.entries if e.arch == "src")
+
+    bad = damaged_copy(tree, tmp_path / "changed")
+    data = bytearray((bad / binary.path).read_bytes())
+    data[-10] ^= 0xFF
+    replaced(bad / binary.path, bytes(data))
+    found = verdicts(bad, manifest, tmp_path / "w1")
+    assert binary.path in found
+
+    bad = damaged_copy(tree, tmp_path / "unsigned-metadata")
+    (bad / "centos6" / "repodata" / "repomd.xml.asc").unlink()
+    assert any(p.startswith("centos6/repodata") for p in verdicts(bad, manifest, tmp_path / "w2"))
+
+    bad = damaged_copy(tree, tmp_path / "missing")
+    (bad / srpm.path).unlink()
+    found = verdicts(bad, manifest, tmp_path / "w3")
+    assert srpm.path in found
+
+    bad = damaged_copy(tree, tmp_path / "link")
+    (bad / binary.path).unlink()
+    os.symlink(tree / binary.path, bad / binary.path)
+    assert "not a regular file" in verdicts(bad, manifest, tmp_path / "w4")[binary.path]
+
+    bad = damaged_copy(tree, tmp_path / "sbom")
+    sbom = json.loads((bad / sbom_name(LAYOUT)).read_text())
+    sbom["components"][0]["hashes"][0]["content"] = "0" * 64
+    replaced(bad / sbom_name(LAYOUT), json.dumps(sbom).encode())
+    assert "differs from the file's" in verdicts(bad, manifest, tmp_path / "w5")[sbom_name(LAYOUT)]
+
+
+def test_an_upstream_import_takes_only_signed_pinned_packages(signed, releases, tmp_path):
+    tree, manifest, public, _identity = signed
+    upstream = Upstream("up", f"file://{tree}/centos6", "altai", "misc", (Pin("tool", "1.1-1.el6"),))
+    (new,) = Importer(upstream, public, tmp_path / "ok", DownloadLimits()).fetch()
+    binary = next(e for e in manifest.entries if e.arch != "src")
+    assert new.path.read_bytes() == (tree / binary.path).read_bytes()
+    assert (new.repository, new.origin, new.signer) == ("misc", "upstream:up", "altai")
+    missing = replace(upstream, pins=(Pin("tool", "9-1"),))
+    with pytest.raises(UpstreamError, match="no package 'tool = 9-1' at file://"):
+        Importer(missing, public, tmp_path / "missing", DownloadLimits()).fetch()
+    unsigned = tmp_path / "unsigned-repo"
+    unsigned.mkdir()
+    shutil.copyfile(releases["1.1"][0] / binary.path, unsigned / Path(binary.path).name)  # as rpmbuild made it
+    write_repodata(unsigned, {}, 1)
+    with pytest.raises(VerificationError, match="tool-1.1-1.el6.noarch.rpm is not signed by key 'altai'"):
+        Importer(replace(upstream, url=f"file://{unsigned}"), public, tmp_path / "unsigned", DownloadLimits()).fetch()
+    with pytest.raises(UpstreamError, match="cannot fetch"):
+        Importer(replace(upstream, url=f"file://{tmp_path}/none"), public, tmp_path / "n", DownloadLimits()).fetch()

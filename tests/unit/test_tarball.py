@@ -1,0 +1,91 @@
+"""The reproducible tarball of a git tree against `git archive` of the same tree: the same members with the
+same bytes (export-ignore and export-subst applied as git applies them), our fixed owner, times and modes,
+and the same bytes twice."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from pathlib import Path, PurePosixPath
+
+import pytest
+from altai_release.core.errors import InputError
+from altai_release.git import GitSource
+from altai_release.sources.tarball import SourceTarball, TarballStopped, compression_for
+from unitlib import ENV
+
+
+def members(data: bytes) -> dict[str, tuple[str, bytes | str]]:
+    found: dict[str, tuple[str, bytes | str]] = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for m in tar:
+            kind = "dir" if m.isdir() else "link" if m.issym() else "file"
+            content: bytes | str = m.linkname if m.issym() else b""
+            if m.isfile():
+                extracted = tar.extractfile(m)
+                assert extracted is not None
+                content = extracted.read()
+            found[m.name.rstrip("/")] = (kind, content)
+    return found
+
+
+@pytest.fixture
+def opened(repo):
+    source = GitSource.open(str(repo), Path("/nonexistent"))
+    yield source
+    source.close()
+
+
+@pytest.mark.parametrize("name", ["pkg-2.tar.gz", "pkg-2.tar.bz2", "pkg-2.tar.xz", "pkg-2.tar"])
+def test_the_tarball_holds_what_git_archive_holds(opened, repo, tmp_path, name):
+    commit = opened.resolve("HEAD")
+    tree = opened.tree(commit, PurePosixPath("pkg"))
+    packed = SourceTarball(opened, tree, "pkg-2", commit.committed_date, commit=commit)
+    packed.write(tmp_path / name)
+    again = tmp_path / f"again-{name}"
+    packed_again = SourceTarball(opened, tree, "pkg-2", commit.committed_date, commit=commit)
+    packed_again.write(again)
+    assert (tmp_path / name).read_bytes() == again.read_bytes()
+    ours = members((tmp_path / name).read_bytes())
+    argv = ["git", "-C", str(repo), "archive", "--format=tar", "--prefix=pkg-2/", "HEAD:pkg"]
+    # git archive of a tree (not a commit) applies no attributes: the commit's archive of the subdirectory is
+    theirs_commit = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", "--prefix=pkg-2/", "HEAD", "pkg"],
+        env=ENV, check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    theirs = {k.replace("pkg-2/pkg/", "pkg-2/"): v for k, v in members(theirs_commit).items() if k != "pkg-2/pkg"}
+    theirs.pop("pkg-2", None)
+    ours.pop("pkg-2", None)
+    assert ours == theirs
+    assert b"$Format" not in ours["pkg-2/src/main.py"][1]
+    plain = members(subprocess.run(argv, env=ENV, check=True, capture_output=True).stdout)
+    assert b"$Format:%H$" in plain["pkg-2/src/main.py"][1]  # without the commit's attributes: as committed
+    with tarfile.open(tmp_path / name) as tar:
+        for m in tar:
+            assert (m.uid, m.gid, m.uname, m.gname, m.mtime) == (0, 0, "root", "root", commit.committed_date)
+            if m.isfile():
+                assert m.mode == (0o755 if m.name.endswith("run.sh") else 0o644)
+
+
+def test_without_a_commit_no_attribute_applies(opened, tmp_path):
+    commit = opened.resolve("HEAD")
+    packed = SourceTarball(opened, opened.tree(commit, PurePosixPath()), "all-1", commit.committed_date)
+    packed.write(tmp_path / "all-1.tar.gz")
+    found = members((tmp_path / "all-1.tar.gz").read_bytes())
+    assert "all-1/other.txt" in found  # export-ignore is the commit's attribute: not applied
+    assert found["all-1/pkg/link"] == ("link", "pkg.spec")
+
+
+def test_a_stop_ends_the_writing(opened, tmp_path):
+    commit = opened.resolve("HEAD")
+    packed = SourceTarball(opened, opened.tree(commit, PurePosixPath()), "x-1", commit.committed_date)
+    with pytest.raises(TarballStopped):
+        packed.write(tmp_path / "x-1.tar", stop=lambda: True)
+
+
+def test_compression_follows_the_name():
+    assert compression_for("a-1.tgz") == ".tgz"
+    assert compression_for("a-1.tar.xz") == ".tar.xz"
+    with pytest.raises(InputError, match="'a-1.zip': git2srpm can make only .tar, .tar.gz"):
+        compression_for("a-1.zip")
