@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# libkrb5-dev: the koji client library needs gssapi, which PyPI ships as source only; openssl: the tests
+# libkrb5-dev: the koji client library needs gssapi, which PyPI ships as source only; jq: the tests run
+# docs/release-tree.md's check of a provenance statement as written; openssl: the tests
 # make the certificates of their Koji hub with it
-DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time libkrb5-dev openssl)
+DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time libkrb5-dev jq openssl)
 
 missing=()
 for p in "${DEBS[@]}"; do

@@ -267,6 +267,10 @@ def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
         assert not link.startswith(("/", "..")), link
         assert (out / link).is_file(), link
     assert {"manifest.json", "RELEASE-NOTES.md", "logs/nova-fping/build.log"} <= set(page.links)
+    # what the release says about itself: its SBOM, and the signed provenance of each package it built
+    assert "metadata/altai-1.0.3.cdx.json" in page.links
+    assert "metadata/provenance/nova-fping-0.2.1-1.el6.noarch.rpm.intoto.jsonl" in page.links
+    assert "[metadata/altai-1.0.3.cdx.json](metadata/altai-1.0.3.cdx.json)" in notes
     # the page and the notes name the release package to install, its Release included
     assert f"dnf install {two_releases['url']}/altai/centos6/altai-release-1.0.3-1.el6.noarch.rpm" in notes
     # tools/build.py --notes prints the same Markdown against any earlier manifest

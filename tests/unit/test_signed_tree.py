@@ -15,6 +15,7 @@ from altai_release.core.errors import SigningError, UpstreamError, VerificationE
 from altai_release.core.limits import DownloadLimits
 from altai_release.layout import Upstream
 from altai_release.release.outputs import write_release
+from altai_release.release.provenance import statement_name, write_provenance
 from altai_release.release.sbom import sbom_name
 from altai_release.release.store import foreign_entries
 from altai_release.release.tree_check import TreeFiles, check_tree
@@ -61,6 +62,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory):
         )
         for repo in LAYOUT.repositories.values():
             identity.keyring.detach_sign(identity.fingerprint, tree / repo.path / "repodata" / "repomd.xml", None)
+        assert write_provenance(tree, LAYOUT, Manifest.load(tree / MANIFEST_NAME), identity) == 1
         yield tree, manifest, public, identity
     finally:
         identity.keyring.stop_agent()
@@ -141,6 +143,38 @@ def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, tmp_path):
     sbom["components"][0]["hashes"][0]["content"] = "0" * 64
     replaced(bad / sbom_name(LAYOUT), json.dumps(sbom).encode())
     assert "differs from the file's" in verdicts(bad, manifest, tmp_path / "w5")[sbom_name(LAYOUT)]
+
+    statement = statement_name(binary)
+    bad = damaged_copy(tree, tmp_path / "statement")
+    envelope = json.loads((bad / statement).read_text())
+    envelope["payload"] = envelope["payload"][:-8] + "AAAAAAA="
+    replaced(bad / statement, json.dumps(envelope).encode())
+    assert verdicts(bad, manifest, tmp_path / "w6")[statement].startswith("not a DSSE envelope")
+
+    bad = damaged_copy(tree, tmp_path / "statements")
+    replaced(bad / statement, (tree / statement).read_bytes() * 2)
+    (bad / "metadata" / "provenance" / "stray.intoto.jsonl").write_text("{}")
+    found = verdicts(bad, manifest, tmp_path / "w7")
+    assert found[statement] == "holds 2 lines; a statement is one DSSE envelope on one line"
+    assert found["metadata/provenance/stray.intoto.jsonl"].startswith("a provenance statement of no binary")
+
+
+def test_the_statement_is_signed_over_its_pae_and_names_the_file(signed, tmp_path):
+    import base64
+
+    tree, manifest, public, _identity = signed
+    binary = next(e for e in manifest.entries if e.arch != "src")
+    envelope = json.loads((tree / statement_name(binary)).read_text())
+    payload = base64.b64decode(envelope["payload"])
+    statement = json.loads(payload)
+    assert statement["subject"] == [{"name": Path(binary.path).name, "digest": {"sha256": binary.sha256}}]
+    assert statement["predicate"]["runDetails"]["builder"]["id"].endswith("/unknown")  # no build facts here
+    kind = envelope["payloadType"].encode()
+    (tmp_path / "pae").write_bytes(b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload))
+    (tmp_path / "sig").write_bytes(base64.b64decode(envelope["signatures"][0]["sig"]))
+    from altai_release.signing.signature_check import detached_verdict
+
+    assert detached_verdict(public, tmp_path / "pae", tmp_path / "sig", tmp_path / "gpgv") is None
 
 
 def test_an_upstream_import_takes_only_signed_pinned_packages(signed, releases, tmp_path):

@@ -28,6 +28,9 @@ class BuildOutput:
     rpms: list[Path]
     log: Path
     notes: list[str] = field(default_factory=list)
+    # who built it, for the release's provenance: {"builder": local | mock | koji} and that builder's identity
+    # (mock: the chroot and its config's SHA-256; koji: the hub and the task)
+    facts: dict[str, str] = field(default_factory=dict)
 
 
 class Builder(Protocol):

@@ -116,7 +116,8 @@ class KojiBuilder:
         rpms = _check_results(job, task_id, rpms)
         if not self.scratch and job.dependents:
             _wait_repo(self.hub, session, job, source_nevra, self.build_tag)
-        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[f"koji task {task_id}"])
+        facts = {"builder": "koji", "hub": self.server, "task": str(task_id)}
+        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[f"koji task {task_id}"], facts=facts)
 
     def _follow(self, session: Any, job: BuildJob, task_id: int) -> list[dict[str, Any]]:
         """Watch a task of the run (abort() cancels it) to its end; its children."""
@@ -142,7 +143,8 @@ class KojiBuilder:
         if job.dependents:
             _wait_repo(self.hub, session, job, read_nevra(job.srpm), self.build_tag)
         note = f"koji build {build['nvr']} (id {build['build_id']}) taken from the hub: built before from this SRPM"
-        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[note])
+        facts = {"builder": "koji", "hub": self.server, "task": str(build.get("task_id") or "")}
+        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[note], facts=facts)
 
     def _watch(self, session: Any, job: BuildJob, task_id: int) -> list[dict[str, Any]]:
         """Poll the task tree until the build task ends; a progress line for every state change."""

@@ -60,4 +60,4 @@ class LocalBuilder:
                 "BuildRequires not checked (local rpmbuild --nodeps, Debian's rpmdb is empty): "
                 + ", ".join(job.build_requires)
             )
-        return BuildOutput(rpms=rpms, log=log, notes=notes)
+        return BuildOutput(rpms=rpms, log=log, notes=notes, facts={"builder": "local"})

@@ -25,6 +25,7 @@ from pathlib import Path
 from altai_release.builders.builder import BuildJob, BuildOutput
 from altai_release.builders.mockprocess import MockProcesses, failure
 from altai_release.core.errors import BuildError, InputError, MockError
+from altai_release.core.hashing import file_sha256
 from altai_release.core.limits import DEFAULT_LIMITS
 from altai_release.core.templates import render
 from altai_release.rpm.rpmheader import read_identity
@@ -170,7 +171,13 @@ class MockBuilder:
         notes = [f"debuginfo left out of the release: {', '.join(p.name for p in debuginfo)}"] if debuginfo else []
         if job.dependents:
             self._add_to_run_repo(rpms)
-        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=notes)
+        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=notes, facts=self._facts(job))
+
+    def _facts(self, job: BuildJob) -> dict[str, str]:
+        """The chroot this build ran in, named by its stock config's SHA-256 (what mock built the root from)."""
+        chroot = job.package.mock_chroot
+        digest = file_sha256(self.configdir / self._stock_config(chroot))
+        return {"builder": "mock", "chroot": chroot, "config_sha256": digest}
 
     def _add_to_run_repo(self, rpms: Sequence[Path]) -> None:
         """Before the dependents start (they start when this build returns): the RPMs and fresh metadata."""

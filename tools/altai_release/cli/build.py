@@ -164,7 +164,8 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], l
         log.info("ok: every binary package reproduced from its SRPM")
         checks.append(
             f"every binary package reproduced from its SRPM with {builder} ({reproduced} binary "
-            f"package{'s' if reproduced != 1 else ''}; signatures, metadata and manifest checked: --verify)"
+            f"package{'s' if reproduced != 1 else ''}; signatures, metadata, manifest, SBOM and provenance "
+            "statements checked: --verify)"
         )
         return checks
 

@@ -134,6 +134,7 @@ def kept_results(
             signed_by=identities[entry.name],
             files=[PlacedFile(out / e.path, e.nevra) for e in files],
             notes=["inputs unchanged since the published build: kept its signed files"],
+            built_by=next((dict(e.build) for e in files if e.build), {}),
         )
     return hits
 

@@ -225,6 +225,9 @@ def _context(
         "release_package": release_package(layout, manifest, release_dir),
         "primary": _primary_package(layout),
         "checks": gate_checks(release_dir),
+        # what the release says about itself: its SBOM and a signed provenance statement per binary we built
+        "sbom": (manifest.attestations or {}).get("sbom"),
+        "provenance": (manifest.attestations or {}).get("provenance") or {},
         # key ids of the development key that signed packages of this release
         "development_keys": sorted({e.signer_keyid.upper() for e in manifest.entries} & set(development)),
     }

@@ -69,7 +69,8 @@ def write_release(
     of each package built by this run) and the release notes against `previous`."""
     from altai_release.release.compose_metadata import write_compose_metadata  # productmd too
     from altai_release.release.notes import write_notes  # createrepo_c and the notes load when a release is written
-    from altai_release.release.sbom import write_sbom  # cyclonedx-python-lib too
+    from altai_release.release.provenance import statement_names
+    from altai_release.release.sbom import sbom_name, write_sbom  # cyclonedx-python-lib too
     from altai_release.rpm.repodata import read_packages, write_repodata
 
     for repo in layout.repositories.values():
@@ -93,6 +94,8 @@ def write_release(
         write_repodata(target / repo.path, reusable, revision)
     _write_logs(target, manifest, previous_dir, built_logs)
     manifest.id, manifest.published = target.name, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    # the statements are signed when the tree is sealed (pipeline), under these names
+    manifest.attestations = {"sbom": sbom_name(layout), "provenance": statement_names(layout, manifest)}
     (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     (target / "altai.repo").write_text(repo_text, encoding="utf-8")
     write_compose_metadata(target, layout, manifest)

@@ -108,6 +108,7 @@ class PackageBuild:
             files=[PlacedFile(f, read_nevra(f)) for f in files],
             notes=list(built.output.notes),
             named_files=built.srpm.named_files,
+            built_by=dict(built.output.facts),
         )
 
 

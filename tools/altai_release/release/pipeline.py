@@ -25,7 +25,7 @@ from altai_release.release.results import PackageResult
 from altai_release.release.runstate import RunState, prepare_run
 from altai_release.release.store import ReleaseStore
 from altai_release.release.tree import publish_next
-from altai_release.rpm.manifest import Manifest
+from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 from altai_release.signing.assignment import KeyResolver
 
 log = logging.getLogger(__name__)
@@ -150,16 +150,20 @@ class ReleaseBuild:
 
     def _seal(self, run: RunState) -> Callable[[Path], list[str]]:
         """What is done to the next release's tree before it is published: every repository's repomd.xml
-        signed by the metadata key (yum's repo_gpgcheck), then the options' gate."""
+        signed by the metadata key (yum's repo_gpgcheck), a provenance statement of each binary we built
+        signed by it too, then the options' gate."""
         signer = self.keys.resolve(self.layout.metadata_signer)
         if signer.key_name not in run.public_keys:
             run.public_keys[signer.key_name] = signer.keyring.export_public(signer.fingerprint)
 
         def seal(release_dir: Path) -> list[str]:
+            from altai_release.release.provenance import write_provenance
+
             for repo in self.layout.repositories.values():
                 repomd = release_dir / repo.path / "repodata" / "repomd.xml"
                 if repomd.is_file():
                     signer.keyring.detach_sign(signer.fingerprint, repomd, signer.passphrase_file)
+            write_provenance(release_dir, self.layout, Manifest.load(release_dir / MANIFEST_NAME), signer)
             return self.options.gate(release_dir) if self.options.gate is not None else []
 
         return seal

@@ -27,6 +27,7 @@ class NewFile:
     allowed_downgrade: str | None = None  # the EVR the layout allows this origin to go down to
     downgrade_reason: str | None = None  # the layout's word for why
     source: dict[str, str] | None = None  # where it was made from (see ManifestEntry.source)
+    build: dict[str, str] | None = None  # who built it (see ManifestEntry.build)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def plan_release(
             downgraded_from=downgraded_from,
             downgrade_reason=reason,
             source=item.source,
+            build=item.build,
         )
         new_files[path] = item.path
     manifest = Manifest(layout.name, layout.version, sorted(entries.values(), key=lambda e: e.path))

@@ -20,6 +20,7 @@ from altai_release.builders import Builder, BuildJob, make_builder
 from altai_release.builders.scheduler import run_all
 from altai_release.core.errors import AltaiError, InputError
 from altai_release.layout import PackageEntry, ReleaseLayout
+from altai_release.release.sbom import sbom_name
 from altai_release.release.tree_check import TreeFiles, Verdict, built_repositories, check_tree, sources_path
 from altai_release.rpm.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest
 from altai_release.rpm.readback import read_header
@@ -52,6 +53,10 @@ def verify_release(layout: ReleaseLayout, tree: Path, jobs: int, builder_kind: s
         verdicts: dict[str, Verdict] = {}
         for failed in check.failed:
             verdicts.setdefault(failed.path, failed)
+        for rel in check.statements:
+            verdicts.setdefault(rel, Verdict(rel, "signed by the metadata key, names its package (provenance)", True))
+        sbom = sbom_name(layout)
+        verdicts.setdefault(sbom, Verdict(sbom, "lists exactly the release's files (SBOM)", True))
         srpms = [rel for name in built_repositories(layout) for rel in sorted(check.passed)
                  if rel.startswith(f"{sources_path(layout, name)}/") and rel.endswith(".src.rpm")]  # fmt: skip
         origins = {e.path: e.origin for e in manifest.entries}

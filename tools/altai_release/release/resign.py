@@ -57,7 +57,10 @@ def resign(
             files.append(copy)
         sign_packages(identity, files)
         verify_packages(databases, public_keys[key_name], files)
-        added += [NewFile(f, e.repository, e.origin, e.signer) for f, e in zip(files, group, strict=True)]
+        added += [
+            NewFile(f, e.repository, e.origin, e.signer, source=e.source, build=e.build)
+            for f, e in zip(files, group, strict=True)
+        ]
     return added
 
 

@@ -28,6 +28,7 @@ class PackageResult:
     files: list[PlacedFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     named_files: tuple[str, ...] = ()  # what the spec named besides the tree: part of the cache key
+    built_by: dict[str, str] = field(default_factory=dict)  # BuildOutput.facts (or the kept build's)
 
     def as_json(self) -> dict[str, object]:
         return {

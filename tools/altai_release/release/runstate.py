@@ -54,6 +54,7 @@ class RunState:
                 self.layout.packages[r.name].allow_downgrade_to,
                 self.layout.packages[r.name].downgrade_reason,
                 self.sources[r.name].provenance,
+                r.built_by or None,
             )
             for r in built.values()
             for f in r.files

@@ -75,6 +75,7 @@ class TreeCheck:
     databases: KeyDatabases
     failed: list[Verdict] = field(default_factory=list)
     passed: dict[str, Path] = field(default_factory=dict)  # release path -> its copy
+    statements: list[str] = field(default_factory=list)  # provenance statements that passed
 
     def fail(self, rel: str, why: str) -> None:
         self.failed.append(Verdict(rel, why, False))
@@ -88,19 +89,10 @@ class TreeCheck:
             if known and not any(v.path == rel for v in self.failed):
                 self.fail(rel, f"in {MANIFEST_NAME} but missing from the tree")
         self._completeness()
-        self._sbom()
+        from altai_release.release.attestation_check import check_provenance, check_sbom
 
-    def _sbom(self) -> None:
-        from altai_release.release.sbom import sbom_differences, sbom_name
-
-        rel = sbom_name(self.layout)
-        try:
-            text = self.files.read(rel, 256 << 20).decode("utf-8")
-        except (OSError, Unsafe, UnicodeDecodeError) as exc:
-            self.fail(rel, f"the release's SBOM cannot be read: {exc}")
-            return
-        for why in sbom_differences(text, self.manifest)[:10]:
-            self.fail(rel, why)
+        check_sbom(self.layout, self.files, self.manifest, self.fail)
+        self.statements = check_provenance(self.layout, self.files, self.manifest, self.fail)
 
     def _packages_of(self, path: str) -> dict[str, str] | None:
         """name -> release path of every regular *.rpm of the directory; the others failed, unread."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
@@ -34,6 +35,8 @@ class ManifestEntry:
     # where the package was made from: {"kind": "git", "url", "commit"} or {"kind": "srpm", "url", "sha256",
     # "signer_keyid"}; None for upstream binaries (their origin names the upstream)
     source: dict[str, str] | None = None
+    # who built it (BuildOutput.facts): {"builder": local | mock | koji, ...}; None for upstream binaries
+    build: dict[str, str] | None = None
 
     @property
     def nevra(self) -> Nevra:
@@ -48,6 +51,8 @@ class Manifest:
     # which release of the store this is and when it was published: tells apart two releases of one version
     id: str | None = None
     published: str | None = None  # UTC, ISO 8601
+    # what the release says about itself: {"sbom": PATH, "provenance": {package path: statement path}}
+    attestations: dict[str, Any] | None = None
 
     def same_as(self, other: Manifest) -> bool:
         """Whether the two describe the same packages of the same release (id and time aside)."""
@@ -57,6 +62,8 @@ class Manifest:
     def to_json(self) -> str:
         data: dict[str, Any] = {"format": FORMAT, "release": self.release, "version": self.version}
         data.update({k: v for k, v in (("id", self.id), ("published", self.published)) if v is not None})
+        if self.attestations is not None:
+            data["attestations"] = self.attestations
         data["packages"] = [asdict(e) for e in sorted(self.entries, key=lambda e: e.path)]
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
@@ -75,13 +82,10 @@ class Manifest:
         return cls._validated(path, parse_json(data, path, "release manifest"))
 
     @classmethod
-    def _validated(cls, path: Path, data: Any) -> Manifest:  # noqa: C901 (one check per field, in a row)
+    def _validated(cls, path: Path, data: Any) -> Manifest:
         """Every field of the expected type: a manifest is read from a published tree or a file the user
         names, and a wrong value must be reported here, not as a traceback deep in a comparison."""
-
-        def bad(where: str, expected: str, value: object) -> InputError:
-            return InputError(f"{path}: {where}: expected {expected}, found {json.dumps(value)}")
-
+        bad = _complaint(path)
         if not isinstance(data, dict):
             raise bad("(top)", "an object", data)
         for key in ("release", "version"):
@@ -93,48 +97,55 @@ class Manifest:
         packages = data.get("packages")
         if not isinstance(packages, list):
             raise bad("packages", "a list", packages)
-        entries = []
-        names = {f.name for f in fields(ManifestEntry)}
-        optional = {"epoch", "downgraded_from", "downgrade_reason", "source"}
-        required_text = names - optional - {"signer_keyid"}
-        for i, item in enumerate(packages):
-            where = f"packages[{i}]"
-            if not isinstance(item, dict):
-                raise bad(where, "an object", item)
-            unknown = sorted(set(item) - names)
-            missing = sorted(names - optional - set(item))
-            if unknown or missing:
-                raise InputError(
-                    f"{path}: {where}: "
-                    + "; ".join(
-                        ([f"unknown keys {', '.join(unknown)}"] if unknown else [])
-                        + ([f"missing keys {', '.join(missing)}"] if missing else [])
-                    )
-                )
-            for key in required_text:
-                if not isinstance(item[key], str) or not item[key]:
-                    raise bad(f"{where}.{key}", "a non-empty string", item[key])
-            # the path and the origin name files of the release (the package, its build logs): never outside it
-            parts = PurePosixPath(item["path"]).parts
-            if item["path"].startswith("/") or ".." in parts or "\\" in item["path"] or not parts:
-                raise bad(f"{where}.path", "a relative path inside the release", item["path"])
-            if "/" in item["origin"] or item["origin"] in (".", ".."):
-                raise bad(f"{where}.origin", "a package or upstream name", item["origin"])
-            if not isinstance(item["signer_keyid"], str):
-                raise bad(f"{where}.signer_keyid", "a string", item["signer_keyid"])
-            epoch = item.get("epoch")
-            if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0):
-                raise bad(f"{where}.epoch", "null or an integer >= 0", epoch)
-            for key in ("downgraded_from", "downgrade_reason"):
-                if item.get(key) is not None and not isinstance(item[key], str):
-                    raise bad(f"{where}.{key}", "null or a string", item[key])
-            source = item.get("source")
-            if source is not None and (
-                not isinstance(source, dict) or not all(isinstance(v, str) for v in source.values())
-            ):
-                raise bad(f"{where}.source", "null or an object of strings", source)
-            entries.append(ManifestEntry(**item))
-        return cls(data["release"], data["version"], entries, data.get("id"), data.get("published"))
+        entries = [_entry(path, f"packages[{i}]", item) for i, item in enumerate(packages)]
+        attestations = data.get("attestations")
+        if attestations is not None and not isinstance(attestations, dict):
+            raise bad("attestations", "null or an object", attestations)
+        return cls(data["release"], data["version"], entries, data.get("id"), data.get("published"), attestations)
+
+
+def _complaint(path: Path) -> Callable[[str, str, object], InputError]:
+    def bad(where: str, expected: str, value: object) -> InputError:
+        return InputError(f"{path}: {where}: expected {expected}, found {json.dumps(value)}")
+
+    return bad
+
+
+_OPTIONAL = {"epoch", "downgraded_from", "downgrade_reason", "source", "build"}
+
+
+def _entry(path: Path, where: str, item: Any) -> ManifestEntry:  # noqa: C901 (one check per field, in a row)
+    bad = _complaint(path)
+    if not isinstance(item, dict):
+        raise bad(where, "an object", item)
+    names = {f.name for f in fields(ManifestEntry)}
+    unknown, missing = sorted(set(item) - names), sorted(names - _OPTIONAL - set(item))
+    if unknown or missing:
+        said = [f"unknown keys {', '.join(unknown)}"] if unknown else []
+        said += [f"missing keys {', '.join(missing)}"] if missing else []
+        raise InputError(f"{path}: {where}: " + "; ".join(said))
+    for key in names - _OPTIONAL - {"signer_keyid"}:
+        if not isinstance(item[key], str) or not item[key]:
+            raise bad(f"{where}.{key}", "a non-empty string", item[key])
+    # the path and the origin name files of the release (the package, its build logs): never outside it
+    parts = PurePosixPath(item["path"]).parts
+    if item["path"].startswith("/") or ".." in parts or "\\" in item["path"] or not parts:
+        raise bad(f"{where}.path", "a relative path inside the release", item["path"])
+    if "/" in item["origin"] or item["origin"] in (".", ".."):
+        raise bad(f"{where}.origin", "a package or upstream name", item["origin"])
+    if not isinstance(item["signer_keyid"], str):
+        raise bad(f"{where}.signer_keyid", "a string", item["signer_keyid"])
+    epoch = item.get("epoch")
+    if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0):
+        raise bad(f"{where}.epoch", "null or an integer >= 0", epoch)
+    for key in ("downgraded_from", "downgrade_reason"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise bad(f"{where}.{key}", "null or a string", item[key])
+    for key in ("source", "build"):
+        value = item.get(key)
+        if value is not None and (not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())):
+            raise bad(f"{where}.{key}", "null or an object of strings", value)
+    return ManifestEntry(**item)
 
 
 @dataclass(frozen=True)

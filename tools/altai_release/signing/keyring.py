@@ -124,6 +124,23 @@ class Keyring:
         self.gpg(*options, "--detach-sign", "--output", str(signature), "--", str(path), what=what)
         return signature
 
+    def created(self, fingerprint: str) -> int:
+        """When the newest part of a secret key (its primary key or a subkey) was made: no signature by it
+        can be older."""
+        listing = runner.text(self._list_secret(fingerprint).stdout).splitlines()
+        times = [int(f[5]) for f in (line.split(":") for line in listing) if f[0] in ("sec", "ssb") and f[5].isdigit()]
+        if not times:
+            raise SigningError(f"no secret key {fingerprint} in {self.home}")
+        return max(times)
+
+    def sign_at(self, fingerprint: str, data: bytes, passphrase_file: Path | None, when: int) -> bytes:
+        """A binary detached signature of `data` made as at `when` (gpg's --faked-system-time): an RSA
+        signature of the same bytes at the same time by the same key is the same bytes, run after run."""
+        secret = ["--passphrase-file", str(passphrase_file)] if passphrase_file else []
+        options = ["--pinentry-mode", "loopback", *secret, "--local-user", fingerprint]
+        options += ["--faked-system-time", f"{when}!", "--detach-sign", "--output", "-"]
+        return self.gpg(*options, what=f"gpg --detach-sign as {fingerprint[-16:]}", input_bytes=data)
+
     def export_public(self, fingerprint: str) -> bytes:
         data = self.gpg("--armor", "--export", "--", fingerprint, what=f"gpg --export {fingerprint}")
         if not data.strip():

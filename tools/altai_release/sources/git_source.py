@@ -47,7 +47,10 @@ class GitPackageSource:
     @property
     def provenance(self) -> dict[str, str]:
         assert self.entry.git is not None
-        return {"kind": "git", "url": self.entry.git, "ref": self.entry.ref, "commit": self.commit}
+        # the tree: what of the commit the package is made of (its subdir), as git names it
+        facts = {"kind": "git", "url": self.entry.git, "ref": self.entry.ref, "commit": self.commit}
+        facts |= {"tree": str(self._material["tree"]), "spec": str(self.spec)}
+        return facts | ({"subdir": str(self.subdir)} if self.subdir.parts else {})
 
     @classmethod
     def resolve(
