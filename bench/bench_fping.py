@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -18,6 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from common import Timing, median_time
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src" / "nova-fping" / "tests"))
+from nova_fping_testing import wait_listening  # noqa: E402
 
 FPING_ARGS = ["-t", "500", "-r", "1", "-B1"]  # what nova-fping passes with its default config
 TAG = f"nfb{os.getpid() % 10000}"
@@ -87,12 +89,7 @@ def start_api(tmp: Path, addresses: list[str]) -> tuple[subprocess.Popen[bytes],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_listening(port, proc)
     return proc, f"http://127.0.0.1:{port}/v2/bench/os-fping"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 from bench_fping import namespace_hosts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src" / "nova-fping" / "tests"))
-from nova_fping_testing import Slowloris, free_port  # noqa: E402
+from nova_fping_testing import Slowloris, free_port, wait_listening  # noqa: E402
 
 CLIENTS = 500
 
@@ -66,12 +65,7 @@ def start(
     else:
         argv = [sys.executable, "-c", WSGIREF, str(conf), "" if nova else str(inventory), str(port)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_listening(port, proc)
     return proc, f"http://127.0.0.1:{port}"
 
 

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src" / "nova-fping" / "tests"))
-from nova_fping_testing import free_port  # noqa: E402
+from nova_fping_testing import free_port, wait_listening  # noqa: E402
 
 HELD = 1500
 CLIENTS = 8
@@ -191,12 +191,7 @@ def _start(tmp: Path, nova_url: str, port: int) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "nova_fping.cli", "--config-file", str(conf),
             "--listen", f"127.0.0.1:{port}", "--noauth"]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limits)  # noqa: PLW1509
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_listening(port, proc)
     return proc
 
 

@@ -118,6 +118,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_listening(port: int, proc: "subprocess.Popen", seconds: float = 10.0) -> None:
+    """Until something accepts on 127.0.0.1:`port`; RuntimeError when `proc` exits or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited with status %s before it listened" % proc.returncode) from None
+            time.sleep(0.1)
+    raise RuntimeError("nothing listens on 127.0.0.1:%d after %.0f s" % (port, seconds))
+
+
 class Slowloris:
     """`count` connections from `source` that each send a request line and then, every 4 s, one more
     header line, never ending the request (the slowloris attack); closed on exit. A connection the server
@@ -205,14 +219,10 @@ class Api:
         self.log = open(tmp / "api.log", "w")  # noqa: SIM115 (the API's stderr while it runs)
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = "http://127.0.0.1:%d" % self.port
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("nova-fping-api exited: %s" % (tmp / "api.log").read_text()) from None
-                time.sleep(0.1)
+        try:
+            wait_listening(self.port, self.proc)
+        except RuntimeError as exc:
+            raise RuntimeError("nova-fping-api: %s: %s" % (exc, (tmp / "api.log").read_text())) from None
 
     def fping_runs(self) -> int:
         return len(self.calls.read_text().splitlines())
