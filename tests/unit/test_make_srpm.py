@@ -10,7 +10,7 @@ import pytest
 from altai_release.core.errors import InputError
 from altai_release.rpm.readback import payload_files
 from altai_release.sources.srpm_from_git import SrpmRequest, make_srpm
-from unitlib import ENV, commit_all, git
+from unitlib import commit_all, git
 
 SPEC = """\
 Name: hello
@@ -84,15 +84,3 @@ def test_a_refused_request_leaves_nothing(package, tmp_path, change, said):
     with pytest.raises(InputError, match=said):
         make_srpm(SrpmRequest(**{"repo": str(top), "subdir": "hello", "outdir": outdir, **change}))
     assert not (tmp_path / "deep").exists()
-
-
-def test_a_dirty_work_tree_is_said_and_left_out(package, tmp_path, caplog):
-    top, _ = package
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(top), str(clone)], env=ENV, check=True)
-    (clone / "hello" / "hello.txt").write_text("changed\n")
-    made = make_srpm(SrpmRequest(str(clone), subdir="hello", outdir=tmp_path / "out"))
-    assert "has uncommitted changes; they are not included" in caplog.text
-    assert made.tarball is not None
-    packed = subprocess.run(["tar", "-xzOf", str(made.tarball), "hello-0.3/hello.txt"], capture_output=True, check=True)
-    assert packed.stdout == b"hello\n"

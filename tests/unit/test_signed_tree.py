@@ -27,14 +27,15 @@ from altai_release.rpm.repodata import write_repodata
 from altai_release.signing.assignment import KeyResolver, sign_packages
 from altai_release.signing.keyring import Keyring, public_key_facts
 from altai_release.signing.signature_check import KeyDatabases, verify_packages
-from unitlib import LAYOUT, build_release
+from unitlib import LAYOUT
 
 
 @pytest.fixture(scope="module")
-def signed(tmp_path_factory: pytest.TempPathFactory):
+def signed(tmp_path_factory: pytest.TempPathFactory, releases):
     work = tmp_path_factory.mktemp("signed")
     staged = work / "staged"
-    manifest = build_release(staged, "1.1", work)
+    shutil.copytree(releases["1.1"][0], staged)  # as rpmbuild made them: signed here, in a copy
+    manifest = releases["1.1"][1]
     resolver = KeyResolver(state_dir=work / "state", gnupghome=work / "no-keys")
     identity = resolver.resolve(LAYOUT.keys["altai"])
     try:
@@ -68,20 +69,26 @@ def signed(tmp_path_factory: pytest.TempPathFactory):
         identity.keyring.stop_agent()
 
 
-def verdicts(tree: Path, manifest: Manifest, work: Path) -> dict[str, str]:
-    check = check_tree(LAYOUT, TreeFiles(tree, work, 1 << 30), manifest, KeyDatabases(work / "rpmdb"))
+@pytest.fixture(scope="module")
+def rpmdbs(tmp_path_factory: pytest.TempPathFactory) -> KeyDatabases:
+    """One throwaway rpmdb per key for the module, as a run keeps them (an import costs an fsync)."""
+    return KeyDatabases(tmp_path_factory.mktemp("rpmdbs"))
+
+
+def verdicts(tree: Path, manifest: Manifest, work: Path, rpmdbs: KeyDatabases) -> dict[str, str]:
+    check = check_tree(LAYOUT, TreeFiles(tree, work, 1 << 30), manifest, rpmdbs)
     return {v.path: v.verdict for v in check.failed}
 
 
-def test_a_whole_tree_passes_every_check(signed, tmp_path):
+def test_a_whole_tree_passes_every_check(signed, rpmdbs, tmp_path):
     tree, manifest, public, identity = signed
-    assert verdicts(tree, manifest, tmp_path) == {}
+    assert verdicts(tree, manifest, tmp_path, rpmdbs) == {}
     assert foreign_entries(tree) == []
     assert Manifest.load(tree / MANIFEST_NAME).same_as(manifest)
     facts = public_key_facts(tree / "RPM-GPG-KEY-altai")
     assert facts.development
     assert identity.fingerprint[-16:].upper() in facts.key_ids
-    verify_packages(KeyDatabases(tmp_path / "db"), public, [tree / e.path for e in manifest.entries])
+    verify_packages(rpmdbs, public, [tree / e.path for e in manifest.entries])
     assert json.loads((tree / sbom_name(LAYOUT)).read_text())["bomFormat"] == "CycloneDX"
 
 
@@ -112,51 +119,41 @@ def replaced(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, tmp_path):
+def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, rpmdbs, tmp_path):
     tree, manifest, _public, _identity = signed
     binary = next(e for e in manifest.entries if e.arch != "src")
     srpm = next(e for e in manifest.entries if e.arch == "src")
+    statement, stray = statement_name(binary), "metadata/provenance/stray.intoto.jsonl"
 
-    bad = damaged_copy(tree, tmp_path / "changed")
+    # one tree, one damage per file: each check goes on after a FAIL, and each FAIL names its file
+    bad = damaged_copy(tree, tmp_path / "damaged")
     data = bytearray((bad / binary.path).read_bytes())
     data[-10] ^= 0xFF
     replaced(bad / binary.path, bytes(data))
-    found = verdicts(bad, manifest, tmp_path / "w1")
-    assert binary.path in found
-
-    bad = damaged_copy(tree, tmp_path / "unsigned-metadata")
     (bad / "centos6" / "repodata" / "repomd.xml.asc").unlink()
-    assert any(p.startswith("centos6/repodata") for p in verdicts(bad, manifest, tmp_path / "w2"))
-
-    bad = damaged_copy(tree, tmp_path / "missing")
     (bad / srpm.path).unlink()
-    found = verdicts(bad, manifest, tmp_path / "w3")
-    assert srpm.path in found
-
-    bad = damaged_copy(tree, tmp_path / "link")
-    (bad / binary.path).unlink()
-    os.symlink(tree / binary.path, bad / binary.path)
-    assert "not a regular file" in verdicts(bad, manifest, tmp_path / "w4")[binary.path]
-
-    bad = damaged_copy(tree, tmp_path / "sbom")
     sbom = json.loads((bad / sbom_name(LAYOUT)).read_text())
     sbom["components"][0]["hashes"][0]["content"] = "0" * 64
     replaced(bad / sbom_name(LAYOUT), json.dumps(sbom).encode())
-    assert "differs from the file's" in verdicts(bad, manifest, tmp_path / "w5")[sbom_name(LAYOUT)]
-
-    statement = statement_name(binary)
-    bad = damaged_copy(tree, tmp_path / "statement")
     envelope = json.loads((bad / statement).read_text())
     envelope["payload"] = envelope["payload"][:-8] + "AAAAAAA="
     replaced(bad / statement, json.dumps(envelope).encode())
-    assert verdicts(bad, manifest, tmp_path / "w6")[statement].startswith("not a DSSE envelope")
+    (bad / stray).write_text("{}")
+    found = verdicts(bad, manifest, tmp_path / "w1", rpmdbs)
+    assert binary.path in found
+    assert any(p.startswith("centos6/repodata") for p in found)
+    assert srpm.path in found
+    assert "differs from the file's" in found[sbom_name(LAYOUT)]
+    assert found[statement].startswith("not a DSSE envelope")
+    assert found[stray].startswith("a provenance statement of no binary")
 
-    bad = damaged_copy(tree, tmp_path / "statements")
+    bad = damaged_copy(tree, tmp_path / "linked")
+    (bad / binary.path).unlink()
+    os.symlink(tree / binary.path, bad / binary.path)
     replaced(bad / statement, (tree / statement).read_bytes() * 2)
-    (bad / "metadata" / "provenance" / "stray.intoto.jsonl").write_text("{}")
-    found = verdicts(bad, manifest, tmp_path / "w7")
+    found = verdicts(bad, manifest, tmp_path / "w2", rpmdbs)
+    assert "not a regular file" in found[binary.path]
     assert found[statement] == "holds 2 lines; a statement is one DSSE envelope on one line"
-    assert found["metadata/provenance/stray.intoto.jsonl"].startswith("a provenance statement of no binary")
 
 
 def test_the_statement_is_signed_over_its_pae_and_names_the_file(signed, tmp_path):

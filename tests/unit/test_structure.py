@@ -4,6 +4,7 @@ with one name, the size limits, and docs/architecture.md naming every module."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,17 @@ def step_of(path: Path) -> str:
     return path.relative_to(PACKAGE).parts[0]
 
 
+@functools.cache
+def nodes(path: Path) -> tuple[ast.AST, ...]:
+    """Every node of a module's syntax tree, parsed once for all the tests here."""
+    return tuple(ast.walk(ast.parse(path.read_text())))
+
+
 def imported_steps(path: Path) -> set[tuple[str, int]]:
     """The steps a module imports from (at any depth: lazy imports too), with the line."""
     package = path.relative_to(PACKAGE).parent.parts
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in nodes(path):
         names: list[str] = []
         if isinstance(node, ast.ImportFrom):
             if node.level:
@@ -82,7 +89,7 @@ def test_modules_and_functions_stay_small(path):
     assert len(text.splitlines()) <= MAX_MODULE_LINES
     long = [
         f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"  # type: ignore[operator]
-        for node in ast.walk(ast.parse(text))
+        for node in nodes(path)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES  # type: ignore[operator]
     ]
