@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|soak|release|koji`
+"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|soak|release|koji|attestations`
 (SOAK_MINUTES sets the soak's length, 10 unless given)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_attestations  # noqa: E402
 import bench_fping  # noqa: E402
 import bench_git2srpm  # noqa: E402
 import bench_koji  # noqa: E402
@@ -24,6 +25,7 @@ BENCHES = {
     "soak": bench_soak.main,
     "release": bench_release.main,
     "koji": bench_koji.main,
+    "attestations": bench_attestations.main,
 }
 
 if __name__ == "__main__":
