@@ -4,6 +4,8 @@ executable named as such, and check the exact argv and config that the real mock
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -273,6 +275,15 @@ def test_mock_builder_argv_and_config(release, state_dir, gnupghome, fake_mock):
     published = sorted(p for p in tree(release["out"]) if p.endswith(".rpm"))
     assert "deps/misc/libaltai-1.2-1.el6.x86_64.rpm" in published
     assert not [p for p in published if ".el6" not in p]
+    # the provenance names the chroot mock built in, by its stock config's SHA-256
+    statement = release["out"] / "metadata/provenance/libaltai-1.2-1.el6.x86_64.rpm.intoto.jsonl"
+    payload = json.loads(base64.b64decode(json.loads(statement.read_text())["payload"]))
+    builder = payload["predicate"]["runDetails"]["builder"]
+    assert builder["id"].endswith("/builders/mock")
+    config_digest = hashlib.sha256((MOCK_CONFIGS / "eol" / "epel-6-x86_64.cfg").read_bytes()).hexdigest()
+    assert builder["builderDependencies"] == [
+        {"name": "epel-6-x86_64", "uri": "mock://epel-6-x86_64", "digest": {"sha256": config_digest}}
+    ]
     assert build(release, state_dir, gnupghome, "libaltai", "--rebuild", env=env).returncode == 0
     calls = [json.loads(line) for line in record.read_text().splitlines()]
     assert len(calls) == 3

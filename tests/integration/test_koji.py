@@ -4,6 +4,7 @@ The release it publishes is checked like a local one: files, manifest, signature
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -82,6 +83,15 @@ def test_real_builds_wait_for_the_build_tag_repo_before_submitting_a_dependent(r
     assert all(args[2] == {} for args, _ in hub.called("build"))  # real builds
     assert lib_task.state == app_task.state == koji.TASK_STATES["CLOSED"]
     assert {row[1] for row in manifest(release["out"])} == {"libaltai", "altai-app"}
+    # each binary's provenance names who built it: the hub, and the build task
+    published = json.loads((release["out"] / "manifest.json").read_text())
+    origins = {e["path"]: e["origin"] for e in published["packages"]}
+    tasks = {"libaltai": lib_task.id, "altai-app": app_task.id}
+    for path, statement in published["attestations"]["provenance"].items():
+        envelope = json.loads((release["out"] / statement).read_text())
+        details = json.loads(base64.b64decode(envelope["payload"]))["predicate"]["runDetails"]
+        assert details["builder"]["id"] == f"{hub.url}/kojihub"
+        assert details["metadata"]["invocationId"] == str(tasks[origins[path]])
 
 
 def test_without_the_repo_wait_the_dependent_build_fails_in_its_root(release, state_dir, gnupghome, hub):
