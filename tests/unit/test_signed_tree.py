@@ -155,6 +155,13 @@ def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, rpmdbs, tmp_path)
     assert "not a regular file" in found[binary.path]
     assert found[statement] == "holds 2 lines; a statement is one DSSE envelope on one line"
 
+    # a manifest that lists none (an older release's, or stripped) is one FAIL, not one per file
+    found = verdicts(tree, replace(manifest, attestations=None), tmp_path / "w3", rpmdbs)
+    assert found == {MANIFEST_NAME: found[MANIFEST_NAME]}
+    assert found[MANIFEST_NAME].startswith("lists no SBOM and no provenance")
+    other = replace(manifest, attestations={"sbom": sbom_name(LAYOUT), "provenance": {}})
+    assert "not the release's SBOM and one statement" in verdicts(tree, other, tmp_path / "w4", rpmdbs)[MANIFEST_NAME]
+
 
 def test_the_statement_is_signed_over_its_pae_and_names_the_file(signed, tmp_path):
     import base64

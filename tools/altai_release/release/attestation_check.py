@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from altai_release.core.userfiles import KEY_FILE_LIMIT
 from altai_release.layout import ReleaseLayout
 from altai_release.release.provenance import PAYLOAD_TYPE, PREDICATE_TYPE, PROVENANCE_DIR, statement_names
-from altai_release.rpm.manifest import Manifest, ManifestEntry
+from altai_release.rpm.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from altai_release.sandbox.beneath import Unsafe, entries
 from altai_release.signing.signature_check import detached_verdict
 
@@ -24,6 +24,22 @@ if TYPE_CHECKING:
 
 Fail = Callable[[str, str], None]
 STATEMENT_LIMIT = 1 << 20  # one envelope: a few KiB
+
+
+def check_attestations(layout: ReleaseLayout, files: TreeFiles, manifest: Manifest, fail: Fail) -> list[str]:
+    """The SBOM and the statements, when the manifest lists them as the release's (else one FAIL naming it);
+    the statements that passed."""
+    from altai_release.release.sbom import sbom_name
+
+    listed = manifest.attestations
+    if listed is None:
+        fail(MANIFEST_NAME, "lists no SBOM and no provenance: a release made before they existed (rebuild it "
+             "with --rebuild to have them), or a manifest that lost them")  # fmt: skip
+        return []
+    if listed != {"sbom": sbom_name(layout), "provenance": statement_names(layout, manifest)}:
+        fail(MANIFEST_NAME, "its attestations are not the release's SBOM and one statement per binary it built")
+    check_sbom(layout, files, manifest, fail)
+    return check_provenance(layout, files, manifest, fail)
 
 
 def check_sbom(layout: ReleaseLayout, files: TreeFiles, manifest: Manifest, fail: Fail) -> None:

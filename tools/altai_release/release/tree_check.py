@@ -89,10 +89,9 @@ class TreeCheck:
             if known and not any(v.path == rel for v in self.failed):
                 self.fail(rel, f"in {MANIFEST_NAME} but missing from the tree")
         self._completeness()
-        from altai_release.release.attestation_check import check_provenance, check_sbom
+        from altai_release.release.attestation_check import check_attestations
 
-        check_sbom(self.layout, self.files, self.manifest, self.fail)
-        self.statements = check_provenance(self.layout, self.files, self.manifest, self.fail)
+        self.statements = check_attestations(self.layout, self.files, self.manifest, self.fail)
 
     def _packages_of(self, path: str) -> dict[str, str] | None:
         """name -> release path of every regular *.rpm of the directory; the others failed, unread."""
