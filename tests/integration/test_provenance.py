@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from altai_testlib import NOVA_FPING_VR, ROOT, build
+from altai_testlib import LIB_SPEC, NOVA_FPING_VR, ROOT, build
 
 PROVENANCE = Path("metadata/provenance")
 
@@ -123,3 +123,25 @@ def test_the_documented_check_of_a_statement_works_as_written(release, state_dir
     subject = json.loads(done.stdout.split("\n]\n", 1)[0] + "\n]")
     digest = done.stdout.split("\n]\n", 1)[1].split()[0]
     assert subject[0]["digest"]["sha256"] == digest
+
+
+def test_a_kept_package_keeps_the_layout_and_macros_it_was_built_with(release, state_dir, gnupghome):
+    """A later run that keeps a package (its inputs unchanged) does not claim it was built with that run's
+    layout: the statement names the layout's digest of the build."""
+    out, layout = release["out"], release["layout"]
+    assert build(release, state_dir, gnupghome, "--all").returncode == 0
+    built_with = hashlib.sha256(layout.read_bytes()).hexdigest()
+    statement = out / "metadata" / "provenance" / f"nova-fping-{NOVA_FPING_VR}.noarch.rpm.intoto.jsonl"
+    first = statement.read_bytes()
+    layout.write_text(layout.read_text() + "\n# a comment: the layout's bytes change, no package's inputs do\n")
+    release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Release: 1%", "Release: 2%")})
+    run = build(release, state_dir, gnupghome, "--all")
+    assert run.returncode == 0, run.stderr
+    assert "nova-fping: inputs unchanged" in run.stderr
+    assert "libaltai-1.2-2.el6.x86_64.rpm" in json.dumps(json.loads((out / "manifest.json").read_text()))
+    assert statement.read_bytes() == first  # re-made in the new tree, from what the manifest recorded
+    payload = json.loads(base64.b64decode(json.loads(first)["payload"]))
+    parameters = payload["predicate"]["buildDefinition"]["externalParameters"]
+    assert parameters["layout"]["sha256"] == built_with
+    names = [d.get("name") for d in payload["predicate"]["buildDefinition"]["resolvedDependencies"]]
+    assert "el6.macros" in names

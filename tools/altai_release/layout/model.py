@@ -115,6 +115,10 @@ class ReleaseLayout:
     def key_for(self, repository: str) -> SigningKey:
         return self.keys[self.repositories[repository].signed_by]
 
+    def macro_name(self, path: Path) -> str:
+        """A macros file as the release's provenance names it: relative to the layout's directory."""
+        return str(path.relative_to(self.file.parent)) if path.is_relative_to(self.file.parent) else path.name
+
     def repository_for(self, repository: str, arch: str) -> str:
         """Where a file of a package built for `repository` goes: its SRPM to the sources repository."""
         sources = self.repositories[repository].sources

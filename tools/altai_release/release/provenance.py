@@ -66,9 +66,13 @@ def _dependencies(layout: ReleaseLayout, entry: ManifestEntry, srpm: ManifestEnt
         found.append(_descriptor(name=layout.file.name, digest={"sha256": source["sha256"]}))
     if srpm is not None:
         found.append(_descriptor(name=Path(srpm.path).name, uri=srpm.path, digest={"sha256": srpm.sha256}))
-    for macros in layout.macro_files:
-        name = str(macros.relative_to(layout.file.parent)) if macros.is_relative_to(layout.file.parent) else macros.name
-        found.append(_descriptor(name=name, digest={"sha256": file_sha256(macros)}))
+    # the macros files the build used, as the manifest recorded them then (a package kept by a later run
+    # was not built with that run's files); else, for a build recorded before, the layout's now
+    build = entry.build or {}
+    macros = {k.removeprefix("macros:"): v for k, v in build.items() if k.startswith("macros:")}
+    if not macros and "layout_sha256" not in build:
+        macros = {layout.macro_name(p): file_sha256(p) for p in layout.macro_files}
+    found += [_descriptor(name=name, digest={"sha256": digest}) for name, digest in sorted(macros.items())]
     return found
 
 
@@ -102,11 +106,11 @@ def make_statement(
     from in_toto_attestation.predicates.provenance.v1 import provenance_pb2 as slsa
     from in_toto_attestation.v1.statement import Statement
 
-    source = entry.source or {}
+    source, layout_digest = entry.source or {}, file_sha256(layout.file)
     parameters = Struct()
     parameters.update(
         {
-            "layout": {"name": layout.file.name, "sha256": file_sha256(layout.file)},
+            "layout": {"name": layout.file.name, "sha256": (entry.build or {}).get("layout_sha256") or layout_digest},
             "package": entry.origin,
             "repository": entry.repository,
             **{k: source[k] for k in ("ref", "subdir", "spec", "url") if source.get(k)},

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from altai_release.builders.scheduler import run_all
 from altai_release.core.errors import AltaiError
+from altai_release.core.hashing import file_sha256
 from altai_release.core.timing import step
 from altai_release.layout import PackageEntry, ReleaseLayout
 from altai_release.release.buildcache import BuildCache, inputs_key
@@ -43,6 +44,12 @@ class RunState:
         fingerprint = self.identities[name].fingerprint
         return inputs_key(material, self.layout.packages[name], self.layout, self.builder_kind, fingerprint)
 
+    def _build_inputs(self) -> dict[str, str]:
+        """The layout and macros files a build of this run used, by SHA-256: its provenance names these, not
+        the files of a later run that keeps the package."""
+        facts = {"layout_sha256": file_sha256(self.layout.file)}
+        return facts | {f"macros:{self.layout.macro_name(p)}": file_sha256(p) for p in self.layout.macro_files}
+
     def additions(self, built: dict[str, PackageResult]) -> list[NewFile]:
         """The files of this run's builds, as the release policy takes them."""
         return [
@@ -54,7 +61,7 @@ class RunState:
                 self.layout.packages[r.name].allow_downgrade_to,
                 self.layout.packages[r.name].downgrade_reason,
                 self.sources[r.name].provenance,
-                r.built_by or None,
+                (r.built_by | ({} if r.builder == "cached" else self._build_inputs())) or None,
             )
             for r in built.values()
             for f in r.files
