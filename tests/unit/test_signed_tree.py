@@ -155,6 +155,13 @@ def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, rpmdbs, tmp_path)
     assert "not a regular file" in found[binary.path]
     assert found[statement] == "holds 2 lines; a statement is one DSSE envelope on one line"
 
+    # the package changed: its statement names other bytes than the published file's (checked against the
+    # file itself, not only the manifest's word)
+    bad = damaged_copy(tree, tmp_path / "changed")
+    replaced(bad / binary.path, bytes(data))
+    found = verdicts(bad, manifest, tmp_path / "w5", rpmdbs)
+    assert found[statement].startswith("its subject is not the published file and its SHA-256")
+
     # a manifest that lists none (an older release's, or stripped) is one FAIL, not one per file
     found = verdicts(tree, replace(manifest, attestations=None), tmp_path / "w3", rpmdbs)
     assert found == {MANIFEST_NAME: found[MANIFEST_NAME]}

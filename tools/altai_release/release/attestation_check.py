@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from altai_release.core.hashing import file_sha256
 from altai_release.core.userfiles import KEY_FILE_LIMIT
 from altai_release.layout import ReleaseLayout
 from altai_release.release.provenance import PAYLOAD_TYPE, PREDICATE_TYPE, PROVENANCE_DIR, statement_names
@@ -118,7 +119,10 @@ def _statement_fault(files: TreeFiles, rel: str, entry: ManifestEntry, key: byte
         faults.append(why)
     else:
         return f"bad signature by {signer}'s key ({'; '.join(faults)})"
-    subject = [{"name": Path(entry.path).name, "digest": {"sha256": entry.sha256}}]
+    # the file as published (the copy the tree check read), else the manifest's word for it
+    copy = files.copies.get(entry.path)
+    published = file_sha256(copy) if copy is not None else entry.sha256
+    subject = [{"name": Path(entry.path).name, "digest": {"sha256": published}}]
     if not isinstance(statement, dict) or statement.get("predicateType") != PREDICATE_TYPE:
         return f"not an SLSA provenance statement (predicateType {statement.get('predicateType')!r})"
     if statement.get("subject") != subject:
