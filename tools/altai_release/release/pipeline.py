@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,10 @@ class ReleaseBuild:
         entries += generated  # the release package goes with every run: it describes the release
         with self.store.lock(self.options.wait_seconds):
             staging = self.store.staging()
+            # the run's temporary files (spec reads, gpg's throwaway homes, the gate's roots) in its staging
+            # area too: a run killed outright leaves them where the next run sweeps, never in TMPDIR
+            (staging / "tmp").mkdir()
+            before, tempfile.tempdir = tempfile.tempdir, str(staging / "tmp")
             try:
                 run = prepare_run(
                     self.layout,
@@ -96,6 +101,7 @@ class ReleaseBuild:
                     raise
                 raise instead from exc
             finally:
+                tempfile.tempdir = before
                 shutil.rmtree(staging, ignore_errors=True)
                 if self.keys.dev_used:
                     self.keys.dev.stop_agent()
