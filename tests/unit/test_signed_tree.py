@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from altai_release.core.errors import SigningError, UpstreamError, VerificationE
 from altai_release.core.limits import DownloadLimits
 from altai_release.layout import Upstream
 from altai_release.release.outputs import write_release
-from altai_release.release.provenance import statement_name, write_provenance
+from altai_release.release.provenance import envelope_line, statement_name, write_provenance
 from altai_release.release.sbom import sbom_name
 from altai_release.release.store import foreign_entries
 from altai_release.release.tree_check import TreeFiles, check_tree
@@ -206,3 +207,22 @@ def test_an_upstream_import_takes_only_signed_pinned_packages(signed, releases, 
         Importer(replace(upstream, url=f"file://{unsigned}"), public, tmp_path / "unsigned", DownloadLimits()).fetch()
     with pytest.raises(UpstreamError, match="cannot fetch"):
         Importer(replace(upstream, url=f"file://{tmp_path}/none"), public, tmp_path / "n", DownloadLimits()).fetch()
+
+
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        (b"[]", "its payload is not an in-toto statement (a JSON list)"),
+        (b'{"predicateType": "https://example.org/other"}', "not an SLSA provenance statement"),
+    ],
+)
+def test_a_signed_envelope_of_something_else_is_refused(signed, rpmdbs, tmp_path, payload, said):
+    tree, manifest, _public, identity = signed
+    binary = next(e for e in manifest.entries if e.arch != "src")
+    bad = damaged_copy(tree, tmp_path / "other")
+
+    def sign(pae: bytes) -> bytes:
+        return identity.keyring.sign_at(identity.fingerprint, pae, None, int(time.time()))
+
+    replaced(bad / statement_name(binary), envelope_line(payload, identity.fingerprint, sign).encode())
+    assert verdicts(bad, manifest, tmp_path / "w", rpmdbs)[statement_name(binary)].startswith(said)

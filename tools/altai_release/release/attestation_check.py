@@ -123,7 +123,9 @@ def _statement_fault(files: TreeFiles, rel: str, entry: ManifestEntry, key: byte
     copy = files.copies.get(entry.path)
     published = file_sha256(copy) if copy is not None else entry.sha256
     subject = [{"name": Path(entry.path).name, "digest": {"sha256": published}}]
-    if not isinstance(statement, dict) or statement.get("predicateType") != PREDICATE_TYPE:
+    if not isinstance(statement, dict):
+        return f"its payload is not an in-toto statement (a JSON {type(statement).__name__})"
+    if statement.get("predicateType") != PREDICATE_TYPE:
         return f"not an SLSA provenance statement (predicateType {statement.get('predicateType')!r})"
     if statement.get("subject") != subject:
         return f"its subject is not the published file and its SHA-256 ({json.dumps(statement.get('subject'))[:200]})"
