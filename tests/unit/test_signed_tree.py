@@ -226,3 +226,15 @@ def test_a_signed_envelope_of_something_else_is_refused(signed, rpmdbs, tmp_path
 
     replaced(bad / statement_name(binary), envelope_line(payload, identity.fingerprint, sign).encode())
     assert verdicts(bad, manifest, tmp_path / "w", rpmdbs)[statement_name(binary)].startswith(said)
+
+
+def test_a_statement_asking_for_many_signature_checks_is_refused(signed, rpmdbs, tmp_path):
+    tree, manifest, _public, _identity = signed
+    statement = statement_name(next(e for e in manifest.entries if e.arch != "src"))
+    bad = damaged_copy(tree, tmp_path / "many")
+    envelope = json.loads((tree / statement).read_text())
+    good = envelope["signatures"][0]
+    envelope["signatures"] = [{"keyid": f"k{i}", "sig": good["sig"]} for i in range(500)] + [good]
+    replaced(bad / statement, json.dumps(envelope).encode())
+    found = verdicts(bad, manifest, tmp_path / "w", rpmdbs)
+    assert found[statement] == "holds 501 signatures, more than the 4 a statement may have"

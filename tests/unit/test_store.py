@@ -182,6 +182,10 @@ def test_link_or_copy_shares_the_inode(tmp_path):
         (lambda d: d["packages"][0].update(downgrade_reason=5), "null or a string"),
         (lambda d: d["packages"][0].update(source={"url": 5}), "null or an object of strings"),
         (lambda d: d["packages"][0].update(name=""), "name: expected a non-empty string"),
+        # what the SBOM and the statements are made from: a hand-edited kind without its facts is refused
+        (lambda d: d["packages"][0].update(source={"kind": "git", "url": "u"}), r"source: expected a kind and its"),
+        (lambda d: d["packages"][0].update(source={"kind": "ftp"}), r"source: expected a kind and its facts"),
+        (lambda d: d["packages"][0].update(build={"builder": "mock"}), r"build: expected a kind and its facts"),
     ],
 )
 def test_a_manifest_with_a_wrong_field_is_one_error_naming_it(tmp_path, change, said):

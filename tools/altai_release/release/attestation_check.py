@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 Fail = Callable[[str, str], None]
 STATEMENT_LIMIT = 1 << 20  # one envelope: a few KiB
+MAX_SIGNATURES = 4  # ours is one; a rotation could add another
 
 
 def check_attestations(layout: ReleaseLayout, files: TreeFiles, manifest: Manifest, fail: Fail) -> list[str]:
@@ -107,6 +108,8 @@ def _statement_fault(files: TreeFiles, rel: str, entry: ManifestEntry, key: byte
         return f"not a DSSE envelope of an in-toto statement: {exc}"
     if envelope.payload_type != PAYLOAD_TYPE or not envelope.signatures:
         return f"not a signed in-toto envelope (payloadType {envelope.payload_type!r})"
+    if len(envelope.signatures) > MAX_SIGNATURES:  # each is a gpgv run: a 1 MiB file could ask for thousands
+        return f"holds {len(envelope.signatures)} signatures, more than the {MAX_SIGNATURES} a statement may have"
     work = files.work / "provenance" / Path(rel).name
     work.mkdir(parents=True, exist_ok=True)
     (work / "pae").write_bytes(envelope.pae())

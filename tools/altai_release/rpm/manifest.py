@@ -112,6 +112,8 @@ def _complaint(path: Path) -> Callable[[str, str, object], InputError]:
 
 
 _OPTIONAL = {"epoch", "downgraded_from", "downgrade_reason", "source", "build"}
+_SOURCE_FACTS = {"git": ("url", "ref", "commit"), "srpm": ("url", "sha256"), "release": ("sha256",)}
+_BUILD_FACTS = {"local": (), "mock": ("chroot", "config_sha256"), "koji": ("hub",), "unknown": ()}
 
 
 def _entry(path: Path, where: str, item: Any) -> ManifestEntry:  # noqa: C901 (one check per field, in a row)
@@ -141,10 +143,15 @@ def _entry(path: Path, where: str, item: Any) -> ManifestEntry:  # noqa: C901 (o
     for key in ("downgraded_from", "downgrade_reason"):
         if item.get(key) is not None and not isinstance(item[key], str):
             raise bad(f"{where}.{key}", "null or a string", item[key])
-    for key in ("source", "build"):
+    for key, kinds in (("source", _SOURCE_FACTS), ("build", _BUILD_FACTS)):
         value = item.get(key)
         if value is not None and (not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())):
             raise bad(f"{where}.{key}", "null or an object of strings", value)
+        # the SBOM and the provenance statements are made from these: a kind with its facts, or refused here
+        kind = value.get("kind" if key == "source" else "builder") if value else None
+        if value and (kind not in kinds or not all(value.get(k) for k in kinds[kind])):
+            wanted = "; ".join(f"{name}: {', '.join(facts) or '-'}" for name, facts in kinds.items())
+            raise bad(f"{where}.{key}", f"a kind and its facts ({wanted})", value)
     return ManifestEntry(**item)
 
 

@@ -132,25 +132,14 @@ class SandboxCgroup:
     def kill(self) -> None:
         """SIGKILL to every process in it."""
         for group in self.dirs:
-            try:
-                pids = (group / "cgroup.procs").read_text().split()
-            except OSError:
-                continue
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
+            _kill_members(group)
 
     def remove(self) -> None:
         """Kill whatever is left in it (nothing, once bubblewrap's PID namespace has ended) and remove it."""
         for group in self.dirs:
             for _ in range(50):
-                try:
-                    pids = (group / "cgroup.procs").read_text().split()
-                except OSError:
+                if not _kill_members(group):
                     break
-                for pid in pids:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(int(pid), signal.SIGKILL)
                 try:
                     group.rmdir()
                     break
@@ -158,6 +147,18 @@ class SandboxCgroup:
                     break
                 except OSError:
                     time.sleep(0.01)
+
+
+def _kill_members(group: Path) -> bool:
+    """SIGKILL to every process of the cgroup; False when it cannot be read (gone)."""
+    try:
+        pids = (group / "cgroup.procs").read_text().split()
+    except OSError:
+        return False
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    return True
 
 
 def _counter_of(path: Path, key: str) -> int:
