@@ -114,7 +114,9 @@ def test_the_notes_carry_the_changelog_between_the_versions(releases):
     assert "faster; smaller" in notes
     assert "1.0-1.el6" in notes
     assert 'href="centos6/tool-1.1-1.el6.noarch.rpm"' in page
-    assert markdown(LAYOUT, new, Manifest("altai", "0"), top, None).count("tool") >= 1
+    first = markdown(LAYOUT, new, Manifest("altai", "0"), top, None)  # against nothing: all added
+    assert "1 added, 0 removed, 0 upgraded" in first
+    assert "**tool**.noarch (centos6): 1.1-1.el6" in first
 
 
 def test_the_sbom_lists_exactly_the_release(releases):

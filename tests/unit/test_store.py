@@ -186,6 +186,8 @@ def test_link_or_copy_shares_the_inode(tmp_path):
         (lambda d: d["packages"][0].update(source={"kind": "git", "url": "u"}), r"source: expected a kind and its"),
         (lambda d: d["packages"][0].update(source={"kind": "ftp"}), r"source: expected a kind and its facts"),
         (lambda d: d["packages"][0].update(build={"builder": "mock"}), r"build: expected a kind and its facts"),
+        (lambda d: d.update(attestations={"sbom": "../../etc/passwd", "provenance": {}}), "attestations: expected"),
+        (lambda d: d.update(attestations={"sbom": "m.json", "provenance": {"a": 5}}), "attestations: expected"),
     ],
 )
 def test_a_manifest_with_a_wrong_field_is_one_error_naming_it(tmp_path, change, said):

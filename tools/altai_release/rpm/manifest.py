@@ -99,9 +99,29 @@ class Manifest:
             raise bad("packages", "a list", packages)
         entries = [_entry(path, f"packages[{i}]", item) for i, item in enumerate(packages)]
         attestations = data.get("attestations")
-        if attestations is not None and not isinstance(attestations, dict):
-            raise bad("attestations", "null or an object", attestations)
+        if attestations is not None and not _attestations_ok(attestations):
+            raise bad(
+                "attestations",
+                'null or {"sbom": PATH, "provenance": {PATH: PATH}} (paths in the release)',
+                attestations,
+            )
         return cls(data["release"], data["version"], entries, data.get("id"), data.get("published"), attestations)
+
+
+def _inside(path: str) -> bool:
+    """A relative path inside the release (the package, its log, its statement): never outside it."""
+    parts = PurePosixPath(path).parts
+    return not (path.startswith("/") or ".." in parts or "\\" in path or not parts)
+
+
+def _attestations_ok(value: Any) -> bool:
+    """What the notes link and --verify compares: the SBOM's path and each package's statement path."""
+    if not isinstance(value, dict) or set(value) != {"sbom", "provenance"}:
+        return False
+    statements = value["provenance"]
+    if not isinstance(statements, dict):
+        return False
+    return all(isinstance(p, str) and _inside(p) for p in [value["sbom"], *statements, *statements.values()])
 
 
 def _complaint(path: Path) -> Callable[[str, str, object], InputError]:
@@ -130,8 +150,7 @@ def _entry(path: Path, where: str, item: Any) -> ManifestEntry:  # noqa: C901 (o
         if not isinstance(item[key], str) or not item[key]:
             raise bad(f"{where}.{key}", "a non-empty string", item[key])
     # the path and the origin name files of the release (the package, its build logs): never outside it
-    parts = PurePosixPath(item["path"]).parts
-    if item["path"].startswith("/") or ".." in parts or "\\" in item["path"] or not parts:
+    if not _inside(item["path"]):
         raise bad(f"{where}.path", "a relative path inside the release", item["path"])
     if "/" in item["origin"] or item["origin"] in (".", ".."):
         raise bad(f"{where}.origin", "a package or upstream name", item["origin"])
