@@ -7,7 +7,6 @@ statements made and signed (one gpg per statement), and their check as --verify 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import replace
@@ -19,21 +18,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 PACKAGES = 50
-SPEC = """\
-Name: benchtool
-Version: 1.0
-Release: 1
-Summary: bench
-License: MIT
-BuildArch: noarch
-%description
-Bench.
-%install
-mkdir -p %{buildroot}/usr/share/benchtool
-echo 1 > %{buildroot}/usr/share/benchtool/x
-%files
-/usr/share/benchtool
-"""
 
 
 def main() -> list[Timing]:
@@ -46,15 +30,12 @@ def main() -> list[Timing]:
     from altai_release.rpm.readback import read_facts
     from altai_release.rpm.repodata import write_repodata
     from altai_release.signing.assignment import KeyResolver, sign_packages
+    from rpmtools import build_rpm
 
     layout = load_layout()
     with tempfile.TemporaryDirectory(prefix="bench-attest-") as name:
         work = Path(name)
-        (work / "SPECS").mkdir()
-        (work / "SPECS" / "benchtool.spec").write_text(SPEC)
-        subprocess.run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {work}", "--define", "__python3 %{nil}",
-                        str(work / "SPECS" / "benchtool.spec")], check=True, capture_output=True)  # fmt: skip
-        (built,) = (work / "RPMS").rglob("*.rpm")
+        built = build_rpm(work, "benchtool")  # the tests' own: rpmbuild, noarch
         resolver = KeyResolver(state_dir=work / "state", gnupghome=work / "no-keys")
         identity = resolver.resolve(layout.keys["altai"])
         tree = work / "tree"
