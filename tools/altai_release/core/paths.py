@@ -10,6 +10,7 @@ from altai_release.core.errors import InputError
 
 # the checkout of this project (tools/altai_release/core/paths.py -> the repository root)
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+METADATA_DIR = "metadata"  # in a release tree: compose metadata, the SBOM, the provenance statements
 DEFAULT_LAYOUT = PROJECT_ROOT / "repo-layout" / "altai.toml"
 DEFAULT_OUT = PROJECT_ROOT / "out"
 DEFAULT_STATE = PROJECT_ROOT / ".state"  # the development key lives here

@@ -13,7 +13,7 @@ from typing import Any
 
 from altai_release.core.errors import InputError
 from altai_release.core.limits import read_download_limits, read_limits
-from altai_release.core.paths import DEFAULT_LAYOUT
+from altai_release.core.paths import DEFAULT_LAYOUT, METADATA_DIR
 from altai_release.core.tomlreader import TomlReader, quoted
 from altai_release.layout.koji_table import read_koji
 from altai_release.layout.model import CONTENT_KINDS, PackageEntry, ReleaseLayout, Repository, SigningKey, table_keys
@@ -25,7 +25,7 @@ from altai_release.layout.upstreams import read_upstreams
 # a newline would add a tag, a %(...) would run, a ../ would leave the work directory
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+~^]*")
 PATH_RE = re.compile(r"[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*")
-RESERVED_TOP = {"logs", "metadata", "repodata"}
+RESERVED_TOP = {"logs", METADATA_DIR, "repodata"}
 
 _TABLES = {"release", "keys", "repositories", "packages", "upstreams", "koji", "sandbox", "downloads"}
 _RELEASE_KEYS = table_keys(ReleaseLayout, leave_out={"file", *_TABLES}, renamed={"macro_files": "macros"})

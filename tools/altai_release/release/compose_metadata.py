@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from altai_release.core.paths import METADATA_DIR
 from altai_release.layout import ReleaseLayout
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.rpm.rpmheader import read_identity
 
-METADATA_DIR = "metadata"
 TREE_ARCH = "x86_64"  # the architecture the release's trees are made for (noarch packages map under it)
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from altai_release.core.hashing import file_sha256
+from altai_release.core.paths import METADATA_DIR
 from altai_release.layout import ReleaseLayout
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.rpm.rpmheader import read_identity
 
-PROVENANCE_DIR = "metadata/provenance"
+PROVENANCE_DIR = f"{METADATA_DIR}/provenance"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://altai.example/release-tooling/rpm-build/v1"  # docs/release-tree.md says what it means

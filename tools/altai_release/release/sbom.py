@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from altai_release.core.paths import METADATA_DIR
 from altai_release.layout import ReleaseLayout
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.rpm.rpmheader import PackageIdentity, read_identity
 
-METADATA_DIR = "metadata"
 _NAMESPACE = uuid.UUID("6f1c7e57-2b1a-4d7c-9a55-3d6f0c1e8b21")  # ours: serial numbers of release SBOMs
 
 

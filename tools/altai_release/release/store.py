@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from altai_release.core.errors import AltaiError, InputError
-from altai_release.core.paths import PROJECT_ROOT
+from altai_release.core.paths import METADATA_DIR, PROJECT_ROOT
 from altai_release.core.recordlock import exclusive_lock
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 from altai_release.sandbox.scratch import unmount_below
@@ -182,7 +182,7 @@ class ReleaseStore:
 
 # what this tool writes into a release tree besides the packages its manifest lists
 _TOP_FILES = {MANIFEST_NAME, "altai.repo", "RELEASE-NOTES.md", "index.html"}
-_TOP_DIRS = {"logs", "metadata"}
+_TOP_DIRS = {"logs", METADATA_DIR}
 
 
 def foreign_entries(tree: Path) -> list[str]:
