@@ -4,9 +4,12 @@ file. gpg, rpmsign and rpmkeys are the real tools; the agent is stopped at the e
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import shutil
+import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,10 +28,11 @@ from altai_release.rpm.evr import Pin
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 from altai_release.rpm.readback import read_facts
 from altai_release.rpm.repodata import write_repodata
+from altai_release.rpm.rpmheader import read_identity
 from altai_release.signing.assignment import KeyResolver, sign_packages
 from altai_release.signing.keyring import Keyring, public_key_facts
 from altai_release.signing.signature_check import KeyDatabases, verify_packages
-from unitlib import LAYOUT
+from unitlib import CHANGES, LAYOUT, RPM_SPEC, entry_of
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +176,6 @@ def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, rpmdbs, tmp_path)
 
 
 def test_the_statement_is_signed_over_its_pae_and_names_the_file(signed, tmp_path):
-    import base64
 
     tree, manifest, public, _identity = signed
     binary = next(e for e in manifest.entries if e.arch != "src")
@@ -238,3 +241,30 @@ def test_a_statement_asking_for_many_signature_checks_is_refused(signed, rpmdbs,
     replaced(bad / statement, json.dumps(envelope).encode())
     found = verdicts(bad, manifest, tmp_path / "w", rpmdbs)
     assert found[statement] == "holds 501 signatures, more than the 4 a statement may have"
+
+
+def test_a_package_dated_in_the_future_is_not_signed_in_the_future(signed, tmp_path):
+    """BUILDTIME is the package's own word (a spec can skew it): the statement's signature is never made
+    later than now."""
+    _tree, _manifest, _public, identity = signed
+    later = int(time.time()) + 10 * 365 * 86400
+    spec = tmp_path / "tool.spec"
+    spec.write_text(RPM_SPEC.format(version="9.0", changelog=CHANGES["1.0"]))
+    argv = ["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {tmp_path / 'top'}", "--define", "dist .el6"]
+    argv += ["--define", "use_source_date_epoch_as_buildtime 1", "--define", "__python3 %{nil}", str(spec)]
+    subprocess.run(argv, check=True, capture_output=True, env={**os.environ, "SOURCE_DATE_EPOCH": str(later)})
+    (built,) = (tmp_path / "top" / "RPMS").rglob("*.rpm")
+    target = tmp_path / "tree"
+    (target / "centos6").mkdir(parents=True)
+    shutil.copyfile(built, target / "centos6" / built.name)
+    entry = entry_of(target / "centos6" / built.name, "centos6")
+    assert read_identity(target / entry.path).buildtime == later
+    assert write_provenance(target, LAYOUT, Manifest("altai", "1", [entry]), identity) == 1
+    envelope = json.loads((target / statement_name(entry)).read_text())
+    (tmp_path / "sig").write_bytes(base64.b64decode(envelope["signatures"][0]["sig"]))
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    packets = subprocess.run(["gpg", "--homedir", str(home), "--list-packets", str(tmp_path / "sig")],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    created = int(re.search(r"created (\d+)", packets).group(1))  # type: ignore[union-attr]
+    assert created <= time.time()

@@ -15,6 +15,7 @@ their upstream signatures, and the SBOM names their supplier."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,8 @@ def write_provenance(target: Path, layout: ReleaseLayout, manifest: Manifest, si
             continue
         identity = read_identity(target / entry.path)
         payload = make_statement(layout, entry, by_file.get(identity.sourcerpm), identity.buildtime, version)
-        when = max(identity.buildtime, created)
+        # the build time is the package's own word (a build's spec can skew it): never later than now
+        when = max(min(identity.buildtime, int(time.time())), created)
 
         def sign(pae: bytes, when: int = when) -> bytes:
             return bytes(signer.keyring.sign_at(signer.fingerprint, pae, signer.passphrase_file, when))
