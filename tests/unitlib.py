@@ -36,7 +36,8 @@ def commit_all(top: Path, message: str, when: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three commits, two tags (one annotated), attributes, a symlink and an executable: git is the oracle."""
     top = tmp_path_factory.mktemp("repo")
     git(top, "init", "-q", "-b", "main")
     (top / "pkg").mkdir()

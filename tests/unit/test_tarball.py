@@ -31,14 +31,14 @@ def members(data: bytes) -> dict[str, tuple[str, bytes | str]]:
 
 
 @pytest.fixture
-def opened(repo):
-    source = GitSource.open(str(repo), Path("/nonexistent"))
+def opened(small_repo):
+    source = GitSource.open(str(small_repo), Path("/nonexistent"))
     yield source
     source.close()
 
 
 @pytest.mark.parametrize("name", ["pkg-2.tar.gz", "pkg-2.tar.bz2", "pkg-2.tar.xz", "pkg-2.tar"])
-def test_the_tarball_holds_what_git_archive_holds(opened, repo, tmp_path, name):
+def test_the_tarball_holds_what_git_archive_holds(opened, small_repo, tmp_path, name):
     commit = opened.resolve("HEAD")
     tree = opened.tree(commit, PurePosixPath("pkg"))
     packed = SourceTarball(opened, tree, "pkg-2", commit.committed_date, commit=commit)
@@ -48,10 +48,10 @@ def test_the_tarball_holds_what_git_archive_holds(opened, repo, tmp_path, name):
     packed_again.write(again)
     assert (tmp_path / name).read_bytes() == again.read_bytes()
     ours = members((tmp_path / name).read_bytes())
-    argv = ["git", "-C", str(repo), "archive", "--format=tar", "--prefix=pkg-2/", "HEAD:pkg"]
+    argv = ["git", "-C", str(small_repo), "archive", "--format=tar", "--prefix=pkg-2/", "HEAD:pkg"]
     # git archive of a tree (not a commit) applies no attributes: the commit's archive of the subdirectory is
     theirs_commit = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=tar", "--prefix=pkg-2/", "HEAD", "pkg"],
+        ["git", "-C", str(small_repo), "archive", "--format=tar", "--prefix=pkg-2/", "HEAD", "pkg"],
         env=ENV, check=True, capture_output=True,
     ).stdout  # fmt: skip
     theirs = {k.replace("pkg-2/pkg/", "pkg-2/"): v for k, v in members(theirs_commit).items() if k != "pkg-2/pkg"}
