@@ -241,9 +241,10 @@ class Api:
         self.log.close()
 
 
-def run_api(*argv: str) -> subprocess.CompletedProcess:
-    """nova-fping-api's command line, as an operator runs it."""
-    return subprocess.run([sys.executable, "-m", "nova_fping.cli", *argv], capture_output=True, text=True, timeout=60)
+def run_api(*argv: str, **options) -> subprocess.CompletedProcess:
+    """nova-fping-api's command line, as an operator runs it (`options`: subprocess.run's, as cwd=)."""
+    command = [sys.executable, "-m", "nova_fping.cli", *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, **options)
 
 
 def one_error(run: subprocess.CompletedProcess) -> str:

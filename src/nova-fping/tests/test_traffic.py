@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from nova_fping_testing import Api, Slowloris, free_port
+from nova_fping_testing import Api, Slowloris, free_port, run_api
 
 A, B, C = (str(uuid.UUID(int=i + 101)) for i in range(3))
 
@@ -122,21 +122,7 @@ def test_a_bad_inventory_is_one_error_line(tmp_path):
     ):
         path = tmp_path / "inventory.json"
         path.write_text(json.dumps(inventory))
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "nova_fping.cli",
-                "--noauth",
-                "--inventory",
-                str(path),
-                "--listen",
-                "127.0.0.1:%d" % free_port(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        proc = run_api("--noauth", "--inventory", str(path), "--listen", "127.0.0.1:%d" % free_port())
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 1, proc.stderr
         assert len(lines) == 1, proc.stderr
@@ -452,23 +438,8 @@ def test_too_few_open_files_for_max_connections_is_one_line(tmp_path):
     def low_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))  # EL6's default, and no room to raise it
 
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nova_fping.cli",
-            "--noauth",
-            "--inventory",
-            "inventory.json",
-            "--listen",
-            "127.0.0.1:%d" % free_port(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=tmp_path,
-        preexec_fn=low_limit,
-    )
+    argv = ("--noauth", "--inventory", "inventory.json", "--listen", "127.0.0.1:%d" % free_port())
+    proc = run_api(*argv, cwd=tmp_path, preexec_fn=low_limit)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1, proc.stderr
     assert len(lines) == 1, proc.stderr
