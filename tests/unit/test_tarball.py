@@ -89,3 +89,77 @@ def test_compression_follows_the_name():
     assert compression_for("a-1.tar.xz") == ".tar.xz"
     with pytest.raises(InputError, match="'a-1.zip': git2srpm can make only .tar, .tar.gz"):
         compression_for("a-1.zip")
+
+
+ATTRIBUTES = r"""[attr]nope export-ignore
+[attr]subst-macro export-subst -diff
+"sp ace/f" export-ignore
+"\141bc" export-ignore
+"t\tab" nope
+"broken\q" export-ignore
+*.macro nope
+binary-one binary export-ignore
+keep.macro -nope
+over.txt nope !export-ignore
+later.txt export-ignore
+later.txt -export-ignore
+*.subst subst-macro
+"""
+FILES = {
+    "sp ace/f": "quoted: a space in a directory\n", "abc": "octal escapes\n", "t\tab": "a tab\n",
+    "broken\\q": "a broken escape: the line is read unquoted\n", "x.macro": "a macro\n", "keep.macro": "unset\n",
+    "binary-one": "builtin binary, then export-ignore\n", "over.txt": "macro then unspecified\n",
+    "later.txt": "the later line wins\n", "f.subst": "$Format:%H$\n", "sub/y.macro": "a macro below\n",
+    "sub/.gitattributes": "[attr]ignored export-ignore\nz.txt ignored\n", "sub/z.txt": "a macro defined below\n",
+    "plain.txt": "nothing\n",
+}  # fmt: skip
+
+
+@pytest.fixture
+def attributed_repo(tmp_path):
+    """Quoted patterns and macro attributes, as git reads them."""
+    top = tmp_path / "quoted"
+    for name, text in FILES.items():
+        (top / name).parent.mkdir(parents=True, exist_ok=True)
+        (top / name).write_text(text)
+    (top / ".gitattributes").write_text(ATTRIBUTES)
+    for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "attributes"]):
+        subprocess.run(["git", "-C", str(top), *argv], env=ENV, check=True, capture_output=True)
+    return top
+
+
+def test_quoted_patterns_and_macros_apply_as_git_check_attr_says(attributed_repo):
+    source = GitSource.open(str(attributed_repo), Path("/nonexistent"))
+    try:
+        ours = source.archive_attributes(source.resolve("HEAD"), PurePosixPath())
+    finally:
+        source.close()
+    names = ["export-ignore", "export-subst", "diff", "nope", "ignored"]
+    said = subprocess.run(["git", "check-attr", "-z", "--stdin", *names], cwd=attributed_repo, env=ENV,
+                          input="\0".join(FILES) + "\0", capture_output=True, text=True, check=True).stdout  # fmt: skip
+    fields = said.split("\0")
+    for i in range(0, len(fields) - 2, 3):
+        path, attr, value = fields[i : i + 3]
+        mine = ours.get(PurePosixPath(path), attr)
+        said_by_us = {True: "set", False: "unset", None: "unspecified"}[mine] if not isinstance(mine, str) else mine
+        assert said_by_us == value, (path, attr)
+
+
+def test_the_tarball_leaves_out_what_quoted_patterns_and_macros_mark(attributed_repo, tmp_path):
+    source = GitSource.open(str(attributed_repo), Path("/nonexistent"))
+    try:
+        commit = source.resolve("HEAD")
+        SourceTarball(source, source.tree(commit, PurePosixPath()), "q-1", commit.committed_date, commit=commit).write(
+            tmp_path / "q-1.tar"
+        )
+    finally:
+        source.close()
+    archive = ["git", "-C", str(attributed_repo), "archive", "--format=tar", "--prefix=q-1/", "HEAD"]
+    theirs = members(subprocess.run(archive, env=ENV, check=True, capture_output=True).stdout)
+    ours = members((tmp_path / "q-1.tar").read_bytes())
+    assert ours == theirs
+    assert "q-1/sp ace/f" not in ours
+    assert "q-1/abc" not in ours
+    assert "q-1/x.macro" not in ours
+    assert "q-1/sub/z.txt" in ours  # a macro defined below the top level is not one
+    assert b"$Format" not in ours["q-1/f.subst"][1]
