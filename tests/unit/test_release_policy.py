@@ -22,3 +22,17 @@ def test_downgrade_needs_the_layout_to_name_it():
     assert check_downgrade(previous, item, Nevra("a", None, "3", "1", "noarch")) is None
     # another repository has its own history
     assert check_downgrade(previous, NewFile(Path("a.rpm"), "misc", "a", "altai"), lower) is None
+
+
+def test_a_package_dropped_from_the_layout_is_said_whether_kept_or_left_out(caplog):
+    from altai_release.release.policy import plan_release
+    from unitlib import LAYOUT
+
+    previous = Manifest("altai", "1", [entry("gone", "1")])
+    kept = plan_release(LAYOUT, previous, [], set())
+    assert [e.name for e in kept.manifest.entries] == ["gone"]
+    assert "gone: no longer in the layout altai.toml, kept in the release" in caplog.text
+    caplog.clear()
+    dropped = plan_release(LAYOUT, previous, [], set(), complete=True)
+    assert dropped.manifest.entries == []
+    assert "gone: no longer in the layout altai.toml: left out of the release" in caplog.text

@@ -1,19 +1,24 @@
 """What the next release holds, and the rules it must keep: a published NEVRA never changes (the same
 NEVRA with another unsigned header is refused), and a version never goes down unless the layout names
-that downgrade. Nothing here writes a file."""
+that downgrade (EVRs compared as rpm compares them); a package publishes only names it owns (`names`).
+Nothing here writes a file."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from altai_release.core.errors import PublishError
 from altai_release.layout import ReleaseLayout
+from altai_release.release.names import check_claims, check_names, check_one_maker
 from altai_release.rpm.evr import evr_matches, highest
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.rpm.nevra import Nevra
-from altai_release.rpm.readback import read_facts
+from altai_release.rpm.readback import PackageFacts, read_facts
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,16 @@ def plan_release(
         if (e.origin in kept_origins if complete else e.origin not in replaced_origins)
         and e.repository in layout.repositories
     ]
-    by_identity = {(e.repository, e.nevra): e for e in previous.entries}
+    _say_dropped(layout, previous, kept, complete)
     entries = {e.path: e for e in kept}
     new_files: dict[str, Path] = {}
+    made: dict[str, str] = {}
+    published = _by_name(previous)
     for item in additions:
         facts = read_facts(item.path)
         path = f"{layout.repositories[item.repository].path}/{item.path.name}"
-        same = by_identity.get((item.repository, facts.nevra))
+        check_one_maker(path, item.origin, made)
+        same = published_as(published, item.repository, facts.nevra)
         if same is not None:
             if same.header_sha256 != facts.header_sha256:
                 raise PublishError(
@@ -74,49 +82,54 @@ def plan_release(
         else:
             downgraded_from = check_downgrade(previous, item, facts.nevra)
             reason = item.downgrade_reason if downgraded_from else None
-        entries[path] = ManifestEntry(
-            repository=item.repository,
-            path=path,
-            origin=item.origin,
-            name=facts.nevra.name,
-            epoch=facts.nevra.epoch,
-            version=facts.nevra.version,
-            release=facts.nevra.release,
-            arch=facts.nevra.arch,
-            sha256=facts.sha256,
-            header_sha256=facts.header_sha256,
-            signer=item.signer,
-            signer_keyid=facts.signer_keyid,
-            downgraded_from=downgraded_from,
-            downgrade_reason=reason,
-            source=item.source,
-            build=item.build,
-        )
+        entries[path] = _entry(item, path, facts, downgraded_from, reason)
         new_files[path] = item.path
     manifest = Manifest(layout.name, layout.version, sorted(entries.values(), key=lambda e: e.path))
     check_names(layout, manifest.entries, {str(p) for p in new_files})
+    check_claims(layout, manifest.entries, new_files)
     return ReleasePlan(manifest, new_files)
 
 
-def check_names(layout: ReleaseLayout, entries: Sequence[ManifestEntry], new: set[str]) -> None:
-    """A package publishes only names it owns: no binary or source package named like another package of the
-    layout (the release package among them), and no name another origin publishes in the release. Raises
-    PublishError naming both, before anything is written."""
-    owners: dict[str, ManifestEntry] = {}
-    for entry in sorted(entries, key=lambda e: (e.path in new, e.path)):  # what is kept names the owner
-        other = layout.packages.get(entry.name)
-        if other is not None and other.name != entry.origin:
-            raise PublishError(
-                f"{entry.origin} publishes {entry.path.rsplit('/', 1)[-1]}, named like the layout's package "
-                f"{other.name}: a package publishes only names it owns; nothing was published"
-            )
-        first = owners.setdefault(entry.name, entry)
-        if first.origin != entry.origin:
-            kept, taker = (first, entry) if first.path not in new else (entry, first)
-            raise PublishError(
-                f"{taker.origin} publishes {taker.path.rsplit('/', 1)[-1]}, but {kept.origin} publishes the "
-                f"name {entry.name} ({kept.path}): a package publishes only names it owns; nothing was published"
-            )
+def _say_dropped(layout: ReleaseLayout, previous: Manifest, kept: list[ManifestEntry], complete: bool) -> None:
+    """One line for the packages of the release that the layout no longer names: the release job (`--all`)
+    leaves them out, a run of some packages keeps them (it changes only what it builds)."""
+    known = set(layout.packages) | {f"upstream:{name}" for name in layout.upstreams}
+    gone = sorted({e.origin for e in previous.entries if e.origin not in known})
+    if not gone:
+        return
+    if complete:
+        log.warning("%s: no longer in the layout %s: left out of the release", ", ".join(gone), layout.file.name)
+    elif any(e.origin in gone for e in kept):
+        log.warning(
+            "%s: no longer in the layout %s, kept in the release (a run of some packages changes only them; "
+            "--all leaves them out)", ", ".join(gone), layout.file.name,
+        )  # fmt: skip
+
+
+def _by_name(manifest: Manifest) -> dict[tuple[str, str, str], list[ManifestEntry]]:
+    found: dict[tuple[str, str, str], list[ManifestEntry]] = {}
+    for e in manifest.entries:
+        found.setdefault((e.repository, e.name, e.arch), []).append(e)
+    return found
+
+
+def _entry(
+    item: NewFile, path: str, facts: PackageFacts, downgraded_from: str | None, reason: str | None
+) -> ManifestEntry:
+    n = facts.nevra
+    return ManifestEntry(
+        item.repository, path, item.origin, n.name, n.epoch, n.version, n.release, n.arch, facts.sha256,
+        facts.header_sha256, item.signer, facts.signer_keyid, downgraded_from, reason, item.source, item.build,
+    )  # fmt: skip
+
+
+def published_as(
+    published: dict[tuple[str, str, str], list[ManifestEntry]], repository: str, nevra: Nevra
+) -> ManifestEntry | None:
+    """The published entry (by repository, name and arch) that is `nevra` as rpm compares them (a missing
+    epoch is 0, `01` is `1`): another spelling of a published EVR is the same package to every host."""
+    same = published.get((repository, nevra.name, nevra.arch), [])
+    return next((e for e in same if e.nevra.compare_evr(nevra) == 0), None)
 
 
 def check_downgrade(previous: Manifest, item: NewFile, nevra: Nevra) -> str | None:
