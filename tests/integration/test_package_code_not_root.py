@@ -135,3 +135,32 @@ def test_the_scriptlet_ran_as_nobody_of_the_host(tmp_path):
     if os.geteuid() == 0:
         assert written.stat().st_uid == HOST_ID_BASE  # root of the namespace is nobody of the host
     shutil.rmtree(root)
+
+
+UNMOUNT_PROC = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+for flags in (0, 2):  # plain, and MNT_DETACH
+    said = libc.umount2(b"/proc", flags)
+    print("umount2", flags, said, os.strerror(ctypes.get_errno()) if said else "unmounted")
+print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+"""
+
+
+def test_the_installations_root_cannot_unmount_its_proc_to_reach_the_hosts():
+    """Acceptance runs dnf (and so every scriptlet) as root of a user namespace: its own /proc lies over the
+    host's, which the kernel needs to be there. Unmounted, the host's would show every process's command
+    line; the command's namespace has no power over the mounts, so it stays covered."""
+    from altai_release.sandbox.bubblewrap import Sandbox
+    from altai_release.sandbox.userns import mapped_userns
+
+    with mapped_userns() as namespaces:
+        box = Sandbox(userns=namespaces)
+        done = box.run(["/usr/bin/python3", "-c", UNMOUNT_PROC], "unmount /proc", 60)
+        as_root = box.run(["/usr/bin/id", "-u"], "id", 60)
+    assert as_root.stdout.strip() == "0"  # root of its namespace: rpm may chown and chroot
+    assert "umount2 0 -1 Operation not permitted" in done.stdout, done.stdout + done.stderr
+    assert "umount2 2 -1 Operation not permitted" in done.stdout
+    pids = [int(p) for p in done.stdout.split("pids [", 1)[1].split("]", 1)[0].split(",")]
+    assert os.getpid() not in pids  # the sandbox's own PID namespace, not the host's
+    assert max(pids) < 100

@@ -8,7 +8,6 @@ starts outlives the check."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 from altai_release.core import runner
@@ -16,8 +15,10 @@ from altai_release.core.errors import InputError, VerificationError
 from altai_release.layout import ReleaseLayout
 from altai_release.layout.repo_file import repo_file
 from altai_release.release.dnf import DnfRoot
-from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
-from altai_release.sandbox.scratch import scratch
+from altai_release.release.treefiles import tree_manifest
+from altai_release.rpm.manifest import Manifest
+from altai_release.rpm.nevra import Nevra
+from altai_release.sandbox.scratch import held_workdir, scratch
 
 
 class AcceptanceError(VerificationError):
@@ -28,12 +29,12 @@ def accept(layout: ReleaseLayout, out: Path, base_repos: Path | None, releasever
     """Check the release published at `out`; returns what was checked, raises AcceptanceError naming the
     first failure."""
     release_dir = out.resolve()
-    manifest = Manifest.load(release_dir / MANIFEST_NAME)
+    manifest = tree_manifest(release_dir)  # never through a link
     if base_repos is not None and not base_repos.is_file():
         raise InputError(f"--base-repos {base_repos}: no such .repo file")
     binary = [n for n, r in layout.repositories.items() if r.content != "sources"]
-    with tempfile.TemporaryDirectory(prefix="altai-accept-") as tmp:
-        root, reposdir = Path(tmp) / "root", Path(tmp) / "repos"
+    with held_workdir("altai-accept-") as tmp:
+        root, reposdir = tmp / "root", tmp / "repos"
         reposdir.mkdir()
         reposdir.chmod(0o755)  # the sandbox's user reads it
         repo_text = repo_file(layout, release_dir.as_uri(), manifest)
@@ -59,5 +60,29 @@ def accept(layout: ReleaseLayout, out: Path, base_repos: Path | None, releasever
                 done = dnf.install(names)
                 if done.returncode != 0:
                     raise AcceptanceError(f"{out}: dnf cannot install the release: {runner.reason(done.output)}")
+                _all_installed(out, manifest, binary, dnf.installed())
     installed = f"{len(names)} package{'s' if len(names) != 1 else ''}"
-    return [f"repoclosure of {', '.join(binary)}", f"dnf install of {installed} with gpgcheck"]
+    return [
+        f"repoclosure of {', '.join(binary)}",
+        f"dnf install of {installed} with gpgcheck, each NEVRA in rpm's database",
+    ]
+
+
+def _all_installed(out: Path, manifest: Manifest, binary: list[str], installed: set[str]) -> None:
+    """Every NEVRA of the manifest's binary repositories is what rpm's database holds after the install (a
+    package that Obsoletes or Provides another's name makes dnf install something else)."""
+    wanted = {e.nevra for e in manifest.entries if e.arch != "src" and e.repository in binary}
+    # the newest of each name and arch is what dnf installs; an older one stays in the tree for downgrades
+    newest: dict[tuple[str, str], Nevra] = {}
+    for nevra in wanted:
+        key = (nevra.name, nevra.arch)
+        if key not in newest or nevra.compare_evr(newest[key]) > 0:
+            newest[key] = nevra
+    missing = sorted(
+        str(n) for n in newest.values() if f"{n.name}-{n.epoch or 0}:{n.version}-{n.release}.{n.arch}" not in installed
+    )
+    if missing:
+        raise AcceptanceError(
+            f"{out}: dnf said it installed the release, but rpm's database lacks {', '.join(missing[:5])}"
+            f"{' and more' if len(missing) > 5 else ''}: a package of the release replaces or hides another"
+        )

@@ -22,7 +22,6 @@ from altai_release.sandbox.scratch import give_to_sandbox
 from altai_release.sandbox.userns import mapped_userns
 
 DNF = Path("/usr/bin/dnf")
-DNF_TIMEOUT = 1800.0
 # dnf's own configuration and what a download over https needs
 _DNF_ETC = ("/etc/dnf", "/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates", "/etc/pki")
 _URL = re.compile(r"(?:file|https?|ftp)://[^\s,]+")
@@ -64,7 +63,6 @@ class DnfRoot:
 
     def run(self, *args: str, plugins: Sequence[str] = ("--noplugins",), network: bool | None = None) -> DnfResult:
         """`dnf ARGS` in the sandbox; `network` defaults to: when a repository is remote."""
-        paths, remote = self._repositories()
         argv = [
             str(DNF),
             *plugins,
@@ -76,6 +74,19 @@ class DnfRoot:
             "--setopt=install_weak_deps=0",
             *args,
         ]
+        return self._sandboxed(argv, f"dnf {' '.join(args[:1])}", network)
+
+    def installed(self) -> set[str]:
+        """The NEVRAs (`name-epoch:version-release.arch`, epoch 0 written) the root's rpmdb holds, as rpm
+        itself lists them: what dnf says it installed is not taken on its word."""
+        query = "%{NAME}-%{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n"
+        done = self._sandboxed(["/usr/bin/rpm", f"--root={self.root}", "-qa", "--qf", query], "rpm -qa", False)
+        if done.returncode != 0:
+            raise ToolError(f"rpm -qa in {self.root} failed: {done.output.strip()[-300:]}")
+        return {line.strip() for line in done.output.splitlines() if line.strip()}
+
+    def _sandboxed(self, argv: list[str], what: str, network: bool | None) -> DnfResult:
+        paths, remote = self._repositories()
         inside = [p for p in (self.reposdir, *paths, *self.more_readonly) if not p.is_relative_to(self.root)]
         readonly = list(dict.fromkeys(inside))
         give_to_sandbox(self.root, tree=True, installation=True)  # what the host wrote into it too
@@ -85,15 +96,16 @@ class DnfRoot:
                 writable=[self.root],
                 limits=self.limits,
                 network=remote if network is None else network,
-                userns_fd=userns,
+                userns=userns,
                 etc=_DNF_ETC,
                 # Debian's rpm keeps its database at ~/.rpmdb: root's, in the installroot, as for `rpm --root`
                 env={"HOME": "/root"},
             )
             try:
-                done = box.run(argv, "dnf", DNF_TIMEOUT)
+                # one dnf command is bounded as one build is: the layout's [sandbox] build_seconds
+                done = box.run(argv, "dnf", self.limits.build_seconds)
             except SandboxLimitError as exc:
-                raise ToolError(f"dnf {' '.join(args[:1])}: {exc}", argv) from exc
+                raise ToolError(f"{what}: {exc}", argv) from exc
         return DnfResult(done.returncode, done.stdout + done.stderr)
 
     def install(self, names: Sequence[str], *options: str) -> DnfResult:

@@ -25,10 +25,14 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from altai_release.core.errors import SandboxError
 from altai_release.core.limits import DEFAULT_LIMITS, SandboxLimits
 from altai_release.sandbox.process import BASE_ENV, Completed, Running
+
+if TYPE_CHECKING:
+    from altai_release.sandbox.userns import MappedUserns
 
 BUILD_HOSTNAME = "altai-build"
 
@@ -105,8 +109,8 @@ class Sandbox:
     env: dict[str, str] = field(default_factory=dict)
     limits: SandboxLimits = DEFAULT_LIMITS
     network: bool = False  # the host's network (a download of dnf's, never a package's code)
-    # a user namespace (an fd of `userns.mapped_userns`) whose root the command is: an installation
-    userns_fd: int | None = None
+    # the user namespaces (`userns.mapped_userns`) whose inner one's root the command is: an installation
+    userns: MappedUserns | None = None
     etc: tuple[str, ...] = ()  # more of the host's /etc, read-only (dnf's configuration, CA certificates)
 
     def _binds(self) -> list[str]:
@@ -133,8 +137,9 @@ class Sandbox:
         return args
 
     def _identity(self) -> list[str]:
-        if self.userns_fd is not None:  # root of a namespace of the unprivileged range: rpm chowns, chroots
-            return ["--userns", str(self.userns_fd), "--uid", "0", "--gid", "0", "--cap-add", "ALL"]
+        if self.userns is not None:  # root of a namespace of the unprivileged range: rpm chowns, chroots
+            namespaces = ["--userns", str(self.userns.setup), "--userns2", str(self.userns.run)]
+            return [*namespaces, "--uid", "0", "--gid", "0", "--cap-add", "ALL"]
         uid, gid = str(BUILD_UID), str(BUILD_GID)
         return ["--unshare-user", "--disable-userns", "--uid", uid, "--gid", gid, "--cap-drop", "ALL"]
 
@@ -167,13 +172,13 @@ class Sandbox:
         points = (points | {BASE_ENV["HOME"]}) - set(_SCRATCH_DIRS)
         outer = [bwrap, "--die-with-parent", "--dev", "/dev", "--bind", "/proc", "/proc", *scratch]
         outer += [a for point in sorted(points) for a in ("--dir", point)] + binds
-        user = host_id(0) if self.userns_fd is not None else host_id(BUILD_UID)
+        user = host_id(0) if self.userns is not None else host_id(BUILD_UID)
         inner = [*drop_to(user), bwrap, "--bind", "/", "/", *self._inner(command, cwd)]
         return [*outer, "--", "/bin/sh", "-c", _STAY_ROOT, "sh", *inner]
 
     def start(self, command: Sequence[str], what: str, cwd: Path | None = None, stdin: bool = False) -> Running:
         """Start `command`; `what` names the step in errors. With `stdin`, the caller writes to it."""
-        fds = (self.userns_fd,) if self.userns_fd is not None else ()
+        fds = (self.userns.setup, self.userns.run) if self.userns is not None else ()
         return Running(self.limits, self.argv(command, cwd), what, stdin, fds)
 
     def run(self, command: Sequence[str], what: str, seconds: float, cwd: Path | None = None) -> Completed:

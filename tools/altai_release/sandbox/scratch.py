@@ -5,14 +5,18 @@ unprivileged user, and unmounted when the step's results have been taken. A spec
 disk. The files live in memory and count against the step's memory limit too, as with mock's tmpfs plugin.
 
 Not root, the tool cannot mount: the directory is a plain one, bounded per file only (RLIMIT_FSIZE).
-A run killed outright leaves its mounts; `unmount_below` takes them away before its staging is swept."""
+A run killed outright leaves its mounts; `unmount_below` takes them away before its staging is swept, and
+`held_workdir` gives the runs outside a store (`--verify`, `--accept`) a work directory the next one sweeps."""
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,3 +97,45 @@ def unmount_below(top: Path) -> None:
         return
     for point in sorted(points, key=len, reverse=True):
         _libc.umount2(os.fsencode(point), _MNT_DETACH)
+
+
+WORK_MARKER = ".altai-work"  # in a work directory of a run: locked while the run lives
+
+
+@contextmanager
+def held_workdir(prefix: str) -> Iterator[Path]:
+    """A work directory in TMPDIR for one run that mounts scratch filesystems (`--verify`, `--accept`), held
+    by a record lock on its marker while the run lives. A run killed outright cannot unmount or remove its
+    own; the next run with the same prefix does: each sibling that holds the marker and whose lock is free
+    is unmounted and removed (what the tool did not make has no marker, and is left alone)."""
+    parent = Path(tempfile.gettempdir())
+    for stale in parent.glob(f"{prefix}*"):
+        _sweep(stale)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    fd = os.open(work / WORK_MARKER, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        yield work
+    finally:
+        unmount_below(work)
+        shutil.rmtree(work, ignore_errors=True)
+        os.close(fd)
+
+
+def _sweep(stale: Path) -> None:
+    if stale.is_symlink() or not stale.is_dir() or not (stale / WORK_MARKER).is_file():
+        return
+    try:
+        fd = os.open(stale / WORK_MARKER, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: its run is gone
+    except OSError:
+        os.close(fd)
+        return  # a run that lives
+    try:
+        unmount_below(stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    finally:
+        os.close(fd)
