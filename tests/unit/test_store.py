@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 from altai_release.core.errors import InputError
+from altai_release.release.claim import foreign_entries
 from altai_release.release.store import (
     ADOPTED,
     KEEP_RELEASES,
     STORE_MARKER,
     ReleaseStore,
-    foreign_entries,
     link_or_copy,
 )
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 from altai_testlib import manifest_entry as entry
 
 
-def write_tree(tree: Path, *names: str) -> Manifest:
-    manifest = Manifest("altai", "1", [entry(n, "1") for n in names])
+def write_tree(tree: Path, *names: str, release_id: str | None = None) -> Manifest:
+    manifest = Manifest("altai", "1", [entry(n, "1") for n in names], id=release_id)
     tree.mkdir(parents=True, exist_ok=True)
     (tree / MANIFEST_NAME).write_text(manifest.to_json())
     for e in manifest.entries:
@@ -36,7 +36,7 @@ def write_tree(tree: Path, *names: str) -> Manifest:
 
 def publish(store: ReleaseStore, *names: str, when: int | None = None) -> Path:
     made = store.new_release_dir()
-    write_tree(made, *names)
+    write_tree(made, *names, release_id=made.name)  # a run's manifest names its release directory
     if when is not None:
         os.utime(made, (when, when))  # the order the runs made them in (all in one second here)
     store.publish(made)
@@ -124,8 +124,12 @@ def test_claim_refuses_what_is_not_ours(tmp_path, monkeypatch):
         ReleaseStore(tmp_path / "linked").claim()
     (tmp_path / "busy.store").mkdir()
     (tmp_path / "busy.store" / "photos").mkdir()
-    with pytest.raises(InputError, match="holds what this tool did not make \\(photos\\)"):
+    with pytest.raises(InputError, match="is not empty \\(photos\\) and has no .altai-release-store"):
         ReleaseStore(tmp_path / "busy").claim()
+    (tmp_path / "named.store" / "releases" / "mine").mkdir(parents=True)  # named as ours, but not marked
+    with pytest.raises(InputError, match="is not empty \\(releases\\) and has no .altai-release-store"):
+        ReleaseStore(tmp_path / "named").claim()
+    assert (tmp_path / "named.store" / "releases" / "mine").is_dir()
     (tmp_path / "plain.store").write_text("x")
     with pytest.raises(InputError, match="is not a directory this tool made"):
         ReleaseStore(tmp_path / "plain").claim()
@@ -199,3 +203,25 @@ def test_a_manifest_with_a_wrong_field_is_one_error_naming_it(tmp_path, change, 
     again = Manifest.from_bytes(good.to_json().encode(), tmp_path / MANIFEST_NAME)
     assert again.same_as(good)
     assert again.id == "x"
+
+
+def test_pruning_and_sweeping_remove_only_what_the_tools_names_and_markers_identify(tmp_path):
+    """A store of ours where somebody put their own directories: releases/ and staging/ keep them."""
+    store = ReleaseStore(tmp_path / "out")
+    store.claim()
+    publish(store, "first")
+    mine = [store.releases / "mine", store.releases / "20200101T000000-notours", store.store / "staging" / "photos"]
+    unmarked = store.store / "staging" / "run-byhand"
+    for path in [*mine, unmarked]:
+        path.mkdir(parents=True)
+        (path / "data").write_text("somebody's")
+    lookalike = store.releases / "20200101T000000-abcdefgh"  # named as ours, but its manifest names another
+    write_tree(lookalike, "x", release_id="20200101T000000-zzzzzzzz")
+    killed = store.staging()  # a run's: marked
+    assert (killed / ".altai-run").is_file()
+    store.staging()
+    assert not killed.exists()
+    for i in range(KEEP_RELEASES + 1):
+        publish(store, f"n{i}")
+    assert all((p / "data").read_text() == "somebody's" for p in [*mine, unmarked])
+    assert (lookalike / MANIFEST_NAME).is_file()

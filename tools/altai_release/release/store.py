@@ -9,9 +9,11 @@ lock that keeps two runs from publishing at once.
 The tool never removes what it did not make. Before a run writes, the store is claimed (`claim`): OUT must
 be absent, an empty directory, a link into OUT.store/releases/, or a release tree of ours (a manifest.json
 this tool reads, and only files this tool writes: no other file, no link), which is kept in the store as
-`adopted-*` and never pruned; OUT.store must be ours (its marker file, or only the entries this tool
-makes); `/`, a home directory, the current directory, this checkout, the directories that hold them and a
-mount point are never used."""
+`adopted-*` and never pruned; OUT.store must be ours (its marker file) or absent or empty; `/`, a home
+directory, the current directory, this checkout, the directories that hold them and a mount point are never
+used. Inside OUT.store, pruning and sweeping remove only what the tool's own names and markers identify: a
+release directory named as the tool names them (whose manifest, when it has one, names it), a run's staging
+directory named `run-*` with its marker; anything else found there is left alone, and said once."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,8 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from altai_release.core.errors import AltaiError, InputError
-from altai_release.core.paths import METADATA_DIR, PROJECT_ROOT
 from altai_release.core.recordlock import exclusive_lock
+from altai_release.release.claim import foreign_entries, refuse_precious
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 from altai_release.sandbox.scratch import unmount_below
 
@@ -37,7 +40,8 @@ log = logging.getLogger(__name__)
 KEEP_RELEASES = 3  # the current one and two before it, for rollback and hard links
 ADOPTED = "adopted-"  # a release tree found at OUT, kept in the store as it was
 STORE_MARKER = ".altai-release-store"  # in OUT.store: this tool made it, and everything in it
-_STORE_ENTRIES = {"releases", "logs", "cache", "staging", "downloads", "lock", STORE_MARKER}
+RUN_MARKER = ".altai-run"  # in each staging directory of a run
+_RELEASE_NAME = re.compile(r"\d{8}T\d{6}-[A-Za-z0-9_]{8}")  # new_release_dir's names
 
 
 class ReleaseStore:
@@ -79,7 +83,7 @@ class ReleaseStore:
                     f"--out {self.out}: a link to {target}, not to a release of {self.store}; choose another --out"
                 )
         else:
-            _refuse_precious(self.out)
+            refuse_precious(self.out)
             if os.path.ismount(self.out):
                 raise InputError(
                     f"--out {self.out}: a mount point; a release is published by putting a link in its place: "
@@ -94,13 +98,13 @@ class ReleaseStore:
                     )
         if self.store.is_symlink() or (self.store.exists() and not self.store.is_dir()):
             raise InputError(f"{self.store}: exists and is not a directory this tool made; move it away")
-        if self.store.is_dir() and not (self.store / STORE_MARKER).exists():
-            foreign = sorted(p.name for p in self.store.iterdir() if p.name not in _STORE_ENTRIES)
-            if foreign:
-                raise InputError(
-                    f"{self.store}: exists and holds what this tool did not make ({', '.join(foreign[:3])}); "
-                    "nothing was changed: choose another --out, or move it away"
-                )
+        if self.store.is_dir() and not (self.store / STORE_MARKER).is_file() and any(self.store.iterdir()):
+            found = ", ".join(sorted(p.name for p in self.store.iterdir())[:3])
+            raise InputError(
+                f"{self.store}: exists, is not empty ({found}) and has no {STORE_MARKER}: this tool did not make "
+                "it, and never takes over what it did not make; nothing was changed: choose another --out, or "
+                "move it away"
+            )
         try:
             self.store.mkdir(parents=True, exist_ok=True)
             (self.store / STORE_MARKER).write_text("made by altai-release's build.py: OUT's releases, logs, cache\n")
@@ -136,8 +140,17 @@ class ReleaseStore:
         area.mkdir(parents=True, exist_ok=True)
         unmount_below(area)  # a killed run's scratch filesystems
         for stale in area.iterdir():
-            shutil.rmtree(stale, ignore_errors=True)
-        return Path(tempfile.mkdtemp(prefix="run-", dir=area))
+            if stale.name.startswith("run-") and not stale.is_symlink() and stale.is_dir():
+                if (stale / RUN_MARKER).is_file():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):  # killed before its marker: only if empty
+                        stale.rmdir()
+            if stale.exists() or stale.is_symlink():
+                log.info("%s: not a run's staging directory of this tool: left as it is", stale)
+        made = Path(tempfile.mkdtemp(prefix="run-", dir=area))
+        (made / RUN_MARKER).touch()  # empty: it costs no block of a disk that may be full
+        return made
 
     def logdir(self, package: str) -> Path:
         path = self.logs / package
@@ -169,62 +182,29 @@ class ReleaseStore:
             self._prune(release_dir)
 
     def _prune(self, current: Path) -> None:
-        """Keep the last KEEP_RELEASES complete releases; drop older ones and half-made ones of killed runs."""
+        """Keep the last KEEP_RELEASES complete releases; drop older ones and half-made ones of killed runs:
+        only directories named as this tool names releases, whose manifest (if any) names them."""
         releases = sorted(
-            (p for p in self.releases.iterdir() if p.is_dir() and not p.name.startswith(ADOPTED)),
-            key=lambda p: p.stat().st_mtime,
-        )  # an adopted tree was not made by this tool: it is never removed
+            (p for p in self.releases.iterdir() if _made_here(p)), key=lambda p: p.stat().st_mtime
+        )  # an adopted tree was not made by this tool, nor is anything else there: never removed
         complete = [p for p in releases if (p / MANIFEST_NAME).exists()]
         for old in releases:
             if old != current and (old not in complete or old in complete[:-KEEP_RELEASES]):
                 shutil.rmtree(old, ignore_errors=True)
 
 
-# what this tool writes into a release tree besides the packages its manifest lists
-_TOP_FILES = {MANIFEST_NAME, "altai.repo", "RELEASE-NOTES.md", "index.html"}
-_TOP_DIRS = {"logs", METADATA_DIR}
-
-
-def foreign_entries(tree: Path) -> list[str]:
-    """What in `tree` this tool did not write (a tree it made holds its manifest's packages, repodata,
-    keys, notes, logs and metadata, and nothing else; never a link): empty for one of its trees."""
-    try:
-        listed = {e.path for e in Manifest.load(tree / MANIFEST_NAME).entries}
-    except (AltaiError, OSError):
-        return [MANIFEST_NAME] if not (tree / MANIFEST_NAME).exists() else [f"{MANIFEST_NAME} (unreadable)"]
-    foreign = []
-    for top, dirs, files in os.walk(tree):
-        rel_top = Path(top).relative_to(tree)
-        for name in sorted(dirs + files):
-            rel = rel_top / name
-            path = tree / rel
-            if path.is_symlink() or not (path.is_dir() or path.is_file()) or path.is_file() and not _ours(rel, listed):
-                foreign.append(str(rel))
-        dirs[:] = [d for d in dirs if not (Path(top) / d).is_symlink()]
-    return foreign
-
-
-def _ours(rel: Path, listed: set[str]) -> bool:
-    if str(rel) in listed or rel.parts[0] in _TOP_DIRS or "repodata" in rel.parts[:-1]:
+def _made_here(release: Path) -> bool:
+    """A release directory this tool made: its name, and the id its manifest gives it (a half-made one of a
+    killed run has no manifest yet)."""
+    if release.is_symlink() or not release.is_dir() or not _RELEASE_NAME.fullmatch(release.name):
+        return False
+    manifest = release / MANIFEST_NAME
+    if not manifest.exists():
         return True
-    return len(rel.parts) == 1 and (rel.name in _TOP_FILES or rel.name.startswith("RPM-GPG-KEY-"))
-
-
-def _refuse_precious(out: Path) -> None:
-    """`/`, a home directory, the current directory, this checkout, and what holds them: never an OUT."""
-    real = Path(os.path.realpath(out))
-    homes = [Path.home(), Path("/root"), *(Path("/home").glob("*") if Path("/home").is_dir() else [])]
-    for precious, what in (
-        (Path.cwd(), "the current directory"),
-        (PROJECT_ROOT, "this tool's checkout"),
-        *((home, "a home directory") for home in homes),
-    ):
-        held = Path(os.path.realpath(precious))
-        if real == held or held.is_relative_to(real):
-            shown = what if real == held else f"a directory that holds {what} ({held})"
-            raise InputError(f"--out {out}: {shown}; the release tree needs a directory of its own")
-    if real.parent == real:
-        raise InputError(f"--out {out}: the root directory; the release tree needs a directory of its own")
+    try:
+        return Manifest.load(manifest).id == release.name
+    except (AltaiError, OSError):
+        return False
 
 
 def link_or_copy(source: Path, target: Path) -> None:

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altai_release.core.errors import SigningError
+from altai_release.core.recordlock import exclusive_lock
 from altai_release.layout import SigningKey
 from altai_release.rpm.manifest import Manifest
 from altai_release.signing.keyring import DEV_KEY_UID, GPG, Keyring, default_gnupghome, run_gpg
+
+DEV_KEY_WAIT = 120.0  # seconds another run may take to make the development key (gpg's key generation)
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,7 @@ class KeyResolver:
                 else ("--sign-key was given" if self.override else "the layout allows no development key")
             )
             raise SigningError(f"no secret key {wanted!r} (key {key.name!r}) in GNUPGHOME={self.user.home}; {why}")
-        fpr = self.dev.secret_fingerprint(DEV_KEY_UID)
-        if fpr is None:
-            fpr = self.dev.generate_development_key()
-            self.notes.append(
-                f"generated a DEVELOPMENT signing key {fpr} in {self.dev.home} (no passphrase; not for production)"
-            )
+        fpr = self._development_key()
         self.notes.append(
             f"no secret key {wanted!r} in GNUPGHOME={self.user.home}: signing "
             f"{key.name!r} packages with the DEVELOPMENT key {fpr[-16:]}"
@@ -85,11 +83,28 @@ class KeyResolver:
         self.dev_used = True
         return SigningIdentity(key.name, fpr, self.dev, True)
 
+    def _development_key(self) -> str:
+        """The development key of the state directory, made on first use under a lock: two first runs at once
+        make one key (the second adopts the first's), never two."""
+        fpr = self.dev.secret_fingerprint(DEV_KEY_UID)
+        if fpr is not None:
+            return fpr
+        self.dev.home.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.dev.home.with_name(f".{self.dev.home.name}.lock")
+        with exclusive_lock(lock, DEV_KEY_WAIT, f"making the development key in {self.dev.home}"):
+            fpr = self.dev.secret_fingerprint(DEV_KEY_UID)
+            if fpr is None:
+                fpr = self.dev.generate_development_key()
+                self.notes.append(
+                    f"generated a DEVELOPMENT signing key {fpr} in {self.dev.home} (no passphrase; not for production)"
+                )
+        return fpr
+
     def refuse_development_over_real(self, current: Manifest | None, current_dir: Path | None, out: Path) -> None:
         """A release signed with a real key is never moved onto the development key: a run whose GNUPGHOME
         lacks that key would re-sign every kept package with the development key. Raises SigningError
         (exit 4) naming the key and how to go on."""
-        from altai_release.signing.keyring import public_key_facts
+        from altai_release.signing.keyfiles import public_key_facts
 
         if current is None or current_dir is None:
             return
