@@ -25,11 +25,12 @@ def main() -> list[Timing]:
     from altai_release.release.attestation_check import check_provenance
     from altai_release.release.provenance import write_provenance
     from altai_release.release.sbom import make_sbom
-    from altai_release.release.tree_check import TreeFiles
+    from altai_release.release.treefiles import TreeFiles
     from altai_release.rpm.manifest import Manifest, ManifestEntry
     from altai_release.rpm.readback import read_facts
     from altai_release.rpm.repodata import write_repodata
     from altai_release.signing.assignment import KeyResolver, sign_packages
+    from altai_release.signing.trust import TrustSources
     from rpmtools import build_rpm
 
     layout = load_layout()
@@ -90,7 +91,9 @@ def main() -> list[Timing]:
 
         def check() -> None:
             files_ = TreeFiles(tree, Path(tempfile.mkdtemp(dir=work)), 1 << 30)
-            check_provenance(layout, files_, manifest, lambda rel, why: failed.append(f"{rel}: {why}"))
+            trust = TrustSources(run_keys={"altai": (identity.fingerprint, public)})
+            key = trust.pins(layout, files_.work).get("altai")
+            check_provenance(layout, files_, manifest, key, lambda rel, why: failed.append(f"{rel}: {why}"))
 
         timings.append(median_time(f"provenance of {PACKAGES}: checked", check, 3))
         identity.keyring.stop_agent()

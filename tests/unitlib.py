@@ -5,13 +5,17 @@ binary and SRPM each, with their manifests)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from altai_release.layout import load_layout
-from altai_release.rpm.manifest import Manifest, ManifestEntry
+from altai_release.layout import ReleaseLayout, load_layout
+from altai_release.rpm.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from altai_release.rpm.readback import read_facts
+from altai_release.signing.trust import TrustSources
 
 ENV = {
     **os.environ,
@@ -119,3 +123,72 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
         top = work / f"release-{version}"
         made[version] = (top, build_release(top, version, work))
     return made
+
+
+SBOM = "metadata/altai-1.1.cdx.json"  # named as the release is (its manifest), not as the layout is now
+
+
+def signed_tree(work: Path, release: tuple[Path, Manifest], identity: Any) -> tuple[Path, Manifest, bytes]:
+    """The release `release` (as rpmbuild made it) signed by `identity` and written as a run writes it into
+    `work/tree`: packages, repodata and their signatures, the SBOM, the statements, SHA256SUMS last."""
+    from altai_release.release.outputs import write_release
+    from altai_release.release.provenance import write_provenance
+    from altai_release.signing.assignment import sign_packages
+
+    staged = work / "staged"
+    shutil.copytree(release[0], staged)  # as rpmbuild made them: signed here, in a copy
+    sign_packages(identity, [staged / e.path for e in release[1].entries])
+    entries = []
+    for e in release[1].entries:
+        facts = read_facts(staged / e.path)
+        entries.append(replace(e, sha256=facts.sha256, signer_keyid=facts.signer_keyid))
+    manifest = Manifest(release[1].release, release[1].version, entries)
+    public = identity.keyring.export_public(identity.fingerprint)
+    tree = work / "tree"
+    tree.mkdir()
+    write_release(
+        tree,
+        LAYOUT,
+        manifest=manifest,
+        new_files={e.path: staged / e.path for e in manifest.entries},
+        previous=Manifest("altai", "0"),
+        previous_dir=None,
+        public_keys={"altai": public},
+        repo_text="[altai]\n",
+        built_logs={},
+    )
+    for repo in LAYOUT.repositories.values():
+        identity.keyring.detach_sign(identity.fingerprint, tree / repo.path / "repodata" / "repomd.xml", None)
+    assert write_provenance(tree, LAYOUT, Manifest.load(tree / MANIFEST_NAME), identity) == 1
+    seal(tree, identity)
+    return tree, manifest, public
+
+
+def seal(tree: Path, identity: Any) -> None:
+    """SHA256SUMS of the tree as it is now, signed: what a run writes last (a damaged copy is resealed to
+    show one damage alone)."""
+    from altai_release.release.checksums import write_checksums
+
+    (tree / "SHA256SUMS").unlink(missing_ok=True)  # a copy's files are hard links: never written through
+    (tree / "SHA256SUMS.asc").unlink(missing_ok=True)
+    identity.keyring.detach_sign(identity.fingerprint, write_checksums(tree), None)
+
+
+def trusting(identity: Any, public: bytes) -> TrustSources:
+    """A check that trusts `identity`'s key for the layout's key altai, as the gate trusts the run's."""
+    return TrustSources(run_keys={"altai": (identity.fingerprint, public)})
+
+
+def tree_failures(
+    tree: Path, manifest: Manifest, work: Path, rpmdbs: Any, trust: TrustSources, layout: ReleaseLayout = LAYOUT
+) -> dict[str, str]:
+    """The first failure on each file of every check before a rebuild, as --verify reports them."""
+    from altai_release.release.tree_check import check_tree
+    from altai_release.release.treefiles import TreeFiles
+
+    pins = trust.pins(layout, work / "k", tree)
+    check = check_tree(layout, TreeFiles(tree, work, 1 << 30), manifest, rpmdbs, pins)
+    found: dict[str, str] = {}
+    for v in check.failed:
+        found.setdefault(v.path, v.verdict)
+    return found

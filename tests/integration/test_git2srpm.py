@@ -265,6 +265,16 @@ def test_error_spec_that_does_not_parse(make_repo, outdir):
     repo = make_repo({"broken.spec": "Name: broken\nVersion: 1\n%description\nno release, no summary\n"})
     run = git2srpm(repo, outdir)
     assert_one_line_error(run, "broken.spec", "does not parse")
+    assert run.returncode == 2  # the spec is bad input, as a bad ref is
+    _outdir_untouched(outdir)
+
+
+def test_a_spec_without_source0_or_with_an_illegal_name_is_bad_input(make_repo, outdir):
+    for name, text in (("nosource.spec", spec().replace("Source0:", "#Source0:")),
+                       ("illegal.spec", spec().replace("Name:", "Name: a/b\n#"))):  # fmt: skip
+        run = git2srpm(make_repo({name: text, "f": "f\n"}), outdir)
+        assert run.returncode == 2, run.stderr
+        assert name in run.stderr
     _outdir_untouched(outdir)
 
 

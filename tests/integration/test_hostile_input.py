@@ -198,7 +198,7 @@ def test_out_that_holds_other_files_is_refused_and_kept(release, state_dir, gnup
     (tmp_path / "E.store").mkdir()
     (tmp_path / "E.store" / "notes.txt").write_text("mine\n")
     run = build(release, state_dir, gnupghome, "libaltai")
-    assert_one_line_error(run, "E.store: exists and holds what this tool did not make (notes.txt)")
+    assert_one_line_error(run, "E.store: exists, is not empty (notes.txt) and has no .altai-release-store")
     assert (tmp_path / "E.store" / "notes.txt").read_text() == "mine\n"
     # the controls: an empty directory becomes the release, and a release tree made by an older version (a
     # plain directory with its manifest) is adopted into the store as a release of its own
@@ -432,6 +432,7 @@ def test_failure_after_publishing_does_not_fail_the_run(release, state_dir, gnup
     out = release["out"]
     store = out.with_name(out.name + ".store")
     store.mkdir()
+    (store / ".altai-release-store").write_text("ours\n")  # a store of this tool's, whose cache broke
     (store / "cache").write_text("not a directory: the cache record cannot be written\n")
     run = build(release, state_dir, gnupghome, "libaltai")
     assert run.returncode == 0, run.stderr
@@ -691,7 +692,7 @@ def test_kept_package_that_changed_is_not_linked_forward(release, state_dir, gnu
 def test_endless_or_hostile_files_named_on_the_command_line(release, state_dir, gnupghome, tmp_path, args, fragment):
     """--layout /dev/zero ran the host into the OOM killer; --diff of 100,000 nested lists was a traceback."""
     deep, huge = tmp_path / "deep.json", tmp_path / "huge.json"
-    deep.write_text("[" * 100_000 + "]" * 100_000)
+    deep.write_text("[" * 100_000 + " " * 800_000 + "]" * 100_000)  # padded: not refused for its values
     with open(huge, "wb") as f:
         f.truncate(256 * 1024 * 1024 + 1)  # sparse: no disk spent
     args = [a.replace("DEEP", str(deep)).replace("HUGE", str(huge)) for a in args]
@@ -974,6 +975,7 @@ def test_a_kept_build_log_that_is_a_link_is_not_carried_forward(release, state_d
     release["app"].commit({"altai-app.spec": bumped})
     run = build(release, state_dir, gnupghome, "altai-app")
     assert run.returncode == 0, run.stderr
+    assert "logs/libaltai/build.log: a link or not a file: not carried into the new release" in run.stderr
     carried = release["out"].resolve() / "logs" / "libaltai" / "build.log"
     assert not carried.exists()
     assert not carried.is_symlink()

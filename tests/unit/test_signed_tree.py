@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,57 +19,31 @@ import pytest
 from altai_release.core.errors import SigningError, UpstreamError, VerificationError
 from altai_release.core.limits import DownloadLimits
 from altai_release.layout import Upstream
-from altai_release.release.outputs import write_release
+from altai_release.release.claim import foreign_entries
 from altai_release.release.provenance import envelope_line, statement_name, write_provenance
-from altai_release.release.sbom import sbom_name
-from altai_release.release.store import foreign_entries
-from altai_release.release.tree_check import TreeFiles, check_tree
 from altai_release.release.upstream_import import Importer
 from altai_release.rpm.evr import Pin
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
-from altai_release.rpm.readback import read_facts
 from altai_release.rpm.repodata import write_repodata
 from altai_release.rpm.rpmheader import read_identity
-from altai_release.signing.assignment import KeyResolver, sign_packages
-from altai_release.signing.keyring import Keyring, public_key_facts
+from altai_release.signing.assignment import KeyResolver
+from altai_release.signing.keyfiles import public_key_facts
+from altai_release.signing.keyring import Keyring
 from altai_release.signing.signature_check import KeyDatabases, verify_packages
-from unitlib import CHANGES, LAYOUT, RPM_SPEC, entry_of
+from altai_release.signing.trust import TrustSources
+from unitlib import CHANGES, LAYOUT, RPM_SPEC, SBOM, entry_of, seal, signed_tree, tree_failures, trusting
 
 
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory: pytest.TempPathFactory, releases):
     work = tmp_path_factory.mktemp("signed")
-    staged = work / "staged"
-    shutil.copytree(releases["1.1"][0], staged)  # as rpmbuild made them: signed here, in a copy
-    manifest = releases["1.1"][1]
     resolver = KeyResolver(state_dir=work / "state", gnupghome=work / "no-keys")
     identity = resolver.resolve(LAYOUT.keys["altai"])
     try:
         assert identity.development
         assert any("generated a DEVELOPMENT signing key" in n for n in resolver.notes)
-        sign_packages(identity, [staged / e.path for e in manifest.entries])
-        entries = []
-        for e in manifest.entries:
-            facts = read_facts(staged / e.path)
-            entries.append(replace(e, sha256=facts.sha256, signer_keyid=facts.signer_keyid))
-        manifest = Manifest(manifest.release, manifest.version, entries)
-        public = identity.keyring.export_public(identity.fingerprint)
-        tree = work / "tree"
-        tree.mkdir()
-        write_release(
-            tree,
-            LAYOUT,
-            manifest=manifest,
-            new_files={e.path: staged / e.path for e in manifest.entries},
-            previous=Manifest("altai", "0"),
-            previous_dir=None,
-            public_keys={"altai": public},
-            repo_text="[altai]\n",
-            built_logs={},
-        )
-        for repo in LAYOUT.repositories.values():
-            identity.keyring.detach_sign(identity.fingerprint, tree / repo.path / "repodata" / "repomd.xml", None)
-        assert write_provenance(tree, LAYOUT, Manifest.load(tree / MANIFEST_NAME), identity) == 1
+        tree, manifest, public = signed_tree(work, releases["1.1"], identity)
+        IDENTITY[:] = [identity, public]
         yield tree, manifest, public, identity
     finally:
         identity.keyring.stop_agent()
@@ -80,9 +55,15 @@ def rpmdbs(tmp_path_factory: pytest.TempPathFactory) -> KeyDatabases:
     return KeyDatabases(tmp_path_factory.mktemp("rpmdbs"))
 
 
-def verdicts(tree: Path, manifest: Manifest, work: Path, rpmdbs: KeyDatabases) -> dict[str, str]:
-    check = check_tree(LAYOUT, TreeFiles(tree, work, 1 << 30), manifest, rpmdbs)
-    return {v.path: v.verdict for v in check.failed}
+IDENTITY: list = []  # the fixture's signing identity and its public key, which the checks trust
+
+
+def verdicts(
+    tree: Path, manifest: Manifest, work: Path, rpmdbs: KeyDatabases, trust: TrustSources | None = None
+) -> dict[str, str]:
+    """The failures of every check before a rebuild, trusting the development key the fixture signed with
+    (or `trust`)."""
+    return tree_failures(tree, manifest, work, rpmdbs, trust or trusting(*IDENTITY))
 
 
 def test_a_whole_tree_passes_every_check(signed, rpmdbs, tmp_path):
@@ -94,7 +75,7 @@ def test_a_whole_tree_passes_every_check(signed, rpmdbs, tmp_path):
     assert facts.development
     assert identity.fingerprint[-16:].upper() in facts.key_ids
     verify_packages(rpmdbs, public, [tree / e.path for e in manifest.entries])
-    assert json.loads((tree / sbom_name(LAYOUT)).read_text())["bomFormat"] == "CycloneDX"
+    assert json.loads((tree / SBOM).read_text())["bomFormat"] == "CycloneDX"
 
 
 def test_the_resolver_refuses_what_it_may_not_use(tmp_path):
@@ -137,18 +118,19 @@ def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, rpmdbs, tmp_path)
     replaced(bad / binary.path, bytes(data))
     (bad / "centos6" / "repodata" / "repomd.xml.asc").unlink()
     (bad / srpm.path).unlink()
-    sbom = json.loads((bad / sbom_name(LAYOUT)).read_text())
+    sbom = json.loads((bad / SBOM).read_text())
     sbom["components"][0]["hashes"][0]["content"] = "0" * 64
-    replaced(bad / sbom_name(LAYOUT), json.dumps(sbom).encode())
+    replaced(bad / SBOM, json.dumps(sbom).encode())
     envelope = json.loads((bad / statement).read_text())
     envelope["payload"] = envelope["payload"][:-8] + "AAAAAAA="
     replaced(bad / statement, json.dumps(envelope).encode())
     (bad / stray).write_text("{}")
+    seal(bad, IDENTITY[0])
     found = verdicts(bad, manifest, tmp_path / "w1", rpmdbs)
     assert binary.path in found
     assert any(p.startswith("centos6/repodata") for p in found)
     assert srpm.path in found
-    assert "differs from the file's" in found[sbom_name(LAYOUT)]
+    assert "differs from the file's" in found[SBOM]
     assert found[statement].startswith("not a DSSE envelope")
     assert found[stray].startswith("a provenance statement of no binary")
 
@@ -171,7 +153,7 @@ def test_each_kind_of_damage_is_a_fail_naming_the_file(signed, rpmdbs, tmp_path)
     found = verdicts(tree, replace(manifest, attestations=None), tmp_path / "w3", rpmdbs)
     assert found == {MANIFEST_NAME: found[MANIFEST_NAME]}
     assert found[MANIFEST_NAME].startswith("lists no SBOM and no provenance")
-    other = replace(manifest, attestations={"sbom": sbom_name(LAYOUT), "provenance": {}})
+    other = replace(manifest, attestations={"sbom": SBOM, "provenance": {}})
     assert "not the release's SBOM and one statement" in verdicts(tree, other, tmp_path / "w4", rpmdbs)[MANIFEST_NAME]
 
 
@@ -268,3 +250,24 @@ def test_a_package_dated_in_the_future_is_not_signed_in_the_future(signed, tmp_p
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
     created = int(re.search(r"created (\d+)", packets).group(1))  # type: ignore[union-attr]
     assert created <= time.time()
+
+
+def test_two_first_runs_at_once_make_one_development_key(tmp_path):
+    """The loser of the race adopts the winner's key: every later run then signs with that one key."""
+    code = (
+        "import sys; sys.path.insert(0, 'tools'); from pathlib import Path; "
+        "from altai_release.signing.assignment import KeyResolver; from unitlib import LAYOUT; "
+        "r = KeyResolver(state_dir=Path(sys.argv[1]), gnupghome=Path(sys.argv[1]) / 'none'); "
+        "i = r.resolve(LAYOUT.keys['altai']); print(i.fingerprint); i.keyring.stop_agent()"
+    )
+    env = {**os.environ, "PYTHONPATH": "tests"}
+    argv = [sys.executable, "-c", code, str(tmp_path / "state")]
+    runs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)
+    ]
+    found = {run.communicate(timeout=120)[0].strip() for run in runs}
+    assert len(found) == 1
+    assert len(found.pop()) == 40
+    listing = subprocess.run(["gpg", "--homedir", str(tmp_path / "state" / "dev-gnupg"), "--with-colons",
+                              "--list-secret-keys"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert listing.count("\nsec:") + listing.startswith("sec:") == 1

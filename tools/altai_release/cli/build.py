@@ -21,6 +21,7 @@ from altai_release.core.paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
 if TYPE_CHECKING:
     from altai_release.layout import ReleaseLayout
     from altai_release.release.results import PackageResult
+    from altai_release.signing.trust import TrustSources
 
 log = logging.getLogger(LOGGER)
 
@@ -46,6 +47,15 @@ def _parser() -> Parser:
         help="with --accept or --gate: a .repo file of the base OS repositories",
     )
     parser.add_argument("--against", type=path, metavar="NEW_MANIFEST", help="with --diff or --notes (default: OUT's)")
+    parser.add_argument(
+        "--trust-key",
+        type=path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with --verify: a public key file to trust for the release's own keys (a downloaded copy); "
+        "default: the layout's keys from GNUPGHOME or the state directory, never the tree's own",
+    )
     return parser
 
 
@@ -117,6 +127,8 @@ def mode_of(args: argparse.Namespace) -> str:
         raise InputError("--explain needs package names (or --all)")
     if args.base_repos is not None and mode != "accept" and not (mode == "build" and args.gate):
         raise InputError("--base-repos goes with --accept or --gate (a .repo file of the base OS repositories)")
+    if args.trust_key and mode != "verify":
+        raise InputError("--trust-key goes with --verify (the public key a downloaded release is checked against)")
     if args.against is not None and mode not in ("diff", "notes"):
         raise InputError("--against goes with --diff OLD or --notes OLD (the newer manifest to compare with)")
     if args.json and mode == "notes":
@@ -138,15 +150,15 @@ def _summary(results: list[PackageResult]) -> str:
     return "\n".join(lines)
 
 
-def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], list[str]]:
+def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path, TrustSources], list[str]]:
     """The release job's check of the next release before it is published: dnf accepts it, and it is
-    reproduced from its own SRPMs."""
+    reproduced from its own SRPMs, against the keys the run signed with."""
 
     from altai_release.builders import choose_builder_kind
 
     builder = choose_builder_kind(args.builder)  # the run's: the release is reproduced by what built it
 
-    def gate(release_dir: Path) -> list[str]:
+    def gate(release_dir: Path, trust: TrustSources) -> list[str]:
         from altai_release.core.errors import VerificationError
         from altai_release.release.acceptance import accept
         from altai_release.release.rebuild_check import verify_release
@@ -155,17 +167,19 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path], l
         for line in accepted:
             log.info("ok: %s", line)
         checks = [f"dnf: {line}" for line in accepted]
-        verdicts = verify_release(layout, release_dir, args.jobs, builder)
+        verification = verify_release(layout, release_dir, args.jobs, builder, trust)
+        verdicts = verification.verdicts
         failed = [v for v in verdicts if not v.ok]
         if failed:
             first = f"{failed[0].path}: {failed[0].verdict}"
             raise VerificationError(f"the new release fails verification ({len(failed)} files), the first: {first}")
         reproduced = sum(v.verdict == "reproduced" for v in verdicts)
         log.info("ok: every binary package reproduced from its SRPM")
+        keys = "; ".join(f"{k.name} {k.fingerprints[0]}" for k in verification.trusted)
         checks.append(
             f"every binary package reproduced from its SRPM with {builder} ({reproduced} binary "
-            f"package{'s' if reproduced != 1 else ''}; signatures, metadata, manifest, SBOM and provenance "
-            "statements checked: --verify)"
+            f"package{'s' if reproduced != 1 else ''}; signatures against the run's keys ({keys}), metadata, "
+            "manifest, SBOM, provenance statements and SHA256SUMS checked: --verify)"
         )
         return checks
 

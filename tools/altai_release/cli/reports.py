@@ -88,15 +88,17 @@ def accept(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
+    from altai_release.builders import choose_builder_kind
     from altai_release.core.errors import VerificationError
     from altai_release.layout import load_layout
     from altai_release.release.rebuild_check import verify_release
     from altai_release.release.store import ReleaseStore
+    from altai_release.signing.trust import TrustSources
 
     tree = args.verify if args.verify != Path("") else ReleaseStore(args.out).out
-    from altai_release.builders import choose_builder_kind
-
-    verdicts = verify_release(load_layout(args.layout), tree, args.jobs, choose_builder_kind(args.builder))
+    trust = TrustSources(tuple(args.trust_key), state_dir=args.state_dir.absolute())
+    verification = verify_release(load_layout(args.layout), tree, args.jobs, choose_builder_kind(args.builder), trust)
+    verdicts = verification.verdicts
     failed = [v for v in verdicts if not v.ok]
     reproduced = sum(v.verdict == "reproduced" for v in verdicts)
     error = None
@@ -104,17 +106,22 @@ def verify(args: argparse.Namespace) -> int:
         first = f"{failed[0].path}: {failed[0].verdict}"
         said = f"{tree}: {len(failed)} of {len(verdicts)} files fail verification, the first: {first}"
         error = VerificationError(said)
+    trusted = [{"key": k.name, "fingerprints": list(k.fingerprints), "from": k.source} for k in verification.trusted]
     if args.json:
-        report: dict[str, object] = {"tree": str(tree), "verified": not failed, "files": [vars(v) for v in verdicts]}
+        report: dict[str, object] = {"tree": str(tree), "verified": not failed, "trusted_keys": trusted}
+        report["files"] = [vars(v) for v in verdicts]
         if error is not None:
             report |= {"error": one_line(str(error)), "exit_code": error.exit_code}
             error.reported = True
         print(json.dumps(report, indent=2))
     else:
+        for key in verification.trusted:
+            print(printable(f"key   {key}"))
         for v in verdicts:
             print(printable(f"{'ok' if v.ok else 'FAIL':<4}  {v.path}: {v.verdict}"))
     counted = f"{reproduced} binary package{'s' if reproduced != 1 else ''} reproduced"
-    log.info("%s: %s files checked, %s, %s failed", tree, len(verdicts), counted, len(failed))
+    keys = ", ".join(f"{k.name} {k.fingerprints[0]}" for k in verification.trusted)
+    log.info("%s: %s files checked against %s, %s, %s failed", tree, len(verdicts), keys, counted, len(failed))
     if error is not None:
         raise error
     return 0

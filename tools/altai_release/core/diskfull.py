@@ -31,7 +31,8 @@ def as_disk_failure(
     """What to raise instead of `exc`, a failure of a run writing to `tree`: the full disk, or a write that
     failed without naming its file; None to raise `exc` itself (a bad ref, spec or signature is what it
     says, whatever the disk). `after` says what the user finds (nothing changed)."""
-    said_full = isinstance(exc, InputError) and os.strerror(errno.ENOSPC) in str(exc)
+    quota = (isinstance(exc, OSError) and exc.errno == errno.EDQUOT) or os.strerror(errno.EDQUOT) in str(exc)
+    said_full = quota or (isinstance(exc, InputError) and os.strerror(errno.ENOSPC) in str(exc))
     if not isinstance(exc, (ToolError, PublishError, OSError)) and not said_full:
         return None
     if not (_no_space(exc) or said_full or _full(tree)):
@@ -41,4 +42,6 @@ def as_disk_failure(
         return None
     where = exc.filename if isinstance(exc, OSError) and exc.filename else tree
     what = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-    return NoSpaceError(f"{where}: No space left on device; {after} (what failed: {what})")
+    # a quota is the user's to raise, a full disk the machine's: the line says which was hit
+    full = f"{os.strerror(errno.EDQUOT)} (a disk quota)" if quota else os.strerror(errno.ENOSPC)
+    return NoSpaceError(f"{where}: {full}; {after} (what failed: {what})")

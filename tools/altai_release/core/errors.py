@@ -71,6 +71,13 @@ class SpecError(ToolError):
     """A spec file could not be read (it does not parse, or names something missing)."""
 
 
+class BadSpecError(SpecError):
+    """The spec itself is at fault: it does not parse (an illegal name among the causes), has no Source0 or
+    no Release line: bad input, as a bad ref or path is."""
+
+    exit_code = 2
+
+
 class RpmbuildError(ToolError):
     pass
 

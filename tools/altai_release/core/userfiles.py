@@ -14,6 +14,7 @@ from altai_release.core.errors import InputError
 
 MIB = 1024 * 1024
 KEY_FILE_LIMIT = 4 * MIB  # an armored public key with its signatures
+JSON_BYTES_PER_VALUE = 8  # the fewest bytes per value a JSON file of this tool may have (it writes ~20)
 
 
 def read_bytes(path: Path, what: str, limit: int) -> bytes:
@@ -50,7 +51,16 @@ def read_json(path: Path, what: str, limit: int) -> Any:
 
 
 def parse_json(data: bytes, path: Path, what: str) -> Any:
-    """`data` (read from `path`) as JSON; malformed or too deeply nested JSON is one error."""
+    """`data` (read from `path`) as JSON; malformed or too deeply nested JSON is one error, and so is a
+    document of more values than its size allows (JSON_BYTES_PER_VALUE): parsed, each costs up to ~65 bytes
+    of memory whatever its size in the file (`[{},{},...]`: 3 bytes each), so a hostile file of the bound
+    would cost 20 times its size; counted first, none costs more than a few times it."""
+    values = sum(data.count(c) for c in (b"{", b"[", b",", b":"))
+    if values > len(data) // JSON_BYTES_PER_VALUE + 1000:
+        raise InputError(
+            f"{path}: not a {what}: {values} values in {len(data)} bytes, more than one per "
+            f"{JSON_BYTES_PER_VALUE} bytes (this tool's files use ~20)"
+        )
     try:
         return json.loads(data.decode("utf-8"))
     except RecursionError:

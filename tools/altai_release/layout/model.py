@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from altai_release.core.errors import InputError
@@ -20,6 +20,8 @@ class SigningKey:
     id: str
     development: bool
     file: Path | None = None  # the public key, for keys whose secret we do not hold (upstream keys)
+    # fingerprints of the keys this one replaced (a rotation): a check still trusts releases they signed
+    previous: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,11 @@ class ReleaseLayout:
             return self.keys[self.metadata_key]
         own = next((r for r in self.repositories.values() if r.content == "own"), None)
         return self.keys[own.signed_by if own else next(iter(self.repositories.values())).signed_by]
+
+    def for_release(self, name: str, version: str) -> ReleaseLayout:
+        """This layout under a release's own name and version (a release tree keeps them in its manifest;
+        a later layout may have moved on)."""
+        return replace(self, name=name, version=version)
 
     def package(self, name: str) -> PackageEntry:
         try:

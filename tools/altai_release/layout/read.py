@@ -27,6 +27,7 @@ VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+~^]*")
 PATH_RE = re.compile(r"[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*")
 RESERVED_TOP = {"logs", METADATA_DIR, "repodata"}
 
+_FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 _TABLES = {"release", "keys", "repositories", "packages", "upstreams", "koji", "sandbox", "downloads"}
 _RELEASE_KEYS = table_keys(ReleaseLayout, leave_out={"file", *_TABLES}, renamed={"macro_files": "macros"})
 
@@ -105,9 +106,13 @@ def _keys(r: TomlReader, data: dict[str, Any], base: Path) -> dict[str, SigningK
         key_path = (base / key_file).resolve() if key_file else None
         if key_path is not None and not key_path.is_file():
             raise r.fail(f"{key}.file", f"public key file {key_path} does not exist")
-        keys[name] = SigningKey(
-            name, r.string(data, f"{key}.id"), r.boolean(data, f"{key}.development", False), key_path
-        )
+        previous = tuple(p.upper() for p in r.strings(data, f"{key}.previous"))
+        for i, fingerprint in enumerate(previous):
+            if not _FINGERPRINT.fullmatch(fingerprint):
+                expected = f"expected a key's fingerprint (40 hex digits), found {fingerprint!r}"
+                raise r.fail(f"{key}.previous[{i}]", expected)
+        development = r.boolean(data, f"{key}.development", False)
+        keys[name] = SigningKey(name, r.string(data, f"{key}.id"), development, key_path, previous)
     return keys
 
 

@@ -152,7 +152,7 @@ def summaries(layout: ReleaseLayout, manifest: Manifest, release_dir: Path) -> l
 
 
 def published_keys(release_dir: Path) -> list[PublishedKey]:
-    from altai_release.signing.keyring import public_key_facts
+    from altai_release.signing.keyfiles import public_key_facts
 
     keys = []
     for path in sorted(release_dir.glob("RPM-GPG-KEY-*")):

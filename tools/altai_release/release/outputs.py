@@ -5,6 +5,7 @@ and the release notes."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ from altai_release.core.errors import InputError, PublishError
 from altai_release.layout import ReleaseLayout
 from altai_release.release.store import link_or_copy
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
+
+logger = logging.getLogger(__name__)
 
 # goes into an INI file line by line: a newline would let the URL write sections of its own
 _BASE_URL = re.compile(r"^(https?|ftp|file)://[^\s\x00-\x1f\x7f]+$")
@@ -95,11 +98,12 @@ def write_release(
     _write_logs(target, manifest, previous_dir, built_logs)
     manifest.id, manifest.published = target.name, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     # the statements are signed when the tree is sealed (pipeline), under these names
-    manifest.attestations = {"sbom": sbom_name(layout), "provenance": statement_names(layout, manifest)}
+    own = layout.for_release(manifest.release, manifest.version)  # the SBOM is named as the release is
+    manifest.attestations = {"sbom": sbom_name(own), "provenance": statement_names(layout, manifest)}
     (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     (target / "altai.repo").write_text(repo_text, encoding="utf-8")
     write_compose_metadata(target, layout, manifest)
-    write_sbom(target, layout, manifest)
+    write_sbom(target, own, manifest)
     write_notes(layout, manifest, previous, target, previous_dir)
 
 
@@ -113,12 +117,14 @@ def _write_logs(target: Path, manifest: Manifest, previous_dir: Path | None, bui
         if source is None or not source.is_dir():
             continue
         for log in sorted(source.iterdir()):
-            if not log.is_symlink() and log.is_file():  # a link in a tree is somebody's: never followed
-                (target / "logs" / origin).mkdir(parents=True, exist_ok=True)
-                if built is not None:
-                    shutil.copyfile(log, target / "logs" / origin / log.name)
-                else:
-                    link_or_copy(log, target / "logs" / origin / log.name)
+            if log.is_symlink() or not log.is_file():  # a link in a tree is somebody's: never followed
+                logger.warning("%s: a link or not a file: not carried into the new release", log)
+                continue
+            (target / "logs" / origin).mkdir(parents=True, exist_ok=True)
+            if built is not None:
+                shutil.copyfile(log, target / "logs" / origin / log.name)
+            else:
+                link_or_copy(log, target / "logs" / origin / log.name)
 
 
 def _write_keys(

@@ -27,7 +27,8 @@ from altai_release.release.runstate import RunState, prepare_run
 from altai_release.release.store import ReleaseStore
 from altai_release.release.tree import publish_next
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
-from altai_release.signing.assignment import KeyResolver
+from altai_release.signing.assignment import KeyResolver, SigningIdentity
+from altai_release.signing.trust import TrustSources
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,14 @@ class BuildOptions:
     rebuild: bool = False  # ignore the build cache
     # checks the next release's complete tree before it is published (acceptance, verification): raises, or
     # says what it checked
-    gate: Callable[[Path], list[str]] | None = None
+    gate: Callable[[Path, TrustSources], list[str]] | None = None
+
+
+def seal_checksums(signer: SigningIdentity, release_dir: Path) -> None:
+    """SHA256SUMS of every file of the tree, signed by the metadata key: the last file a run writes."""
+    from altai_release.release.checksums import write_checksums
+
+    signer.keyring.detach_sign(signer.fingerprint, write_checksums(release_dir), signer.passphrase_file)
 
 
 class ReleaseBuild:
@@ -140,6 +148,7 @@ class ReleaseBuild:
                 self.store,
                 self.layout,
                 gate=self._seal(run),
+                reseal=lambda release_dir: seal_checksums(self.keys.resolve(self.layout.metadata_signer), release_dir),
                 additions=additions,
                 replaced_origins=replaced,
                 public_keys=run.public_keys,
@@ -157,7 +166,8 @@ class ReleaseBuild:
     def _seal(self, run: RunState) -> Callable[[Path], list[str]]:
         """What is done to the next release's tree before it is published: every repository's repomd.xml
         signed by the metadata key (yum's repo_gpgcheck), a provenance statement of each binary we built
-        signed by it too, then the options' gate."""
+        signed by it too, SHA256SUMS of every file signed last, then the options' gate, which trusts the keys
+        this run signs with."""
         signer = self.keys.resolve(self.layout.metadata_signer)
         if signer.key_name not in run.public_keys:
             run.public_keys[signer.key_name] = signer.keyring.export_public(signer.fingerprint)
@@ -170,7 +180,13 @@ class ReleaseBuild:
                 if repomd.is_file():
                     signer.keyring.detach_sign(signer.fingerprint, repomd, signer.passphrase_file)
             write_provenance(release_dir, self.layout, Manifest.load(release_dir / MANIFEST_NAME), signer)
-            return self.options.gate(release_dir) if self.options.gate is not None else []
+            seal_checksums(signer, release_dir)
+            if self.options.gate is None:
+                return []
+            identities = {i.key_name: i for i in run.identities.values()}
+            run_keys = {n: (i.fingerprint, run.public_keys[n]) for n, i in identities.items() if n in run.public_keys}
+            trust = TrustSources(gnupghome=self.options.gnupghome, state_dir=self.options.state_dir, run_keys=run_keys)
+            return self.options.gate(release_dir, trust)
 
         return seal
 

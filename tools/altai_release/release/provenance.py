@@ -100,19 +100,26 @@ def _run_details(entry: ManifestEntry, buildtime: int, tool_version: str) -> Any
 
 
 def make_statement(
-    layout: ReleaseLayout, entry: ManifestEntry, srpm: ManifestEntry | None, buildtime: int, tool_version: str
+    layout: ReleaseLayout,
+    entry: ManifestEntry,
+    srpm: ManifestEntry | None,
+    buildtime: int,
+    tool_version: str,
+    layout_file: tuple[str, str] | None = None,
 ) -> bytes:
-    """The in-toto Statement of one binary package, as compact JSON with sorted keys (stable bytes)."""
+    """The in-toto Statement of one binary package, as compact JSON with sorted keys (stable bytes).
+    `layout_file`: the name and SHA-256 of the layout it names, when not the one loaded now (a check)."""
     from google.protobuf.json_format import MessageToDict
     from google.protobuf.struct_pb2 import Struct
     from in_toto_attestation.predicates.provenance.v1 import provenance_pb2 as slsa
     from in_toto_attestation.v1.statement import Statement
 
-    source, layout_digest = entry.source or {}, file_sha256(layout.file)
+    source = entry.source or {}
+    layout_name, layout_digest = layout_file or (layout.file.name, file_sha256(layout.file))
     parameters = Struct()
     parameters.update(
         {
-            "layout": {"name": layout.file.name, "sha256": (entry.build or {}).get("layout_sha256") or layout_digest},
+            "layout": {"name": layout_name, "sha256": (entry.build or {}).get("layout_sha256") or layout_digest},
             "package": entry.origin,
             "repository": entry.repository,
             **{k: source[k] for k in ("ref", "subdir", "spec", "url") if source.get(k)},

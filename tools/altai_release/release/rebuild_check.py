@@ -1,10 +1,14 @@
 """`tools/build.py --verify DIR`: the release's promise ("take a basic CentOS, take our source RPMs, and you
-can build the whole release") as a command. Using only what DIR holds and the layout's build environment
-(the sandboxed local rpmbuild with its macros, mock, or the layout's Koji hub, where a rebuild is a scratch
-build), it checks what `tree_check` checks (signed metadata, packages listed, signed and in the manifest,
-every binary with its SRPM), then reproducibility: each published SRPM that passed those checks is rebuilt,
-and each rebuilt binary's header (every tag, the payload digest among them; signatures aside) is compared
-with the published one's. A binary whose SRPM failed is not counted as reproduced.
+can build the whole release") as a command. Using only what DIR holds, the keys the check pins outside it
+(`signing.trust`: the layout's, the user's keyring, `--trust-key`; never the tree's own) and the layout's
+build environment (the sandboxed local rpmbuild with its macros, mock, or the layout's Koji hub, where a
+rebuild is a scratch build), it checks what `tree_check` checks (the published keys, signed metadata,
+packages listed, signed and in the manifest, every binary with its SRPM), what `attestation_check` checks
+(the SBOM, the provenance statements and their claims) and that the signed SHA256SUMS accounts for every file
+of the tree (`checksums`); then reproducibility: each published SRPM that passed those checks is rebuilt, and
+each rebuilt binary's header (every tag, the payload digest among them; signatures aside) is compared with
+the published one's. A binary whose SRPM failed is not counted as reproduced; "signed" is said only of a
+package whose signature was checked.
 
 DIR is somebody's input: every file is read as a copy taken without following a link, within the layout's
 file-size bound, and a malformed one is a FAIL naming it. Nothing is written into DIR (a read-only copy
@@ -13,50 +17,55 @@ will do); the work directory goes on every exit, and no verdict names it."""
 from __future__ import annotations
 
 import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from altai_release.builders import Builder, BuildJob, make_builder
 from altai_release.builders.scheduler import run_all
 from altai_release.core.errors import AltaiError, InputError
 from altai_release.layout import PackageEntry, ReleaseLayout
+from altai_release.release.checksums import CHECKSUMS
 from altai_release.release.sbom import sbom_name
-from altai_release.release.tree_check import TreeFiles, Verdict, built_repositories, check_tree, sources_path
-from altai_release.rpm.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest
+from altai_release.release.tree_check import check_tree
+from altai_release.release.treefiles import TreeFiles, Verdict, built_repositories, sources_path, tree_manifest
 from altai_release.rpm.readback import read_header
 from altai_release.rpm.rpmheader import read_identity
-from altai_release.sandbox.beneath import Unsafe, read_bytes
+from altai_release.sandbox.scratch import held_workdir
 from altai_release.signing.signature_check import KeyDatabases
+from altai_release.signing.trust import TrustedKey, TrustSources
 
-__all__ = ["Verdict", "verify_release"]
-
-
-def _manifest(tree: Path) -> Manifest:
-    try:
-        data = read_bytes(tree, MANIFEST_NAME, MAX_MANIFEST_BYTES)
-    except FileNotFoundError:
-        raise InputError(f"{tree}: not a release tree (no {MANIFEST_NAME})") from None
-    except (Unsafe, OSError) as exc:
-        raise InputError(f"{tree}: not a release tree ({MANIFEST_NAME}: {exc})") from exc
-    return Manifest.from_bytes(data, tree / MANIFEST_NAME)
+__all__ = ["Verdict", "Verification", "verify_release"]
 
 
-def verify_release(layout: ReleaseLayout, tree: Path, jobs: int, builder_kind: str = "rpmbuild") -> list[Verdict]:
-    """Verdicts on every file of the release at `tree`, its SRPMs rebuilt by the builder a release would
-    use (`builder_kind`: the sandboxed local rpmbuild, mock, or the layout's Koji hub)."""
+@dataclass(frozen=True)
+class Verification:
+    verdicts: list[Verdict]  # one per file, in the order of their paths
+    trusted: list[TrustedKey]  # the keys the checks trusted, and where they came from
+
+
+def verify_release(
+    layout: ReleaseLayout, tree: Path, jobs: int, builder_kind: str = "rpmbuild", trust: TrustSources | None = None
+) -> Verification:
+    """Verdicts on every file of the release at `tree`, against the keys `trust` pins, its SRPMs rebuilt by the
+    builder a release would use (`builder_kind`: the sandboxed local rpmbuild, mock, or the layout's Koji
+    hub)."""
     tree = tree.resolve()  # OUT is a link to its release: that one link is followed, none below it
-    manifest = _manifest(tree)
-    with tempfile.TemporaryDirectory(prefix="altai-verify-") as work_name:
-        work = Path(work_name)
+    manifest = tree_manifest(tree)
+    with held_workdir("altai-verify-") as work:
+        pins = (trust or TrustSources()).pins(layout, work / "keys", tree)
         files = TreeFiles(tree, work, layout.sandbox.file_size)
-        check = check_tree(layout, files, manifest, KeyDatabases(work / "rpmdb"))
+        check = check_tree(layout, files, manifest, KeyDatabases(work / "rpmdb"), pins)
         verdicts: dict[str, Verdict] = {}
         for failed in check.failed:
             verdicts.setdefault(failed.path, failed)
         for rel in check.statements:
-            verdicts.setdefault(rel, Verdict(rel, "signed by the metadata key, names its package (provenance)", True))
-        sbom = sbom_name(layout)
-        verdicts.setdefault(sbom, Verdict(sbom, "lists exactly the release's files (SBOM)", True))
+            verdicts.setdefault(rel, Verdict(rel, "signed by the pinned metadata key, names its package and says "
+                                "what the manifest says (provenance)", True))  # fmt: skip
+        sbom = sbom_name(layout.for_release(manifest.release, manifest.version))
+        verdicts.setdefault(sbom, Verdict(sbom, "the release's packages and manifest make exactly this SBOM", True))
+        if check.accounted:
+            verdicts.setdefault(CHECKSUMS, Verdict(CHECKSUMS, f"signed by the pinned metadata key; accounts for "
+                                f"every file of the tree ({check.accounted})", True))  # fmt: skip
         srpms = [rel for name in built_repositories(layout) for rel in sorted(check.passed)
                  if rel.startswith(f"{sources_path(layout, name)}/") and rel.endswith(".src.rpm")]  # fmt: skip
         origins = {e.path: e.origin for e in manifest.entries}
@@ -74,9 +83,11 @@ def verify_release(layout: ReleaseLayout, tree: Path, jobs: int, builder_kind: s
         for rel in check.passed:
             if rel.endswith(".rpm") and not rel.endswith(".src.rpm") and _built(layout, rel):
                 verdicts.setdefault(rel, Verdict(rel, "not reproduced: its source RPM failed its checks", False))
-        for entry in manifest.entries:  # upstream packages: their signature is what is checked
-            verdicts.setdefault(entry.path, Verdict(entry.path, "signed (upstream package, not rebuilt)", True))
-        return [_without(verdicts[p], work) for p in sorted(verdicts)]
+        for rel in check.passed:  # upstream packages: their signature, checked, is what vouches for them
+            signer = pins.get(layout.repositories[_repository_at(layout, rel)].signed_by)
+            verdicts.setdefault(rel, Verdict(rel, f"signed by the pinned key {signer.name} (upstream package, "
+                                "not rebuilt)", True))  # fmt: skip
+        return Verification([_without(verdicts[p], work) for p in sorted(verdicts)], pins.found())
 
 
 def _built(layout: ReleaseLayout, rel: str) -> bool:
@@ -147,6 +158,11 @@ def _binary_of(layout: ReleaseLayout, rel: str, copy: Path, srpm_name: str) -> b
         return read_identity(copy).sourcerpm == srpm_name
     except AltaiError:
         return False
+
+
+def _repository_at(layout: ReleaseLayout, rel: str) -> str:
+    """The repository of the layout whose directory holds the file `rel`."""
+    return next(n for n, r in layout.repositories.items() if rel.rsplit("/", 1)[0] == r.path)
 
 
 def _repository_of(layout: ReleaseLayout, srpm_rel: str) -> str:

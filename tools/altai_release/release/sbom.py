@@ -15,7 +15,7 @@ import datetime
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,12 @@ _NAMESPACE = uuid.UUID("6f1c7e57-2b1a-4d7c-9a55-3d6f0c1e8b21")  # ours: serial n
 
 
 def sbom_name(layout: ReleaseLayout) -> str:
-    return f"{METADATA_DIR}/{layout.name}-{layout.version}.cdx.json"
+    return sbom_path(layout.name, layout.version)
+
+
+def sbom_path(release: str, version: str) -> str:
+    """Where the SBOM of release `release` `version` is in its tree."""
+    return f"{METADATA_DIR}/{release}-{version}.cdx.json"
 
 
 def _supplier(layout: ReleaseLayout, entry: ManifestEntry) -> str:
@@ -92,15 +97,18 @@ def _add_origin(component: Any, entry: ManifestEntry) -> None:
     component.external_references.add(ref)
 
 
-def make_sbom(target: Path, layout: ReleaseLayout, manifest: Manifest, tool_version: str) -> str:
-    """The SBOM's text for the release tree at `target`, described by `manifest`."""
+def make_sbom(
+    target: Path, layout: ReleaseLayout, manifest: Manifest, tool_version: str, files: Mapping[str, Path] | None = None
+) -> str:
+    """The SBOM's text for the release tree at `target`, described by `manifest` (`files`: where each
+    package's file is read, when not in `target`: a check reads its own copies)."""
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.model.tool import ToolRepository
     from cyclonedx.output.json import JsonV1Dot6
 
     entries = sorted(manifest.entries, key=lambda e: e.path)
-    identities = {e.path: read_identity(target / e.path) for e in entries}
+    identities = {e.path: read_identity((files or {}).get(e.path) or target / e.path) for e in entries}
     components = {e.path: _component(layout, e, identities[e.path]) for e in entries}
     newest = max((i.buildtime for i in identities.values()), default=0)
     release = Component(
@@ -153,6 +161,35 @@ def sbom_files(text: str) -> dict[str, str]:
         if isinstance(path, str) and isinstance(sha, str):
             files[path] = sha
     return files
+
+
+def sbom_tool_version(text: str) -> str | None:
+    """The version of the tool an SBOM names as its generator."""
+    try:
+        tools = json.loads(text)["metadata"]["tools"]["components"]
+        return next(str(t["version"]) for t in tools if t.get("name") == "altai-release")
+    except (ValueError, KeyError, TypeError, StopIteration):
+        return None
+
+
+def regenerated_differences(text: str, expected: str) -> list[str]:
+    """How an SBOM differs from the one the release's own packages and manifest make: component by component
+    (its purl, version, hashes, license, supplier, source), then the dependencies and the metadata."""
+    try:
+        have, want = json.loads(text), json.loads(expected)
+        mine = {c.get("bom-ref"): c for c in have.get("components", [])}
+    except (ValueError, AttributeError, TypeError) as exc:
+        return [f"not a CycloneDX JSON document: {exc}"]
+    theirs = {c["bom-ref"]: c for c in want["components"]}
+    why = [f"lists {ref}, which the release does not hold" for ref in sorted(set(mine) - set(theirs), key=str)]
+    why += [f"does not list {ref}" for ref in sorted(set(theirs) - set(mine))]
+    for ref in sorted(set(mine) & set(theirs)):
+        fields = sorted(k for k in set(mine[ref]) | set(theirs[ref]) if mine[ref].get(k) != theirs[ref].get(k))
+        if fields:
+            why.append(f"says of {ref} another {', '.join(fields)} than the release's package and manifest")
+    for key in sorted(k for k in set(have) | set(want) if k != "components" and have.get(k) != want.get(k)):
+        why.append(f"its {key} differs from what the release's packages and manifest make")
+    return why
 
 
 def sbom_differences(text: str, manifest: Manifest) -> list[str]:

@@ -73,12 +73,17 @@ def _counted(manifest: Manifest) -> str:
 
 
 def publish_next(
-    store: ReleaseStore, layout: ReleaseLayout, gate: Callable[[Path], list[str]] | None = None, **assembly: Any
+    store: ReleaseStore,
+    layout: ReleaseLayout,
+    gate: Callable[[Path], list[str]] | None = None,
+    reseal: Callable[[Path], None] | None = None,
+    **assembly: Any,
 ) -> Manifest | None:
-    """Assemble the next release (`assembly`: assemble_release's keywords), let `gate` check the complete
-    tree before anyone sees it (it raises to refuse it: the tree is removed, the current release stays; it
-    returns what it checked, which the notes and the page then say), and publish it; the manifest of the
-    release now published (None when there is none)."""
+    """Assemble the next release (`assembly`: assemble_release's keywords), let `gate` seal and check the
+    complete tree before anyone sees it (it raises to refuse it: the tree is removed, the current release
+    stays; it returns what it checked, which the notes and the page then say, and `reseal` then signs the
+    tree's files anew), and publish it; the manifest of the release now published (None when there is
+    none)."""
     previous_dir = store.current()
     previous = store.current_manifest() or Manifest(layout.name, layout.version)
     assembled = assemble_release(store, layout, **assembly)
@@ -95,6 +100,8 @@ def publish_next(
                 (release_dir / CHECKS_FILE).parent.mkdir(exist_ok=True)
                 (release_dir / CHECKS_FILE).write_text(json.dumps({"checks": checks}, indent=2) + "\n")
                 write_notes(layout, manifest, previous, release_dir, previous_dir)
+                if reseal is not None:
+                    reseal(release_dir)
         except BaseException:
             shutil.rmtree(release_dir, ignore_errors=True)
             raise

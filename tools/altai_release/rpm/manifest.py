@@ -13,7 +13,7 @@ from altai_release.rpm.nevra import Nevra
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
-MAX_MANIFEST_BYTES = 256 * 1024 * 1024  # 2,000 packages take ~1 MiB
+MAX_MANIFEST_BYTES = 32 * 1024 * 1024  # ~25,000 packages (1.2 KiB each); parsed, ~260 MiB at most (userfiles)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
-"""gpg keyrings: finding a secret key that can sign, its keygrips and agent, exporting public keys,
-generating the development key, and reading what a public key file holds."""
+"""gpg keyrings: finding a secret key that can sign, its keygrips and agent, finding and exporting public
+keys, generating the development key."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,9 +13,9 @@ from pathlib import Path
 
 from altai_release.core import runner
 from altai_release.core.errors import SigningError
+from altai_release.signing.keyfiles import DEV_KEY_UID, GPG, key_blocks
 
-GPG = "/usr/bin/gpg"
-DEV_KEY_UID = "Altai DEVELOPMENT key - NOT FOR PRODUCTION <altai-dev@localhost.invalid>"
+__all__ = ["DEV_KEY_UID", "GPG", "Keyring", "default_gnupghome", "run_gpg"]
 
 
 def run_gpg(
@@ -141,6 +140,15 @@ class Keyring:
         options += ["--faked-system-time", f"{when}!", "--detach-sign", "--output", "-"]
         return self.gpg(*options, what=f"gpg --detach-sign as {fingerprint[-16:]}", input_bytes=data)
 
+    def public_fingerprints(self, key_id: str) -> list[str]:
+        """The fingerprints of the primary keys of this keyring that match a user id or fingerprint (as gpg
+        matches them); none when the home or the key is absent."""
+        if not self.home.is_dir():
+            return []
+        argv = [GPG, "--batch", "--no-tty", "--homedir", str(self.home), "--with-colons", "--list-keys", "--", key_id]
+        proc = runner.run(argv, SigningError, f"gpg --list-keys {key_id}", env=self.env, check=False)
+        return [b.fingerprint for b in key_blocks(runner.text(proc.stdout))] if proc.returncode == 0 else []
+
     def export_public(self, fingerprint: str) -> bytes:
         data = self.gpg("--armor", "--export", "--", fingerprint, what=f"gpg --export {fingerprint}")
         if not data.strip():
@@ -186,33 +194,3 @@ def _why_it_cannot_sign(sec: list[str]) -> str:
 
 def default_gnupghome() -> Path:
     return Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")
-
-
-@dataclass(frozen=True)
-class PublicKeyFacts:
-    """What a published public key file holds: its keys' ids and user ids."""
-
-    key_ids: tuple[str, ...]  # the 16 hex digits of each key and subkey, upper case
-    user_ids: tuple[str, ...]
-    created: int = 0  # the newest creation time of its primary keys (seconds since the epoch)
-
-    @property
-    def development(self) -> bool:
-        return DEV_KEY_UID in self.user_ids
-
-
-def public_key_facts(path: Path) -> PublicKeyFacts:
-    """Read with `gpg --show-keys` in a throwaway home (no keyring of the user's is touched)."""
-    with tempfile.TemporaryDirectory(prefix="altai-showkeys-") as home:
-        argv = [GPG, "--batch", "--no-tty", "--homedir", home, "--with-colons", "--show-keys", "--", str(path)]
-        proc = runner.run(argv, SigningError, f"gpg --show-keys {path}", env={"GNUPGHOME": home}, check=False)
-    ids, uids, created = [], [], 0
-    for line in runner.text(proc.stdout).splitlines():
-        fields = line.split(":")
-        if fields[0] in ("pub", "sub") and len(fields) > 4:
-            ids.append(fields[4].upper())
-            if fields[0] == "pub" and len(fields) > 5 and fields[5].isdigit():
-                created = max(created, int(fields[5]))
-        elif fields[0] == "uid" and len(fields) > 9:
-            uids.append(fields[9].replace("\\x3a", ":"))
-    return PublicKeyFacts(tuple(ids), tuple(uids), created)

@@ -68,7 +68,7 @@ class ReleasePackageSource:
         current: Manifest | None,
     ) -> ReleasePackageSource:
         from altai_release.layout.repo_file import base_url_var, repo_file
-        from altai_release.signing.keyring import public_key_facts
+        from altai_release.signing.keyfiles import public_key_facts
 
         used = {r.signed_by for r in layout.repositories.values()} | {layout.metadata_signer.name}
         keys: dict[str, bytes] = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from altai_release.core import runner
-from altai_release.core.errors import RpmbuildError, SandboxLimitError, SpecError
+from altai_release.core.errors import BadSpecError, RpmbuildError, SandboxLimitError, SpecError
 from altai_release.core.limits import SandboxLimits
 from altai_release.sandbox.output import check_srpm
 from altai_release.sandbox.process import Running
@@ -87,7 +87,8 @@ class SrpmSession:
             raise SpecError(f"{self.shown}: the spec reader's answer is over {MAX_SPEC_LINE} bytes", self.argv)
         if not line.strip():
             said = self._finish(limits.spec_seconds)
-            raise SpecError(f"{self.shown}: spec does not parse", self.argv, runner.reason(said, ("error:",)) or said)
+            why = runner.reason(said, ("error:",)) or said
+            raise BadSpecError(f"{self.shown}: spec does not parse", self.argv, why)
         try:
             running.check_limits()  # a spec whose forks failed may still have printed its line
         except SandboxLimitError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from altai_release.core.errors import SpecError
+from altai_release.core.errors import BadSpecError
 
 _RELEASE_LINE = re.compile(r"^(?P<tag>Release[ \t]*:[ \t]*)(?P<value>.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 _DIST_FORMS = ("%{?dist}", "%{dist}", "%dist")
@@ -36,5 +36,5 @@ def add_release_suffix(spec_text: str, suffix: str, spec_name: str) -> str:
 
     text, count = _RELEASE_LINE.subn(insert, spec_text)
     if count == 0:
-        raise SpecError(f"{spec_name}: no Release: line to add the snapshot suffix to")
+        raise BadSpecError(f"{spec_name}: no Release: line to add the snapshot suffix to")
     return text

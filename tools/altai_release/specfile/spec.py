@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from altai_release.core import runner
-from altai_release.core.errors import InputError, SandboxLimitError, SpecError
+from altai_release.core.errors import BadSpecError, InputError, SandboxLimitError, SpecError
 from altai_release.core.limits import DEFAULT_LIMITS, SandboxLimits
 from altai_release.rpm.nevra import Nevra
 from altai_release.sandbox.bubblewrap import Sandbox
@@ -70,7 +70,7 @@ class SpecInfo:
         for src in self.sources:
             if src.kind == "source" and src.number == 0:
                 return src
-        raise SpecError(f"{self.path.name}: the spec has no Source0 (or Source) tag")
+        raise BadSpecError(f"{self.path.name}: the spec has no Source0 (or Source) tag")
 
     @property
     def extra_files(self) -> tuple[SpecSource, ...]:
@@ -116,7 +116,7 @@ def read_spec(
         except SandboxLimitError as exc:
             raise SpecError(str(exc), argv) from exc
     if proc.returncode != 0:
-        raise SpecError(f"{shown}: spec does not parse", argv, runner.reason(proc.stderr, ("error:",)))
+        raise BadSpecError(f"{shown}: spec does not parse", argv, runner.reason(proc.stderr, ("error:",)))
     return spec_info(proc.stdout, spec_file, shown, argv, proc.stderr)
 
 
