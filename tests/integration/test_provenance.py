@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from altai_testlib import LIB_SPEC, NOVA_FPING_VR, ROOT, build
@@ -108,16 +110,23 @@ def test_verify_names_each_altered_or_missing_statement(release, state_dir, gnup
 
 
 def test_the_documented_check_of_a_statement_works_as_written(release, state_dir, gnupghome, tmp_path):
-    """docs/release-tree.md's commands (but `cyclonedx validate`, a .NET tool; test_sbom validates with the
-    library), run by bash in a tree, the file names of this release put in."""
+    """docs/release-tree.md's commands, run by bash in a copy of the tree, the file names of this release
+    put in, KEY the key the release was signed with (kept apart from the tree), python3 the venv's (which
+    has cyclonedx-python-lib, as the text asks)."""
     assert build(release, state_dir, gnupghome, "--all").returncode == 0
     doc = (ROOT / "docs" / "release-tree.md").read_text()
     block = doc.split("With the standard tools", 1)[1].split("\n\n", 2)[1]
-    lines = [line.strip() for line in block.splitlines() if not line.strip().startswith(("cyclonedx ", "#"))]
+    lines = [line.strip() for line in block.splitlines() if not line.strip().startswith("#")]
     script = "\n".join(lines).replace("nova-fping-0.2.0-3.el6", f"nova-fping-{NOVA_FPING_VR}")
+    version = json.loads((release["out"] / "manifest.json").read_text())["version"]
+    script = script.replace("altai-1.0.2.cdx.json", f"altai-{version}.cdx.json")
     work = tmp_path / "work"
     shutil.copytree(release["out"].resolve(), work)
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True)
+    key = tmp_path / "announced.asc"
+    shutil.copy(work / "RPM-GPG-KEY-altai", key)
+    env = {**os.environ, "KEY": str(key), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True,
+                          env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Good signature" in done.stderr
     subject = json.loads(done.stdout.split("\n]\n", 1)[0] + "\n]")
