@@ -17,7 +17,9 @@ def test_every_tool_has_version_and_an_example(parser, capsys):
     with pytest.raises(SystemExit) as done:
         parser().parse_args(["--version"])
     assert done.value.code == 0
-    assert capsys.readouterr().out.strip() == f"{os.path.basename(sys.argv[0])} (altai-release) {common.version()}"
+    # the command as typed; a worker of pytest-xdist runs as `-c`: the parser's name then
+    typed = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] not in ("", "-c") else parser().prog
+    assert capsys.readouterr().out.strip() == f"{typed} (altai-release) {common.version()}"
     assert "example:\n  tools/" in parser().format_help()
 
 
