@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 # libkrb5-dev: the koji client library needs gssapi, which PyPI ships as source only; jq: the tests run
 # docs/release-tree.md's check of a provenance statement as written; openssl: the tests
 # make the certificates of their Koji hub with it
-DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time libkrb5-dev jq openssl)
+# python3-venv and the build system's packages (bash ... debugedit): mock and the host-derived build root
+# (its RPMs are made of the host's own files of these packages)
+DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time libkrb5-dev jq
+      openssl python3-venv zstd cpio patch unzip file make debugedit xz-utils bzip2 util-linux)
 
 missing=()
 for p in "${DEBS[@]}"; do
@@ -44,3 +47,4 @@ if [ "$(cat "$autospec_stamp" 2>/dev/null)" != "${AUTOSPEC[*]}" ]; then
     echo "${AUTOSPEC[*]}" > "$autospec_stamp"
 fi
 
+bash scripts/setup-mock.sh

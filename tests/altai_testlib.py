@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,9 +97,17 @@ class Run:
     stderr: str
 
 
+def local_builder_unless_named(args: Sequence[str]) -> list[str]:
+    """`--builder rpmbuild` unless the arguments name a builder: `auto` is mock wherever it is installed, and a
+    test of something else than the builder need not pay for chroots (tests/integration/test_mock.py and the
+    chains of packages build with mock)."""
+    return [] if any(a == "--builder" or a.startswith("--builder=") for a in args) else ["--builder", "rpmbuild"]
+
+
 def run_tool(script: str, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
+    builder = local_builder_unless_named(args) if script == "build.py" else []
     proc = subprocess.run(
-        [sys.executable, str(TOOLS / script), *args],
+        [sys.executable, str(TOOLS / script), *builder, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -151,6 +159,49 @@ cp lib.txt %{buildroot}/usr/include/libaltai.h
 /usr/include/libaltai.h
 """
 
+# A package whose `%post -p` is a static binary that leaves its chroot (mkdir, chroot, chdir .. x64, chroot .)
+# and writes a marker: what a scriptlet run as a host's root could do (test_package_code_not_root, test_mock).
+ESCAPE_C = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(void) {
+    mkdir("/.esc", 0755);
+    if (chroot("/.esc") != 0) return 5;
+    for (int i = 0; i < 64; i++) chdir("..");
+    if (chroot(".") != 0) return 6;
+    int fd = open(MARKER, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return 7;
+    char line[64];
+    int n = snprintf(line, sizeof line, "uid %d\n", (int)getuid());
+    write(fd, line, n);
+    return close(fd);
+}
+"""
+
+PWN_SPEC = """\
+Name: pwn
+Version: 1
+Release: 1%{?dist}
+Summary: A package whose %post leaves the installroot
+License: MIT
+Source0: %{name}-%{version}.tar.gz
+%description
+Escapes.
+%prep
+%setup -q
+%build
+gcc -static -O1 -DMARKER='"MARKER_PATH"' -o esc esc.c
+%install
+install -D -m 0755 esc %{buildroot}/usr/bin/esc
+%post -p /usr/bin/esc
+%files
+/usr/bin/esc
+"""
+
+
+APP_BUILD_REQUIRES = "BuildRequires: libaltai-devel >= 1.0\n"
 APP_SPEC = """\
 Name: altai-app
 Version: 0.5
@@ -174,6 +225,29 @@ cp app.txt %{buildroot}/usr/share/altai-app/
 """
 
 
+def shipped_buildroot(*more_stubs: str) -> str:
+    """The shipped layout's [buildroot] table (the host-derived base, and the names instance-notifier's build
+    root takes on trust), with more stubs at will: for test layouts that build the shipped packages with
+    mock (instance-notifier BuildRequires nova-fping, which the local builder refuses)."""
+    import json
+    import tomllib
+
+    table = tomllib.loads((ROOT / "repo-layout" / "altai.toml").read_text())["buildroot"]
+    stubs = [*table["stubs"], *more_stubs]
+    return f'[buildroot]\nbase = "host"\npackages = {json.dumps(table["packages"])}\nstubs = {json.dumps(stubs)}\n'
+
+
+def app_spec(build_step: str = "true", needs_lib: bool = False) -> str:
+    """altai-app's spec, whose `%build` runs `build_step`; with `needs_lib`, it BuildRequires libaltai-devel."""
+    return APP_SPEC.replace("%{BUILD_STEP}", build_step).replace("" if needs_lib else APP_BUILD_REQUIRES, "")
+
+
+def chained(release, build_step: str = "true") -> None:
+    """altai-app BuildRequires libaltai-devel (its `%build` runs `build_step`): built with mock, which
+    installs it from the run's or the release's own repositories."""
+    release["app"].commit({"altai-app.spec": app_spec(build_step, needs_lib=True)})
+
+
 @pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One development key for the whole session: generating RSA keys is the slow part of signing."""
@@ -190,7 +264,9 @@ def gnupghome(tmp_path: Path) -> Path:
 @pytest.fixture
 def release(make_repo, tmp_path):
     lib = make_repo({"libaltai.spec": LIB_SPEC, "lib.txt": "library\n"})
-    app = make_repo({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "true"), "app.txt": "app\n"})
+    # the application needs nothing of the library here: the local builder, which installs no BuildRequires,
+    # refuses a package that BuildRequires another of the release; `chained(release)` makes it need it
+    app = make_repo({"altai-app.spec": app_spec(), "app.txt": "app\n"})
     layout = tmp_path / "layout" / "altai.toml"
     layout.parent.mkdir()
     (layout.parent / "templates").symlink_to(ROOT / "repo-layout" / "templates")
@@ -203,6 +279,9 @@ def release(make_repo, tmp_path):
         dist = ".el6"
         mock_chroot = "epel-6-x86_64"
         macros = ["el6.macros"]
+
+        [buildroot]
+        base = "host"
 
         [keys.altai]
         id = "Altai Test Release Key"
@@ -249,9 +328,10 @@ def release(make_repo, tmp_path):
 
 
 def build_argv(release, state_dir, *args) -> list[str]:
-    """tools/build.py on the test release, as a command line (for runs started in the background)."""
+    """tools/build.py on the test release, as a command line (for runs started in the background), with the
+    local builder unless the test names one."""
     return [sys.executable, str(TOOLS / "build.py"), "--layout", str(release["layout"]), "--out",
-            str(release["out"]), "--state-dir", str(state_dir), *args]  # fmt: skip
+            str(release["out"]), "--state-dir", str(state_dir), *local_builder_unless_named(args), *args]  # fmt: skip
 
 
 def build(release, state_dir, gnupghome, *args, env=None):

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from altai_testlib import (
-    APP_SPEC,
     TOOLS,
     Run,
+    app_spec,
     assert_one_line_error,
     build,
     build_argv,
@@ -513,8 +513,7 @@ def test_install_after_rotation_with_dnf(release, state_dir, gnupghome, tmp_path
     assert build(release, state_dir, gnupghome, "libaltai", "altai-app").returncode == 0
     make_key(gnupghome, "Altai Rotated Key <rotated@altai.example>")
     # a new altai-app signed with the rotated key: the release changes, libaltai is kept from before
-    app_spec = APP_SPEC.replace("%{BUILD_STEP}", "true").replace("Release: 2", "Release: 3")
-    release["app"].commit({"altai-app.spec": app_spec})
+    release["app"].commit({"altai-app.spec": app_spec().replace("Release: 2", "Release: 3")})
     run = build(release, state_dir, gnupghome, "altai-app", "--sign-key", "Altai Rotated Key")
     assert run.returncode == 0, run.stderr
     assert "re-signing 3 published package(s)" in run.stderr  # libaltai, its -devel and its SRPM
@@ -971,7 +970,7 @@ def test_a_kept_build_log_that_is_a_link_is_not_carried_forward(release, state_d
     log = current / "logs" / "libaltai" / "build.log"
     log.unlink()
     log.symlink_to(secret)
-    bumped = APP_SPEC.replace("%{BUILD_STEP}", "true").replace("Release: 2%", "Release: 3%")
+    bumped = app_spec().replace("Release: 2%", "Release: 3%")
     release["app"].commit({"altai-app.spec": bumped})
     run = build(release, state_dir, gnupghome, "altai-app")
     assert run.returncode == 0, run.stderr

@@ -15,7 +15,16 @@ from pathlib import Path
 
 import koji
 import pytest
-from altai_testlib import APP_SPEC, assert_one_line_error, build, build_argv, logs, packages_and_keys, tree
+from altai_testlib import (
+    app_spec,
+    assert_one_line_error,
+    build,
+    build_argv,
+    chained,
+    logs,
+    packages_and_keys,
+    tree,
+)
 from fakekoji import FakeKojiHub
 from kojitestlib import TARGET, use_koji
 
@@ -67,6 +76,7 @@ def test_scratch_builds_publish_the_release_a_local_run_publishes(release, state
 def test_real_builds_wait_for_the_build_tag_repo_before_submitting_a_dependent(release, state_dir, gnupghome, hub):
     hub.repo_delay = 1.5
     use_koji(release, hub, scratch=False)
+    chained(release)
 
     run = build(release, state_dir, gnupghome, "libaltai", "altai-app", "--builder", "koji", "--jobs", "4")
 
@@ -99,6 +109,7 @@ def test_without_the_repo_wait_the_dependent_build_fails_in_its_root(release, st
     libaltai fails in the fake's build root, as mock's would."""
     hub.repo_delay = 3600
     use_koji(release, hub, scratch=False)
+    chained(release)
     assert build(release, state_dir, gnupghome, "libaltai", "--builder", "koji").returncode == 0
 
     run = build(release, state_dir, gnupghome, "altai-app", "--builder", "koji")
@@ -109,6 +120,7 @@ def test_without_the_repo_wait_the_dependent_build_fails_in_its_root(release, st
 
 def test_scratch_builds_cannot_depend_on_each_other(release, state_dir, gnupghome, hub):
     use_koji(release, hub, scratch=True)
+    chained(release)
     run = build(release, state_dir, gnupghome, "libaltai", "altai-app", "--builder", "koji")
     assert_one_line_error(run, "scratch = true", "altai-app needs libaltai", "tagged nowhere")
     assert hub.called("build") == []
@@ -116,9 +128,7 @@ def test_scratch_builds_cannot_depend_on_each_other(release, state_dir, gnupghom
 
 
 def test_failed_task_names_package_task_and_log_tail(release, state_dir, gnupghome, hub):
-    release["app"].commit(
-        {"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "echo 'error: compiler exploded'; exit 1")}
-    )
+    release["app"].commit({"altai-app.spec": app_spec("echo 'error: compiler exploded'; exit 1")})
     use_koji(release, hub, scratch=True)
 
     run = build(release, state_dir, gnupghome, "altai-app", "--builder", "koji")
@@ -250,7 +260,7 @@ def test_hub_down_before_the_run_is_unreachable_not_a_refused_login(release, sta
 
 
 def test_a_failed_task_cancels_the_runs_other_tasks(release, state_dir, gnupghome, hub):
-    release["app"].commit({"altai-app.spec": APP_SPEC.replace("%{BUILD_STEP}", "exit 1")})
+    release["app"].commit({"altai-app.spec": app_spec("exit 1")})
     hub.slow["nova-fping"] = 120
     use_koji(release, hub, scratch=True)
 

@@ -9,48 +9,9 @@ import os
 import shutil
 import subprocess
 
-from altai_testlib import build, gpg_agent_homes
+from altai_testlib import ESCAPE_C, PWN_SPEC, build, gpg_agent_homes
 from rpmtools import base_os_packages, make_key, public_key
 from rpmtools import make_repo as make_yum_repo
-
-ESCAPE_C = r"""
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
-int main(void) {
-    mkdir("/.esc", 0755);
-    if (chroot("/.esc") != 0) return 5;
-    for (int i = 0; i < 64; i++) chdir("..");
-    if (chroot(".") != 0) return 6;
-    int fd = open(MARKER, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return 7;
-    char line[64];
-    int n = snprintf(line, sizeof line, "uid %d\n", (int)getuid());
-    write(fd, line, n);
-    return close(fd);
-}
-"""
-
-PWN_SPEC = """\
-Name: pwn
-Version: 1
-Release: 1%{?dist}
-Summary: A package whose %post leaves the installroot
-License: MIT
-Source0: %{name}-%{version}.tar.gz
-%description
-Escapes.
-%prep
-%setup -q
-%build
-gcc -static -O1 -DMARKER='"MARKER_PATH"' -o esc esc.c
-%install
-install -D -m 0755 esc %{buildroot}/usr/bin/esc
-%post -p /usr/bin/esc
-%files
-/usr/bin/esc
-"""
 
 
 def test_the_escape_works_outside_the_sandbox(tmp_path):

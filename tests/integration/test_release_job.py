@@ -62,7 +62,7 @@ def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
     notes = (tmp_path / "out" / "RELEASE-NOTES.md").read_text()
     assert "## Checked before it was published" in notes
     assert "- dnf: repoclosure of centos6, misc" in notes
-    assert "reproduced from its SRPM with rpmbuild" in notes
+    assert "reproduced from its SRPM with mock" in notes
     assert f"dnf install {(tmp_path / 'out').as_uri()}/centos6/altai-release-1.0.2-1.el6.noarch.rpm" in notes
     page = (tmp_path / "out" / "index.html").read_text()
     assert "Checked before it was published" in page

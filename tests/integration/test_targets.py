@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from altai_testlib import ROOT, assert_one_line_error, run_tool, tree
+from altai_testlib import ROOT, assert_one_line_error, run_tool, shipped_buildroot, tree
 from nova_fping_testing import free_port
 
 LAYOUT = """\
@@ -31,6 +31,7 @@ macros = ["{root}/repo-layout/macros/el{v}.macros"]
 templates = "{root}/repo-layout/templates"
 target_rpm = "4.8"
 
+{buildroot}
 [keys.altai]
 id = "Altai Test Release Key"
 development = true
@@ -73,8 +74,8 @@ def variants(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> dict[
     for v in (6, 7):
         tmp = tmp_path_factory.mktemp(f"el{v}")
         layout = tmp / "altai.toml"
-        layout.write_text(LAYOUT.format(v=v, root=ROOT))
-        run = build(layout, tmp / "out", state_dir, "--all")
+        layout.write_text(LAYOUT.format(v=v, root=ROOT, buildroot=shipped_buildroot("systemd")))
+        run = build(layout, tmp / "out", state_dir, "--all", "--builder", "mock")
         assert run.returncode == 0, run.stderr
         built[v] = tmp / "out"
     return built

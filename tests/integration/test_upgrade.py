@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from altai_testlib import NOVA_FPING_VR, ROOT, GitRepo, installed, run_tool
+from altai_testlib import NOVA_FPING_VR, ROOT, GitRepo, installed, run_tool, shipped_buildroot
 from altai_testlib import dnf as real_dnf
 from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
 
@@ -109,7 +109,7 @@ def layout_text(tmp: Path, repo: Path, extra: Path | None, upstream: str, key_fi
         git = "{extra}"
         repository = "centos6"
         """
-    return textwrap.dedent(text)
+    return textwrap.dedent(text) + "\n" + shipped_buildroot()  # instance-notifier needs mock: nova-fping in its root
 
 
 def manifest_nevras(out: Path) -> dict[str, str]:
@@ -157,7 +157,7 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> I
             layout.write_text(text.replace("VERSION", version))
             run = run_tool(
                 "build.py", "--all", "--layout", str(layout), "--out", str(out), "--state-dir", str(state_dir),
-                "--base-url", f"{url}/altai", env=env,
+                "--base-url", f"{url}/altai", "--builder", "mock", env=env,
             )  # fmt: skip
             assert run.returncode == 0, run.stderr
 

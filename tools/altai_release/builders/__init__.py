@@ -3,7 +3,6 @@ Koji hub (the build farm; never chosen by `auto`)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from altai_release.builders.builder import Builder, BuildJob, BuildOutput
@@ -14,14 +13,30 @@ __all__ = ["BuildJob", "BuildOutput", "Builder", "choose_builder_kind", "make_bu
 
 
 def choose_builder_kind(requested: str) -> str:
-    """auto: mock where it is installed (an EL/Fedora build host), else the local rpmbuild."""
-    if requested == "auto":
-        return "mock" if shutil.which("mock") else "rpmbuild"
-    if requested == "mock" and not shutil.which("mock"):
-        raise InputError("--builder mock: mock is not installed on this machine (use --builder rpmbuild)")
-    if requested not in ("mock", "rpmbuild", "koji"):
+    """auto: mock where it can run (the project's or the host's, see `mockinstall`; it runs as root of a user
+    namespace, so the tool must run as root), else the local rpmbuild."""
+    if requested not in ("auto", "mock", "rpmbuild", "koji"):
         raise InputError(f"unknown builder {requested!r} (auto, mock, rpmbuild or koji)")
+    if requested in ("auto", "mock"):
+        why = mock_unavailable()
+        if why is None:
+            return "mock"
+        if requested == "mock":
+            raise InputError(f"--builder mock: {why} (or use --builder rpmbuild)")
+        return "rpmbuild"
     return requested
+
+
+def mock_unavailable() -> str | None:
+    """Why mock cannot run here, or None when it can."""
+    from altai_release.builders.mockinstall import find_mock
+    from altai_release.sandbox.bubblewrap import privileged
+
+    if find_mock() is None:
+        return "mock is not installed on this machine (scripts/setup.sh installs it from ../shared/upstream)"
+    if not privileged():
+        return "mock runs as root of a user namespace, which only root can make with a range of ids"
+    return None
 
 
 def make_builder(
@@ -30,13 +45,15 @@ def make_builder(
     out: Path,
     current: Path | None,
     staging: Path,
+    state_dir: Path,
     verification: bool = False,
 ) -> Builder:
     """The builder of a run. mock's chroot gets the release's published binary repositories (`out`, whose
     current release is `current`), for BuildRequires between our packages, and, for a package that needs
-    another of the run, a repository of the run's results under `staging`; koji's build root gets what the
-    hub's build tag has (README: the external repositories of the build tag). For a `verification`, every
-    build is made anew: on Koji, a scratch build (the hub refuses a real build of an NVR it holds)."""
+    another of the run, a repository of the run's results under `staging`; its base and caches live in
+    `state_dir`. koji's build root gets what the hub's build tag has (README: the external repositories of
+    the build tag). For a `verification`, every build is made anew: on Koji, a scratch build (the hub
+    refuses a real build of an NVR it holds)."""
     if kind == "koji":
         from altai_release.builders.koji import KojiBuilder  # the koji library loads only for a koji run
 
@@ -46,22 +63,18 @@ def make_builder(
     # each builder's module loads when a run builds with it (mock's loads jinja2, koji's the koji library)
     if kind == "mock":
         from altai_release.builders.mock import MockBuilder, MockRepo
+        from altai_release.builders.mockinstall import find_mock
 
+        install = find_mock()
+        if install is None:
+            raise InputError("mock is not installed on this machine (scripts/setup.sh installs it)")
+        # the release as it is now (OUT is a link the next publish moves; mock reads the tree it points at)
         repos = [
-            MockRepo(f"altai-{name}", f"{layout.name} {name}", (out / repo.path).as_uri())
+            MockRepo(f"altai-{name}", f"{layout.name} {name}", (current.resolve() / repo.path).as_uri())
             for name, repo in layout.repositories.items()
             if repo.content != "sources" and current is not None and (current / repo.path / "repodata").is_dir()
         ]
-        chroots = sorted({p.mock_chroot for p in layout.packages.values()})
-        return MockBuilder(
-            layout.templates,
-            f"{layout.name} {layout.version}",
-            staging / "run-repo",
-            repos,
-            configdir=layout.mock_configdir,
-            chroots=chroots,
-            root_prefix=layout.name,
-        )
+        return MockBuilder(install, layout, state_dir, staging / "run-repo", repos)
     from altai_release.builders.local import LocalBuilder
 
     return LocalBuilder(layout.macro_files, layout.sandbox)

@@ -21,6 +21,8 @@ class BuildJob:
     build_requires: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()  # the binary packages the spec makes: what a result may be named
     dependents: tuple[str, ...] = ()  # packages of this run that BuildRequire this one
+    # its BuildRequires that a package of the release provides (one of this run, or one published)
+    from_release: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class Builder(Protocol):
     def start(self, order: Mapping[str, set[str]]) -> None:
         """Before the first build: check what the whole run needs (`order`: package -> packages of the run
         it needs first), so that a run that cannot work fails before anything is submitted."""
+
+    def describe(self) -> str:
+        """What builds, and against what: a run says it once, in its first lines."""
 
     def build(self, job: BuildJob) -> BuildOutput: ...
 

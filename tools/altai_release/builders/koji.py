@@ -67,6 +67,10 @@ class KojiBuilder:
         if not self.scratch:  # a scratch build is asked not to rebuild our SRPM, as `koji build` allows
             self.rebuilds_srpm = check_rebuild_srpm(self.hub, session, self.build_tag)
 
+    def describe(self) -> str:
+        kind = "scratch builds" if self.scratch else "real builds"
+        return f"Koji hub {self.server}, target {self.settings.target} ({kind}); build roots: its build tag's"
+
     def abort(self) -> None:
         """Cancel every task of the run on the hub; the watching threads then stop."""
         self._aborted.set()

@@ -2,7 +2,7 @@
 ~/.rpmmacros, fixed HOME, TZ and LANG), with the layout's EL macros and the sandbox's limits. The SRPM sits
 in a directory the build sees read-only; the RPMs come back through sandbox_output and must be packages
 of that SRPM. Debian's rpmdb is empty, so BuildRequires cannot be checked: the builder says which ones it
-did not check."""
+did not check, and refuses a package whose BuildRequires are packages of the release (mock installs them)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altai_release.builders.builder import BuildJob, BuildOutput
-from altai_release.core.errors import BuildError, RpmbuildError
+from altai_release.core.errors import BuildError, InputError, RpmbuildError
 from altai_release.core.limits import DEFAULT_LIMITS, SandboxLimits
 from altai_release.sandbox.output import check_binaries
 from altai_release.specfile.rpmbuild import INNER_TOPDIR, Rpmbuild
@@ -27,10 +27,22 @@ class LocalBuilder:
     def start(self, order: Mapping[str, set[str]]) -> None:
         pass  # builds on this machine: nothing to check before the first
 
+    def describe(self) -> str:
+        return (
+            "the local rpmbuild in a sandbox: it installs no BuildRequires and builds against this host's files "
+            "(a package that BuildRequires another of the release needs mock: --builder mock)"
+        )
+
     def abort(self) -> None:
         pass  # a running build's sandbox dies with the run
 
     def build(self, job: BuildJob) -> BuildOutput:
+        if job.from_release:
+            raise InputError(
+                f"{job.package.name}: BuildRequires {', '.join(job.from_release)}, of this release: the local "
+                "builder installs no BuildRequires and would build it against whatever this host has; build it "
+                "with mock (--builder mock), which installs them"
+            )
         log = job.logdir / "build.log"
         srpms = job.workdir / "in"
         rpmbuild = Rpmbuild(

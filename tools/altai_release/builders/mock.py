@@ -1,40 +1,41 @@
-"""Fedora's mock, driven through its command line as it really behaves (mock 6, mock-core-configs 44):
+"""Fedora's mock as the builder, as it really behaves (mock 6.7, mock-core-configs 44), run as root of a user
+namespace of unprivileged ids (`mockjail`), never as the host's root:
 
-- the chroot's stock config is found as mock finds it, in the config directory (`/etc/mock`, or the layout's
-  `mock_configdir`), then under `eol/` where mock-core-configs keeps end-of-life releases such as EPEL 6;
-  a chroot the host's mock does not have is refused before the first build, naming the paths tried;
-- the per-build config includes it (mock resolves `include()` against the config directory), sets a stable
-  `root` (mock keys its root, package and bootstrap caches by it) and leaves uniqueness to `--uniqueext`;
-- a failure is explained from the log that holds the reason, as kojid reads mock's logs: `build.log` when
-  rpmbuild ran, else `root.log` (the build root, the bootstrap, a missing BuildRequires), and mock's own
-  `ERROR:` line for a config it refuses (exit 3);
-- `abort()` stops the running mocks (SIGTERM to each one's process group: mock cleans its mounts itself);
+- the build root's base is the layout's (`bases`: the host-derived base, a chroot config of mock's own, a base
+  OS mirror), made or found before the first build; the per-build config includes it (mock resolves
+  `include()` against its config directory), names a `root` that changes with what the root holds (mock keys
+  its root cache by it: a cached root of an older base is never reused) and leaves uniqueness to
+  `--uniqueext`; every root gets the run's packages of the release that it needs (mockchain's local
+  repository) and the published release's repositories, so that `BuildRequires: liba` installs this release's;
+- each build's root lives in its own directory of the run's staging area (removed with it, whatever
+  happens), the root cache and dnf's package cache in the state directory (kept for the next run);
+- a failure is explained from the log that holds the reason, as kojid reads mock's logs (`mockprocess`);
+- `abort()` kills the running mocks' sandboxes, and with them every process and mount of theirs;
 - the results are taken as any sandbox's (sandbox_output): the binary RPMs of the SRPM, never the SRPM mock
   rebuilt; debuginfo packages are left out of the release (named in the package's notes)."""
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+from altai_release.builders.bases import RootBase, root_base
 from altai_release.builders.builder import BuildJob, BuildOutput
-from altai_release.builders.mockprocess import MockProcesses, failure
-from altai_release.core.errors import BuildError, InputError, MockError
-from altai_release.core.hashing import file_sha256
-from altai_release.core.limits import DEFAULT_LIMITS
+from altai_release.builders.mockfailure import failure
+from altai_release.builders.mockinstall import MockInstall
+from altai_release.builders.mockjail import JailedRun, MockJails, dbpath_macros
+from altai_release.core.errors import BuildError, InputError, MockError, SandboxLimitError
 from altai_release.core.templates import render
+from altai_release.layout import ReleaseLayout
 from altai_release.rpm.rpmheader import read_identity
 from altai_release.sandbox.output import check_binaries, read_text, take_files
 
 LOG_LIMIT = 64 * 1024 * 1024  # of a log mock leaves in the result directory
-RPM_LIMIT = DEFAULT_LIMITS.file_size  # of one result
-DEFAULT_CONFIGDIR = Path("/etc/mock")
-_CHROOT = re.compile(r"^(eol/)?[A-Za-z0-9][A-Za-z0-9._+-]*$")
+LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log")
 
 
 @dataclass(frozen=True)
@@ -44,79 +45,72 @@ class MockRepo:
     baseurl: str
 
 
-def stock_config(configdir: Path, chroot: str) -> str:
-    """The stock config of `chroot`, relative to `configdir`, as mock finds it: CHROOT.cfg, else
-    eol/CHROOT.cfg (mock-core-configs moves end-of-life releases there)."""
-    if not _CHROOT.match(chroot) or ".." in chroot:
-        raise InputError(f"mock chroot {chroot!r}: expected a mock config name such as 'epel-6-x86_64'")
-    tried = [f"{chroot}.cfg"] if chroot.startswith("eol/") else [f"{chroot}.cfg", f"eol/{chroot}.cfg"]
-    for name in tried:
-        if (configdir / name).is_file():
-            return name
-    paths = ", ".join(str(configdir / name) for name in tried)
-    raise MockError(
-        f"mock chroot {chroot!r}: this host's mock has no such config (tried {paths}); install "
-        "mock-core-configs, or name another chroot in the layout's mock_chroot"
-    )
-
-
 @dataclass
 class MockBuilder:
-    template_dir: Path
-    release: str
+    install: MockInstall
+    layout: ReleaseLayout
+    state_dir: Path  # the host-derived base and mock's caches live here
     # this run's results that other packages of the run BuildRequire (mockchain's local repository): a
     # dependent's chroot installs them from here, as the published release does not have them yet
     run_repo: Path
     repos: Sequence[MockRepo] = ()
-    configdir: Path = DEFAULT_CONFIGDIR
-    chroots: Sequence[str] = ()  # every chroot the run may use: checked before the first build
-    root_prefix: str = "altai"
-    executable: str = "mock"
     name: str = "mock"
     _needs: Mapping[str, set[str]] = field(default_factory=dict, init=False, repr=False)
-    _stock: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _bases: dict[str, RootBase] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _processes: MockProcesses = field(default_factory=MockProcesses, init=False, repr=False)
+    _jails: MockJails = field(default_factory=MockJails, init=False, repr=False)
+    _stubs: Path | None = field(default=None, init=False, repr=False)
+
+    @property
+    def configdir(self) -> Path:
+        return self.layout.mock_configdir or self.install.configdir
+
+    def base(self, chroot: str) -> RootBase:
+        with self._lock:
+            key = chroot if self.layout.buildroot.base == "mock" else ""
+            if key not in self._bases:
+                layout = self.layout if chroot == self.layout.mock_chroot else _with_chroot(self.layout, chroot)
+                self._bases[key] = root_base(layout, self.configdir, self.state_dir)
+            return self._bases[key]
 
     def config(self, job: BuildJob) -> str:
         repos = list(self.repos)
+        if self._stubs is not None:
+            repos.append(
+                MockRepo("altai-buildroot-stubs", "names without files ([buildroot] stubs)", self._stubs.as_uri())
+            )
         if self._needs.get(job.package.name):
             repos.append(
-                MockRepo("altai-this-run", f"{self.release}: built earlier in this run", self.run_repo.as_uri())
+                MockRepo("altai-this-run", f"{self.layout.name}: built earlier in this run", self.run_repo.as_uri())
             )
         for repo in repos:
             if any(c in repo.baseurl + repo.id + repo.name for c in '\n"'):
                 raise InputError(f"repository {repo.id!r}: newline or quote in its mock config entry")
-        chroot = job.package.mock_chroot
+        base = self.base(job.package.mock_chroot)
         return render(
-            self.template_dir,
+            self.layout.templates,
             "mock.cfg.j2",
             {
                 "package": job.package.name,
-                "release": self.release,
-                "include": self._stock_config(chroot),
-                # stable: mock's caches (root cache, packages, bootstrap) are keyed by it; --uniqueext
-                # keeps parallel builds apart
-                "root": f"{self.root_prefix}-{chroot.removeprefix('eol/')}",
+                "release": f"{self.layout.name} {self.layout.version}",
+                "include": base.include,
+                "root": base.root,
+                "basedir": str(job.workdir / "mock-root"),
+                "cache_topdir": str(self.state_dir / "cache" / "mock"),
+                "packages": list(self.layout.buildroot.packages),
                 "dist": job.package.dist,
                 "source_date_epoch": job.source_date_epoch,
                 "repos": repos,
             },
         )
 
-    def _stock_config(self, chroot: str) -> str:
-        with self._lock:
-            if chroot not in self._stock:
-                self._stock[chroot] = stock_config(self.configdir, chroot)
-            return self._stock[chroot]
-
     def argv(self, config_file: Path, job: BuildJob, resultdir: Path) -> list[str]:
-        configdir = ["--configdir", str(self.configdir)] if self.configdir != DEFAULT_CONFIGDIR else []
+        """mock's arguments (after its program)."""
         return [
-            self.executable,
             "-r",
             str(config_file),
-            *configdir,
+            "--configdir",
+            str(self.configdir),
             "--uniqueext",
             job.unique,
             "--resultdir",
@@ -127,57 +121,92 @@ class MockBuilder:
 
     def start(self, order: Mapping[str, set[str]]) -> None:
         self._needs = order
-        for chroot in self.chroots:  # a chroot this host's mock lacks fails the run before anything is built
-            self._stock_config(chroot)
+        for chroot in sorted({p.mock_chroot for p in self.layout.packages.values()}):
+            self.base(chroot)  # made (the host base) or checked (a chroot this mock lacks) before any build
+        from altai_release.builders.bases.stubs import stubs_repo
+
+        self._stubs = stubs_repo(self.layout, self.state_dir)
         if any(order.values()):
             self.run_repo.mkdir(parents=True, exist_ok=True)
 
+    def describe(self) -> str:
+        base = self.base(self.layout.mock_chroot)
+        stubs = self.layout.buildroot.stubs
+        taken = f"; names taken on trust, without files ([buildroot] stubs): {', '.join(stubs)}" if stubs else ""
+        return f"{self.install.describe()}; build root: {base.description}{taken}"
+
     def abort(self) -> None:
-        self._processes.abort()
+        self._jails.abort()
 
     def build(self, job: BuildJob) -> BuildOutput:
-        if not shutil.which(self.executable):
-            raise MockError(f"{job.package.name}: mock is not installed (use --builder rpmbuild)")
         name = job.package.name
         config_file = job.workdir / f"{name}.cfg"
         config_file.write_text(self.config(job), encoding="utf-8")
         resultdir = job.workdir / "result"
         resultdir.mkdir(parents=True, exist_ok=True)
+        roots = [job.workdir / "mock-root", self.state_dir / "cache" / "mock"]
+        for directory in roots:
+            directory.mkdir(parents=True, exist_ok=True)
         argv = self.argv(config_file, job, resultdir)
-        status, output = self._processes.run(argv, name)
-        log = job.logdir / "mock.log"
-        log.write_text(output, encoding="utf-8")
-        # what the chroot made is as hostile as a local build's results: read as plain files, bounded
+        jailed = JailedRun(
+            self.install,
+            argv,
+            readonly=[job.workdir, job.srpm.parent, *self.base(job.package.mock_chroot).shown, *self._repo_paths()],
+            root_dirs=roots,
+            resultdir=resultdir,
+            dnf_cache=_made(job.workdir / "dnf-cache"),
+            macros_dir=dbpath_macros(job.workdir / "macros.d"),
+            limits=self.layout.sandbox,
+        )
+        try:
+            done = self._jails.run(jailed, f"{name}: mock", self.layout.sandbox.build_seconds)
+        except SandboxLimitError as exc:
+            raise MockError(f"{name}: mock: {exc}", [*self.install.command, *argv]) from exc
+        output = done.stdout + done.stderr
+        (job.logdir / "mock.log").write_text(output, encoding="utf-8", errors="surrogateescape")
+        logs = self._keep_logs(resultdir, job.logdir)
+        if self._jails.aborted.is_set() and done.returncode != 0:
+            raise MockError(f"{name}: mock stopped: the run stopped (another package failed, or it was interrupted)")
+        if done.returncode != 0:
+            raise failure(name, job.logdir, done.returncode, output, logs, [*self.install.command, *argv])
+        return self._results(job, resultdir)
+
+    def _repo_paths(self) -> list[Path]:
+        """The host directories of the file:// repositories the chroot reads."""
+        urls = [r.baseurl for r in self.repos] + [self.run_repo.as_uri()]
+        urls += [self._stubs.as_uri()] if self._stubs is not None else []
+        return [Path(os.path.realpath(unquote(urlsplit(u).path))) for u in urls if u.startswith("file://")]
+
+    @staticmethod
+    def _keep_logs(resultdir: Path, logdir: Path) -> dict[str, str]:
+        """What the chroot made is as hostile as a local build's results: read as plain files, bounded."""
         logs = {}
-        for log_name in ("build.log", "root.log", "state.log", "hw_info.log"):
+        for log_name in LOGS:
             try:
                 logs[log_name] = read_text(resultdir, log_name, LOG_LIMIT)
             except (OSError, BuildError):
                 continue
-            (job.logdir / log_name).write_text(logs[log_name], encoding="utf-8", errors="surrogateescape")
-        if self._processes.aborted.is_set() and status != 0:
-            raise MockError(f"{name}: mock stopped: the run stopped (another package failed, or it was interrupted)")
-        if status != 0:
-            raise failure(name, job.logdir, status, output, logs, argv)
+            (logdir / log_name).write_text(logs[log_name], encoding="utf-8", errors="surrogateescape")
+        return logs
+
+    def _results(self, job: BuildJob, resultdir: Path) -> BuildOutput:
+        name = job.package.name
         try:
-            rpms = take_files(resultdir, ".", ".rpm", job.workdir / "results", RPM_LIMIT, 0, ".src.rpm")
+            rpms = take_files(resultdir, ".", ".rpm", job.workdir / "results", self.layout.sandbox.file_size, 0,
+                              ".src.rpm")  # fmt: skip
         except BuildError as exc:
             raise MockError(f"{name}: mock: {exc}") from exc
         debuginfo = [p for p in rpms if read_identity(p).nevra.name.endswith(("-debuginfo", "-debugsource"))]
         rpms = [p for p in rpms if p not in debuginfo]
         if not rpms:
-            raise MockError(f"{name}: mock produced no binary package (log: {log})", argv)
+            raise MockError(f"{name}: mock produced no binary package (log: {job.logdir / 'build.log'})")
         check_binaries([*rpms, *debuginfo], job.srpm, job.packages, f"{name}: mock")
         notes = [f"debuginfo left out of the release: {', '.join(p.name for p in debuginfo)}"] if debuginfo else []
         if job.dependents:
             self._add_to_run_repo(rpms)
-        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=notes, facts=self._facts(job))
-
-    def _facts(self, job: BuildJob) -> dict[str, str]:
-        """The chroot this build ran in, named by its stock config's SHA-256 (what mock built the root from)."""
-        chroot = job.package.mock_chroot
-        digest = file_sha256(self.configdir / self._stock_config(chroot))
-        return {"builder": "mock", "chroot": chroot, "config_sha256": digest}
+        base = self.base(job.package.mock_chroot)
+        facts = {"builder": "mock", "chroot": base.name, "config_sha256": base.digest}
+        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=notes, facts=facts)
 
     def _add_to_run_repo(self, rpms: Sequence[Path]) -> None:
         """Before the dependents start (they start when this build returns): the RPMs and fresh metadata."""
@@ -187,3 +216,14 @@ class MockBuilder:
             for rpm in rpms:
                 os.link(rpm, self.run_repo / rpm.name)
             write_repodata(self.run_repo, {}, 0)
+
+
+def _made(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _with_chroot(layout: ReleaseLayout, chroot: str) -> ReleaseLayout:
+    from dataclasses import replace
+
+    return replace(layout, mock_chroot=chroot)

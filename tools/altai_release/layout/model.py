@@ -8,6 +8,7 @@ from pathlib import Path
 
 from altai_release.core.errors import InputError
 from altai_release.core.limits import DEFAULT_DOWNLOAD_LIMITS, DEFAULT_LIMITS, DownloadLimits, SandboxLimits
+from altai_release.layout.buildroot_table import BuildRootSettings
 from altai_release.layout.koji_table import KojiSettings
 from altai_release.rpm.evr import Pin
 
@@ -92,7 +93,8 @@ class ReleaseLayout:
     koji: KojiSettings | None = None  # the hub and target of --builder koji
     sandbox: SandboxLimits = DEFAULT_LIMITS  # what a spec's sandboxed step may use
     downloads: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # what one download may take
-    mock_configdir: Path = Path("/etc/mock")  # where mock's own configs are (mock --configdir)
+    mock_configdir: Path | None = None  # where mock's chroot configs are (mock --configdir); None: mock's own
+    buildroot: BuildRootSettings = BuildRootSettings()  # what mock's build roots are made from
     metadata_expire: str = "1h"  # altai.repo's: how long hosts trust fetched metadata (90m, 6h, never)
     # the key that signs every repository's repomd.xml (we regenerate the metadata of upstream copies too);
     # default: the key of the first repository of our own packages

@@ -15,6 +15,7 @@ from altai_release.core.errors import InputError
 from altai_release.core.limits import read_download_limits, read_limits
 from altai_release.core.paths import DEFAULT_LAYOUT, METADATA_DIR
 from altai_release.core.tomlreader import TomlReader, quoted
+from altai_release.layout.buildroot_table import read_buildroot
 from altai_release.layout.koji_table import read_koji
 from altai_release.layout.model import CONTENT_KINDS, PackageEntry, ReleaseLayout, Repository, SigningKey, table_keys
 from altai_release.layout.package_table import CHROOT_RE, DIST_EXPECTED, DIST_RE, NAME_RE, read_package
@@ -28,7 +29,7 @@ PATH_RE = re.compile(r"[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*")
 RESERVED_TOP = {"logs", METADATA_DIR, "repodata"}
 
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
-_TABLES = {"release", "keys", "repositories", "packages", "upstreams", "koji", "sandbox", "downloads"}
+_TABLES = {"release", "keys", "repositories", "packages", "upstreams", "koji", "sandbox", "downloads", "buildroot"}
 _RELEASE_KEYS = table_keys(ReleaseLayout, leave_out={"file", *_TABLES}, renamed={"macro_files": "macros"})
 
 
@@ -65,7 +66,8 @@ def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
         koji=read_koji(r, data, base),
         sandbox=read_limits(r, data),
         downloads=read_download_limits(r, data),
-        mock_configdir=(base / r.string(data, "release.mock_configdir", default="/etc/mock")).resolve(),
+        mock_configdir=_mock_configdir(r, data, base),
+        buildroot=read_buildroot(r, data),
         metadata_expire=_metadata_expire(r, data),
         metadata_key=_metadata_key(r, data, keys),
         release_package=r.boolean(data, "release.release_package", False),
@@ -187,6 +189,11 @@ def _metadata_key(r: TomlReader, data: dict[str, Any], keys: dict[str, SigningKe
         ours = [k for k, v in keys.items() if v.file is None]
         raise r.fail("release.metadata_key", f"{name!r} is not a key we sign with (known: {', '.join(ours)})")
     return name
+
+
+def _mock_configdir(r: TomlReader, data: dict[str, Any], base: Path) -> Path | None:
+    configdir = r.optional_string(data, "release.mock_configdir")
+    return (base / configdir).resolve() if configdir else None
 
 
 def _metadata_expire(r: TomlReader, data: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from altai_release.builders import Builder, BuildJob, BuildOutput
@@ -51,6 +51,7 @@ class PackageBuild:
     staging: Path
     logdir: Callable[[str], Path]
     target_rpm: str | None = None  # the target's rpm: what every package must stay readable by
+    published: Mapping[str, str] = field(default_factory=dict)  # name -> origin of the release's packages
 
     def build(
         self,
@@ -60,6 +61,7 @@ class PackageBuild:
         public_key: bytes,
         unique: str,
         dependents: tuple[str, ...] = (),
+        from_release: tuple[str, ...] = (),
     ) -> Built:
         started = time.monotonic()
         workdir = self.staging / "build" / entry.name
@@ -74,6 +76,7 @@ class PackageBuild:
             build_requires=tuple(sorted({br.name for br in srpm.spec.build_requires})),
             packages=tuple(srpm.spec.packages),
             dependents=dependents,
+            from_release=from_release,
         )
         with step(f"build ({self.builder.name})", entry.name):
             output = self.builder.build(job)
@@ -110,6 +113,19 @@ class PackageBuild:
             named_files=built.srpm.named_files,
             built_by=dict(built.output.facts),
         )
+
+
+def _from_release(srpms: Mapping[str, SrpmResult], published: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each package's BuildRequires that another package of the release provides: one of this run (its
+    packages and Provides), or one the release publishes."""
+    provider = {cap: n for n, r in sorted(srpms.items()) for cap in (*r.spec.packages, *r.spec.provides)}
+    found = {}
+    for name, result in srpms.items():
+        wanted = sorted({br.name for br in result.spec.build_requires})
+        found[name] = tuple(
+            br for br in wanted if provider.get(br, name) != name or published.get(br, name) not in (name, "")
+        )
+    return found
 
 
 def make_srpms(
@@ -173,6 +189,7 @@ def build_packages(
     )
     build_one.builder.start(deps)
     dependents = {name: tuple(sorted(n for n, needs in deps.items() if name in needs)) for name in deps}
+    from_release = _from_release(srpms, build_one.published)
     started = iter(range(1, len(srpms) + 1))
     started_lock = threading.Lock()
 
@@ -182,7 +199,7 @@ def build_packages(
         identity = identities[name]
         unique = f"{name}-{os.getpid()}-{threading.get_ident()}"
         key = public_keys[identity.key_name]
-        return build_one.build(entries[name], srpms[name], identity, key, unique, dependents[name])
+        return build_one.build(entries[name], srpms[name], identity, key, unique, dependents[name], from_release[name])
 
     # signing waits mostly on gpg-agent: it runs beside the next builds, which need only the unsigned RPMs
     return run_pipeline(deps, jobs, work, lambda _name, built: build_one.finish(built), jobs, build_one.builder.abort)

@@ -202,8 +202,13 @@ class ReleaseBuild:
         # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core (up to 8)
         width = max(self.options.jobs, min(os.cpu_count() or 1, 8))
         srpms = make_srpms(sources, self.layout.macro_files, self.layout.sandbox, run.staging, width)
-        builder = make_builder(self.builder_kind, self.layout, self.store.out, self.store.current(), run.staging)
+        builder = make_builder(
+            self.builder_kind, self.layout, self.store.out, self.store.current(), run.staging, self.options.state_dir
+        )
         renumber_release_package(sources, srpms, builder, self.layout, run.staging)  # before anything is built
-        build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.layout.target_rpm)
+        log.info("building with %s", builder.describe())
+        current = self.store.current_manifest()
+        published = {e.name: e.origin for e in current.entries} if current is not None else {}
+        build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.layout.target_rpm, published)
         entries = {e.name: e for e in todo}
         return build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)

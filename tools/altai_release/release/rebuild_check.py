@@ -23,6 +23,7 @@ from pathlib import Path
 from altai_release.builders import Builder, BuildJob, make_builder
 from altai_release.builders.scheduler import run_all
 from altai_release.core.errors import AltaiError, InputError
+from altai_release.core.paths import DEFAULT_STATE
 from altai_release.layout import PackageEntry, ReleaseLayout
 from altai_release.release.checksums import CHECKSUMS
 from altai_release.release.sbom import sbom_name
@@ -70,7 +71,8 @@ def verify_release(
                  if rel.startswith(f"{sources_path(layout, name)}/") and rel.endswith(".src.rpm")]  # fmt: skip
         origins = {e.path: e.origin for e in manifest.entries}
         # mock's chroot gets the tree's own repositories for BuildRequires between its packages
-        builder = make_builder(builder_kind, layout, tree, tree, work, verification=True)
+        state_dir = (trust or TrustSources()).state_dir or DEFAULT_STATE  # mock's caches and base
+        builder = make_builder(builder_kind, layout, tree, tree, work, state_dir, verification=True)
         builder.start({})
 
         def rebuild(srpm: str) -> list[Verdict]:

@@ -63,6 +63,9 @@ _SCRATCH_DIRS = ("/tmp", "/var/tmp", "/run")  # 01777 tmpfs, as a host has them
 # the inner one (another uid); this shell, root with them, may. Its stdin goes to the inner one (through
 # fd 9: an asynchronous command's stdin is /dev/null before any redirection; a passed fd is 10 or above).
 _STAY_ROOT = 'exec 9<&0; "$@" <&9 9<&- & wait $!'
+# the /proc of the outer sandbox's own PID namespace, fully visible (no mount lies over a part of it), which
+# the kernel wants before the inner one may mount its own
+_FRESH_PROC = "mount -t proc -o nosuid,nodev,noexec proc /proc || exit 125"
 
 
 def host_id(inside: int) -> int:
@@ -112,6 +115,10 @@ class Sandbox:
     # the user namespaces (`userns.mapped_userns`) whose inner one's root the command is: an installation
     userns: MappedUserns | None = None
     etc: tuple[str, ...] = ()  # more of the host's /etc, read-only (dnf's configuration, CA certificates)
+    # the command is root of the outer user namespace itself, which owns the view's mounts: a tool that
+    # mounts into a chroot of its own (mock). The view's /proc then lies over a fresh one of the sandbox's
+    # own PID namespace, never the host's: what such a root may unmount reveals nothing of the host
+    may_mount: bool = False
 
     def _binds(self) -> list[str]:
         """The binds of host paths: what the outer bubblewrap (or the only one) lays out, after the scratch
@@ -138,7 +145,9 @@ class Sandbox:
 
     def _identity(self) -> list[str]:
         if self.userns is not None:  # root of a namespace of the unprivileged range: rpm chowns, chroots
-            namespaces = ["--userns", str(self.userns.setup), "--userns2", str(self.userns.run)]
+            namespaces = ["--userns", str(self.userns.setup)]
+            if not self.may_mount:
+                namespaces += ["--userns2", str(self.userns.run)]
             return [*namespaces, "--uid", "0", "--gid", "0", "--cap-add", "ALL"]
         uid, gid = str(BUILD_UID), str(BUILD_GID)
         return ["--unshare-user", "--disable-userns", "--uid", uid, "--gid", gid, "--cap-drop", "ALL"]
@@ -150,6 +159,8 @@ class Sandbox:
             args.append("--unshare-net")
         args += ["--hostname", BUILD_HOSTNAME, "--die-with-parent", "--new-session"]
         args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", BASE_ENV["HOME"], "--clearenv"]
+        if self.may_mount:  # mock's Python takes its locks (multiprocessing) in /dev/shm
+            args += ["--perms", "01777", "--tmpfs", "/dev/shm"]
         for key, value in {**BASE_ENV, **self.env}.items():
             args += ["--setenv", key, value]
         if cwd is not None:
@@ -170,11 +181,16 @@ class Sandbox:
         # /proc of its own only over a fully visible one.
         points = {d for i, a in enumerate(binds) if "bind" in a for d in _parents(binds[i + 2])}
         points = (points | {BASE_ENV["HOME"]}) - set(_SCRATCH_DIRS)
-        outer = [bwrap, "--die-with-parent", "--dev", "/dev", "--bind", "/proc", "/proc", *scratch]
+        proc = ["--bind", "/proc", "/proc"]
+        start = _STAY_ROOT
+        if self.may_mount:
+            proc = ["--unshare-pid", "--cap-add", "CAP_SYS_ADMIN", "--dir", "/proc", "--dir", "/sys"]
+            start = f"{_FRESH_PROC}; {_STAY_ROOT}"
+        outer = [bwrap, "--die-with-parent", "--dev", "/dev", *proc, *scratch]
         outer += [a for point in sorted(points) for a in ("--dir", point)] + binds
         user = host_id(0) if self.userns is not None else host_id(BUILD_UID)
         inner = [*drop_to(user), bwrap, "--bind", "/", "/", *self._inner(command, cwd)]
-        return [*outer, "--", "/bin/sh", "-c", _STAY_ROOT, "sh", *inner]
+        return [*outer, "--", "/bin/sh", "-c", start, "sh", *inner]
 
     def start(self, command: Sequence[str], what: str, cwd: Path | None = None, stdin: bool = False) -> Running:
         """Start `command`; `what` names the step in errors. With `stdin`, the caller writes to it."""

@@ -1,0 +1,55 @@
+"""The layout's `[buildroot]` table: what mock's build roots are made from.
+
+- `base = "host"`: the host-derived base the tool makes itself (this machine's userland as four RPMs: a clean,
+  minimal, reproducible root with no network, but Debian's rpm and Python, not CentOS 6's);
+- `base = "mock"`: the chroot config `[release] mock_chroot` names, as mock finds it (`mock_configdir`, else
+  mock's own configuration directory), for build hosts that reach its mirrors (an EL6 build host: epel-6);
+- `base = "mirror"`: a base OS mirror's repositories (`mirror = [URL, ...]`, a CentOS 6 vault copy, say),
+  made into a chroot config by the tool, the build root installed from them with `@buildsys-build`.
+`packages` names more packages every build root holds (they then sit in mock's root cache); `stubs` names what
+a build root may take on trust (`builders.bases.stubs`). Without the table, `base = "mock"`, as layouts
+before it built."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from altai_release.core.tomlreader import TomlReader
+
+BASES = ("host", "mock", "mirror")
+_STUB = re.compile(r"[A-Za-z0-9._+-]+(\([A-Za-z0-9._+-]+\))?( = [A-Za-z0-9._+~^:-]+)?")
+
+
+@dataclass(frozen=True)
+class BuildRootSettings:
+    base: str = "mock"  # one of BASES
+    mirror: tuple[str, ...] = ()  # base = "mirror": the repositories' URLs
+    packages: tuple[str, ...] = ()  # in every build root, beside what the base installs
+    stubs: tuple[str, ...] = ()  # names (with `= VERSION` at will) a files-less package provides in every root
+
+
+def read_buildroot(r: TomlReader, data: dict[str, Any]) -> BuildRootSettings:
+    if "buildroot" not in data:
+        return BuildRootSettings()
+    table = r.table(data, "buildroot")
+    r.check_keys(table, "buildroot", {"base", "mirror", "packages", "stubs"})
+    base = r.string(data, "buildroot.base", default="mock")
+    if base not in BASES:
+        raise r.fail("buildroot.base", f"expected one of {', '.join(BASES)}, found {base!r}")
+    mirror = tuple(r.strings(data, "buildroot.mirror"))
+    for i, url in enumerate(mirror):
+        if not url.startswith(("http://", "https://", "file://")) or any(c in url for c in "\n\" '"):
+            raise r.fail(f"buildroot.mirror[{i}]", f"expected an http(s):// or file:// URL, found {url!r}")
+    if (base == "mirror") != bool(mirror):
+        raise r.fail("buildroot.mirror", 'expected with base = "mirror" only, and at least one URL then')
+    packages = tuple(r.strings(data, "buildroot.packages"))
+    for i, name in enumerate(packages):
+        if not name or not all(c.isalnum() or c in "._+-@" for c in name):
+            raise r.fail(f"buildroot.packages[{i}]", f"expected a package name, found {name!r}")
+    stubs = tuple(r.strings(data, "buildroot.stubs"))
+    for i, name in enumerate(stubs):
+        if not _STUB.fullmatch(name):
+            raise r.fail(f"buildroot.stubs[{i}]", f"expected a name, or 'NAME = VERSION', found {name!r}")
+    return BuildRootSettings(base, mirror, packages, stubs)
