@@ -16,8 +16,8 @@ UNIT_CONTEXTS = ^($(shell cd tests/unit && ls test_*.py | sed 's/\.py$$//' | pas
 test: lint
 	rm -rf .coverage-data
 	@mkdir -p artifacts
-	@base=$$(mktemp -d /tmp/altai-tests.XXXXXX) && status=0 && \
-	.venv/bin/python -m coverage run -m pytest -q -n $(PYTEST_WORKERS) --basetemp=$$base/t --durations=20 \
+	@base=$$(mktemp -d /tmp/at.XXXXXX) && status=0 && \
+	.venv/bin/python -m coverage run -m pytest -q -n $(PYTEST_WORKERS) --basetemp=$$base --durations=20 \
 		--junitxml=artifacts/junit.xml || status=$$?; rm -rf $$base; exit $$status
 	.venv/bin/python -m coverage combine -q
 	.venv/bin/python -m coverage report

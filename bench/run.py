@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|soak|release|koji|attestations`
+"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|soak|release|koji|attestations|mock`
 (SOAK_MINUTES sets the soak's length, 10 unless given)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import bench_fping  # noqa: E402
 import bench_git2srpm  # noqa: E402
 import bench_koji  # noqa: E402
 import bench_load  # noqa: E402
+import bench_mock  # noqa: E402
 import bench_release  # noqa: E402
 import bench_soak  # noqa: E402
 
@@ -26,6 +27,7 @@ BENCHES = {
     "release": bench_release.main,
     "koji": bench_koji.main,
     "attestations": bench_attestations.main,
+    "mock": bench_mock.main,
 }
 
 if __name__ == "__main__":

@@ -181,8 +181,9 @@ def test_a_run_killed_while_making_an_srpm_leaves_its_work_in_the_store_only(rel
     proc = subprocess.Popen(build_argv(release, state_dir, "libaltai"), env=env, stderr=subprocess.DEVNULL)
     staging = release["out"].with_name("out.store") / "staging"
     deadline = time.monotonic() + 60
-    while not list(staging.glob("*/srpm/libaltai/.git2srpm-*/work/top/SPECS/*")) and time.monotonic() < deadline:
+    while not list(staging.glob("*/srpm/libaltai/.git2srpm-*/work/in/SPECS/*")) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert time.monotonic() < deadline, "the spec was never seen being read"  # not a kill at any moment
     assert proc.poll() is None, "the run ended before its spec was being read"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
