@@ -995,3 +995,30 @@ def test_a_full_disk_in_git2srpm_is_exit_1_naming_the_path(make_repo, small_disk
     assert run.returncode == 1
     assert run.stderr.splitlines()[-1].split(": No space")[0].removeprefix("error: ").startswith(str(small_disk))
     assert os.listdir(out) == []
+
+
+HOSTILE = r"""
+import resource, sys
+from pathlib import Path
+sys.path.insert(0, "tools")
+from altai_release.core.errors import InputError
+from altai_release.rpm.manifest import Manifest
+body = b'{"format": 1, "release": "a", "version": "1", "packages": [' + b"{}," * (10 << 20) + b"{}]}"
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    Manifest.from_bytes(body, Path("manifest.json"))
+except InputError as exc:
+    print("refused:", exc)
+print("grew KiB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_a_manifest_of_empty_objects_is_refused_before_it_costs_memory():
+    """30 MiB of `{},{},...` (10 million objects, 1.4 GB once parsed) is refused by counting, not parsing."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", HOSTILE], capture_output=True, text=True, check=True)
+    assert "refused: manifest.json: not a release manifest: 20971530 values in" in done.stdout, done.stdout
+    grew = int(done.stdout.rsplit("grew KiB", 1)[1])
+    assert grew < 200 * 1024, f"{grew} KiB"

@@ -3,8 +3,10 @@ rpmkeys), whatever rpmkeys' exit status says."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from altai_release.core.errors import SigningError
 from altai_release.layout import SigningKey
 from altai_release.signing.assignment import KeyResolver, sign_packages
 from altai_release.signing.signature_check import KeyDatabases, verify_packages
+from altai_testlib import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +95,24 @@ def test_a_release_of_a_real_key_is_never_moved_onto_the_development_key(release
     run = build(other, state_dir, empty, "libaltai", "-q")
     assert run.returncode == 0
     assert "warning: no secret key 'Altai Test Release Key'" in run.stderr
+
+
+def test_two_first_runs_at_once_make_one_development_key(tmp_path):
+    """The loser of the race adopts the winner's key: every later run then signs with that one key."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); from pathlib import Path; "
+        "from altai_release.signing.assignment import KeyResolver; from unitlib import LAYOUT; "
+        "r = KeyResolver(state_dir=Path(sys.argv[1]), gnupghome=Path(sys.argv[1]) / 'none'); "
+        "i = r.resolve(LAYOUT.keys['altai']); print(i.fingerprint); i.keyring.stop_agent()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    argv = [sys.executable, "-c", code, str(tmp_path / "state")]
+    runs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)
+    ]
+    found = {run.communicate(timeout=120)[0].strip() for run in runs}
+    assert len(found) == 1
+    assert len(found.pop()) == 40
+    listing = subprocess.run(["gpg", "--homedir", str(tmp_path / "state" / "dev-gnupg"), "--with-colons",
+                              "--list-secret-keys"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert listing.count("\nsec:") + listing.startswith("sec:") == 1

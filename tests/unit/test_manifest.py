@@ -53,30 +53,3 @@ def test_manifest_keeps_its_release_id_and_time_and_refuses_bad_ones(tmp_path):
     path.write_text(json.dumps({**data, "published": 5}))
     with pytest.raises(InputError, match="published: expected null or a non-empty string, found 5"):
         Manifest.load(path)
-
-
-HOSTILE = r"""
-import resource, sys
-from pathlib import Path
-sys.path.insert(0, "tools")
-from altai_release.core.errors import InputError
-from altai_release.rpm.manifest import Manifest
-body = b'{"format": 1, "release": "a", "version": "1", "packages": [' + b"{}," * (10 << 20) + b"{}]}"
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-try:
-    Manifest.from_bytes(body, Path("manifest.json"))
-except InputError as exc:
-    print("refused:", exc)
-print("grew KiB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
-"""
-
-
-def test_a_manifest_of_empty_objects_is_refused_before_it_costs_memory():
-    """30 MiB of `{},{},...` (10 million objects, 1.4 GB once parsed) is refused by counting, not parsing."""
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-c", HOSTILE], capture_output=True, text=True, check=True)
-    assert "refused: manifest.json: not a release manifest: 20971530 values in" in done.stdout, done.stdout
-    grew = int(done.stdout.rsplit("grew KiB", 1)[1])
-    assert grew < 200 * 1024, f"{grew} KiB"

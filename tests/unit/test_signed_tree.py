@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -250,24 +249,3 @@ def test_a_package_dated_in_the_future_is_not_signed_in_the_future(signed, tmp_p
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
     created = int(re.search(r"created (\d+)", packets).group(1))  # type: ignore[union-attr]
     assert created <= time.time()
-
-
-def test_two_first_runs_at_once_make_one_development_key(tmp_path):
-    """The loser of the race adopts the winner's key: every later run then signs with that one key."""
-    code = (
-        "import sys; sys.path.insert(0, 'tools'); from pathlib import Path; "
-        "from altai_release.signing.assignment import KeyResolver; from unitlib import LAYOUT; "
-        "r = KeyResolver(state_dir=Path(sys.argv[1]), gnupghome=Path(sys.argv[1]) / 'none'); "
-        "i = r.resolve(LAYOUT.keys['altai']); print(i.fingerprint); i.keyring.stop_agent()"
-    )
-    env = {**os.environ, "PYTHONPATH": "tests"}
-    argv = [sys.executable, "-c", code, str(tmp_path / "state")]
-    runs = [
-        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)
-    ]
-    found = {run.communicate(timeout=120)[0].strip() for run in runs}
-    assert len(found) == 1
-    assert len(found.pop()) == 40
-    listing = subprocess.run(["gpg", "--homedir", str(tmp_path / "state" / "dev-gnupg"), "--with-colons",
-                              "--list-secret-keys"], capture_output=True, text=True, check=True).stdout  # fmt: skip
-    assert listing.count("\nsec:") + listing.startswith("sec:") == 1
