@@ -22,10 +22,10 @@ PACKAGES = 50
 
 def main() -> list[Timing]:
     from altai_release.layout import load_layout
-    from altai_release.release.attestation_check import check_provenance
-    from altai_release.release.provenance import write_provenance
-    from altai_release.release.sbom import make_sbom
-    from altai_release.release.treefiles import TreeFiles
+    from altai_release.release.attest.provenance import write_provenance
+    from altai_release.release.attest.sbom import make_sbom
+    from altai_release.release.check.attestation_check import check_provenance
+    from altai_release.release.check.treefiles import TreeFiles
     from altai_release.rpm.manifest import Manifest, ManifestEntry
     from altai_release.rpm.readback import read_facts
     from altai_release.rpm.repodata import write_repodata

@@ -435,7 +435,7 @@ def dnf(root: Path, reposdir: Path, *args: str, plugins: str = "--noplugins") ->
     either), with the network for the tests' servers on 127.0.0.1. Its `local` plugin breaks gpg checks in
     an installroot: plugins stay off, or only that one is disabled where a plugin command (repoclosure) is
     needed."""
-    from altai_release.release.dnf import DnfRoot
+    from altai_release.release.check.dnf import DnfRoot
 
     done = DnfRoot(root, reposdir).run(*args, plugins=(plugins,), network=True)
     return subprocess.CompletedProcess(["dnf", *args], done.returncode, done.output, "")

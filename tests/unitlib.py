@@ -131,8 +131,8 @@ SBOM = "metadata/altai-1.1.cdx.json"  # named as the release is (its manifest), 
 def signed_tree(work: Path, release: tuple[Path, Manifest], identity: Any) -> tuple[Path, Manifest, bytes]:
     """The release `release` (as rpmbuild made it) signed by `identity` and written as a run writes it into
     `work/tree`: packages, repodata and their signatures, the SBOM, the statements, SHA256SUMS last."""
-    from altai_release.release.outputs import write_release
-    from altai_release.release.provenance import write_provenance
+    from altai_release.release.attest.provenance import write_provenance
+    from altai_release.release.publish.outputs import write_release
     from altai_release.signing.assignment import sign_packages
 
     staged = work / "staged"
@@ -167,7 +167,7 @@ def signed_tree(work: Path, release: tuple[Path, Manifest], identity: Any) -> tu
 def seal(tree: Path, identity: Any) -> None:
     """SHA256SUMS of the tree as it is now, signed: what a run writes last (a damaged copy is resealed to
     show one damage alone)."""
-    from altai_release.release.checksums import write_checksums
+    from altai_release.release.publish.checksums import write_checksums
 
     (tree / "SHA256SUMS").unlink(missing_ok=True)  # a copy's files are hard links: never written through
     (tree / "SHA256SUMS.asc").unlink(missing_ok=True)
@@ -183,8 +183,8 @@ def tree_failures(
     tree: Path, manifest: Manifest, work: Path, rpmdbs: Any, trust: TrustSources, layout: ReleaseLayout = LAYOUT
 ) -> dict[str, str]:
     """The first failure on each file of every check before a rebuild, as --verify reports them."""
-    from altai_release.release.tree_check import check_tree
-    from altai_release.release.treefiles import TreeFiles
+    from altai_release.release.check.tree_check import check_tree
+    from altai_release.release.check.treefiles import TreeFiles
 
     pins = trust.pins(layout, work / "k", tree)
     check = check_tree(layout, TreeFiles(tree, work, 1 << 30), manifest, rpmdbs, pins)

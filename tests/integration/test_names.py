@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from altai_release.core.errors import PublishError
-from altai_release.release.policy import NewFile, plan_release
+from altai_release.release.publish.policy import NewFile, plan_release
 from altai_release.rpm.manifest import Manifest
 from unitlib import LAYOUT
 

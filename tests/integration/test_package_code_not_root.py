@@ -54,7 +54,7 @@ def test_gate_runs_no_scriptlet_as_the_hosts_root(release, make_repo, state_dir,
     assert not marker.exists()
 
     # the same install through the wrapper shows that the scriptlet ran, and that its escape could not write
-    from altai_release.release.dnf import DnfRoot
+    from altai_release.release.check.dnf import DnfRoot
 
     reposdir = tmp_path / "repos"
     reposdir.mkdir()
@@ -70,7 +70,7 @@ def test_gate_runs_no_scriptlet_as_the_hosts_root(release, make_repo, state_dir,
 def test_the_scriptlet_ran_as_nobody_of_the_host(tmp_path):
     """The wrapper dnf runs in: the scriptlet runs (rpm says its exit status), as root of the namespace, and
     what it writes in the installroot belongs to an unprivileged host uid."""
-    from altai_release.release.dnf import DnfRoot
+    from altai_release.release.check.dnf import DnfRoot
     from altai_release.sandbox.bubblewrap import HOST_ID_BASE
 
     work = tmp_path / "rpms"

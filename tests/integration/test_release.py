@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from altai_release.release.store import ReleaseStore
+from altai_release.release.publish.store import ReleaseStore
 from altai_testlib import LIB_SPEC, NOVA_FPING_VR, assert_one_line_error, build, build_argv, dnf, tree
 from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
 

@@ -267,7 +267,7 @@ def test_names_are_printed_safely_and_links_in_the_tree_are_not_followed(release
 
 
 def test_a_source_package_without_a_build_time_is_a_fail_line(monkeypatch, tmp_path):
-    from altai_release.release import rebuild_check as verify_release
+    from altai_release.release.check import rebuild_check as verify_release
 
     monkeypatch.setattr(verify_release, "read_header", lambda path: {"buildtime": None})
     monkeypatch.setattr(verify_release, "read_identity", lambda path: type("I", (), {"nevra": None})())

@@ -216,7 +216,7 @@ def test_a_previous_key_named_in_the_layout_still_verifies_what_it_signed(trees,
 
 def test_accept_never_reads_a_manifest_through_a_link(trees, tmp_path):
     from altai_release.core.errors import InputError
-    from altai_release.release.acceptance import accept
+    from altai_release.release.check.acceptance import accept
 
     tree = trees["genuine"][0]
     copy = hard_copy(tree, tmp_path / "linked")

@@ -9,7 +9,7 @@ def test_a_koji_builds_cache_key_names_its_hub_profile_and_target():
     from dataclasses import replace
 
     from altai_release.layout.koji_table import KojiSettings
-    from altai_release.release.buildcache import inputs_key
+    from altai_release.release.run.buildcache import inputs_key
 
     layout = load_layout()
     entry = layout.packages["nova-fping"]

@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 from altai_release.core.errors import AltaiError, VerificationError
-from altai_release.release.compose_metadata import write_compose_metadata
-from altai_release.release.notes import NOTES_HTML, NOTES_MD, markdown, noted_changes, write_notes
-from altai_release.release.sbom import make_sbom, sbom_differences, sbom_files
+from altai_release.release.attest.sbom import make_sbom, sbom_differences, sbom_files
+from altai_release.release.publish.compose_metadata import write_compose_metadata
+from altai_release.release.publish.notes import NOTES_HTML, NOTES_MD, markdown, noted_changes, write_notes
 from altai_release.rpm.compat import check_target, problems
 from altai_release.rpm.manifest import Manifest
 from altai_release.rpm.readback import payload_files, read_header, read_nevra

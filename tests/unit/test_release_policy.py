@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from altai_release.core.errors import PublishError
-from altai_release.release.policy import NewFile, check_downgrade
+from altai_release.release.publish.policy import NewFile, check_downgrade
 from altai_release.rpm.manifest import Manifest
 from altai_release.rpm.nevra import Nevra
 from altai_testlib import manifest_entry as entry
@@ -25,7 +25,7 @@ def test_downgrade_needs_the_layout_to_name_it():
 
 
 def test_a_package_dropped_from_the_layout_is_said_whether_kept_or_left_out(caplog):
-    from altai_release.release.policy import plan_release
+    from altai_release.release.publish.policy import plan_release
     from unitlib import LAYOUT
 
     previous = Manifest("altai", "1", [entry("gone", "1")])

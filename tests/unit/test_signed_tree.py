@@ -18,9 +18,9 @@ import pytest
 from altai_release.core.errors import SigningError, UpstreamError, VerificationError
 from altai_release.core.limits import DownloadLimits
 from altai_release.layout import Upstream
-from altai_release.release.claim import foreign_entries
-from altai_release.release.provenance import envelope_line, statement_name, write_provenance
-from altai_release.release.upstream_import import Importer
+from altai_release.release.attest.provenance import envelope_line, statement_name, write_provenance
+from altai_release.release.publish.claim import foreign_entries
+from altai_release.release.run.upstream_import import Importer
 from altai_release.rpm.evr import Pin
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 from altai_release.rpm.repodata import write_repodata

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from altai_release.core.errors import InputError
-from altai_release.release.claim import foreign_entries
-from altai_release.release.store import (
+from altai_release.release.publish.claim import foreign_entries
+from altai_release.release.publish.store import (
     ADOPTED,
     KEEP_RELEASES,
     STORE_MARKER,

@@ -20,7 +20,7 @@ from altai_release.core.paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
 
 if TYPE_CHECKING:
     from altai_release.layout import ReleaseLayout
-    from altai_release.release.results import PackageResult
+    from altai_release.release.run.results import PackageResult
     from altai_release.signing.trust import TrustSources
 
 log = logging.getLogger(LOGGER)
@@ -160,8 +160,8 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path, Tr
 
     def gate(release_dir: Path, trust: TrustSources) -> list[str]:
         from altai_release.core.errors import VerificationError
-        from altai_release.release.acceptance import accept
-        from altai_release.release.rebuild_check import verify_release
+        from altai_release.release.check.acceptance import accept
+        from altai_release.release.check.rebuild_check import verify_release
 
         accepted = accept(layout, release_dir, args.base_repos)
         for line in accepted:
@@ -188,7 +188,7 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path, Tr
 
 def _build(args: argparse.Namespace) -> int:
     from altai_release.layout import load_layout
-    from altai_release.release.pipeline import BuildOptions, ReleaseBuild
+    from altai_release.release.run.pipeline import BuildOptions, ReleaseBuild
 
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")

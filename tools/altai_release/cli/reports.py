@@ -13,7 +13,7 @@ log = logging.getLogger(LOGGER)
 
 
 def _newer_manifest(args: argparse.Namespace) -> Path:
-    from altai_release.release.store import ReleaseStore
+    from altai_release.release.publish.store import ReleaseStore
     from altai_release.rpm.manifest import MANIFEST_NAME
 
     return (args.against or ReleaseStore(args.out).out / MANIFEST_NAME).absolute()
@@ -48,7 +48,7 @@ def diff(args: argparse.Namespace) -> int:
 
 def notes(args: argparse.Namespace) -> int:
     from altai_release.layout import load_layout
-    from altai_release.release.notes import markdown
+    from altai_release.release.publish.notes import markdown
     from altai_release.rpm.manifest import Manifest
 
     new_path, old_path = _newer_manifest(args), args.notes.absolute()
@@ -58,9 +58,9 @@ def notes(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
+    from altai_release.cli.explain import explain, facts
     from altai_release.layout import load_layout
-    from altai_release.release.explain import explain, facts
-    from altai_release.release.store import ReleaseStore
+    from altai_release.release.publish.store import ReleaseStore
 
     layout = load_layout(args.layout)
     downloads = ReleaseStore(args.out).store / "downloads"
@@ -76,8 +76,8 @@ def explain(args: argparse.Namespace) -> int:
 
 def accept(args: argparse.Namespace) -> int:
     from altai_release.layout import load_layout
-    from altai_release.release.acceptance import accept
-    from altai_release.release.store import ReleaseStore
+    from altai_release.release.check.acceptance import accept
+    from altai_release.release.publish.store import ReleaseStore
 
     checks = accept(load_layout(args.layout), ReleaseStore(args.out).out, args.base_repos)
     if args.json:
@@ -91,8 +91,8 @@ def verify(args: argparse.Namespace) -> int:
     from altai_release.builders import choose_builder_kind
     from altai_release.core.errors import VerificationError
     from altai_release.layout import load_layout
-    from altai_release.release.rebuild_check import verify_release
-    from altai_release.release.store import ReleaseStore
+    from altai_release.release.check.rebuild_check import verify_release
+    from altai_release.release.publish.store import ReleaseStore
     from altai_release.signing.trust import TrustSources
 
     tree = args.verify if args.verify != Path("") else ReleaseStore(args.out).out

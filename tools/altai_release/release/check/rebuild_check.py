@@ -25,10 +25,10 @@ from altai_release.builders.scheduler import run_all
 from altai_release.core.errors import AltaiError, InputError
 from altai_release.core.paths import DEFAULT_STATE
 from altai_release.layout import PackageEntry, ReleaseLayout
-from altai_release.release.checksums import CHECKSUMS
-from altai_release.release.sbom import sbom_name
-from altai_release.release.tree_check import check_tree
-from altai_release.release.treefiles import TreeFiles, Verdict, built_repositories, sources_path, tree_manifest
+from altai_release.release.attest.sbom import sbom_name
+from altai_release.release.check.tree_check import check_tree
+from altai_release.release.check.treefiles import TreeFiles, Verdict, built_repositories, sources_path, tree_manifest
+from altai_release.release.publish.checksums import CHECKSUMS
 from altai_release.rpm.readback import read_header
 from altai_release.rpm.rpmheader import read_identity
 from altai_release.sandbox.scratch import held_workdir

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from altai_release.core.errors import InputError, PublishError
 from altai_release.layout import ReleaseLayout
-from altai_release.release.store import link_or_copy
+from altai_release.release.publish.store import link_or_copy
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 
 logger = logging.getLogger(__name__)
@@ -70,10 +70,12 @@ def write_release(
     """Fill the empty directory `target` with the release: packages (new files, or hard links to the
     previous release's), keys, repodata, manifest, altai.repo, build logs (`built_logs`: the log directory
     of each package built by this run) and the release notes against `previous`."""
-    from altai_release.release.compose_metadata import write_compose_metadata  # productmd too
-    from altai_release.release.notes import write_notes  # createrepo_c and the notes load when a release is written
-    from altai_release.release.provenance import statement_names
-    from altai_release.release.sbom import sbom_name, write_sbom  # cyclonedx-python-lib too
+    from altai_release.release.attest.provenance import statement_names
+    from altai_release.release.attest.sbom import sbom_name, write_sbom  # cyclonedx-python-lib too
+    from altai_release.release.publish.compose_metadata import write_compose_metadata  # productmd too
+    from altai_release.release.publish.notes import (
+        write_notes,  # createrepo_c and the notes load when a release is written
+    )
     from altai_release.rpm.repodata import read_packages, write_repodata
 
     for repo in layout.repositories.values():

@@ -19,7 +19,7 @@ from altai_release.core.errors import AltaiError, BuildError, SigningError, Veri
 from altai_release.core.limits import SandboxLimits
 from altai_release.core.timing import step
 from altai_release.layout import PackageEntry, ReleaseLayout
-from altai_release.release.results import PackageResult, PlacedFile
+from altai_release.release.run.results import PackageResult, PlacedFile
 from altai_release.rpm.compat import check_target
 from altai_release.rpm.readback import read_nevra
 from altai_release.signing.assignment import SigningIdentity, sign_packages

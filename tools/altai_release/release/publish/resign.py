@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from altai_release.release.policy import NewFile
+from altai_release.release.publish.policy import NewFile
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.signing.assignment import SigningIdentity, sign_packages
 from altai_release.signing.signature_check import KeyDatabases, verify_packages

@@ -19,7 +19,7 @@ from altai_release.core.hashing import file_digest
 from altai_release.core.limits import DownloadLimits
 from altai_release.core.userfiles import KEY_FILE_LIMIT, read_bytes
 from altai_release.layout import ReleaseLayout, Upstream
-from altai_release.release.policy import NewFile
+from altai_release.release.publish.policy import NewFile
 from altai_release.rpm.evr import highest
 from altai_release.rpm.nevra import Nevra
 from altai_release.signing.signature_check import KeyDatabases, verify_packages

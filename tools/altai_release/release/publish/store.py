@@ -31,7 +31,7 @@ from pathlib import Path
 
 from altai_release.core.errors import AltaiError, InputError
 from altai_release.core.recordlock import exclusive_lock
-from altai_release.release.claim import foreign_entries, refuse_precious
+from altai_release.release.publish.claim import foreign_entries, refuse_precious
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 from altai_release.sandbox.scratch import unmount_below
 

@@ -21,7 +21,7 @@ from altai_release.core.errors import AltaiError
 from altai_release.core.hashing import file_digest
 from altai_release.core.userfiles import KEY_FILE_LIMIT
 from altai_release.layout import ReleaseLayout
-from altai_release.release.treefiles import TreeFiles, Verdict, built_repositories, sources_path
+from altai_release.release.check.treefiles import TreeFiles, Verdict, built_repositories, sources_path
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from altai_release.rpm.readback import read_facts
 from altai_release.rpm.rpmheader import read_identity
@@ -234,8 +234,8 @@ def check_tree(
 ) -> TreeCheck:
     """Every check of the tree before anything is rebuilt: its keys, metadata, packages and their
     completeness, its attestations (`attestation_check`), and every file accounted for (`checksums`)."""
-    from altai_release.release.attestation_check import check_attestations
-    from altai_release.release.checksums import check_checksums
+    from altai_release.release.check.attestation_check import check_attestations
+    from altai_release.release.publish.checksums import check_checksums
 
     check = TreeCheck(layout, files, manifest, databases, pins)
     check.run()

@@ -21,8 +21,8 @@ from altai_release.core.errors import InputError
 from altai_release.core.hashing import file_sha256
 from altai_release.core.userfiles import parse_json
 from altai_release.layout import ReleaseLayout
-from altai_release.release.provenance import PAYLOAD_TYPE, PREDICATE_TYPE, PROVENANCE_DIR, statement_names
-from altai_release.release.treefiles import TreeFiles
+from altai_release.release.attest.provenance import PAYLOAD_TYPE, PREDICATE_TYPE, PROVENANCE_DIR, statement_names
+from altai_release.release.check.treefiles import TreeFiles
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from altai_release.rpm.rpmheader import read_identity
 from altai_release.sandbox.beneath import Unsafe, entries
@@ -40,7 +40,7 @@ def check_attestations(
 ) -> list[str]:
     """The SBOM and the statements, when the manifest lists them as the release's (else one FAIL naming it);
     the statements that passed."""
-    from altai_release.release.sbom import sbom_name
+    from altai_release.release.attest.sbom import sbom_name
 
     own = layout.for_release(manifest.release, manifest.version)
     listed = manifest.attestations
@@ -55,7 +55,7 @@ def check_attestations(
 
 
 def check_sbom(layout: ReleaseLayout, files: TreeFiles, manifest: Manifest, fail: Fail) -> None:
-    from altai_release.release.sbom import (
+    from altai_release.release.attest.sbom import (
         make_sbom,
         regenerated_differences,
         sbom_differences,
@@ -181,7 +181,7 @@ def _claims_fault(
     layout: ReleaseLayout, entry: ManifestEntry, srpms: Mapping[str, ManifestEntry], copy: Path, statement: Any
 ) -> str | None:
     """Where the signed statement and the manifest disagree about the package (its first difference)."""
-    from altai_release.release.provenance import make_statement
+    from altai_release.release.attest.provenance import make_statement
 
     predicate = statement.get("predicate")
     try:

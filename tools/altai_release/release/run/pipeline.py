@@ -19,13 +19,13 @@ from altai_release.core.errors import InputError, PublishError, ToolError
 from altai_release.core.paths import DEFAULT_OUT, DEFAULT_STATE
 from altai_release.core.timing import step
 from altai_release.layout import PackageEntry, ReleaseLayout
-from altai_release.release.buildcache import BuildCache, kept_results, record_builds
-from altai_release.release.outputs import check_base_url
-from altai_release.release.resign import resign_kept
-from altai_release.release.results import PackageResult
-from altai_release.release.runstate import RunState, prepare_run
-from altai_release.release.store import ReleaseStore
-from altai_release.release.tree import publish_next
+from altai_release.release.publish.outputs import check_base_url
+from altai_release.release.publish.resign import resign_kept
+from altai_release.release.publish.store import ReleaseStore
+from altai_release.release.publish.tree import publish_next
+from altai_release.release.run.buildcache import BuildCache, kept_results, record_builds
+from altai_release.release.run.results import PackageResult
+from altai_release.release.run.runstate import RunState, prepare_run
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 from altai_release.signing.assignment import KeyResolver, SigningIdentity
 from altai_release.signing.trust import TrustSources
@@ -53,7 +53,7 @@ class BuildOptions:
 
 def seal_checksums(signer: SigningIdentity, release_dir: Path) -> None:
     """SHA256SUMS of every file of the tree, signed by the metadata key: the last file a run writes."""
-    from altai_release.release.checksums import write_checksums
+    from altai_release.release.publish.checksums import write_checksums
 
     signer.keyring.detach_sign(signer.fingerprint, write_checksums(release_dir), signer.passphrase_file)
 
@@ -129,7 +129,7 @@ class ReleaseBuild:
         replaced = set(built)
         if complete:
             if self.layout.upstreams:
-                from altai_release.release.upstream_import import import_upstreams  # only the release job imports
+                from altai_release.release.run.upstream_import import import_upstreams  # only the release job imports
 
                 additions += import_upstreams(self.layout, run.staging / "import")
             replaced |= {f"upstream:{name}" for name in self.layout.upstreams}
@@ -173,7 +173,7 @@ class ReleaseBuild:
             run.public_keys[signer.key_name] = signer.keyring.export_public(signer.fingerprint)
 
         def seal(release_dir: Path) -> list[str]:
-            from altai_release.release.provenance import write_provenance
+            from altai_release.release.attest.provenance import write_provenance
 
             for repo in self.layout.repositories.values():
                 repomd = release_dir / repo.path / "repodata" / "repomd.xml"
@@ -191,7 +191,7 @@ class ReleaseBuild:
         return seal
 
     def _build(self, run: RunState, todo: list[PackageEntry]) -> dict[str, PackageResult]:
-        from altai_release.release.packagebuild import (  # a build run's
+        from altai_release.release.run.packagebuild import (  # a build run's
             PackageBuild,
             build_packages,
             make_srpms,

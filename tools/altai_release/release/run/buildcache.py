@@ -18,7 +18,7 @@ from pathlib import Path
 from altai_release.core.errors import AltaiError
 from altai_release.core.hashing import bytes_sha256, file_sha256
 from altai_release.layout import PackageEntry, ReleaseLayout
-from altai_release.release.results import PackageResult, PlacedFile
+from altai_release.release.run.results import PackageResult, PlacedFile
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.signing.assignment import SigningIdentity
 

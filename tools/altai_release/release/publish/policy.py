@@ -12,7 +12,7 @@ from pathlib import Path
 
 from altai_release.core.errors import PublishError
 from altai_release.layout import ReleaseLayout
-from altai_release.release.names import check_claims, check_names, check_one_maker
+from altai_release.release.publish.names import check_claims, check_names, check_one_maker
 from altai_release.rpm.evr import evr_matches, highest
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.rpm.nevra import Nevra

@@ -14,8 +14,8 @@ from altai_release.core import runner
 from altai_release.core.errors import InputError, VerificationError
 from altai_release.layout import ReleaseLayout
 from altai_release.layout.repo_file import repo_file
-from altai_release.release.dnf import DnfRoot
-from altai_release.release.treefiles import tree_manifest
+from altai_release.release.check.dnf import DnfRoot
+from altai_release.release.check.treefiles import tree_manifest
 from altai_release.rpm.manifest import Manifest
 from altai_release.rpm.nevra import Nevra
 from altai_release.sandbox.scratch import held_workdir, scratch

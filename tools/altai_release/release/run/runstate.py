@@ -13,9 +13,9 @@ from altai_release.core.errors import AltaiError
 from altai_release.core.hashing import file_sha256
 from altai_release.core.timing import step
 from altai_release.layout import PackageEntry, ReleaseLayout
-from altai_release.release.buildcache import BuildCache, inputs_key
-from altai_release.release.policy import NewFile
-from altai_release.release.results import PackageResult
+from altai_release.release.publish.policy import NewFile
+from altai_release.release.run.buildcache import BuildCache, inputs_key
+from altai_release.release.run.results import PackageResult
 from altai_release.rpm.manifest import Manifest
 from altai_release.signing.assignment import KeyResolver, SigningIdentity
 from altai_release.signing.signature_check import KeyDatabases

@@ -12,9 +12,9 @@ from typing import Any
 
 from altai_release.layout import ReleaseLayout
 from altai_release.layout.repo_file import repo_file
-from altai_release.release.outputs import write_release
-from altai_release.release.policy import NewFile, plan_release
-from altai_release.release.store import ReleaseStore
+from altai_release.release.publish.outputs import write_release
+from altai_release.release.publish.policy import NewFile, plan_release
+from altai_release.release.publish.store import ReleaseStore
 from altai_release.rpm.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def publish_next(
         try:
             checks = gate(release_dir)
             if checks:
-                from altai_release.release.notes import CHECKS_FILE, write_notes
+                from altai_release.release.publish.notes import CHECKS_FILE, write_notes
 
                 (release_dir / CHECKS_FILE).parent.mkdir(exist_ok=True)
                 (release_dir / CHECKS_FILE).write_text(json.dumps({"checks": checks}, indent=2) + "\n")

@@ -1,0 +1,1 @@
+"""Building a run: its packages from their sources to signed files, in order, with the cache."""
