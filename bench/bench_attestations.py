@@ -67,7 +67,7 @@ def main() -> list[Timing]:
                 f.signer_keyid,
                 source={"kind": "git", "url": "https://example.org/x.git", "ref": "HEAD", "commit": "c" * 40},
                 build={"builder": "local"},
-            )  # fmt: skip
+            )
             for p, f in zip(files, facts, strict=True)
         ]
         manifest = Manifest(layout.name, layout.version, entries)

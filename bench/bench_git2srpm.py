@@ -86,8 +86,10 @@ def make_monorepo(root: Path, files: int = 880, package_files: int = 147, commit
     """mock's repository shape: `package_files` of the files (the spec among them) under mock/, the rest in
     sibling directories, and `commits` commits each touching a file somewhere."""
     paths = [f"mock/py/mockbuild/mod{i:03d}.py" for i in range(package_files - 1)]
-    paths += [f"{('mock-core-configs', 'docs', 'releng', 'behave')[i % 4]}/part{i:03d}/file{i:04d}.cfg"
-              for i in range(files - package_files)]  # fmt: skip
+    paths += [
+        f"{('mock-core-configs', 'docs', 'releng', 'behave')[i % 4]}/part{i:03d}/file{i:04d}.cfg"
+        for i in range(files - package_files)
+    ]
 
     def body(i: int, n: int) -> str:
         return f"# {paths[i]} at change {n}\n" + "value = compute(value, 1)  # a line of code\n" * (130 + i % 40)

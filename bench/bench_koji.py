@@ -31,8 +31,18 @@ SPEC = BENCH_SPEC.replace("%install\n", f"%build\nsleep {BUILD_SECONDS}\n%instal
 
 
 def build(layout: Path, out: Path, state: Path, *args: str) -> tuple[float, str]:
-    argv = [sys.executable, str(TOOLS / "build.py"), "--all", "--layout", str(layout), "--out", str(out),
-            "--state-dir", str(state), *args]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(TOOLS / "build.py"),
+        "--all",
+        "--layout",
+        str(layout),
+        "--out",
+        str(out),
+        "--state-dir",
+        str(state),
+        *args,
+    ]
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
     seconds = time.perf_counter() - start
@@ -56,8 +66,10 @@ def main() -> None:
             koji_layout = write_layout(root / "koji" / "altai.toml", repos)
             hub.profile(koji_layout.parent / "koji.conf")
             with open(koji_layout, "a") as f:
-                f.write(f'\n[koji]\nprofile = "altai"\ntarget = "bench-el6"\nscratch = true\n'
-                        f'config = "koji.conf"\npoll_interval = {POLL_INTERVAL}\n')  # fmt: skip
+                f.write(
+                    f'\n[koji]\nprofile = "altai"\ntarget = "bench-el6"\nscratch = true\n'
+                    f'config = "koji.conf"\npoll_interval = {POLL_INTERVAL}\n'
+                )
             koji_seconds, stderr = build(
                 koji_layout, root / "koji-out", state, "--builder", "koji", "--jobs", str(PACKAGES)
             )
@@ -88,8 +100,10 @@ def main() -> None:
     def ms(values: list[float]) -> str:
         return f"{statistics.median(values) * 1000:8.0f} ms"
 
-    print(f"\nKoji builder: {PACKAGES} packages, %build = sleep {BUILD_SECONDS}, FakeKojiHub with {PACKAGES} slots,"
-          f" poll_interval {POLL_INTERVAL:g} s")  # fmt: skip
+    print(
+        f"\nKoji builder: {PACKAGES} packages, %build = sleep {BUILD_SECONDS}, FakeKojiHub with {PACKAGES} slots,"
+        f" poll_interval {POLL_INTERVAL:g} s"
+    )
     print(f"{'local builder, --jobs 2 (peer)':<48} {local_seconds:8.1f} s")
     ratio = koji_seconds / local_seconds
     print(f"{'koji builder, --jobs ' + str(PACKAGES):<48} {koji_seconds:8.1f} s   ratio {ratio:.2f}x")

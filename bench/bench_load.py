@@ -48,8 +48,9 @@ def start(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The API with a static inventory of `addresses`, or with `nova` (a URL) as its Nova."""
     inventory = tmp / "inventory.json"
-    inventory.write_text(json.dumps({"servers": [
-        {"id": str(uuid.uuid4()), "project_id": "p0", "addresses": [a]} for a in addresses]}))  # fmt: skip
+    inventory.write_text(
+        json.dumps({"servers": [{"id": str(uuid.uuid4()), "project_id": "p0", "addresses": [a]} for a in addresses]})
+    )
     conf = tmp / "nova-fping.conf"
     # the bursts' clients all come from 127.0.0.1 here, as from a proxy: no per-address bound for them
     # (the slowloris case keeps the shipped one: its attacker and its clients have addresses of their own)
@@ -60,8 +61,17 @@ def start(
     port = free_port()
     static = [] if nova else ["--inventory", str(inventory)]
     if kind == "waitress":
-        argv = [sys.executable, "-m", "nova_fping.cli", "--config-file", str(conf), *static,
-                "--listen", f"127.0.0.1:{port}", "--noauth"]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "nova_fping.cli",
+            "--config-file",
+            str(conf),
+            *static,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--noauth",
+        ]
     else:
         argv = [sys.executable, "-c", WSGIREF, str(conf), "" if nova else str(inventory), str(port)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -95,8 +105,9 @@ def burst(url: str, clients: int = CLIENTS) -> dict[str, float]:
     lock = threading.Lock()
 
     def call(i: int) -> None:
-        request = urllib.request.Request(f"{url}/v2/p{i}/os-fping?all_tenants=1",
-                                         headers={"X-Project-Id": f"p{i}", "X-Roles": "admin"})  # fmt: skip
+        request = urllib.request.Request(
+            f"{url}/v2/p{i}/os-fping?all_tenants=1", headers={"X-Project-Id": f"p{i}", "X-Roles": "admin"}
+        )
         began = time.monotonic()
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
@@ -122,8 +133,16 @@ def burst(url: str, clients: int = CLIENTS) -> dict[str, float]:
     latencies.sort()
     answered = len(latencies)
     pick = lambda q: latencies[min(answered - 1, int(q * answered))] if answered else float("nan")  # noqa: E731
-    return {"answered": answered, "ok": statuses.count(200), "busy": statuses.count(503), "errors": len(errors),
-            "p50": pick(0.50), "p99": pick(0.99), "wall": wall, "per_s": answered / wall}  # fmt: skip
+    return {
+        "answered": answered,
+        "ok": statuses.count(200),
+        "busy": statuses.count(503),
+        "errors": len(errors),
+        "p50": pick(0.50),
+        "p99": pick(0.99),
+        "wall": wall,
+        "per_s": answered / wall,
+    }
 
 
 def slowloris_beside_clients(url: str, port: int, attackers: int = 1000, clients: int = 20) -> dict[str, float]:
@@ -168,8 +187,10 @@ def main() -> list[tuple[str, dict[str, float]]]:
                     proc.terminate()
                     proc.wait()
             rows.append((label, r))
-            print(f"{label:>26} {r['answered']:>9} {r['ok']:>5} {r['busy']:>5} {r['errors']:>7} "
-                  f"{r['p50']:>7.2f}s {r['p99']:>7.2f}s {r['per_s']:>8.1f}")  # fmt: skip
+            print(
+                f"{label:>26} {r['answered']:>9} {r['ok']:>5} {r['busy']:>5} {r['errors']:>7} "
+                f"{r['p50']:>7.2f}s {r['p99']:>7.2f}s {r['per_s']:>8.1f}"
+            )
         print("\n1,000 slowloris connections from one address beside 20 real clients (shipped limits)")
         print(f"{'server':>26} {'answered 200':>13} {'p50':>8} {'slowest':>8}")
         for kind, label in (("waitress", "nova-fping-api (waitress)"), ("wsgiref", "wsgiref, same app")):
@@ -207,8 +228,10 @@ def slow_nova(addresses: list[str], clients: int = 300) -> list[tuple[str, dict[
                     proc.terminate()
                     proc.wait()
             rows.append((f"{label}, slow Nova", r))
-            print(f"{label:>26} {r['answered']:>9} {r['ok']:>5} {r['busy']:>5} {r['errors']:>7} "
-                  f"{r['p50']:>7.2f}s {r['p99']:>7.2f}s {r['per_s']:>8.1f}")  # fmt: skip
+            print(
+                f"{label:>26} {r['answered']:>9} {r['ok']:>5} {r['busy']:>5} {r['errors']:>7} "
+                f"{r['p50']:>7.2f}s {r['p99']:>7.2f}s {r['per_s']:>8.1f}"
+            )
     finally:
         nova.shutdown()
         nova.server_close()

@@ -43,13 +43,29 @@ echo 1 > %{buildroot}/usr/share/trivial/one
 def _srpms(work: Path) -> dict[str, Path]:
     spec = work / "trivial.spec"
     spec.write_text(TRIVIAL)
-    subprocess.run(["rpmbuild", "-bs", "--quiet", "--define", f"_topdir {work / 'top'}", "--define", "dist .el6",
-                    str(spec)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["rpmbuild", "-bs", "--quiet", "--define", f"_topdir {work / 'top'}", "--define", "dist .el6", str(spec)],
+        check=True,
+        capture_output=True,
+    )
     nova = subprocess.run(
-        [sys.executable, str(TOOLS / "git2srpm.py"), "--dist", ".el6", "--subdir", "src/nova-fping", "--spec",
-         "specs/nova-fping.spec", "--outdir", str(work / "nova"), str(ROOT)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(TOOLS / "git2srpm.py"),
+            "--dist",
+            ".el6",
+            "--subdir",
+            "src/nova-fping",
+            "--spec",
+            "specs/nova-fping.spec",
+            "--outdir",
+            str(work / "nova"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return {"trivial": next((work / "top" / "SRPMS").glob("*.src.rpm")), "nova-fping": Path(nova.stdout.split()[-1])}
 
 
@@ -68,8 +84,10 @@ def main() -> list[Timing]:
         work = Path(name)
         state = work / "state"
         srpms = _srpms(work)
-        builders = {kind: make_builder(kind, layout, work / "out", None, work / "staging", state)
-                    for kind in ("mock", "rpmbuild")}  # fmt: skip
+        builders = {
+            kind: make_builder(kind, layout, work / "out", None, work / "staging", state)
+            for kind in ("mock", "rpmbuild")
+        }
         for builder in builders.values():
             builder.start({})
         mock = builders["mock"]
@@ -80,8 +98,9 @@ def main() -> list[Timing]:
             where = work / "jobs" / str(next(counter))
             (where / "logs").mkdir(parents=True)
             entry = layout.packages.get(package) or layout.packages["nova-fping"]
-            return BuildJob(entry, srpms[package], where, where / "logs", 1_700_000_000, where.name,
-                            packages=(package,))  # fmt: skip
+            return BuildJob(
+                entry, srpms[package], where, where / "logs", 1_700_000_000, where.name, packages=(package,)
+            )
 
         def by_builder(kind: str, package: str) -> None:
             builders[kind].build(job(package))
@@ -119,8 +138,19 @@ def main() -> list[Timing]:
         cold_builder = partial(by_builder, "mock", "trivial")
         rows.append(median_time("mock builder, trivial, cold cache", cold_builder, 2, reset=cold))
         out, env = work / "release", {**os.environ, "GNUPGHOME": str(work / "gnupg")}
-        argv = [sys.executable, str(TOOLS / "build.py"), "--all", "--builder", "mock", "--rebuild", "--out",
-                str(out), "--state-dir", str(state), "-q"]  # fmt: skip
+        argv = [
+            sys.executable,
+            str(TOOLS / "build.py"),
+            "--all",
+            "--builder",
+            "mock",
+            "--rebuild",
+            "--out",
+            str(out),
+            "--state-dir",
+            str(state),
+            "-q",
+        ]
 
         def release() -> None:
             subprocess.run(argv, check=True, capture_output=True, env=env)

@@ -188,8 +188,16 @@ def _start(tmp: Path, nova_url: str, port: int) -> subprocess.Popen[bytes]:
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
 
-    argv = [sys.executable, "-m", "nova_fping.cli", "--config-file", str(conf),
-            "--listen", f"127.0.0.1:{port}", "--noauth"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "nova_fping.cli",
+        "--config-file",
+        str(conf),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--noauth",
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limits)  # noqa: PLW1509
     wait_listening(port, proc)
     return proc
@@ -199,8 +207,10 @@ def main(minutes: float | None = None) -> dict[str, float]:
     if minutes is None:
         minutes = float(os.environ.get("SOAK_MINUTES", "10"))
     resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
-    DripNova.servers = [{"id": str(uuid.uuid4()), "tenant_id": f"p{i}",
-                         "addresses": {"net": [{"addr": "127.0.0.1", "version": 4}]}} for i in range(50)]  # fmt: skip
+    DripNova.servers = [
+        {"id": str(uuid.uuid4()), "tenant_id": f"p{i}", "addresses": {"net": [{"addr": "127.0.0.1", "version": 4}]}}
+        for i in range(50)
+    ]
     nova = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DripNova)
     nova.daemon_threads = True
     threading.Thread(target=nova.serve_forever, daemon=True).start()
@@ -220,12 +230,19 @@ def main(minutes: float | None = None) -> dict[str, float]:
             while time.monotonic() - began < minutes * 60 and proc.poll() is None:
                 time.sleep(WINDOW)
                 answers, errors, slowest = traffic.take()
-                sample = {"t": time.monotonic() - began, "answers": sum(answers.values()), "errors": errors,
-                          "slowest_cheap": slowest, **_process(proc.pid)}  # fmt: skip
+                sample = {
+                    "t": time.monotonic() - began,
+                    "answers": sum(answers.values()),
+                    "errors": errors,
+                    "slowest_cheap": slowest,
+                    **_process(proc.pid),
+                }
                 samples.append(sample)
                 statuses = dict(sorted(answers.items()))
-                print(f"{sample['t'] / 60:>5.1f} {sample['answers']:>8} {errors:>7} {slowest:>13.2f}s "
-                      f"{sample['rss_mib']:>8.1f} {sample['fds']:>5} {sample['threads']:>8}  {statuses}")  # fmt: skip
+                print(
+                    f"{sample['t'] / 60:>5.1f} {sample['answers']:>8} {errors:>7} {slowest:>13.2f}s "
+                    f"{sample['rss_mib']:>8.1f} {sample['fds']:>5} {sample['threads']:>8}  {statuses}"
+                )
         finally:
             traffic.stop.set()
             holder.stop.set()

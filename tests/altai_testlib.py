@@ -330,14 +330,29 @@ def release(make_repo, tmp_path):
 def build_argv(release, state_dir, *args) -> list[str]:
     """tools/build.py on the test release, as a command line (for runs started in the background), with the
     local builder unless the test names one."""
-    return [sys.executable, str(TOOLS / "build.py"), "--layout", str(release["layout"]), "--out",
-            str(release["out"]), "--state-dir", str(state_dir), *local_builder_unless_named(args), *args]  # fmt: skip
+    return [
+        sys.executable,
+        str(TOOLS / "build.py"),
+        "--layout",
+        str(release["layout"]),
+        "--out",
+        str(release["out"]),
+        "--state-dir",
+        str(state_dir),
+        *local_builder_unless_named(args),
+        *args,
+    ]
 
 
 def build(release, state_dir, gnupghome, *args, env=None):
     argv = build_argv(release, state_dir, *args)
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "GNUPGHOME": str(gnupghome), **(env or {})})  # fmt: skip
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "GNUPGHOME": str(gnupghome), **(env or {})},
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -507,8 +522,13 @@ cp %{SOURCE1} %{buildroot}/etc/
 def peak_rss_mib(argv: list[str], tmp: Path, env: dict[str, str] | None = None) -> tuple[int, str, int]:
     """(exit status, stderr, peak RSS in MiB) of `argv`, as /usr/bin/time measures it."""
     rss = tmp / "peak-rss"
-    proc = subprocess.run(["/usr/bin/time", "-o", str(rss), "-f", "%M", *argv], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.run(
+        ["/usr/bin/time", "-o", str(rss), "-f", "%M", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
     return proc.returncode, proc.stderr, int(rss.read_text().split()[-1]) // 1024
 
 
@@ -547,8 +567,11 @@ def srpm_with(tmp: Path, members: dict[str, tarfile.TarInfo | bytes]) -> Path:
     (top / "SOURCES" / "fix-build.patch").write_text("--- a/README\n+++ b/README\n@@ -1 +1 @@\n-old\n+new\n")
     spec = top / "patched.spec"
     spec.write_text(PATCHED_SPEC)
-    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6", str(spec)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6", str(spec)],
+        check=True,
+        capture_output=True,
+    )
     (srpm,) = (top / "SRPMS").glob("*.src.rpm")
     return srpm
 

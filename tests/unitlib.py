@@ -93,8 +93,21 @@ def entry_of(path: Path, repository: str, source: dict[str, str] | None = None) 
     facts = read_facts(path)
     n = facts.nevra
     rel = f"{LAYOUT.repositories[repository].path}/{path.name}"
-    return ManifestEntry(repository, rel, n.name, n.name, n.epoch, n.version, n.release, n.arch,
-                         facts.sha256, facts.header_sha256, "altai", facts.signer_keyid, source=source)  # fmt: skip
+    return ManifestEntry(
+        repository,
+        rel,
+        n.name,
+        n.name,
+        n.epoch,
+        n.version,
+        n.release,
+        n.arch,
+        facts.sha256,
+        facts.header_sha256,
+        "altai",
+        facts.signer_keyid,
+        source=source,
+    )
 
 
 def build_release(top: Path, version: str, work: Path) -> Manifest:

@@ -272,8 +272,11 @@ def test_json_modes_print_a_json_error_object_when_they_fail(release, state_dir,
 
     run = build(release, state_dir, gnupghome, "nosuch", "--json")
     assert run.returncode == 2
-    assert json.loads(run.stdout) == {"ok": False, "error": run.stderr.splitlines()[-1].removeprefix("error: "),
-                                      "exit_code": 2}  # fmt: skip
+    assert json.loads(run.stdout) == {
+        "ok": False,
+        "error": run.stderr.splitlines()[-1].removeprefix("error: "),
+        "exit_code": 2,
+    }
     run = build(release, state_dir, gnupghome, "--accept", "--json")
     assert run.returncode != 0
     assert json.loads(run.stdout)["exit_code"] == run.returncode

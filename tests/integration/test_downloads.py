@@ -126,8 +126,16 @@ def test_short_body_is_a_truncated_download(hostile, make_repo, tmp_path):
     """Not a checksum mismatch (exit 4): the server broke off (exit 3)."""
     repo = _sources_repo(make_repo)
     cache = tmp_path / "cache"
-    run = run_tool("git2srpm.py", "--lookaside", f"{hostile}/short?", "--cache", str(cache), "--outdir",
-                   str(tmp_path / "o"), str(repo.path))  # fmt: skip
+    run = run_tool(
+        "git2srpm.py",
+        "--lookaside",
+        f"{hostile}/short?",
+        "--cache",
+        str(cache),
+        "--outdir",
+        str(tmp_path / "o"),
+        str(repo.path),
+    )
     assert_one_line_error(run, "Source1 data.tar.gz", "was truncated: 100 of 100000 bytes")
     assert run.returncode == 3
     assert not [p for p in cache.rglob("*") if p.is_file()]
@@ -136,8 +144,17 @@ def test_short_body_is_a_truncated_download(hostile, make_repo, tmp_path):
 def test_sigterm_during_a_download_leaves_no_partial_file(hostile, make_repo, tmp_path):
     repo = _sources_repo(make_repo)
     cache = tmp_path / "cache"
-    argv = [sys.executable, str(TOOLS / "git2srpm.py"), "--lookaside", f"{hostile}/slow?", "--cache", str(cache),
-            "--outdir", str(tmp_path / "o"), str(repo.path)]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(TOOLS / "git2srpm.py"),
+        "--lookaside",
+        f"{hostile}/slow?",
+        "--cache",
+        str(cache),
+        "--outdir",
+        str(tmp_path / "o"),
+        str(repo.path),
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (cache / "sha512").is_dir():
@@ -161,14 +178,18 @@ def test_download_limits_in_the_layout_are_checked(release, state_dir, gnupghome
 RAW_ANSWERS = {
     "/bad-status": (b"NOT HTTP AT ALL\r\n\r\n", "the server's answer is not HTTP"),
     "/long-header": (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 200_000 + b"\r\n\r\n", "a line over 64 KiB"),
-    "/many-headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(20_000)) + b"\r\n",
-                      "a malformed HTTP answer (got more than 100 headers)"),
-    "/bad-chunk": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
-                   "its chunks are broken"),
+    "/many-headers": (
+        b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(20_000)) + b"\r\n",
+        "a malformed HTTP answer (got more than 100 headers)",
+    ),
+    "/bad-chunk": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        "its chunks are broken",
+    ),
     "/bad-length": (b"HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\nhello", "a malformed Content-Length ('12abc')"),
     "/loop": (b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n", "redirects in a loop"),
     "/silent": (b"", "closed the connection without an answer"),
-}  # fmt: skip
+}
 
 
 @pytest.fixture

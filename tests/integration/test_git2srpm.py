@@ -270,8 +270,10 @@ def test_error_spec_that_does_not_parse(make_repo, outdir):
 
 
 def test_a_spec_without_source0_or_with_an_illegal_name_is_bad_input(make_repo, outdir):
-    for name, text in (("nosource.spec", spec().replace("Source0:", "#Source0:")),
-                       ("illegal.spec", spec().replace("Name:", "Name: a/b\n#"))):  # fmt: skip
+    for name, text in (
+        ("nosource.spec", spec().replace("Source0:", "#Source0:")),
+        ("illegal.spec", spec().replace("Name:", "Name: a/b\n#")),
+    ):
         run = git2srpm(make_repo({name: text, "f": "f\n"}), outdir)
         assert run.returncode == 2, run.stderr
         assert name in run.stderr

@@ -19,8 +19,15 @@ from altai_release.git import GitSource
 from altai_release.sources.tarball import SourceTarball
 from altai_testlib import GitRepo, assert_one_line_error, run_tool
 
-FILES = {"a.txt": "alpha\n", "run.sh": "#!/bin/sh\n", "dir/b.txt": "beta\n", "dir/sub/c.txt": "gamma\n",
-         "other/d.txt": "delta\n", "link": "", "crlf.bat": "one\ntwo\n"}  # fmt: skip
+FILES = {
+    "a.txt": "alpha\n",
+    "run.sh": "#!/bin/sh\n",
+    "dir/b.txt": "beta\n",
+    "dir/sub/c.txt": "gamma\n",
+    "other/d.txt": "delta\n",
+    "link": "",
+    "crlf.bat": "one\ntwo\n",
+}
 
 
 def _setup(repo: GitRepo) -> None:
@@ -88,8 +95,13 @@ def test_the_dirty_check_answers_as_git_status(make_repo, shape, tmp_path):
         ours = source.worktree_state()
     finally:
         source.close()
-    git_says = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo.path,
-                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+    git_says = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if ours.dirty is None:
         assert shape in MAY_NOT_TELL, (shape, ours.why, git_says)
         assert ours.why
@@ -99,23 +111,32 @@ def test_the_dirty_check_answers_as_git_status(make_repo, shape, tmp_path):
 
 def _archive_members(data: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
-                for m in tar.getmembers() if m.isfile()}  # fmt: skip
+        return {
+            m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile()
+        }
 
 
 def test_tarball_honours_export_ignore_and_export_subst_as_git_archive(make_repo, tmp_path):
-    repo = make_repo({
-        "pkg/keep.txt": "kept\n",
-        "pkg/secret/private.key": "key\n",
-        "pkg/notes.tmp": "tmp\n",
-        "pkg/deep/x.tmp": "tmp\n",
-        "pkg/version.txt": "$Format:%H %h %ct %an$ and $Format:%s$\n",
-        "pkg/.gitattributes": "secret export-ignore\n*.tmp export-ignore\nversion.txt export-subst\n",
-        ".gitattributes": "pkg/keep.txt -export-ignore\n",
-    })  # fmt: skip
+    repo = make_repo(
+        {
+            "pkg/keep.txt": "kept\n",
+            "pkg/secret/private.key": "key\n",
+            "pkg/notes.tmp": "tmp\n",
+            "pkg/deep/x.tmp": "tmp\n",
+            "pkg/version.txt": "$Format:%H %h %ct %an$ and $Format:%s$\n",
+            "pkg/.gitattributes": "secret export-ignore\n*.tmp export-ignore\nversion.txt export-subst\n",
+            ".gitattributes": "pkg/keep.txt -export-ignore\n",
+        }
+    )
     head = repo.git("rev-parse", "HEAD")
-    archived = subprocess.run(["git", "archive", "--format=tar", "--prefix=top/", "HEAD", "pkg/"], cwd=repo.path,
-                              capture_output=True, check=True).stdout  # fmt: skip
+    archived = subprocess.run(
+        ["git", "archive", "--format=tar", "--prefix=top/", "HEAD", "pkg/"],
+        cwd=repo.path,
+        capture_output=True,
+        check=True,
+    ).stdout
     expected = {name.removeprefix("pkg/"): data for name, data in _archive_members(archived).items()}
     source = GitSource.open(str(repo.path), tmp_path / "unused")
     try:
@@ -152,8 +173,13 @@ _SPEC = "Name: hello\nVersion: 1.0\nRelease: 1\nSummary: s\nLicense: MIT\nSource
 
 
 def _object(repo: GitRepo, kind: str, data: bytes) -> str:
-    proc = subprocess.run(["git", "hash-object", "--literally", "-w", "-t", kind, "--stdin"], cwd=repo.path,
-                          input=data, capture_output=True, check=True)  # fmt: skip
+    proc = subprocess.run(
+        ["git", "hash-object", "--literally", "-w", "-t", kind, "--stdin"],
+        cwd=repo.path,
+        input=data,
+        capture_output=True,
+        check=True,
+    )
     return proc.stdout.decode().strip()
 
 
@@ -165,13 +191,26 @@ def test_crafted_objects_and_refs_are_one_line(make_repo, tmp_path):
     author = b"author x <x@example.com> 1700000000 +0000\n"
     bad_time = b"committer x <x@example.com> 99999999999999999999 +0000\n"
     commits = [
-        (_object(repo, "commit", b"tree " + bad_tree.encode() + b"\n" + author + author.replace(b"author", b"committer")
-                 + b"\nm\n"), bad_tree, "has an entry with mode '1x0644'"),
-        (_object(repo, "commit", b"tree " + tree.encode() + b"\n" + author + b"committer x y\n\nm\n"), None,
-         "has a committer line without a usable time"),
-        (_object(repo, "commit", b"tree " + tree.encode() + b"\n" + author + bad_time + b"\nm\n"), None,
-         "has a committer line without a usable time"),
-    ]  # fmt: skip
+        (
+            _object(
+                repo,
+                "commit",
+                b"tree " + bad_tree.encode() + b"\n" + author + author.replace(b"author", b"committer") + b"\nm\n",
+            ),
+            bad_tree,
+            "has an entry with mode '1x0644'",
+        ),
+        (
+            _object(repo, "commit", b"tree " + tree.encode() + b"\n" + author + b"committer x y\n\nm\n"),
+            None,
+            "has a committer line without a usable time",
+        ),
+        (
+            _object(repo, "commit", b"tree " + tree.encode() + b"\n" + author + bad_time + b"\nm\n"),
+            None,
+            "has a committer line without a usable time",
+        ),
+    ]
     for commit, culprit, message in commits:
         run = run_tool("git2srpm.py", "--ref", commit, "--outdir", str(tmp_path / "out"), str(repo.path))
         assert_one_line_error(run, str(repo.path), culprit or commit, message)
@@ -184,14 +223,40 @@ def test_crafted_objects_and_refs_are_one_line(make_repo, tmp_path):
 # -- gitattributes patterns, with git check-attr as the oracle (issue 37) ---------------------------------
 
 PATTERNS = [
-    "*.txt", "dir/", "dir/**", "**/c.txt", "/a.txt", "sub", "d[[:alpha:]]r/b.txt", "[!a]*.sh", "other/*",
-    "*a*a*a*a*a*a*a*a*a*a*a*a*b", "[a-c].txt", "x\\*y", "a?txt", "**/sub/**", "[[:digit:]]*", "o*/d.txt",
-    "[abc", "dir/sub",
-]  # fmt: skip
+    "*.txt",
+    "dir/",
+    "dir/**",
+    "**/c.txt",
+    "/a.txt",
+    "sub",
+    "d[[:alpha:]]r/b.txt",
+    "[!a]*.sh",
+    "other/*",
+    "*a*a*a*a*a*a*a*a*a*a*a*a*b",
+    "[a-c].txt",
+    "x\\*y",
+    "a?txt",
+    "**/sub/**",
+    "[[:digit:]]*",
+    "o*/d.txt",
+    "[abc",
+    "dir/sub",
+]
 PATHS = [  # a directory with its slash, as git archive asks for one
-    "a.txt", "b.txt", "run.sh", "dir/", "dir/b.txt", "dir/sub/", "dir/sub/c.txt", "other/d.txt", "x*y",
-    "1st.txt", "a" * 200, "aaaa/aaaa/ab", "other/deep/d.txt",
-]  # fmt: skip
+    "a.txt",
+    "b.txt",
+    "run.sh",
+    "dir/",
+    "dir/b.txt",
+    "dir/sub/",
+    "dir/sub/c.txt",
+    "other/d.txt",
+    "x*y",
+    "1st.txt",
+    "a" * 200,
+    "aaaa/aaaa/ab",
+    "other/deep/d.txt",
+]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
@@ -199,12 +264,20 @@ def test_attribute_patterns_match_as_git_check_attr_says(make_repo, pattern):
     from altai_release.git.attributes import Attributes, parse_rules
 
     repo = make_repo({".gitattributes": f"{pattern} export-ignore\n", "dir/.gitattributes": "*.txt export-subst\n"})
-    said = subprocess.run(["git", "check-attr", "--stdin", "-z", "export-ignore", "export-subst"], cwd=repo.path,
-                          input="\0".join(PATHS) + "\0", capture_output=True, text=True, check=True).stdout  # fmt: skip
+    said = subprocess.run(
+        ["git", "check-attr", "--stdin", "-z", "export-ignore", "export-subst"],
+        cwd=repo.path,
+        input="\0".join(PATHS) + "\0",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     fields = said.split("\0")
     oracle = {(fields[i], fields[i + 1]): fields[i + 2] for i in range(0, len(fields) - 2, 3)}
-    ours = Attributes(parse_rules(f"{pattern} export-ignore\n", PurePosixPath())
-                      + parse_rules("*.txt export-subst\n", PurePosixPath("dir")))  # fmt: skip
+    ours = Attributes(
+        parse_rules(f"{pattern} export-ignore\n", PurePosixPath())
+        + parse_rules("*.txt export-subst\n", PurePosixPath("dir"))
+    )
     for path in PATHS:
         for attr in ("export-ignore", "export-subst"):
             expected = oracle[(path, attr)] == "set"

@@ -231,8 +231,17 @@ def test_out_that_is_a_place_of_its_own_is_refused(release, state_dir, gnupghome
     out = {"cwd": cwd, "dot": Path("."), "checkout": checkout, "holds-checkout": tmp_path, "home": home}[where]
     shown = cwd if where == "dot" else out
     before = sorted(p.name for p in shown.iterdir())
-    argv = [sys.executable, str(checkout / "tools" / "build.py"), "--layout", str(release["layout"]), "--out",
-            str(out), "--state-dir", str(state_dir), "libaltai"]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(checkout / "tools" / "build.py"),
+        "--layout",
+        str(release["layout"]),
+        "--out",
+        str(out),
+        "--state-dir",
+        str(state_dir),
+        "libaltai",
+    ]
     env = {**os.environ, "GNUPGHOME": str(gnupghome), "HOME": str(home)}
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
     assert_one_line_error(
@@ -264,8 +273,17 @@ def test_empty_paths_and_keys_are_usage_errors(tool, args, fragment):
 
 def test_out_that_is_not_utf8_is_refused_early(release, state_dir, gnupghome, tmp_path):
     out = os.fsencode(str(tmp_path)) + b"/\xffout"
-    argv: list[str | bytes] = [sys.executable, str(TOOLS / "build.py"), "--layout", str(release["layout"]),
-                               "--out", out, "--state-dir", str(state_dir), "libaltai"]  # fmt: skip
+    argv: list[str | bytes] = [
+        sys.executable,
+        str(TOOLS / "build.py"),
+        "--layout",
+        str(release["layout"]),
+        "--out",
+        out,
+        "--state-dir",
+        str(state_dir),
+        "libaltai",
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "GNUPGHOME": str(gnupghome)})
     assert proc.returncode == 2, proc.stderr
     assert "is not UTF-8" in proc.stderr, proc.stderr
@@ -294,12 +312,18 @@ def _dir(name: str) -> tarfile.TarInfo:
     [
         # each link alone stays inside; through each other they lead out (the check was lexical)
         ({"a": _link("patched-2.1/a", "."), "a/b": _link("patched-2.1/a/b", "..")}, "would pass through the link a"),
-        ({"b": _dir("patched-2.1/b"), "b/OUTSIDE": _dir("patched-2.1/b/OUTSIDE"),
-          "b/c": _link("patched-2.1/b/c", ".."), "b/c/LINK": _link("patched-2.1/b/c/LINK", "y")},
-         "would pass through the link b/c"),
+        (
+            {
+                "b": _dir("patched-2.1/b"),
+                "b/OUTSIDE": _dir("patched-2.1/b/OUTSIDE"),
+                "b/c": _link("patched-2.1/b/c", ".."),
+                "b/c/LINK": _link("patched-2.1/b/c/LINK", "y"),
+            },
+            "would pass through the link b/c",
+        ),
         ({"a": _link("patched-2.1/a", "."), "b": _link("patched-2.1/b", "a/..")}, "the link b -> a/.. leaves"),
     ],
-)  # fmt: skip
+)
 def test_srpm2git_links_through_links_stay_inside(tmp_path, members, fragment):
 
     srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n", **{f"patched-2.1/{k}": v for k, v in members.items()}})
@@ -331,12 +355,38 @@ def test_srpm2git_decompression_bomb_is_refused_in_bounded_memory(tmp_path):
     srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n"})
     top = srpm.parent.parent
     (top / "SOURCES" / "patched-2.1.tar.xz").write_bytes(_xz_bomb(2 << 30))
-    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", "dist .el6",
-                    str(top / "patched.spec")], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "rpmbuild",
+            "--quiet",
+            "-bs",
+            "--define",
+            f"_topdir {top}",
+            "--define",
+            "dist .el6",
+            str(top / "patched.spec"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert srpm.stat().st_size < 1 << 20
     target, rss = tmp_path / "imported", tmp_path / "rss"
-    proc = subprocess.run(["/usr/bin/time", "-o", str(rss), "-f", "%M", sys.executable, str(TOOLS / "srpm2git.py"),
-                           str(srpm), str(target)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [
+            "/usr/bin/time",
+            "-o",
+            str(rss),
+            "-f",
+            "%M",
+            sys.executable,
+            str(TOOLS / "srpm2git.py"),
+            str(srpm),
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     peak = int(rss.read_text().split()[-1]) // 1024
     assert proc.returncode == 2, proc.stderr
     assert "unpacks to 2147483648 bytes, more than one file may (536870912; srpm2git --max-file-mib)" in proc.stderr
@@ -568,8 +618,9 @@ def test_full_disk_during_a_build_is_said_as_such(release, state_dir, gnupghome,
     before = tree(release["out"])
     install = "mkdir -p %{buildroot}/usr/share/big\nhead -c 3M /dev/urandom > %{buildroot}/usr/share/big/blob"
     big = make_repo({"big.spec": spec(name="big").replace("%files\n", f"{install}\n\n%files\n"), "README": "x\n"})
-    release["layout"].write_text(release["layout"].read_text() + f'\n[packages.big]\ngit = "{big.path}"\n'
-                                 'repository = "misc"\n')  # fmt: skip
+    release["layout"].write_text(
+        release["layout"].read_text() + f'\n[packages.big]\ngit = "{big.path}"\nrepository = "misc"\n'
+    )
     run = build(release, state_dir, gnupghome, "big")
     assert_one_line_error(run, str(small_disk / "out.store"), "No space left on device", "did not change")
     assert run.returncode == 1
@@ -590,12 +641,16 @@ UID = "Altai Test Release Key"
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
-        (lambda h: _gpg(h, "--faked-system-time", "20200101T000000", "--quick-gen-key", UID, "rsa2048", "sign", "1d"),
-         "(expired 2020-01-02)"),
+        (
+            lambda h: _gpg(
+                h, "--faked-system-time", "20200101T000000", "--quick-gen-key", UID, "rsa2048", "sign", "1d"
+            ),
+            "(expired 2020-01-02)",
+        ),
         (lambda h: _gpg(h, "--quick-gen-key", UID, "rsa2048", "cert", "never"), "no key or subkey of it may sign"),
         ("revoked", "(revoked)"),
     ],
-)  # fmt: skip
+)
 def test_key_that_cannot_sign_says_why_and_never_falls_back(release, state_dir, gnupghome, make, reason):
     """The layout's key exists in GNUPGHOME but cannot sign: that is said, and the run does not quietly sign
     with the development key instead (the layout allows one only for a key that is absent)."""
@@ -700,8 +755,13 @@ def test_endless_or_hostile_files_named_on_the_command_line(release, state_dir, 
         args = ["--layout", str(release["layout"]), *args]
     argv = [sys.executable, str(TOOLS / "build.py"), "--out", str(release["out"]), "--state-dir", str(state_dir), *args]
     rss = tmp_path / "rss"
-    proc = subprocess.run(["/usr/bin/time", "-o", str(rss), "-f", "%M", *argv], capture_output=True, text=True,
-                          env={**os.environ, "GNUPGHOME": str(gnupghome)}, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        ["/usr/bin/time", "-o", str(rss), "-f", "%M", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GNUPGHOME": str(gnupghome)},
+        timeout=120,
+    )
     peak = int(rss.read_text().split()[-1]) // 1024
     assert proc.returncode == 2, proc.stderr
     assert_one_line_error(Run(proc.returncode, proc.stdout, proc.stderr), fragment)
@@ -713,8 +773,9 @@ def test_a_run_from_inside_the_published_release_is_not_refused(release, state_d
     nothing, so the refusal of 'the current directory' is for a plain OUT only."""
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     argv = build_argv(release, state_dir, "libaltai", "--rebuild")
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=release["out"],
-                          env={**os.environ, "GNUPGHOME": str(gnupghome)})  # fmt: skip
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, cwd=release["out"], env={**os.environ, "GNUPGHOME": str(gnupghome)}
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -743,14 +804,17 @@ def test_srpm2git_never_uses_a_repository_from_the_tarball(tmp_path):
 
     marker = tmp_path / "fsmonitor-ran"
     config = f"[core]\n\tfsmonitor = \"/bin/sh -c 'id > {marker}'; false\"\n".encode()
-    srpm = srpm_with(tmp_path, {
-        "patched-2.1/README": b"old\n",
-        "patched-2.1/.git/config": config,
-        "patched-2.1/.git/HEAD": b"ref: refs/heads/main\n",
-        "patched-2.1/.GIT/config": config,
-        "patched-2.1/sub/.git/config": config,
-        "patched-2.1/sub/file": b"kept\n",
-    })  # fmt: skip
+    srpm = srpm_with(
+        tmp_path,
+        {
+            "patched-2.1/README": b"old\n",
+            "patched-2.1/.git/config": config,
+            "patched-2.1/.git/HEAD": b"ref: refs/heads/main\n",
+            "patched-2.1/.GIT/config": config,
+            "patched-2.1/sub/.git/config": config,
+            "patched-2.1/sub/file": b"kept\n",
+        },
+    )
     repo = tmp_path / "imported"
     run = run_tool("srpm2git.py", str(srpm), str(repo))
     assert run.returncode == 0, run.stderr
@@ -780,14 +844,18 @@ def test_srpm2git_ignores_the_hosts_git_config(tmp_path):
 
 
 def test_srpm2git_copies_a_hard_link_and_removes_the_directory_it_made_on_a_refusal(tmp_path):
-    srpm = srpm_with(tmp_path, {"patched-2.1/README": b"old\n", "patched-2.1/COPYING": _hard(
-        "patched-2.1/COPYING", "patched-2.1/README")})  # fmt: skip
+    srpm = srpm_with(
+        tmp_path,
+        {"patched-2.1/README": b"old\n", "patched-2.1/COPYING": _hard("patched-2.1/COPYING", "patched-2.1/README")},
+    )
     repo = tmp_path / "imported"
     assert run_tool("srpm2git.py", str(srpm), str(repo)).returncode == 0
     assert (repo / "COPYING").read_text() == "old\n"
     # a refusal leaves nothing: not the directory srpm2git made, nor the ones above it that it made
-    bad = srpm_with(tmp_path / "bad", {"patched-2.1/README": b"old\n", "patched-2.1/x": _hard(
-        "patched-2.1/x", "patched-2.1/missing")})  # fmt: skip
+    bad = srpm_with(
+        tmp_path / "bad",
+        {"patched-2.1/README": b"old\n", "patched-2.1/x": _hard("patched-2.1/x", "patched-2.1/missing")},
+    )
     target = tmp_path / "new" / "deeper" / "imported"
     run = run_tool("srpm2git.py", str(bad), str(target))
     assert_one_line_error(run, "the hard link x names patched-2.1/missing, which is no file before it")
@@ -807,8 +875,11 @@ def test_out_with_a_manifest_and_other_files_is_refused(release, state_dir, gnup
     (precious / "manifest.json").write_text('{"release": "altai", "version": "9.9", "packages": []}\n')
     release["out"] = precious
     run = build(release, state_dir, gnupghome, "libaltai")
-    assert_one_line_error(run, f"--out {precious}: exists and is not a release tree of this tool",
-                          "docs/thesis.tex is not one of its files")  # fmt: skip
+    assert_one_line_error(
+        run,
+        f"--out {precious}: exists and is not a release tree of this tool",
+        "docs/thesis.tex is not one of its files",
+    )
     assert (precious / "docs" / "thesis.tex").read_text() == "precious\n"
     assert not precious.is_symlink()
     assert not tmp_path.joinpath("D.store").exists()
@@ -867,8 +938,9 @@ def test_gitattributes_patterns_cannot_hang_or_crash_git2srpm(make_repo, tmp_pat
     """`*a*a*...*b export-ignore` against a 200-character name backtracked for ever (and ignored SIGTERM);
     `[abc export-ignore` was a re.error traceback. git archive takes milliseconds on the same commit."""
     attributes = "*a*a*a*a*a*a*a*a*a*a*a*a*b export-ignore\n[abc export-ignore\n[[:alpha:]]*.md export-ignore\n"
-    repo = make_repo({"hello.spec": spec(), "README": "hi\n", "a" * 200: "x\n", "notes.md": "n\n",
-                      ".gitattributes": attributes})  # fmt: skip
+    repo = make_repo(
+        {"hello.spec": spec(), "README": "hi\n", "a" * 200: "x\n", "notes.md": "n\n", ".gitattributes": attributes}
+    )
     run = run_tool("git2srpm.py", "--outdir", str(tmp_path / "out"), str(repo.path))
     assert run.returncode == 0, run.stderr
     with tarfile.open(tmp_path / "out" / "hello-1.0.tar.gz") as tar:
@@ -881,8 +953,9 @@ def test_export_subst_is_expanded_once_per_format_and_bounded(make_repo, tmp_pat
     """5,000 `$Format:%H$` ran 5,000 git processes (10 s); 1,500 `$Format:%B$` of a 1 MB message reached
     1.27 GB. Now each distinct format is one batch of one git, and what the expansions add is bounded."""
     many = "".join(f"$Format:%H$ {i}\n" for i in range(5000)) + "$Format:%h %s$\n" * 3
-    repo = make_repo({"hello.spec": spec(), "README": "hi\n", "stamp.txt": many,
-                      ".gitattributes": "stamp.txt export-subst\n"})  # fmt: skip
+    repo = make_repo(
+        {"hello.spec": spec(), "README": "hi\n", "stamp.txt": many, ".gitattributes": "stamp.txt export-subst\n"}
+    )
     run = run_tool("git2srpm.py", "--outdir", str(tmp_path / "out"), str(repo.path))
     assert run.returncode == 0, run.stderr
     with tarfile.open(tmp_path / "out" / "hello-1.0.tar.gz") as tar:
@@ -895,8 +968,14 @@ def test_export_subst_is_expanded_once_per_format_and_bounded(make_repo, tmp_pat
     # a 1 MB message, asked for 1,500 times: one error line, in bounded memory
     from altai_testlib import peak_rss_mib
 
-    big = make_repo({"hello.spec": spec(), "README": "hi\n", "stamp.txt": "$Format:%B$\n" * 1500,
-                     ".gitattributes": "stamp.txt export-subst\n"})  # fmt: skip
+    big = make_repo(
+        {
+            "hello.spec": spec(),
+            "README": "hi\n",
+            "stamp.txt": "$Format:%B$\n" * 1500,
+            ".gitattributes": "stamp.txt export-subst\n",
+        }
+    )
     big.write({"README": "again\n"})
     big.git("add", "-A")
     (tmp_path / "message").write_text("x" * (1 << 20))
@@ -947,8 +1026,11 @@ def test_a_package_publishes_only_names_it_owns(release, state_dir, gnupghome, m
     package of the layout, or a name another package publishes: refused, naming both, exit 5."""
     layout = release["layout"]
     if taken == "altai-release":
-        layout.write_text(layout.read_text().replace('mock_chroot = "epel-6-x86_64"\n',
-                          'mock_chroot = "epel-6-x86_64"\nrelease_package = true\n', 1))  # fmt: skip
+        layout.write_text(
+            layout.read_text().replace(
+                'mock_chroot = "epel-6-x86_64"\n', 'mock_chroot = "epel-6-x86_64"\nrelease_package = true\n', 1
+            )
+        )
     assert build(release, state_dir, gnupghome, "libaltai", "altai-app").returncode == 0
     before = tree(release["out"])
     repo = make_repo({"hijack.spec": HIJACK_SPEC.replace("TAKEN", taken), "README": "x\n"})
@@ -978,8 +1060,9 @@ def test_a_kept_build_log_that_is_a_link_is_not_carried_forward(release, state_d
     carried = release["out"].resolve() / "logs" / "libaltai" / "build.log"
     assert not carried.exists()
     assert not carried.is_symlink()
-    assert "the host's" not in "".join(p.read_text(errors="replace") for p in release["out"].resolve().rglob("*")
-                                      if p.is_file() and not p.is_symlink())  # fmt: skip
+    assert "the host's" not in "".join(
+        p.read_text(errors="replace") for p in release["out"].resolve().rglob("*") if p.is_file() and not p.is_symlink()
+    )
 
 
 def test_a_full_disk_in_git2srpm_is_exit_1_naming_the_path(make_repo, small_disk):

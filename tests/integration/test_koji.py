@@ -114,8 +114,13 @@ def test_without_the_repo_wait_the_dependent_build_fails_in_its_root(release, st
 
     run = build(release, state_dir, gnupghome, "altai-app", "--builder", "koji")
 
-    assert_one_line_error(run, "altai-app: koji task", "(buildArch noarch) failed", "see root.log",
-                          "No matching package to install: 'libaltai-devel'")  # fmt: skip
+    assert_one_line_error(
+        run,
+        "altai-app: koji task",
+        "(buildArch noarch) failed",
+        "see root.log",
+        "No matching package to install: 'libaltai-devel'",
+    )
 
 
 def test_scratch_builds_cannot_depend_on_each_other(release, state_dir, gnupghome, hub):
@@ -147,8 +152,9 @@ def test_result_of_another_package_is_refused(release, state_dir, gnupghome, hub
 
     run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
 
-    assert_one_line_error(run, "libaltai: koji task", "returned intruder-1.0-1.noarch.rpm",
-                          "not a package of libaltai-1.2-1.el6.src.rpm")  # fmt: skip
+    assert_one_line_error(
+        run, "libaltai: koji task", "returned intruder-1.0-1.noarch.rpm", "not a package of libaltai-1.2-1.el6.src.rpm"
+    )
     assert tree(release["out"]) == {}
 
 
@@ -172,8 +178,13 @@ def test_unknown_target_and_missing_table(release, state_dir, gnupghome, hub):
 
 
 def start_build(release, state_dir, gnupghome, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(build_argv(release, state_dir, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "GNUPGHOME": str(gnupghome)})  # fmt: skip
+    return subprocess.Popen(
+        build_argv(release, state_dir, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "GNUPGHOME": str(gnupghome)},
+    )
 
 
 def wait_for_open_arch_task(hub: FakeKojiHub, proc: subprocess.Popen[str]) -> int:
@@ -225,10 +236,13 @@ def make_rpm(work: Path, name: str) -> Path:
     top = work / f"rpm-{name}"
     spec = top / f"{name}.spec"
     spec.parent.mkdir(parents=True)
-    spec.write_text(f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: x\nLicense: MIT\nBuildArch: noarch\n"
-                    f"%description\nx\n%files\n")  # fmt: skip
-    subprocess.run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {top}", str(spec)], check=True,
-                   capture_output=True)  # fmt: skip
+    spec.write_text(
+        f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: x\nLicense: MIT\nBuildArch: noarch\n"
+        f"%description\nx\n%files\n"
+    )
+    subprocess.run(
+        ["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {top}", str(spec)], check=True, capture_output=True
+    )
     (rpm,) = (top / "RPMS").rglob("*.rpm")
     return rpm
 

@@ -14,8 +14,9 @@ from kojitestlib import TARGET, use_koji
 
 
 def _hub(tmp_path, certs, release, **options) -> FakeKojiHub:
-    return FakeKojiHub(tmp_path / "hub2", certs, target=TARGET, macro_files=[release["layout"].parent / "el6.macros"],
-                       **options)  # fmt: skip
+    return FakeKojiHub(
+        tmp_path / "hub2", certs, target=TARGET, macro_files=[release["layout"].parent / "el6.macros"], **options
+    )
 
 
 def test_a_second_run_takes_the_hubs_build_of_the_same_srpm(release, state_dir, gnupghome, hub, tmp_path):
@@ -40,8 +41,12 @@ def test_an_nvr_the_hub_built_from_another_srpm_is_refused_naming_it(release, st
 
     run = build({**release, "out": tmp_path / "fresh-out"}, state_dir, gnupghome, "libaltai", "--builder", "koji")
 
-    assert_one_line_error(run, "libaltai: the hub already has koji build libaltai-1.2-1.el6",
-                          "not built from this SRPM", "raise the package's Release")  # fmt: skip
+    assert_one_line_error(
+        run,
+        "libaltai: the hub already has koji build libaltai-1.2-1.el6",
+        "not built from this SRPM",
+        "raise the package's Release",
+    )
     assert run.returncode == 3
 
 
@@ -84,8 +89,11 @@ def test_a_package_missing_from_the_destination_tag_is_one_line(release, state_d
         run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
     finally:
         hub.stop()
-    assert_one_line_error(run, f"package libaltai is not in the package list of koji tag {TARGET}-candidate",
-                          f"koji add-pkg --owner USER {TARGET}-candidate libaltai")  # fmt: skip
+    assert_one_line_error(
+        run,
+        f"package libaltai is not in the package list of koji tag {TARGET}-candidate",
+        f"koji add-pkg --owner USER {TARGET}-candidate libaltai",
+    )
     assert hub.called("build") == []
 
 
@@ -101,12 +109,14 @@ def test_a_kojid_traceback_is_its_last_line_and_kept_whole(release, state_dir, g
 
 def test_the_koji_table_takes_require_our_srpm(release):
     with open(release["layout"], "a") as layout:
-        layout.write(textwrap.dedent("""
+        layout.write(
+            textwrap.dedent("""
             [koji]
             profile = "altai"
             target = "t"
             require_our_srpm = "yes"
-            """))  # fmt: skip
+            """)
+        )
     run = build(release, release["layout"].parent, release["layout"].parent, "--explain", "libaltai")
     assert_one_line_error(run, "koji.require_our_srpm: expected true or false")
 

@@ -42,8 +42,9 @@ def mock_build(release, state_dir, gnupghome, *args, env=None):
 
 
 def payload(rpm: Path, query: str = "%{PAYLOADDIGEST}") -> str:
-    return subprocess.run(["rpm", "-qp", "--nosignature", "--qf", query, str(rpm)], capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["rpm", "-qp", "--nosignature", "--qf", query, str(rpm)], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def file_of(rpm: Path, name: str) -> bytes:
@@ -79,18 +80,19 @@ def test_the_application_is_built_against_the_library_of_the_same_run(release, s
     assert (built["builder"], built["chroot"]) == ("mock", "altai-host-base")
 
     # the published library, not the run's, serves the next run's application: a new one shows its version
-    release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("Version: 1.2", "Version: 2.0"),
-                           "lib.txt": "libaltai 2.0\n"})  # fmt: skip
+    release["lib"].commit(
+        {"libaltai.spec": LIB_SPEC.replace("Version: 1.2", "Version: 2.0"), "lib.txt": "libaltai 2.0\n"}
+    )
     assert mock_build(release, state_dir, gnupghome, "libaltai").returncode == 0
-    release["app"].commit({"altai-app.spec": (release["app"].path / "altai-app.spec").read_text()
-                           .replace("Release: 2%", "Release: 3%")})  # fmt: skip
+    release["app"].commit(
+        {"altai-app.spec": (release["app"].path / "altai-app.spec").read_text().replace("Release: 2%", "Release: 3%")}
+    )
     assert mock_build(release, state_dir, gnupghome, "altai-app").returncode == 0
     app = next((release["out"] / "centos6").glob("altai-app-0.5-3*.noarch.rpm"))
     assert file_of(app, "/usr/share/altai-app/app.txt") == b"libaltai 2.0\n"
 
 
-def test_the_same_package_from_mock_and_the_local_builder_has_the_same_payload(release, state_dir, gnupghome,
-                                                                               tmp_path):  # fmt: skip
+def test_the_same_package_from_mock_and_the_local_builder_has_the_same_payload(release, state_dir, gnupghome, tmp_path):
     assert mock_build(release, state_dir, gnupghome, "nova-fping").returncode == 0
     local = {**release, "out": tmp_path / "local"}
     assert build(local, state_dir, gnupghome, "nova-fping").returncode == 0
@@ -104,19 +106,29 @@ def test_the_same_package_from_mock_and_the_local_builder_has_the_same_payload(r
 
 
 def test_a_build_requires_nothing_provides_is_one_line_naming_it_and_root_log(release, state_dir, gnupghome):
-    release["app"].commit({"altai-app.spec": (release["app"].path / "altai-app.spec").read_text()
-                           .replace("BuildArch:", "BuildRequires: no-such-library >= 3\nBuildArch:")})  # fmt: skip
+    release["app"].commit(
+        {
+            "altai-app.spec": (release["app"].path / "altai-app.spec")
+            .read_text()
+            .replace("BuildArch:", "BuildRequires: no-such-library >= 3\nBuildArch:")
+        }
+    )
     run = mock_build(release, state_dir, gnupghome, "altai-app")
     log = logs(release["out"]) / "altai-app" / "root.log"
-    assert_one_line_error(run, "altai-app: mock could not prepare the build root", str(log),
-                          "no package provides the BuildRequires no-such-library")  # fmt: skip
+    assert_one_line_error(
+        run,
+        "altai-app: mock could not prepare the build root",
+        str(log),
+        "no package provides the BuildRequires no-such-library",
+    )
     assert "Child return code was: 0" not in run.stderr.splitlines()[-1]
     assert tree(release["out"]) == {}
 
 
 def test_a_requires_of_a_build_requires_nothing_provides_is_named_with_its_package(release, state_dir, gnupghome):
-    release["lib"].commit({"libaltai.spec": LIB_SPEC.replace("%description devel", "Requires: not-shipped\n"
-                                                             "%description devel")})  # fmt: skip
+    release["lib"].commit(
+        {"libaltai.spec": LIB_SPEC.replace("%description devel", "Requires: not-shipped\n%description devel")}
+    )
     chained(release)
     run = mock_build(release, state_dir, gnupghome, "libaltai", "altai-app")
     said = "nothing provides not-shipped needed by libaltai-devel-1.2-1.el6"
@@ -132,8 +144,13 @@ def test_a_requires_of_a_build_requires_nothing_provides_is_named_with_its_packa
 def test_a_failing_build_is_one_line_with_the_tail_of_build_log(release, state_dir, gnupghome):
     assert mock_build(release, state_dir, gnupghome, "nova-fping").returncode == 0
     before = tree(release["out"])
-    release["app"].commit({"altai-app.spec": (release["app"].path / "altai-app.spec").read_text()
-                           .replace("%build\ntrue", "%build\necho 'error: compiler exploded'; exit 1")})  # fmt: skip
+    release["app"].commit(
+        {
+            "altai-app.spec": (release["app"].path / "altai-app.spec")
+            .read_text()
+            .replace("%build\ntrue", "%build\necho 'error: compiler exploded'; exit 1")
+        }
+    )
     run = mock_build(release, state_dir, gnupghome, "altai-app")
     log = logs(release["out"]) / "altai-app" / "build.log"
     assert_one_line_error(run, "altai-app: build failed in mock", str(log), "Bad exit status")
@@ -170,11 +187,21 @@ def _ours(marker: str) -> list[str]:
 
 
 def test_sigterm_during_a_mock_build_leaves_no_mount_process_or_chroot(release, state_dir, gnupghome):
-    release["app"].commit({"altai-app.spec": (release["app"].path / "altai-app.spec").read_text()
-                           .replace("%build\ntrue", "%build\nsleep 120")})  # fmt: skip
-    proc = subprocess.Popen(build_argv(release, state_dir, "altai-app", "--builder", "mock"), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "GNUPGHOME": str(gnupghome)})  # fmt: skip
+    release["app"].commit(
+        {
+            "altai-app.spec": (release["app"].path / "altai-app.spec")
+            .read_text()
+            .replace("%build\ntrue", "%build\nsleep 120")
+        }
+    )
+    proc = subprocess.Popen(
+        build_argv(release, state_dir, "altai-app", "--builder", "mock"),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "GNUPGHOME": str(gnupghome)},
+    )
     staging = release["out"].with_name("out.store") / "staging"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -206,8 +233,13 @@ def test_a_build_requires_whose_scriptlet_escapes_the_chroot_writes_nothing_of_t
     layout = release["layout"]
     layout.write_text(layout.read_text() + f'\n[packages.pwn]\ngit = "{repo.path}"\nrepository = "centos6"\n')
     assert build(release, state_dir, gnupghome, "pwn").returncode == 0  # gcc: the host's, in the local builder
-    release["app"].commit({"altai-app.spec": (release["app"].path / "altai-app.spec").read_text()
-                           .replace("BuildArch:", "BuildRequires: pwn\nBuildArch:")})  # fmt: skip
+    release["app"].commit(
+        {
+            "altai-app.spec": (release["app"].path / "altai-app.spec")
+            .read_text()
+            .replace("BuildArch:", "BuildRequires: pwn\nBuildArch:")
+        }
+    )
     run = mock_build(release, state_dir, gnupghome, "altai-app")
     root_log = (logs(release["out"]) / "altai-app" / "root.log").read_text()
     mock_log = (logs(release["out"]) / "altai-app" / "mock.log").read_text()
@@ -230,10 +262,16 @@ def test_mock_refusing_its_config_is_one_line_with_mocks_reason(release, state_d
         text.replace('mock_chroot = "epel-6-x86_64"', f'mock_chroot = "epel-6-x86_64"\nmock_configdir = "{broken}"')
     )
     run = mock_build(release, state_dir, gnupghome, "libaltai")
-    assert_one_line_error(run, "libaltai: mock refused its config",
-                          f"Could not find included config file: {broken}/eol/templates/centos-6.tpl")  # fmt: skip
+    assert_one_line_error(
+        run,
+        "libaltai: mock refused its config",
+        f"Could not find included config file: {broken}/eol/templates/centos-6.tpl",
+    )
     layout.write_text(layout.read_text().replace('mock_chroot = "epel-6-x86_64"', 'mock_chroot = "nosuch-5-x86_64"'))
     run = mock_build(release, state_dir, gnupghome, "libaltai")
-    assert_one_line_error(run, "mock chroot 'nosuch-5-x86_64': this host's mock has no such config",
-                          f"{broken}/nosuch-5-x86_64.cfg, {broken}/eol/nosuch-5-x86_64.cfg")  # fmt: skip
+    assert_one_line_error(
+        run,
+        "mock chroot 'nosuch-5-x86_64': this host's mock has no such config",
+        f"{broken}/nosuch-5-x86_64.cfg, {broken}/eol/nosuch-5-x86_64.cfg",
+    )
     assert tree(release["out"]) == {}

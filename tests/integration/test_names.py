@@ -37,8 +37,9 @@ def rpm(work: Path, name: str, version: str = "1", *, epoch: str = "", extra: st
     top = work / f"{name}-{version}-{epoch}-{content}-{abs(hash(extra))}"
     spec = top / f"{name}.spec"
     top.mkdir(parents=True)
-    text = SPEC.format(name=name, version=version, epoch=f"Epoch: {epoch}\n" if epoch else "", extra=extra,
-                       content=content)  # fmt: skip
+    text = SPEC.format(
+        name=name, version=version, epoch=f"Epoch: {epoch}\n" if epoch else "", extra=extra, content=content
+    )
     spec.write_text(text)
     argv = ["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {top}", "--define", "__python3 %{nil}", str(spec)]
     subprocess.run(argv, check=True, capture_output=True)

@@ -82,8 +82,11 @@ def test_the_scriptlet_ran_as_nobody_of_the_host(tmp_path):
         'local f = io.open("/srv/written-by-post", "w"); f:write("post ran"); f:close()\n'
         "%files\n/srv\n"
     )
-    subprocess.run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {work}", str(spec_dir / "writer.spec")],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {work}", str(spec_dir / "writer.spec")],
+        check=True,
+        capture_output=True,
+    )
     repo = make_yum_repo(tmp_path / "repo", list((work / "RPMS").rglob("*.rpm")))
     reposdir = tmp_path / "repos"
     reposdir.mkdir()

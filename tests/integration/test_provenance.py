@@ -29,12 +29,16 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 def gpgv(tree: Path, envelope: dict, work: Path) -> subprocess.CompletedProcess[str]:
     work.mkdir(parents=True, exist_ok=True)
     keyring = work / "key.gpg"
-    subprocess.run(["gpg", "--dearmor", "--batch", "--yes", "--output", str(keyring), str(tree / "RPM-GPG-KEY-altai")],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["gpg", "--dearmor", "--batch", "--yes", "--output", str(keyring), str(tree / "RPM-GPG-KEY-altai")],
+        check=True,
+        capture_output=True,
+    )
     (work / "pae").write_bytes(pae(envelope["payloadType"], base64.b64decode(envelope["payload"])))
     (work / "sig").write_bytes(base64.b64decode(envelope["signatures"][0]["sig"]))
-    return subprocess.run(["gpgv", "--keyring", str(keyring), str(work / "sig"), str(work / "pae")],
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        ["gpgv", "--keyring", str(keyring), str(work / "sig"), str(work / "pae")], capture_output=True, text=True
+    )
 
 
 def test_each_built_binary_has_one_signed_statement(release, state_dir, gnupghome, tmp_path):
@@ -125,8 +129,7 @@ def test_the_documented_check_of_a_statement_works_as_written(release, state_dir
     key = tmp_path / "announced.asc"
     shutil.copy(work / "RPM-GPG-KEY-altai", key)
     env = {**os.environ, "KEY": str(key), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True,
-                          env=env)  # fmt: skip
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "Good signature" in done.stderr
     subject = json.loads(done.stdout.split("\n]\n", 1)[0] + "\n]")

@@ -32,8 +32,14 @@ def test_readme_examples_run_as_written(tmp_path):
         if tool == "tools/srpm2git.py":
             assert made_srpm is not None
             argv = [str(made_srpm), str(tmp_path / "imported")]
-        proc = subprocess.run([sys.executable, str(ROOT / tool), *argv], cwd=ROOT, env=env, capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / tool), *argv],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         ran[line] = proc
         if tool == "tools/git2srpm.py":
             made_srpm = Path(proc.stdout.split()[-1])

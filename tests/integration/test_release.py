@@ -580,12 +580,18 @@ def test_repository_metadata_is_signed_and_checked_by_dnf(release, state_dir, gn
         current = out.resolve()
         home = tmp_path / "verify-gnupg"
         home.mkdir(mode=0o700)
-        subprocess.run(["gpg", "--homedir", str(home), "--import", str(current / "RPM-GPG-KEY-altai")],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["gpg", "--homedir", str(home), "--import", str(current / "RPM-GPG-KEY-altai")],
+            check=True,
+            capture_output=True,
+        )
         for repo in ("centos6", "centos6/SRPMS", "deps/misc", "deps/misc-srpms"):
             repomd = current / repo / "repodata" / "repomd.xml"
-            check = subprocess.run(["gpg", "--homedir", str(home), "--verify", f"{repomd}.asc", str(repomd)],
-                                   capture_output=True, text=True)  # fmt: skip
+            check = subprocess.run(
+                ["gpg", "--homedir", str(home), "--verify", f"{repomd}.asc", str(repomd)],
+                capture_output=True,
+                text=True,
+            )
             assert check.returncode == 0, (repo, check.stderr)
         assert "repo_gpgcheck=1" in (out / "altai.repo").read_text()
         reposdir = tmp_path / "yum.repos.d"

@@ -36,8 +36,14 @@ def release_job(tmp: Path, gnupghome: Path, base_repos: Path) -> subprocess.Comp
         "ALTAI_ARTIFACTS": str(tmp / "artifacts"),
         "ALTAI_BASE_REPOS": str(base_repos),
     }
-    return subprocess.run(["bash", str(ROOT / ".ci" / "release")], env=env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=900)  # fmt: skip
+    return subprocess.run(
+        ["bash", str(ROOT / ".ci" / "release")],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )
 
 
 @pytest.fixture

@@ -29,8 +29,11 @@ def test_every_run_makes_the_release_package_and_a_host_installs_from_it(release
         package = next((out / "centos6").glob("altai-release-9.9-1.el6.noarch.rpm"))
         assert next((out / "centos6" / "SRPMS").glob("altai-release-9.9-1.el6.src.rpm"))
         listed = subprocess.run(["rpm", "-qlp", str(package)], capture_output=True, text=True).stdout.split()
-        assert listed == ["/etc/pki/rpm-gpg/RPM-GPG-KEY-altai", "/etc/yum.repos.d/altai.repo",
-                          "/etc/yum/vars/altai_baseurl"]  # fmt: skip
+        assert listed == [
+            "/etc/pki/rpm-gpg/RPM-GPG-KEY-altai",
+            "/etc/yum.repos.d/altai.repo",
+            "/etc/yum/vars/altai_baseurl",
+        ]
         # the installer's two lines: the release package from its URL, then the release's packages
         root = tmp_path / "installroot"
         reposdir = root / "etc" / "yum.repos.d"
@@ -104,8 +107,9 @@ def test_a_host_whose_repo_file_was_edited_follows_the_next_release(release, sta
         assert first.returncode == 0, first.stdout
         # the operator's edit (dnf of this test reads gpgkey= on the host: point it into the installroot)
         repo_file = reposdir / "altai.repo"
-        repo_file.write_text("# edited by the operator\n" + repo_file.read_text().replace("file:///etc/",
-                             f"file://{root}/etc/"))  # fmt: skip
+        repo_file.write_text(
+            "# edited by the operator\n" + repo_file.read_text().replace("file:///etc/", f"file://{root}/etc/")
+        )
         assert dnf(root, reposdir, "install", "libaltai").returncode == 0
         assert installed(root)["libaltai"] == "libaltai-1.2-1.el6.x86_64"
 

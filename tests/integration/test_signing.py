@@ -86,8 +86,13 @@ def test_a_release_of_a_real_key_is_never_moved_onto_the_development_key(release
     empty.mkdir(mode=0o700)
     for quiet in ([], ["-q"]):
         run = build(release, state_dir, empty, "altai-app", *quiet)
-        assert_one_line_error(run, "is signed for key 'altai' by", "not a development key",
-                              f"GNUPGHOME={empty} has no secret key", "give the run that key")  # fmt: skip
+        assert_one_line_error(
+            run,
+            "is signed for key 'altai' by",
+            "not a development key",
+            f"GNUPGHOME={empty} has no secret key",
+            "give the run that key",
+        )
         assert run.returncode == 4
         assert tree(release["out"]) == before
     # the development key is said even with -q
@@ -113,6 +118,10 @@ def test_two_first_runs_at_once_make_one_development_key(tmp_path):
     found = {run.communicate(timeout=120)[0].strip() for run in runs}
     assert len(found) == 1
     assert len(found.pop()) == 40
-    listing = subprocess.run(["gpg", "--homedir", str(tmp_path / "state" / "dev-gnupg"), "--with-colons",
-                              "--list-secret-keys"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    listing = subprocess.run(
+        ["gpg", "--homedir", str(tmp_path / "state" / "dev-gnupg"), "--with-colons", "--list-secret-keys"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert listing.count("\nsec:") + listing.startswith("sec:") == 1

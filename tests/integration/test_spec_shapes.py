@@ -43,31 +43,52 @@ def lookaside(tmp_path):
 
 @pytest.mark.parametrize("form", ["tagged", "old"])
 def test_source_listed_in_sources_comes_from_the_lookaside_then_the_cache(make_repo, tmp_path, lookaside, form):
-    line = (f"SHA512 (testdata.tar.gz) = {lookaside['sha512']}\n" if form == "tagged"
-            else f"{lookaside['md5']}  testdata.tar.gz\n")  # fmt: skip
+    line = (
+        f"SHA512 (testdata.tar.gz) = {lookaside['sha512']}\n"
+        if form == "tagged"
+        else f"{lookaside['md5']}  testdata.tar.gz\n"
+    )
     repo = make_repo({"hello.spec": spec(extra="Source1: testdata.tar.gz"), "sources": line, "a.txt": "a\n"})
     cache = tmp_path / "cache"
-    first = run_tool("git2srpm.py", "--lookaside", lookaside["url"], "--cache", str(cache),
-                     "--outdir", str(tmp_path / "one"), str(repo.path))  # fmt: skip
+    first = run_tool(
+        "git2srpm.py",
+        "--lookaside",
+        lookaside["url"],
+        "--cache",
+        str(cache),
+        "--outdir",
+        str(tmp_path / "one"),
+        str(repo.path),
+    )
     assert first.returncode == 0, first.stderr
     srpm = Path(first.stdout.splitlines()[-1])
     assert srpm_files(srpm)["testdata.tar.gz"] == DATA
     # the next build needs no network: the lookaside is gone, --offline reads the cache
     for path in sorted(lookaside["root"].rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
-    again = run_tool("git2srpm.py", "--offline", "--cache", str(cache), "--outdir", str(tmp_path / "two"),
-                     str(repo.path))  # fmt: skip
+    again = run_tool(
+        "git2srpm.py", "--offline", "--cache", str(cache), "--outdir", str(tmp_path / "two"), str(repo.path)
+    )
     assert again.returncode == 0, again.stderr
     assert Path(again.stdout.splitlines()[-1]).read_bytes() == srpm.read_bytes()  # reproducible
 
 
 def test_wrong_hash_and_missing_entry_are_one_line_naming_the_source(make_repo, tmp_path, lookaside):
     wrong = "0" * 128
-    repo = make_repo({"hello.spec": spec(extra="Source1: testdata.tar.gz"),
-                      "sources": f"SHA512 (testdata.tar.gz) = {wrong}\n"})  # fmt: skip
+    repo = make_repo(
+        {"hello.spec": spec(extra="Source1: testdata.tar.gz"), "sources": f"SHA512 (testdata.tar.gz) = {wrong}\n"}
+    )
     # the lookaside has nothing under the wrong hash: the error names the Source, the file and the URL
-    run = run_tool("git2srpm.py", "--lookaside", lookaside["url"], "--cache", str(tmp_path / "c"),
-                   "--outdir", str(tmp_path / "o"), str(repo.path))  # fmt: skip
+    run = run_tool(
+        "git2srpm.py",
+        "--lookaside",
+        lookaside["url"],
+        "--cache",
+        str(tmp_path / "c"),
+        "--outdir",
+        str(tmp_path / "o"),
+        str(repo.path),
+    )
     assert_one_line_error(run, "hello.spec: Source1 testdata.tar.gz", "404")
     # the Source's own URL serves other bytes: refused as a mismatch
     (lookaside["root"] / "testdata.tar.gz").write_bytes(DATA)
@@ -193,12 +214,18 @@ def test_autospec_needs_the_spec_at_the_root(make_repo, tmp_path):
     assert_one_line_error(run, "pkg/hello.spec uses %autorelease/%autochangelog", "root of its repository")
 
 
-def test_build_py_fetches_a_listed_source_from_the_layouts_lookaside(release, make_repo, state_dir, gnupghome,
-                                                                      lookaside):  # fmt: skip
+def test_build_py_fetches_a_listed_source_from_the_layouts_lookaside(
+    release, make_repo, state_dir, gnupghome, lookaside
+):
     from altai_testlib import build
 
-    repo = make_repo({"hello.spec": spec(extra="Source1: testdata.tar.gz"),
-                      "sources": f"SHA512 (testdata.tar.gz) = {lookaside['sha512']}\n", "a.txt": "a\n"})  # fmt: skip
+    repo = make_repo(
+        {
+            "hello.spec": spec(extra="Source1: testdata.tar.gz"),
+            "sources": f"SHA512 (testdata.tar.gz) = {lookaside['sha512']}\n",
+            "a.txt": "a\n",
+        }
+    )
     layout = release["layout"]
     text = layout.read_text().replace("[release]\n", f'[release]\nlookaside = "{lookaside["url"]}"\n', 1)
     layout.write_text(text + f'\n[packages.hello]\ngit = "{repo.path}"\nrepository = "misc"\n')
@@ -242,8 +269,9 @@ def test_sha3_in_sources_and_a_corrupt_cache_entry_offline(make_repo, tmp_path, 
     target = lookaside["root"] / "hello" / "testdata.tar.gz" / "sha3-256" / digest / "testdata.tar.gz"
     target.parent.mkdir(parents=True)
     target.write_bytes(DATA)
-    repo = make_repo({"hello.spec": spec(extra="Source1: testdata.tar.gz"),
-                      "sources": f"SHA3-256 (testdata.tar.gz) = {digest}\n"})  # fmt: skip
+    repo = make_repo(
+        {"hello.spec": spec(extra="Source1: testdata.tar.gz"), "sources": f"SHA3-256 (testdata.tar.gz) = {digest}\n"}
+    )
     cache = tmp_path / "cache"
     args = ["--lookaside", lookaside["url"], "--cache", str(cache), "--outdir", str(tmp_path / "o"), str(repo.path)]
     first = run_tool("git2srpm.py", *args)

@@ -53,8 +53,11 @@ def make_srpm(work: Path, name: str, tags: str = "", signer: TestKey | None = No
     (top / "SOURCES" / f"{name}-1.0.tar.gz").write_bytes(buf.getvalue())
     spec = top / f"{name}.spec"
     spec.write_text(RABBIT_SPEC.format(name=name, tags=tags))
-    subprocess.run(["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", f"dist {dist}", str(spec)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["rpmbuild", "--quiet", "-bs", "--define", f"_topdir {top}", "--define", f"dist {dist}", str(spec)],
+        check=True,
+        capture_output=True,
+    )
     (srpm,) = (top / "SRPMS").glob("*.src.rpm")
     if signer is not None:
         rpmsign(signer, [srpm])
@@ -66,8 +69,9 @@ def sha256(path: Path) -> str:
 
 
 def qf(path: Path, fmt: str) -> str:
-    return subprocess.run(["rpm", "-qp", "--nosignature", "--qf", fmt, str(path)], capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["rpm", "-qp", "--nosignature", "--qf", fmt, str(path)], capture_output=True, text=True, check=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +96,9 @@ def upstream(tmp_path_factory: pytest.TempPathFactory):
         yield {"url": url, "srpms": srpms, "key_file": key_file, "key": key}
 
 
-def add_srpm(release, upstream, name: str, *, sha: str | None = None, key: bool = True, url: str | None = None,
-             extra: str = "") -> None:  # fmt: skip
+def add_srpm(
+    release, upstream, name: str, *, sha: str | None = None, key: bool = True, url: str | None = None, extra: str = ""
+) -> None:
     srpm = upstream["srpms"][name]
     layout = release["layout"]
     text = layout.read_text()
@@ -110,8 +115,9 @@ def add_srpm(release, upstream, name: str, *, sha: str | None = None, key: bool 
     layout.write_text(text + extra)
 
 
-def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(release, state_dir, gnupghome, upstream,
-                                                                        tmp_path):  # fmt: skip
+def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(
+    release, state_dir, gnupghome, upstream, tmp_path
+):
     add_srpm(release, upstream, "rabbit")
     run = build(release, state_dir, gnupghome, "rabbit", "--json")
     assert run.returncode == 0, run.stderr
@@ -125,8 +131,9 @@ def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(releas
     db.mkdir()
     subprocess.run(["rpmkeys", "--dbpath", str(db), "--import", str(out / "RPM-GPG-KEY-altai")], check=True)
     binary = out / "deps/misc/rabbit-1.0-1.el6.noarch.rpm"
-    check = subprocess.run(["rpmkeys", "--dbpath", str(db), "-K", str(republished), str(binary)],
-                           capture_output=True, text=True)  # fmt: skip
+    check = subprocess.run(
+        ["rpmkeys", "--dbpath", str(db), "-K", str(republished), str(binary)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout
     assert check.stdout.count("signatures OK") == 2, check.stdout
     entries = {e["path"]: e for e in json.loads((out / "manifest.json").read_text())["packages"]}
@@ -149,8 +156,9 @@ def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(releas
     assert verdicts["deps/misc/rabbit-1.0-1.el6.noarch.rpm"] == "reproduced"
 
 
-def test_an_upstream_srpm_of_another_dist_is_made_anew_for_the_layouts(release, state_dir, gnupghome, upstream,
-                                                                        tmp_path):  # fmt: skip
+def test_an_upstream_srpm_of_another_dist_is_made_anew_for_the_layouts(
+    release, state_dir, gnupghome, upstream, tmp_path
+):
     """The usual case, rebuilding a Fedora SRPM: refused as 'not a package of ...fc18.src.rpm' after the
     one-way check; before it, the .fc18 SRPM was published beside .el6 binaries that name an SRPM nobody
     published. Now the upstream's spec and sources make the .el6 SRPM in the sandbox (as mock does), which
@@ -158,12 +166,16 @@ def test_an_upstream_srpm_of_another_dist_is_made_anew_for_the_layouts(release, 
     add_srpm(release, upstream, "thirdparty-tool")
     run = build(release, state_dir, gnupghome, "thirdparty-tool")
     assert run.returncode == 0, run.stderr
-    assert "thirdparty-tool-1.0-1.fc18.src is of another dist: its SRPM is made anew as thirdparty-tool-1.0-1.el6.src" \
-        in run.stderr  # fmt: skip
+    assert (
+        "thirdparty-tool-1.0-1.fc18.src is of another dist: its SRPM is made anew as thirdparty-tool-1.0-1.el6.src"
+        in run.stderr
+    )
     out = release["out"]
     published = [p for p in packages_and_keys(out) if "thirdparty-tool" in p]
-    assert published == ["deps/misc-srpms/thirdparty-tool-1.0-1.el6.src.rpm",
-                         "deps/misc/thirdparty-tool-1.0-1.el6.noarch.rpm"]  # fmt: skip
+    assert published == [
+        "deps/misc-srpms/thirdparty-tool-1.0-1.el6.src.rpm",
+        "deps/misc/thirdparty-tool-1.0-1.el6.noarch.rpm",
+    ]
     srpm, binary = out / published[0], out / published[1]
     original = upstream["srpms"]["thirdparty-tool"]
     assert qf(binary, "%{SOURCERPM}") == srpm.name
@@ -172,8 +184,9 @@ def test_an_upstream_srpm_of_another_dist_is_made_anew_for_the_layouts(release, 
     db = tmp_path / "db"
     db.mkdir()
     subprocess.run(["rpmkeys", "--dbpath", str(db), "--import", str(out / "RPM-GPG-KEY-altai")], check=True)
-    check = subprocess.run(["rpmkeys", "--dbpath", str(db), "-K", str(srpm), str(binary)], capture_output=True,
-                           text=True)  # fmt: skip
+    check = subprocess.run(
+        ["rpmkeys", "--dbpath", str(db), "-K", str(srpm), str(binary)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout
     assert check.stdout.count("signatures OK") == 2, check.stdout
     entries = {e["path"]: e for e in json.loads((out / "manifest.json").read_text())["packages"]}
@@ -204,12 +217,16 @@ def test_srpm_package_waits_for_the_git_package_it_build_requires(release, state
         ("rabbit", {"sha": "0" * 64}, ["rabbit: source RPM", "does not match the layout's sha256", "0" * 64]),
         ("unsigned", {}, ["unsigned: source RPM", "is not signed by key 'upstream'"]),
         ("foreign", {}, ["foreign: source RPM", "is not signed by key 'upstream'"]),
-        ("rabbit", {"url": "http://127.0.0.1:9/rabbit-1.0-1.el6.src.rpm"}, ["rabbit: source RPM", "cannot fetch",
-                                                                             "http://127.0.0.1:9/"]),
+        (
+            "rabbit",
+            {"url": "http://127.0.0.1:9/rabbit-1.0-1.el6.src.rpm"},
+            ["rabbit: source RPM", "cannot fetch", "http://127.0.0.1:9/"],
+        ),
     ],
-)  # fmt: skip
-def test_bad_srpm_fails_with_one_line_and_changes_nothing(release, state_dir, gnupghome, upstream, name, kwargs,
-                                                         fragments):  # fmt: skip
+)
+def test_bad_srpm_fails_with_one_line_and_changes_nothing(
+    release, state_dir, gnupghome, upstream, name, kwargs, fragments
+):
     assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
     before = tree(release["out"])
     add_srpm(release, upstream, name, **kwargs)
@@ -228,8 +245,9 @@ def test_missing_srpm_names_the_url(release, state_dir, gnupghome, upstream):
 
 def test_git_and_srpm_are_exclusive(release, state_dir, gnupghome, upstream):
     add_srpm(release, upstream, "rabbit", extra=f'git = "{release["lib"].path}"\n')
-    assert_one_line_error(build(release, state_dir, gnupghome, "rabbit"), "packages.rabbit",
-                          "exactly one of git", "srpm")  # fmt: skip
+    assert_one_line_error(
+        build(release, state_dir, gnupghome, "rabbit"), "packages.rabbit", "exactly one of git", "srpm"
+    )
 
 
 def test_rebuilt_srpm_installs_with_dnf_and_gpgcheck(release, state_dir, gnupghome, upstream, tmp_path):
@@ -264,10 +282,16 @@ def test_srpm2git_round_trip(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "--dist .el6" in run.stderr
     assert sorted(p.name for p in repo.iterdir() if p.name != ".git") == [
-        "README", "bin", "fix-build.patch", "patched.conf", "patched.spec"]  # fmt: skip
+        "README",
+        "bin",
+        "fix-build.patch",
+        "patched.conf",
+        "patched.spec",
+    ]
     assert os.access(repo / "bin" / "run.sh", os.X_OK)
-    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%ct %s"], capture_output=True, text=True,
-                         check=True).stdout.splitlines()  # fmt: skip
+    log = subprocess.run(
+        ["git", "-C", str(repo), "log", "--format=%ct %s"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert log == [f"{qf(srpm, '%{BUILDTIME}')} Import patched-2.1-3.el6 from {srpm.name}"]
     back = run_tool("git2srpm.py", "--dist", ".el6", "--outdir", str(tmp_path / "back"), str(repo))
     assert back.returncode == 0, back.stderr
@@ -336,8 +360,9 @@ def test_srpm2git_refuses_a_tarball_that_leaves_the_repository(tmp_path, member,
 def test_explain_says_where_a_package_comes_from_without_building(release, state_dir, gnupghome, upstream):
     add_srpm(release, upstream, "rabbit")
     layout = release["layout"]
-    layout.write_text(layout.read_text() + f'\n[packages.remote-lib]\ngit = "file://{release["lib"].path}"\n'
-                      'repository = "misc"\n')  # fmt: skip
+    layout.write_text(
+        layout.read_text() + f'\n[packages.remote-lib]\ngit = "file://{release["lib"].path}"\nrepository = "misc"\n'
+    )
     run = build(release, state_dir, gnupghome, "--explain", "rabbit", "libaltai", "remote-lib")
     assert run.returncode == 0, run.stderr
     srpm = upstream["srpms"]["rabbit"]

@@ -64,8 +64,17 @@ repository = "centos"
 def build(layout: Path, out: Path, state: Path, *args: str) -> Any:
     home = out.parent / "gnupg"
     home.mkdir(mode=0o700, exist_ok=True)
-    return run_tool("build.py", "--layout", str(layout), "--out", str(out), "--state-dir", str(state), *args,
-                    env={"GNUPGHOME": str(home)})  # fmt: skip
+    return run_tool(
+        "build.py",
+        "--layout",
+        str(layout),
+        "--out",
+        str(out),
+        "--state-dir",
+        str(state),
+        *args,
+        env={"GNUPGHOME": str(home)},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +91,18 @@ def variants(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> dict[
 
 
 def rpm_q(path: Path, *args: str) -> str:
-    return subprocess.run(["rpm", "-qp", "--nosignature", *args, str(path)], capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["rpm", "-qp", "--nosignature", *args, str(path)], capture_output=True, text=True, check=True
+    ).stdout
 
 
-@pytest.mark.parametrize(("name", "service", "unit"), [
-    ("nova-fping", "nova-fping-api", "nova-fping-api.service"),
-    ("instance-notifier", "instance-notifier", "instance-notifier.service"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "service", "unit"),
+    [
+        ("nova-fping", "nova-fping-api", "nova-fping-api.service"),
+        ("instance-notifier", "instance-notifier", "instance-notifier.service"),
+    ],
+)
 def test_el6_ships_an_init_script_and_el7_a_unit(variants, name, service, unit):
     el6 = next((variants[6] / "centos").glob(f"{name}-*.el6.noarch.rpm"))
     el7 = next((variants[7] / "centos").glob(f"{name}-*.el7.noarch.rpm"))
@@ -151,8 +164,13 @@ def test_target_gate_refuses_what_the_targets_rpm_cannot_read(variants, make_rep
     layout.write_text(layout.read_text() + f'\n[packages.modern]\ngit = "{repo.path}"\nrepository = "centos"\n')
     before = tree(out)
     run = build(layout, out, state_dir, "modern")
-    assert_one_line_error(run, "modern: modern-1-1.el6.noarch.rpm needs", "rpmlib(PayloadIsZstd) (rpm 4.14.0)",
-                          "a zstd payload", "rpm 4.8 cannot read it")  # fmt: skip
+    assert_one_line_error(
+        run,
+        "modern: modern-1-1.el6.noarch.rpm needs",
+        "rpmlib(PayloadIsZstd) (rpm 4.14.0)",
+        "a zstd payload",
+        "rpm 4.8 cannot read it",
+    )
     assert run.returncode == 4
     assert tree(out) == before
 
@@ -165,14 +183,17 @@ SERVER = "7e0c2a5e-8d2f-4c3b-9f1e-2b6a1d0c4e51"
 class InitScript:
     """nova-fping-api's EL6 init script run against FakeInitFunctions, for the real API on a free port."""
 
-    def __init__(self, tmp_path: Path, conf: str = "[DEFAULT]\n", servers: list[dict[str, Any]] | None = None,
-                 **env: str) -> None:  # fmt: skip
+    def __init__(
+        self, tmp_path: Path, conf: str = "[DEFAULT]\n", servers: list[dict[str, Any]] | None = None, **env: str
+    ) -> None:
         self.port = free_port()
         inventory = tmp_path / "inventory.json"
         inventory.write_text(json.dumps({"servers": servers or []}))
         launcher = tmp_path / "nova-fping-api"
-        launcher.write_text(f"#!/bin/sh\nexec {ROOT}/.venv/bin/python -m nova_fping.cli --noauth --inventory "
-                            f"{inventory} --listen 127.0.0.1:{self.port} \"$@\"\n")  # fmt: skip
+        launcher.write_text(
+            f"#!/bin/sh\nexec {ROOT}/.venv/bin/python -m nova_fping.cli --noauth --inventory "
+            f'{inventory} --listen 127.0.0.1:{self.port} "$@"\n'
+        )
         launcher.chmod(0o755)
         config = tmp_path / "nova-fping.conf"
         config.write_text(conf)
@@ -195,8 +216,9 @@ class InitScript:
         return subprocess.run(["sh", str(script), action], env=self.env, capture_output=True, text=True, timeout=120)
 
     def get(self, path: str, timeout: float = 30) -> tuple[int, bytes]:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
-                                         headers={"X-Project-Id": "p1", "X-Roles": "member"})  # fmt: skip
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", headers={"X-Project-Id": "p1", "X-Roles": "member"}
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, response.read()
 
@@ -295,12 +317,18 @@ def unit_settings(path: Path) -> dict[str, list[str]]:
 @pytest.mark.parametrize(
     ("unit", "written", "drain"),
     [
-        ("nova-fping/etc/nova-fping-api.service", ["/var/log/nova-fping/api.log",
-                                                   "/var/lib/nova-fping/ratelimit.sqlite"], 30),
-        ("instance-notifier/etc/instance-notifier.service", ["/var/lib/instance-notifier/state.json",
-                                                             "/var/log/instance-notifier/instance-notifier.log"], 92),
+        (
+            "nova-fping/etc/nova-fping-api.service",
+            ["/var/log/nova-fping/api.log", "/var/lib/nova-fping/ratelimit.sqlite"],
+            30,
+        ),
+        (
+            "instance-notifier/etc/instance-notifier.service",
+            ["/var/lib/instance-notifier/state.json", "/var/log/instance-notifier/instance-notifier.log"],
+            92,
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_units_let_the_service_write_what_its_files_name_and_drain(unit, written, drain):
     """ProtectSystem=strict makes the system read-only: the documented log_file, state_file and rate-limit
     file must lie in a directory the unit makes writable; the stop must outlast the service's own drain."""

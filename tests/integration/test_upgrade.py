@@ -156,9 +156,20 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> I
             text = layout_text(tmp, clone, extra.path if with_extra else None, f"{url}/epel", key_file, fping)
             layout.write_text(text.replace("VERSION", version))
             run = run_tool(
-                "build.py", "--all", "--layout", str(layout), "--out", str(out), "--state-dir", str(state_dir),
-                "--base-url", f"{url}/altai", "--builder", "mock", env=env,
-            )  # fmt: skip
+                "build.py",
+                "--all",
+                "--layout",
+                str(layout),
+                "--out",
+                str(out),
+                "--state-dir",
+                str(state_dir),
+                "--base-url",
+                f"{url}/altai",
+                "--builder",
+                "mock",
+                env=env,
+            )
             assert run.returncode == 0, run.stderr
 
         reposdir = tmp / "yum.repos.d"
@@ -185,8 +196,17 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> I
         shipped.write_text(shipped.read_text() + "# a new default in 0.2.1\n")
         repo.commit({}, "nova-fping 0.2.1")
         release("1.0.3", False, "3.10-1.el6")
-        yield {"url": url, "out": out, "first": first, "root": root, "reposdir": reposdir, "www": www,
-               "work": work, "base": base, "base_key": base_key}  # fmt: skip
+        yield {
+            "url": url,
+            "out": out,
+            "first": first,
+            "root": root,
+            "reposdir": reposdir,
+            "www": www,
+            "work": work,
+            "base": base,
+            "base_key": base_key,
+        }
 
 
 def test_distro_sync_takes_an_installation_to_exactly_the_next_release(two_releases):
@@ -275,7 +295,8 @@ def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
     assert f"dnf install {two_releases['url']}/altai/centos6/altai-release-1.0.3-1.el6.noarch.rpm" in notes
     # tools/build.py --notes prints the same Markdown against any earlier manifest
     layout = out.parent / "altai.toml"
-    run = run_tool("build.py", "--layout", str(layout), "--out", str(out), "--notes",
-                   str(two_releases["first"] / "manifest.json"))  # fmt: skip
+    run = run_tool(
+        "build.py", "--layout", str(layout), "--out", str(out), "--notes", str(two_releases["first"] / "manifest.json")
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n", 3)[3] == notes.split("\n", 3)[3]  # the same but for the date line

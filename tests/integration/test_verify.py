@@ -322,8 +322,16 @@ def test_files_and_entries_no_signature_vouches_for_fail(release, state_dir, gnu
     (copy / "evil").mkdir()
     (copy / "evil" / "backdoor-1-1.el6.noarch.rpm").write_text("#!/bin/sh\nid\n")
     manifest = json.loads((copy / "manifest.json").read_text())
-    entry = dict(manifest["packages"][0], repository="evil", path="evil/backdoor-1-1.el6.noarch.rpm",
-                 origin="upstream:evil", name="backdoor", version="1", release="1.el6", arch="noarch")  # fmt: skip
+    entry = dict(
+        manifest["packages"][0],
+        repository="evil",
+        path="evil/backdoor-1-1.el6.noarch.rpm",
+        origin="upstream:evil",
+        name="backdoor",
+        version="1",
+        release="1.el6",
+        arch="noarch",
+    )
     manifest["packages"].append(entry)
     (copy / "manifest.json").write_text(json.dumps(manifest))
     run = _verify(release, state_dir, gnupghome, copy)

@@ -130,10 +130,23 @@ def test_an_entry_of_a_repository_the_layout_does_not_define_is_not_vouched_for(
     (copy / "evil").mkdir()
     (copy / "evil" / "backdoor-1-1.el6.noarch.rpm").write_text("#!/bin/sh\nid\n")
     sha = "0" * 64
-    evil = ManifestEntry("evil", "evil/backdoor-1-1.el6.noarch.rpm", "upstream:evil", "backdoor", None, "1", "1.el6",
-                         "noarch", sha, sha, "altai", "")  # fmt: skip
-    found = tree_failures(copy, replace(manifest, entries=[*manifest.entries, evil]), tmp_path / "w", rpmdbs,
-                          genuine_trust(trees))  # fmt: skip
+    evil = ManifestEntry(
+        "evil",
+        "evil/backdoor-1-1.el6.noarch.rpm",
+        "upstream:evil",
+        "backdoor",
+        None,
+        "1",
+        "1.el6",
+        "noarch",
+        sha,
+        sha,
+        "altai",
+        "",
+    )
+    found = tree_failures(
+        copy, replace(manifest, entries=[*manifest.entries, evil]), tmp_path / "w", rpmdbs, genuine_trust(trees)
+    )
     assert found[evil.path].startswith("in repository 'evil', which the layout does not define")
 
 
@@ -200,8 +213,9 @@ def test_a_previous_key_named_in_the_layout_still_verifies_what_it_signed(trees,
     new_public, new = trees["forger"][2], trees["forger"][3]
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
-    subprocess.run(["gpg", "--homedir", str(home), "--batch", "--import"], input=new_public, capture_output=True,
-                   check=True)  # fmt: skip
+    subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--import"], input=new_public, capture_output=True, check=True
+    )
     rotated = by_fingerprint(new.fingerprint, previous=(old.fingerprint,))
     pinned = TrustSources(gnupghome=home).pins(rotated, tmp_path / "k1", tree).get("altai")
     assert pinned.fingerprints == (new.fingerprint, old.fingerprint)

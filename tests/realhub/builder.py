@@ -45,9 +45,21 @@ def build_arch(self: Any, pkg: str, root: str, arch: str, keep_srpm: bool, opts:
     extra = self.session.getBuildConfig(root)["extra"]
     defines = [a for k, v in extra.items() if k.startswith("rpm.macro.") for a in ("--define", f"{k[10:]} {v}")]
     # the root's packages cannot be installed here (no CentOS mirror): BuildRequires are not checked
-    command = ["rpmbuild", "--rebuild", "--nodeps", "--load", str(EL6_MACROS), *defines,
-               "--define", f"_topdir {self.workdir}/rpmbuild", "--define", f"_rpmdir {result}",
-               "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", srpm]  # fmt: skip
+    command = [
+        "rpmbuild",
+        "--rebuild",
+        "--nodeps",
+        "--load",
+        str(EL6_MACROS),
+        *defines,
+        "--define",
+        f"_topdir {self.workdir}/rpmbuild",
+        "--define",
+        f"_rpmdir {result}",
+        "--define",
+        "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
+        srpm,
+    ]
     with open(result / "build.log", "wb") as log:
         code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
     for name in ("root.log", "state.log"):

@@ -61,8 +61,11 @@ def test_an_srpm_of_a_commit_twice_to_the_same_bytes(package, tmp_path):
     assert files["hello-0.3.tar.gz"] == first.tarball.read_bytes()
     listed = subprocess.run(["tar", "-tzf", str(first.tarball)], check=True, capture_output=True, text=True).stdout
     assert sorted(listed.split()) == [
-        "hello-0.3/", "hello-0.3/hello.conf", "hello-0.3/hello.spec", "hello-0.3/hello.txt",
-    ]  # fmt: skip
+        "hello-0.3/",
+        "hello-0.3/hello.conf",
+        "hello-0.3/hello.spec",
+        "hello-0.3/hello.txt",
+    ]
     again = make_srpm(SrpmRequest(str(top), subdir="hello", outdir=tmp_path / "b", dist=".el6", keep_tarball=False))
     assert again.srpm.read_bytes() == first.srpm.read_bytes()
     assert again.tarball is None

@@ -245,7 +245,11 @@ def test_a_package_dated_in_the_future_is_not_signed_in_the_future(signed, tmp_p
     (tmp_path / "sig").write_bytes(base64.b64decode(envelope["signatures"][0]["sig"]))
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
-    packets = subprocess.run(["gpg", "--homedir", str(home), "--list-packets", str(tmp_path / "sig")],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    packets = subprocess.run(
+        ["gpg", "--homedir", str(home), "--list-packets", str(tmp_path / "sig")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     created = int(re.search(r"created (\d+)", packets).group(1))  # type: ignore[union-attr]
     assert created <= time.time()

@@ -120,10 +120,12 @@ def test_the_architecture_page_names_every_module():
         assert f"**`{step}/`**" in page
 
 
-def test_no_fmt_skip_in_the_services():
-    marked = [
-        str(p.relative_to(ROOT)) for base in SERVICES for p in base.parent.rglob("*.py") if "fmt: skip" in p.read_text()
-    ]
+def test_the_formatter_formats_everything():
+    """No comment that turns the formatter off, in the tools, the services, the tests or the benchmarks:
+    what the formatter writes is the style."""
+    trees = [PACKAGE, ROOT / "tests", ROOT / "bench", *(base.parent for base in SERVICES)]
+    marker = "fmt: " + "skip"
+    marked = [str(p.relative_to(ROOT)) for tree in trees for p in tree.rglob("*.py") if marker in p.read_text()]
     assert marked == []
 
 

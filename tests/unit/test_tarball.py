@@ -52,8 +52,10 @@ def test_the_tarball_holds_what_git_archive_holds(opened, small_repo, tmp_path, 
     # git archive of a tree (not a commit) applies no attributes: the commit's archive of the subdirectory is
     theirs_commit = subprocess.run(
         ["git", "-C", str(small_repo), "archive", "--format=tar", "--prefix=pkg-2/", "HEAD", "pkg"],
-        env=ENV, check=True, capture_output=True,
-    ).stdout  # fmt: skip
+        env=ENV,
+        check=True,
+        capture_output=True,
+    ).stdout
     theirs = {k.replace("pkg-2/pkg/", "pkg-2/"): v for k, v in members(theirs_commit).items() if k != "pkg-2/pkg"}
     theirs.pop("pkg-2", None)
     ours.pop("pkg-2", None)
@@ -106,13 +108,21 @@ later.txt -export-ignore
 *.subst subst-macro
 """
 FILES = {
-    "sp ace/f": "quoted: a space in a directory\n", "abc": "octal escapes\n", "t\tab": "a tab\n",
-    "broken\\q": "a broken escape: the line is read unquoted\n", "x.macro": "a macro\n", "keep.macro": "unset\n",
-    "binary-one": "builtin binary, then export-ignore\n", "over.txt": "macro then unspecified\n",
-    "later.txt": "the later line wins\n", "f.subst": "$Format:%H$\n", "sub/y.macro": "a macro below\n",
-    "sub/.gitattributes": "[attr]ignored export-ignore\nz.txt ignored\n", "sub/z.txt": "a macro defined below\n",
+    "sp ace/f": "quoted: a space in a directory\n",
+    "abc": "octal escapes\n",
+    "t\tab": "a tab\n",
+    "broken\\q": "a broken escape: the line is read unquoted\n",
+    "x.macro": "a macro\n",
+    "keep.macro": "unset\n",
+    "binary-one": "builtin binary, then export-ignore\n",
+    "over.txt": "macro then unspecified\n",
+    "later.txt": "the later line wins\n",
+    "f.subst": "$Format:%H$\n",
+    "sub/y.macro": "a macro below\n",
+    "sub/.gitattributes": "[attr]ignored export-ignore\nz.txt ignored\n",
+    "sub/z.txt": "a macro defined below\n",
     "plain.txt": "nothing\n",
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -135,8 +145,15 @@ def test_quoted_patterns_and_macros_apply_as_git_check_attr_says(attributed_repo
     finally:
         source.close()
     names = ["export-ignore", "export-subst", "diff", "nope", "ignored"]
-    said = subprocess.run(["git", "check-attr", "-z", "--stdin", *names], cwd=attributed_repo, env=ENV,
-                          input="\0".join(FILES) + "\0", capture_output=True, text=True, check=True).stdout  # fmt: skip
+    said = subprocess.run(
+        ["git", "check-attr", "-z", "--stdin", *names],
+        cwd=attributed_repo,
+        env=ENV,
+        input="\0".join(FILES) + "\0",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     fields = said.split("\0")
     for i in range(0, len(fields) - 2, 3):
         path, attr, value = fields[i : i + 3]

@@ -115,8 +115,18 @@ class HubCalls(HubState):
             raise xmlrpc.client.Fault(koji.GenericError.faultCode, f"No such build target: {target}")
         opts = opts or {}
         # the options `koji build` passes (koji_cli.commands.handle_build)
-        known = {"scratch", "skip_tag", "arch_override", "repo_id", "fail_fast", "draft", "wait_builds", "wait_repo",
-                 "rebuild_srpm", "custom_user_metadata"}  # fmt: skip
+        known = {
+            "scratch",
+            "skip_tag",
+            "arch_override",
+            "repo_id",
+            "fail_fast",
+            "draft",
+            "wait_builds",
+            "wait_repo",
+            "rebuild_srpm",
+            "custom_user_metadata",
+        }
         unknown = set(opts) - known
         if unknown:
             raise xmlrpc.client.Fault(koji.ParameterError.faultCode, f"unknown build options {sorted(unknown)}")
@@ -204,8 +214,11 @@ class HubCalls(HubState):
         draft=None,
     ):
         with self.lock:  # listBuilds rows have build_id, not id (getBuild has both)
-            return [{k: v for k, v in b.items() if k != "id"} for b in self.builds.values()
-                    if taskID is None or b["task_id"] == taskID]  # fmt: skip
+            return [
+                {k: v for k, v in b.items() if k != "id"}
+                for b in self.builds.values()
+                if taskID is None or b["task_id"] == taskID
+            ]
 
     def listRPMs(
         self,
@@ -241,8 +254,16 @@ class HubCalls(HubState):
         tag_info = self.getTag(tag)
         if tag_info is None or (self.package_list is not None and pkg not in self.package_list):
             return None
-        return {"package_id": 1, "package_name": pkg, "tag_id": tag_info["id"], "tag_name": tag_info["name"],
-                "owner_id": 1, "owner_name": "release-team", "blocked": False, "extra_arches": ""}  # fmt: skip
+        return {
+            "package_id": 1,
+            "package_name": pkg,
+            "tag_id": tag_info["id"],
+            "tag_name": tag_info["name"],
+            "owner_id": 1,
+            "owner_name": "release-team",
+            "blocked": False,
+            "extra_arches": "",
+        }
 
     def listTags(self, build=None, package=None, perms=True, queryOpts=None, pattern=None):
         with self.lock:

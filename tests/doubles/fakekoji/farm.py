@@ -32,8 +32,11 @@ class Farm(HubState):
             with self.lock:
                 parent.state = TASK["OPEN"]
                 self._assert_build_allowed(srpm, scratch)
-            rebuild = opts["rebuild_srpm"] if scratch and opts.get("rebuild_srpm") is not None else (
-                self.build_tag_extra.get("rebuild_srpm", True))  # fmt: skip
+            rebuild = (
+                opts["rebuild_srpm"]
+                if scratch and opts.get("rebuild_srpm") is not None
+                else (self.build_tag_extra.get("rebuild_srpm", True))
+            )
             if rebuild:  # kojid's getSRPMFromSRPM: a rebuildSRPM subtask makes Koji's own copy of the SRPM
                 srpm = self._rebuild_srpm(parent, srpm)
             with self.lock:
@@ -81,8 +84,22 @@ class Farm(HubState):
         out = self.work / "tasks" / str(task.id)
         top = out / "top"
         (top / "SRPMS").mkdir(parents=True)
-        subprocess.run(["rpmbuild", "-rs", "--nodeps", "--define", f"_topdir {top}", "--define", f"dist {self.dist}",
-                        "--define", "_buildhost koji-builder", str(srpm)], check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                "rpmbuild",
+                "-rs",
+                "--nodeps",
+                "--define",
+                f"_topdir {top}",
+                "--define",
+                f"dist {self.dist}",
+                "--define",
+                "_buildhost koji-builder",
+                str(srpm),
+            ],
+            check=True,
+            capture_output=True,
+        )
         rebuilt = next((top / "SRPMS").glob("*.src.rpm"))
         with self.lock:
             task.outputs[rebuilt.name] = rebuilt

@@ -192,8 +192,9 @@ class MockBuilder:
     def _results(self, job: BuildJob, resultdir: Path) -> BuildOutput:
         name = job.package.name
         try:
-            rpms = take_files(resultdir, ".", ".rpm", job.workdir / "results", self.layout.sandbox.file_size, 0,
-                              ".src.rpm")  # fmt: skip
+            rpms = take_files(
+                resultdir, ".", ".rpm", job.workdir / "results", self.layout.sandbox.file_size, 0, ".src.rpm"
+            )
         except BuildError as exc:
             raise MockError(f"{name}: mock: {exc}") from exc
         debuginfo = [p for p in rpms if read_identity(p).nevra.name.endswith(("-debuginfo", "-debugsource"))]

@@ -35,8 +35,10 @@ def build_root_reason(text: str) -> str:
         needed.setdefault(package, []).append(name)
     if needed:
         said = "; ".join(f"{', '.join(dict.fromkeys(names))} needed by {package}" for package, names in needed.items())
-        return f"nothing provides {said} (a Requires of a BuildRequires: give a repository that has them, or name " \
-            "them as the layout's [buildroot] stubs)"  # fmt: skip
+        return (
+            f"nothing provides {said} (a Requires of a BuildRequires: give a repository that has them, or name "
+            "them as the layout's [buildroot] stubs)"
+        )
     lines = text.splitlines()
     for number in range(len(lines) - 1, -1, -1):
         said = lines[number].split(":", 1)[1].strip() if lines[number].lstrip().startswith(("Error:", "ERROR:")) else ""
@@ -54,8 +56,9 @@ def failure(name: str, logdir: Path, status: int, output: str, logs: Mapping[str
         why = runner.reason(output, ("ERROR:",), last=True)
         return MockError(f"{name}: mock refused its config (log: {logdir / 'mock.log'})", argv, why)
     if rpmbuild_ran(logs.get("state.log", "")):
-        why = runner.reason(logs.get("build.log", ""), ("error:", "Bad exit status"), after="RPM build errors:",
-                            last=True)  # fmt: skip
+        why = runner.reason(
+            logs.get("build.log", ""), ("error:", "Bad exit status"), after="RPM build errors:", last=True
+        )
         return MockError(f"{name}: build failed in mock (log: {logdir / 'build.log'})", argv, why)
     why = build_root_reason(logs.get("root.log", "")) or build_root_reason(output)
     if why or "root.log" in logs:

@@ -44,12 +44,18 @@ def find_mock() -> MockInstall | None:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{record}: not a record of scripts/setup-mock.sh ({exc}); run it again") from exc
         home = record.parent
-        return MockInstall((str(python), str(program)), configdir, (home,), str(data.get("version", "?")),
-                           f"installed from {data.get('from', 'the upstream tarballs')} in {home}")  # fmt: skip
+        return MockInstall(
+            (str(python), str(program)),
+            configdir,
+            (home,),
+            str(data.get("version", "?")),
+            f"installed from {data.get('from', 'the upstream tarballs')} in {home}",
+        )
     if HOST_MOCK.is_file() and HOST_CONFIGDIR.is_dir():
         interpreter = shutil.which("python3", path="/usr/bin") or "/usr/bin/python3"
-        return MockInstall((interpreter, str(HOST_MOCK)), HOST_CONFIGDIR, (HOST_CONFIGDIR,), _host_version(),
-                           "the host's")  # fmt: skip
+        return MockInstall(
+            (interpreter, str(HOST_MOCK)), HOST_CONFIGDIR, (HOST_CONFIGDIR,), _host_version(), "the host's"
+        )
     return None
 
 

@@ -27,8 +27,19 @@ from altai_release.sandbox.scratch import give_to_sandbox
 from altai_release.sandbox.userns import mapped_userns
 
 # what mock, dnf, rpm and useradd read of the host's /etc (the rest stays out of view)
-_ETC = ("/etc/dnf", "/etc/login.defs", "/etc/default", "/etc/pki", "/etc/ssl", "/etc/ca-certificates",
-        "/etc/hosts", "/etc/resolv.conf", "/etc/mime.types", "/etc/protocols", "/etc/services")  # fmt: skip
+_ETC = (
+    "/etc/dnf",
+    "/etc/login.defs",
+    "/etc/default",
+    "/etc/pki",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/mime.types",
+    "/etc/protocols",
+    "/etc/services",
+)
 _SUDO = {"SUDO_UID": "1000", "SUDO_GID": "135", "SUDO_USER": "mockbuild", "SUDO_COMMAND": "mock"}
 DBPATH_MACROS = "macros.altai-dbpath"
 

@@ -41,8 +41,15 @@ def host_root(layout: ReleaseLayout, state_dir: Path) -> RootBase:
                     if old != base and old.is_dir() and not old.is_symlink() and (old / BASE_CONFIG).is_file():
                         shutil.rmtree(old, ignore_errors=True)
     digest = file_sha256(base / "repo" / "repodata" / "repomd.xml")
-    return RootBase("host", str(base / BASE_CONFIG), root_name(layout, "host", digest), (base,),
-                    "altai-host-base", digest, DESCRIPTION)  # fmt: skip
+    return RootBase(
+        "host",
+        str(base / BASE_CONFIG),
+        root_name(layout, "host", digest),
+        (base,),
+        "altai-host-base",
+        digest,
+        DESCRIPTION,
+    )
 
 
 def _make(base: Path, layout: ReleaseLayout) -> None:
@@ -92,9 +99,10 @@ def _packages(work: Path, layout: ReleaseLayout) -> list[tuple[hb.Package, tuple
         shutil.copyfile(path, macros / "etc" / "rpm" / f"macros.altai-{path.stem}")
     return [
         (hb.Package("filesystem", "6", "x86_64", ("setup", "basesystem"), filesystem, "The base directories"), ()),
-        (hb.Package("altai-buildsys", "12", "x86_64", hb.BUILDSYS_PROVIDES, buildsys, "The build system"),
-         ("filesystem",)),
-        (hb.Package("altai-python3", "3.11", "x86_64", hb.PYTHON_PROVIDES, python, "Python 3.11"),
-         ("altai-buildsys",)),
+        (
+            hb.Package("altai-buildsys", "12", "x86_64", hb.BUILDSYS_PROVIDES, buildsys, "The build system"),
+            ("filesystem",),
+        ),
+        (hb.Package("altai-python3", "3.11", "x86_64", hb.PYTHON_PROVIDES, python, "Python 3.11"), ("altai-buildsys",)),
         (hb.Package("altai-el-macros", "6", "noarch", hb.MACROS_PROVIDES, macros, "EL macros"), ("filesystem",)),
-    ]  # fmt: skip
+    ]

@@ -23,5 +23,12 @@ def mirror_root(layout: ReleaseLayout, state_dir: Path) -> RootBase:
         partial.write_text(text, encoding="utf-8")
         partial.rename(config)
     shown = tuple(Path(url.removeprefix("file://")) for url in layout.buildroot.mirror if url.startswith("file://"))
-    return RootBase("mirror", str(config), root_name(layout, "mirror", digest), (config.parent, *shown),
-                    "altai-mirror", digest, f"the base OS mirror {', '.join(layout.buildroot.mirror)}")  # fmt: skip
+    return RootBase(
+        "mirror",
+        str(config),
+        root_name(layout, "mirror", digest),
+        (config.parent, *shown),
+        "altai-mirror",
+        digest,
+        f"the base OS mirror {', '.join(layout.buildroot.mirror)}",
+    )

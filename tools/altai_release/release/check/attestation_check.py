@@ -45,8 +45,11 @@ def check_attestations(
     own = layout.for_release(manifest.release, manifest.version)
     listed = manifest.attestations
     if listed is None:
-        fail(MANIFEST_NAME, "lists no SBOM and no provenance: a release made before they existed (rebuild it "
-             "with --rebuild to have them), or a manifest that lost them")  # fmt: skip
+        fail(
+            MANIFEST_NAME,
+            "lists no SBOM and no provenance: a release made before they existed (rebuild it "
+            "with --rebuild to have them), or a manifest that lost them",
+        )
         return []
     if listed != {"sbom": sbom_name(own), "provenance": statement_names(own, manifest)}:
         fail(MANIFEST_NAME, "its attestations are not the release's SBOM and one statement per binary it built")

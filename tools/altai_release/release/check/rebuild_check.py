@@ -26,9 +26,10 @@ from altai_release.core.errors import AltaiError, InputError
 from altai_release.core.paths import DEFAULT_STATE
 from altai_release.layout import PackageEntry, ReleaseLayout
 from altai_release.release.attest.sbom import sbom_name
-from altai_release.release.check.tree_check import check_tree
+from altai_release.release.check.tree_check import TreeCheck, check_tree
 from altai_release.release.check.treefiles import TreeFiles, Verdict, built_repositories, sources_path, tree_manifest
 from altai_release.release.publish.checksums import CHECKSUMS
+from altai_release.rpm.manifest import Manifest
 from altai_release.rpm.readback import read_header
 from altai_release.rpm.rpmheader import read_identity
 from altai_release.sandbox.scratch import held_workdir
@@ -56,19 +57,13 @@ def verify_release(
         pins = (trust or TrustSources()).pins(layout, work / "keys", tree)
         files = TreeFiles(tree, work, layout.sandbox.file_size)
         check = check_tree(layout, files, manifest, KeyDatabases(work / "rpmdb"), pins)
-        verdicts: dict[str, Verdict] = {}
-        for failed in check.failed:
-            verdicts.setdefault(failed.path, failed)
-        for rel in check.statements:
-            verdicts.setdefault(rel, Verdict(rel, "signed by the pinned metadata key, names its package and says "
-                                "what the manifest says (provenance)", True))  # fmt: skip
-        sbom = sbom_name(layout.for_release(manifest.release, manifest.version))
-        verdicts.setdefault(sbom, Verdict(sbom, "the release's packages and manifest make exactly this SBOM", True))
-        if check.accounted:
-            verdicts.setdefault(CHECKSUMS, Verdict(CHECKSUMS, f"signed by the pinned metadata key; accounts for "
-                                f"every file of the tree ({check.accounted})", True))  # fmt: skip
-        srpms = [rel for name in built_repositories(layout) for rel in sorted(check.passed)
-                 if rel.startswith(f"{sources_path(layout, name)}/") and rel.endswith(".src.rpm")]  # fmt: skip
+        verdicts = _checked(layout, manifest, check)
+        srpms = [
+            rel
+            for name in built_repositories(layout)
+            for rel in sorted(check.passed)
+            if rel.startswith(f"{sources_path(layout, name)}/") and rel.endswith(".src.rpm")
+        ]
         origins = {e.path: e.origin for e in manifest.entries}
         # mock's chroot gets the tree's own repositories for BuildRequires between its packages
         state_dir = (trust or TrustSources()).state_dir or DEFAULT_STATE  # mock's caches and base
@@ -87,9 +82,26 @@ def verify_release(
                 verdicts.setdefault(rel, Verdict(rel, "not reproduced: its source RPM failed its checks", False))
         for rel in check.passed:  # upstream packages: their signature, checked, is what vouches for them
             signer = pins.get(layout.repositories[_repository_at(layout, rel)].signed_by)
-            verdicts.setdefault(rel, Verdict(rel, f"signed by the pinned key {signer.name} (upstream package, "
-                                "not rebuilt)", True))  # fmt: skip
+            verdicts.setdefault(
+                rel, Verdict(rel, f"signed by the pinned key {signer.name} (upstream package, not rebuilt)", True)
+            )
         return Verification([_without(verdicts[p], work) for p in sorted(verdicts)], pins.found())
+
+
+def _checked(layout: ReleaseLayout, manifest: Manifest, check: TreeCheck) -> dict[str, Verdict]:
+    """The verdicts of the checks before any rebuild: each failure, and the attestations that passed."""
+    verdicts: dict[str, Verdict] = {}
+    for failed in check.failed:
+        verdicts.setdefault(failed.path, failed)
+    said = "signed by the pinned metadata key, names its package and says what the manifest says (provenance)"
+    for rel in check.statements:
+        verdicts.setdefault(rel, Verdict(rel, said, True))
+    sbom = sbom_name(layout.for_release(manifest.release, manifest.version))
+    verdicts.setdefault(sbom, Verdict(sbom, "the release's packages and manifest make exactly this SBOM", True))
+    if check.accounted:
+        said = f"signed by the pinned metadata key; accounts for every file of the tree ({check.accounted})"
+        verdicts.setdefault(CHECKSUMS, Verdict(CHECKSUMS, said, True))
+    return verdicts
 
 
 def _built(layout: ReleaseLayout, rel: str) -> bool:

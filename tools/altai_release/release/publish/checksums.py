@@ -89,8 +89,11 @@ def _signed_listing(tree: Path, work: Path, key: bytes, fail: Fail) -> dict[str,
         signature = beneath.read_bytes(tree, SIGNATURE, 1 << 20)
     except FileNotFoundError as exc:
         missing = Path(str(exc.filename or CHECKSUMS)).name
-        fail(CHECKSUMS, f"missing ({missing}): the files of the tree are not accounted for by anything signed "
-             "(a release made before SHA256SUMS: rebuild it with --rebuild)")  # fmt: skip
+        fail(
+            CHECKSUMS,
+            f"missing ({missing}): the files of the tree are not accounted for by anything signed "
+            "(a release made before SHA256SUMS: rebuild it with --rebuild)",
+        )
         return None
     except (beneath.Unsafe, OSError) as exc:
         fail(CHECKSUMS, f"cannot be read: {exc}")

@@ -102,8 +102,10 @@ def _say_dropped(layout: ReleaseLayout, previous: Manifest, kept: list[ManifestE
     elif any(e.origin in gone for e in kept):
         log.warning(
             "%s: no longer in the layout %s, kept in the release (a run of some packages changes only them; "
-            "--all leaves them out)", ", ".join(gone), layout.file.name,
-        )  # fmt: skip
+            "--all leaves them out)",
+            ", ".join(gone),
+            layout.file.name,
+        )
 
 
 def _by_name(manifest: Manifest) -> dict[tuple[str, str, str], list[ManifestEntry]]:
@@ -118,9 +120,23 @@ def _entry(
 ) -> ManifestEntry:
     n = facts.nevra
     return ManifestEntry(
-        item.repository, path, item.origin, n.name, n.epoch, n.version, n.release, n.arch, facts.sha256,
-        facts.header_sha256, item.signer, facts.signer_keyid, downgraded_from, reason, item.source, item.build,
-    )  # fmt: skip
+        item.repository,
+        path,
+        item.origin,
+        n.name,
+        n.epoch,
+        n.version,
+        n.release,
+        n.arch,
+        facts.sha256,
+        facts.header_sha256,
+        item.signer,
+        facts.signer_keyid,
+        downgraded_from,
+        reason,
+        item.source,
+        item.build,
+    )
 
 
 def published_as(
