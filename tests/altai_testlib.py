@@ -376,14 +376,13 @@ def no_agents_left_behind(tmp_path_factory: pytest.TempPathFactory):
     """gpg starts an agent for every GNUPGHOME the tests make (keys, signing homes): stop them all at the
     end of the session, as the tool stops the one of its development key after each run."""
     yield
-    base = str(tmp_path_factory.getbasetemp())
-    for home in gpg_agent_homes():
-        if home.startswith(base):
-            subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True)
+    for home in gpg_agent_homes(tmp_path_factory.getbasetemp()):
+        subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True)
 
 
-def gpg_agent_homes() -> list[str]:
-    """The --homedir of every running gpg-agent."""
+def gpg_agent_homes(under: Path) -> list[str]:
+    """The --homedir of every running gpg-agent whose home is below `under`: the agents of what a test
+    started (other tests, in other workers, start theirs)."""
     homes = []
     for pid in os.listdir("/proc"):
         try:
@@ -391,7 +390,9 @@ def gpg_agent_homes() -> list[str]:
         except OSError:
             continue
         if argv and argv[0].endswith(b"gpg-agent") and b"--homedir" in argv:
-            homes.append(argv[argv.index(b"--homedir") + 1].decode(errors="replace"))
+            home = argv[argv.index(b"--homedir") + 1].decode(errors="replace")
+            if Path(home).is_relative_to(under):
+                homes.append(home)
     return homes
 
 

@@ -40,14 +40,14 @@ def test_gate_runs_no_scriptlet_as_the_hosts_root(release, make_repo, state_dir,
     base_repo = tmp_path / "base.repo"
     key_url = (tmp_path / "RPM-GPG-KEY-base").as_uri()
     base_repo.write_text(f"[base]\nname=base\nbaseurl={base.as_uri()}/\ngpgcheck=1\ngpgkey={key_url}\n")
-    agents_before = set(gpg_agent_homes())
+    agents_before = set(gpg_agent_homes(tmp_path))
 
     run = build(release, state_dir, gnupghome, "pwn", "--gate", "--base-repos", str(base_repo))
     assert run.returncode == 0, run.stderr
     assert "ok: dnf install of" in run.stderr
     assert not marker.exists(), marker.read_text()  # the escape reached the sandbox's view, not the host's
     # dnf's gpg-agents (librepo's repo_gpgcheck) ended with the sandbox
-    assert set(gpg_agent_homes()) <= agents_before | {str(state_dir / "dev-gnupg")}
+    assert set(gpg_agent_homes(tmp_path)) <= agents_before
 
     run = build(release, state_dir, gnupghome, "--accept", "--base-repos", str(base_repo))
     assert run.returncode == 0, run.stderr
