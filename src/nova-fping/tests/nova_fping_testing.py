@@ -23,7 +23,21 @@ from typing import Callable, Iterator, List, Tuple
 
 FPING = "/usr/bin/fping"
 _counter = itertools.count(1)
-TEST_RANGES = (("-4", "198.18.0.0/15"), ("-6", "fd00:a17a::/32"))
+
+
+def _worker() -> int:
+    """The pytest-xdist worker this process is (0 without xdist): each has an address block of its own, so
+    that two workers' instances never share an address, and their routes never cover each other's."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(name[2:]) % 8 if name[2:].isdigit() else 0
+
+
+WORKER = _worker()
+# 198.18.0.0/15 in eight /18 blocks, fd00:a17a::/32 in sixteen /36: one of each per worker
+TEST_RANGES = (
+    ("-4", "198.%d.%d.0/18" % (18 + WORKER // 4, (WORKER % 4) * 64)),
+    ("-6", "fd00:a17a:%x000::/36" % WORKER),
+)
 
 
 def _run(argv: List[str], check: bool = False) -> int:
@@ -39,8 +53,9 @@ class Instance:
         tag = "%d%d" % (os.getpid() % 10000, index)
         self.netns = "nft" + tag
         self.host_if, self.inner_if = "nfh" + tag, "nfi" + tag
-        octet3, octet4 = divmod(index * 8, 256)
-        base = "198.18.%d." % octet3
+        octet3, octet4 = divmod(index * 8, 256)  # 8 addresses an instance, 2,048 instances a worker
+        base = "198.%d.%d." % (18 + WORKER // 4, (WORKER % 4) * 64 + octet3 % 64)
+        six = "fd00:a17a:%x%03x" % (WORKER, index % 0x1000)
         ip("netns", "add", self.netns)
         try:
             ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.inner_if)
@@ -55,9 +70,9 @@ class Instance:
                     ip("-n", self.netns, "addr", "add", address + "/29", "dev", self.inner_if)
                     self.addresses.append(address)
             if ipv6:
-                ip("-6", "addr", "add", "fd00:a17a:%x::1/64" % index, "dev", self.host_if, "nodad")
-                ip("-n", self.netns, "-6", "addr", "add", "fd00:a17a:%x::2/64" % index, "dev", self.inner_if, "nodad")
-                self.addresses.append("fd00:a17a:%x::2" % index)
+                ip("-6", "addr", "add", six + "::1/64", "dev", self.host_if, "nodad")
+                ip("-n", self.netns, "-6", "addr", "add", six + "::2/64", "dev", self.inner_if, "nodad")
+                self.addresses.append(six + "::2")
             self.up()
         except Exception:
             self.remove()
