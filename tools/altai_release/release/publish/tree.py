@@ -75,7 +75,7 @@ def _counted(manifest: Manifest) -> str:
 def publish_next(
     store: ReleaseStore,
     layout: ReleaseLayout,
-    gate: Callable[[Path], list[str]] | None = None,
+    gate: Callable[[Path, Manifest], list[str]] | None = None,
     reseal: Callable[[Path], None] | None = None,
     **assembly: Any,
 ) -> Manifest | None:
@@ -93,7 +93,7 @@ def publish_next(
     release_dir, manifest = assembled
     if gate is not None:
         try:
-            checks = gate(release_dir)
+            checks = gate(release_dir, manifest)
             if checks:
                 from altai_release.release.publish.notes import CHECKS_FILE, write_notes
 

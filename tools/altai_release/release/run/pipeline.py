@@ -26,7 +26,7 @@ from altai_release.release.publish.tree import publish_next
 from altai_release.release.run.buildcache import BuildCache, kept_results, record_builds
 from altai_release.release.run.results import PackageResult
 from altai_release.release.run.runstate import RunState, prepare_run
-from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
+from altai_release.rpm.manifest import Manifest
 from altai_release.signing.assignment import KeyResolver, SigningIdentity
 from altai_release.signing.trust import TrustSources
 
@@ -163,7 +163,7 @@ class ReleaseBuild:
         results = {**cached, **{name: r.placed(self.store.out, self.layout) for name, r in built.items()}}
         return [results[e.name] for e in run.entries]
 
-    def _seal(self, run: RunState) -> Callable[[Path], list[str]]:
+    def _seal(self, run: RunState) -> Callable[[Path, Manifest], list[str]]:
         """What is done to the next release's tree before it is published: every repository's repomd.xml
         signed by the metadata key (yum's repo_gpgcheck), a provenance statement of each binary we built
         signed by it too, SHA256SUMS of every file signed last, then the options' gate, which trusts the keys
@@ -172,14 +172,14 @@ class ReleaseBuild:
         if signer.key_name not in run.public_keys:
             run.public_keys[signer.key_name] = signer.keyring.export_public(signer.fingerprint)
 
-        def seal(release_dir: Path) -> list[str]:
+        def seal(release_dir: Path, manifest: Manifest) -> list[str]:
             from altai_release.release.attest.provenance import write_provenance
 
             for repo in self.layout.repositories.values():
                 repomd = release_dir / repo.path / "repodata" / "repomd.xml"
                 if repomd.is_file():
                     signer.keyring.detach_sign(signer.fingerprint, repomd, signer.passphrase_file)
-            write_provenance(release_dir, self.layout, Manifest.load(release_dir / MANIFEST_NAME), signer)
+            write_provenance(release_dir, self.layout, manifest, signer)  # the manifest as written, not read back
             seal_checksums(signer, release_dir)
             if self.options.gate is None:
                 return []
