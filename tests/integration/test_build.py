@@ -257,6 +257,22 @@ def test_shipped_layout_release_job_builds_both_packages_in_order(tmp_path, stat
     )
     assert lint.returncode == 0, lint.stdout
     assert "0 errors, 0 warnings" in lint.stdout, lint.stdout
+    # the release's promise, kept in mock too: every binary rebuilt from its SRPM in a chroot is the same
+    verify = run_tool(
+        "build.py",
+        "--verify",
+        "--builder",
+        "mock",
+        "--out",
+        str(out),
+        "--state-dir",
+        str(state_dir),
+        "--json",
+        env={"GNUPGHOME": str(gnupghome)},
+    )
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    binaries = [f for f in json.loads(verify.stdout)["files"] if f["path"].endswith("noarch.rpm")]
+    assert [f["verdict"] for f in binaries] == ["reproduced"] * 3
 
 
 def test_a_run_leaves_no_gpg_agent_of_its_own(release, gnupghome, tmp_path):
