@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from altai_release.rpm.manifest import Manifest, diff
+from altai_release.rpm.manifest import Manifest
+from altai_release.rpm.manifestdiff import diff
 from altai_testlib import manifest_entry as entry
 
 
@@ -23,7 +24,7 @@ def test_manifest_diff_kinds():
 def test_key_changes_name_the_layout_key_and_its_ids():
     from dataclasses import replace
 
-    from altai_release.rpm.manifest import KeyChange, key_changes
+    from altai_release.rpm.manifestdiff import KeyChange, key_changes
 
     old = Manifest("altai", "1", [entry("a", "1"), replace(entry("b", "1"), signer="epel", signer_keyid="E")])
     rotated = Manifest("altai", "1", [replace(e, signer_keyid="K2") if e.signer == "altai" else e for e in old.entries])

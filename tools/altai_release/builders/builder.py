@@ -26,6 +26,19 @@ class BuildJob:
 
 
 @dataclass(frozen=True)
+class RootPackage:
+    """One package of a build's root: what it is, rpm's digest of it (SIGMD5: the same signed or not), and
+    the repository it came from (the base's, this run's, one of the release's, or "host")."""
+
+    nevra: str
+    digest: str
+    repository: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"nevra": self.nevra, "digest": self.digest, "repository": self.repository}
+
+
+@dataclass(frozen=True)
 class BuildOutput:
     rpms: list[Path]
     log: Path
@@ -33,6 +46,7 @@ class BuildOutput:
     # who built it, for the release's provenance: {"builder": local | mock | koji} and that builder's identity
     # (mock: the chroot and its config's SHA-256; koji: the hub and the task)
     facts: dict[str, str] = field(default_factory=dict)
+    build_root: tuple[RootPackage, ...] = ()  # every package the build's root held
 
 
 class Builder(Protocol):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altai_release.builders.builder import BuildJob, BuildOutput
+from altai_release.builders.rootrecord import host_root
 from altai_release.core.errors import BuildError, InputError, RpmbuildError
 from altai_release.core.limits import DEFAULT_LIMITS, SandboxLimits
 from altai_release.sandbox.output import check_binaries
@@ -72,4 +73,4 @@ class LocalBuilder:
                 "BuildRequires not checked (local rpmbuild --nodeps, Debian's rpmdb is empty): "
                 + ", ".join(job.build_requires)
             )
-        return BuildOutput(rpms=rpms, log=log, notes=notes, facts={"builder": "local"})
+        return BuildOutput(rpms=rpms, log=log, notes=notes, facts={"builder": "local"}, build_root=host_root())

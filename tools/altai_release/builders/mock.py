@@ -28,6 +28,7 @@ from altai_release.builders.builder import BuildJob, BuildOutput
 from altai_release.builders.mockfailure import failure
 from altai_release.builders.mockinstall import MockInstall
 from altai_release.builders.mockjail import JailedRun, MockJails, dbpath_macros
+from altai_release.builders.rootrecord import installed, repository_files
 from altai_release.core.errors import BuildError, InputError, MockError, SandboxLimitError
 from altai_release.core.templates import render
 from altai_release.layout import ReleaseLayout
@@ -169,7 +170,7 @@ class MockBuilder:
             raise MockError(f"{name}: mock stopped: the run stopped (another package failed, or it was interrupted)")
         if done.returncode != 0:
             raise failure(name, job.logdir, done.returncode, output, logs, [*self.install.command, *argv])
-        return self._results(job, resultdir)
+        return self._results(job, resultdir, logs)
 
     def _repo_paths(self) -> list[Path]:
         """The host directories of the file:// repositories the chroot reads."""
@@ -189,7 +190,7 @@ class MockBuilder:
             (logdir / log_name).write_text(logs[log_name], encoding="utf-8", errors="surrogateescape")
         return logs
 
-    def _results(self, job: BuildJob, resultdir: Path) -> BuildOutput:
+    def _results(self, job: BuildJob, resultdir: Path, logs: dict[str, str]) -> BuildOutput:
         name = job.package.name
         try:
             rpms = take_files(
@@ -207,7 +208,18 @@ class MockBuilder:
             self._add_to_run_repo(rpms)
         base = self.base(job.package.mock_chroot)
         facts = {"builder": "mock", "chroot": base.name, "config_sha256": base.digest}
-        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=notes, facts=facts)
+        root = installed(logs.get("installed_pkgs.log", ""), self._origins(), "base")
+        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=notes, facts=facts, build_root=root)
+
+    def _origins(self) -> dict[str, str]:
+        """The repositories a root's packages may come from, by label, and the RPMs each has."""
+        repositories = {"this run": self.run_repo}
+        for repo in self.repos:
+            if repo.baseurl.startswith("file://"):
+                repositories[repo.id.removeprefix("altai-")] = Path(unquote(urlsplit(repo.baseurl).path))
+        if self._stubs is not None:
+            repositories["stubs"] = self._stubs
+        return repository_files(repositories)  # what none of them has came from the base
 
     def _add_to_run_repo(self, rpms: Sequence[Path]) -> None:
         """Before the dependents start (they start when this build returns): the RPMs and fresh metadata."""

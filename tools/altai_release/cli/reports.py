@@ -20,7 +20,8 @@ def _newer_manifest(args: argparse.Namespace) -> Path:
 
 
 def diff(args: argparse.Namespace) -> int:
-    from altai_release.rpm.manifest import Change, Manifest, diff, key_changes
+    from altai_release.rpm.manifest import Manifest
+    from altai_release.rpm.manifestdiff import Change, diff, key_changes
 
     old, new = Manifest.load(args.diff), Manifest.load(_newer_manifest(args))
     changes, keys = diff(old, new), key_changes(old, new)

@@ -1,4 +1,4 @@
-"""manifest.json: every package of a release, and the difference between two releases."""
+"""manifest.json: every package of a release (`manifestdiff` compares two)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import Any
 
 from altai_release.core.errors import InputError
 from altai_release.rpm.nevra import Nevra
@@ -37,6 +37,10 @@ class ManifestEntry:
     source: dict[str, str] | None = None
     # who built it (BuildOutput.facts): {"builder": local | mock | koji, ...}; None for upstream binaries
     build: dict[str, str] | None = None
+    # what its build root held (a binary we built): [{"nevra", "digest", "repository"}, ...]
+    build_root: list[dict[str, str]] | None = None
+    # a dependent rebuilt, its own sources unchanged, for packages of the release that changed: which
+    rebuilt_for: str | None = None
 
     @property
     def nevra(self) -> Nevra:
@@ -124,6 +128,16 @@ def _attestations_ok(value: Any) -> bool:
     return all(isinstance(p, str) and _inside(p) for p in [value["sbom"], *statements, *statements.values()])
 
 
+def _root_ok(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= MAX_ROOT
+        and all(
+            isinstance(p, dict) and set(p) == _ROOT_KEYS and all(isinstance(v, str) for v in p.values()) for p in value
+        )
+    )
+
+
 def _complaint(path: Path) -> Callable[[str, str, object], InputError]:
     def bad(where: str, expected: str, value: object) -> InputError:
         return InputError(f"{path}: {where}: expected {expected}, found {json.dumps(value)}")
@@ -131,7 +145,9 @@ def _complaint(path: Path) -> Callable[[str, str, object], InputError]:
     return bad
 
 
-_OPTIONAL = {"epoch", "downgraded_from", "downgrade_reason", "source", "build"}
+_OPTIONAL = {"epoch", "downgraded_from", "downgrade_reason", "source", "build", "build_root", "rebuilt_for"}
+_ROOT_KEYS = {"nevra", "digest", "repository"}
+MAX_ROOT = 5000  # packages of one build root
 _SOURCE_FACTS = {"git": ("url", "ref", "commit"), "srpm": ("url", "sha256"), "release": ("sha256",)}
 _BUILD_FACTS = {"local": (), "mock": ("chroot", "config_sha256"), "koji": ("hub",), "unknown": ()}
 
@@ -159,7 +175,10 @@ def _entry(path: Path, where: str, item: Any) -> ManifestEntry:  # noqa: C901 (o
     epoch = item.get("epoch")
     if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0):
         raise bad(f"{where}.epoch", "null or an integer >= 0", epoch)
-    for key in ("downgraded_from", "downgrade_reason"):
+    root = item.get("build_root")
+    if root is not None and not _root_ok(root):
+        raise bad(f"{where}.build_root", f"null or a list of at most {MAX_ROOT} of nevra, digest, repository", root)
+    for key in ("downgraded_from", "downgrade_reason", "rebuilt_for"):
         if item.get(key) is not None and not isinstance(item[key], str):
             raise bad(f"{where}.{key}", "null or a string", item[key])
     for key, kinds in (("source", _SOURCE_FACTS), ("build", _BUILD_FACTS)):
@@ -172,87 +191,6 @@ def _entry(path: Path, where: str, item: Any) -> ManifestEntry:  # noqa: C901 (o
             wanted = "; ".join(f"{name}: {', '.join(facts) or '-'}" for name, facts in kinds.items())
             raise bad(f"{where}.{key}", f"a kind and its facts ({wanted})", value)
     return ManifestEntry(**item)
-
-
-@dataclass(frozen=True)
-class Change:
-    KINDS: ClassVar[tuple[str, ...]] = ("added", "removed", "upgraded", "downgraded", "rebuilt")
-
-    kind: str  # one of KINDS
-    repository: str
-    name: str
-    arch: str
-    old: str | None
-    new: str | None
-
-    def __str__(self) -> str:
-        what = f"{self.repository}: {self.name}.{self.arch}"
-        if self.kind == "added":
-            return f"added       {what} {self.new}"
-        if self.kind == "removed":
-            return f"removed     {what} {self.old}"
-        return f"{self.kind:<11} {what} {self.old} -> {self.new}"
-
-
-def diff(old: Manifest, new: Manifest) -> list[Change]:
-    """Per (repository, name, arch): what the new release adds, removes, upgrades, downgrades or rebuilds
-    (same EVR, other content)."""
-
-    def index(m: Manifest) -> dict[tuple[str, str, str], ManifestEntry]:
-        best: dict[tuple[str, str, str], ManifestEntry] = {}
-        for e in m.entries:
-            key = (e.repository, e.name, e.arch)
-            if key not in best or e.nevra.compare_evr(best[key].nevra) > 0:
-                best[key] = e
-        return best
-
-    before, after = index(old), index(new)
-    changes = []
-    for key in sorted(before.keys() | after.keys()):
-        a, b = before.get(key), after.get(key)
-        if a is None and b is not None:
-            changes.append(Change("added", *key, None, b.nevra.evr))
-        elif b is None and a is not None:
-            changes.append(Change("removed", *key, a.nevra.evr, None))
-        elif a is not None and b is not None:
-            order = b.nevra.compare_evr(a.nevra)
-            if order > 0:
-                changes.append(Change("upgraded", *key, a.nevra.evr, b.nevra.evr))
-            elif order < 0:
-                changes.append(Change("downgraded", *key, a.nevra.evr, b.nevra.evr))
-            elif a.header_sha256 != b.header_sha256:
-                changes.append(Change("rebuilt", *key, a.nevra.evr, b.nevra.evr))
-    return changes
-
-
-@dataclass(frozen=True)
-class KeyChange:
-    """A layout key that signs with another key than before: a rotation (or a development key replaced)."""
-
-    key: str  # the layout's name of the key
-    old: tuple[str, ...]  # the key ids that signed its packages before
-    new: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"key         {self.key}: {', '.join(self.old)} -> {', '.join(self.new)}"
-
-
-def key_changes(old: Manifest, new: Manifest) -> list[KeyChange]:
-    """Per layout key signing packages in both releases: whether the key ids behind it changed."""
-
-    def ids(m: Manifest) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
-        for e in m.entries:
-            if e.signer_keyid:
-                found.setdefault(e.signer, set()).add(e.signer_keyid.lower())
-        return found
-
-    before, after = ids(old), ids(new)
-    return [
-        KeyChange(key, tuple(sorted(before[key])), tuple(sorted(after[key])))
-        for key in sorted(before.keys() & after.keys())
-        if before[key] != after[key]
-    ]
 
 
 def _path(entry: ManifestEntry) -> str:

@@ -17,7 +17,8 @@ from typing import Any
 from altai_release.core.errors import AltaiError
 from altai_release.core.templates import render
 from altai_release.layout import ReleaseLayout
-from altai_release.rpm.manifest import Change, Manifest, ManifestEntry, diff, key_changes
+from altai_release.rpm.manifest import Manifest, ManifestEntry
+from altai_release.rpm.manifestdiff import Change, diff, key_changes
 from altai_release.rpm.nevra import Nevra
 from altai_release.rpm.readback import read_header
 from altai_release.rpm.rpmbindings import rpm_bindings

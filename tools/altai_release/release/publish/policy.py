@@ -33,6 +33,8 @@ class NewFile:
     downgrade_reason: str | None = None  # the layout's word for why
     source: dict[str, str] | None = None  # where it was made from (see ManifestEntry.source)
     build: dict[str, str] | None = None  # who built it (see ManifestEntry.build)
+    build_root: list[dict[str, str]] | None = None  # what its root held (see ManifestEntry.build_root)
+    rebuilt_for: str | None = None  # see ManifestEntry.rebuilt_for
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ def _entry(
         reason,
         item.source,
         item.build,
+        item.build_root if n.arch != "src" else None,
+        item.rebuilt_for,
     )
 
 

@@ -58,7 +58,16 @@ def resign(
         sign_packages(identity, files)
         verify_packages(databases, public_keys[key_name], files)
         added += [
-            NewFile(f, e.repository, e.origin, e.signer, source=e.source, build=e.build)
+            NewFile(
+                f,
+                e.repository,
+                e.origin,
+                e.signer,
+                source=e.source,
+                build=e.build,
+                build_root=e.build_root,
+                rebuilt_for=e.rebuilt_for,
+            )
             for f, e in zip(files, group, strict=True)
         ]
     return added

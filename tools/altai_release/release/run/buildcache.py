@@ -135,6 +135,8 @@ def kept_results(
             files=[PlacedFile(out / e.path, e.nevra) for e in files],
             notes=["inputs unchanged since the published build: kept its signed files"],
             built_by=next((dict(e.build) for e in files if e.build), {}),
+            build_root=next((list(e.build_root) for e in files if e.build_root), []),
+            rebuilt_for=next((e.rebuilt_for for e in files if e.rebuilt_for), None),
         )
     return hits
 

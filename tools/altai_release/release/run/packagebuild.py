@@ -112,6 +112,7 @@ class PackageBuild:
             notes=list(built.output.notes),
             named_files=built.srpm.named_files,
             built_by=dict(built.output.facts),
+            build_root=[p.as_json() for p in built.output.build_root],
         )
 
 

@@ -29,6 +29,8 @@ class PackageResult:
     notes: list[str] = field(default_factory=list)
     named_files: tuple[str, ...] = ()  # what the spec named besides the tree: part of the cache key
     built_by: dict[str, str] = field(default_factory=dict)  # BuildOutput.facts (or the kept build's)
+    build_root: list[dict[str, str]] = field(default_factory=list)  # what its root held (RootPackage.as_json)
+    rebuilt_for: str | None = None  # a dependent rebuilt for packages of the release that changed: which
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -45,6 +47,7 @@ class PackageResult:
             },
             "files": [{"path": str(f.path), "nevra": str(f.nevra)} for f in self.files],
             "notes": self.notes,
+            "rebuilt_for": self.rebuilt_for,
         }
 
     def placed(self, out: Path, layout: ReleaseLayout) -> PackageResult:

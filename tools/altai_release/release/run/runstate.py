@@ -62,6 +62,8 @@ class RunState:
                 self.layout.packages[r.name].downgrade_reason,
                 self.sources[r.name].provenance,
                 (r.built_by | ({} if r.builder == "cached" else self._build_inputs())) or None,
+                r.build_root or None,
+                r.rebuilt_for,
             )
             for r in built.values()
             for f in r.files
