@@ -52,9 +52,9 @@ import sys, time
 sys.path.insert(0, {tools!r})
 from pathlib import Path
 from altai_release.layout import load_layout
-from altai_release.release_policy import NewFile
-from altai_release.release_store import ReleaseStore
-from altai_release.release_tree import assemble_release
+from altai_release.release.publish.policy import NewFile
+from altai_release.release.publish.store import ReleaseStore
+from altai_release.release.publish.tree import assemble_release
 layout = load_layout(Path({layout!r}))
 store = ReleaseStore(Path({out!r}))
 files = [NewFile(p, "centos6", p.name, "altai") for p in sorted(Path({rpms!r}).glob("*.rpm"))]
