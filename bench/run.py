@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py git2srpm|fping|load|soak|release|koji|attestations|mock`
-(SOAK_MINUTES sets the soak's length, 10 unless given)."""
+"""Run the benchmarks: `bench/run.py` (all) or `bench/run.py NAME...`, NAME one of git2srpm, fping, load, soak,
+release, koji, attestations, mock, reach (SOAK_MINUTES sets the soak's length, 10 unless given)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import bench_git2srpm  # noqa: E402
 import bench_koji  # noqa: E402
 import bench_load  # noqa: E402
 import bench_mock  # noqa: E402
+import bench_reach  # noqa: E402
 import bench_release  # noqa: E402
 import bench_soak  # noqa: E402
 
@@ -28,6 +29,7 @@ BENCHES = {
     "koji": bench_koji.main,
     "attestations": bench_attestations.main,
     "mock": bench_mock.main,
+    "reach": bench_reach.main,
 }
 
 if __name__ == "__main__":

@@ -194,6 +194,20 @@ def base_os_packages(work: Path, key: TestKey, with_fping: bool = True) -> list[
     return rpms + [build_rpm(work, name, "1.0", "1", signer=key) for name in names]
 
 
+def base_os_repo(tmp: Path, leave_out: str = "") -> Path:
+    """A signed base OS repository (file://) of base_os_packages, but those named `leave_out...`, and the
+    .repo file naming it with its key (what --gate and --accept take as --base-repos)."""
+    key = make_key(tmp / "base-gnupg", "Test Base OS Key")
+    rpms = [p for p in base_os_packages(tmp / "base-rpms", key) if not leave_out or not p.name.startswith(leave_out)]
+    repo = make_repo(tmp / "base", rpms)
+    (tmp / "RPM-GPG-KEY-base").write_bytes(public_key(key))
+    repo_file = tmp / "base.repo"
+    repo_file.write_text(
+        f"[base]\nname=base\nbaseurl={repo.as_uri()}/\ngpgcheck=1\ngpgkey={(tmp / 'RPM-GPG-KEY-base').as_uri()}\n"
+    )
+    return repo_file
+
+
 @contextmanager
 def served_release(out: Path, work: Path) -> Iterator[Path]:
     """The release tree `out` served over HTTP on 127.0.0.1; yields a yum.repos.d holding its altai.repo

@@ -275,3 +275,171 @@ def test_mock_refusing_its_config_is_one_line_with_mocks_reason(release, state_d
         f"{broken}/nosuch-5-x86_64.cfg, {broken}/eol/nosuch-5-x86_64.cfg",
     )
     assert tree(release["out"]) == {}
+
+
+TOOL_SPEC = """\
+Name: altai-tool
+Version: 1
+Release: 1%{?dist}
+Summary: A tool built against the application
+License: MIT
+Source0: %{name}-%{version}.tar.gz
+BuildRequires: altai-app
+BuildArch: noarch
+%description
+Tool.
+%prep
+%setup -q
+%build
+cat /usr/share/altai-app/app.txt > tool.txt
+%install
+mkdir -p %{buildroot}/usr/share/altai-tool
+cp tool.txt %{buildroot}/usr/share/altai-tool/
+%files
+/usr/share/altai-tool
+"""
+
+
+def _chain(release, make_repo) -> None:
+    """lib -> app -> tool, and an unrelated package: app's payload is lib's header, tool's app's."""
+    release["lib"].commit({"lib.txt": "libaltai 1.2\n"})
+    chained(release, "cat /usr/include/libaltai.h > app.txt")
+    tool = make_repo({"altai-tool.spec": TOOL_SPEC, "README": "tool\n"})
+    alone = make_repo(
+        {
+            "altai-alone.spec": TOOL_SPEC.replace("altai-tool", "altai-alone")
+            .replace("BuildRequires: altai-app\n", "")
+            .replace("cat /usr/share/altai-app/app.txt", "echo alone")
+        }
+    )
+    layout = release["layout"]
+    layout.write_text(
+        layout.read_text() + f'\n[packages.altai-tool]\ngit = "{tool.path}"\nrepository = "centos6"\n'
+        f'\n[packages.altai-alone]\ngit = "{alone.path}"\nrepository = "centos6"\n'
+    )
+
+
+def _published(release, name: str) -> Path:
+    (found,) = (release["out"] / "centos6").glob(f"{name}-[0-9]*.noarch.rpm")
+    return found
+
+
+def test_a_change_of_the_library_reaches_exactly_its_dependents(release, make_repo, state_dir, gnupghome):
+    _chain(release, make_repo)
+    names = ("libaltai", "altai-app", "altai-tool", "altai-alone")
+    assert mock_build(release, state_dir, gnupghome, *names).returncode == 0
+    alone = _published(release, "altai-alone").read_bytes()
+    explained = build(release, state_dir, gnupghome, "--explain", "libaltai", "altai-app")
+    assert "a change:    rebuilds altai-app, altai-tool (the layout's [buildroot] rebuild = 'transitive')" in (
+        explained.stdout
+    ), explained.stdout
+    assert "built against: libaltai-devel-1.2-1.el6.x86_64" in explained.stdout
+    release["lib"].commit(
+        {"libaltai.spec": LIB_SPEC.replace("Version: 1.2", "Version: 2.0"), "lib.txt": "libaltai 2.0\n"}
+    )
+    run = mock_build(release, state_dir, gnupghome, "libaltai", "--json")  # the library alone is named
+    assert run.returncode == 0, run.stderr
+    results = {r["package"]: r for r in json.loads(run.stdout)}
+    assert results["libaltai"]["builder"] == "mock"
+    assert results["altai-app"]["rebuilt_for"] == "rebuilt for libaltai-devel 2.0-1.el6"
+    assert results["altai-tool"]["rebuilt_for"] == "rebuilt for altai-app 0.5-2.el6.1"
+    assert "altai-alone" not in results or results["altai-alone"]["builder"] == "cached"
+    app, tool = _published(release, "altai-app"), _published(release, "altai-tool")
+    assert app.name == "altai-app-0.5-2.el6.1.noarch.rpm"
+    assert tool.name == "altai-tool-1-1.el6.1.noarch.rpm"
+    assert file_of(app, "/usr/share/altai-app/app.txt") == b"libaltai 2.0\n"
+    assert file_of(tool, "/usr/share/altai-tool/tool.txt") == b"libaltai 2.0\n"
+    assert _published(release, "altai-alone").read_bytes() == alone
+    assert "Rebuilt for libaltai-devel 2.0-1.el6" in payload(app, "%{CHANGELOGTEXT}")
+    notes = (release["out"] / "RELEASE-NOTES.md").read_text()
+    assert "reason: rebuilt for libaltai-devel 2.0-1.el6" in notes
+    # its provenance names the root it was built in: the new library, from this run's own repository
+    envelope = (release["out"] / "metadata" / "provenance" / f"{app.name}.intoto.jsonl").read_text()
+    statement = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
+    root = {
+        d["name"]: d["annotations"]["repository"]
+        for d in statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+        if d.get("annotations", {}).get("buildRoot")
+    }
+    assert root["libaltai-devel-2.0-1.el6.x86_64"] == "this run", root
+    assert "base" in root.values()  # the base's packages too
+    # nothing is left built against the old library, and a second run changes nothing
+    again = mock_build(release, state_dir, gnupghome, "libaltai", "altai-app", "altai-tool", "--json")
+    assert again.returncode == 0, again.stderr
+    assert {r["builder"] for r in json.loads(again.stdout)} == {"cached"}
+    verify = build(release, state_dir, gnupghome, "--verify", "--builder", "mock", "--json")
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    # the app's own change, its spec's Release not raised: it stays above its rebuild, and the tool follows
+    release["app"].commit({"NEWS": "a change of its own\n"})
+    run = mock_build(release, state_dir, gnupghome, "altai-app", "--json")
+    assert run.returncode == 0, run.stderr
+    results = {r["package"]: r for r in json.loads(run.stdout)}
+    assert results["altai-app"]["rebuilt_for"] is None
+    assert "its own change, kept above the release's rebuild 0.5-2.el6.1" in results["altai-app"]["notes"]
+    assert _published(release, "altai-app").name == "altai-app-0.5-2.el6.2.noarch.rpm"
+    assert _published(release, "altai-tool").name == "altai-tool-1-1.el6.2.noarch.rpm"
+
+
+def test_the_rebuild_policy_bounds_how_far_a_change_reaches(release, make_repo, state_dir, gnupghome):
+    _chain(release, make_repo)
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('base = "host"', 'base = "host"\nrebuild = "direct"'))
+    assert mock_build(release, state_dir, gnupghome, "libaltai", "altai-app", "altai-tool").returncode == 0
+    tool = _published(release, "altai-tool").read_bytes()
+    # the library built again to the same bytes (a build root reproduces it) reaches nothing
+    run = mock_build(release, state_dir, gnupghome, "libaltai", "--rebuild", "--json")
+    assert run.returncode == 0, run.stderr
+    assert [r["package"] for r in json.loads(run.stdout) if r["builder"] == "mock"] == ["libaltai"]
+    assert _published(release, "altai-app").name == "altai-app-0.5-2.el6.noarch.rpm"
+    release["lib"].commit({"lib.txt": "libaltai 1.3\n", "libaltai.spec": LIB_SPEC.replace("1.2", "1.3")})
+    run = mock_build(release, state_dir, gnupghome, "libaltai", "--json")
+    assert run.returncode == 0, run.stderr
+    built = {r["package"] for r in json.loads(run.stdout) if r["builder"] == "mock"}
+    assert built == {"libaltai", "altai-app"}  # the app is rebuilt, not what needs the app
+    assert _published(release, "altai-app").name == "altai-app-0.5-2.el6.1.noarch.rpm"
+    assert _published(release, "altai-tool").read_bytes() == tool
+    layout.write_text(layout.read_text().replace('rebuild = "direct"', 'rebuild = "local"'))
+    release["lib"].commit({"lib.txt": "libaltai 1.4\n", "libaltai.spec": LIB_SPEC.replace("1.2", "1.4")})
+    run = mock_build(release, state_dir, gnupghome, "libaltai", "--json")
+    assert run.returncode == 0, run.stderr
+    assert [r["package"] for r in json.loads(run.stdout) if r["builder"] == "mock"] == ["libaltai"]
+    assert file_of(_published(release, "altai-app"), "/usr/share/altai-app/app.txt") == b"libaltai 1.3\n"
+    explained = build(release, state_dir, gnupghome, "--explain", "altai-app")
+    assert "built against: libaltai-devel-1.3-1.el6.x86_64 (rebuilt for libaltai-devel 1.3-1.el6)" in explained.stdout
+
+
+def test_verify_names_what_the_build_root_of_a_binary_that_differs_had_otherwise(release, state_dir, gnupghome):
+    """A package whose %build reads its root: built in the base alone, checked in a root the layout now gives
+    one more package: --verify says the binary differs and which packages of the root differ then and now."""
+    probe = "rpm -q --quiet altai-buildroot-stubs"
+    chained(release, f"if {probe}; then echo more > app.txt; else echo bare > app.txt; fi")
+    assert mock_build(release, state_dir, gnupghome, "libaltai", "altai-app").returncode == 0
+    layout = release["layout"]
+    more = 'base = "host"\npackages = ["altai-probe"]\nstubs = ["altai-probe"]'
+    layout.write_text(layout.read_text().replace('base = "host"', more))
+    verify = build(release, state_dir, gnupghome, "--verify", "--builder", "mock", "--json")
+    assert verify.returncode != 0
+    verdicts = {Path(v["path"]).name: v["verdict"] for v in json.loads(verify.stdout)["files"]}
+    app = next(v for name, v in verdicts.items() if name.startswith("altai-app-0.5-2.el6.noarch"))
+    assert app.startswith("differs: "), app
+    assert "its build root then and now differ in " in app, app
+    assert "altai-buildroot-stubs - -> " in app, app
+    assert verdicts["libaltai-1.2-1.el6.x86_64.rpm"] == "reproduced"
+
+
+def test_the_gate_of_a_mock_built_release_installs_it_and_reproduces_it_in_mock(
+    release, state_dir, gnupghome, tmp_path
+):
+    """The CI release job with mock: the lib -> app chain built in chroots, installed by dnf on a base OS, and
+    each binary reproduced from its SRPM in a chroot, before the release is published."""
+    from rpmtools import base_os_repo
+
+    chained(release, "cat /usr/include/libaltai.h > app.txt")
+    base_repo = base_os_repo(tmp_path)
+    run = mock_build(release, state_dir, gnupghome, "libaltai", "altai-app", "--gate", "--base-repos", str(base_repo))
+    assert run.returncode == 0, run.stderr
+    assert "ok: dnf install of" in run.stderr
+    checks = json.loads((release["out"] / "metadata" / "checks.json").read_text())["checks"]
+    assert any(
+        c.startswith("every binary package reproduced from its SRPM with mock (3 binary packages") for c in checks
+    )

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 from altai_testlib import ESCAPE_C, PWN_SPEC, build, gpg_agent_homes
-from rpmtools import base_os_packages, make_key, public_key
+from rpmtools import base_os_repo
 from rpmtools import make_repo as make_yum_repo
 
 
@@ -34,12 +34,7 @@ def test_gate_runs_no_scriptlet_as_the_hosts_root(release, make_repo, state_dir,
     )
     layout = release["layout"]
     layout.write_text(layout.read_text() + f'\n[packages.pwn]\ngit = "{repo.path}"\nrepository = "centos6"\n')
-    key = make_key(tmp_path / "base-gnupg", "Test Base OS Key")
-    base = make_yum_repo(tmp_path / "base", base_os_packages(tmp_path / "base-rpms", key))
-    (tmp_path / "RPM-GPG-KEY-base").write_bytes(public_key(key))
-    base_repo = tmp_path / "base.repo"
-    key_url = (tmp_path / "RPM-GPG-KEY-base").as_uri()
-    base_repo.write_text(f"[base]\nname=base\nbaseurl={base.as_uri()}/\ngpgcheck=1\ngpgkey={key_url}\n")
+    base_repo = base_os_repo(tmp_path)
     agents_before = set(gpg_agent_homes(tmp_path))
 
     run = build(release, state_dir, gnupghome, "pwn", "--gate", "--base-repos", str(base_repo))

@@ -12,20 +12,7 @@ from pathlib import Path
 
 import pytest
 from altai_testlib import ROOT
-from rpmtools import base_os_packages, make_key, make_repo, public_key
-
-
-def base_os(tmp: Path, leave_out: str = "") -> Path:
-    """A base OS repository (file://) with stand-ins for what our packages Require, and its .repo file."""
-    key = make_key(tmp / "base-gnupg", "Test Base OS Key")
-    rpms = [p for p in base_os_packages(tmp / "base-rpms", key) if not leave_out or not p.name.startswith(leave_out)]
-    repo = make_repo(tmp / "base", rpms)
-    (tmp / "RPM-GPG-KEY-base").write_bytes(public_key(key))
-    repo_file = tmp / "base.repo"
-    repo_file.write_text(
-        f"[base]\nname=base\nbaseurl={repo.as_uri()}/\ngpgcheck=1\ngpgkey={(tmp / 'RPM-GPG-KEY-base').as_uri()}\n"
-    )
-    return repo_file
+from rpmtools import base_os_repo, make_key
 
 
 def release_job(tmp: Path, gnupghome: Path, base_repos: Path) -> subprocess.CompletedProcess[str]:
@@ -54,7 +41,7 @@ def release_key(tmp_path: Path) -> Path:
 
 
 def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
-    run = release_job(tmp_path, release_key, base_os(tmp_path))
+    run = release_job(tmp_path, release_key, base_os_repo(tmp_path))
     assert run.returncode == 0, run.stderr
     summary = json.loads((tmp_path / "artifacts" / "release.json").read_text())
     assert sorted(p["package"] for p in summary) == ["altai-release", "instance-notifier", "nova-fping"]
@@ -80,7 +67,7 @@ def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
 def test_release_job_fails_without_the_release_key(tmp_path):
     empty = tmp_path / "empty-gnupg"
     empty.mkdir(mode=0o700)
-    run = release_job(tmp_path, empty, base_os(tmp_path))
+    run = release_job(tmp_path, empty, base_os_repo(tmp_path))
     assert run.returncode == 4, run.stderr
     assert "--require-key forbids a development key" in run.stderr
     assert not (tmp_path / "out").exists()
@@ -92,7 +79,7 @@ def test_release_job_fails_without_the_release_key(tmp_path):
 
 
 def test_release_job_fails_when_a_dependency_does_not_resolve(tmp_path, release_key):
-    run = release_job(tmp_path, release_key, base_os(tmp_path, leave_out="python3-novaclient-"))
+    run = release_job(tmp_path, release_key, base_os_repo(tmp_path, leave_out="python3-novaclient-"))
     assert run.returncode == 4, run.stderr
     assert "repoclosure failed" in run.stderr
     assert "python3-novaclient" in run.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from altai_testlib import NOVA_FPING_VR, ROOT, GitRepo, installed, run_tool, shipped_buildroot
+from altai_testlib import INSTANCE_NOTIFIER_VR, NOVA_FPING_VR, ROOT, GitRepo, installed, run_tool, shipped_buildroot
 from altai_testlib import dnf as real_dnf
 from rpmtools import base_os_packages, build_rpm, make_key, make_repo, public_key, serve
 
@@ -269,8 +269,12 @@ def test_release_notes_say_what_changed_and_link_into_the_tree(two_releases):
     notes = (out / "RELEASE-NOTES.md").read_text()
     assert "# altai 1.0.3" in notes
     assert "Changes against altai 1.0.2" in notes
-    assert "0 added, 1 removed, 2 upgraded, 1 downgraded, 0 rebuilt." in notes  # altai-release 1.0.2 -> 1.0.3
+    # altai-release 1.0.2 -> 1.0.3, nova-fping, and instance-notifier, built against nova-fping, rebuilt for it
+    assert "0 added, 1 removed, 3 upgraded, 1 downgraded, 0 rebuilt." in notes
     assert f"**nova-fping**.noarch (centos6): {NOVA_FPING_VR} → 0.2.1-1.el6" in notes
+    notifier = f"**instance-notifier**.noarch (centos6): {INSTANCE_NOTIFIER_VR} → {INSTANCE_NOTIFIER_VR}.1"
+    assert notifier in notes
+    assert "  - reason: rebuilt for nova-fping 0.2.1-1.el6\n" in notes
     # a package's %changelog is its own words: shown, never HTML or Markdown of its making
     assert "Altai Release Team &lt;release@altai.example&gt;: Bounded fping. &lt;b&gt;x&lt;/b&gt;" in notes
     assert "**fping**.noarch (epel): 3.13-1.el6 → 3.10-1.el6" in notes

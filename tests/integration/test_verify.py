@@ -272,7 +272,7 @@ def test_a_source_package_without_a_build_time_is_a_fail_line(monkeypatch, tmp_p
     monkeypatch.setattr(verify_release, "read_header", lambda path: {"buildtime": None})
     monkeypatch.setattr(verify_release, "read_identity", lambda path: type("I", (), {"nevra": None})())
     passed = {"x/a.src.rpm": tmp_path}
-    found = verify_release._rebuild_and_compare(None, None, passed, "x/a.src.rpm", "", tmp_path)  # type: ignore[arg-type]
+    found = verify_release._rebuild_and_compare(None, None, passed, "x/a.src.rpm", "", tmp_path, {})  # type: ignore[arg-type]
     assert [(v.path, v.ok) for v in found] == [("x/a.src.rpm", False)]
     assert "no build time" in found[0].verdict
 

@@ -21,6 +21,19 @@ def test_manifest_diff_kinds():
     ]
 
 
+def test_a_rebuilt_dependent_says_what_it_was_rebuilt_for_once():
+    from dataclasses import replace
+
+    why = "rebuilt for libaltai-devel 2.0-1.el6"
+    old = Manifest("altai", "1", [entry("app", "1"), entry("tool", "1")])
+    new = Manifest("altai", "2", [replace(entry("app", "1", release="1.1"), rebuilt_for=why), entry("tool", "1")])
+    (change,) = diff(old, new)
+    assert (change.kind, change.rebuilt_for) == ("upgraded", why)
+    assert str(change).endswith(f"1-1 -> 1-1.1 ({why})")
+    # the next release that keeps the rebuild changes nothing about it
+    assert diff(new, new) == []
+
+
 def test_key_changes_name_the_layout_key_and_its_ids():
     from dataclasses import replace
 

@@ -24,6 +24,15 @@ def test_downgrade_needs_the_layout_to_name_it():
     assert check_downgrade(previous, NewFile(Path("a.rpm"), "misc", "a", "altai"), lower) is None
 
 
+def test_a_change_below_the_releases_rebuild_names_the_spec_to_raise():
+    from dataclasses import replace
+
+    rebuilt = replace(entry("app", "1", release="2.el6.1"), rebuilt_for="rebuilt for lib 2-1")
+    own = Nevra("app", None, "1", "2.el6", "noarch")
+    with pytest.raises(PublishError, match=r"the release's rebuild of it \(rebuilt for lib 2-1\); raise the Release"):
+        check_downgrade(Manifest("altai", "1", [rebuilt]), NewFile(Path("app.rpm"), "centos6", "app", "altai"), own)
+
+
 def test_a_package_dropped_from_the_layout_is_said_whether_kept_or_left_out(caplog):
     from altai_release.release.publish.policy import plan_release
     from unitlib import LAYOUT

@@ -39,6 +39,18 @@ def mock_unavailable() -> str | None:
     return None
 
 
+def base_digest(kind: str, layout: ReleaseLayout, state_dir: Path) -> str | None:
+    """What mock's build roots are made from now, by digest (None for another builder)."""
+    if kind != "mock":
+        return None
+    from altai_release.builders.bases import root_base
+    from altai_release.builders.mockinstall import find_mock
+
+    install = find_mock()
+    configdir = layout.mock_configdir or (install.configdir if install else Path("/etc/mock"))
+    return root_base(layout, configdir, state_dir).digest
+
+
 def make_builder(
     kind: str,
     layout: ReleaseLayout,

@@ -13,6 +13,12 @@ from altai_release.builders.builder import RootPackage
 
 _EPOCH = re.compile(r"-\d+:")  # name-EPOCH:version-release.arch, as %{nevra} writes it
 MAX_ROOT_PACKAGES = 5000  # a root of a whole distribution's build system has about 300
+NOT_RELEASE = ("base", "stubs", "host")  # the labels of a root's repositories that are not the release's
+
+
+def of_release(package: dict[str, str]) -> bool:
+    """Whether a recorded root package came from the release (its repositories, or this run's)."""
+    return package["repository"] not in NOT_RELEASE
 
 
 def repository_files(repositories: Mapping[str, Path]) -> dict[str, str]:
@@ -49,3 +55,24 @@ def host_root() -> tuple[RootPackage, ...]:
     except OSError:
         pass
     return (RootPackage(name, "", "host"),)
+
+
+def _name_of(nevra: str) -> str:
+    return nevra.rsplit("-", 2)[0]
+
+
+def root_changes(then: list[dict[str, str]], now: tuple[RootPackage, ...], limit: int = 5) -> list[str]:
+    """The packages by which two build roots differ, as `NAME OLD -> NEW` (`-` where a root lacks it), the
+    first `limit` of them by name: what a binary that does not reproduce was built against otherwise."""
+    before = {_name_of(p["nevra"]): p for p in then}
+    after = {_name_of(p.nevra): p for p in now}
+    found = []
+    for name in sorted(before.keys() | after.keys()):
+        a, b = before.get(name), after.get(name)
+        old = a["nevra"].removeprefix(f"{name}-") if a else "-"
+        new = b.nevra.removeprefix(f"{name}-") if b else "-"
+        if old != new:
+            found.append(f"{name} {old} -> {new}")
+        elif a and b and a["digest"] and b.digest and a["digest"] != b.digest:
+            found.append(f"{name} {old} (other bytes)")
+    return found[:limit] + ([f"{len(found) - limit} more"] if len(found) > limit else [])

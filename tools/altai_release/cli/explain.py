@@ -8,11 +8,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from altai_release.builders.rootrecord import of_release
 from altai_release.core import runner
 from altai_release.core.errors import GitError
 from altai_release.core.paths import check_not_option, is_git_url
 from altai_release.git import GitSource
 from altai_release.layout import ReleaseLayout
+from altai_release.rpm.manifest import Manifest
 from altai_release.signing.keyring import Keyring, default_gnupghome
 
 
@@ -38,9 +40,57 @@ def _commit_of(location: str, ref: str) -> str:
     return lines[0] if lines else "(resolved when it is built: not a branch or tag of the remote)"
 
 
-def facts(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path | None = None) -> dict[str, Any]:
+def build_root_facts(layout: ReleaseLayout, name: str, published: Manifest | None) -> dict[str, Any]:
+    """The build root a package gets, what its published build was built against of the release (and
+    whether it is a rebuild, what for), and the published packages built against it: what a change of it
+    reaches under the layout's rebuild policy."""
+    settings = layout.buildroot
+    entries = [e for e in (published.entries if published else []) if e.origin == name and e.arch != "src"]
+    against = sorted({p["nevra"] for e in entries for p in e.build_root or [] if of_release(p)})
+    return {
+        "base": settings.base,
+        "packages": list(settings.packages),
+        "rebuild": settings.rebuild,
+        "rebuild_on_base_change": settings.rebuild_on_base_change,
+        "published_against": against if entries else None,
+        "rebuilt_for": next((e.rebuilt_for for e in entries if e.rebuilt_for), None),
+        "reaches": _reaches(published, name, settings.rebuild) if published is not None else [],
+    }
+
+
+def _reaches(published: Manifest, name: str, policy: str) -> list[str]:
+    """The published packages a change of `name` rebuilds: those built against it (`direct`), and those
+    built against them in turn (`transitive`)."""
+    if policy == "local":
+        return []
+    provides: dict[str, set[str]] = {}
+    needs: dict[str, set[str]] = {}
+    for e in published.entries:
+        if e.arch != "src":
+            provides.setdefault(e.origin, set()).add(e.name)
+            needs.setdefault(e.origin, set()).update(
+                p["nevra"].rsplit("-", 2)[0] for p in e.build_root or [] if of_release(p)
+            )
+    found: list[str] = []
+    changed = [name]
+    while changed:
+        names = set().union(*(provides.get(c, set()) for c in changed))
+        changed = sorted(o for o, n in needs.items() if o != name and o not in found and n & names)
+        found += changed
+        if policy == "direct":
+            break
+    return sorted(found)
+
+
+def facts(
+    layout: ReleaseLayout,
+    name: str,
+    downloads: Path,
+    gnupghome: Path | None = None,
+    published: Manifest | None = None,
+) -> dict[str, Any]:
     """What --explain says of a package, as values (--json prints them): its source, its repository, dist and
-    chroot, and its signing key."""
+    chroot, its build root and what it reaches, and its signing key."""
     entry = layout.package(name)
     found: dict[str, Any] = {"package": name}
     if entry.srpm is not None:
@@ -81,12 +131,33 @@ def facts(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path | N
         "secret_key_fingerprint": present,
         "development_fallback": bool(key.development and not present),
     }
+    found["build_root"] = build_root_facts(layout, name, published)
     return found
 
 
-def explain(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path | None = None) -> list[tuple[str, str]]:
+def _root_lines(root: dict[str, Any]) -> list[tuple[str, str]]:
+    extra = f" + {', '.join(root['packages'])}" if root["packages"] else ""
+    lines = [
+        ("build root", f"base {root['base']!r}{extra}; its BuildRequires installed from the release's repositories")
+    ]
+    if root["published_against"] is not None:
+        against = ", ".join(root["published_against"]) or "no package of the release"
+        rebuilt = f" ({root['rebuilt_for']})" if root["rebuilt_for"] else ""
+        lines.append(("built against", f"{against}{rebuilt}"))
+    reached = ", ".join(root["reaches"]) or "no other package"
+    lines.append(("a change", f"rebuilds {reached} (the layout's [buildroot] rebuild = {root['rebuild']!r})"))
+    return lines
+
+
+def explain(
+    layout: ReleaseLayout,
+    name: str,
+    downloads: Path,
+    gnupghome: Path | None = None,
+    published: Manifest | None = None,
+) -> list[tuple[str, str]]:
     """(what, value) pairs, as the text view says them."""
-    said = facts(layout, name, downloads, gnupghome)
+    said = facts(layout, name, downloads, gnupghome, published)
     source, repo, key = said["source"], said["repository"], said["signing_key"]
     if source["kind"] == "srpm":
         lines = [
@@ -111,5 +182,6 @@ def explain(layout: ReleaseLayout, name: str, downloads: Path, gnupghome: Path |
         *lines,
         ("repository", f"{repo['name']} ({repo['path']}/, SRPMs in {repo['sources_path'] or '(none)'}/)"),
         ("dist", f"{said['dist'] or '(none)'}; mock chroot {said['mock_chroot']}"),
+        *_root_lines(said["build_root"]),
         ("signing key", f"{key['name']} = {key['id']!r} ({state}{fallback})"),
     ]

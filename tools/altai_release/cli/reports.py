@@ -64,12 +64,13 @@ def explain(args: argparse.Namespace) -> int:
     from altai_release.release.publish.store import ReleaseStore
 
     layout = load_layout(args.layout)
-    downloads = ReleaseStore(args.out).store / "downloads"
+    store = ReleaseStore(args.out)
+    downloads, published = store.store / "downloads", store.current_manifest()
     names = sorted(layout.packages) if args.all else args.packages
     if args.json:  # values, not the text view's sentences
-        print(json.dumps({name: facts(layout, name, downloads) for name in names}, indent=2))
+        print(json.dumps({name: facts(layout, name, downloads, None, published) for name in names}, indent=2))
         return 0
-    found = {name: explain(layout, name, downloads) for name in names}
+    found = {name: explain(layout, name, downloads, None, published) for name in names}
     for name, pairs in found.items():
         print("\n".join([f"{name}:", *(f"  {what + ':':<12} {value}" for what, value in pairs)]))
     return 0

@@ -7,8 +7,8 @@
 - `base = "mirror"`: a base OS mirror's repositories (`mirror = [URL, ...]`, a CentOS 6 vault copy, say),
   made into a chroot config by the tool, the build root installed from them with `@buildsys-build`.
 `packages` names more packages every build root holds (they then sit in mock's root cache); `stubs` names what
-a build root may take on trust (`builders.bases.stubs`). Without the table, `base = "mock"`, as layouts
-before it built."""
+a build root may take on trust (`builders.bases.stubs`); `rebuild` how far a change reaches its dependents
+(`release.run.reach`). Without the table, `base = "mock"`, as layouts before it built."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any
 from altai_release.core.tomlreader import TomlReader
 
 BASES = ("host", "mock", "mirror")
+REBUILD_POLICIES = ("transitive", "direct", "local")
 _STUB = re.compile(r"[A-Za-z0-9._+-]+(\([A-Za-z0-9._+-]+\))?( = [A-Za-z0-9._+~^:-]+)?")
 
 
@@ -28,13 +29,15 @@ class BuildRootSettings:
     mirror: tuple[str, ...] = ()  # base = "mirror": the repositories' URLs
     packages: tuple[str, ...] = ()  # in every build root, beside what the base installs
     stubs: tuple[str, ...] = ()  # names (with `= VERSION` at will) a files-less package provides in every root
+    rebuild: str = "transitive"  # how far a change of a package reaches its dependents: REBUILD_POLICIES
+    rebuild_on_base_change: bool = False  # whether a change of the base makes every package stale
 
 
 def read_buildroot(r: TomlReader, data: dict[str, Any]) -> BuildRootSettings:
     if "buildroot" not in data:
         return BuildRootSettings()
     table = r.table(data, "buildroot")
-    r.check_keys(table, "buildroot", {"base", "mirror", "packages", "stubs"})
+    r.check_keys(table, "buildroot", {"base", "mirror", "packages", "stubs", "rebuild", "rebuild_on_base_change"})
     base = r.string(data, "buildroot.base", default="mock")
     if base not in BASES:
         raise r.fail("buildroot.base", f"expected one of {', '.join(BASES)}, found {base!r}")
@@ -52,4 +55,8 @@ def read_buildroot(r: TomlReader, data: dict[str, Any]) -> BuildRootSettings:
     for i, name in enumerate(stubs):
         if not _STUB.fullmatch(name):
             raise r.fail(f"buildroot.stubs[{i}]", f"expected a name, or 'NAME = VERSION', found {name!r}")
-    return BuildRootSettings(base, mirror, packages, stubs)
+    rebuild = r.string(data, "buildroot.rebuild", default="transitive")
+    if rebuild not in REBUILD_POLICIES:
+        raise r.fail("buildroot.rebuild", f"expected one of {', '.join(REBUILD_POLICIES)}, found {rebuild!r}")
+    on_base = r.boolean(data, "buildroot.rebuild_on_base_change", False)
+    return BuildRootSettings(base, mirror, packages, stubs, rebuild, on_base)

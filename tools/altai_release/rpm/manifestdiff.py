@@ -19,6 +19,7 @@ class Change:
     arch: str
     old: str | None
     new: str | None
+    rebuilt_for: str | None = None  # the newer entry is a dependent the release rebuilt: what for
 
     def __str__(self) -> str:
         what = f"{self.repository}: {self.name}.{self.arch}"
@@ -26,7 +27,8 @@ class Change:
             return f"added       {what} {self.new}"
         if self.kind == "removed":
             return f"removed     {what} {self.old}"
-        return f"{self.kind:<11} {what} {self.old} -> {self.new}"
+        why = f" ({self.rebuilt_for})" if self.rebuilt_for else ""
+        return f"{self.kind:<11} {what} {self.old} -> {self.new}{why}"
 
 
 def diff(old: Manifest, new: Manifest) -> list[Change]:
@@ -51,12 +53,13 @@ def diff(old: Manifest, new: Manifest) -> list[Change]:
             changes.append(Change("removed", *key, a.nevra.evr, None))
         elif a is not None and b is not None:
             order = b.nevra.compare_evr(a.nevra)
+            why = b.rebuilt_for if b.rebuilt_for != a.rebuilt_for else None
             if order > 0:
-                changes.append(Change("upgraded", *key, a.nevra.evr, b.nevra.evr))
+                changes.append(Change("upgraded", *key, a.nevra.evr, b.nevra.evr, why))
             elif order < 0:
                 changes.append(Change("downgraded", *key, a.nevra.evr, b.nevra.evr))
             elif a.header_sha256 != b.header_sha256:
-                changes.append(Change("rebuilt", *key, a.nevra.evr, b.nevra.evr))
+                changes.append(Change("rebuilt", *key, a.nevra.evr, b.nevra.evr, why))
     return changes
 
 

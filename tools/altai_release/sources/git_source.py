@@ -4,7 +4,7 @@ URL cloned once into the run's directory), and the same commit gives the cache k
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from altai_release.core.memo import recall, remember
 from altai_release.core.paths import is_git_url, repo_relative_path
 from altai_release.git import GitSource, peek_ref
 from altai_release.layout import PackageEntry
+from altai_release.specfile.rebuildspec import Rebuild
 
 if TYPE_CHECKING:
     from altai_release.core.limits import SandboxLimits
@@ -31,6 +32,11 @@ class GitPackageSource:
     lookaside: str | None = None
     downloads: Path | None = None
     download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS
+    rebuild: Rebuild | None = None  # set on the copy a rebuild of its dependents makes (for_rebuild)
+
+    def for_rebuild(self, rebuild: Rebuild) -> GitPackageSource:
+        """The same commit, its SRPM's Release bumped and its %changelog telling why."""
+        return replace(self, rebuild=rebuild)
 
     @property
     def name(self) -> str:
@@ -143,6 +149,7 @@ class GitPackageSource:
             download_limits=self.download_limits,
             limits=limits,
             package=self.entry.name,
+            rebuild=self.rebuild,
         )
         return make_srpm(request)
 

@@ -23,6 +23,7 @@ from altai_release.sources.early_tarball import EarlyTarball, guess
 from altai_release.sources.lookaside import Lookaside, default_download_cache, place_sources
 from altai_release.sources.srpm_inputs import Packing, keep_tarball, spec_text_of, write_tarball
 from altai_release.sources.srpm_session import SrpmSession
+from altai_release.specfile.rebuildspec import Rebuild
 from altai_release.specfile.rpmbuild import INNER_TOPDIR, Rpmbuild
 from altai_release.specfile.spec import SpecInfo, choose_spec
 
@@ -49,6 +50,7 @@ class SrpmRequest:
     limits: SandboxLimits = DEFAULT_LIMITS  # of the spec's sandbox
     download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS  # of each file fetched from the lookaside
     package: str | None = None  # the layout's package name, for the timing log (default: the spec's name)
+    rebuild: Rebuild | None = None  # a dependent rebuilt for packages of the release that changed
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,7 @@ class SrpmResult:
     commit: str
     spec: SpecInfo
     commit_time: int  # of the last commit that changed the package's inputs: its SOURCE_DATE_EPOCH
-    # the repository paths of the files the spec names (SourceN, PatchN): with the subdir's tree and the
-    # spec file, exactly what the package is made of
+    # the files the spec names (SourceN, PatchN): with the subdir's tree and the spec, all the package is made of
     named_files: tuple[str, ...] = ()
 
 

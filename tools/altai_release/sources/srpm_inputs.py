@@ -17,6 +17,7 @@ from altai_release.git import Commit, GitSource, Tree
 from altai_release.sources.early_tarball import EarlyTarball
 from altai_release.sources.tarball import SourceTarball, compression_for, submodule_trees
 from altai_release.specfile.autospec import uses_autospec
+from altai_release.specfile.rebuildspec import add_rebuild
 from altai_release.specfile.snapshot import add_release_suffix, snapshot_suffix
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ def spec_text_of(
     if request.snapshot:
         suffix = snapshot_suffix(source.commit_count(commit), commit.hexsha)
         spec_text = add_release_suffix(spec_text, suffix, str(spec_path))
+    if request.rebuild is not None:
+        spec_text = add_rebuild(spec_text, request.rebuild, str(spec_path))
     return spec_text
 
 

@@ -57,7 +57,7 @@ def _descriptor(**fields: Any) -> Any:
 
 def _dependencies(layout: ReleaseLayout, entry: ManifestEntry, srpm: ManifestEntry | None) -> list[Any]:
     """What the build was made from: the git commit and tree or the upstream SRPM, the SRPM the release
-    publishes, the layout's macro files."""
+    publishes, the layout's macro files, the packages of its build root."""
     source, found = entry.source or {}, []
     if source.get("kind") == "git":
         digest = {"gitCommit": source["commit"], **({"gitTree": source["tree"]} if source.get("tree") else {})}
@@ -75,6 +75,21 @@ def _dependencies(layout: ReleaseLayout, entry: ManifestEntry, srpm: ManifestEnt
     if not macros and "layout_sha256" not in build:
         macros = {layout.macro_name(p): file_sha256(p) for p in layout.macro_files}
     found += [_descriptor(name=name, digest={"sha256": digest}) for name, digest in sorted(macros.items())]
+    return found + _root_packages(entry)
+
+
+def _root_packages(entry: ManifestEntry) -> list[Any]:
+    """Each package the build root held, by NEVRA and rpm's digest of it (SIGMD5), with the repository it
+    came from: a rebuild in another root is a build of other inputs, and says so."""
+    from google.protobuf.struct_pb2 import Struct
+
+    found = []
+    for package in entry.build_root or []:
+        if package["repository"] == "host" or not package["digest"]:
+            continue  # the local builder's root is the host: the builder's id says so
+        where = Struct()
+        where.update({"buildRoot": True, "repository": package["repository"]})
+        found.append(_descriptor(name=package["nevra"], digest={"md5": package["digest"]}, annotations=where))
     return found
 
 

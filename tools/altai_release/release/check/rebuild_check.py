@@ -17,10 +17,12 @@ will do); the work directory goes on every exit, and no verdict names it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from altai_release.builders import Builder, BuildJob, make_builder
+from altai_release.builders.rootrecord import root_changes
 from altai_release.builders.scheduler import run_all
 from altai_release.core.errors import AltaiError, InputError
 from altai_release.core.paths import DEFAULT_STATE
@@ -65,6 +67,7 @@ def verify_release(
             if rel.startswith(f"{sources_path(layout, name)}/") and rel.endswith(".src.rpm")
         ]
         origins = {e.path: e.origin for e in manifest.entries}
+        roots = {e.path: e.build_root for e in manifest.entries if e.build_root}
         # mock's chroot gets the tree's own repositories for BuildRequires between its packages
         state_dir = (trust or TrustSources()).state_dir or DEFAULT_STATE  # mock's caches and base
         builder = make_builder(builder_kind, layout, tree, tree, work, state_dir, verification=True)
@@ -72,7 +75,7 @@ def verify_release(
 
         def rebuild(srpm: str) -> list[Verdict]:
             where = work / "build" / Path(srpm).name
-            return _rebuild_and_compare(layout, builder, check.passed, srpm, origins.get(srpm, ""), where)
+            return _rebuild_and_compare(layout, builder, check.passed, srpm, origins.get(srpm, ""), where, roots)
 
         for found in run_all(sorted(set(srpms)), max(1, jobs), rebuild).values():
             for verdict in found:
@@ -115,7 +118,13 @@ def _without(verdict: Verdict, work: Path) -> Verdict:
 
 
 def _rebuild_and_compare(
-    layout: ReleaseLayout, builder: Builder, passed: dict[str, Path], srpm_rel: str, origin: str, work: Path
+    layout: ReleaseLayout,
+    builder: Builder,
+    passed: dict[str, Path],
+    srpm_rel: str,
+    origin: str,
+    work: Path,
+    roots: Mapping[str, list[dict[str, str]]],
 ) -> list[Verdict]:
     srpm = passed[srpm_rel]  # the checked copy: never the tree's file
     published = {Path(rel).name: copy for rel, copy in passed.items() if _binary_of(layout, rel, copy, srpm.name)}
@@ -146,7 +155,8 @@ def _rebuild_and_compare(
     job.logdir.mkdir(parents=True)
     job.workdir.mkdir(parents=True)
     try:
-        rebuilt = {p.name: p for p in builder.build(job).rpms}
+        output = builder.build(job)
+        rebuilt = {p.name: p for p in output.rpms}
     except (AltaiError, OSError) as exc:
         return [Verdict(srpm_rel, f"does not rebuild: {' '.join(str(exc).split())}", False)]
     verdicts = [Verdict(srpm_rel, f"rebuilt with {builder.name} ({_counted(len(rebuilt))})", True)]
@@ -157,6 +167,9 @@ def _rebuild_and_compare(
             verdicts.append(Verdict(rel, "differs: the rebuild makes no such package", False))
             continue
         differing = _differing_tags(path, mine)
+        if differing and rel in roots:  # what it was built against then, and what the rebuild had
+            changed = root_changes(roots[rel], output.build_root)
+            differing += [f"its build root then and now differ in {'; '.join(changed)}"] if changed else []
         verdicts.append(Verdict(rel, f"differs: {', '.join(differing)}" if differing else "reproduced", not differing))
     return verdicts
 

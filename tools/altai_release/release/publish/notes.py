@@ -1,9 +1,10 @@
 """Release notes: `RELEASE-NOTES.md` and `index.html` of a release, from the layout's templates.
 
 What changed against the previous release (added, removed, upgraded, downgraded with the layout's reason,
-rebuilt), where each upgraded package lists the %changelog entries between the two versions, read from the
-RPM headers; per repository the package count and size; each package linked to its file and its build
-log, by paths inside the release tree (the page has no external asset and every link resolves)."""
+rebuilt; a dependent the release rebuilt says what for), where each upgraded package lists the %changelog
+entries between the two versions, read from the RPM headers; per repository the package count and size; each
+package linked to its file and its build log, by paths inside the release tree (the page has no external
+asset and every link resolves)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class NotedChange:
     new: str | None
     path: str | None  # the package's file in the release (None when removed)
     log: str | None  # its build log in the release, when there is one
-    reason: str | None = None  # for a downgrade: the layout's reason
+    reason: str | None = None  # a downgrade's reason from the layout; a rebuild's 'rebuilt for …'
     changelog: list[ChangelogEntry] = field(default_factory=list)
 
 
@@ -134,6 +135,8 @@ def noted_changes(
         )
         if change.kind == "downgraded" and entry is not None:
             item.reason = entry.downgrade_reason
+        elif change.rebuilt_for:
+            item.reason = change.rebuilt_for
         if change.kind == "upgraded" and entry is not None and before is not None:
             old_file = old_dir / before.path if old_dir is not None else None
             item.changelog = _newer_entries(release_dir / entry.path, old_file, before.nevra)

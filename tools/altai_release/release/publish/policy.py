@@ -163,6 +163,12 @@ def check_downgrade(previous: Manifest, item: NewFile, nevra: Nevra) -> str | No
         return None
     if item.allowed_downgrade is not None and evr_matches(nevra, item.allowed_downgrade):
         return older.nevra.evr
+    if older.rebuilt_for and not item.rebuilt_for:
+        # the rebuild's `.N` lives in the release only: the package's own spec never had it
+        raise PublishError(
+            f"{nevra} would go down from {older.nevra.evr} in {item.repository}, the release's rebuild of it "
+            f"({older.rebuilt_for}); raise the Release in {item.origin}'s spec above {older.nevra.evr}"
+        )
     raise PublishError(
         f"{nevra} would go down from {older.nevra.evr} in {item.repository}; a downgrade must be named "
         f'in the layout ({item.origin}: allow_downgrade_to = "{nevra.evr}")'

@@ -121,24 +121,50 @@ def kept_results(
     hits: dict[str, PackageResult] = {}
     for entry in entries:
         files = cache.published_files(entry.name, keys[entry.name], manifest)
-        if files is None:
-            continue
-        source = next((e.nevra for e in files if e.arch == "src"), files[0].nevra)
-        hits[entry.name] = PackageResult(
-            name=entry.name,
-            repository=entry.repository,
-            source=source,
-            commit=cache.commit(entry.name),
-            builder="cached",
-            seconds=0.0,
-            signed_by=identities[entry.name],
-            files=[PlacedFile(out / e.path, e.nevra) for e in files],
-            notes=["inputs unchanged since the published build: kept its signed files"],
-            built_by=next((dict(e.build) for e in files if e.build), {}),
-            build_root=next((list(e.build_root) for e in files if e.build_root), []),
-            rebuilt_for=next((e.rebuilt_for for e in files if e.rebuilt_for), None),
-        )
+        if files is not None:
+            note = "inputs unchanged since the published build: kept its signed files"
+            hits[entry.name] = _kept(entry, files, cache.commit(entry.name), identities[entry.name], out, note)
     return hits
+
+
+def published_results(
+    entries: Sequence[PackageEntry], manifest: Manifest, identities: Mapping[str, SigningIdentity], out: Path
+) -> dict[str, PackageResult]:
+    """Packages a run did not name, as the release publishes them, whatever their inputs are now: what a
+    change of the named ones may reach is judged by the build roots they were built in."""
+    found: dict[str, PackageResult] = {}
+    for entry in entries:
+        files = [e for e in manifest.entries if e.origin == entry.name]
+        if files:
+            commit = next((str((e.source or {}).get("commit", "")) for e in files if e.source), "")
+            note = "not named: as published, rebuilt only when what it was built against changes"
+            found[entry.name] = _kept(entry, files, commit, identities[entry.name], out, note)
+    return found
+
+
+def _kept(
+    entry: PackageEntry,
+    files: Sequence[ManifestEntry],
+    commit: str,
+    identity: SigningIdentity,
+    out: Path,
+    note: str,
+) -> PackageResult:
+    source = next((e.nevra for e in files if e.arch == "src"), files[0].nevra)
+    return PackageResult(
+        name=entry.name,
+        repository=entry.repository,
+        source=source,
+        commit=commit,
+        builder="cached",
+        seconds=0.0,
+        signed_by=identity,
+        files=[PlacedFile(out / e.path, e.nevra) for e in files],
+        notes=[note],
+        built_by=next((dict(e.build) for e in files if e.build), {}),
+        build_root=next((list(e.build_root) for e in files if e.build_root), []),
+        rebuilt_for=next((e.rebuilt_for for e in files if e.rebuilt_for), None),
+    )
 
 
 def record_builds(

@@ -9,11 +9,12 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from altai_release.builders import choose_builder_kind, make_builder
+from altai_release.builders import base_digest, choose_builder_kind, make_builder
 from altai_release.core.diskfull import as_disk_failure
 from altai_release.core.errors import InputError, PublishError, ToolError
 from altai_release.core.paths import DEFAULT_OUT, DEFAULT_STATE
@@ -23,12 +24,17 @@ from altai_release.release.publish.outputs import check_base_url
 from altai_release.release.publish.resign import resign_kept
 from altai_release.release.publish.store import ReleaseStore
 from altai_release.release.publish.tree import publish_next
-from altai_release.release.run.buildcache import BuildCache, kept_results, record_builds
+from altai_release.release.run.buildcache import BuildCache, kept_results, published_results, record_builds
 from altai_release.release.run.results import PackageResult
 from altai_release.release.run.runstate import RunState, prepare_run
 from altai_release.rpm.manifest import Manifest
 from altai_release.signing.assignment import KeyResolver, SigningIdentity
 from altai_release.signing.trust import TrustSources
+from altai_release.specfile.rebuildspec import Rebuild
+
+if TYPE_CHECKING:
+    from altai_release.sources import PackageSource
+    from altai_release.sources.srpm_from_git import SrpmResult
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,8 @@ class ReleaseBuild:
         self.store = ReleaseStore(options.out)
         self.cache = BuildCache(self.store.cache)
         self.manifest: Manifest | None = None
+        self._forced: set[str] = set()  # the packages --rebuild builds whatever their inputs
+        self._reach_only: set[str] = set()  # not named: taken in for what the named ones' change reaches
 
     def run(self, names: Sequence[str], complete: bool = False) -> list[PackageResult]:
         """Build `names`; with `complete` (the release job), also re-import every upstream pin, and the new
@@ -81,6 +89,18 @@ class ReleaseBuild:
             raise InputError("no package to build: name packages or use --all")
         generated = [e for e in self.layout.packages.values() if e.generated and e not in entries]
         entries += generated  # the release package goes with every run: it describes the release
+        from altai_release.release.run.reach import dependents
+
+        # what the named packages' change may reach: a build against them is rebuilt, never left behind
+        # (--rebuild forces the named packages only)
+        reach_only = [
+            self.layout.packages[n]
+            for n in dependents(self.layout, self.store.current_manifest())
+            if self.layout.packages[n] not in entries
+        ]
+        self._forced = {e.name for e in entries} if self.options.rebuild else set()
+        self._reach_only = {e.name for e in reach_only}
+        entries += reach_only
         with self.store.lock(self.options.wait_seconds):
             staging = self.store.staging()
             # the run's temporary files (spec reads, gpg's throwaway homes, the gate's roots) in its staging
@@ -118,13 +138,22 @@ class ReleaseBuild:
     def _run(self, run: RunState, complete: bool) -> list[PackageResult]:
         manifest, out = self.store.current_manifest(), self.store.out
         cached = {}
-        if not self.options.rebuild:
+        keepable = [e for e in run.entries if e.name not in self._forced]
+        if keepable:
             with step("kept results"):
-                cached = kept_results(self.cache, run.entries, run.keys, manifest, run.identities, out)
+                cached = kept_results(self.cache, keepable, run.keys, manifest, run.identities, out)
             for name, result in cached.items():
                 log.info("%s: inputs unchanged, keeping %s-%s", name, result.source.name, result.source.evr)
+        if manifest is not None:  # not named: as published, whatever their inputs are now
+            missed = [e for e in run.entries if e.name in self._reach_only and e.name not in cached]
+            cached |= published_results(missed, manifest, run.identities, out)
         todo = [e for e in run.entries if e.name not in cached]
         built = self._build(run, todo) if todo else {}
+        from altai_release.release.run.reach import rebuild_reached
+
+        base = base_digest(self.builder_kind, self.layout, self.options.state_dir)
+        again = lambda todo, why: self._build(run, todo, why)  # noqa: E731 - a round of rebuilds
+        built = rebuild_reached(self.layout, again, run.staging / "run-repo", built, cached, manifest, base)
         additions = run.additions(built)
         replaced = set(built)
         if complete:
@@ -190,7 +219,9 @@ class ReleaseBuild:
 
         return seal
 
-    def _build(self, run: RunState, todo: list[PackageEntry]) -> dict[str, PackageResult]:
+    def _build(
+        self, run: RunState, todo: list[PackageEntry], rebuilds: Mapping[str, Rebuild] | None = None
+    ) -> dict[str, PackageResult]:
         from altai_release.release.run.packagebuild import (  # a build run's
             PackageBuild,
             build_packages,
@@ -198,7 +229,7 @@ class ReleaseBuild:
             renumber_release_package,
         )
 
-        sources = {e.name: run.sources[e.name] for e in todo}
+        sources = {e.name: run.source_for(e.name, (rebuilds or {}).get(e.name)) for e in todo}
         # --jobs bounds the builds; making an SRPM is light (a spec read and a tarball): one per core (up to 8)
         width = max(self.options.jobs, min(os.cpu_count() or 1, 8))
         srpms = make_srpms(sources, self.layout.macro_files, self.layout.sandbox, run.staging, width)
@@ -206,9 +237,22 @@ class ReleaseBuild:
             self.builder_kind, self.layout, self.store.out, self.store.current(), run.staging, self.options.state_dir
         )
         renumber_release_package(sources, srpms, builder, self.layout, run.staging)  # before anything is built
-        log.info("building with %s", builder.describe())
         current = self.store.current_manifest()
+        from altai_release.release.run.reach import keep_above_rebuilds
+
+        def remake(source: PackageSource) -> SrpmResult:
+            shutil.rmtree(run.staging / "srpm" / source.name, ignore_errors=True)
+            return source.make_srpm(run.staging / "srpm" / source.name, self.layout.macro_files, self.layout.sandbox)
+
+        above = keep_above_rebuilds(sources, srpms, current, remake)
+        log.info("building with %s", builder.describe())
         published = {e.name: e.origin for e in current.entries} if current is not None else {}
         build_one = PackageBuild(builder, run.rpmdbs, run.staging, self.store.logdir, self.layout.target_rpm, published)
         entries = {e.name: e for e in todo}
-        return build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)
+        results = build_packages(entries, srpms, run.identities, run.public_keys, build_one, self.options.jobs)
+        for name, rebuild in (rebuilds or {}).items():
+            reasons = f"{rebuild.summary} ({'; '.join(rebuild.reasons)})"
+            results[name] = replace(results[name], rebuilt_for=rebuild.summary, notes=[*results[name].notes, reasons])
+        for name, bump in above.items():
+            results[name] = replace(results[name], notes=[*results[name].notes, bump.summary])
+        return results

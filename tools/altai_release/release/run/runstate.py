@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from altai_release.builders.scheduler import run_all
-from altai_release.core.errors import AltaiError
+from altai_release.core.errors import AltaiError, InputError
 from altai_release.core.hashing import file_sha256
 from altai_release.core.timing import step
 from altai_release.layout import PackageEntry, ReleaseLayout
@@ -20,6 +20,7 @@ from altai_release.rpm.manifest import Manifest
 from altai_release.signing.assignment import KeyResolver, SigningIdentity
 from altai_release.signing.signature_check import KeyDatabases
 from altai_release.sources import PackageSource, resolve_source
+from altai_release.specfile.rebuildspec import Rebuild
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,19 @@ class RunState:
         material = self.sources[name].material(named)
         fingerprint = self.identities[name].fingerprint
         return inputs_key(material, self.layout.packages[name], self.layout, self.builder_kind, fingerprint)
+
+    def source_for(self, name: str, rebuild: Rebuild | None) -> PackageSource:
+        """The package's source; for a dependent rebuilt for what changed, its copy whose SRPM says so."""
+        source = self.sources[name]
+        if rebuild is None:
+            return source
+        for_rebuild = getattr(source, "for_rebuild", None)
+        if for_rebuild is None:
+            raise InputError(
+                f"{name}: {rebuild.summary}, but a package from a source RPM cannot take a rebuild's Release; "
+                'give it a new Release upstream, or set the layout\'s [buildroot] rebuild = "local"'
+            )
+        return for_rebuild(rebuild)  # type: ignore[no-any-return]
 
     def _build_inputs(self) -> dict[str, str]:
         """The layout and macros files a build of this run used, by SHA-256: its provenance names these, not
