@@ -8,11 +8,12 @@ build: setup
 	.venv/bin/python tools/build.py nova-fping
 
 # Every test runs once. The unit layer first, in-process: what it covers of the tooling alone is its own
-# figure (the floor: 60 %). Then the rest in two workers (pytest-xdist): tests that share a machine-wide
+# figure (the floor: 60 %). Then the rest in three workers (pytest-xdist; most tests wait on mock, dnf or
+# sockets, so three keep two cores busy): tests that share a machine-wide
 # resource take names and addresses of their own or run in one xdist_group. A short base directory: the
 # sockets of gpg-agent in a home below it must stay under 108 bytes. The slowest tests are printed, and
 # every result kept in artifacts/junit*.xml (CI keeps them).
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 test: lint
 	rm -rf .coverage-data .coverage-unit
 	@mkdir -p artifacts

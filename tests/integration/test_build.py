@@ -305,7 +305,9 @@ def test_sigterm_stops_a_running_local_build_at_once(release, state_dir, gnupgho
 
     from altai_testlib import add_package, build_argv, hostile
 
-    repo = make_repo({"hostile.spec": hostile(build_step="sleep 120"), "README": "hi\n"})
+    # a duration only this test sleeps: what is left of it is this test's, never another suite's sleep
+    sleeping = f"sleep 120.{os.getpid()}{time.monotonic_ns() % 1000}"
+    repo = make_repo({"hostile.spec": hostile(build_step=sleeping), "README": "hi\n"})
     add_package(release, "hostile", repo.path)
     env = {**os.environ, "GNUPGHOME": str(gnupghome)}
     proc = subprocess.Popen(build_argv(release, state_dir, "hostile"), env=env, stderr=subprocess.PIPE, text=True)
@@ -319,5 +321,5 @@ def test_sigterm_stops_a_running_local_build_at_once(release, state_dir, gnupgho
     assert proc.wait(timeout=60) == 143
     assert time.monotonic() - start < 15
     assert proc.stderr.read().rstrip().endswith("error: terminated")
-    leftover = subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True, text=True).stdout.split()
+    leftover = subprocess.run(["pgrep", "-f", sleeping], capture_output=True, text=True).stdout.split()
     assert leftover == []
