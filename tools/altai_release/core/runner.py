@@ -82,6 +82,16 @@ def text(output: bytes) -> str:
     return output.decode("utf-8", "replace")
 
 
+def _marked(lines: Sequence[str], prefixes: Sequence[str]) -> list[str]:
+    marked = []
+    for line in lines:
+        for prefix in prefixes:
+            if line.lower().startswith(prefix.lower()):
+                marked.append(line[len(prefix) :].strip() if prefix.endswith(":") else line)
+                break
+    return marked
+
+
 def reason(
     output: str, prefixes: Sequence[str] = ("error:", "fatal:"), after: str | None = None, last: bool = False
 ) -> str:
@@ -89,14 +99,10 @@ def reason(
     (prefix removed), only those following the line `after` when it is present; the first of them (or the
     last, with `last`), else the output's last line."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    marked = _marked(lines, prefixes)
     if after is not None and after in lines:
-        lines = lines[lines.index(after) + 1 :]
-    marked = []
-    for line in lines:
-        for prefix in prefixes:
-            if line.lower().startswith(prefix.lower()):
-                marked.append(line[len(prefix) :].strip() if prefix.endswith(":") else line)
-                break
+        # mock logs a child's stdout and stderr from two pipes: the marker may land after the lines it heads
+        marked = _marked(lines[lines.index(after) + 1 :], prefixes) or marked
     chosen = marked or lines[-1:]
     if not chosen:
         return ""
