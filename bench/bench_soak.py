@@ -1,8 +1,9 @@
 """A soak of nova-fping-api: `bench/run.py soak [MINUTES]` (10 unless given). 1,500 connections are held
 open all along (each dropped one is opened again), a third of Nova's listings drip one byte every 2 s, and
-eight clients send mixed traffic: listings (Nova answers or drips), unknown servers, tokenless calls,
-garbage request lines and oversized bodies. Every 10 s: the answers of that window, the slowest answer
-that needs no listing (400, 401, 413), the process's RSS, descriptors and threads. The result: whether the
+eight clients send mixed traffic: listings and unknown servers, each with a fresh token that a keystone of
+the bench validates (a catalog of 130 services, ~50 KB), tokenless calls, garbage request lines and oversized
+bodies; keystonemiddleware in front, as in production. Every 10 s: the answers of that window, the slowest
+answer that needs no listing (400, 401, 413), the process's RSS, descriptors and threads. The result: whether the
 API answered in every window, the slope of RSS (least squares after the first minute) and the range of
 descriptors and threads."""
 
@@ -22,7 +23,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src" / "nova-fping" / "tests"))
-from nova_fping_testing import free_port, wait_listening  # noqa: E402
+from nova_fping_testing import free_port, keystone_handler, wait_listening  # noqa: E402
 
 HELD = 1500
 CLIENTS = 8
@@ -135,10 +136,14 @@ class Traffic:
 
     def _one(self, n: int) -> None:
         project = f"p{n % 50}"
+        token = f"{project}-{uuid.uuid4()}".encode()  # fresh: validated by keystone, kept in the token cache
         requests = [
-            b"GET /v2/%s/os-fping HTTP/1.1\r\nHost: x\r\nX-Project-Id: %s\r\nConnection: close\r\n\r\n",
-            b"GET /v2/%s/os-fping/" + str(uuid.uuid4()).encode() + b" HTTP/1.1\r\nHost: x\r\nX-Project-Id: %s\r\n"
-            b"Connection: close\r\n\r\n",
+            b"GET /v2/%s/os-fping HTTP/1.1\r\nHost: x\r\nX-Auth-Token: " + token + b"\r\nConnection: close\r\n\r\n",
+            b"GET /v2/%s/os-fping/"
+            + str(uuid.uuid4()).encode()
+            + b" HTTP/1.1\r\nHost: x\r\nX-Auth-Token: "
+            + token
+            + b"\r\nConnection: close\r\n\r\n",
             b"GET /v2/%s/os-fping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n%s",
             b"GARBAGE %s %s\r\n\r\n",
             b"POST /v2/%s/os-fping HTTP/1.1\r\nHost: x\r\nX-Project-Id: %s\r\nContent-Length: 9999999\r\n\r\n",
@@ -177,10 +182,13 @@ def _slope(samples: list[tuple[float, float]]) -> float:
     return 60.0 * num / den if den else float("nan")
 
 
-def _start(tmp: Path, nova_url: str, port: int) -> subprocess.Popen[bytes]:
+def _start(tmp: Path, nova_url: str, keystone_url: str, port: int) -> subprocess.Popen[bytes]:
+    paste = tmp / "api-paste.ini"
+    shipped = Path(__file__).resolve().parent.parent / "src" / "nova-fping" / "etc" / "api-paste.ini"
+    paste.write_text(shipped.read_text().replace("http://keystone.internal:5000", keystone_url))
     conf = tmp / "nova-fping.conf"
     conf.write_text(
-        "[DEFAULT]\nmax_connections = 2000\nmax_connections_per_address = 0\n"
+        f"[DEFAULT]\nmax_connections = 2000\nmax_connections_per_address = 0\npaste_config = {paste}\n"
         "[fping]\nrequest_timeout = 20\n[rate_limit]\ncalls = 0\n"
         f"[nova]\nauth_type = none\nendpoint_override = {nova_url}\ntimeout = 10\n"
     )
@@ -196,7 +204,6 @@ def _start(tmp: Path, nova_url: str, port: int) -> subprocess.Popen[bytes]:
         str(conf),
         "--listen",
         f"127.0.0.1:{port}",
-        "--noauth",
     ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limits)  # noqa: PLW1509
     wait_listening(port, proc)
@@ -214,12 +221,21 @@ def main(minutes: float | None = None) -> dict[str, float]:
     nova = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DripNova)
     nova.daemon_threads = True
     threading.Thread(target=nova.serve_forever, daemon=True).start()
+    validated: list[str] = []  # a large cloud's catalog (~50 KB); a token "pN-..." is one of project pN
+    handler = keystone_handler(validated, services=130, project_of=lambda token: token.split("-", 1)[0])
+    keystone = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    keystone.daemon_threads = True
+    threading.Thread(target=keystone.serve_forever, daemon=True).start()
     port = free_port()
-    print(f"\nsoak of {minutes:g} min: {HELD} connections held, a dripping Nova (1 in 3), {CLIENTS} mixed clients")
+    print(
+        f"\nsoak of {minutes:g} min: {HELD} connections held, a dripping Nova (1 in 3), {CLIENTS} mixed clients, "
+        "a fresh token for every call (keystonemiddleware, ~50 KB catalogs)"
+    )
     print(f"{'min':>5} {'answers':>8} {'errors':>7} {'slowest cheap':>14} {'RSS MiB':>8} {'fds':>5} {'threads':>8}")
     samples: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        proc = _start(Path(tmp), f"http://127.0.0.1:{nova.server_address[1]}", port)
+        keystone_url = f"http://127.0.0.1:{keystone.server_address[1]}"
+        proc = _start(Path(tmp), f"http://127.0.0.1:{nova.server_address[1]}", keystone_url, port)
         holder, traffic = Holder(port, HELD), Traffic(port)
         holder.start()
         workers = [threading.Thread(target=traffic.run, args=(i,), daemon=True) for i in range(CLIENTS)]
@@ -251,6 +267,8 @@ def main(minutes: float | None = None) -> dict[str, float]:
             proc.wait(60)
             nova.shutdown()
             nova.server_close()
+            keystone.shutdown()
+            keystone.server_close()
     settled = [s for s in samples if s["t"] >= 60.0]
     result = {
         "alive_to_the_end": float(alive),
@@ -264,6 +282,7 @@ def main(minutes: float | None = None) -> dict[str, float]:
         "threads_min": min(s["threads"] for s in settled) if settled else float("nan"),
         "threads_max": max(s["threads"] for s in settled) if settled else float("nan"),
         "connections_reopened": float(holder.reopened),
+        "tokens_validated": float(len(validated)),
     }
     print("result: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
     return result

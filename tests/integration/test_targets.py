@@ -273,14 +273,15 @@ def test_the_init_script_starts_reports_and_stops_the_api(tmp_path):
 
 
 def test_the_init_scripts_stop_lets_a_request_in_flight_finish(tmp_path):
-    """EL6's killproc KILLs 1 + 3 s after the TERM unless told a delay: the script gives it one above
-    shutdown_timeout, so a probe of 6 s in flight when `service stop` runs still gets its answer."""
+    """EL6's killproc KILLs 1 + 3 s after the TERM unless told a delay, and sleeps all of a delay it is told:
+    the script waits for the process in its own loop up to a delay above shutdown_timeout, so a probe of 6 s
+    in flight when `service stop` runs still gets its answer, and stop returns once the process is gone."""
     slow_fping = tmp_path / "fping"
     slow_fping.write_text(f'#!/bin/sh\ntouch {tmp_path}/probing\nsleep 6\nexec /usr/bin/fping "$@"\n')
     slow_fping.chmod(0o755)
     conf = f"[DEFAULT]\nshutdown_timeout = 8\n[fping]\npath = {slow_fping}\n[rate_limit]\ncalls = 0\n"
     server = {"id": SERVER, "project_id": "p1", "addresses": ["127.0.0.1"]}
-    service = InitScript(tmp_path, conf, [server], NOVA_FPING_STOP_DELAY="9")
+    service = InitScript(tmp_path, conf, [server], NOVA_FPING_STOP_DELAY="30")
     answers: list[tuple[int, bytes]] = []
     try:
         assert service("start").returncode == 0
@@ -298,7 +299,8 @@ def test_the_init_scripts_stop_lets_a_request_in_flight_finish(tmp_path):
         assert len(answers) == 1, answers
         assert answers[0][0] == 200, answers
         assert json.loads(answers[0][1])["server"]["alive"] is True
-        assert 5 < took < 15  # waited for the drain (EL6 sleeps 1 s + the whole delay once it outlives 1 s)
+        # waited for the drain, and no longer: EL6's killproc -d would sleep 1 s + the whole delay (30 s)
+        assert 5 < took < 15
         assert wait_gone(pid, 1)
         assert service("status").returncode == 3
     finally:
@@ -340,3 +342,48 @@ def test_the_units_let_the_service_write_what_its_files_name_and_drain(unit, wri
     for path in written:
         assert any(path.startswith(directory + "/") for directory in writable), (path, writable)
     assert int(settings["TimeoutStopSec"][0]) > drain
+
+
+def test_the_notifiers_init_script_stop_returns_once_the_daemon_is_gone(tmp_path):
+    """EL6's killproc -d 95 slept its whole delay once the daemon outlived a second: 96 s of downtime for
+    every stop or restart of a daemon that ends in a fraction of one."""
+    conf = tmp_path / "instance-notifier.conf"
+    conf.write_text(
+        f"[DEFAULT]\ninterval = 300\nstate_file = {tmp_path}/state.json\n"
+        "[api]\nurl = http://127.0.0.1:9/v2/admin\nauth = noauth\nproject_id = admin\n"
+    )
+    pidfile = tmp_path / "run" / "instance-notifier.pid"
+    env = {
+        "PATH": os.environ["PATH"],
+        "INIT_FUNCTIONS": str(FUNCTIONS),
+        "NOTIFIER_EXEC": str(ROOT / ".venv" / "bin" / "instance-notifier"),
+        "NOTIFIER_CONFIG": str(conf),
+        "NOTIFIER_PIDFILE": str(pidfile),
+        "NOTIFIER_LOGFILE": str(tmp_path / "log" / "notifier.log"),
+        "NOTIFIER_LOCKFILE": str(tmp_path / "lock"),
+    }
+    script = ROOT / "src" / "instance-notifier" / "etc" / "instance-notifier.init"
+
+    def service(action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", str(script), action], env=env, capture_output=True, text=True, timeout=150)
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "log").mkdir()
+    try:
+        started = service("start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        deadline = time.monotonic() + 10
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = int(pidfile.read_text())
+        time.sleep(1.5)  # it outlives the second after which EL6's killproc sleeps its whole delay
+        begun = time.monotonic()
+        stopped = service("stop")
+        took = time.monotonic() - begun
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert wait_gone(pid, 1)
+        assert took < 10  # the daemon stops within its couriers' 2 s; the delay (95 s) is not slept
+        assert service("status").returncode == 3
+    finally:
+        if pidfile.exists():
+            subprocess.run(["kill", "-KILL", pidfile.read_text().strip()], check=False)

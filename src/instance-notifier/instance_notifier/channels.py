@@ -1,23 +1,61 @@
 """Notification channels (log, e-mail, webhook) and the outbox that retries a failing channel with
-exponential back-off without holding up the poll loop or the other channels."""
+exponential back-off without holding up the poll loop or the other channels.
 
+A delivery has a deadline on the whole exchange (connect, send, the answer's headers and body), not on each
+read: a server that answers byte by byte is cut off at the deadline, and the delivery is retried as any
+failed one. A webhook's POST is never re-sent as something else: a redirect is a failure naming where it
+pointed (urllib would follow a 301/302/303 as a GET without the notification)."""
+
+import contextlib
+import http.client
 import json
 import logging
 import smtplib
+import socket
+import ssl
 import threading
-import urllib.request
+import urllib.parse
+from collections import OrderedDict
 from email.message import EmailMessage
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from instance_notifier.state import Event
 
 LOG = logging.getLogger("instance-notifier")
+MAX_ANSWER_BYTES = 64 * 1024  # of a webhook's answer body: read (a keep-alive peer expects it), then dropped
 
 
 def describe(event: Event) -> str:
     if event.state == "dead":
         return "instance %s of project %s stopped answering ping" % (event.server_id, event.project_id)
     return "instance %s of project %s answers ping again" % (event.server_id, event.project_id)
+
+
+class Deadline(object):
+    """The whole exchange of one delivery within `seconds`: past it, the connection's socket is shut down,
+    which ends the read or write in progress; the delivery then fails with TimeoutError."""
+
+    def __init__(self, seconds: float, what: str, sock: Callable[[], Optional[socket.socket]]) -> None:
+        self.seconds, self.what, self.sock = seconds, what, sock
+        self.expired = False
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = self.sock()
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: the exchange ended anyway
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> "Deadline":
+        self.timer.start()
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        self.timer.cancel()
+        if self.expired:
+            raise TimeoutError("%s: no complete exchange within %gs" % (self.what, self.seconds)) from exc
 
 
 class LogChannel(object):
@@ -35,10 +73,18 @@ class EmailChannel(object):
     ) -> None:
         self.host, self.port, self.sender, self.timeout = host, int(port), sender, timeout
         self.recipients = recipients  # project -> addresses; "*" for every project
+        self.unaddressed: Set[str] = set()  # projects said to have no recipient
 
     def send(self, event: Event) -> None:
         to = self.recipients.get(event.project_id) or self.recipients.get("*") or []
         if not to:
+            if event.project_id not in self.unaddressed:
+                self.unaddressed.add(event.project_id)
+                LOG.warning(
+                    "email: no recipient for project %s (nor '*') in [email_recipients]: its notifications are "
+                    "not e-mailed",
+                    event.project_id,
+                )
             return
         message = EmailMessage()
         message["From"] = self.sender
@@ -52,26 +98,51 @@ class EmailChannel(object):
             "%s at %s.\n\nserver: %s\nproject: %s\nstate: %s\nprevious: %s\n"
             % (describe(event), event.time, event.server_id, event.project_id, event.state, event.previous)
         )
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            smtp.send_message(message)
+        smtp = smtplib.SMTP(timeout=self.timeout)
+        where = "e-mail server %s:%d" % (self.host, self.port)
+        try:
+            with Deadline(self.timeout, where, lambda: getattr(smtp, "sock", None)):
+                smtp.connect(self.host, self.port)
+                smtp.send_message(message)
+                smtp.quit()
+        finally:
+            smtp.close()
 
 
 class WebhookChannel(object):
     name = "webhook"
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
-        if not url.startswith(("http://", "https://")):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("[webhook] url must be http:// or https://, not %r" % url)
         self.url, self.timeout = url, timeout
+        self.parts = parts
+
+    def _connection(self) -> http.client.HTTPConnection:
+        host, port = self.parts.hostname or "", self.parts.port
+        if self.parts.scheme == "https":
+            return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=ssl.create_default_context())
+        return http.client.HTTPConnection(host, port, timeout=self.timeout)
 
     def send(self, event: Event) -> None:
         body = json.dumps({"event": "instance." + event.state, **event.as_dict()}).encode()
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - checked above
-            if not 200 <= response.status < 300:
-                raise OSError("webhook answered %d" % response.status)
+        target = (self.parts.path or "/") + ("?" + self.parts.query if self.parts.query else "")
+        connection = self._connection()
+        try:
+            with Deadline(self.timeout, "webhook %s" % self.url, lambda: connection.sock):
+                connection.request("POST", target, body=body, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read(MAX_ANSWER_BYTES)
+        finally:
+            connection.close()
+        if 300 <= response.status < 400:
+            raise OSError(
+                "webhook answered %d, redirecting to %s: a notification is POSTed to the configured url only"
+                % (response.status, response.getheader("Location") or "(no Location)")
+            )
+        if not 200 <= response.status < 300:
+            raise OSError("webhook answered %d" % response.status)
 
 
 class _Pending(object):
@@ -80,14 +151,19 @@ class _Pending(object):
 
 
 class Outbox(object):
-    """Per channel: events not yet delivered, each retried at base * 2**n seconds (at most `longest`). Nothing
-    is dropped: a round tries at most `per_round` of them and holds the rest back for the next round, saying
-    so. Its courier thread delivers (`deliver`), the poll loop adds: a lock keeps them apart."""
+    """Per channel: events not yet delivered, each retried at base * 2**n seconds (at most `longest`). A
+    round tries at most `per_round` of them and holds the rest back for the next round, saying so. At most
+    `bound` are owed: beyond it the oldest are dropped, said in one line with the count. Its courier thread
+    delivers (`deliver`), the poll loop adds: a lock keeps them apart."""
 
-    def __init__(self, channel: object, base: float = 5.0, longest: float = 600.0, per_round: int = 1000) -> None:
+    def __init__(
+        self, channel: object, base: float = 5.0, longest: float = 600.0, per_round: int = 1000, bound: int = 10000
+    ) -> None:
         self.channel = channel
-        self.base, self.longest, self.per_round = base, longest, per_round
-        self.pending: List[_Pending] = []
+        self.base, self.longest, self.per_round, self.bound = base, longest, per_round, bound
+        self.pending: "OrderedDict[int, _Pending]" = OrderedDict()  # by arrival: the oldest first
+        self.counter = 0
+        self.dropped = 0
         self.lock = threading.Lock()
         self.wake = threading.Event()
 
@@ -98,23 +174,37 @@ class Outbox(object):
     def add(self, events: List[Event], now: float) -> None:
         """A poll's notifications, all at once: the courier's next round sees them together."""
         with self.lock:
-            self.pending.extend(_Pending(event, now) for event in events)
+            for event in events:
+                self.counter += 1
+                self.pending[self.counter] = _Pending(event, now)
+            over = len(self.pending) - self.bound
+            for _ in range(max(0, over)):
+                self.pending.popitem(last=False)
+            self.dropped += max(0, over)
+        if over > 0:
+            LOG.error(
+                "%s: more than %d notifications owed: the %d oldest dropped (%d since the start)",
+                self.name,
+                self.bound,
+                over,
+                self.dropped,
+            )
         if events:
             self.wake.set()
 
     def events(self) -> List[Event]:
         with self.lock:
-            return [p.event for p in self.pending]
+            return [p.event for p in self.pending.values()]
 
     def deliver(self, now: float, stopping: Optional[threading.Event] = None) -> bool:
         """One round: every due notification tried (at most `per_round`); whether anything changed."""
         with self.lock:
-            due = [p for p in self.pending if p.due <= now]
+            due = [(key, p) for key, p in self.pending.items() if p.due <= now]
         held = due[self.per_round :]
         if held:
             LOG.warning("%s: %d notifications held back to the next round", self.name, len(held))
         changed = False
-        for item in due[: self.per_round]:
+        for key, item in due[: self.per_round]:
             if stopping is not None and stopping.is_set():
                 break
             try:
@@ -127,13 +217,13 @@ class Outbox(object):
                 )
                 continue
             with self.lock:
-                self.pending.remove(item)
+                self.pending.pop(key, None)
             changed = True
         return changed
 
     def next_due(self) -> Optional[float]:
         with self.lock:
-            return min((p.due for p in self.pending), default=None)
+            return min((p.due for p in self.pending.values()), default=None)
 
 
 class Courier(threading.Thread):

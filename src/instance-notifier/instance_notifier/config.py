@@ -15,6 +15,7 @@ DEFAULTS = {
         "state_file": "/var/lib/instance-notifier/state.json",
         "retry_base": "5",
         "retry_max": "600",
+        "outbox_max": "10000",
     },
     "api": {
         "url": "http://127.0.0.1:8775/v2/admin",
@@ -32,7 +33,13 @@ DEFAULTS = {
         "project_domain_name": "Default",
         "cafile": "",
     },
-    "email": {"enabled": "false", "smtp_host": "localhost", "smtp_port": "25", "from": "instance-notifier@localhost"},
+    "email": {
+        "enabled": "false",
+        "smtp_host": "localhost",
+        "smtp_port": "25",
+        "from": "instance-notifier@localhost",
+        "timeout": "10",
+    },
     "email_recipients": {},
     "webhook": {"url": "", "timeout": "10"},
 }
@@ -63,11 +70,18 @@ class Settings(object):
             self.dead_after = parser.getint("DEFAULT", "dead_after")
             self.retry_base = parser.getfloat("DEFAULT", "retry_base")
             self.retry_max = parser.getfloat("DEFAULT", "retry_max")
+            self.outbox_max = parser.getint("DEFAULT", "outbox_max")
+            self.email_timeout = parser.getfloat("email", "timeout")
+            self.webhook_timeout = parser.getfloat("webhook", "timeout")
             self.email_enabled = parser.getboolean("email", "enabled")
         except (OSError, configparser.Error, ValueError) as exc:
             raise ConfigError("%s: %s" % (path, exc)) from exc
         if self.interval <= 0 or self.dead_after < 1:
             raise ConfigError("%s: interval must be > 0 and dead_after >= 1" % path)
+        if not 1 <= self.outbox_max <= 1000000:
+            raise ConfigError("%s: outbox_max must be 1 to 1000000, not %d" % (path, self.outbox_max))
+        if not (0 < self.email_timeout <= 600 and 0 < self.webhook_timeout <= 600):
+            raise ConfigError("%s: [email] and [webhook] timeout must be above 0 and at most 600 seconds" % path)
         self.state_file = parser.get("DEFAULT", "state_file")
         self.api = dict(parser.items("api"))
         self.email = dict(parser.items("email"))
@@ -83,11 +97,17 @@ class Settings(object):
         channels: List[object] = [LogChannel()]
         if self.email_enabled:
             channels.append(
-                EmailChannel(self.email["smtp_host"], int(self.email["smtp_port"]), self.email["from"], self.recipients)
+                EmailChannel(
+                    self.email["smtp_host"],
+                    int(self.email["smtp_port"]),
+                    self.email["from"],
+                    self.recipients,
+                    self.email_timeout,
+                )
             )
         if self.webhook["url"]:
             try:
-                channels.append(WebhookChannel(self.webhook["url"], float(self.webhook["timeout"])))
+                channels.append(WebhookChannel(self.webhook["url"], self.webhook_timeout))
             except ValueError as exc:
                 raise ConfigError(str(exc)) from exc
         return channels

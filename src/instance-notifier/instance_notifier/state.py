@@ -99,7 +99,8 @@ class StateBook(object):
             ) from exc
 
     def save(self) -> None:
-        """Atomically: a crash leaves the previous file or the new one."""
+        """Atomically: a crash leaves the previous file or the new one. Never a file load() would refuse: a
+        state beyond MAX_STATE_BYTES is not written (ValueError), the previous file stays."""
         data = {
             "servers": {
                 sid: {
@@ -114,6 +115,9 @@ class StateBook(object):
                 channel: [e.as_dict() for e in events] for channel, events in sorted(self.undelivered.items()) if events
             },
         }
+        text = json.dumps(data, separators=(",", ":"))
+        if len(text) > MAX_STATE_BYTES:  # ASCII: json.dumps escapes the rest
+            raise ValueError("the state is %d bytes, more than a state file may have: not written" % len(text))
         # a link (the operator keeps the state elsewhere) is written through, not replaced by a file
         target = os.path.realpath(self.path) if os.path.islink(self.path) else self.path
         directory = os.path.dirname(os.path.abspath(target))
@@ -121,7 +125,7 @@ class StateBook(object):
         fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, indent=1)
+                out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, target)

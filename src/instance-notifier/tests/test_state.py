@@ -79,7 +79,7 @@ def test_outbox_retries_with_backoff(tmp_path):
     assert box.next_due() == 127.0  # capped at 12 s
     box.deliver(127.0)
     assert channel.sent == [event]
-    assert box.pending == []
+    assert box.events() == []
 
 
 def test_a_partial_list_neither_realerts_nor_loses_a_recovery(tmp_path):

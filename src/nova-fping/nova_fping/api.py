@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+import time
 from typing import Any, Dict, List, Optional, Set
 
 import webob
@@ -29,6 +30,7 @@ _FAULTS = {
 
 
 LOG = logging.getLogger("nova-fping")
+QUEUED_AT = "nova_fping.queued_at"  # set by the server (nova_fping.server): when the request was queued
 COUNTS_ANYWAY = "nova_fping.counts_anyway"  # set by the app: a refusal that the rate limit counts
 NOVA_RETRY_AFTER = 30  # seconds a client waits before asking again when Nova failed or took too long
 
@@ -127,6 +129,9 @@ class FpingApi:
         project = match.group("project")
         if project != project_of(context) and not context.is_admin:
             return fault(403, "Project %s does not match the caller's project" % project)
+        late = self._too_late(request.environ)
+        if late is not None:
+            return late
         try:
             server_id = match.group("server")
             if server_id is not None:
@@ -136,6 +141,19 @@ class FpingApi:
             if exc.busy:  # a call that waited for nothing: counted all the same, so that it is not free to repeat
                 request.environ[COUNTS_ANYWAY] = True
             return fault(503, str(exc), retry_after=exc.retry_after)
+
+    def _too_late(self, environ: dict) -> Optional[webob.Response]:
+        """A 503 for a request that waited so long for a worker that its listing could not end within the
+        request's deadline (the client's patience): answered at once, not after the client has gone."""
+        queued = environ.get(QUEUED_AT)
+        if queued is None:
+            return None
+        waited = time.monotonic() - queued
+        listing = float(getattr(self.inventory, "deadline", 0.0))
+        if waited + listing <= self.prober.request_timeout:
+            return None
+        LOG.warning("a request waited %.0fs for a worker: refused (503)", waited)
+        return fault(503, "The server is busy: this request waited too long for a worker.", retry_after=5)
 
     def _servers(self, project: Optional[str]) -> List[Server]:
         try:

@@ -7,50 +7,112 @@ and those of the chosen auth plugin are registered: nothing is warned about, and
 knows (a typo) is refused at start, naming it.
 
 Without `memcached_servers`, keystonemiddleware keeps the validated tokens in a dict that grows with every
-distinct token for `token_cache_time` and is swept on every lookup. `token_cache_size` (ours) bounds it
-instead: the least recently used token is forgotten first (it is only validated again)."""
+distinct token for `token_cache_time` and is swept on every lookup. `token_cache_size` and `token_cache_mib`
+(ours) bound it in entries and in bytes instead: the least recently used token is forgotten first (it is
+only validated again), and an expired one as soon as a newer one is kept. In production, several processes
+or a large cloud, use memcached (`memcached_servers`), as keystonemiddleware recommends.
+
+`max_validations` (ours) bounds the tokens validated against keystone at once: beyond it, a token not in the
+cache is answered 503 with Retry-After at once, so that a slow keystone and one client with random tokens
+cannot take every worker thread, while cached tokens and tokenless requests are still answered."""
 
 import collections
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 ENVIRON_KEY = "nova_fping.token_cache"
 GROUP = "keystone_authtoken"
 DEFAULT_CACHE_SIZE = 10000
+DEFAULT_CACHE_MIB = 16  # a token with a real catalog is ~40 KB: ~400 of them (memcached for more)
+DEFAULT_VALIDATIONS = 16
 # The key keystonemiddleware's own factory would read from the paste file's global section, not options.
 _NOT_OPTIONS = ("here", "__file__")
 
 
 class TokenCache(object):
     """The subset of a memcache client that auth_token uses from the environ (get, set with a lifetime),
-    bounded in entries. No __len__: auth_token takes an empty (false) cache for none."""
+    bounded in entries and bytes, expired entries forgotten as newer ones come. No __len__: auth_token takes
+    an empty (false) cache for none."""
 
-    def __init__(self, size: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.size = size
+    def __init__(self, size: int, clock: Callable[[], float] = time.monotonic, max_bytes: int = 16 << 20) -> None:
+        self.size, self.max_bytes = size, max_bytes
         self.clock = clock
         self.lock = threading.Lock()
-        self.entries: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+        self.entries: "collections.OrderedDict[str, Tuple[float, Any, int]]" = collections.OrderedDict()
+        self.bytes = 0
+        # (expiry, key) in the order entries were set: expiries come in that order for one lifetime
+        self.expiries: "collections.deque[Tuple[float, str]]" = collections.deque()
 
     def get(self, key: str) -> Any:
         with self.lock:
             entry = self.entries.get(key)
             if entry is None:
                 return None
-            expires, value = entry
+            expires, value, _ = entry
             if expires and self.clock() >= expires:
-                del self.entries[key]
+                self._forget(key)
                 return None
             self.entries.move_to_end(key)
             return value
 
     def set(self, key: str, value: Any, time: float = 0, min_compress_len: int = 0) -> bool:  # noqa: A002
+        cost = _cost(key, value)
         with self.lock:
-            self.entries[key] = (self.clock() + time if time else 0, value)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+            now = self.clock()
+            if key in self.entries:
+                self._forget(key)
+            expires = now + time if time else 0
+            self.entries[key] = (expires, value, cost)
+            self.bytes += cost
+            if expires:
+                self.expiries.append((expires, key))
+            while self.expiries and (self.expiries[0][0] <= now or len(self.expiries) > 2 * self.size):
+                when, old = self.expiries.popleft()
+                entry = self.entries.get(old)
+                if entry is not None and entry[0] == when and when <= now:
+                    self._forget(old)
+            while self.entries and (len(self.entries) > self.size or self.bytes > self.max_bytes):
+                self._forget(next(iter(self.entries)))
         return True
+
+    def _forget(self, key: str) -> None:
+        _, _, cost = self.entries.pop(key)
+        self.bytes -= cost
+
+
+def _cost(key: str, value: Any) -> int:
+    """What an entry holds, about: auth_token stores its token data serialized (a string or bytes)."""
+    size = len(value) if isinstance(value, (str, bytes)) else len(repr(value))
+    return len(key) + size + 200
+
+
+class BoundedValidations(object):
+    """How many tokens are validated against keystone at once, at most (a non-blocking semaphore)."""
+
+    def __init__(self, bound: int) -> None:
+        self.slots = threading.BoundedSemaphore(bound)
+        self.bound = bound
+
+    def protocol(self, app: Any, conf: Any) -> Any:
+        from keystonemiddleware import auth_token
+        from webob import exc as webob_exc
+
+        slots = self.slots
+
+        class Protocol(auth_token.AuthProtocol):
+            def fetch_token(self, token: str, **kwargs: Any) -> Any:
+                if self._token_cache.get(token):
+                    return super().fetch_token(token, **kwargs)
+                if not slots.acquire(blocking=False):
+                    self.log.warning("token validations at their bound: a token not in the cache refused (503)")
+                    raise webob_exc.HTTPServiceUnavailable("Too many tokens are being validated; try again shortly.")
+                try:
+                    return super().fetch_token(token, **kwargs)
+                finally:
+                    slots.release()
+
+        return Protocol(app, {"oslo_config_config": conf})
 
 
 def _options(local_conf: Dict[str, str]) -> Any:
@@ -82,29 +144,31 @@ def _options(local_conf: Dict[str, str]) -> Any:
     return conf
 
 
-def _cache_size(local_conf: Dict[str, str]) -> int:
-    text = local_conf.pop("token_cache_size", str(DEFAULT_CACHE_SIZE))
+def _whole(local_conf: Dict[str, str], name: str, default: int, top: int) -> int:
+    """One of our own options of the section, taken out of it (keystonemiddleware does not know it)."""
+    text = local_conf.pop(name, str(default))
     try:
-        size = int(text)
+        value = int(text)
     except ValueError:
-        size = -1
-    if not 1 <= size <= 10000000:
-        raise ValueError("[filter:authtoken] token_cache_size = %s: expected a whole number, 1 to 10000000" % text)
-    return size
+        value = -1
+    if not 1 <= value <= top:
+        raise ValueError("[filter:authtoken] %s = %s: expected a whole number, 1 to %d" % (name, text, top))
+    return value
 
 
 def filter_factory(global_conf: dict, **local_conf: str) -> Callable[[Any], Any]:
-    from keystonemiddleware import auth_token
-
     section = {k: v for k, v in local_conf.items() if k not in _NOT_OPTIONS}
-    size = _cache_size(section)
-    cache: Optional[TokenCache] = None if section.get("memcached_servers") else TokenCache(size)
-    if cache is not None:
+    size = _whole(section, "token_cache_size", DEFAULT_CACHE_SIZE, 10000000)
+    mib = _whole(section, "token_cache_mib", DEFAULT_CACHE_MIB, 65536)
+    validations = BoundedValidations(_whole(section, "max_validations", DEFAULT_VALIDATIONS, 10000))
+    cache: Optional[TokenCache] = None
+    if not section.get("memcached_servers"):
+        cache = TokenCache(size, max_bytes=mib << 20)
         section["cache"] = ENVIRON_KEY
     conf = _options(section)
 
     def auth_filter(app: Any) -> Any:
-        protocol = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+        protocol = validations.protocol(app, conf)
         return protocol if cache is None else WithTokenCache(protocol, cache)
 
     return auth_filter

@@ -25,8 +25,10 @@ from oslo_log import log as oslo_logging
 from nova_fping import config
 from nova_fping.api import RateLimit
 from nova_fping.fping import stop_all as stop_fping
-from nova_fping.server import drain, make_server, stop_listening
+from nova_fping.inventory import stop_all as stop_nova
+from nova_fping.server import make_server
 from nova_fping.service import ServiceError, check_not_running, start_service
+from nova_fping.shutdown import drain, stop_listening
 from nova_fping.wsgi import NoAuthMiddleware, RequestLog
 
 
@@ -178,6 +180,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+def _stop_work() -> None:
+    """At the end of the grace: every fping and every read from Nova still running ends (their requests
+    answer 503 with Retry-After)."""
+    stop_fping()
+    stop_nova()
+
+
 def _handle_signals(server: Any, conf: Any) -> None:
     stopping = threading.Event()
 
@@ -186,7 +195,7 @@ def _handle_signals(server: Any, conf: Any) -> None:
             stopping.set()
             stop_listening(server)
             grace = float(conf.shutdown_timeout)
-            threading.Thread(target=drain, args=(server, grace, stop_fping), daemon=True).start()
+            threading.Thread(target=drain, args=(server, grace, _stop_work), daemon=True).start()
 
     def hangup(*_: object) -> None:  # the default would end the service without a word, its pid file left
         sys.stderr.write("nova-fping-api: SIGHUP ignored: restart the service to read its configuration\n")

@@ -1,9 +1,11 @@
 """What nova-fping's configuration (nova_fping.conf) builds: the inventory, the prober, policy, limiter."""
 
+import logging
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from nova_fping.conf import ConfigError, load
+from nova_fping.conf.opts import NOVA_TIMEOUT
 from nova_fping.fping import FpingGate, FpingProber
 from nova_fping.inventory import NovaInventory, StaticInventory
 from nova_fping.policy import Policy
@@ -41,6 +43,10 @@ def from_paste(conf: dict) -> Any:
 def build_app(conf: Any) -> Any:
     from nova_fping.api import FpingApi
 
+    # urllib3 warns "Connection pool is full, discarding connection" for every connection beyond its pool
+    # (10) that Nova or keystone calls opened at once: a line per request under load, nothing to act on
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+
     gate = FpingGate(conf.fping.max_concurrent, conf.fping.max_waiting)
     prober = FpingProber(conf.fping.path, conf.fping.timeout_ms, conf.fping.retries, gate, conf.fping.request_timeout)
     threads, bound = conf.threads, gate.max_concurrent + gate.max_waiting
@@ -75,11 +81,14 @@ def build_inventory(conf: Any) -> object:
     auth = loading.load_auth_from_conf_options(conf, "nova")
     sess = loading.load_session_from_conf_options(conf, "nova", auth=auth)
     nova = conf.nova
+    timeout = nova.timeout or NOVA_TIMEOUT
+    listing = min(nova.list_timeout or timeout, conf.fping.request_timeout)
     return NovaInventory(
         sess,
         nova.endpoint_override or None,
-        nova.timeout,
+        timeout,
         nova.max_pages,
-        conf.fping.request_timeout,
+        listing,
         nova.max_page_mib << 20,
+        nova.max_list_mib << 20,
     )

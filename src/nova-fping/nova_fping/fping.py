@@ -62,8 +62,12 @@ class FpingGate:
             if self._free(key):
                 self._take(key)
                 return
-            if sum(self._waiting.values()) >= self.max_waiting or self._waiting.get(key, 0) >= self.waiting_per_key:
-                raise FpingUnavailable("too many os-fping requests at once; try again shortly", 5, busy=True)
+            waits_own = self._waiting.get(key, 0) >= self.waiting_per_key
+            if waits_own or sum(self._waiting.values()) >= self.max_waiting:
+                # counted against the caller only when its own share is full: a gate full of other projects'
+                # calls is not this caller's doing
+                own = waits_own or self._holding.get(key, 0) >= self.per_key
+                raise FpingUnavailable("too many os-fping requests at once; try again shortly", 5, busy=own)
             self._waiting[key] = self._waiting.get(key, 0) + 1
             try:
                 while not self._free(key):

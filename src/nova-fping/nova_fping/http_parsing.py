@@ -6,7 +6,9 @@ import json
 from typing import Dict, Optional
 
 from waitress.parser import HTTPRequestParser, ParsingError
+from waitress.receiver import ChunkedReceiver
 from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge
 
 _FAULT_KEYS = {
     400: "badRequest",
@@ -51,16 +53,37 @@ class JsonErrorTask(ErrorTask):
         self.write(data)
 
 
+_STAND_IN = b"GET / HTTP/1.0\r\n"  # what waitress parses for a request whose head is over the limit
+
+
 class StrictParser(HTTPRequestParser):
     """waitress's request parser, refusing (400) what a proxy in front may read otherwise: Content-Length and
     Transfer-Encoding together (waitress would follow the chunks, a proxy the length: a request hidden in the
     body), and an HTTP/1.1 request without exactly one Host header. An HTTP/1.1 client's error is answered
-    as HTTP/1.1."""
+    as HTTP/1.1, and so is a request line over the limit (its version is past what was read). A chunk whose
+    announced size alone is over the body limit is refused when its size line arrives, not after its bytes."""
+
+    _seen = b""  # the start of the request's head, as it arrived
+
+    def received(self, data: bytes) -> int:
+        if self.body_rcv is None and len(self._seen) < 8192:
+            self._seen += data[:8192]
+        consumed = int(super().received(data))
+        receiver = self.body_rcv
+        if not self.completed and isinstance(receiver, ChunkedReceiver):  # type: ignore[has-type]
+            limit = self.adj.max_request_body_size
+            if self.body_bytes_received + receiver.chunk_remainder >= limit:
+                self.error = RequestEntityTooLarge("exceeds max_body of %s" % limit)
+                self.completed = True
+        return consumed
 
     def parse_header(self, header_plus: bytes) -> None:
-        # waitress parses a stand-in "GET / HTTP/1.0" for headers over the limit: the client's own line counts
-        first = ((getattr(self, "header_plus", b"") or header_plus).split(b"\n", 1)[0]).rstrip()
-        http11 = first.endswith(b"HTTP/1.1")
+        if header_plus == _STAND_IN:  # the head was over the limit: the client's own line, as far as it came
+            first = self._seen.split(b"\n", 1)[0].rstrip()
+            http11 = not first.endswith(b"HTTP/1.0")
+        else:
+            first = header_plus.split(b"\n", 1)[0].rstrip()
+            http11 = first.endswith(b"HTTP/1.1")
         rest = header_plus.partition(b"\n")[2]
         names = [line.split(b":", 1)[0].strip().lower() for line in rest.split(b"\n") if b":" in line]
         if http11:

@@ -6,7 +6,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from typing import Dict, List, Mapping, NamedTuple, Optional, Set
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Set
 
 from nova_fping.fping import canonical
 
@@ -68,10 +68,26 @@ class StaticInventory:
         return self._load().get(server_id.lower())
 
 
+_STOPPING = threading.Event()
+_READING: Set[Callable[[], None]] = set()  # how to end each read from Nova in progress
+_READING_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """The service stops: every read from Nova in progress ends (its request answers 503), none starts."""
+    _STOPPING.set()
+    with _READING_LOCK:
+        readers = list(_READING)
+    for abort in readers:
+        abort()
+
+
 class NovaInventory:
     """Servers from Nova's API (`GET /servers/detail`) through a keystoneauth1 session: fixed and
     floating addresses of every network. Nova answers at most `max_limit` (1,000) servers a page with a
-    `servers_links` "next" link: every page is read, asking with `limit` and `marker` as Nova documents."""
+    `servers_links` "next" link: every page is read, asking with `limit` and `marker` as Nova documents.
+    A page of more servers than asked for (a Nova that ignores `limit`) ends the listing, and the bytes of
+    all its pages together are bounded (`max_list_bytes`), as are its time and its pages."""
 
     PAGE = 1000
 
@@ -83,6 +99,7 @@ class NovaInventory:
         max_pages: int = 100,
         deadline: float = 60.0,
         max_page_bytes: int = 16 << 20,
+        max_list_bytes: int = 64 << 20,
     ) -> None:
         self.session = session
         self.endpoint_filter = {"service_type": "compute", "interface": "internal"}
@@ -91,7 +108,7 @@ class NovaInventory:
         # reads included: a Nova that drips its body) are bounded: a hung, looping or dripping Nova is a 503
         # for the caller, never a request that holds a thread for ever
         self.timeout, self.max_pages, self.deadline = timeout, max_pages, deadline
-        self.max_page_bytes = max_page_bytes
+        self.max_page_bytes, self.max_list_bytes = max_page_bytes, max_list_bytes
 
     def _servers(self, query: Dict[str, str]) -> List[Server]:
         kwargs = (
@@ -103,13 +120,19 @@ class NovaInventory:
         marker = None
         seen: Set[str] = set()
         started = time.monotonic()
+        budget = [self.max_list_bytes]  # what the listing's pages may still take
         for _ in range(self.max_pages):
             params = dict(query, all_tenants="1", limit=str(self.PAGE))
             if marker:
                 params["marker"] = marker
             path = "/servers/detail?" + urllib.parse.urlencode(sorted(params.items()))
-            data = self._page(path, kwargs, started + self.deadline)
+            data = self._page(path, kwargs, started + self.deadline, budget)
             page = data["servers"]
+            if len(page) > self.PAGE:
+                raise InventoryError(
+                    "Nova answered %d servers for a page of %d: it ignores limit; read no further"
+                    % (len(page), self.PAGE)
+                )
             for raw in page:
                 addresses = [a["addr"] for net in (raw.get("addresses") or {}).values() for a in net]
                 servers.append(Server(raw["id"].lower(), raw["tenant_id"], [_usable(a) for a in addresses]))
@@ -122,8 +145,11 @@ class NovaInventory:
             seen.add(marker)
         raise InventoryError("Nova listed more than %d pages of %d servers" % (self.max_pages, self.PAGE))
 
-    def _page(self, path: str, kwargs: Mapping[str, object], deadline: float) -> dict:
-        """One page of Nova's answer, read within the listing's deadline and the page's byte bound."""
+    def _page(self, path: str, kwargs: Mapping[str, object], deadline: float, budget: List[int]) -> dict:
+        """One page of Nova's answer, read within the listing's deadline, the page's byte bound and what is
+        left of the listing's (`budget`, taken from)."""
+        if _STOPPING.is_set():
+            raise InventoryError("the service is stopping")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise InventoryError("Nova took longer than %gs to list the servers" % self.deadline)
@@ -133,7 +159,11 @@ class NovaInventory:
         try:
             if response.status_code >= 400:
                 raise InventoryError("Nova answered HTTP %d" % response.status_code)
-            body = _read_bounded(response, deadline, self.max_page_bytes, self.deadline)
+            limit = min(self.max_page_bytes, budget[0])
+            what = "page" if limit == self.max_page_bytes else "listing"
+            bound = self.max_page_bytes if what == "page" else self.max_list_bytes
+            body = _read_bounded(response, deadline, limit, self.deadline, "Nova's %s is over %d bytes" % (what, bound))
+            budget[0] -= len(body)
         finally:
             response.close()
         try:
@@ -155,10 +185,10 @@ class NovaInventory:
         return None
 
 
-def _read_bounded(response: object, deadline: float, limit: int, seconds: float) -> bytes:
+def _read_bounded(response: object, deadline: float, limit: int, seconds: float, over: str) -> bytes:
     """The body of a streamed `requests` response, at most `limit` bytes, its last byte by `deadline`: a
     read waits until its chunk is full, so a timer shuts the connection at the deadline (urllib3's
-    shutdown(), made for that) and the read it interrupts fails."""
+    shutdown(), made for that) and the read it interrupts fails; stop_all() shuts it the same way."""
     raw = response.raw  # type: ignore[attr-defined]
     expired = threading.Event()
 
@@ -175,22 +205,30 @@ def _read_bounded(response: object, deadline: float, limit: int, seconds: float)
     timer = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
     timer.daemon = True
     timer.start()
+    with _READING_LOCK:
+        _READING.add(expire)
     chunks: List[bytes] = []
     size = 0
     try:
         for chunk in raw.stream(65536, decode_content=True):
             size += len(chunk)
             if size > limit:
-                raise InventoryError("Nova's page is over %d bytes: read no further" % limit)
+                raise InventoryError("%s: read no further" % over)
             chunks.append(chunk)
     except InventoryError:
         raise
     except Exception as exc:  # the read the timer interrupted, or a connection that broke
+        if _STOPPING.is_set():
+            raise InventoryError("the service is stopping") from exc
         if expired.is_set():
             raise InventoryError("Nova took longer than %gs to list the servers" % seconds) from exc
         raise InventoryError("Nova's answer broke off: %s" % type(exc).__name__) from exc
     finally:
         timer.cancel()
+        with _READING_LOCK:
+            _READING.discard(expire)
+    if _STOPPING.is_set():
+        raise InventoryError("the service is stopping")
     if expired.is_set():
         raise InventoryError("Nova took longer than %gs to list the servers" % seconds)
     return b"".join(chunks)

@@ -8,11 +8,13 @@ front of untrusted clients needs beyond its defaults.
 - a bound on connections per client address, refused with a 503 (never a bare reset);
 - requests beyond what the worker threads can take are refused at once from the event loop (503), instead
   of waiting in waitress's queue to be refused by a worker;
+- a request without a token (keystone pipelines) runs in two threads of its own: its 401 never waits behind
+  requests that wait for Nova or keystone;
+- each request carries the time it was queued (QUEUED_AT), so that the API refuses one that cannot finish
+  within the client's patience any more;
 - a client that half-closes its connection (it sent its request, then shut down its side) is answered;
 - what waitress refuses itself answered in the API's JSON fault format, as HTTP/1.1 to an HTTP/1.1 client;
-- SIGTERM: no new connection, requests in flight get `shutdown_timeout`, those still probing then answer
-  503, and the event loop ends from inside itself (not by a simulated Ctrl-C, which a service started with
-  SIGINT ignored would never see).
+- SIGTERM: see `shutdown`.
 
 The classes below override methods of waitress's channel, parser and tasks: `requirements` pins the
 waitress releases they were checked with, and a test checks that every overridden method still exists."""
@@ -24,11 +26,11 @@ import time
 from typing import Any, Dict, Optional, Tuple
 
 import waitress
-from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
+from nova_fping.api import QUEUED_AT
 from nova_fping.http_parsing import JsonErrorTask, StrictParser, raw_response
 
 # what these classes override of waitress's: a release that renamed one must fail a test, not run unguarded
@@ -36,7 +38,9 @@ OVERRIDDEN = {
     HTTPChannel: ("__init__", "del_channel", "received", "handle_read", "readable", "service"),
     HTTPRequestParser: ("parse_header", "received"),
     ErrorTask: ("execute",),
+    WSGITask: ("get_environment",),
 }
+TOKENLESS_THREADS = 2
 
 
 class _AddressCount:
@@ -83,11 +87,22 @@ def _refuse(sock: socket.socket) -> None:
         sock.close()
 
 
+class _Task(WSGITask):
+    """waitress's task, its environ saying when the request was queued for a worker."""
+
+    def get_environment(self) -> Dict[str, Any]:
+        environ: Dict[str, Any] = super().get_environment()
+        environ.setdefault(QUEUED_AT, getattr(self.channel, "queued_at", None) or time.monotonic())
+        return environ
+
+
 class _Channel(HTTPChannel):
     """waitress's channel with a request deadline, the per-address bound, half-close and the stop."""
 
     error_task_class = JsonErrorTask
+    task_class = _Task
     parser_class = StrictParser
+    queued_at = 0.0
     request_seconds = 10.0  # the configuration's client_timeout
     per_address = 0  # the configuration's max_connections_per_address (0: no bound)
     stopping = False  # set on SIGTERM
@@ -156,15 +171,36 @@ class _Channel(HTTPChannel):
         self.server.pull_trigger()
 
 
+def _tokenless(channel: Any) -> bool:
+    """Whether the channel's next request carries no token (its answer is keystonemiddleware's 401)."""
+    request = channel.requests[0] if channel.requests else None
+    headers = getattr(request, "headers", None) or {}
+    return not getattr(request, "error", None) and not (headers.get("X_AUTH_TOKEN") or headers.get("X_STORAGE_TOKEN"))
+
+
 class _Server:
-    """The server's own hooks: refuse what the worker threads cannot take (beyond `max_queued` waiting)."""
+    """The server's own hooks: refuse what the worker threads cannot take (beyond `max_queued` waiting), and
+    answer a tokenless request in threads of its own."""
 
     @staticmethod
-    def install(server: Any, max_queued: int) -> None:
+    def install(server: Any, max_queued: int, tokenless_apart: bool = False) -> None:
         dispatcher = server.task_dispatcher
         enqueue = server.add_task
+        apart: Optional[ThreadedTaskDispatcher] = None
+        if tokenless_apart:
+            apart = ThreadedTaskDispatcher()
+            apart.set_thread_count(TOKENLESS_THREADS)
+            server.tokenless_dispatcher = apart
 
         def add_task(channel: Any) -> None:
+            if isinstance(channel, _Channel):
+                channel.queued_at = time.monotonic()
+            if apart is not None and isinstance(channel, _Channel) and _tokenless(channel):
+                with apart.lock:
+                    waiting = len(apart.queue)
+                if waiting < max(1, max_queued):
+                    apart.add_task(channel)
+                    return
             with dispatcher.lock:
                 idle = len(dispatcher.threads) - dispatcher.stop_count - dispatcher.active_count
                 waiting = len(dispatcher.queue) - idle
@@ -205,53 +241,6 @@ def make_server(app: Any, listen: Tuple[str, int], conf: Any) -> Any:
         (_Channel,),
         {"request_seconds": float(conf.client_timeout), "per_address": conf.max_connections_per_address},
     )
-    _Server.install(server, conf.max_queued)
+    # under keystone, a request without a token is answered by keystonemiddleware alone: in threads apart
+    _Server.install(server, conf.max_queued, tokenless_apart=conf.pipeline != "noauth")
     return server
-
-
-def stop_listening(server: Any) -> None:
-    """No new connection, and a kept-alive one closes instead of taking another request; the trigger stays,
-    so that the requests in flight still wake the loop to send their answers. The listening socket is closed
-    by the loop itself when it next asks whether to poll it: closed here, in the signal handler, it would
-    still be in the poll() the signal interrupted."""
-    server.channel_class.stopping = True
-
-    def closing() -> bool:
-        wasyncore.dispatcher.close(server)
-        return False
-
-    server.readable = closing
-
-
-def _busy(server: Any) -> bool:
-    return any(channel.requests for channel in list(server.active_channels.values()))
-
-
-def _close_idle(server: Any) -> None:
-    for channel in list(server.active_channels.values()):
-        if not channel.requests:
-            channel.will_close = True  # the loop closes it at its next turn
-    server.pull_trigger()
-
-
-def drain(server: Any, grace: float, stop_fping: Any) -> None:
-    """SIGTERM: the requests in flight get `shutdown_timeout` to finish; those still probing then end with a
-    503 (their fping stopped); then the loop ends, closing what is left from inside itself."""
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _busy(server):
-        _close_idle(server)
-        time.sleep(0.1)
-    if _busy(server):
-        stop_fping()
-        last = time.monotonic() + 5.0
-        while time.monotonic() < last and _busy(server):
-            _close_idle(server)
-            time.sleep(0.1)
-    _close_idle(server)
-    time.sleep(0.2)  # the loop's turn to send what the last answers wrote
-
-    def end_loop() -> None:  # in the loop: an empty map ends waitress's run()
-        for dispatcher in list(server._map.values()):
-            dispatcher.close()
-
-    server.trigger.pull_trigger(end_loop)

@@ -269,3 +269,93 @@ def one_error(run: subprocess.CompletedProcess) -> str:
     assert len(errors) == 1, run.stderr
     assert "Traceback" not in run.stderr
     return errors[0]
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    """`data` sent as it is on one connection; every byte of the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        chunks = []
+        try:
+            conn.sendall(data)
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except ConnectionResetError:  # the server answered and closed while we were still sending
+            pass
+    return b"".join(chunks)
+
+
+def keystone_handler(
+    validations: List[str], services: int = 0, project_of: Callable[[str], str] = lambda token: "p1"
+) -> type:
+    """FakeKeystoneV3: keystone's v3 as auth_token uses it, for http.server: version discovery (GET /), the
+    service's password token (POST /v3/auth/tokens) and the validation of any user token (GET
+    /v3/auth/tokens, X-Subject-Token, recorded in `validations`) as a member of `project_of(token)`, with
+    `services` more services in its catalog (130 make a real cloud's ~40 KB)."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _send(self, code: int, body: object, headers: Tuple[Tuple[str, str], ...] = ()) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _base(self) -> str:
+            address: tuple = self.server.server_address  # type: ignore[assignment]
+            return "http://%s:%d/v3" % (str(address[0]), int(address[1]))
+
+        def _token(self, user: str, project: str) -> dict:
+            domain = {"id": "default", "name": "Default"}
+            endpoints = lambda url: [  # noqa: E731 - one per interface
+                {"id": i, "interface": i, "region": "RegionOne", "url": url} for i in ("public", "internal", "admin")
+            ]
+            catalog = [{"type": "identity", "id": "k", "name": "keystone", "endpoints": endpoints(self._base())}]
+            catalog += [
+                {
+                    "type": "s%d" % n,
+                    "id": "s%d" % n,
+                    "name": "service %d" % n,
+                    "endpoints": endpoints("https://service-%d.example:8%03d/v1" % (n, n)),
+                }
+                for n in range(services)
+            ]
+            return {
+                "token": {
+                    "methods": ["password"],
+                    "expires_at": "2099-01-01T00:00:00.000000Z",
+                    "issued_at": "2026-01-01T00:00:00.000000Z",
+                    "user": {"id": user, "name": user, "domain": domain},
+                    "project": {"id": project, "name": project, "domain": domain},
+                    "roles": [{"id": "r1", "name": "member"}],
+                    "catalog": catalog,
+                }
+            }
+
+        def do_GET(self) -> None:  # noqa: N802
+            path = self.path.rstrip("/")
+            if path in ("", "/v3"):
+                base = self._base() + "/"
+                version = {"id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": base}]}
+                self._send(200, {"versions": {"values": [version]}} if path == "" else {"version": version})
+                return
+            token = self.headers["X-Subject-Token"]
+            validations.append(token)
+            self._send(200, self._token("u-" + token[-16:], project_of(token)))
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._send(201, self._token("nova-fping", "service"), (("X-Subject-Token", "service-token"),))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler

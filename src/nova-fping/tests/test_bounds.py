@@ -186,8 +186,10 @@ def test_one_project_cannot_hold_every_fping_place(tmp_path):
     gate.acquire(0.01, "admin")  # its half has room again
 
 
-def test_a_call_refused_because_the_gate_is_full_counts(tmp_path):
-    """Calls refused by the gate were given back to the rate limit: a project could repeat them at will."""
+def test_a_call_refused_because_the_gate_is_full_counts_only_when_its_own_share_is(tmp_path):
+    """Calls refused by the gate were given back to the rate limit: a project could repeat them at will. But
+    a gate full of other projects' calls is not the caller's doing: it ended in a one-hour 413 without one
+    answer (issue 54)."""
     import webob
 
     from nova_fping.api import FpingApi, RateLimit
@@ -198,14 +200,17 @@ def test_a_call_refused_because_the_gate_is_full_counts(tmp_path):
     inventory = tmp_path / "inventory.json"
     server = {"id": "00000000-0000-0000-0000-000000000001", "project_id": "p1", "addresses": ["127.0.0.1"]}
     inventory.write_text('{"servers": [%s]}' % __import__("json").dumps(server))
-    gate = FpingGate(max_concurrent=1, max_waiting=0)
-    gate.acquire(1, "someone")  # the only place, taken
-    app = RateLimit(
-        FpingApi(StaticInventory(str(inventory)), FpingProber("/bin/true", gate=gate), Policy()), RateLimiter(2, 3600)
-    )
     headers = {"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"}
-    for _ in range(2):
-        response = webob.Request.blank("/v2/p1/os-fping", headers=headers).get_response(app)
-        assert response.status_int == 503
-        assert "too many" in response.json["serviceUnavailable"]["message"]
-    assert webob.Request.blank("/v2/p1/os-fping", headers=headers).get_response(app).status_int == 413
+    for holder, counted in (("someone", False), ("p1", True)):
+        gate = FpingGate(max_concurrent=1, max_waiting=0)
+        gate.acquire(1, holder)  # the only place, taken
+        app = RateLimit(
+            FpingApi(StaticInventory(str(inventory)), FpingProber("/bin/true", gate=gate), Policy()),
+            RateLimiter(2, 3600),
+        )
+        for _ in range(2):
+            response = webob.Request.blank("/v2/p1/os-fping", headers=headers).get_response(app)
+            assert response.status_int == 503
+            assert "too many" in response.json["serviceUnavailable"]["message"]
+        third = webob.Request.blank("/v2/p1/os-fping", headers=headers).get_response(app).status_int
+        assert third == (413 if counted else 503), holder

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -59,6 +60,7 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
     garbage = False  # an answer that is not JSON
     servers: list = SERVERS
     max_limit = 1000
+    ignore_limit = False  # every server on one page, whatever `limit` asked
 
     def do_GET(self):  # noqa: N802
         url = urllib.parse.urlsplit(self.path)
@@ -94,6 +96,8 @@ class FakeNova(http.server.BaseHTTPRequestHandler):
             if s["tenant_id"] in query.get("project_id", [s["tenant_id"]]) and s["id"] in query.get("uuid", [s["id"]])
         ]
         limit = min(int(query.get("limit", [FakeNova.max_limit])[0]), FakeNova.max_limit)
+        if FakeNova.ignore_limit:
+            limit = len(servers) + 1
         if "marker" in query and not FakeNova.loop:
             ids = [s["id"] for s in servers]
             if query["marker"][0] not in ids:
@@ -297,3 +301,150 @@ def test_a_page_over_its_byte_bound_or_not_json_is_a_503_and_names_no_url(nova):
     assert response.status_int == 503, message
     assert "127.0.0.1:9" not in message, message
     assert "://" not in message, message
+
+
+def test_a_nova_that_ignores_limit_or_pages_past_the_listings_bytes_is_a_503(nova):
+    """One listing held 100 pages of 16 MiB (a Nova that ignores `limit`): 677 MB for one request (issue 54)."""
+    FakeNova.servers = [
+        {"id": "00000000-0000-0000-0000-%012d" % i, "tenant_id": "p1", "addresses": {}} for i in range(1500)
+    ]
+    FakeNova.ignore_limit = True  # answers 1,500 servers to a page of 1,000
+    try:
+        response = _fping_call(NovaInventory(session.Session(), endpoint_override=nova))
+    finally:
+        FakeNova.ignore_limit = False
+    assert response.status_int == 503
+    assert (
+        "answered 1500 servers for a page of 1000: it ignores limit" in response.json["serviceUnavailable"]["message"]
+    )
+    # two honest pages (~75 and ~37 KB) against a listing bound of 100 KB: the second is read no further
+    inventory = NovaInventory(session.Session(), endpoint_override=nova, max_list_bytes=100_000)
+    response = _fping_call(inventory)
+    assert response.status_int == 503
+    assert "Nova's listing is over 100000 bytes: read no further" in response.json["serviceUnavailable"]["message"]
+    assert len(FakeNova.queries) == 3  # the ignoring page, then two of the honest listing
+
+
+def test_the_listing_takes_nova_timeout_not_the_requests_whole_deadline(tmp_path):
+    """A dripping Nova held every worker for request_timeout (60 s), not [nova] timeout (10 s)."""
+    from nova_fping import config
+
+    def deadline(text: str) -> float:
+        conf_file = tmp_path / "nova-fping.conf"
+        conf_file.write_text("[nova]\nauth_type = none\nendpoint_override = http://127.0.0.1:9/v2.1\n" + text)
+        return config.build_inventory(config.load([str(conf_file)])).deadline  # type: ignore[attr-defined]
+
+    assert deadline("") == 10.0  # [nova] timeout's default
+    assert deadline("timeout = 4\n") == 4.0
+    assert deadline("list_timeout = 25\n") == 25.0
+    assert deadline("list_timeout = 600\n[fping]\nrequest_timeout = 60\n") == 60.0
+
+
+def test_stopping_the_service_ends_a_read_from_nova_with_a_503(nova):
+    """SIGTERM while requests waited for a slow Nova cut every such reply off ("Empty reply")."""
+    from nova_fping import inventory as inventory_module
+
+    FakeNova.drip = True
+    answers: list = []
+    asking = threading.Thread(
+        target=lambda: answers.append(_fping_call(NovaInventory(session.Session(), endpoint_override=nova)))
+    )
+    asking.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not FakeNova.queries and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the read has begun
+        began = time.monotonic()
+        inventory_module.stop_all()
+        asking.join(10)
+        assert time.monotonic() - began < 3.0
+    finally:
+        inventory_module._STOPPING.clear()  # this process goes on with other tests
+    (response,) = answers
+    assert response.status_int == 503
+    assert response.headers["Retry-After"] == "30"
+    assert "the service is stopping" in response.json["serviceUnavailable"]["message"]
+
+
+def test_a_request_that_waited_past_what_its_listing_needs_is_refused_at_once(nova):
+    """Queued requests were answered after ~120 s or never: one that cannot end within request_timeout
+    any more, its wait and its listing's deadline together, is a 503 at once."""
+    import webob
+
+    from nova_fping.api import QUEUED_AT
+
+    app = FpingApi(NovaInventory(session.Session(), endpoint_override=nova, deadline=10.0), FpingProber(), Policy())
+    headers = {"X-Project-Id": "p1", "X-Identity-Status": "Confirmed"}
+    late = webob.Request.blank("/v2/p1/os-fping", headers=headers, environ={QUEUED_AT: time.monotonic() - 55})
+    response = late.get_response(app)
+    assert response.status_int == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "waited too long for a worker" in response.json["serviceUnavailable"]["message"]
+    assert FakeNova.queries == []  # Nova was not asked
+    timely = webob.Request.blank("/v2/p1/os-fping", headers=headers, environ={QUEUED_AT: time.monotonic() - 5})
+    assert timely.get_response(app).status_int == 200
+
+
+def test_sigterm_while_nova_drips_answers_503_and_the_service_exits_after_the_grace(nova, tmp_path):
+    """SIGTERM while requests waited for a slow Nova cut every such reply off ("Empty reply") and exited
+    after 42 s, past TimeoutStopSec: at the end of the grace the Nova read is ended like fping is."""
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from nova_fping_testing import free_port, wait_listening
+
+    FakeNova.drip = True
+    etc = Path(__file__).resolve().parent.parent / "etc"
+    conf = tmp_path / "nova-fping.conf"
+    conf.write_text(
+        "[DEFAULT]\nshutdown_timeout = 1\npaste_config = %s\n[inventory]\nsource = nova\n"
+        "[nova]\nauth_type = none\nendpoint_override = %s\nlist_timeout = 60\n[fping]\nrequest_timeout = 120\n"
+        "[rate_limit]\ncalls = 0\n" % (etc / "api-paste.ini", nova)
+    )
+    port = free_port()
+    log = open(tmp_path / "api.log", "w")  # noqa: SIM115 - the API's output while it runs
+    argv = [
+        sys.executable,
+        "-m",
+        "nova_fping.cli",
+        "--config",
+        str(conf),
+        "--listen",
+        "127.0.0.1:%d" % port,
+        "--noauth",
+    ]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    answers: list = []
+
+    def call() -> None:
+        request = urllib.request.Request("http://127.0.0.1:%d/v2/p1/os-fping" % port, headers={"X-Project-Id": "p1"})
+        try:
+            urllib.request.urlopen(request, timeout=60)  # noqa: S310
+        except urllib.error.HTTPError as exc:
+            answers.append((exc.code, exc.headers.get("Retry-After"), json.loads(exc.read())))
+        except OSError as exc:  # an empty reply
+            answers.append((0, None, str(exc)))
+
+    try:
+        wait_listening(port, proc)
+        asking = threading.Thread(target=call)
+        asking.start()
+        deadline = time.monotonic() + 10
+        while not FakeNova.queries and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        began = time.monotonic()
+        proc.terminate()
+        asking.join(30)
+        assert proc.wait(timeout=30) == 0
+        assert time.monotonic() - began < 5.0  # 1 s of grace, not the listing's 60
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    (answer,) = answers
+    assert answer[:2] == (503, "30"), answer
+    assert "the service is stopping" in answer[2]["serviceUnavailable"]["message"]

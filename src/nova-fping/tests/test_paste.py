@@ -3,6 +3,7 @@ here, so these tests only send requests that auth_token answers by itself (no to
 them, whatever identity headers the client forges."""
 
 import contextlib
+import re
 import shutil
 import socket
 import threading
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import webob
+from nova_fping_testing import keystone_handler
 from paste.deploy import loadapp
 
 ETC = Path(__file__).resolve().parent.parent / "etc"
@@ -36,7 +38,9 @@ def test_main_pipeline_puts_keystone_auth_token_in_front(tmp_path):
     # middleware answers itself comes out as JSON), then auth_token
     assert type(app).__name__ == "RequestLog"
     assert type(app.app).__name__ == "FaultWrapper"
-    assert type(app.app.app.protocol).__module__.startswith("keystonemiddleware.auth_token")
+    from keystonemiddleware.auth_token import AuthProtocol
+
+    assert isinstance(app.app.app.protocol, AuthProtocol)  # with its validations bounded (nova_fping.authtoken)
     forged = webob.Request.blank(
         "/v2/p1/os-fping", headers={"X-Project-Id": "p1", "X-Roles": "admin", "X-Identity-Status": "Confirmed"}
     )
@@ -183,113 +187,106 @@ def test_the_shipped_files_start_without_a_warning_and_a_typo_is_refused(tmp_pat
         loadapp("config:%s" % paste, name="main", global_conf={"config": str(tmp_path / "nova-fping.conf")})
 
 
-class FakeKeystoneV3(object):
-    """keystone's v3 as auth_token uses it: version discovery (GET /), the service's password token (POST
-    /v3/auth/tokens) and the validation of a user's token (GET /v3/auth/tokens, X-Subject-Token), which
-    here accepts every token as a member of project p1."""
+@contextlib.contextmanager
+def keystone_app(tmp_path: Path, handler: type, **authtoken: str):
+    """The main pipeline in front of the static inventory, keystonemiddleware asking a FakeKeystoneV3 on
+    127.0.0.1 (`handler`), with the shipped [filter:authtoken] options that `authtoken` names set to its values."""
+    import http.server
 
-    validations: list = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d" % server.server_address[1]
+        paste = tmp_path / "api-paste.ini"
+        text = (ETC / "api-paste.ini").read_text().replace("http://keystone.internal:5000", url)
+        for name, value in authtoken.items():
+            text, count = re.subn(r"(?m)^%s = .*$" % name, "%s = %s" % (name, value), text)
+            assert count == 1, name
+        paste.write_text(text)
+        inventory = tmp_path / "inventory.json"
+        inventory.write_text('{"servers": []}')
+        conf = tmp_path / "nova-fping.conf"
+        conf.write_text("[inventory]\nsource = static\nfile = %s\n[rate_limit]\ncalls = 0\n" % inventory)
+        yield loadapp("config:%s" % paste, name="main", global_conf={"config": str(conf)})
+    finally:
+        server.shutdown()
+        server.server_close()
 
-    @classmethod
-    def handler(cls):
-        import http.server
-        import json
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _send(self, code, body, headers=()):
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _base(self):
-                address: tuple = self.server.server_address  # type: ignore[assignment]
-                return "http://%s:%d/v3" % (str(address[0]), int(address[1]))
-
-            def _token(self, user):
-                domain = {"id": "default", "name": "Default"}
-                return {
-                    "token": {
-                        "methods": ["password"],
-                        "expires_at": "2099-01-01T00:00:00.000000Z",
-                        "issued_at": "2026-01-01T00:00:00.000000Z",
-                        "user": {"id": user, "name": user, "domain": domain},
-                        "project": {"id": "p1", "name": "p1", "domain": domain},
-                        "roles": [{"id": "r1", "name": "member"}],
-                        "catalog": [
-                            {
-                                "type": "identity",
-                                "id": "k",
-                                "name": "keystone",
-                                "endpoints": [
-                                    {"id": i, "interface": i, "region": "RegionOne", "url": self._base()}
-                                    for i in ("public", "internal", "admin")
-                                ],
-                            }
-                        ],
-                    }
-                }
-
-            def do_GET(self):  # noqa: N802
-                if self.path.rstrip("/") in ("", "/v3"):
-                    base = self._base() + "/"
-                    version = {"id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": base}]}
-                    self._send(
-                        200,
-                        {"versions": {"values": [version]}} if self.path.rstrip("/") == "" else {"version": version},
-                    )
-                else:
-                    cls.validations.append(self.headers["X-Subject-Token"])
-                    self._send(200, self._token("u-" + self.headers["X-Subject-Token"]))
-
-            def do_POST(self):  # noqa: N802
-                self.rfile.read(int(self.headers["Content-Length"]))
-                self._send(201, self._token("nova-fping"), [("X-Subject-Token", "service-token")])
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
+def _ask(app, token: str):
+    headers = {"X-Auth-Token": token} if token else {}
+    return webob.Request.blank("/v2/p1/os-fping", headers=headers).get_response(app)
 
 
 def test_the_token_cache_is_bounded(tmp_path):
     """keystonemiddleware's in-process cache kept every distinct token for token_cache_time (RSS grew with
     them) and swept all of them on every lookup: token_cache_size bounds it, least recently used first."""
-    import http.server
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeKeystoneV3.handler())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = "http://127.0.0.1:%d" % server.server_address[1]
-        paste = tmp_path / "api-paste.ini"
-        paste.write_text(
-            (ETC / "api-paste.ini")
-            .read_text()
-            .replace("http://keystone.internal:5000", url)
-            .replace("token_cache_size = 10000", "token_cache_size = 10")
-        )
-        inventory = tmp_path / "inventory.json"
-        inventory.write_text('{"servers": []}')
-        conf = tmp_path / "nova-fping.conf"
-        conf.write_text("[inventory]\nsource = static\nfile = %s\n[rate_limit]\ncalls = 0\n" % inventory)
-        app = loadapp("config:%s" % paste, name="main", global_conf={"config": str(conf)})
+    validations: list = []
+    with keystone_app(tmp_path, keystone_handler(validations), token_cache_size="10") as app:
         auth = app.app.app
-        FakeKeystoneV3.validations = []
         for n in range(50):
-            request = webob.Request.blank("/v2/p1/os-fping", headers={"X-Auth-Token": "token-%d" % n})
-            assert request.get_response(app).status_int == 200
+            assert _ask(app, "token-%d" % n).status_int == 200
         assert len(auth.cache.entries) == 10
-        assert len(FakeKeystoneV3.validations) == 50
-        again = webob.Request.blank("/v2/p1/os-fping", headers={"X-Auth-Token": "token-49"})
-        assert again.get_response(app).status_int == 200
-        assert len(FakeKeystoneV3.validations) == 50  # a cached token is not validated again
-        first = webob.Request.blank("/v2/p1/os-fping", headers={"X-Auth-Token": "token-0"})
-        assert first.get_response(app).status_int == 200
-        assert FakeKeystoneV3.validations[-1] == "token-0"  # forgotten: validated again
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert len(validations) == 50
+        assert _ask(app, "token-49").status_int == 200
+        assert len(validations) == 50  # a cached token is not validated again
+        assert _ask(app, "token-0").status_int == 200
+        assert validations[-1] == "token-0"  # forgotten: validated again
+
+
+def test_the_token_cache_forgets_expired_tokens_and_is_bounded_in_bytes():
+    """Expired tokens stayed until 10,000 newer ones pushed them out (~40 KB each with a real catalog:
+    ~400 MB a process); the bytes of the cache now bound it too (issue 54)."""
+    from nova_fping.authtoken import TokenCache
+
+    now = [0.0]
+    cache = TokenCache(1000, clock=lambda: now[0], max_bytes=100_000)
+    for n in range(10):
+        cache.set("old-%d" % n, "x" * 1000, time=300)
+    now[0] = 301.0  # every one of them expired
+    cache.set("new", "x" * 1000, time=300)
+    assert list(cache.entries) == ["new"]  # forgotten as a newer one came, not when 1,000 pushed them out
+    assert cache.bytes < 2000
+    for n in range(200):  # 200 tokens of ~1.2 KB against 100 KB: the least recently used go first
+        cache.set("t-%d" % n, "x" * 1000, time=300)
+    assert cache.bytes <= 100_000
+    assert 70 <= len(cache.entries) < 90
+    assert cache.get("t-199") is not None
+    assert cache.get("t-0") is None
+
+
+def test_token_validations_in_flight_are_bounded_and_cached_tokens_still_answered(tmp_path):
+    """With keystone slow, one client with random tokens held every worker in validation: cached tokens and
+    401s got 503 for as long as it went on. Beyond max_validations, an uncached token is a 503 at once."""
+    slow = threading.Event()
+    waiting: list = []  # the validations keystone holds
+
+    class Slow(keystone_handler([])):  # type: ignore[misc]
+        def do_GET(self) -> None:  # noqa: N802
+            if self.headers.get("X-Subject-Token", "").startswith("slow") and not slow.is_set():
+                waiting.append(self.headers["X-Subject-Token"])
+                slow.wait(10)
+            super().do_GET()
+
+    held = []
+    with keystone_app(tmp_path, Slow, max_validations="2") as app:
+        try:
+            assert _ask(app, "known").status_int == 200  # validated once: cached
+            for n in range(2):  # two validations that keystone keeps waiting
+                held.append(threading.Thread(target=_ask, args=(app, "slow-%d" % n)))
+                held[-1].start()
+            deadline = time.monotonic() + 10
+            while len(waiting) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(waiting) == 2
+            began = time.monotonic()
+            refused = _ask(app, "random-token")
+            assert time.monotonic() - began < 2.0
+            assert refused.status_int == 503
+            assert refused.headers["Retry-After"] == "30"
+            assert _ask(app, "known").status_int == 200  # a cached token is answered
+            assert _ask(app, "").status_int == 401  # no token: no wait
+        finally:
+            slow.set()
+            for thread in held:
+                thread.join(15)

@@ -8,7 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
-from nova_fping_testing import Slowloris
+from nova_fping_testing import Slowloris, raw_request
 
 A = str(uuid.UUID(int=201))
 
@@ -128,3 +128,54 @@ def test_a_path_with_newlines_or_escapes_writes_no_line_of_its_own(start_api):
     forged_lines = [line for line in log.splitlines() if line.startswith("2026-01-01 INFO nova-fping forged")]
     assert forged_lines == []
     assert "\\x0a2026-01-01 INFO nova-fping forged\\x1b[31m\\x0d" in log
+
+
+def test_a_request_line_over_the_limit_is_answered_as_http_1_1(start_api):
+    """waitress parses a stand-in `GET / HTTP/1.0` for a head over the limit: the 431 went out as HTTP/1.0
+    to an HTTP/1.1 client whose request line alone was over the limit (its version never read)."""
+    api = start_api([])
+    long_line = raw_request(api.port, b"GET /v2/p1/os-fping?x=" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert long_line.startswith(b"HTTP/1.1 431 "), long_line[:80]
+    old = raw_request(api.port, b"GET /v2/p1/os-fping HTTP/1.0\r\nX-Big: " + b"b" * 40000 + b"\r\n\r\n")
+    assert old.startswith(b"HTTP/1.0 431 "), old[:80]  # a client that said HTTP/1.0 is answered so
+
+
+def test_a_chunk_announced_over_the_body_limit_is_refused_when_its_size_arrives(start_api):
+    """A chunk size far over max_body_size was not refused until its bytes had come (never, for a client
+    that announces 1 GB and sends slowly)."""
+    api = start_api([])
+    with socket.create_connection(("127.0.0.1", api.port), timeout=10) as conn:
+        conn.sendall(
+            b"GET /v2/p1/os-fping HTTP/1.1\r\nHost: x\r\nX-Project-Id: p1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"40000000\r\n" + b"x" * 100
+        )
+        answer = conn.recv(65536)  # before any more of the announced 1 GiB
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:80]
+
+
+def test_a_tokenless_request_is_answered_by_threads_of_its_own():
+    """A request without a token waited behind every worker held by Nova or keystone for its 401: under
+    keystone it goes to two threads apart (the hook's decision; the pipeline answers it there)."""
+    from types import SimpleNamespace
+
+    from nova_fping import server as server_module
+
+    dispatcher = SimpleNamespace(lock=threading.Lock(), threads=[1], stop_count=0, active_count=1, queue=[1, 2, 3])
+    enqueued: list = []
+    fake = SimpleNamespace(task_dispatcher=dispatcher, add_task=enqueued.append)
+    server_module._Server.install(fake, max_queued=100, tokenless_apart=True)
+    apart: list = []
+    fake.tokenless_dispatcher.add_task = apart.append
+
+    class Channel(server_module._Channel):
+        def __init__(self, headers: dict) -> None:  # no socket: only the hook's decision is looked at
+            self.requests = [SimpleNamespace(headers=headers, error=None)]
+
+    tokenless, with_token = Channel({"HOST": "x"}), Channel({"X_AUTH_TOKEN": "t"})
+    fake.add_task(tokenless)
+    fake.add_task(with_token)
+    assert apart == [tokenless]
+    assert enqueued == [with_token]
+    assert tokenless.queued_at > 0
+    assert with_token.queued_at > 0
+    fake.tokenless_dispatcher.shutdown()

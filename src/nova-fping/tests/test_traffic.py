@@ -20,26 +20,11 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from nova_fping_testing import Api, Slowloris, free_port, run_api
+from nova_fping_testing import Api, Slowloris, free_port, raw_request, run_api
 
 A, B, C = (str(uuid.UUID(int=i + 101)) for i in range(3))
 
 QUICK = "[fping]\ntimeout_ms = 200\nretries = 0\n"
-
-
-def raw_request(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        chunks = []
-        try:
-            conn.sendall(data)
-            while True:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        except ConnectionResetError:  # the server answered and closed while we were still sending
-            pass
-    return b"".join(chunks)
 
 
 def test_invalid_utf8_is_a_400_and_uses_no_call(start_api, instances):

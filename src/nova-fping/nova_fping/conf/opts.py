@@ -153,4 +153,24 @@ NOVA_OPTS.append(
         "no further.",
     )
 )
+NOVA_OPTS.append(
+    cfg.IntOpt(
+        "max_list_mib",
+        default=64,
+        min=1,
+        max=65536,
+        help="MiB of all the pages of one listing together at most: a Nova that ignores `limit` or pages without "
+        "end is a 503, not a request that holds the process's memory.",
+    )
+)
+NOVA_OPTS.append(
+    cfg.FloatOpt(
+        "list_timeout",
+        default=0.0,
+        min=0.0,
+        max=3600.0,
+        help="Seconds one listing of servers may take in all, every page and every read of it (a Nova that "
+        "drips its answer is a 503 then). 0: [nova] timeout. Never more than [fping] request_timeout.",
+    )
+)
 NOVA_TIMEOUT = 10  # seconds for each call to keystone or Nova, unless [nova] timeout says otherwise
