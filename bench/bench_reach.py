@@ -105,7 +105,7 @@ def build(argv: list[str], env: dict[str, str]) -> tuple[float, list[dict[str, o
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv)} failed:\n{proc.stderr[-3000:]}")
-    return seconds, json.loads(proc.stdout)
+    return seconds, json.loads(proc.stdout)["packages"]
 
 
 def main() -> list[Timing]:

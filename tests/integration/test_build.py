@@ -42,7 +42,7 @@ def test_builds_the_release_signed_and_in_order(release, state_dir, gnupghome, t
     run = build(release, state_dir, gnupghome, "--all", "--jobs", "2", "--json", "--verbose")
     assert run.returncode == 0, run.stderr
     out = release["out"]
-    results = {r["package"]: r for r in json.loads(run.stdout)}
+    results = {r["package"]: r for r in json.loads(run.stdout)["packages"]}
     assert set(results) == {"nova-fping", "libaltai", "altai-app"}
     assert results["libaltai"]["nevra"] == "libaltai-1.2-1.el6.src"
     assert all(r["builder"] == "rpmbuild" and r["signed_by"]["development"] for r in results.values())
@@ -123,7 +123,7 @@ def test_signs_with_the_configured_key_and_its_passphrase(release, state_dir, gn
     secret.write_text(passphrase)
     run = build(release, state_dir, gnupghome, "libaltai", "--require-key", "--passphrase-file", str(secret), "--json")
     assert run.returncode == 0, run.stderr
-    (result,) = json.loads(run.stdout)
+    (result,) = json.loads(run.stdout)["packages"]
     assert result["signed_by"] == {"key": "altai", "fingerprint": fpr, "development": False}
     assert "DEVELOPMENT" not in run.stderr
     out = release["out"]
@@ -296,6 +296,26 @@ def test_json_modes_print_a_json_error_object_when_they_fail(release, state_dir,
     run = build(release, state_dir, gnupghome, "--accept", "--json")
     assert run.returncode != 0
     assert json.loads(run.stdout)["exit_code"] == run.returncode
+    assert json.loads(run.stdout)["ok"] is False
+
+
+def test_every_json_mode_says_ok_at_its_top(release, state_dir, gnupghome, tmp_path):
+    """One shape to test first in a CI job, whatever the mode: `ok` at the top, true or false (docs/build.md)."""
+    import json
+
+    built = build(release, state_dir, gnupghome, "libaltai", "--json")
+    assert json.loads(built.stdout)["ok"] is True
+    assert [p["package"] for p in json.loads(built.stdout)["packages"]] == ["libaltai"]
+    manifest = tmp_path / "first.json"
+    manifest.write_bytes((release["out"] / "manifest.json").read_bytes())
+    for mode in (["--explain", "libaltai"], ["--diff", str(manifest)], ["--verify"]):
+        run = build(release, state_dir, gnupghome, *mode, "--json")
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["ok"] is True, mode
+    assert (
+        "libaltai"
+        in json.loads(build(release, state_dir, gnupghome, "--explain", "libaltai", "--json").stdout)["packages"]
+    )
 
 
 def test_sigterm_stops_a_running_local_build_at_once(release, state_dir, gnupghome, make_repo):

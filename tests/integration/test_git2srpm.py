@@ -214,6 +214,20 @@ def test_error_not_a_git_repo(tmp_path, outdir):
     _outdir_untouched(outdir)
 
 
+def test_a_sha256_repository_is_refused_by_name_local_or_cloned(tmp_path, outdir):
+    """It failed with "commit … has no tree line": the reader knows SHA-1 ids only."""
+    repo = tmp_path / "sha256"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", "--object-format=sha256", str(repo)], check=True)
+    (repo / "p.spec").write_text(spec("p"))
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    for location in (str(repo), repo.as_uri()):
+        run = run_tool("git2srpm.py", "--outdir", str(outdir), location)
+        assert_one_line_error(run, location, "object format 'sha256'", "only SHA-1 repositories are read")
+    _outdir_untouched(outdir)
+
+
 def test_error_missing_repo_and_bad_url(tmp_path, outdir):
     assert_one_line_error(run_tool("git2srpm.py", "--outdir", str(outdir), str(tmp_path / "nope")), "nope")
     run = run_tool("git2srpm.py", "--outdir", str(outdir), f"file://{tmp_path}/nope.git")

@@ -416,7 +416,7 @@ def test_dotted_package_name_quoted_and_unquoted(release, state_dir, gnupghome, 
     layout.write_text(text + f'\n[packages."probe.pk"]\ngit = "{lib}"\nrepository = "misc"\n')
     run = build(release, state_dir, gnupghome, "probe.pk", "--json")
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)[0]["package"] == "probe.pk"
+    assert json.loads(run.stdout)["packages"][0]["package"] == "probe.pk"
 
 
 def test_two_repositories_with_one_path(release, state_dir, gnupghome):

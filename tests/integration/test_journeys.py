@@ -110,3 +110,36 @@ def test_exit_codes_match_the_readme(release, state_dir, gnupghome, tmp_path):
     run = build(release, state_dir, gnupghome, "libaltai", "--sign-key", "Locked Key", "--passphrase-file", str(wrong))
     assert_one_line_error(run, "wrong passphrase")
     assert run.returncode == 4, run.stderr  # a key or passphrase
+
+
+def test_a_rotation_made_with_sign_key_is_never_silently_undone(release, state_dir, gnupghome):
+    """The layout still names the old key and GNUPGHOME holds both: a plain run used to re-sign everything
+    back to the old key, exit 0, with one info line that -q hides."""
+    make_key(gnupghome, "Altai Test Release Key <release@altai.example>")
+    new = make_key(gnupghome, "Altai New Key <new@altai.example>")
+    out = release["out"]
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    old = json.loads((out / "manifest.json").read_text())["packages"][0]["signer_keyid"].upper()
+
+    rotated = build(release, state_dir, gnupghome, "libaltai", "--sign-key", "Altai New Key")
+    assert rotated.returncode == 0, rotated.stderr
+    assert f"set that id to '{new.fingerprint}'" in rotated.stderr  # the rotation says how to keep it
+    signed = {p["signer_keyid"].upper() for p in json.loads((out / "manifest.json").read_text())["packages"]}
+    assert signed == {new.fingerprint[-16:].upper()}
+    before = (out / "manifest.json").read_bytes()
+
+    undo = build(release, state_dir, gnupghome, "libaltai", "-q")
+    assert_one_line_error(undo, "a rotation made with --sign-key", new.fingerprint, "[keys.altai] id")
+    assert undo.returncode == 4
+    assert (out / "manifest.json").read_bytes() == before
+
+    # the command line may move it back, and the layout may take the rotation up
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('id = "Altai Test Release Key"', f'id = "{new.fingerprint}"'))
+    kept = build(release, state_dir, gnupghome, "libaltai")
+    assert kept.returncode == 0, kept.stderr
+    assert (out / "manifest.json").read_bytes() == before
+    back = build(release, state_dir, gnupghome, "libaltai", "--sign-key", "Altai Test Release Key")
+    assert back.returncode == 0, back.stderr
+    signed = {p["signer_keyid"].upper() for p in json.loads((out / "manifest.json").read_text())["packages"]}
+    assert signed == {old}

@@ -62,7 +62,7 @@ def test_the_application_is_built_against_the_library_of_the_same_run(release, s
     assert run.returncode == 0, run.stderr
     assert "build root: the host-derived base: this host's own userland" in run.stderr
     assert "NOT CentOS 6" in run.stderr
-    assert {r["builder"] for r in json.loads(run.stdout)} == {"mock"}
+    assert {r["builder"] for r in json.loads(run.stdout)["packages"]} == {"mock"}
     app = next((release["out"] / "centos6").glob("altai-app-*.noarch.rpm"))
     assert file_of(app, "/usr/share/altai-app/app.txt") == b"libaltai 1.2\n"
     installed = (logs(release["out"]) / "altai-app" / "installed_pkgs.log").read_text()
@@ -339,7 +339,7 @@ def test_a_change_of_the_library_reaches_exactly_its_dependents(release, make_re
     )
     run = mock_build(release, state_dir, gnupghome, "libaltai", "--json")  # the library alone is named
     assert run.returncode == 0, run.stderr
-    results = {r["package"]: r for r in json.loads(run.stdout)}
+    results = {r["package"]: r for r in json.loads(run.stdout)["packages"]}
     assert results["libaltai"]["builder"] == "mock"
     assert results["altai-app"]["rebuilt_for"] == "rebuilt for libaltai-devel 2.0-1.el6"
     assert results["altai-tool"]["rebuilt_for"] == "rebuilt for altai-app 0.5-2.el6.1"
@@ -366,14 +366,14 @@ def test_a_change_of_the_library_reaches_exactly_its_dependents(release, make_re
     # nothing is left built against the old library, and a second run changes nothing
     again = mock_build(release, state_dir, gnupghome, "libaltai", "altai-app", "altai-tool", "--json")
     assert again.returncode == 0, again.stderr
-    assert {r["builder"] for r in json.loads(again.stdout)} == {"cached"}
+    assert {r["builder"] for r in json.loads(again.stdout)["packages"]} == {"cached"}
     verify = build(release, state_dir, gnupghome, "--verify", "--builder", "mock", "--json")
     assert verify.returncode == 0, verify.stdout[-3000:]
     # the app's own change, its spec's Release not raised: it stays above its rebuild, and the tool follows
     release["app"].commit({"NEWS": "a change of its own\n"})
     run = mock_build(release, state_dir, gnupghome, "altai-app", "--json")
     assert run.returncode == 0, run.stderr
-    results = {r["package"]: r for r in json.loads(run.stdout)}
+    results = {r["package"]: r for r in json.loads(run.stdout)["packages"]}
     assert results["altai-app"]["rebuilt_for"] is None
     assert "its own change, kept above the release's rebuild 0.5-2.el6.1" in results["altai-app"]["notes"]
     assert _published(release, "altai-app").name == "altai-app-0.5-2.el6.2.noarch.rpm"
@@ -389,12 +389,12 @@ def test_the_rebuild_policy_bounds_how_far_a_change_reaches(release, make_repo, 
     # the library built again to the same bytes (a build root reproduces it) reaches nothing
     run = mock_build(release, state_dir, gnupghome, "libaltai", "--rebuild", "--json")
     assert run.returncode == 0, run.stderr
-    assert [r["package"] for r in json.loads(run.stdout) if r["builder"] == "mock"] == ["libaltai"]
+    assert [r["package"] for r in json.loads(run.stdout)["packages"] if r["builder"] == "mock"] == ["libaltai"]
     assert _published(release, "altai-app").name == "altai-app-0.5-2.el6.noarch.rpm"
     release["lib"].commit({"lib.txt": "libaltai 1.3\n", "libaltai.spec": LIB_SPEC.replace("1.2", "1.3")})
     run = mock_build(release, state_dir, gnupghome, "libaltai", "--json")
     assert run.returncode == 0, run.stderr
-    built = {r["package"] for r in json.loads(run.stdout) if r["builder"] == "mock"}
+    built = {r["package"] for r in json.loads(run.stdout)["packages"] if r["builder"] == "mock"}
     assert built == {"libaltai", "altai-app"}  # the app is rebuilt, not what needs the app
     assert _published(release, "altai-app").name == "altai-app-0.5-2.el6.1.noarch.rpm"
     assert _published(release, "altai-tool").read_bytes() == tool
@@ -402,7 +402,7 @@ def test_the_rebuild_policy_bounds_how_far_a_change_reaches(release, make_repo, 
     release["lib"].commit({"lib.txt": "libaltai 1.4\n", "libaltai.spec": LIB_SPEC.replace("1.2", "1.4")})
     run = mock_build(release, state_dir, gnupghome, "libaltai", "--json")
     assert run.returncode == 0, run.stderr
-    assert [r["package"] for r in json.loads(run.stdout) if r["builder"] == "mock"] == ["libaltai"]
+    assert [r["package"] for r in json.loads(run.stdout)["packages"] if r["builder"] == "mock"] == ["libaltai"]
     assert file_of(_published(release, "altai-app"), "/usr/share/altai-app/app.txt") == b"libaltai 1.3\n"
     explained = build(release, state_dir, gnupghome, "--explain", "altai-app")
     assert "built against: libaltai-devel-1.3-1.el6.x86_64 (rebuilt for libaltai-devel 1.3-1.el6)" in explained.stdout

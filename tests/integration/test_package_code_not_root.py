@@ -5,6 +5,7 @@ sandbox, as root of a user namespace of unprivileged ids, where the escape ends 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -44,8 +45,11 @@ def test_gate_runs_no_scriptlet_as_the_hosts_root(release, make_repo, state_dir,
     # dnf's gpg-agents (librepo's repo_gpgcheck) ended with the sandbox
     assert set(gpg_agent_homes(tmp_path)) <= agents_before
 
-    run = build(release, state_dir, gnupghome, "--accept", "--base-repos", str(base_repo))
+    run = build(release, state_dir, gnupghome, "--accept", "--base-repos", str(base_repo), "--json")
     assert run.returncode == 0, run.stderr
+    accepted = json.loads(run.stdout)
+    assert accepted["ok"] is True
+    assert any("dnf install of" in c for c in accepted["checks"])
     assert not marker.exists()
 
     # the same install through the wrapper shows that the scriptlet ran, and that its escape could not write

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from altai_testlib import LIB_SPEC, NOVA_FPING_VR, ROOT, build
+from rpmtools import serve
 
 PROVENANCE = Path("metadata/provenance")
 
@@ -121,16 +122,28 @@ def test_the_documented_check_of_a_statement_works_as_written(release, state_dir
     doc = (ROOT / "docs" / "release-tree.md").read_text()
     block = doc.split("With the standard tools", 1)[1].split("\n\n", 2)[1]
     lines = [line.strip() for line in block.splitlines() if not line.strip().startswith("#")]
-    script = "\n".join(lines).replace("nova-fping-0.2.0-3.el6", f"nova-fping-{NOVA_FPING_VR}")
+    script = "\n".join(lines).replace("nova-fping-0.2.0-4.el6", f"nova-fping-{NOVA_FPING_VR}")
     version = json.loads((release["out"] / "manifest.json").read_text())["version"]
     script = script.replace("altai-1.0.2.cdx.json", f"altai-{version}.cdx.json")
-    work = tmp_path / "work"
-    shutil.copytree(release["out"].resolve(), work)
+    work, served = tmp_path / "work", release["out"].resolve()
+    work.mkdir()
     key = tmp_path / "announced.asc"
-    shutil.copy(work / "RPM-GPG-KEY-altai", key)
-    env = {**os.environ, "KEY": str(key), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True, env=env)
+    shutil.copy(served / "RPM-GPG-KEY-altai", key)
+    with serve(served) as url:
+        env = {
+            **os.environ,
+            "KEY": str(key),
+            "URL": url,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        }
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True, text=True, env=env
+        )
     assert done.returncode == 0, done.stderr
+    # the release fetched whole, repodata included, and nothing else: the check writes apart
+    assert sorted(str(p.relative_to(work)) for p in work.rglob("*")) == sorted(
+        str(p.relative_to(served)) for p in served.rglob("*")
+    )
     assert "Good signature" in done.stderr
     subject = json.loads(done.stdout.split("\n]\n", 1)[0] + "\n]")
     digest = done.stdout.split("\n]\n", 1)[1].split()[0]

@@ -424,7 +424,7 @@ def test_nova_fping_rpm_is_rpmlint_clean_with_explained_filters(release, state_d
 
 def builders(run) -> dict[str, str]:
     assert run.returncode == 0, run.stderr
-    return {r["package"]: r["builder"] for r in json.loads(run.stdout)}
+    return {r["package"]: r["builder"] for r in json.loads(run.stdout)["packages"]}
 
 
 def test_incremental_release_builds_only_what_changed(release, state_dir, gnupghome):

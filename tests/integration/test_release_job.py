@@ -15,13 +15,13 @@ from altai_testlib import ROOT
 from rpmtools import base_os_repo, make_key
 
 
-def release_job(tmp: Path, gnupghome: Path, base_repos: Path) -> subprocess.CompletedProcess[str]:
+def release_job(tmp: Path, gnupghome: Path, base_repos: Path | None) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "GNUPGHOME": str(gnupghome),
         "ALTAI_OUT": str(tmp / "out"),
         "ALTAI_ARTIFACTS": str(tmp / "artifacts"),
-        "ALTAI_BASE_REPOS": str(base_repos),
+        **({"ALTAI_BASE_REPOS": str(base_repos)} if base_repos else {}),
     }
     return subprocess.run(
         ["bash", str(ROOT / ".ci" / "release")],
@@ -84,6 +84,12 @@ def test_release_job_fails_when_a_dependency_does_not_resolve(tmp_path, release_
     assert "repoclosure failed" in run.stderr
     assert "python3-novaclient" in run.stderr
     assert "give its .repo file with --base-repos" not in run.stderr  # the job gives one: no hint
+    error = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")][-1]
+    assert "error: the new release (not published): repoclosure failed" in error  # not a staging path, gone
+    # without a base: the job names its own variable, not only the tool's option
+    again = release_job(tmp_path, release_key, None)
+    assert again.returncode == 4, again.stderr
+    assert "release: set ALTAI_BASE_REPOS to a .repo file" in again.stderr
     # accepted before it is published: the release that fails acceptance is never the current one
     assert not (tmp_path / "out").exists()
     assert "the published tree did not change" in run.stderr

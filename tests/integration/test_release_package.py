@@ -4,9 +4,10 @@ Release when its content changes; and the installer's two lines: install it from
 
 from __future__ import annotations
 
+import os
 import subprocess
 
-from altai_testlib import build, dnf
+from altai_testlib import ROOT, build, dnf
 from rpmtools import base_os_packages, make_key, make_repo, public_key, serve
 
 
@@ -62,6 +63,10 @@ def test_the_release_package_is_reproducible_and_a_new_content_is_a_new_release(
     run = build(release, state_dir, gnupghome, "libaltai", "--base-url", "https://mirror.example/altai")
     assert run.returncode == 0, run.stderr
     first = next((release["out"] / "centos6").glob("altai-release-*.noarch.rpm"))
+    # the install lines name a package the release holds, not the layout's first (nova-fping, not built)
+    notes = (release["out"] / "RELEASE-NOTES.md").read_text()
+    assert "    dnf install libaltai\n" in notes
+    assert "dnf install nova-fping" not in notes
     again = {**release, "out": tmp_path / "again"}
     assert build(again, state_dir, gnupghome, "libaltai", "--base-url", "https://mirror.example/altai").returncode == 0
     second = next((again["out"] / "centos6").glob("altai-release-*.noarch.rpm"))
@@ -123,3 +128,39 @@ def test_a_host_whose_repo_file_was_edited_follows_the_next_release(release, sta
     assert (root / "etc/yum/vars/altai_baseurl").read_text() == f"{url}/r2\n"
     assert repo_file.read_text().startswith("# edited by the operator\n")
     assert not (reposdir / "altai.repo.rpmnew").exists()
+
+
+def test_the_documented_first_install_on_a_host_without_the_base_os_works_as_written(
+    release, state_dir, gnupghome, tmp_path
+):
+    """docs/release-tree.md's recipe, run by bash as written: the base repositories in the root, the gpg keys
+    read from the root, no scriptlet (dnf --installroot as root would run them as the host's root)."""
+    _enable(release)
+    out, www = release["out"], tmp_path / "www"
+    key = make_key(tmp_path / "base-gnupg", "Test Base OS Key")
+    make_repo(www / "base", base_os_packages(tmp_path / "base-build", key))
+    (www / "RPM-GPG-KEY-base").write_bytes(public_key(key))
+    (www / "altai").symlink_to(out)
+    doc = (ROOT / "docs" / "release-tree.md").read_text()
+    block = doc.split("**Trying it on a machine without the base OS**", 1)[1].split("\n\n", 2)[1]
+    script = "\n".join(line.strip() for line in block.splitlines())
+    work = tmp_path / "host"
+    work.mkdir()
+    with serve(www) as url:
+        run = build(release, state_dir, gnupghome, "nova-fping", "--base-url", f"{url}/altai")
+        assert run.returncode == 0, run.stderr
+        (work / "base.repo").write_text(
+            f"[base]\nname=base\nbaseurl={url}/base/\ngpgcheck=1\ngpgkey={url}/RPM-GPG-KEY-base\n"
+        )
+        package = next((out / "centos6").glob("altai-release-*.noarch.rpm"))
+        env = {**os.environ, "RELEASE_PACKAGE_URL": f"{url}/altai/centos6/{package.name}"}
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, capture_output=True)
+    assert done.returncode == 0, done.stdout.decode()[-2000:] + done.stderr.decode()[-2000:]
+    root = work / "root"
+    assert (root / "usr" / "bin" / "nova-fping-api").is_file()
+    installed = subprocess.run(
+        ["rpm", "--root", str(root), "--dbpath", "/root/.rpmdb", "-q", "nova-fping", "altai-release"],
+        capture_output=True,
+        text=True,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr

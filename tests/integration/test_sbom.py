@@ -15,6 +15,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 def test_the_release_sbom_is_valid_cyclonedx_and_lists_exactly_the_tree(release, state_dir, gnupghome):
     out = release["out"]
+    # a local checkout with a remote: the SBOM names the remote (its token removed), not this machine's path
+    release["lib"].git("remote", "add", "origin", "https://ci:s3cret@git.example/altai/libaltai.git")
     assert build(release, state_dir, gnupghome, "--all").returncode == 0
     manifest = json.loads((out / "manifest.json").read_text())
     path = out / "metadata" / "altai-9.9.cdx.json"
@@ -36,6 +38,11 @@ def test_the_release_sbom_is_valid_cyclonedx_and_lists_exactly_the_tree(release,
     assert depends[devel] == ["deps/misc-srpms/libaltai-1.2-1.el6.src.rpm"]
     srpm = by_ref["deps/misc-srpms/libaltai-1.2-1.el6.src.rpm"]
     assert srpm["externalReferences"][0]["type"] == "vcs"
+    assert srpm["externalReferences"][0]["url"] == "https://git.example/altai/libaltai.git"
+    assert "s3cret" not in text
+    assert str(release["lib"].path) not in text
+    app = by_ref[next(e["path"] for e in manifest["packages"] if e["origin"] == "altai-app" and e["arch"] == "src")]
+    assert app["externalReferences"][0]["url"] == str(release["app"].path)  # no remote: the path it has
     assert srpm["externalReferences"][0]["comment"].startswith("commit ")
     assert all(c["licenses"] for c in sbom["components"])  # every RPM has a License tag
 

@@ -73,6 +73,21 @@ def test_source_listed_in_sources_comes_from_the_lookaside_then_the_cache(make_r
     assert Path(again.stdout.splitlines()[-1]).read_bytes() == srpm.read_bytes()  # reproducible
 
 
+def test_an_old_sources_file_is_fetched_from_the_old_md5_path_too(make_repo, tmp_path, lookaside):
+    """fedpkg still serves an MD5 `sources` line at {package}/{file}/{md5}/{file}: it was never tried."""
+    hashtyped = lookaside["root"] / "hello" / "testdata.tar.gz" / "md5"
+    old = lookaside["root"] / "hello" / "testdata.tar.gz" / lookaside["md5"]
+    (hashtyped / lookaside["md5"]).rename(old)
+    hashtyped.rmdir()
+    line = f"{lookaside['md5']}  testdata.tar.gz\n"
+    repo = make_repo({"hello.spec": spec(extra="Source1: testdata.tar.gz"), "sources": line, "a.txt": "a\n"})
+    outdir = tmp_path / "out"
+    argv = ["--lookaside", lookaside["url"], "--cache", str(tmp_path / "cache"), "--outdir", str(outdir)]
+    run = run_tool("git2srpm.py", *argv, str(repo.path))
+    assert run.returncode == 0, run.stderr
+    assert srpm_files(Path(run.stdout.splitlines()[-1]))["testdata.tar.gz"] == DATA
+
+
 def test_wrong_hash_and_missing_entry_are_one_line_naming_the_source(make_repo, tmp_path, lookaside):
     wrong = "0" * 128
     repo = make_repo(

@@ -148,7 +148,9 @@ def test_srpm_is_rebuilt_signed_and_republished_with_the_upstream_payload(
     # fetched once: a second run uses the content-addressed cache and keeps the published build
     assert (out.with_name("out.store") / "downloads" / "sha256" / sha256(original)).is_file()
     again = build(release, state_dir, gnupghome, "--all", "--json")
-    assert {r["package"]: r["builder"] for r in json.loads(again.stdout)}["rabbit"] == "cached", again.stderr
+    assert {r["package"]: r["builder"] for r in json.loads(again.stdout)["packages"]}["rabbit"] == "cached", (
+        again.stderr
+    )
     # the release's promise: the republished third-party SRPM rebuilds into the very binary published
     verified = build(release, state_dir, gnupghome, "--verify", "--json")
     assert verified.returncode == 0, verified.stdout
@@ -386,6 +388,8 @@ def test_explain_json_gives_values_not_sentences(release, state_dir, gnupghome, 
     run = build(release, state_dir, gnupghome, "--explain", "--all", "--json")
     assert run.returncode == 0, run.stderr
     said = json.loads(run.stdout)
+    assert said["ok"] is True
+    said = said["packages"]
     lib, rabbit = said["libaltai"], said["rabbit"]
     assert lib["source"]["kind"] == "git"
     assert lib["source"]["commit"] == release["lib"].git("rev-parse", "HEAD")

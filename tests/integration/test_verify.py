@@ -24,7 +24,7 @@ def test_a_release_built_here_is_reproduced_from_its_own_sources(release, state_
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     binaries = [f for f in report["files"] if f["path"].endswith(".rpm") and not f["path"].endswith(".src.rpm")]
-    assert report["verified"]
+    assert report["ok"] is True
     assert binaries
     assert all(f["verdict"] == "reproduced" for f in binaries)
     assert len(binaries) == 4  # nova-fping, altai-app, libaltai and libaltai-devel
@@ -55,6 +55,11 @@ def test_a_changed_file_and_a_missing_source_are_named(release, state_dir, gnupg
     assert_one_line_error(run, "fail verification", rpm.name)
     assert run.returncode == 4
     assert f"FAIL  deps/misc/{rpm.name}: checksum differs" in run.stdout
+    quiet = _verify(release, state_dir, gnupghome, copy, "-q")  # the FAIL lines only
+    assert quiet.returncode == 4
+    assert quiet.stdout.splitlines() == [ln for ln in run.stdout.splitlines() if ln.startswith("FAIL")]
+    assert "ok    " not in quiet.stdout
+    assert "key   " not in quiet.stdout
 
     for srpm in (copy / "deps" / "misc-srpms").glob("*.src.rpm"):
         srpm.unlink()
@@ -235,6 +240,8 @@ def test_a_binary_whose_srpm_fails_is_not_reproduced(release, state_dir, gnupgho
     srpm.write_bytes(bytes(data))
     run = _verify(release, state_dir, gnupghome, copy, "--json")
     report = json.loads(run.stdout)
+    assert report["ok"] is False
+    assert report["exit_code"] == run.returncode == 4
     verdicts = {f["path"]: f for f in report["files"]}
     assert not verdicts[f"deps/misc-srpms/{srpm.name}"]["ok"]
     binaries = [v for p, v in verdicts.items() if p.startswith("deps/misc/libaltai")]
@@ -343,3 +350,53 @@ def test_files_and_entries_no_signature_vouches_for_fail(release, state_dir, gnu
         "FAIL  evil/backdoor-1-1.el6.noarch.rpm: in repository 'evil', which the layout does not define" in run.stdout
     )
     assert "signed (upstream" not in run.stdout
+
+
+def test_a_release_made_by_another_version_of_the_layout_is_checked_by_its_own_names(release, state_dir, gnupghome):
+    """--verify read the layout's version and SBOM name instead of the release's own: an "[Errno 2]" on the
+    SBOM of a release made before the layout moved on."""
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    layout = release["layout"]
+    layout.write_text(layout.read_text().replace('version = "9.9"', 'version = "10.0"'))
+    run = _verify(release, state_dir, gnupghome)
+    assert run.returncode == 0, run.stderr
+    assert "ok    metadata/altai-9.9.cdx.json: the release's packages and manifest make exactly this SBOM" in run.stdout
+    (said,) = [ln for ln in run.stderr.splitlines() if "(its manifest.json)" in ln]
+    assert "is altai 9.9" in said, run.stderr
+    assert "says altai 10.0" in said, run.stderr
+
+
+def test_a_served_release_is_verified_from_its_url_as_its_sha256sums_lists_it(release, state_dir, gnupghome, tmp_path):
+    """A plain `wget -r` follows index.html and misses repodata/: --verify URL fetches what SHA256SUMS lists,
+    each file bounded and checked against its digest, then checks the tree as any other."""
+    from rpmtools import serve
+
+    assert build(release, state_dir, gnupghome, "libaltai").returncode == 0
+    www = tmp_path / "www"
+    shutil.copytree(release["out"].resolve(), www / "altai")
+    with serve(www) as url:
+        run = build(release, state_dir, gnupghome, "--verify", f"{url}/altai/", "--json")
+        assert run.returncode == 0, run.stderr
+        report = json.loads(run.stdout)
+        assert report["ok"] is True
+        assert report["tree"] == f"{url}/altai/"
+        reproduced = [f["path"] for f in report["files"] if f["verdict"] == "reproduced"]
+        assert sorted(Path(p).name for p in reproduced) == sorted(
+            p.name for p in (www / "altai" / "deps" / "misc").glob("*.rpm")
+        )
+        assert any(f["path"].startswith("deps/misc/repodata/") or f["path"] == "SHA256SUMS" for f in report["files"])
+
+        # a mirror that serves other bytes than the signed list says: one error naming the URL
+        rpm = next((www / "altai" / "deps" / "misc").glob("libaltai-devel-*.rpm"))
+        data = bytearray(rpm.read_bytes())
+        data[-100] ^= 0xFF
+        rpm.write_bytes(bytes(data))
+        run = build(release, state_dir, gnupghome, "--verify", f"{url}/altai")
+        assert_one_line_error(run, f"{url}/altai/deps/misc/{rpm.name}", "does not match SHA256SUMS")
+        assert run.returncode == 4
+
+        # a list naming a path outside the tree is refused before anything it names is fetched
+        sums = www / "altai" / "SHA256SUMS"
+        sums.write_text(sums.read_text() + f"{'0' * 64}  ../../etc/passwd\n")
+        run = build(release, state_dir, gnupghome, "--verify", f"{url}/altai")
+        assert_one_line_error(run, "SHA256SUMS", "not a line of a release's SHA256SUMS", "../../etc/passwd")

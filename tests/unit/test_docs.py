@@ -69,3 +69,14 @@ def test_the_readme_has_examples_and_its_synopses_name_only_real_options():
         known = {o for action in PARSERS[tool]()._actions for o in action.option_strings}
         for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", line):
             assert option in known, f"{line}: {option}"
+
+
+def test_every_venv_program_contributing_names_is_installed_by_setup():
+    """CONTRIBUTING.md named `pre-commit install`, which setup never installed."""
+    import tomllib
+
+    named = set(re.findall(r"\.venv/bin/([a-z][\w-]*)", (ROOT / "CONTRIBUTING.md").read_text()))
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    installed = {re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0] for requirement in extras} | {"python"}
+    assert "pre-commit" in named
+    assert named <= installed, named - installed

@@ -67,3 +67,17 @@ def test_manifest_keeps_its_release_id_and_time_and_refuses_bad_ones(tmp_path):
     path.write_text(json.dumps({**data, "published": 5}))
     with pytest.raises(InputError, match="published: expected null or a non-empty string, found 5"):
         Manifest.load(path)
+
+
+def test_the_compose_metadata_arch_comes_from_the_release_not_a_constant():
+    """TREE_ARCH was "x86_64" whatever the release held."""
+    import os
+    from dataclasses import replace
+
+    from altai_release.release.publish.compose_metadata import tree_arches
+
+    arm = Manifest("altai", "1", [replace(entry("a", "1"), arch="aarch64"), replace(entry("b", "1"), arch="noarch")])
+    assert tree_arches(arm, "epel-6-x86_64") == ["aarch64"]
+    noarch = Manifest("altai", "1", [replace(entry("b", "1"), arch="noarch"), replace(entry("b", "1"), arch="src")])
+    assert tree_arches(noarch, "epel-6-ppc64le") == ["ppc64le"]
+    assert tree_arches(noarch, "my-own-chroot") == [os.uname().machine]

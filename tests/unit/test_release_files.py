@@ -140,3 +140,13 @@ def test_the_sbom_lists_exactly_the_release(releases):
         f"lists {manifest.entries[1].path}, which the release does not hold"
     ]
     assert sbom_differences("[", manifest)[0].startswith("not a CycloneDX JSON document")
+
+
+def test_changelog_text_in_the_notes_is_plain_text_that_markdown_shows_as_is():
+    """Authors came out as `&lt;release@altai.example&gt;` in the plain-text notes."""
+    from altai_release.core.templates import _author, _md
+
+    assert _author("Altai Release Team <release@altai.example>") == "Altai Release Team (release@altai.example)"
+    assert _md("<b>x</b> & [a](http://e.example) &amp; *y*") == (
+        "\\<b\\>x\\</b\\> & \\[a\\](http://e.example) \\&amp; \\*y\\*"
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from altai_release.cli import reports
-from altai_release.cli.common import LOGGER, Parser, path, run, seconds, text
+from altai_release.cli.common import LOGGER, Parser, path, run, seconds, text, tree_or_url
 from altai_release.core.errors import InputError
 from altai_release.core.paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
 
@@ -107,12 +107,13 @@ def _modes(modes: Any) -> None:
     )
     modes.add_argument(
         "--verify",
-        type=path,
-        metavar="DIR",
+        type=tree_or_url,
+        metavar="DIR|URL",
         nargs="?",
         const=Path(""),
-        help="verify a release tree (default: OUT) by its signatures, metadata and manifest, and by rebuilding "
-        "every SRPM it publishes and comparing the binaries",
+        help="verify a release tree (default: OUT; or the http(s) URL it is served at, fetched as its SHA256SUMS "
+        "lists it) by its signatures, metadata and manifest, and by rebuilding every SRPM it publishes and "
+        "comparing the binaries",
     )
 
 
@@ -163,7 +164,7 @@ def _gate(layout: ReleaseLayout, args: argparse.Namespace) -> Callable[[Path, Tr
         from altai_release.release.check.acceptance import accept
         from altai_release.release.check.rebuild_check import verify_release
 
-        accepted = accept(layout, release_dir, args.base_repos)
+        accepted = accept(layout, release_dir, args.base_repos, shown_as="the new release (not published)")
         for line in accepted:
             log.info("ok: %s", line)
         checks = [f"dnf: {line}" for line in accepted]
@@ -213,7 +214,7 @@ def _build(args: argparse.Namespace) -> int:
     )
     results = ReleaseBuild(layout, options).run(sorted(layout.packages) if args.all else args.packages, args.all)
     if args.json:
-        print(json.dumps([r.as_json() for r in results], indent=2))
+        print(json.dumps({"ok": True, "packages": [r.as_json() for r in results]}, indent=2))
     elif not args.quiet:  # -q: warnings and errors only
         print(_summary(results))
     return 0

@@ -113,6 +113,11 @@ def setup_logging(args: argparse.Namespace) -> None:
         timing.enable()
 
 
+def tree_or_url(text: str) -> Path | str:
+    """`--verify`'s argument: a release tree's directory, or the http(s) URL it is served at."""
+    return text if text.startswith(("http://", "https://")) else path(text)
+
+
 def path(text: str) -> Path:
     """A path argument: never empty (it would mean the current directory), and UTF-8 (it is written into
     manifests, .repo files and messages)."""

@@ -29,6 +29,7 @@ def diff(args: argparse.Namespace) -> int:
     counts = {k: sum(c.kind == k for c in binary) for k in Change.KINDS}
     if args.json:
         report = {
+            "ok": True,
             "old": {"version": old.version, "id": old.id, "published": old.published},
             "new": {"version": new.version, "id": new.id, "published": new.published},
             "changes": [vars(c) for c in changes],
@@ -68,7 +69,8 @@ def explain(args: argparse.Namespace) -> int:
     downloads, published = store.store / "downloads", store.current_manifest()
     names = sorted(layout.packages) if args.all else args.packages
     if args.json:  # values, not the text view's sentences
-        print(json.dumps({name: facts(layout, name, downloads, None, published) for name in names}, indent=2))
+        values = {name: facts(layout, name, downloads, None, published) for name in names}
+        print(json.dumps({"ok": True, "packages": values}, indent=2))
         return 0
     found = {name: explain(layout, name, downloads, None, published) for name in names}
     for name, pairs in found.items():
@@ -83,7 +85,7 @@ def accept(args: argparse.Namespace) -> int:
 
     checks = accept(load_layout(args.layout), ReleaseStore(args.out).out, args.base_repos)
     if args.json:
-        print(json.dumps({"accepted": True, "checks": checks}, indent=2))
+        print(json.dumps({"ok": True, "checks": checks}, indent=2))
     for line in checks:
         log.info("ok: %s", line)
     return 0
@@ -99,7 +101,16 @@ def verify(args: argparse.Namespace) -> int:
 
     tree = args.verify if args.verify != Path("") else ReleaseStore(args.out).out
     trust = TrustSources(tuple(args.trust_key), state_dir=args.state_dir.absolute())
-    verification = verify_release(load_layout(args.layout), tree, args.jobs, choose_builder_kind(args.builder), trust)
+    layout, kind = load_layout(args.layout), choose_builder_kind(args.builder)
+    if isinstance(tree, str):  # a URL: the tree as its server serves it, fetched first
+        from altai_release.release.check.served_tree import download_tree
+        from altai_release.sandbox.scratch import held_workdir
+
+        with held_workdir("altai-fetched-") as work:
+            fetched = download_tree(tree, work / "tree", layout.downloads, args.jobs)
+            verification = verify_release(layout, fetched, args.jobs, kind, trust)
+    else:
+        verification = verify_release(layout, tree, args.jobs, kind, trust)
     verdicts = verification.verdicts
     failed = [v for v in verdicts if not v.ok]
     reproduced = sum(v.verdict == "reproduced" for v in verdicts)
@@ -110,17 +121,18 @@ def verify(args: argparse.Namespace) -> int:
         error = VerificationError(said)
     trusted = [{"key": k.name, "fingerprints": list(k.fingerprints), "from": k.source} for k in verification.trusted]
     if args.json:
-        report: dict[str, object] = {"tree": str(tree), "verified": not failed, "trusted_keys": trusted}
+        report: dict[str, object] = {"ok": not failed, "tree": str(tree), "trusted_keys": trusted}
         report["files"] = [vars(v) for v in verdicts]
         if error is not None:
             report |= {"error": one_line(str(error)), "exit_code": error.exit_code}
             error.reported = True
         print(json.dumps(report, indent=2))
-    else:
-        for key in verification.trusted:
+    else:  # -q: the FAIL lines only
+        for key in [] if args.quiet else verification.trusted:
             print(printable(f"key   {key}"))
         for v in verdicts:
-            print(printable(f"{'ok' if v.ok else 'FAIL':<4}  {v.path}: {v.verdict}"))
+            if not (v.ok and args.quiet):
+                print(printable(f"{'ok' if v.ok else 'FAIL':<4}  {v.path}: {v.verdict}"))
     counted = f"{reproduced} binary package{'s' if reproduced != 1 else ''} reproduced"
     keys = ", ".join(f"{k.name} {k.fingerprints[0]}" for k in verification.trusted)
     log.info("%s: %s files checked against %s, %s, %s failed", tree, len(verdicts), keys, counted, len(failed))

@@ -4,8 +4,8 @@ about undefined names, with the filters the templates use."""
 from __future__ import annotations
 
 import hashlib
-import html
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,20 @@ def _pyrepr(value: Any) -> str:
     return repr(str(value))
 
 
-_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]()#|!"})
+_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]#|!<>"})  # with [ ] escaped, ( ) make no link
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+_AUTHOR_EMAIL = re.compile(r"\s*<([^<>\s]+@[^<>\s]+)>\s*$")
 
 
 def _md(value: Any) -> str:
-    """Text of a package (its %changelog, its packager) as Markdown shows it and no more: no HTML, no link,
-    no emphasis of its own making."""
-    return html.escape(str(value), quote=False).translate(_MARKDOWN)
+    """Text of a package (its %changelog) as Markdown shows it and no more: no HTML, no link, no emphasis of
+    its own making. Backslash escapes, not HTML entities: the notes are read as plain text too."""
+    return _ENTITY.sub(r"\\&", str(value).translate(_MARKDOWN))
+
+
+def _author(value: Any) -> str:
+    """A %changelog author, `Name <email>` shown as `Name (email)`: readable as text and as Markdown."""
+    return _md(_AUTHOR_EMAIL.sub(r" (\1)", str(value)))
 
 
 def render(template_dir: Path, name: str, context: Mapping[str, Any], autoescape: bool = False) -> str:
@@ -40,6 +47,7 @@ def render(template_dir: Path, name: str, context: Mapping[str, Any], autoescape
     )
     env.filters["pyrepr"] = _pyrepr
     env.filters["md"] = _md
+    env.filters["author"] = _author
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateError as exc:

@@ -58,6 +58,7 @@ class GitSource(ObjectReader, Checkout):
             if found is None:
                 raise InputError(f"{name}: not a git repository")
             found._check_owner(top)
+            found._check_object_format()
             return found
         if not is_git_url(location):
             raise InputError(f"{location}: no such directory, and not a git URL")
@@ -67,7 +68,36 @@ class GitSource(ObjectReader, Checkout):
             said = runner.text(proc.stderr)
             why = runner.reason(said, ("fatal:", "error:")) or f"exit status {proc.returncode}"
             raise GitError(f"{location}: cannot clone: {why}", argv, said, proc.returncode)
-        return cls(clone_dir.absolute(), None, location, is_local=False)
+        cloned = cls(clone_dir.absolute(), None, location, is_local=False)
+        cloned._check_object_format()
+        return cloned
+
+    def public_url(self) -> str | None:
+        """The URL others fetch this repository from (its `origin` remote, credentials removed), for what the
+        release says of a package made from a local checkout; None when it has no such remote."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        argv = ["git", "config", "--file", str(self.git_dir / "config"), "--get", "remote.origin.url"]
+        proc = runner.run(argv, GitError, f"{self.location}: cannot read its config", env=GIT_ENV, check=False)
+        url = runner.text(proc.stdout).strip()
+        if proc.returncode != 0 or not is_git_url(url):
+            return None
+        parts = urlsplit(url)
+        if "@" in parts.netloc and parts.scheme in ("http", "https"):  # user:token@ is nobody's business
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        return url
+
+    def _check_object_format(self) -> None:
+        """Commit ids, tree entries, the index and the provenance's gitCommit are SHA-1 here: a SHA-256
+        repository (git init --object-format=sha256) is refused by name, never misread."""
+        argv = ["git", "config", "--file", str(self.git_dir / "config"), "--get", "extensions.objectformat"]
+        proc = runner.run(argv, GitError, f"{self.location}: cannot read its config", env=GIT_ENV, check=False)
+        found = runner.text(proc.stdout).strip().lower()
+        if proc.returncode == 0 and found not in ("", "sha1"):
+            raise InputError(
+                f"{self.location}: a git repository of object format {found!r} (extensions.objectformat): only "
+                "SHA-1 repositories are read; convert it or mirror it into a SHA-1 repository"
+            )
 
     def _check_owner(self, top: Path) -> None:
         """git's safe.directory rule, which git applies only when it finds a repository itself (we name it

@@ -33,6 +33,9 @@ class GitPackageSource:
     downloads: Path | None = None
     download_limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS
     rebuild: Rebuild | None = None  # set on the copy a rebuild of its dependents makes (for_rebuild)
+    # what the release names as the package's repository: the layout's URL, or a local checkout's origin
+    # remote (never the build machine's path when there is one); not an input: it changes no cache key
+    public_url: str | None = None
 
     def for_rebuild(self, rebuild: Rebuild) -> GitPackageSource:
         """The same commit, its SRPM's Release bumped and its %changelog telling why."""
@@ -54,7 +57,7 @@ class GitPackageSource:
     def provenance(self) -> dict[str, str]:
         assert self.entry.git is not None
         # the tree: what of the commit the package is made of (its subdir), as git names it
-        facts = {"kind": "git", "url": self.entry.git, "ref": self.entry.ref, "commit": self.commit}
+        facts = {"kind": "git", "url": self.public_url or self.entry.git, "ref": self.entry.ref, "commit": self.commit}
         facts |= {"tree": str(self._material["tree"]), "spec": str(self.spec)}
         return facts | ({"subdir": str(self.subdir)} if self.subdir.parts else {})
 
@@ -87,6 +90,7 @@ class GitPackageSource:
                 known["material"],
             )
             resolved.lookaside, resolved.downloads = lookaside, downloads
+            resolved.public_url = known.get("public_url")
             return resolved
         from altai_release.specfile.spec import choose_spec  # what making an SRPM needs loads when one is made
 
@@ -104,10 +108,13 @@ class GitPackageSource:
             )
             resolved._material = resolved._read_material(source, named)
             resolved.lookaside, resolved.downloads = lookaside, downloads
+            resolved.public_url = source.public_url() if source.is_local else None
         finally:
             source.close()
         if memo_file is not None and local and source.is_local:
-            answer = {"commit": commit.hexsha, "subdir": str(subdir), "spec": str(spec), "material": resolved._material}
+            answer: dict[str, object] = {"commit": commit.hexsha, "subdir": str(subdir), "spec": str(spec)}
+            answer["material"] = resolved._material
+            answer["public_url"] = resolved.public_url
             remember(memo_file, question, answer)
         return resolved
 
@@ -163,6 +170,8 @@ def _recall(memo_file: Path | None, question: Mapping[str, object], commit: str 
         return None
     if not all(isinstance(answer.get(k), str) for k in ("subdir", "spec")):
         return None
+    if "public_url" not in answer or not isinstance(answer["public_url"], (str, type(None))):
+        return None  # a memo of an earlier version
     try:  # paths inside the repository, as a fresh resolution makes them
         repo_relative_path("spec", answer["spec"])
         if answer["subdir"] != ".":

@@ -2,7 +2,8 @@
 
 `sources` lists one file a line, `SHA512 (name.tar.gz) = <hex>` (any hashlib algorithm) or, in older
 repositories, `<md5>  name.tar.gz`. A listed file is fetched from the lookaside, Fedora's URL shape
-`{url}/{package}/{filename}/{hashtype}/{hash}/{filename}`, or failing that from the Source's own URL,
+`{url}/{package}/{filename}/{hashtype}/{hash}/{filename}` (for an MD5, also the old shape without the
+hash type, `{url}/{package}/{filename}/{md5}/{filename}`), or failing that from the Source's own URL,
 outside the spec sandbox; it is checked against its hash and kept in a content-addressed cache, so that
 the next build needs no network (and `--offline` needs none at all). `place_sources` puts every SourceN and
 PatchN of a spec into SOURCES, from the repository or from here."""
@@ -86,6 +87,8 @@ class Lookaside:
         if self.url:
             base = self.url.rstrip("/")
             urls.append(f"{base}/{package}/{entry.name}/{entry.hashtype}/{entry.digest}/{entry.name}")
+            if entry.hashtype == "md5":  # where fedpkg still finds a file of an old `sources` file
+                urls.append(f"{base}/{package}/{entry.name}/{entry.digest}/{entry.name}")
         if source_url and source_url.startswith(("http://", "https://")):
             urls.append(source_url)
         if not urls:

@@ -25,10 +25,13 @@ class AcceptanceError(VerificationError):
     """The published release does not resolve or does not install."""
 
 
-def accept(layout: ReleaseLayout, out: Path, base_repos: Path | None, releasever: str = "6") -> list[str]:
+def accept(
+    layout: ReleaseLayout, out: Path, base_repos: Path | None, releasever: str = "6", shown_as: str | None = None
+) -> list[str]:
     """Check the release published at `out`; returns what was checked, raises AcceptanceError naming the
-    first failure."""
+    first failure, and the tree as `shown_as` (the gate's tree is gone when its error is read)."""
     release_dir = out.resolve()
+    said = shown_as or str(out)
     manifest = tree_manifest(release_dir)  # never through a link
     if base_repos is not None and not base_repos.is_file():
         raise InputError(f"--base-repos {base_repos}: no such .repo file")
@@ -55,12 +58,12 @@ def accept(layout: ReleaseLayout, out: Path, base_repos: Path | None, releasever
                     else " (the base OS provides these: give its .repo file with --base-repos)"
                 )
                 why = ", ".join(missing) or runner.reason(closure.output)
-                raise AcceptanceError(f"{out}: repoclosure failed: {why}{hint}")
+                raise AcceptanceError(f"{said}: repoclosure failed: {why}{hint}")
             if names:
                 done = dnf.install(names)
                 if done.returncode != 0:
-                    raise AcceptanceError(f"{out}: dnf cannot install the release: {runner.reason(done.output)}")
-                _all_installed(out, manifest, binary, dnf.installed())
+                    raise AcceptanceError(f"{said}: dnf cannot install the release: {runner.reason(done.output)}")
+                _all_installed(said, manifest, binary, dnf.installed())
     installed = f"{len(names)} package{'s' if len(names) != 1 else ''}"
     return [
         f"repoclosure of {', '.join(binary)}",
@@ -68,7 +71,7 @@ def accept(layout: ReleaseLayout, out: Path, base_repos: Path | None, releasever
     ]
 
 
-def _all_installed(out: Path, manifest: Manifest, binary: list[str], installed: set[str]) -> None:
+def _all_installed(out: str, manifest: Manifest, binary: list[str], installed: set[str]) -> None:
     """Every NEVRA of the manifest's binary repositories is what rpm's database holds after the install (a
     package that Obsoletes or Provides another's name makes dnf install something else)."""
     wanted = {e.nevra for e in manifest.entries if e.arch != "src" and e.repository in binary}

@@ -16,6 +16,7 @@ will do); the work directory goes on every exit, and no verdict names it."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from altai_release.sandbox.scratch import held_workdir
 from altai_release.signing.signature_check import KeyDatabases
 from altai_release.signing.trust import TrustedKey, TrustSources
 
+log = logging.getLogger(__name__)
+
 __all__ = ["Verdict", "Verification", "verify_release"]
 
 
@@ -55,6 +58,16 @@ def verify_release(
     hub)."""
     tree = tree.resolve()  # OUT is a link to its release: that one link is followed, none below it
     manifest = tree_manifest(tree)
+    if (manifest.release, manifest.version) != (layout.name, layout.version):
+        log.warning(
+            "%s is %s %s (its manifest.json) and %s says %s %s: the release's own names are checked",
+            tree,
+            manifest.release,
+            manifest.version,
+            layout.file,
+            layout.name,
+            layout.version,
+        )
     with held_workdir("altai-verify-") as work:
         pins = (trust or TrustSources()).pins(layout, work / "keys", tree)
         files = TreeFiles(tree, work, layout.sandbox.file_size)

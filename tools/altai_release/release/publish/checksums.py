@@ -24,7 +24,7 @@ CHECKSUMS = "SHA256SUMS"
 SIGNATURE = f"{CHECKSUMS}.asc"
 MAX_FILES = 200_000  # a release of 20,000 packages has about 25,000 files
 MAX_DEPTH = 16  # deps/misc-srpms/repodata/FILE is four
-_LINE = re.compile(r"([0-9a-f]{64})  ([^\n\\]+)")
+SUM_LINE = re.compile(r"([0-9a-f]{64})  ([^\n\\]+)")  # one line of SHA256SUMS: digest, two spaces, path
 _NAME = re.compile(r"[^\n\\]+")  # what sha256sum writes unescaped
 
 Fail = Callable[[str, str], None]
@@ -108,7 +108,7 @@ def _signed_listing(tree: Path, work: Path, key: bytes, fail: Fail) -> dict[str,
         return None
     listed: dict[str, str] = {}
     for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        match = _LINE.fullmatch(line)
+        match = SUM_LINE.fullmatch(line)
         parts = PurePosixPath(match.group(2)).parts if match else ()
         if match is None or match.group(2).startswith("/") or ".." in parts or match.group(2) in listed:
             fail(CHECKSUMS, f"line {number} is not 'SHA256  PATH' of a file inside the tree, once")

@@ -8,6 +8,7 @@ being the release's time of day (HHMMSS) so that two releases of one version and
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from altai_release.core.paths import METADATA_DIR
@@ -15,7 +16,18 @@ from altai_release.layout import ReleaseLayout
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.rpm.rpmheader import read_identity
 
-TREE_ARCH = "x86_64"  # the architecture the release's trees are made for (noarch packages map under it)
+_ARCHES = ("x86_64", "i686", "i386", "aarch64", "ppc64le", "ppc64", "s390x", "armv7hl")
+
+
+def tree_arches(manifest: Manifest, chroot: str) -> list[str]:
+    """The architectures the release's trees are for, from its packages (noarch and SRPMs map under each);
+    a release of noarch packages only is for the arch its layout builds for (the mock chroot's, e.g.
+    epel-6-x86_64), else this machine's."""
+    built = sorted({e.arch for e in manifest.entries if e.arch not in ("noarch", "src")})
+    if built:
+        return built
+    tail = chroot.rsplit("-", 1)[-1]
+    return [tail if tail in _ARCHES else os.uname().machine]
 
 
 def _nevra(entry: ManifestEntry) -> str:
@@ -44,6 +56,7 @@ def write_compose_metadata(target: Path, layout: ReleaseLayout, manifest: Manife
     info.release.version, info.release.type = layout.version, "ga"
     info.compose.date, info.compose.type, info.compose.respin = date, "production", time_of_day
     info.compose.id = info.create_compose_id()
+    arches = tree_arches(manifest, layout.mock_chroot)
     variant_of: dict[str, str] = {}  # repository -> the variant it belongs to (SRPMs: their binaries')
     for name, repo in layout.repositories.items():
         if repo.content == "sources":
@@ -53,12 +66,14 @@ def write_compose_metadata(target: Path, layout: ReleaseLayout, manifest: Manife
         variant.id = variant.uid = "".join(c for c in name if c.isalnum())
         variant.name = name
         variant.type = "variant"
-        variant.arches = {TREE_ARCH}
-        variant.paths.repository[TREE_ARCH] = variant.paths.packages[TREE_ARCH] = repo.path
+        variant.arches = set(arches)
+        for arch in arches:
+            variant.paths.repository[arch] = variant.paths.packages[arch] = repo.path
+            if repo.sources:
+                sources = layout.repositories[repo.sources].path
+                variant.paths.source_repository[arch] = variant.paths.source_packages[arch] = sources
         variant_of[name] = variant.uid
         if repo.sources:
-            sources = layout.repositories[repo.sources].path
-            variant.paths.source_repository[TREE_ARCH] = variant.paths.source_packages[TREE_ARCH] = sources
             variant_of[repo.sources] = variant.uid
         info.variants.add(variant)
     rpms = Rpms()
@@ -70,12 +85,15 @@ def write_compose_metadata(target: Path, layout: ReleaseLayout, manifest: Manife
         if variant_name is None:
             continue
         sigkey = entry.signer_keyid[-8:].lower() or None
+        under = [entry.arch] if entry.arch in arches else arches
         if entry.arch == "src":
-            rpms.add(variant_name, TREE_ARCH, _nevra(entry), entry.path, sigkey, "source")
+            for arch in under:
+                rpms.add(variant_name, arch, _nevra(entry), entry.path, sigkey, "source")
         else:
             category = "debug" if entry.name.endswith(("-debuginfo", "-debugsource")) else "binary"
             source = _source_nevra(target, entry, by_file)
-            rpms.add(variant_name, TREE_ARCH, _nevra(entry), entry.path, sigkey, category, source)
+            for arch in under:
+                rpms.add(variant_name, arch, _nevra(entry), entry.path, sigkey, category, source)
     (target / METADATA_DIR).mkdir(exist_ok=True)
     info.dump(str(target / METADATA_DIR / "composeinfo.json"))
     rpms.dump(str(target / METADATA_DIR / "rpms.json"))

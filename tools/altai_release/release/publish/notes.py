@@ -9,7 +9,6 @@ asset and every link resolves)."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from altai_release.core.errors import AltaiError
 from altai_release.core.templates import render
 from altai_release.layout import ReleaseLayout
+from altai_release.release.publish.install_lines import primary_package, release_package
 from altai_release.rpm.manifest import Manifest, ManifestEntry
 from altai_release.rpm.manifestdiff import Change, diff, key_changes
 from altai_release.rpm.nevra import Nevra
@@ -172,26 +172,6 @@ def _when(stamp: str | None) -> str:
     return stamp.replace("T", " ").replace("Z", " UTC")
 
 
-def release_base_url(layout: ReleaseLayout, release_dir: Path) -> str | None:
-    """The base URL the release was made for, read from its altai.repo (the first repository's baseurl)."""
-    try:
-        text = (release_dir / "altai.repo").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    for repo in layout.repositories.values():
-        found = re.search(rf"(?m)^baseurl=(\S+)/{re.escape(repo.path)}/$", text)
-        if found:
-            return found.group(1)
-    return None
-
-
-def release_package(layout: ReleaseLayout, manifest: Manifest, release_dir: Path) -> str | None:
-    """The URL a host installs the release package from (its Release may be -2, -3…), when there is one."""
-    entry = next((e for e in manifest.entries if e.origin == f"{layout.name}-release" and e.arch != "src"), None)
-    base = release_base_url(layout, release_dir)
-    return f"{base}/{entry.path}" if entry is not None and base is not None else None
-
-
 def gate_checks(release_dir: Path) -> dict[str, Any] | None:
     """What `--gate` checked on this tree before it was published (metadata/checks.json), if it ran."""
     try:
@@ -227,7 +207,7 @@ def _context(
         ],
         "keys": keys,
         "release_package": release_package(layout, manifest, release_dir),
-        "primary": _primary_package(layout),
+        "primary": primary_package(layout, manifest),
         "checks": gate_checks(release_dir),
         # what the release says about itself: its SBOM and a signed provenance statement per binary we built
         "sbom": (manifest.attestations or {}).get("sbom"),
@@ -235,12 +215,6 @@ def _context(
         # key ids of the development key that signed packages of this release
         "development_keys": sorted({e.signer_keyid.upper() for e in manifest.entries} & set(development)),
     }
-
-
-def _primary_package(layout: ReleaseLayout) -> str:
-    """A package of ours to name in the install lines."""
-    ours = [n for n, p in layout.packages.items() if not p.generated and p.git is not None]
-    return ours[0] if ours else "PACKAGE"
 
 
 def markdown(

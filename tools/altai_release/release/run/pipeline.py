@@ -28,6 +28,7 @@ from altai_release.release.run.buildcache import BuildCache, kept_results, publi
 from altai_release.release.run.results import PackageResult
 from altai_release.release.run.runstate import RunState, prepare_run
 from altai_release.rpm.manifest import Manifest
+from altai_release.signing import rotation
 from altai_release.signing.assignment import KeyResolver, SigningIdentity
 from altai_release.signing.trust import TrustSources
 from altai_release.specfile.rebuildspec import Rebuild
@@ -189,6 +190,7 @@ class ReleaseBuild:
         # the release is published: from here on nothing may turn the run into a failure
         assert self.manifest is not None
         record_builds(self.cache, built, self.manifest, run.key)
+        rotation.save(self.store.store, run.identities.values(), self.layout, self.options.sign_key)
         results = {**cached, **{name: r.placed(self.store.out, self.layout) for name, r in built.items()}}
         return [results[e.name] for e in run.entries]
 

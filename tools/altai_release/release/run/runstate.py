@@ -101,6 +101,11 @@ def prepare_run(
 ) -> RunState:
     identities = {e.name: keys.resolve(layout.key_for(e.repository)) for e in entries}
     keys.refuse_development_over_real(current, current_dir, out)
+    from altai_release.signing import rotation
+
+    if current is not None:
+        rotation.refuse_undoing(rotation.load(store_dir), identities.values(), layout, keys.override, out)
+    rotation.announce(identities.values(), layout, keys.override)
     keys.forget_passphrases()  # a passphrase an agent kept from before must not sign in this run
     for note in keys.notes:  # the development key is a warning: -q shows it
         log.warning(note)
