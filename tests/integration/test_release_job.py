@@ -44,8 +44,10 @@ def test_release_job_builds_signs_publishes_and_accepts(tmp_path, release_key):
     run = release_job(tmp_path, release_key, base_os_repo(tmp_path))
     assert run.returncode == 0, run.stderr
     summary = json.loads((tmp_path / "artifacts" / "release.json").read_text())
-    assert sorted(p["package"] for p in summary) == ["altai-release", "instance-notifier", "nova-fping"]
-    assert all(p["signed_by"]["development"] is False for p in summary)
+    assert summary["ok"] is True
+    packages = summary["packages"]
+    assert sorted(p["package"] for p in packages) == ["altai-release", "instance-notifier", "nova-fping"]
+    assert all(p["signed_by"]["development"] is False for p in packages)
     # the shipped layout imports nothing from EPEL or CentOS updates: those empty repositories, whose keys
     # the tree cannot publish, are not in altai.repo, so acceptance checks the two that are
     assert "ok: repoclosure of centos6, misc" in run.stderr
