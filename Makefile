@@ -1,5 +1,5 @@
 # The two commands of the README: `make build` and `make test`. Both set everything up first.
-.PHONY: setup build test test-fast lint bench
+.PHONY: setup build test test-fast test-koji lint bench
 
 setup:
 	@bash scripts/setup.sh
@@ -24,7 +24,8 @@ test: lint
 	@.venv/bin/python -m coverage report --data-file=.coverage-unit/coverage --fail-under=60 >/dev/null
 	@base=$$(mktemp -d /tmp/at.XXXXXX) && status=0 && \
 	.venv/bin/python -m coverage run -m pytest -q -n $(PYTEST_WORKERS) --basetemp=$$base --durations=20 \
-		--ignore=tests/unit --junitxml=artifacts/junit.xml || status=$$?; rm -rf $$base; exit $$status
+		--ignore=tests/unit --ignore=tests/koji_real --junitxml=artifacts/junit.xml || status=$$?; \
+		rm -rf $$base; exit $$status
 	rm -f .coverage-unit/coverage
 	.venv/bin/python -m coverage combine -q .coverage-data .coverage-unit
 	.venv/bin/python -m coverage report
@@ -36,6 +37,18 @@ lint: setup
 	.venv/bin/python -m mypy
 	cd src/nova-fping && ../../.venv/bin/python -m mypy
 	cd src/instance-notifier && ../../.venv/bin/python -m mypy
+
+# The Koji tests against a real hub: scripts/koji/private-koji.sh starts koji 1.35.3's hub, kojira and kojid
+# (building in real mock chroots) from ../shared/upstream, the tests run, and it is stopped whatever they
+# said (its state stays in its directory, for a look or a faster next start).
+test-koji: setup
+	@KOJI=1 bash scripts/setup.sh
+	scripts/koji/private-koji.sh up
+	@mkdir -p artifacts
+	@base=$$(mktemp -d /tmp/ak.XXXXXX) && status=0 && \
+	.venv/bin/python -m pytest -q -p no:cacheprovider --basetemp=$$base --durations=10 \
+		--junitxml=artifacts/junit-koji.xml tests/koji_real || status=$$?; \
+	rm -rf $$base; scripts/koji/private-koji.sh down; exit $$status
 
 # the unit tests alone: seconds, for the loop of a change to the pure logic
 test-fast: setup

@@ -11,6 +11,12 @@ cd "$(dirname "$0")/.."
 # (its RPMs are made of the host's own files of these packages)
 DEBS=(rpm python3-rpm createrepo-c gnupg bubblewrap fping dnf dnf-plugins-core git iproute2 rpmlint time libkrb5-dev jq
       openssl python3-venv zstd cpio patch unzip file make debugedit xz-utils bzip2 util-linux)
+# KOJI=1 (make test-koji): what the private Koji of scripts/koji/private-koji.sh runs on: koji's hub under
+# httpd + mod_ssl + mod_wsgi with PostgreSQL, and kojid and kojira on the system python3
+if [ "${KOJI:-}" = 1 ]; then
+    DEBS+=(apache2 libapache2-mod-wsgi-py3 postgresql python3-psycopg2 python3-requests python3-defusedxml
+           python3-librepo python3-cheetah python3-dnf curl)
+fi
 
 missing=()
 for p in "${DEBS[@]}"; do

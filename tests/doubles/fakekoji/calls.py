@@ -72,6 +72,8 @@ class HubCalls(HubState):
             "cancelTask": self.cancelTask,
             "listBuilds": self.listBuilds,
             "listRPMs": self.listRPMs,
+            "listBuildroots": self.listBuildroots,
+            "getRPMHeaders": self.getRPMHeaders,
             "getTag": self.getTag,
             "listTagged": self.listTagged,
             "tagLastChangeEvent": self.tagLastChangeEvent,
@@ -234,6 +236,38 @@ class HubCalls(HubState):
         wanted = [arches] if isinstance(arches, str) else arches
         with self.lock:
             return [dict(r) for r in self.rpms.get(buildID, []) if wanted is None or r["arch"] in wanted]
+
+    def listBuildroots(
+        self,
+        hostID=None,
+        tagID=None,
+        state=None,
+        rpmID=None,
+        archiveID=None,
+        taskID=None,
+        buildrootID=None,
+        repoID=None,
+        queryOpts=None,
+    ):
+        return []  # the double's builders run rpmbuild in place: no mock root to list (the real hub's test lists one)
+
+    def getRPMHeaders(self, rpmID=None, taskID=None, filepath=None, headers=None, strict=False):
+        """As the hub: the requested headers of a build's rpm, strings decoded; {} for an unknown id."""
+        from altai_release.rpm.readback import read_header
+
+        with self.lock:
+            path = self.rpm_files.get(rpmID)
+        if path is None:
+            if strict:
+                raise xmlrpc.client.Fault(koji.GenericError.faultCode, f"No such rpm: {rpmID!r}")
+            return {}
+        header = read_header(path)
+        found = {}
+        for name in headers or []:
+            value = header[name]
+            value = [v.decode() if isinstance(v, bytes) else v for v in value] if isinstance(value, list) else value
+            found[name] = value.decode() if isinstance(value, bytes) else value
+        return found
 
     def getBuild(self, buildInfo, strict=False):
         with self.lock:

@@ -202,9 +202,11 @@ class Farm(HubState):
             dest = self.work / "packages" / nevra.name / nevra.version / nevra.release / arch / path.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
+            rpm_id = next(self._ids)
+            self.rpm_files[rpm_id] = dest
             rows.append(
                 {
-                    "id": next(self._ids),
+                    "id": rpm_id,
                     "build_id": build_id,
                     "name": rpm_nevra.name,
                     "version": rpm_nevra.version,

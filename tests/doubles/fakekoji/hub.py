@@ -81,6 +81,7 @@ class FakeKojiHub(HubCalls, Farm):
         self.tasks: dict[int, Task] = {}
         self.builds: dict[int, dict[str, Any]] = {}
         self.rpms: dict[int, list[dict[str, Any]]] = {}  # build id -> listRPMs rows
+        self.rpm_files: dict[int, Path] = {}  # rpm id -> its file (getRPMHeaders reads it)
         self.provides: dict[int, set[str]] = {}  # build id -> what its packages provide
         self.tagged: list[tuple[int, int, int]] = []  # (event, tag id, build id)
         self.repos: list[dict[str, Any]] = []

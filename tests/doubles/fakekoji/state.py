@@ -39,6 +39,7 @@ class HubState:
     tasks: dict[int, Task]
     builds: dict[int, dict[str, Any]]
     rpms: dict[int, list[dict[str, Any]]]
+    rpm_files: dict[int, Path]
     provides: dict[int, set[str]]
     tagged: list[tuple[int, int, int]]
     repos: list[dict[str, Any]]

@@ -16,6 +16,7 @@ from typing import Any
 
 from altai_release.builders.builder import BuildJob, BuildOutput
 from altai_release.builders.kojihub import KojiHub, build_of_task, fault_line, fault_text, fetch_build_rpms
+from altai_release.builders.kojirepo import wait_repo
 from altai_release.builders.kojireuse import (
     check_listed,
     check_rebuild_srpm,
@@ -24,9 +25,9 @@ from altai_release.builders.kojireuse import (
     foreign_build,
     reusable_build,
 )
+from altai_release.builders.kojiroot import hub_build_root
 from altai_release.core.errors import BuildError, InputError, KojiError
 from altai_release.layout.koji_table import KojiSettings
-from altai_release.rpm.nevra import Nevra
 from altai_release.rpm.readback import read_nevra
 from altai_release.sandbox.output import check_binaries
 
@@ -119,9 +120,10 @@ class KojiBuilder:
             rpms = fetch_build_rpms(self.hub, session, build_of_task(self.hub, session, task_id), result)
         rpms = _check_results(job, task_id, rpms)
         if not self.scratch and job.dependents:
-            _wait_repo(self.hub, session, job, source_nevra, self.build_tag)
+            wait_repo(self.hub, session, job, source_nevra, self.build_tag)
         facts = {"builder": "koji", "hub": self.server, "task": str(task_id)}
-        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[f"koji task {task_id}"], facts=facts)
+        root = hub_build_root(self.hub, session, task_id)
+        return BuildOutput(rpms, job.logdir / "build.log", [f"koji task {task_id}"], facts, root)
 
     def _follow(self, session: Any, job: BuildJob, task_id: int) -> list[dict[str, Any]]:
         """Watch a task of the run (abort() cancels it) to its end; its children."""
@@ -145,10 +147,11 @@ class KojiBuilder:
         result.mkdir(parents=True, exist_ok=True)
         rpms = _check_results(job, build.get("task_id") or 0, fetch_build_rpms(self.hub, session, build, result))
         if job.dependents:
-            _wait_repo(self.hub, session, job, read_nevra(job.srpm), self.build_tag)
+            wait_repo(self.hub, session, job, read_nevra(job.srpm), self.build_tag)
         note = f"koji build {build['nvr']} (id {build['build_id']}) taken from the hub: built before from this SRPM"
         facts = {"builder": "koji", "hub": self.server, "task": str(build.get("task_id") or "")}
-        return BuildOutput(rpms=rpms, log=job.logdir / "build.log", notes=[note], facts=facts)
+        root = hub_build_root(self.hub, session, build["task_id"]) if build.get("task_id") else ()
+        return BuildOutput(rpms, job.logdir / "build.log", [note], facts, root)
 
     def _watch(self, session: Any, job: BuildJob, task_id: int) -> list[dict[str, Any]]:
         """Poll the task tree until the build task ends; a progress line for every state change."""
@@ -181,25 +184,6 @@ def _check_results(job: BuildJob, task_id: int, rpms: list[Path]) -> list[Path]:
         return check_binaries(rpms, job.srpm, job.packages, f"{job.package.name}: koji task {task_id}")
     except BuildError as exc:
         raise KojiError(str(exc)) from exc
-
-
-def _wait_repo(hub: KojiHub, session: Any, job: BuildJob, source: Nevra, build_tag: str) -> None:
-    """Until the build tag's repository has this build, as `koji wait-repo --build NVR` waits."""
-    nvr = f"{source.name}-{source.version}-{source.release}"
-    needs = "needs" if len(job.dependents) == 1 else "need"
-    log.info(
-        "%s: waiting for %s in the %s repo (%s %s it)",
-        job.package.name,
-        nvr,
-        build_tag,
-        ", ".join(job.dependents),
-        needs,
-    )
-    watcher = hub.koji.util.RepoWatcher(session, build_tag, nvrs=[nvr])
-    watcher.PAUSE = hub.settings.poll_interval
-    watcher.TIMEOUT = hub.settings.wait_repo_minutes
-    repo = hub.call(f"wait for {nvr} in the {build_tag} repo", watcher.waitrepo)
-    log.info("%s: %s is in repo %s of %s", job.package.name, nvr, repo["id"], build_tag)
 
 
 def _failure(

@@ -1,9 +1,10 @@
 """A real build of an NVR the hub already has. Koji never builds an NVR twice (its `initBuild` refuses "Build
 already exists"), so a run that failed after its hub builds finished (signing, publishing, another package)
 must take those builds instead of submitting them again. Taken only when sound: the hub's build is
-COMPLETE and its SRPM is ours (the same payload digest, rpm's SIGMD5, as the SRPM we would upload; a build
-tag that rebuilds SRPMs makes Koji's own copy, which cannot be shown to be ours). Anything else is one line
-that says what the hub has and what to do."""
+COMPLETE and its SRPM is ours: the same payload digest (rpm's SIGMD5) as the SRPM we would upload, or, as
+kojid keeps the SRPM mock makes again from ours (its build time, vendor and distribution are kojid's), the
+same spec and sources, file by file (name, digest, mode: `getRPMHeaders`). Anything else is one line that
+says what the hub has and what to do."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def reusable_build(hub: KojiHub, session: Any, job: BuildJob, nvr: str, rebuilds
     rows = hub.call(f"list the SRPM of {nvr}", session.listRPMs, buildID=existing["build_id"], arches="src")
     theirs = rows[0]["payloadhash"] if rows else "-"
     ours = read_header(job.srpm)["sigmd5"].hex()
-    if theirs != ours:
+    if theirs != ours and not (rows and same_sources(hub, session, rows[0]["id"], job.srpm)):
         why = "; the build tag rebuilds SRPMs (rebuild_srpm), so Koji's copy never is ours" if rebuilds_srpm else ""
         raise KojiError(
             f"{name}: the hub already has {where}, not built from this SRPM (its SRPM's payload digest {theirs}, "
@@ -62,6 +63,17 @@ def reusable_build(hub: KojiHub, session: Any, job: BuildJob, nvr: str, rebuilds
         )
     log.info("%s: the hub already has %s from this SRPM (task %s): taking it", name, where, existing.get("task_id"))
     return dict(existing)
+
+
+_FILES = ("basenames", "filedigests", "filemodes")
+
+
+def same_sources(hub: KojiHub, session: Any, rpm_id: int, srpm: Path) -> bool:
+    """Whether the hub's SRPM `rpm_id` holds our SRPM's files: the same names, digests and modes."""
+    theirs = hub.call(f"read the SRPM {rpm_id}", session.getRPMHeaders, rpmID=rpm_id, headers=list(_FILES))
+    header = read_header(srpm)
+    ours = {h: [v.decode() if isinstance(v, bytes) else v for v in header[h]] for h in _FILES}
+    return bool(theirs) and all(list(theirs.get(h) or []) == ours[h] for h in _FILES)
 
 
 def foreign_build(hub: KojiHub, session: Any, srpm: Path) -> str | None:
@@ -73,7 +85,9 @@ def foreign_build(hub: KojiHub, session: Any, srpm: Path) -> str | None:
     if existing is None or hub.koji.BUILD_STATES[existing["state"]] in ("FAILED", "CANCELED"):
         return None
     rows = hub.call(f"list the SRPM of {nvr}", session.listRPMs, buildID=existing["build_id"], arches="src")
-    if rows and rows[0]["payloadhash"] == read_header(srpm)["sigmd5"].hex():
+    if rows and (
+        rows[0]["payloadhash"] == read_header(srpm)["sigmd5"].hex() or same_sources(hub, session, rows[0]["id"], srpm)
+    ):
         return None
     return f"koji build {nvr} (id {existing['build_id']})"
 

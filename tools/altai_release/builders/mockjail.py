@@ -52,7 +52,7 @@ class JailedRun:
     argv: Sequence[str]  # mock's arguments, after its program
     readonly: Sequence[Path]  # the config, the SRPM's directory, every file:// repository
     root_dirs: Sequence[Path]  # written by mock as root: the build root's basedir, the caches
-    resultdir: Path  # written by mock as mockbuild
+    resultdir: Path | None  # written by mock as mockbuild; None: mock's default, inside the root's basedir
     dnf_cache: Path  # private /var/cache/dnf
     macros_dir: Path | None  # over /usr/lib/rpm/macros.d, when the host's rpm keeps its database elsewhere
     limits: SandboxLimits
@@ -77,13 +77,14 @@ class MockJails:
     def run(self, jailed: JailedRun, what: str, seconds: float) -> Completed:
         give_to_sandbox(*jailed.root_dirs, installation=True)
         give_to_sandbox(jailed.dnf_cache, installation=True)
-        give_to_sandbox(jailed.resultdir)
+        results = [jailed.resultdir] if jailed.resultdir is not None else []
+        give_to_sandbox(*results)
         inputs = {jailed.macros_dir: Path("/usr/lib/rpm/macros.d")} if jailed.macros_dir else {}
         shown = [*jailed.install.shown, jailed.install.configdir, *jailed.readonly]
         with mapped_userns() as namespaces:
             box = Sandbox(
                 readonly=list(dict.fromkeys(p for p in shown if p.exists())),
-                writable=[*jailed.root_dirs, jailed.resultdir],
+                writable=[*jailed.root_dirs, *results],
                 mounted={jailed.dnf_cache: Path("/var/cache/dnf")},
                 inputs=inputs,
                 env=_SUDO,

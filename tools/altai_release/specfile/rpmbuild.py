@@ -84,6 +84,9 @@ class Rpmbuild:
             ("_sourcedir", str(top / "SOURCES")),
             ("_specdir", str(top / "SPECS")),
             ("_tmppath", str(top / "tmp")),
+            # an SRPM's files as mock's rpmbuild -bs records them (its builder's user): the sources here are the
+            # host's, nobody's in the sandbox, and Koji keeps the SRPM that mock makes again from ours
+            ("_srcdefattr", "(-,mockbuild,mock)"),
             *self.macros.items(),
             *self.defines,
         ]
