@@ -227,6 +227,8 @@ topdir = $D/topdir
 authtype = ssl
 cert = $D/ssl/altai-release.pem
 serverca = $D/ssl/ca.crt
+max_retries = 3
+retry_interval = 2
 CONF
 }
 
@@ -275,203 +277,32 @@ hub_setup() {  # once: users, the builder, the base
   touch "$D/.configured"
 }
 
-base() {
-  mkdir -p "$D/pgsock" && chown postgres: "$D/pgsock"
-  if [ ! -f "$D/pg/PG_VERSION" ]; then
-    mkdir -p "$D/pg" && chown postgres: "$D/pg" && chmod 700 "$D/pg"
-    su postgres -s /bin/sh -c "$PG/initdb -D '$D/pg' -A trust -U postgres" >/dev/null
-  fi
-  if ! su postgres -s /bin/sh -c "$PG/pg_ctl -D '$D/pg' status" >/dev/null 2>&1; then
-    su postgres -s /bin/sh -c "$PG/pg_ctl -D '$D/pg' -l '$D/pg/server.log' -w start \
-      -o \"-k $D/pgsock -c listen_addresses= -c max_connections=60\"" >/dev/null || {
-        tail -5 "$D/pg/server.log" >&2; die "PostgreSQL did not start ($D/pg/server.log)"; }
-  fi
-  local P="psql -h $D/pgsock -U postgres -v ON_ERROR_STOP=1 -q"
-  if ! $P -lqt | cut -d'|' -f1 | grep -qw koji; then
-    $P -c "CREATE ROLE koji LOGIN" -c "CREATE DATABASE koji OWNER koji"
-    psql -h "$D/pgsock" -U koji -d koji -v ON_ERROR_STOP=1 -q -f "$SRC/schemas/schema.sql" >/dev/null
-    # the first admin, as Koji's server howto makes it; the others log in by certificate
-    psql -h "$D/pgsock" -U koji -d koji -q -c "INSERT INTO users (name, status, usertype) VALUES ('kojiadmin', 0, 0)" \
-      -c "INSERT INTO user_perms (user_id, perm_id, creator_id) VALUES ((SELECT id FROM users WHERE name='kojiadmin'), 1, (SELECT id FROM users WHERE name='kojiadmin'))"
-  fi
-}
-
-httpd() {
-  local port files
-  port=$(cat "$D/port") files=$(cat "$D/files-port")
-  cat > "$D/etc/hub.conf" <<HUB
-[hub]
-DBName = koji
-DBUser = koji
-DBHost = $D/pgsock
-KojiDir = $D/topdir
-DNUsernameComponent = CN
-ProxyPrincipals =
-LoginCreatesUser = On
-KojiWebURL = https://localhost:$port/koji
-DisableNotifications = True
-CheckClientIP = False
-RunInterval = 2
-
-[policy]
-build_from_srpm =
-    user altai-release :: allow
-    has_perm admin :: allow
-    all :: deny
-HUB
-  cat > "$D/etc/httpd.conf" <<HTTPD
-ServerRoot /etc/apache2
-PidFile $D/run/httpd.pid
-ServerName localhost
-Listen 127.0.0.1:$port
-Listen 127.0.0.1:$files
-User www-data
-Group www-data
-ErrorLog $D/logs/httpd-error.log
-LogLevel warn
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 24
-MaxRequestWorkers 24
-MinSpareThreads 4
-MaxSpareThreads 24
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
-LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
-LoadModule autoindex_module /usr/lib/apache2/modules/mod_autoindex.so
-LoadModule env_module /usr/lib/apache2/modules/mod_env.so
-LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
-LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
-LoadModule wsgi_module /usr/lib/apache2/modules/mod_wsgi.so
-TypesConfig /etc/mime.types
-WSGIPythonPath $SRC
-WSGISocketPrefix $D/run/wsgi
-SSLSessionCache shmcb:$D/run/ssl_scache(512000)
-<VirtualHost 127.0.0.1:$port>
-SSLEngine on
-SSLCertificateFile $D/ssl/server.crt
-SSLCertificateKeyFile $D/ssl/server.key
-SSLCACertificateFile $D/ssl/ca.crt
-SSLVerifyDepth 10
-Alias /kojihub $SRC/kojihub/app/kojiapp.py
-<Directory "$SRC/kojihub/app">
-    Options ExecCGI
-    SetHandler wsgi-script
-    SetEnv koji.hub.ConfigFile $D/etc/hub.conf
-    SetEnv koji.hub.ConfigDir $D/etc/hub.conf.d
-    WSGIApplicationGroup %{GLOBAL}
-    WSGIScriptReloading Off
-    Require all granted
-</Directory>
-<Location /kojihub/ssllogin>
-    SSLVerifyClient require
-    SSLVerifyDepth 10
-    SSLOptions +StdEnvVars
-</Location>
-</VirtualHost>
-# Koji's files (topurl), read-only over plain HTTP as hubs commonly serve them: mock's dnf reads the tag's
-# repositories from here
-<VirtualHost 127.0.0.1:$files>
-Alias /kojifiles "$D/topdir/"
-</VirtualHost>
-<Directory "$D/topdir">
-    Options Indexes SymLinksIfOwnerMatch
-    Require all granted
-</Directory>
-HTTPD
-  mkdir -p "$D/etc/hub.conf.d"
-  pid_alive "$D/run/httpd.pid" || /usr/sbin/apache2 -f "$D/etc/httpd.conf" -k start
-  local answer=""
-  for _ in $(seq 100); do
-    answer=$(curl -s --max-time 5 --cacert "$D/ssl/ca.crt" "https://localhost:$port/kojihub" \
-      -d '<?xml version="1.0"?><methodCall><methodName>getAPIVersion</methodName><params/></methodCall>' || true)
-    case "$answer" in *"<int>"*) return 0 ;; esac
-    sleep 0.2
-  done
-  die "the hub does not answer on port $port (see $D/logs/httpd-error.log): ${answer:0:300}"
-}
-
-client_config() {
-  local port
-  port=$(cat "$D/port")
-  cat > "$D/client.conf" <<CONF
-[admin]
-server = https://localhost:$port/kojihub
-weburl = https://localhost:$port/koji
-topurl = http://127.0.0.1:$(cat "$D/files-port")/kojifiles
-topdir = $D/topdir
-authtype = ssl
-cert = $D/ssl/kojiadmin.pem
-serverca = $D/ssl/ca.crt
-
-[altai]
-server = https://localhost:$port/kojihub
-weburl = https://localhost:$port/koji
-topurl = http://127.0.0.1:$(cat "$D/files-port")/kojifiles
-topdir = $D/topdir
-authtype = ssl
-cert = $D/ssl/altai-release.pem
-serverca = $D/ssl/ca.crt
-CONF
-}
-
-hub_setup() {  # once: users, host, tags, target, group, macros, the base
-  [ -f "$D/.configured" ] && return 0
-  local K="$KOJI -p admin"
-  $K add-user altai-release >/dev/null 2>&1 || true
-  $K add-user kojira >/dev/null 2>&1 || true
-  $K grant-permission repo kojira >/dev/null 2>&1 || true
-  $K add-host altai-builder x86_64 noarch >/dev/null 2>&1 || true
-  $K add-host-to-channel altai-builder createrepo >/dev/null 2>&1 || true
-  $K edit-host --capacity 8 altai-builder >/dev/null  # a build task waits on its subtasks: slots for both
-  $K add-tag altai-el6-base >/dev/null 2>&1 || true
-  $K add-tag altai-el6 >/dev/null 2>&1 || true
-  $K add-tag altai-el6-build --parent altai-el6 --arches "x86_64" >/dev/null 2>&1 || true
-  $K add-tag-inheritance altai-el6-build altai-el6-base --priority 10 >/dev/null 2>&1 || true
-  # mock on this host (../shared/MOCK-OFFLINE.md): the host's dnf installs the root, no bootstrap chroot;
-  # the tag macros that make builds reproducible (as the project's own mock builder sets them)
-  $K edit-tag altai-el6-build -x repo.auto=True -x mock.package_manager=dnf -x mock.use_bootstrap=False -x mock.releasever=6 \
-    -x rpm.macro.dist=.el6 -x rpm.macro._buildhost=altai-build \
-    -x "rpm.macro.packager=Altai Release Team <release@altai.example>" \
-    -x rpm.macro.use_source_date_epoch_as_buildtime=1 -x rpm.macro.clamp_mtime_to_source_date_epoch=1 \
-    -x rpm.macro.source_date_epoch_from_changelog=1 -x rpm.macro._source_payload=w9.gzdio \
-    -x rpm.macro._binary_payload=w9.gzdio -x rpm.macro._source_filedigest_algorithm=8 \
-    -x rpm.macro._binary_filedigest_algorithm=8 -x rebuild_srpm=False >/dev/null
-  for group in build srpm-build; do  # kojid's build roots: srpm-build rebuilds the SRPM, build builds it
-    $K add-group altai-el6-build "$group" >/dev/null 2>&1 || true
-    $K add-group-pkg altai-el6-build "$group" $(cat "$D/base/group") >/dev/null
-  done
-  $K add-target altai-el6-candidate altai-el6-build altai-el6 >/dev/null 2>&1 || true
-  for tag in altai-el6-base altai-el6; do
-    $K add-pkg --owner altai-release "$tag" $(cat "$D/base/names") >/dev/null 2>&1 || true
-  done
-  $K import --create-build "$D"/base/repo/*.rpm >/dev/null
-  for rpm in "$D"/base/repo/*.rpm; do
-    $K tag-build --nowait altai-el6-base "$(rpm -qp --qf '%{NAME}-%{VERSION}-%{RELEASE}' "$rpm" 2>/dev/null)" >/dev/null
-  done
-  touch "$D/.configured"
-}
-
-base() {  # the host-derived base the project's mock builder uses, made in the project's state directory
+base() {  # the host-derived base the project's mock builder uses, made in the project's state directory, and
+  # the shipped layout's [buildroot]: its stubs package (names taken on trust) and the packages every root gets
   [ -f "$D/base/names" ] && [ -s "$D/base/group" ] && return 0
   mkdir -p "$D/base/repo"
   local made
   made=$(cd "$ROOT" && .venv/bin/python - <<'PY'
 from pathlib import Path
 from altai_release.builders.bases.hostroot import host_root
+from altai_release.builders.bases.stubs import stubs_repo
 from altai_release.core.paths import DEFAULT_STATE
 from altai_release.layout import load_layout
-base = host_root(load_layout(Path("repo-layout/altai.toml")), Path(DEFAULT_STATE))
-print(base.shown[0] / "repo")
+layout = load_layout(Path("repo-layout/altai.toml"))
+print(host_root(layout, Path(DEFAULT_STATE)).shown[0] / "repo")
+print(stubs_repo(layout, Path(DEFAULT_STATE)) or "")
+print(" ".join(layout.buildroot.packages))
 PY
 )
-  cp "$made"/*.rpm "$D/base/repo/"
+  local repo stubs extra
+  { read -r repo; read -r stubs; read -r extra; } <<< "$made"
+  cp "$repo"/*.rpm "$D/base/repo/"
+  [ -n "$stubs" ] && cp "$stubs"/*.rpm "$D/base/repo/"
   for rpm in "$D"/base/repo/*.rpm; do rpm -qp --qf '%{NAME}\n' "$rpm" 2>/dev/null; done > "$D/base/names.part"
   # comps groups name packages, not what they provide: the base's packages that provide what mock's own
   # build roots install (buildsys-build redhat-rpm-config)
   for rpm in "$D"/base/repo/*.rpm; do
-    rpm -qp --provides "$rpm" 2>/dev/null | grep -qE '^(buildsys-build|redhat-rpm-config)( |$)' &&
+    rpm -qp --provides "$rpm" 2>/dev/null | grep -qE "^(buildsys-build|redhat-rpm-config${extra:+|${extra// /|}})( |\$)" &&
       rpm -qp --qf '%{NAME}\n' "$rpm" 2>/dev/null
   done > "$D/base/group"
   mv "$D/base/names.part" "$D/base/names"

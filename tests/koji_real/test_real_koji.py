@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
 
 import koji
 import pytest
-from altai_testlib import ROOT, assert_one_line_error, build, chained, logs, tree
+from altai_testlib import ROOT, assert_one_line_error, build, chained, logs, run_tool, tree
 
 SCRIPT = ROOT / "scripts" / "koji" / "private-koji.sh"
 pytestmark = pytest.mark.xdist_group("private-koji")
@@ -156,3 +157,66 @@ def test_fakekojihub_serves_only_calls_the_real_hub_has_with_their_signatures(hu
     for name in fake:
         assert name in listed, name
     assert {f["name"]: f["argdesc"] for f in recorded if f["name"] in fake} == {n: listed[n] for n in fake}
+
+
+def shipped_on_koji(tmp_path: Path, hub: dict[str, str], prefix: str) -> Path:
+    """The shipped layout (repo-layout/) with a [koji] table for the test's target, in a copy whose git
+    paths name this checkout."""
+    copy = tmp_path / "repo-layout"
+    shutil.copytree(ROOT / "repo-layout", copy, symlinks=True)
+    layout = copy / "altai.toml"
+    layout.write_text(
+        layout.read_text().replace('git = ".."', f'git = "{ROOT}"')
+        + textwrap.dedent(f"""
+            [koji]
+            profile = "altai"
+            target = "{prefix}-candidate"
+            scratch = false
+            config = "{hub["KOJI_CONFIG"]}"
+            poll_interval = 1
+            """)
+    )
+    session = admin(hub)
+    for name in ("nova-fping", "instance-notifier", "altai-release"):
+        session.packageListAdd(f"{prefix}-el6", name, owner="altai-release")
+    return layout
+
+
+def test_the_shipped_layout_builds_signs_and_publishes_on_koji_as_mock_builds_it(
+    tmp_path, state_dir, gnupghome, hub, target
+):
+    """`--all --builder koji` of the shipped layout: nova-fping, then instance-notifier (which BuildRequires
+    it, from the build tag's repository), the release package; signed and published; each package's files
+    the same as the project's mock builder makes on the same base."""
+    layout = shipped_on_koji(tmp_path, hub, target)
+    argv = ["--layout", str(layout), "--state-dir", str(state_dir), "--all"]
+    env = {"GNUPGHOME": str(gnupghome)}
+    run = run_tool("build.py", *argv, "--out", str(tmp_path / "koji"), "--builder", "koji", env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "nova-fping: waiting for nova-fping-" in run.stderr
+    mocked = run_tool("build.py", *argv, "--out", str(tmp_path / "mock"), "--builder", "mock", env=env)
+    assert mocked.returncode == 0, mocked.stderr[-3000:]
+    for name in ("nova-fping", "instance-notifier"):
+        (one,) = (tmp_path / "koji" / "centos6").glob(f"{name}-[0-9]*.noarch.rpm")
+        (other,) = (tmp_path / "mock" / "centos6").glob(f"{name}-[0-9]*.noarch.rpm")
+        assert contents(one) == contents(other), name
+    manifest = json.loads((tmp_path / "koji" / "manifest.json").read_text())
+    notifier = next(p for p in manifest["packages"] if p["name"] == "instance-notifier" and p["arch"] != "src")
+    assert any(p["nevra"].startswith("nova-fping-") for p in notifier["build_root"])
+
+
+def test_the_hub_going_away_in_the_middle_of_a_run_is_one_error_and_nothing_published(
+    release, state_dir, gnupghome, hub, target
+):
+    own_releases(release, on_koji(release, hub, target))
+    assert build(release, state_dir, gnupghome, "nova-fping", "--builder", "koji").returncode == 0
+    before = tree(release["out"])
+    httpd = Path(hub["ALTAI_KOJI_DIR"]) / "run" / "httpd.pid"
+    stopper = subprocess.Popen(["sh", "-c", f"sleep 4; kill -TERM $(cat {httpd})"])
+    try:
+        run = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
+    finally:
+        stopper.wait()
+        subprocess.run([str(SCRIPT), "up"], capture_output=True, timeout=900, check=True)  # for the next test
+    assert_one_line_error(run, "koji hub")
+    assert tree(release["out"]) == before

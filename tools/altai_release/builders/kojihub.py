@@ -17,6 +17,7 @@ from altai_release.layout.koji_table import KojiSettings
 from altai_release.rpm.readback import read_header
 
 log = logging.getLogger(__name__)
+MAX_OUTAGE = 120  # seconds a run waits for a hub it cannot reach before it fails
 
 LOGS = ("build.log", "root.log", "state.log")
 DOWNLOAD_CHUNK = 4 * 1024 * 1024
@@ -64,7 +65,12 @@ class KojiHub:
         session = getattr(self._local, "session", None)
         if session is None:
             koji = self.koji
-            session = koji.ClientSession(self.server, koji.grab_session_options(self.config))
+            options = koji.grab_session_options(self.config)
+            # koji's client retries a hub it cannot reach max_retries times, retry_interval apart (by default
+            # 30 × 20 s): bounded here to MAX_OUTAGE in all, the profile's own when it is shorter
+            interval = max(1, int(options.get("retry_interval") or 20))
+            options["max_retries"] = min(int(options.get("max_retries") or 30), max(1, MAX_OUTAGE // interval))
+            session = koji.ClientSession(self.server, options)
             self.call("log in", self._login, session)
             self._local.session = session
         return session

@@ -1,10 +1,11 @@
 """kojid's mock, confined as the project's own mock builder is: installed where kojid runs mock
 (`/usr/bin/mock`, which kojid 1.35 hard-codes: scripts/koji/private-koji.sh overlays it in kojid's own mount
-namespace), it takes the command line kojid gives mock (`-r koji/NAME [--old-chroot|--new-chroot] ARGS`) and runs the project's mock
-(`mockinstall`) in `mockjail`, as root of a user namespace of unprivileged ids: the BuildRequires' scriptlets
-and the package's %build never run as the host's root. What mock may touch is kojid's own: its mock
-directory (`mockdir`), a mock cache beside it, the task's work directory and Koji's `topdir` (read-only: the
-tag's repositories are kojid's `topurl`, on loopback: mock keeps the host's network).
+namespace), it takes the command line kojid gives mock (`-r koji/NAME [--old-chroot|--new-chroot] ARGS`)
+and runs the project's mock (`mockinstall`) in `mockjail`, as root of a user namespace of unprivileged ids:
+the BuildRequires' scriptlets and the package's %build never run as the host's root. What mock may touch is
+kojid's own: its mock directory (`mockdir`), a mock cache beside it, the task's work directory and Koji's
+`topdir` (read-only: the tag's repositories are kojid's `topurl`, on loopback: mock keeps the host's
+network).
 
 The environment says where those are: ALTAI_KOJID_MOCKDIR, ALTAI_KOJID_WORKDIR, ALTAI_KOJID_TOPDIR (kojid's
 `mockdir`, `workdir` and `topdir`). kojid reads mock's exit status (10: the build failed; 1: build or root
