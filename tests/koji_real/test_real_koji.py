@@ -7,16 +7,19 @@ whatever the tag."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import koji
 import pytest
-from altai_testlib import ROOT, assert_one_line_error, build, chained, logs, run_tool, tree
+from altai_testlib import ROOT, Run, assert_one_line_error, build, build_argv, chained, logs, run_tool, tree
 
 SCRIPT = ROOT / "scripts" / "koji" / "private-koji.sh"
 pytestmark = pytest.mark.xdist_group("private-koji")
@@ -220,3 +223,37 @@ def test_the_hub_going_away_in_the_middle_of_a_run_is_one_error_and_nothing_publ
         subprocess.run([str(SCRIPT), "up"], capture_output=True, timeout=900, check=True)  # for the next test
     assert_one_line_error(run, "koji hub")
     assert tree(release["out"]) == before
+
+
+def test_kojid_killed_during_a_task_fails_the_run_in_one_line_and_the_next_run_builds_it(
+    release, state_dir, gnupghome, hub, target
+):
+    """kojid killed (SIGKILL, the process group it was started in) while its mock runs a %build: the kojid
+    that starts next finds the task it no longer runs and fails it; the waiting run ends with one line naming
+    the task, nothing published, nothing of the killed jail left mounted; the next run builds the package
+    again (Koji builds a failed NVR again)."""
+    own_releases(release, on_koji(release, hub, target))
+    slow = (release["lib"].path / "libaltai.spec").read_text()
+    release["lib"].commit(
+        {"libaltai.spec": slow.replace("cat lib.txt > built.txt", "sleep 20; cat lib.txt > built.txt")}
+    )
+    top = Path(hub["ALTAI_KOJI_DIR"])
+    argv = build_argv(release, state_dir, "libaltai", "--builder", "koji")
+    env = {**os.environ, "GNUPGHOME": str(gnupghome)}
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as running:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not any(
+            (top / "mock").glob(f"{target}-el6-build-*/root/builddir/build/BUILD/*")
+        ):
+            time.sleep(0.5)  # until kojid's mock runs the %build
+        os.killpg(int((top / "run" / "kojid.pid").read_text()), signal.SIGKILL)
+        time.sleep(3)
+        assert subprocess.run([str(SCRIPT), "up"], capture_output=True, timeout=900).returncode == 0
+        _, err = running.communicate(timeout=600)
+    assert_one_line_error(Run(running.returncode, "", err), "libaltai: koji task", "buildArch")
+    assert not release["out"].exists()
+    mounted = subprocess.run(["findmnt", "-rn", "-o", "TARGET"], capture_output=True, text=True).stdout.split()
+    assert not [m for m in mounted if m.startswith(str(top))]
+    again = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert list((release["out"] / "deps" / "misc").glob("libaltai-1.2-*.rpm"))
