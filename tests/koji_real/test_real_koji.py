@@ -257,3 +257,22 @@ def test_kojid_killed_during_a_task_fails_the_run_in_one_line_and_the_next_run_b
     again = build(release, state_dir, gnupghome, "libaltai", "--builder", "koji")
     assert again.returncode == 0, again.stderr[-3000:]
     assert list((release["out"] / "deps" / "misc").glob("libaltai-1.2-*.rpm"))
+
+
+def test_the_gate_of_a_koji_built_release_installs_it_and_reproduces_it_on_koji(
+    release, state_dir, gnupghome, hub, target, tmp_path
+):
+    """The CI release job on Koji: the lib -> app chain built on the hub, installed by dnf on a base OS, and
+    each binary reproduced from its SRPM by a scratch build, before the release is published."""
+    from rpmtools import base_os_repo
+
+    token = on_koji(release, hub, target)
+    chained(release, "cat /usr/include/libaltai.h > app.txt")
+    own_releases(release, token)
+    base_repo = base_os_repo(tmp_path)
+    argv = ["libaltai", "altai-app", "--builder", "koji", "--gate", "--base-repos", str(base_repo)]
+    run = build(release, state_dir, gnupghome, *argv)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "ok: dnf install of" in run.stderr
+    checks = json.loads((release["out"] / "metadata" / "checks.json").read_text())["checks"]
+    assert any(c.startswith("every binary package reproduced from its SRPM with koji") for c in checks), checks
