@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Run the benchmarks: `bench/run.py` (all) or `bench/run.py NAME...`, NAME one of git2srpm, fping, load, soak,
-release, koji, attestations, mock, reach (SOAK_MINUTES sets the soak's length, 10 unless given)."""
+release, koji, farm, attestations, mock, reach (SOAK_MINUTES sets the soak's length, 10 unless given)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import bench_attestations  # noqa: E402
 import bench_fping  # noqa: E402
 import bench_git2srpm  # noqa: E402
 import bench_koji  # noqa: E402
+import bench_koji_farm  # noqa: E402
 import bench_load  # noqa: E402
 import bench_mock  # noqa: E402
 import bench_reach  # noqa: E402
@@ -27,6 +28,7 @@ BENCHES = {
     "soak": bench_soak.main,
     "release": bench_release.main,
     "koji": bench_koji.main,
+    "farm": bench_koji_farm.main,
     "attestations": bench_attestations.main,
     "mock": bench_mock.main,
     "reach": bench_reach.main,

@@ -44,7 +44,8 @@ stop_pid() {  # TERM, then KILL after $2 seconds; the process group when it has 
 }
 
 down() {
-  stop_pid "$D/run/kojid.pid" 30
+  local pid
+  for pid in "$D"/run/kojid*.pid; do [ -e "$pid" ] && stop_pid "$pid" 30; done
   stop_pid "$D/run/kojira.pid" 10
   if pid_alive "$D/run/httpd.pid"; then
     /usr/sbin/apache2 -f "$D/etc/httpd.conf" -k stop 2>/dev/null || true
@@ -308,36 +309,69 @@ PY
   mv "$D/base/names.part" "$D/base/names"
 }
 
-daemons() {
-  local port py=/usr/bin/python3
+client_cert() {  # a certificate of the private CA for Koji user $1 (a builder host is a user too)
+  [ -f "$D/ssl/$1.pem" ] && return 0
+  (
+    cd "$D/ssl"
+    openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" -days 3650 2>/dev/null
+    cat "$1.crt" "$1.key" > "$1.pem" && chmod 600 "$1.key" "$1.pem"
+  )
+}
+
+kojid_host() {  # kojid number $1 (host altai-builder, then altai-builder-2 ...), in a mount namespace of its own
+  local n=$1 s="" host=altai-builder port py=/usr/bin/python3
+  [ "$n" = 1 ] || { s="-$n"; host="altai-builder-$n"; }
   port=$(cat "$D/port")
-  mkdir -p "$D/etc/kojid" "$D/kojid-work" "$D/mock" "$D/overlay/upper/mock/koji" "$D/overlay/work" \
-    "$D/overlay/bin-upper" "$D/overlay/bin-work"
+  client_cert "$host"
+  if [ "$n" != 1 ]; then
+    $KOJI -p admin add-host "$host" x86_64 noarch >/dev/null 2>&1 || true
+    $KOJI -p admin edit-host --capacity 8 "$host" >/dev/null
+  fi
+  local o="$D/overlay$s"
+  mkdir -p "$D/kojid-work$s" "$D/mock$s" "$o/upper/mock/koji" "$o/work" "$o/bin-upper" "$o/bin-work"
   # mock's group, for kojid's setgroups before it runs mock (as root: mockuser = root), in the overlay only
-  [ -f "$D/overlay/upper/group" ] || { cat /etc/group; echo "mock:x:135:"; } > "$D/overlay/upper/group"
+  [ -f "$o/upper/group" ] || { cat /etc/group; echo "mock:x:135:"; } > "$o/upper/group"
   # kojid runs /usr/bin/mock (1.35 has no option for it): in kojid's namespace, /usr/bin is an overlay too,
   # whose `mock` is the confined one
-  cat > "$D/overlay/bin-upper/mock" <<MOCK
+  cat > "$o/bin-upper/mock" <<MOCK
 #!/bin/sh
 cd "$ROOT" && exec "$ROOT/.venv/bin/python" -m altai_release.builders.kojimock "\$@"
 MOCK
-  chmod 755 "$D/overlay/bin-upper/mock"
-  cat > "$D/etc/kojid/kojid.conf" <<CONF
+  chmod 755 "$o/bin-upper/mock"
+  cat > "$D/etc/kojid/kojid$s.conf" <<CONF
 [kojid]
 sleeptime = 1
-maxjobs = 8
+# a build task waits for its buildArch task on the same kojid: with a run's --jobs N in flight, maxjobs must
+# leave room for their children, or every slot is a waiting parent and nothing builds
+maxjobs = 32
 minspace = 256
 topdir = $D/topdir
-workdir = $D/kojid-work
-mockdir = $D/mock
+workdir = $D/kojid-work$s
+mockdir = $D/mock$s
 mockuser = root
 server = https://localhost:$port/kojihub
 topurl = http://127.0.0.1:$(cat "$D/files-port")/kojifiles
-cert = $D/ssl/altai-builder.pem
+cert = $D/ssl/$host.pem
 serverca = $D/ssl/ca.crt
 buildroot_basic_cleanup_delay = 5
 log_level = INFO
 CONF
+  pid_alive "$D/run/kojid$s.pid" && return 0
+  setsid unshare --mount --propagation private sh -c '
+    mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc &&
+    mount -t overlay overlay -o "lowerdir=/usr/bin,upperdir=$1/bin-upper,workdir=$1/bin-work" /usr/bin &&
+    exec env KOJI_SRC="$2" ALTAI_KOJID_MOCKDIR="$5" ALTAI_KOJID_WORKDIR="$6" \
+      ALTAI_KOJID_TOPDIR="$7" "$3" "$4/scripts/koji/kojid.py" --fg --force-lock -c "$8"
+  ' private-kojid "$o" "$SRC" "$py" "$ROOT" "$D/mock$s" "$D/kojid-work$s" "$D/topdir" "$D/etc/kojid/kojid$s.conf" \
+    > "$D/logs/kojid$s.out" 2>&1 < /dev/null &
+  echo $! > "$D/run/kojid$s.pid"
+}
+
+daemons() {  # kojira, and ALTAI_KOJI_HOSTS kojid processes (1 unless said), each a builder host of its own
+  local port py=/usr/bin/python3 n
+  port=$(cat "$D/port")
+  mkdir -p "$D/etc/kojid"
   cat > "$D/etc/kojira.conf" <<CONF
 [kojira]
 server = https://localhost:$port/kojihub
@@ -352,15 +386,7 @@ CONF
       > "$D/logs/kojira.out" 2>&1 < /dev/null &
     echo $! > "$D/run/kojira.pid"
   fi
-  if ! pid_alive "$D/run/kojid.pid"; then
-    setsid unshare --mount --propagation private sh -c '
-      mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/overlay/upper,workdir=$1/overlay/work" /etc &&
-      mount -t overlay overlay -o "lowerdir=/usr/bin,upperdir=$1/overlay/bin-upper,workdir=$1/overlay/bin-work" /usr/bin &&
-      exec env KOJI_SRC="$2" ALTAI_KOJID_MOCKDIR="$1/mock" ALTAI_KOJID_WORKDIR="$1/kojid-work" \
-        ALTAI_KOJID_TOPDIR="$1/topdir" "$3" "$4/scripts/koji/kojid.py" --fg --force-lock -c "$1/etc/kojid/kojid.conf"
-    ' private-kojid "$D" "$SRC" "$py" "$ROOT" > "$D/logs/kojid.out" 2>&1 < /dev/null &
-    echo $! > "$D/run/kojid.pid"
-  fi
+  for n in $(seq "${ALTAI_KOJI_HOSTS:-1}"); do kojid_host "$n"; done
   sleep 2
   for daemon in kojira kojid; do
     pid_alive "$D/run/$daemon.pid" || { tail -5 "$D/logs/$daemon.out" >&2; die "$daemon did not start ($D/logs/$daemon.out)"; }
