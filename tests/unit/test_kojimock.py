@@ -19,7 +19,10 @@ def test_kojids_command_line_becomes_the_config_file_and_simple_isolation():
     ]
 
 
-@pytest.mark.parametrize("argv", [[], ["--init"], ["-r", "fedora-39"], ["-r", "koji/../../etc/x", "--init"]])
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--init"], ["-r", "fedora-39"], ["-r", "koji/../../etc/x", "--init"], ["-r", "koji/..", "--init"]],
+)
 def test_anything_but_kojids_command_line_is_refused(argv):
     with pytest.raises(SystemExit, match="kojimock: expected kojid's"):
         translate(argv)

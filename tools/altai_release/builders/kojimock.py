@@ -14,17 +14,19 @@ log) and its output, which it logs as mock_output.log: both are passed through."
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 CONFIGS = Path("/etc/mock/koji")  # where kojid writes the config of each build root (hard-coded in kojid)
+_ROOT_NAME = re.compile(r"koji/[A-Za-z0-9_+][A-Za-z0-9._+-]*")  # kojid's TAG-BUILDROOTID-REPOID: a file name
 CHROOT_TMPDIR = "chroot_tmpdir"  # kojid's `chroot_tmpdir` (its default), below the root
 
 
 def translate(argv: list[str]) -> tuple[str, list[str]]:
     """(the build root's name, mock's arguments) from kojid's command line: `-r koji/NAME` becomes the config
     file itself; mock's isolation is `simple` (what the jail allows; kojid's --old-chroot says the same)."""
-    if len(argv) < 2 or argv[0] != "-r" or not argv[1].startswith("koji/") or "/" in argv[1][5:]:
+    if len(argv) < 2 or argv[0] != "-r" or not _ROOT_NAME.fullmatch(argv[1]):
         raise SystemExit(f"kojimock: expected kojid's '-r koji/NAME ...', got {argv[:2]!r}")
     name = argv[1][5:]
     rest = [a for a in argv[2:] if a not in ("--old-chroot", "--new-chroot")]
