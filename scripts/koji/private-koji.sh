@@ -55,6 +55,9 @@ down() {
   if [ -f "$D/pg/postmaster.pid" ]; then
     su postgres -s /bin/sh -c "$PG/pg_ctl -D '$D/pg' -m fast -w stop" >/dev/null 2>&1 || true
   fi
+  # kojid runs each task in a process group of its own: a task whose kojid was killed outlives it. Whatever
+  # still names this directory on its command line is ours (kojid's tasks, their mock jails)
+  pkill -KILL -f -- "$D/" 2>/dev/null || true
   # what mock left mounted in kojid's namespace went with it; anything below D on the host's table is ours
   findmnt -rn -o TARGET | grep -F "$D/" | sort -r | while read -r target; do umount -l "$target" || true; done
   say "stopped (state kept in $D; remove it to start from nothing)"
