@@ -25,17 +25,22 @@ def hub(tmp_path, certs, release):
         hub.stop()
 
 
-def use_koji(release, hub: FakeKojiHub, scratch: bool, target: str = TARGET, cert: Path | None = None) -> None:
-    """The test layout with a [koji] table for `hub`, its profile in a koji config file beside it."""
-    hub.profile(release["layout"].parent / "koji.conf", cert=cert)
-    with open(release["layout"], "a") as layout:
-        layout.write(
+def koji_table(layout: Path, target: str, scratch: bool, config: str, poll_interval: float) -> None:
+    """A [koji] table at the end of `layout`: the profile `altai` of the koji config file `config`."""
+    with open(layout, "a") as text:
+        text.write(
             textwrap.dedent(f"""
             [koji]
             profile = "altai"
             target = "{target}"
             scratch = {"true" if scratch else "false"}
-            config = "koji.conf"
-            poll_interval = 0.1
+            config = "{config}"
+            poll_interval = {poll_interval}
             """)
         )
+
+
+def use_koji(release, hub: FakeKojiHub, scratch: bool, target: str = TARGET, cert: Path | None = None) -> None:
+    """The test layout with a [koji] table for `hub`, its profile in a koji config file beside it."""
+    hub.profile(release["layout"].parent / "koji.conf", cert=cert)
+    koji_table(release["layout"], target, scratch, "koji.conf", 0.1)

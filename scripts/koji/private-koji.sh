@@ -210,30 +210,26 @@ HTTPD
   die "the hub does not answer on port $port (see $D/logs/httpd-error.log): ${answer:0:300}"
 }
 
-client_config() {
-  local port
-  port=$(cat "$D/port")
-  cat > "$D/client.conf" <<CONF
-[admin]
+client_config() {  # a profile per user: admin (kojiadmin) and altai (the release user)
+  local port files user profile
+  port=$(cat "$D/port") files=$(cat "$D/files-port")
+  : > "$D/client.conf"
+  for profile in admin:kojiadmin altai:altai-release; do
+    user=${profile#*:}
+    cat >> "$D/client.conf" <<CONF
+[${profile%%:*}]
 server = https://localhost:$port/kojihub
 weburl = https://localhost:$port/koji
-topurl = http://127.0.0.1:$(cat "$D/files-port")/kojifiles
+topurl = http://127.0.0.1:$files/kojifiles
 topdir = $D/topdir
 authtype = ssl
-cert = $D/ssl/kojiadmin.pem
-serverca = $D/ssl/ca.crt
-
-[altai]
-server = https://localhost:$port/kojihub
-weburl = https://localhost:$port/koji
-topurl = http://127.0.0.1:$(cat "$D/files-port")/kojifiles
-topdir = $D/topdir
-authtype = ssl
-cert = $D/ssl/altai-release.pem
+cert = $D/ssl/$user.pem
 serverca = $D/ssl/ca.crt
 max_retries = 3
 retry_interval = 2
+
 CONF
+  done
 }
 
 release_tags() {  # a release's tags on this hub: PREFIX-el6, its build tag PREFIX-el6-build, PREFIX-candidate

@@ -13,13 +13,13 @@ import secrets
 import shutil
 import signal
 import subprocess
-import textwrap
 import time
 from pathlib import Path
 
 import koji
 import pytest
 from altai_testlib import ROOT, Run, assert_one_line_error, build, build_argv, chained, logs, run_tool, tree
+from kojitestlib import koji_table
 
 SCRIPT = ROOT / "scripts" / "koji" / "private-koji.sh"
 pytestmark = pytest.mark.xdist_group("private-koji")
@@ -59,17 +59,7 @@ def own_releases(release, token: str) -> None:
 def on_koji(release, hub: dict[str, str], prefix: str, scratch: bool = False) -> str:
     """The test layout built on the hub, into the test's own target (its Releases: `own_releases`)."""
     token = prefix[1:]
-    with open(release["layout"], "a") as layout:
-        layout.write(
-            textwrap.dedent(f"""
-            [koji]
-            profile = "altai"
-            target = "{prefix}-candidate"
-            scratch = {"true" if scratch else "false"}
-            config = "{hub["KOJI_CONFIG"]}"
-            poll_interval = 1
-            """)
-        )
+    koji_table(release["layout"], f"{prefix}-candidate", scratch, hub["KOJI_CONFIG"], 1)
     session = admin(hub)
     for name in ("libaltai", "altai-app", "nova-fping", "altai-release"):
         session.packageListAdd(f"{prefix}-el6", name, owner="altai-release")
@@ -168,17 +158,8 @@ def shipped_on_koji(tmp_path: Path, hub: dict[str, str], prefix: str) -> Path:
     copy = tmp_path / "repo-layout"
     shutil.copytree(ROOT / "repo-layout", copy, symlinks=True)
     layout = copy / "altai.toml"
-    layout.write_text(
-        layout.read_text().replace('git = ".."', f'git = "{ROOT}"')
-        + textwrap.dedent(f"""
-            [koji]
-            profile = "altai"
-            target = "{prefix}-candidate"
-            scratch = false
-            config = "{hub["KOJI_CONFIG"]}"
-            poll_interval = 1
-            """)
-    )
+    layout.write_text(layout.read_text().replace('git = ".."', f'git = "{ROOT}"'))
+    koji_table(layout, f"{prefix}-candidate", False, hub["KOJI_CONFIG"], 1)
     session = admin(hub)
     for name in ("nova-fping", "instance-notifier", "altai-release"):
         session.packageListAdd(f"{prefix}-el6", name, owner="altai-release")

@@ -30,6 +30,8 @@ def test_a_served_sha256sums_is_read_as_plain_paths_inside_the_tree():
             _listed(bad + "\n", "http://m/")
     with pytest.raises(InputError, match="lists no file"):
         _listed("", "http://m/")
+    with pytest.raises(InputError, match="'centos6/a' as a file and as a directory"):
+        _listed(f"{digest}  centos6/a\n{digest}  centos6/a/b\n", "http://m/")
 
 
 def _identity(name: str, fingerprint: str, keyring: object = None) -> SimpleNamespace:
@@ -100,3 +102,27 @@ def test_kojids_rebuild_gets_the_srpms_build_time(tmp_path):
     config = tmp_path / "kojid.cfg"
     config.write_text("config_opts['root'] = 'x'\n")
     assert _with_build_time(["-r", str(config), "--init"], tmp_path / "ours.cfg") == ["-r", str(config), "--init"]
+
+
+@pytest.mark.parametrize(
+    ("remote", "said"),
+    [
+        ("https://ci:s3cret@git.example/a.git", "https://git.example/a.git"),
+        ("https://ci@git.example/a.git", "https://git.example/a.git"),
+        ("ssh://git:pw@git.example/a.git", "ssh://git.example/a.git"),
+        ("ssh://git@git.example/a.git", "ssh://git@git.example/a.git"),
+        ("/srv/a.git", None),
+    ],
+)
+def test_a_local_checkouts_public_url_is_its_remote_without_credentials(tmp_path, remote, said):
+    import subprocess
+
+    from altai_release.git import GitSource
+
+    subprocess.run(["git", "init", "-q", str(tmp_path / "r")], check=True)
+    subprocess.run(["git", "-C", str(tmp_path / "r"), "remote", "add", "origin", remote], check=True)
+    source = GitSource.open(str(tmp_path / "r"), tmp_path / "clone")
+    try:
+        assert source.public_url() == said
+    finally:
+        source.close()

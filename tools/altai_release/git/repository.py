@@ -83,8 +83,10 @@ class GitSource(ObjectReader, Checkout):
         if proc.returncode != 0 or not is_git_url(url):
             return None
         parts = urlsplit(url)
-        if "@" in parts.netloc and parts.scheme in ("http", "https"):  # user:token@ is nobody's business
-            url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        if "@" in parts.netloc:  # a user:token@ (or https user@) is nobody's business; ssh's git@ stays
+            user, host = parts.netloc.rsplit("@", 1)
+            keep = parts.scheme not in ("http", "https") and ":" not in user
+            url = urlunsplit(parts._replace(netloc=parts.netloc if keep else host))
         return url
 
     def _check_object_format(self) -> None:

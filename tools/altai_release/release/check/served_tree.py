@@ -8,6 +8,7 @@ question, answered against the pinned key like every other signature of the tree
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -20,6 +21,7 @@ from altai_release.release.publish.checksums import CHECKSUMS, MAX_DEPTH, MAX_FI
 
 MAX_LIST_BYTES = 64 * 1024 * 1024  # SHA256SUMS of MAX_FILES files is about 25 MiB
 MAX_SIGNATURE_BYTES = 64 * 1024
+MAX_TREE_BYTES = 256 * 1024 * 1024 * 1024  # all files together: a release of 20,000 packages is far below
 
 
 def is_url(text: str) -> bool:
@@ -47,6 +49,10 @@ def _listed(text: str, url: str) -> dict[str, str]:
             raise InputError(f"{url}{CHECKSUMS}: lists more than {MAX_FILES} files, more than a release holds")
     if not found:
         raise InputError(f"{url}{CHECKSUMS}: lists no file: not a release")
+    directories = {str(parent) for path in found for parent in PurePosixPath(path).parents}
+    both = sorted(directories & set(found))
+    if both:  # a file and a directory of one name: no tree holds both
+        raise InputError(f"{url}{CHECKSUMS}: lists {both[0]!r} as a file and as a directory: not a release")
     return found
 
 
@@ -65,8 +71,15 @@ def download_tree(url: str, target: Path, limits: DownloadLimits, jobs: int) -> 
     for rel in files:
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
 
+    fetched = [0]
+    lock = threading.Lock()
+
     def one(rel: str) -> None:
         fetch(base + urllib.parse.quote(rel), target / rel, what, limits, expect=files[rel], expect_from=CHECKSUMS)
+        with lock:
+            fetched[0] += (target / rel).stat().st_size
+            if fetched[0] > MAX_TREE_BYTES:
+                raise UpstreamError(f"{what}: the files SHA256SUMS lists pass {MAX_TREE_BYTES} bytes; stopped")
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, 8))) as pool:
         for done in [pool.submit(one, rel) for rel in sorted(files)]:
