@@ -9,8 +9,9 @@ build: setup
 
 # Every test runs once. The unit layer first, in-process: what it covers of the tooling alone is its own
 # figure (the floor: 60 %). Then the rest in three workers (pytest-xdist; most tests wait on mock, dnf or
-# sockets, so three keep two cores busy): tests that share a machine-wide
-# resource take names and addresses of their own or run in one xdist_group. A short base directory: the
+# sockets, so three keep two cores busy): tests that share a machine-wide resource take names and addresses
+# of their own or run in one xdist_group. Last, alone, the tool installed from its wheel outside the checkout
+# (tests/install): it checks that nothing under the checkout changed. A short base directory: the
 # sockets of gpg-agent in a home below it must stay under 108 bytes. The slowest tests are printed, and
 # every result kept in artifacts/junit*.xml (CI keeps them).
 PYTEST_WORKERS ?= 3
@@ -24,8 +25,11 @@ test: lint
 	@.venv/bin/python -m coverage report --data-file=.coverage-unit/coverage --fail-under=60 >/dev/null
 	@base=$$(mktemp -d /tmp/at.XXXXXX) && status=0 && \
 	.venv/bin/python -m coverage run -m pytest -q -n $(PYTEST_WORKERS) --basetemp=$$base --durations=20 \
-		--ignore=tests/unit --ignore=tests/koji_real --junitxml=artifacts/junit.xml || status=$$?; \
-		rm -rf $$base; exit $$status
+		--ignore=tests/unit --ignore=tests/koji_real --ignore=tests/install --junitxml=artifacts/junit.xml \
+		|| status=$$?; rm -rf $$base; exit $$status
+	@base=$$(mktemp -d /tmp/ai.XXXXXX) && status=0 && \
+	.venv/bin/python -m pytest -q -p no:cacheprovider --basetemp=$$base --junitxml=artifacts/junit-install.xml \
+		tests/install || status=$$?; rm -rf $$base; exit $$status
 	rm -f .coverage-unit/coverage
 	.venv/bin/python -m coverage combine -q .coverage-data .coverage-unit
 	.venv/bin/python -m coverage report

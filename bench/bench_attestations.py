@@ -33,7 +33,7 @@ def main() -> list[Timing]:
     from altai_release.signing.trust import TrustSources
     from rpmtools import build_rpm
 
-    layout = load_layout()
+    layout = load_layout(ROOT / "repo-layout" / "altai.toml")
     with tempfile.TemporaryDirectory(prefix="bench-attest-") as name:
         work = Path(name)
         built = build_rpm(work, "benchtool")  # the tests' own: rpmbuild, noarch

@@ -78,7 +78,7 @@ def main() -> list[Timing]:
 
     if mock_unavailable() is not None:
         raise SystemExit(f"bench: mock cannot run here: {mock_unavailable()}")
-    layout = load_layout()
+    layout = load_layout(ROOT / "repo-layout" / "altai.toml")
     rows: list[Timing] = []
     with tempfile.TemporaryDirectory(prefix="bench-mock-") as name:
         work = Path(name)

@@ -5,10 +5,11 @@
 # by git), with a venv of their own on the system's Python and its rpm bindings. tools/build.py finds it
 # there (.venv/mock/mock.json) and runs it as root of a user namespace of unprivileged ids, never as the
 # host's root. Without either, the local builder remains, and this says so. A second run only checks.
+# For an installed tool (pip, pipx): `scripts/setup-mock.sh DIR`, then ALTAI_MOCK_HOME=DIR (docs/install.md).
 set -euo pipefail
+home=$(realpath -m -- "${1:-$(dirname "$0")/../.venv/mock}")
 cd "$(dirname "$0")/.."
 
-home=.venv/mock
 if [ -x /usr/libexec/mock/mock ] && [ -d /etc/mock ]; then
     echo "setup: mock: the host's own (/usr/libexec/mock/mock, /etc/mock)" >&2
     exit 0
@@ -39,6 +40,10 @@ for name in "${!SHA256[@]}"; do
     }
 done
 echo "setup: mock: installing 6.7 from $src into $home" >&2
+if [ -d "$home" ] && [ ! -f "$home/mock.json" ] && [ -n "$(ls -A "$home")" ]; then
+    echo "error: $home: not empty and not a mock this script installed; name an empty or new directory" >&2
+    exit 1
+fi
 rm -rf "$home"
 mkdir -p "$home/src" "$home/etc/mock"
 for name in "${!SHA256[@]}"; do
@@ -55,7 +60,7 @@ cp -a "$home/src/mock-core-configs-44.2-1/mock-core-configs/etc/mock/." "$home/e
 sed -i 's/^_MOCK_NVR = None$/_MOCK_NVR = "mock-6.7-1"/' "$home/src/mock-6.7-1/mock/py/mock.py"
 sed -i 's/^VERSION = "unreleased_version"$/VERSION = "6.7"/' "$home/src/mock-6.7-1/mock/py/mockbuild/constants.py"
 cat > "$home/mock.json" <<EOF
-{"python": "$PWD/$home/venv/bin/python", "mock": "$PWD/$home/src/mock-6.7-1/mock/py/mock.py",
- "configdir": "$PWD/$home/etc/mock", "version": "6.7", "from": "$(realpath "$src")"}
+{"python": "$home/venv/bin/python", "mock": "$home/src/mock-6.7-1/mock/py/mock.py",
+ "configdir": "$home/etc/mock", "version": "6.7", "from": "$(realpath "$src")"}
 EOF
 echo "$want" > "$stamp"

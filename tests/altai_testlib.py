@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
+SHIPPED_LAYOUT = ROOT / "repo-layout" / "altai.toml"
+
+# the tests run the checkout's tool, in-process too: with what tools/*.py give it (docs/install.md)
+from _bootstrap import checkout_environment  # noqa: E402
+
+for _name, _value in checkout_environment().items():
+    os.environ.setdefault(_name, _value)
 
 
 def _spec_vr(name: str) -> str:

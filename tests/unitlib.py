@@ -16,6 +16,7 @@ from altai_release.layout import ReleaseLayout, load_layout
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 from altai_release.rpm.readback import read_facts
 from altai_release.signing.trust import TrustSources
+from altai_testlib import SHIPPED_LAYOUT
 
 ENV = {
     **os.environ,
@@ -86,7 +87,7 @@ CHANGES = {
     "1.1": "* Tue Feb 06 2024 Bob <bob@example.org> - 1.1-1\n- faster\n- smaller\n\n"
     "* Mon Jan 01 2024 Ann <ann@example.org> - 1.0-1\n- first\n",
 }
-LAYOUT = load_layout()
+LAYOUT = load_layout(SHIPPED_LAYOUT)
 
 
 def entry_of(path: Path, repository: str, source: dict[str, str] | None = None) -> ManifestEntry:

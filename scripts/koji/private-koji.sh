@@ -282,15 +282,15 @@ base() {  # the host-derived base the project's mock builder uses, made in the p
   [ -f "$D/base/names" ] && [ -s "$D/base/group" ] && return 0
   mkdir -p "$D/base/repo"
   local made
-  made=$(cd "$ROOT" && .venv/bin/python - <<'PY'
+  made=$(cd "$ROOT" && ALTAI_STATE_DIR=${ALTAI_STATE_DIR:-$ROOT/.state} .venv/bin/python - <<'PY'
 from pathlib import Path
 from altai_release.builders.bases.hostroot import host_root
 from altai_release.builders.bases.stubs import stubs_repo
-from altai_release.core.paths import DEFAULT_STATE
+from altai_release.layout.places import state_dir
 from altai_release.layout import load_layout
 layout = load_layout(Path("repo-layout/altai.toml"))
-print(host_root(layout, Path(DEFAULT_STATE)).shown[0] / "repo")
-print(stubs_repo(layout, Path(DEFAULT_STATE)) or "")
+print(host_root(layout, state_dir(None)).shown[0] / "repo")
+print(stubs_repo(layout, state_dir(None)) or "")
 print(" ".join(layout.buildroot.packages))
 PY
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from altai_release.layout import load_layout
+from altai_testlib import SHIPPED_LAYOUT
 
 
 def test_a_koji_builds_cache_key_names_its_hub_profile_and_target():
@@ -11,7 +12,7 @@ def test_a_koji_builds_cache_key_names_its_hub_profile_and_target():
     from altai_release.layout.koji_table import KojiSettings
     from altai_release.release.run.buildcache import inputs_key
 
-    layout = load_layout()
+    layout = load_layout(SHIPPED_LAYOUT)
     entry = layout.packages["nova-fping"]
     keys = {
         inputs_key({"tree": "t"}, entry, replace(layout, koji=KojiSettings("altai", target, False)), "koji", "F")

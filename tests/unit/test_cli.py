@@ -12,7 +12,7 @@ from altai_release.cli import build, common, git2srpm, srpm2git
 from altai_release.core.errors import InputError
 
 
-@pytest.mark.parametrize("parser", [build._parser, git2srpm._parser, srpm2git._parser])
+@pytest.mark.parametrize("parser", [build.parser, git2srpm.parser, srpm2git.parser])
 def test_every_tool_has_version_and_an_example(parser, capsys):
     with pytest.raises(SystemExit) as done:
         parser().parse_args(["--version"])
@@ -25,7 +25,7 @@ def test_every_tool_has_version_and_an_example(parser, capsys):
 
 def test_modes_exclude_each_other_as_a_usage_error(capsys):
     with pytest.raises(SystemExit) as done:
-        build._parser().parse_args(["--diff", "a.json", "--notes", "b.json"])
+        build.parser().parse_args(["--diff", "a.json", "--notes", "b.json"])
     assert done.value.code == 2
     assert capsys.readouterr().err.startswith("error: build: argument --notes: not allowed with argument --diff")
 
@@ -48,7 +48,7 @@ def test_modes_exclude_each_other_as_a_usage_error(capsys):
     ],
 )
 def test_the_mode_and_the_options_that_go_with_it(argv, mode, refusal):
-    args = build._parser().parse_args(argv)
+    args = build.parser().parse_args(argv)
     if refusal is None:
         assert build.mode_of(args) == mode
     else:
@@ -69,7 +69,7 @@ def test_quiet_verbose_and_timings_set_the_log(flags, level, timed, monkeypatch)
     from altai_release.core import timing
 
     monkeypatch.setattr(timing, "_enabled", False)
-    common.setup_logging(srpm2git._parser().parse_args([*flags, "x.src.rpm", "dir"]))
+    common.setup_logging(srpm2git.parser().parse_args([*flags, "x.src.rpm", "dir"]))
     assert logging.getLogger(common.LOGGER).level == level
     assert timing._enabled is timed
 
@@ -87,5 +87,5 @@ def test_log_records_read_as_the_lines_the_tools_always_printed():
 
 def test_q_and_v_exclude_each_other(capsys):
     with pytest.raises(SystemExit):
-        git2srpm._parser().parse_args(["-q", "-v", "repo"])
+        git2srpm.parser().parse_args(["-q", "-v", "repo"])
     assert "not allowed with argument" in capsys.readouterr().err

@@ -18,7 +18,7 @@ DOCS = [
     ROOT / "bench" / "RESULTS.md",
     *sorted(ROOT.glob("src/*/README.md")),
 ]
-PARSERS = dict(zip(TOOL_SCRIPTS, (build._parser, git2srpm._parser, srpm2git._parser), strict=True))
+PARSERS = dict(zip(TOOL_SCRIPTS, (build.parser, git2srpm.parser, srpm2git.parser), strict=True))
 
 
 def _anchor(heading: str) -> str:

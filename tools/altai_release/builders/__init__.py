@@ -29,11 +29,11 @@ def choose_builder_kind(requested: str) -> str:
 
 def mock_unavailable() -> str | None:
     """Why mock cannot run here, or None when it can."""
-    from altai_release.builders.mockinstall import find_mock
+    from altai_release.builders.mockinstall import MISSING, find_mock
     from altai_release.sandbox.bubblewrap import privileged
 
     if find_mock() is None:
-        return "mock is not installed on this machine (scripts/setup.sh installs it from ../shared/upstream)"
+        return MISSING
     if not privileged():
         return "mock runs as root of a user namespace, which only root can make with a range of ids"
     return None
@@ -75,11 +75,11 @@ def make_builder(
     # each builder's module loads when a run builds with it (mock's loads jinja2, koji's the koji library)
     if kind == "mock":
         from altai_release.builders.mock import MockBuilder, MockRepo
-        from altai_release.builders.mockinstall import find_mock
+        from altai_release.builders.mockinstall import MISSING, find_mock
 
         install = find_mock()
         if install is None:
-            raise InputError("mock is not installed on this machine (scripts/setup.sh installs it)")
+            raise InputError(MISSING)
         # the release as it is now (OUT is a link the next publish moves; mock reads the tree it points at)
         repos = [
             MockRepo(f"altai-{name}", f"{layout.name} {name}", (current.resolve() / repo.path).as_uri())

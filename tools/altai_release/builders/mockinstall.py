@@ -1,7 +1,7 @@
-"""Where mock is: the project's own (scripts/setup-mock.sh: mock 6.7 from its upstream release tarballs under
-`.venv/mock`, or `ALTAI_MOCK_HOME`), else the host's (Fedora, EL: /usr/libexec/mock/mock, /etc/mock). It is
-never run as installed for people (`/usr/bin/mock`, consolehelper): `mockjail` runs its program as root of a
-user namespace of unprivileged ids, as sudo would start it."""
+"""Where mock is: the one scripts/setup-mock.sh installed from its upstream release tarballs in the directory
+`ALTAI_MOCK_HOME` names (a checkout's tools/*.py name its `.venv/mock`), else the host's (Fedora, EL:
+/usr/libexec/mock/mock, /etc/mock). It is never run as installed for people (`/usr/bin/mock`, consolehelper):
+`mockjail` runs its program as root of a user namespace of unprivileged ids, as sudo would start it."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altai_release.core.errors import InputError
-from altai_release.core.paths import PROJECT_ROOT
 
 HOST_MOCK = Path("/usr/libexec/mock/mock")
 HOST_CONFIGDIR = Path("/etc/mock")
+MISSING = (
+    "mock is not installed on this machine: dnf install mock, or run scripts/setup-mock.sh of the project's "
+    "checkout and set ALTAI_MOCK_HOME to the directory it installed it in"
+)
 
 
 @dataclass(frozen=True)
@@ -30,20 +33,23 @@ class MockInstall:
         return f"mock {self.version} ({self.origin})"
 
 
-def mock_home() -> Path:
-    return Path(os.environ.get("ALTAI_MOCK_HOME") or PROJECT_ROOT / ".venv" / "mock")
+def mock_home() -> Path | None:
+    home = os.environ.get("ALTAI_MOCK_HOME")
+    return Path(home) if home else None
 
 
 def find_mock() -> MockInstall | None:
     """The mock this machine has, or None (then the local builder is what can build)."""
-    record = mock_home() / "mock.json"
-    if record.is_file():
+    home = mock_home()
+    if home is not None:
+        record = home / "mock.json"
         try:
             data = json.loads(record.read_text(encoding="utf-8"))
             python, program, configdir = Path(data["python"]), Path(data["mock"]), Path(data["configdir"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{record}: not a record of scripts/setup-mock.sh ({exc}); run it again") from exc
-        home = record.parent
+            raise InputError(
+                f"ALTAI_MOCK_HOME={home}: {record.name} is not a record of scripts/setup-mock.sh ({exc}); run it again"
+            ) from exc
         return MockInstall(
             (str(python), str(program)),
             configdir,

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from altai_release.cli import reports
 from altai_release.cli.common import LOGGER, Parser, path, run, seconds, text, tree_or_url
 from altai_release.core.errors import InputError
-from altai_release.core.paths import DEFAULT_LAYOUT, DEFAULT_OUT, DEFAULT_STATE
 
 if TYPE_CHECKING:
     from altai_release.layout import ReleaseLayout
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(LOGGER)
 
 
-def _parser() -> Parser:
+def parser() -> Parser:
     parser = Parser(
         prog="build",
         description="Build packages of the release into signed RPMs in the release tree, or compare, explain "
@@ -35,8 +34,15 @@ def _parser() -> Parser:
     )
     parser.add_argument("packages", nargs="*", metavar="PACKAGE")
     parser.add_argument("--all", action="store_true", help="build every package of the release")
-    parser.add_argument("--layout", type=path, default=DEFAULT_LAYOUT, help="release description (TOML)")
-    parser.add_argument("--out", type=path, default=DEFAULT_OUT, help="root of the release tree (default: out/)")
+    parser.add_argument(
+        "--layout",
+        type=path,
+        help="release description (TOML); default: $ALTAI_LAYOUT, else repo-layout/altai.toml at the current "
+        "directory's git root",
+    )
+    parser.add_argument(
+        "--out", type=path, help="root of the release tree (default: out/ beside the layout's repo-layout/)"
+    )
     parser.add_argument("--json", action="store_true", help="print what the mode reports as JSON on stdout")
     _building(parser.add_argument_group("building (the default mode)"))
     _modes(parser.add_argument_group("modes that build nothing").add_mutually_exclusive_group())
@@ -65,7 +71,12 @@ def _building(build: Any) -> None:
     build.add_argument("--sign-key", metavar="KEYID", type=text, help="gpg user id or fingerprint for every package")
     build.add_argument("--require-key", action="store_true", help="never fall back to a development key")
     build.add_argument("--passphrase-file", type=path, help="file holding the signing key's passphrase")
-    build.add_argument("--state-dir", type=path, default=DEFAULT_STATE, help="where the development key lives")
+    build.add_argument(
+        "--state-dir",
+        type=path,
+        help="the development key, build-root bases and caches (default: $ALTAI_STATE_DIR, else "
+        "$XDG_STATE_HOME/altai-release)",
+    )
     build.add_argument("--rebuild", action="store_true", help="build even packages whose inputs did not change")
     build.add_argument("--base-url", help="base URL of the release in altai.repo (default: file:// + OUT)")
     build.add_argument(
@@ -201,7 +212,7 @@ def _build(args: argparse.Namespace) -> int:
     layout = load_layout(args.layout)
     options = BuildOptions(
         out=args.out,
-        state_dir=args.state_dir.absolute(),
+        state_dir=args.state_dir,
         builder=args.builder,
         jobs=args.jobs,
         sign_key=args.sign_key,
@@ -231,8 +242,17 @@ MODES: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def build_main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return run(args, lambda: MODES[mode_of(args)](args))
+    args = parser().parse_args(argv)
+
+    def body() -> int:
+        mode = mode_of(args)
+        from altai_release.layout.places import places
+
+        found = places(args.layout, args.out, args.state_dir)
+        args.layout, args.out, args.state_dir = found.layout, found.out, found.state_dir
+        return MODES[mode](args)
+
+    return run(args, body)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""What every command shares: one `error:` line per failure, argument types, --version, -q/-v/--timings
-driving `logging`, and SIGTERM unwinding like Ctrl-C."""
+"""What every command shares: one `error:` line per failure, argument types, --version, --print-completion,
+-q/-v/--timings driving `logging`, and SIGTERM unwinding like Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
@@ -44,11 +45,50 @@ class _Version(argparse.Action):
         raise SystemExit(0)
 
 
+class _Completion(argparse.Action):
+    """--print-completion SHELL: the completion script shtab makes from the parser, for the command as
+    installed (`altai-build`); the RPM installs the same scripts (cli/manpages.py)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            choices=SHELLS,
+            metavar="SHELL",
+            help="print the shell completion script for SHELL (bash, zsh) and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> NoReturn:
+        print(completion(parser, str(args[1])), end="")
+        raise SystemExit(0)
+
+
+SHELLS = ("bash", "zsh")
+
+
+def installed_name(parser: argparse.ArgumentParser) -> str:
+    return parser.prog if parser.prog.startswith("altai-") else f"altai-{parser.prog}"
+
+
+def completion(parser: argparse.ArgumentParser, shell: str) -> str:
+    import shtab  # only when a completion script is asked for
+
+    named = copy.copy(parser)
+    named.prog = installed_name(parser)
+    for action in named._actions:  # a file's or directory's name completes as one
+        if action.type in (path, tree_or_url):
+            action.complete = shtab.DIRECTORY if action.metavar in ("DIR", "DIR|URL") else shtab.FILE  # type: ignore[attr-defined]
+    return str(shtab.complete(named, shell=shell))
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one `error:` line like every other failure (exit 2), and every
     command has --version, -q, -v and --timings."""
 
     def __init__(self, *, prog: str, description: str, example: str) -> None:
+        installed = f"altai-{prog}"
+        if sys.argv and os.path.basename(sys.argv[0]) == installed:  # the console script: named as typed
+            prog, example = installed, example.replace(f"tools/{prog}.py", installed)
         super().__init__(
             prog=prog,
             description=description,
@@ -56,6 +96,7 @@ class Parser(argparse.ArgumentParser):
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         self.add_argument("--version", action=_Version)
+        self.add_argument("--print-completion", action=_Completion)
         talk = self.add_mutually_exclusive_group()
         talk.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
         talk.add_argument(

@@ -17,7 +17,7 @@ def _define(value: str) -> tuple[str, str]:
     return name, body.strip()
 
 
-def _parser() -> Parser:
+def parser() -> Parser:
     parser = Parser(
         prog="git2srpm",
         description="Make a reproducible tarball and SRPM from a commit of a git repository.",
@@ -39,7 +39,7 @@ def _parser() -> Parser:
         "--lookaside", metavar="URL", type=text, help="lookaside cache for the files listed in `sources`"
     )
     parser.add_argument(
-        "--cache", metavar="DIR", type=path, help="download cache (default ~/.cache/altai-release/downloads)"
+        "--cache", metavar="DIR", type=path, help="download cache (default $XDG_CACHE_HOME/altai-release/downloads)"
     )
     parser.add_argument("--offline", action="store_true", help="files listed in `sources` from the cache only")
     parser.add_argument("--submodules", action="store_true", help="include the submodules' trees in the tarball")
@@ -47,7 +47,7 @@ def _parser() -> Parser:
 
 
 def git2srpm_main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
 
     def body() -> int:
         from altai_release.sources.srpm_from_git import SrpmRequest, make_srpm

@@ -100,7 +100,7 @@ def verify(args: argparse.Namespace) -> int:
     from altai_release.signing.trust import TrustSources
 
     tree = args.verify if args.verify != Path("") else ReleaseStore(args.out).out
-    trust = TrustSources(tuple(args.trust_key), state_dir=args.state_dir.absolute())
+    trust = TrustSources(tuple(args.trust_key), state_dir=args.state_dir)
     layout, kind = load_layout(args.layout), choose_builder_kind(args.builder)
     if isinstance(tree, str):  # a URL: the tree as its server serves it, fetched first
         from altai_release.release.check.served_tree import download_tree

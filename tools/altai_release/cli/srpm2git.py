@@ -9,7 +9,7 @@ from altai_release.cli.common import LOGGER, Parser, mib, path, run, warn
 from altai_release.core.errors import InputError
 
 
-def _parser() -> Parser:
+def parser() -> Parser:
     parser = Parser(
         prog="srpm2git",
         description="Import a source RPM into a new git repository: spec at the root, Source0's tree unpacked, "
@@ -24,7 +24,7 @@ def _parser() -> Parser:
 
 
 def srpm2git_main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
 
     def body() -> int:
         from altai_release.sources.srpm_import import srpm_to_git

@@ -4,16 +4,11 @@ tool as an option, none may leave the repository. Pure functions (no git needed 
 from __future__ import annotations
 
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from altai_release.core.errors import InputError
 
-# the checkout of this project (tools/altai_release/core/paths.py -> the repository root)
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 METADATA_DIR = "metadata"  # in a release tree: compose metadata, the SBOM, the provenance statements
-DEFAULT_LAYOUT = PROJECT_ROOT / "repo-layout" / "altai.toml"
-DEFAULT_OUT = PROJECT_ROOT / "out"
-DEFAULT_STATE = PROJECT_ROOT / ".state"  # the development key lives here
 
 # scp-like "user@host:path" or "scheme://..."; anything else must be an existing local path.
 _URL_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://|[^/\s]+@[^/\s:]+:)")

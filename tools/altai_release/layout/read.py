@@ -13,7 +13,7 @@ from typing import Any
 
 from altai_release.core.errors import InputError
 from altai_release.core.limits import read_download_limits, read_limits
-from altai_release.core.paths import DEFAULT_LAYOUT, METADATA_DIR
+from altai_release.core.paths import METADATA_DIR
 from altai_release.core.tomlreader import TomlReader, quoted
 from altai_release.layout.buildroot_table import read_buildroot
 from altai_release.layout.koji_table import read_koji
@@ -33,7 +33,7 @@ _TABLES = {"release", "keys", "repositories", "packages", "upstreams", "koji", "
 _RELEASE_KEYS = table_keys(ReleaseLayout, leave_out={"file", *_TABLES}, renamed={"macro_files": "macros"})
 
 
-def load_layout(file: Path = DEFAULT_LAYOUT) -> ReleaseLayout:
+def load_layout(file: Path) -> ReleaseLayout:
     file = file.absolute()
     data = _parse(file)
     r = TomlReader(file)

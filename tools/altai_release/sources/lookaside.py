@@ -11,7 +11,6 @@ PatchN of a spec into SOURCES, from the repository or from here."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -113,7 +112,9 @@ class Lookaside:
 
 
 def default_download_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "altai-release" / "downloads"
+    from altai_release.layout.places import cache_dir
+
+    return cache_dir() / "downloads"
 
 
 def place_sources(

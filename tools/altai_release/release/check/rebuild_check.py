@@ -26,8 +26,8 @@ from altai_release.builders import Builder, BuildJob, make_builder
 from altai_release.builders.rootrecord import root_changes
 from altai_release.builders.scheduler import run_all
 from altai_release.core.errors import AltaiError, InputError
-from altai_release.core.paths import DEFAULT_STATE
 from altai_release.layout import PackageEntry, ReleaseLayout
+from altai_release.layout.places import state_dir as default_state_dir
 from altai_release.release.attest.sbom import sbom_name
 from altai_release.release.check.tree_check import TreeCheck, check_tree
 from altai_release.release.check.treefiles import TreeFiles, Verdict, built_repositories, sources_path, tree_manifest
@@ -82,7 +82,7 @@ def verify_release(
         origins = {e.path: e.origin for e in manifest.entries}
         roots = {e.path: e.build_root for e in manifest.entries if e.build_root}
         # mock's chroot gets the tree's own repositories for BuildRequires between its packages
-        state_dir = (trust or TrustSources()).state_dir or DEFAULT_STATE  # mock's caches and base
+        state_dir = (trust or TrustSources()).state_dir or default_state_dir(None)  # mock's caches and base
         builder = make_builder(builder_kind, layout, tree, tree, work, state_dir, verification=True)
         builder.start({})
 

@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 from altai_release.core.errors import AltaiError, InputError
-from altai_release.core.paths import METADATA_DIR, PROJECT_ROOT
+from altai_release.core.paths import METADATA_DIR
+from altai_release.layout.places import git_root
 from altai_release.rpm.manifest import MANIFEST_NAME, Manifest
 
 # what this tool writes into a release tree besides the packages its manifest lists
@@ -42,12 +43,13 @@ def _ours(rel: Path, listed: set[str]) -> bool:
 
 
 def refuse_precious(out: Path) -> None:
-    """`/`, a home directory, the current directory, this checkout, and what holds them: never an OUT."""
+    """`/`, a home directory, the current directory, the git work tree it is in (the layout's repository), and
+    what holds them: never an OUT."""
     real = Path(os.path.realpath(out))
     homes = [Path.home(), Path("/root"), *(Path("/home").glob("*") if Path("/home").is_dir() else [])]
     for precious, what in (
         (Path.cwd(), "the current directory"),
-        (PROJECT_ROOT, "this tool's checkout"),
+        *((root, "the git work tree of the current directory") for root in (git_root(Path.cwd()),) if root),
         *((home, "a home directory") for home in homes),
     ):
         held = Path(os.path.realpath(precious))

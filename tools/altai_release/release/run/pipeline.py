@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from altai_release.builders import base_digest, choose_builder_kind, make_builder
 from altai_release.core.diskfull import as_disk_failure
 from altai_release.core.errors import InputError, PublishError, ToolError
-from altai_release.core.paths import DEFAULT_OUT, DEFAULT_STATE
 from altai_release.core.timing import step
 from altai_release.layout import PackageEntry, ReleaseLayout
 from altai_release.release.publish.outputs import check_base_url
@@ -42,8 +41,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BuildOptions:
-    out: Path = DEFAULT_OUT
-    state_dir: Path = DEFAULT_STATE
+    out: Path
+    state_dir: Path
     builder: str = "auto"
     jobs: int = os.cpu_count() or 1
     sign_key: str | None = None
