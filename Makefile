@@ -1,5 +1,5 @@
 # The two commands of the README: `make build` and `make test`. Both set everything up first.
-.PHONY: setup build test test-fast test-koji lint bench
+.PHONY: setup build test test-fast test-koji lint bench rpm
 
 setup:
 	@bash scripts/setup.sh
@@ -57,6 +57,10 @@ test-koji: setup
 # the unit tests alone: seconds, for the loop of a change to the pure logic
 test-fast: setup
 	.venv/bin/python -m pytest -q tests/unit
+
+# the tool's own RPM, built by the tool with mock (docs/install.md): .venv/tool-rpm/out/tools/*.rpm
+rpm: setup
+	.venv/bin/python scripts/tool-rpm.py
 
 bench: setup
 	.venv/bin/python bench/run.py

@@ -219,11 +219,14 @@ def test_out_that_holds_other_files_is_refused_and_kept(release, state_dir, gnup
 @pytest.mark.parametrize("where", ["cwd", "dot", "checkout", "holds-checkout", "home"])
 def test_out_that_is_a_place_of_its_own_is_refused(release, state_dir, gnupghome, tmp_path, where):
     """`--out .` and `--out ''` removed the whole checkout (.git, .venv, the development key). The tool runs
-    from a copy of its checkout, with HOME, under tmp_path: were the refusal broken, only copies would go."""
+    from a copy of its checkout, with HOME, under tmp_path: were the refusal broken, only copies would go. The
+    checkout is refused as the git work tree the tool runs in (it knows no checkout of its own)."""
     from altai_testlib import ROOT
 
     checkout = tmp_path / "checkout"
     shutil.copytree(ROOT / "tools", checkout / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    run_in = checkout / "tools" if where in ("checkout", "holds-checkout") else tmp_path / "work"
     home, cwd = tmp_path / "home", tmp_path / "work"
     for place in (home, cwd):
         place.mkdir()
@@ -243,7 +246,7 @@ def test_out_that_is_a_place_of_its_own_is_refused(release, state_dir, gnupghome
         "libaltai",
     ]
     env = {**os.environ, "GNUPGHOME": str(gnupghome), "HOME": str(home)}
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=run_in, env=env, stdin=subprocess.DEVNULL)
     assert_one_line_error(
         Run(proc.returncode, proc.stdout, proc.stderr), "the release tree needs a directory of its own"
     )

@@ -48,6 +48,12 @@ content = "own"
         ('[repositories.d]\npath = "."\nsigned_by = "altai"\ncontent = "own"\n', "relative path inside"),
         ('[repositories.e]\npath = "a//b"\nsigned_by = "altai"\ncontent = "own"\n', "relative path inside"),
         ('[repositories.n]\npath = "a\\nb"\nsigned_by = "altai"\ncontent = "own"\n', "not a repository's"),
+        # more of the host in the host-derived base (issue 51): Debian names, and what each provides
+        ('[buildroot]\nbase = "mock"\n[buildroot.host_packages]\ngit = "git"\n', 'with base = "host" only'),
+        ('[buildroot]\nbase = "host"\n[buildroot.host_packages]\n"Git;x" = "git"\n', "a Debian package name"),
+        ('[buildroot]\nbase = "host"\n[buildroot.host_packages]\ngit = []\n', "the names it provides"),
+        ('[buildroot]\nbase = "host"\n[buildroot.host_packages]\ngit = ["a b"]\n', "expected a name"),
+        ('[buildroot]\nbase = "host"\nhost_packages = ["git"]\n', "expected a table of Debian package"),
     ],
 )
 def test_layout_errors_name_the_key_and_what_was_expected(tmp_path, extra, message):
@@ -82,3 +88,10 @@ def test_release_names_that_reach_a_spec_or_a_path_are_plain(tmp_path, key, valu
     plain = "".join(f'{k} = "{v}"\n' for k, v in defaults.items())
     layout.write_text(text.replace('[release]\nname = "altai"\nversion = "1"\n', f"[release]\n{plain}"))
     assert load_layout(layout).name == "altai"  # the control
+
+
+def test_host_packages_are_read_with_what_they_provide(tmp_path):
+    layout = tmp_path / "altai.toml"
+    extra = '[buildroot]\nbase = "host"\n[buildroot.host_packages]\ngpg = "gnupg2"\ngit = ["git", "git-core"]\n'
+    layout.write_text(LAYOUT + extra)
+    assert load_layout(layout).buildroot.host_packages == (("git", ("git", "git-core")), ("gpg", ("gnupg2",)))

@@ -47,6 +47,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return top, head
 
 
+@pytest.mark.sandbox
 def test_an_srpm_of_a_commit_twice_to_the_same_bytes(package, tmp_path):
     top, head = package
     request = SrpmRequest(str(top), subdir="hello", spec="hello/hello.spec", outdir=tmp_path / "a", dist=".el6")
@@ -71,6 +72,7 @@ def test_an_srpm_of_a_commit_twice_to_the_same_bytes(package, tmp_path):
     assert again.tarball is None
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("change", "said"),
     [

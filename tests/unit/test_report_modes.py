@@ -7,6 +7,7 @@ import json
 
 from altai_release.cli.build import build_main
 from altai_release.rpm.manifest import MANIFEST_NAME
+from altai_testlib import SHIPPED_LAYOUT
 
 
 def manifests(releases):
@@ -34,7 +35,7 @@ def test_diff_says_what_changed(releases, tmp_path, capsys):
 
 def test_notes_print_the_markdown(releases, tmp_path, capsys):
     old, new = manifests(releases)
-    assert build_main(["--notes", old, "--against", new]) == 0
+    assert build_main(["--notes", old, "--against", new, "--layout", str(SHIPPED_LAYOUT)]) == 0
     assert "faster; smaller" in capsys.readouterr().out
 
 

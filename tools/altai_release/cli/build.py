@@ -40,9 +40,7 @@ def parser() -> Parser:
         help="release description (TOML); default: $ALTAI_LAYOUT, else repo-layout/altai.toml at the current "
         "directory's git root",
     )
-    parser.add_argument(
-        "--out", type=path, help="root of the release tree (default: out/ beside the layout's repo-layout/)"
-    )
+    parser.add_argument("--out", type=path, help="root of the release tree (default: out/ beside repo-layout/)")
     parser.add_argument("--json", action="store_true", help="print what the mode reports as JSON on stdout")
     _building(parser.add_argument_group("building (the default mode)"))
     _modes(parser.add_argument_group("modes that build nothing").add_mutually_exclusive_group())
@@ -246,6 +244,8 @@ def build_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         mode = mode_of(args)
+        if mode == "diff" and args.against is not None:  # two manifests: no layout, tree or state is read
+            return MODES[mode](args)
         from altai_release.layout.places import places
 
         found = places(args.layout, args.out, args.state_dir)

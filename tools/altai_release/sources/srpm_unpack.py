@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import lzma
 import os
+import platform
 import shutil
+import sys
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -90,11 +92,20 @@ def _hard_link(top: Path, rel: PurePosixPath, member: tarfile.TarInfo, what: str
         write_file(top, rel, data, source.stat().st_mode, what)
 
 
+def _require_data_filter(what: str) -> None:
+    if not hasattr(tarfile, "data_filter"):  # PEP 706: CPython 3.11.4 and later, or a distribution's backport
+        raise InputError(
+            f"{what}: unpacking it needs Python's tarfile data filter (PEP 706: Python 3.11.4 or later); "
+            f"{sys.executable} is Python {platform.python_version()}"
+        )
+
+
 def unpack(top: Path, data: bytes, what: str, budget: Budget) -> set[str]:  # noqa: C901, PLR0915 (one check per member kind)
     """The tarball's tree into `top`, its single top directory stripped; the `.git` directories it held,
     left out. Members are read one at a time (a file streams to disk, bounded by `budget`) and pass
     tarfile's `data` filter; links are made last, each checked against the whole tree once it stands (a
     later link must not make an earlier one leave)."""
+    _require_data_filter(what)
     dropped: set[str] = set()
     try:
         archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")  # noqa: SIM115 (closed below)

@@ -1,4 +1,4 @@
-"""The host-derived build-root base: a local yum repository of four RPMs made from this host's own userland, so
+"""The host-derived build-root base: a local yum repository of RPMs made from this host's own userland, so
 that mock builds in a clean chroot with no network and no EL mirror (MOCK-OFFLINE.md). It is the host's
 userland (Debian 12: rpm 4.18, bash 5.2, Python 3.11), not CentOS 6: a clean, minimal, reproducible build
 root, which the run says plainly.
@@ -6,9 +6,11 @@ root, which the run says plainly.
 - `filesystem` (Provides setup, basesystem): the usr-merge links, the base directories, a minimal /etc;
 - `altai-buildsys`: the files of the build system's Debian packages and every library they load, with the
   names EL's `buildsys-build` group installs as Provides, `/usr/bin/sh` as bash and `%_dbpath /var/lib/rpm`;
-- `altai-python3`: Python 3.11 and what it loads beyond that (Provides python3, python3-devel, python(abi));
+- `altai-python3`: Python 3.11, its rpm bindings and what they load beyond that (Provides python3,
+  python3-devel, python(abi), python3-rpm);
 - `altai-el-macros`: the layout's macros files in /etc/rpm, read last (Provides redhat-rpm-config,
-  system-release, epel-rpm-macros).
+  system-release, epel-rpm-macros);
+- `altai-host-extras`, when the layout names `[buildroot] host_packages`: those packages' files.
 The same host makes the same RPMs and metadata (times are a fixed epoch, no host name, no signatures). Each
 Release carries a digest of the package's files; the base is remade when the host's packages or the layout's
 macros change, in a directory named by what it is made from, under the state directory."""
@@ -21,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from altai_release.builders.bases.hostfiles import package_paths, tree_digest, with_links_and_libraries
+from altai_release.builders.bases.hostfiles import file_list, package_paths, tree_digest, with_links_and_libraries
 from altai_release.core import runner
 from altai_release.core.errors import BuildError
 
-MAKER = "2"  # a change of what the base holds changes this
+MAKER = "3"  # a change of how the base is made changes this (its package lists are part of its name)
 EPOCH = 1_577_836_800  # 2020-01-01: the time of every file and header of the base
 BUILDSYS_PACKAGES = (
     "bash",
@@ -60,7 +62,14 @@ BUILDSYS_PACKAGES = (
     "librpmsign9",
     "debugedit",
 )
-PYTHON_PACKAGES = ("python3.11", "python3.11-minimal", "libpython3.11-stdlib", "libpython3.11-minimal")
+PYTHON_PACKAGES = (
+    "python3.11",
+    "python3.11-minimal",
+    "libpython3.11-stdlib",
+    "libpython3.11-minimal",
+    "python3-minimal",
+    "python3-rpm",
+)
 BUILDSYS_PROVIDES = (
     "bash",
     "coreutils",
@@ -96,7 +105,7 @@ BUILDSYS_PROVIDES = (
     "/usr/bin/awk",
     "/usr/bin/env",
 )
-PYTHON_PROVIDES = ("python3", "python3-devel", "python3-libs", "python(abi) = 3.11", "/usr/bin/python3")
+PYTHON_PROVIDES = ("python3", "python3-devel", "python3-libs", "python(abi) = 3.11", "/usr/bin/python3", "python3-rpm")
 MACROS_PROVIDES = (
     "redhat-rpm-config",
     "python-rpm-macros",
@@ -167,24 +176,6 @@ def _make_parents(stage: Path, directory: Path) -> None:
         host = Path("/") / made.relative_to(stage)
         made.mkdir()
         made.chmod(host.stat().st_mode & 0o7777 if host.is_dir() else 0o755)
-
-
-def file_list(stage: Path) -> str:
-    """rpm's %files of every directory, file and link under `stage` (names quoted: `[` is coreutils' own)."""
-    lines = []
-    for top, dirs, files in os.walk(stage):
-        links = [d for d in dirs if Path(top, d).is_symlink()]  # os.walk shows a link to a directory as one
-        dirs[:] = sorted(d for d in dirs if d not in links)
-        lines += [f"%dir {_quoted(Path(top, name), stage)}" for name in dirs]
-        lines += [_quoted(Path(top, name), stage) for name in sorted(files + links)]
-    return "\n".join(lines) + "\n"
-
-
-def _quoted(path: Path, stage: Path) -> str:
-    rel = "/" + str(path.relative_to(stage))
-    if any(c in rel for c in '"\\\n'):
-        raise BuildError(f"{rel}: a host file name the base's file list cannot hold")
-    return '"' + rel.replace("%", "%%") + '"'
 
 
 def spec_text(package: Package, release: str, requires: Sequence[str]) -> str:

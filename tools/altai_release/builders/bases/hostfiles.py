@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from altai_release.core import runner
@@ -45,6 +45,18 @@ def package_paths(packages: Iterable[str]) -> list[str]:
         if path and not _LEFT_OUT.search(path) and (os.path.islink(path) or os.path.isfile(path)):
             found.append(path)
     return sorted(set(found))
+
+
+def not_installed(packages: Sequence[str]) -> list[str]:
+    """Those of the Debian packages this host does not have installed."""
+    proc = runner.run(
+        ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n", "--", *packages],
+        BuildError,
+        "dpkg-query -W",
+        check=False,
+    )
+    installed = {line.split()[0] for line in runner.text(proc.stdout).splitlines() if line.endswith(" installed")}
+    return [p for p in packages if p not in installed]
 
 
 def with_links_and_libraries(paths: Iterable[str]) -> set[str]:
@@ -119,3 +131,21 @@ def host_state() -> str:
         ["dpkg-query", "-W", "-f", "${Package} ${Version} ${Architecture}\\n"], BuildError, "dpkg-query -W"
     ).stdout
     return runner.text(listing)
+
+
+def file_list(stage: Path) -> str:
+    """rpm's %files of every directory, file and link under `stage` (names quoted: `[` is coreutils' own)."""
+    lines = []
+    for top, dirs, files in os.walk(stage):
+        links = [d for d in dirs if Path(top, d).is_symlink()]  # os.walk shows a link to a directory as one
+        dirs[:] = sorted(d for d in dirs if d not in links)
+        lines += [f"%dir {_quoted(Path(top, name), stage)}" for name in dirs]
+        lines += [_quoted(Path(top, name), stage) for name in sorted(files + links)]
+    return "\n".join(lines) + "\n"
+
+
+def _quoted(path: Path, stage: Path) -> str:
+    rel = "/" + str(path.relative_to(stage))
+    if any(c in rel for c in '"\\\n'):
+        raise BuildError(f"{rel}: a host file name the base's file list cannot hold")
+    return '"' + rel.replace("%", "%%") + '"'

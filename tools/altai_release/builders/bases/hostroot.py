@@ -12,8 +12,9 @@ import tempfile
 from pathlib import Path
 
 from altai_release.builders.bases import hostbase as hb
-from altai_release.builders.bases.hostfiles import host_state
+from altai_release.builders.bases.hostfiles import host_state, not_installed
 from altai_release.builders.bases.rootbase import RootBase, generated_config, root_name
+from altai_release.core.errors import InputError
 from altai_release.core.hashing import file_sha256
 from altai_release.core.recordlock import exclusive_lock
 from altai_release.layout import ReleaseLayout
@@ -27,8 +28,24 @@ DESCRIPTION = (
 
 
 def host_root(layout: ReleaseLayout, state_dir: Path) -> RootBase:
+    if shutil.which("dpkg-query") is None:
+        raise InputError(
+            f'{layout.file}: [buildroot] base = "host" is made from a Debian host\'s own packages (dpkg-query), '
+            'which this host has none of: on Fedora or EL, build with base = "mock" (dnf install mock)'
+        )
     key = hashlib.sha256(
-        "\0".join([hb.MAKER, host_state(), *(f"{p.name} {file_sha256(p)}" for p in layout.macro_files)]).encode()
+        "\0".join(
+            [
+                hb.MAKER,
+                *hb.BUILDSYS_PACKAGES,
+                *hb.PYTHON_PACKAGES,
+                *hb.BUILDSYS_PROVIDES,
+                *hb.PYTHON_PROVIDES,
+                host_state(),
+                *(f"{debian} {' '.join(names)}" for debian, names in layout.buildroot.host_packages),
+                *(f"{p.name} {file_sha256(p)}" for p in layout.macro_files),
+            ]
+        ).encode()
     ).hexdigest()
     top = state_dir / "buildroot"
     base = top / f"host-{key[:16]}"
@@ -97,6 +114,31 @@ def _packages(work: Path, layout: ReleaseLayout) -> list[tuple[hb.Package, tuple
     (macros / "etc" / "rpm").mkdir(parents=True)
     for path in layout.macro_files:  # read last: after Debian's platform macros (%_initddir /etc/init.d)
         shutil.copyfile(path, macros / "etc" / "rpm" / f"macros.altai-{path.stem}")
+    return [*_base_packages(filesystem, buildsys, python, macros), *_host_extras(work, layout, buildsys_files)]
+
+
+def _host_extras(work: Path, layout: ReleaseLayout, beside: list[str]) -> list[tuple[hb.Package, tuple[str, ...]]]:
+    """The layout's `host_packages`: one more RPM of those host packages' files, providing the names given."""
+    wanted = layout.buildroot.host_packages
+    if not wanted:
+        return []
+    debian = [name for name, _ in wanted]
+    missing = not_installed(debian)
+    if missing:
+        raise InputError(
+            f"{layout.file}: buildroot.host_packages: {', '.join(missing)} not installed on this host "
+            f"(apt-get install {' '.join(missing)})"
+        )
+    extras = work / "stage-extras"
+    hb.stage_files(extras, hb.collected(debian, set(beside) | set(hb.collected(hb.PYTHON_PACKAGES))))
+    provides = tuple(sorted({p for _, names in wanted for p in names}))
+    summary = f"This host's {', '.join(debian)}"
+    return [(hb.Package("altai-host-extras", "1", "x86_64", provides, extras, summary), ("altai-python3",))]
+
+
+def _base_packages(
+    filesystem: Path, buildsys: Path, python: Path, macros: Path
+) -> list[tuple[hb.Package, tuple[str, ...]]]:
     return [
         (hb.Package("filesystem", "6", "x86_64", ("setup", "basesystem"), filesystem, "The base directories"), ()),
         (

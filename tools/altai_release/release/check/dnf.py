@@ -22,6 +22,7 @@ from altai_release.sandbox.scratch import give_to_sandbox
 from altai_release.sandbox.userns import mapped_userns
 
 DNF = Path("/usr/bin/dnf")
+CHROOT = "/usr/sbin/chroot"
 # dnf's own configuration and what a download over https needs
 _DNF_ETC = ("/etc/dnf", "/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates", "/etc/pki")
 _URL = re.compile(r"(?:file|https?|ftp)://[^\s,]+")
@@ -84,6 +85,11 @@ class DnfRoot:
         if done.returncode != 0:
             raise ToolError(f"rpm -qa in {self.root} failed: {done.output.strip()[-300:]}")
         return {line.strip() for line in done.output.splitlines() if line.strip()}
+
+    def run_installed(self, argv: Sequence[str], what: str) -> DnfResult:
+        """A program installed in the root, run there (chroot) in the sandbox, without network: package code
+        runs as root of the sandbox's user namespace, nobody of the host."""
+        return self._sandboxed([CHROOT, str(self.root), *argv], what, False)
 
     def _sandboxed(self, argv: list[str], what: str, network: bool | None) -> DnfResult:
         paths, remote = self._repositories()
