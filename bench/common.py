@@ -15,6 +15,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
 
+
+def _as_the_checkout() -> None:
+    """The benchmarks run the checkout's tool, in-process too: with what its tools/*.py give it."""
+    import sys
+
+    sys.path.insert(0, str(TOOLS))
+    from _bootstrap import checkout_environment
+
+    for name, value in checkout_environment().items():
+        os.environ.setdefault(name, value)
+
+
+_as_the_checkout()
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",

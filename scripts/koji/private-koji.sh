@@ -333,9 +333,12 @@ kojid_host() {  # kojid number $1 (host altai-builder, then altai-builder-2 ...)
   [ -f "$o/upper/group" ] || { cat /etc/group; echo "mock:x:135:"; } > "$o/upper/group"
   # kojid runs /usr/bin/mock (1.35 has no option for it): in kojid's namespace, /usr/bin is an overlay too,
   # whose `mock` is the confined one
+  # the checkout's mock, as its tools/*.py name it (tools/_bootstrap.py), else the host's
+  local mock_home=""
+  if [ -f "$ROOT/.venv/mock/mock.json" ]; then mock_home="ALTAI_MOCK_HOME=$ROOT/.venv/mock"; fi
   cat > "$o/bin-upper/mock" <<MOCK
 #!/bin/sh
-cd "$ROOT" && exec "$ROOT/.venv/bin/python" -m altai_release.builders.kojimock "\$@"
+cd "$ROOT" && exec env $mock_home "$ROOT/.venv/bin/python" -m altai_release.builders.kojimock "\$@"
 MOCK
   chmod 755 "$o/bin-upper/mock"
   cat > "$D/etc/kojid/kojid$s.conf" <<CONF
