@@ -268,6 +268,47 @@ def gnupghome(tmp_path: Path) -> Path:
     return home
 
 
+# the test release's layout without its packages: the release, its development key and repositories
+TEST_LAYOUT_HEAD = """\
+[release]
+name = "altai"
+version = "9.9"
+dist = ".el6"
+mock_chroot = "epel-6-x86_64"
+macros = ["el6.macros"]
+
+[buildroot]
+base = "host"
+
+[keys.altai]
+id = "Altai Test Release Key"
+development = true
+
+[repositories.centos6]
+path = "centos6"
+signed_by = "altai"
+content = "own"
+sources = "centos6-srpms"
+
+[repositories.centos6-srpms]
+path = "centos6/SRPMS"
+signed_by = "altai"
+content = "sources"
+
+[repositories.misc]
+path = "deps/misc"
+signed_by = "altai"
+content = "rebuilt"
+sources = "misc-srpms"
+
+[repositories.misc-srpms]
+path = "deps/misc-srpms"
+signed_by = "altai"
+content = "sources"
+
+"""
+
+
 @pytest.fixture
 def release(make_repo, tmp_path):
     lib = make_repo({"libaltai.spec": LIB_SPEC, "lib.txt": "library\n"})
@@ -279,43 +320,8 @@ def release(make_repo, tmp_path):
     (layout.parent / "templates").symlink_to(ROOT / "repo-layout" / "templates")
     (layout.parent / "el6.macros").write_text((ROOT / "repo-layout/macros/el6.macros").read_text())
     layout.write_text(
-        textwrap.dedent(f"""\
-        [release]
-        name = "altai"
-        version = "9.9"
-        dist = ".el6"
-        mock_chroot = "epel-6-x86_64"
-        macros = ["el6.macros"]
-
-        [buildroot]
-        base = "host"
-
-        [keys.altai]
-        id = "Altai Test Release Key"
-        development = true
-
-        [repositories.centos6]
-        path = "centos6"
-        signed_by = "altai"
-        content = "own"
-        sources = "centos6-srpms"
-
-        [repositories.centos6-srpms]
-        path = "centos6/SRPMS"
-        signed_by = "altai"
-        content = "sources"
-
-        [repositories.misc]
-        path = "deps/misc"
-        signed_by = "altai"
-        content = "rebuilt"
-        sources = "misc-srpms"
-
-        [repositories.misc-srpms]
-        path = "deps/misc-srpms"
-        signed_by = "altai"
-        content = "sources"
-
+        TEST_LAYOUT_HEAD
+        + textwrap.dedent(f"""\
         [packages.nova-fping]
         git = "{ROOT}"
         subdir = "src/nova-fping"

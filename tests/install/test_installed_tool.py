@@ -12,11 +12,10 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from altai_testlib import LIB_SPEC, ROOT, GitRepo, app_spec
+from altai_testlib import LIB_SPEC, ROOT, TEST_LAYOUT_HEAD, GitRepo, app_spec
 
 AUTORELEASE_SPEC = """\
 Name: hello-auto
@@ -163,37 +162,8 @@ def test_what_is_not_installed_is_one_error_naming_what_to_install(venv, user_en
 
 
 def _layout(lib: Path, app: Path) -> str:
-    return textwrap.dedent(f"""\
-        [release]
-        name = "altai"
-        version = "9.9"
-        dist = ".el6"
-        mock_chroot = "epel-6-x86_64"
-        macros = ["el6.macros"]
-
-        [buildroot]
-        base = "host"
-
-        [keys.altai]
-        id = "Altai Test Release Key"
-        development = true
-
-        [repositories.centos6]
-        path = "centos6"
-        signed_by = "altai"
-        content = "own"
-        sources = "centos6-srpms"
-
-        [repositories.centos6-srpms]
-        path = "centos6/SRPMS"
-        signed_by = "altai"
-        content = "sources"
-
-        [packages.libaltai]
-        git = "{lib}"
-        repository = "centos6"
-
-        [packages.altai-app]
-        git = "{app}"
-        repository = "centos6"
-        """)
+    return (
+        TEST_LAYOUT_HEAD
+        + f'[packages.libaltai]\ngit = "{lib}"\nrepository = "misc"\n\n'
+        + (f'[packages.altai-app]\ngit = "{app}"\nrepository = "centos6"\n')
+    )
