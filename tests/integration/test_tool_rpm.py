@@ -1,7 +1,8 @@
 """The tool packages itself (issue 51): scripts/tool-rpm.py builds altai-release-tools with the tool, in mock
 on the host-derived base, from this repository at HEAD and its dependencies' wheels (a lookaside source,
-checked against packaging/sources); %check ran the unit layer. dnf installs the RPM into an installroot from
-the same base, and the installed commands answer --version and --help there, as nobody of the host."""
+checked against packaging/sources); %check ran the unit layer. `--verify` rebuilds it from its SRPM to the
+same bytes. dnf installs the RPM into an installroot from the same base, and the installed commands answer
+--version and --help there, as nobody of the host."""
 
 from __future__ import annotations
 
@@ -46,7 +47,17 @@ def test_the_tool_builds_its_own_rpm_which_installs_and_runs(tmp_path, state_dir
     requires = subprocess.run(["rpm", "-qp", "--requires", str(rpm)], capture_output=True, text=True, check=True)
     assert not [r for r in requires.stdout.splitlines() if ".so" in r and "libc.so" not in r], requires.stdout
 
-    base = host_root(load_layout(work / "config" / "repo-layout" / "altai.toml"), state_dir).shown[0] / "repo"
+    # the release's promise, kept for the tool's own package too: its SRPM rebuilds to the same RPM
+    config = work / "config" / "repo-layout" / "altai.toml"
+    verify = [sys.executable, str(ROOT / "tools" / "build.py"), "--layout", str(config), "--out", str(work / "out")]
+    verified = subprocess.run(
+        [*verify, "--verify", "--builder", "mock"], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"ok    tools/{rpm.name}: reproduced" in verified.stdout.splitlines()
+    assert "1 binary package reproduced, 0 failed" in verified.stderr
+
+    base = host_root(load_layout(config), state_dir).shown[0] / "repo"
     root, reposdir = tmp_path / "installroot", tmp_path / "repos.d"
     reposdir.mkdir()
     (reposdir / "tool.repo").write_text(
