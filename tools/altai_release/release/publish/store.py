@@ -41,6 +41,21 @@ KEEP_RELEASES = 3  # the current one and two before it, for rollback and hard li
 ADOPTED = "adopted-"  # a release tree found at OUT, kept in the store as it was
 STORE_MARKER = ".altai-release-store"  # in OUT.store: this tool made it, and everything in it
 RUN_MARKER = ".altai-run"  # in each staging directory of a run
+STALE_PASSES, STALE_PAUSE = 10, 0.2  # seconds between passes over a killed run's staging directory
+
+
+def remove_staging(stale: Path) -> None:
+    """A run's staging directory, at its end or after it was killed. The processes it started (sandboxed
+    children, gpg-agents of throwaway homes) end with it, but not at the same instant: what one of them still
+    wrote while the tree went is taken on the next pass (bounded: a directory still written after two seconds
+    stays, and the next run takes it)."""
+    for _ in range(STALE_PASSES):
+        shutil.rmtree(stale, ignore_errors=True)
+        if not stale.exists():
+            return
+        time.sleep(STALE_PAUSE)
+
+
 _RELEASE_NAME = re.compile(r"\d{8}T\d{6}-[A-Za-z0-9_]{8}")  # new_release_dir's names
 
 
@@ -142,7 +157,7 @@ class ReleaseStore:
         for stale in area.iterdir():
             if stale.name.startswith("run-") and not stale.is_symlink() and stale.is_dir():
                 if (stale / RUN_MARKER).is_file():
-                    shutil.rmtree(stale, ignore_errors=True)
+                    remove_staging(stale)
                 else:
                     with contextlib.suppress(OSError):  # killed before its marker: only if empty
                         stale.rmdir()

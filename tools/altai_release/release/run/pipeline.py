@@ -21,7 +21,7 @@ from altai_release.core.timing import step
 from altai_release.layout import PackageEntry, ReleaseLayout
 from altai_release.release.publish.outputs import check_base_url
 from altai_release.release.publish.resign import resign_kept
-from altai_release.release.publish.store import ReleaseStore
+from altai_release.release.publish.store import ReleaseStore, remove_staging
 from altai_release.release.publish.tree import publish_next
 from altai_release.release.run.buildcache import BuildCache, kept_results, published_results, record_builds
 from altai_release.release.run.results import PackageResult
@@ -130,7 +130,7 @@ class ReleaseBuild:
                 raise instead from exc
             finally:
                 tempfile.tempdir = before
-                shutil.rmtree(staging, ignore_errors=True)
+                remove_staging(staging)
                 if self.keys.dev_used:
                     self.keys.dev.stop_agent()
                 self.keys.forget_passphrases()
