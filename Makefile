@@ -36,8 +36,8 @@ test: lint
 
 # ruff and mypy, as `make test` runs them first
 lint: setup
-	.venv/bin/python -m ruff check conftest.py tools tests bench src/nova-fping src/instance-notifier
-	.venv/bin/python -m ruff format --check conftest.py tools tests bench src/nova-fping src/instance-notifier
+	.venv/bin/python -m ruff check conftest.py tools tests bench scripts src/nova-fping src/instance-notifier
+	.venv/bin/python -m ruff format --check conftest.py tools tests bench scripts src/nova-fping src/instance-notifier
 	.venv/bin/python -m mypy
 	cd src/nova-fping && ../../.venv/bin/python -m mypy
 	cd src/instance-notifier && ../../.venv/bin/python -m mypy

@@ -7,6 +7,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,6 @@ TOOLS = ROOT / "tools"
 
 def _as_the_checkout() -> None:
     """The benchmarks run the checkout's tool, in-process too: with what its tools/*.py give it."""
-    import sys
-
     sys.path.insert(0, str(TOOLS))
     from _bootstrap import checkout_environment
 

@@ -39,11 +39,15 @@ for name in "${!SHA256[@]}"; do
         exit 1
     }
 done
-echo "setup: mock: installing 6.7 from $src into $home" >&2
-if [ -d "$home" ] && [ ! -f "$home/mock.json" ] && [ -n "$(ls -A "$home")" ]; then
-    echo "error: $home: not empty and not a mock this script installed; name an empty or new directory" >&2
+if [ -e "$home" ] && [ ! -d "$home" ]; then
+    echo "setup: error: $home: not a directory; name an empty or new directory" >&2
     exit 1
 fi
+if [ -d "$home" ] && [ ! -f "$home/mock.json" ] && [ -n "$(ls -A "$home")" ]; then
+    echo "setup: error: $home: not empty and not a mock this script installed; name an empty or new directory" >&2
+    exit 1
+fi
+echo "setup: mock: installing 6.7 from $src into $home" >&2
 rm -rf "$home"
 mkdir -p "$home/src" "$home/etc/mock"
 for name in "${!SHA256[@]}"; do

@@ -14,6 +14,7 @@ usage: scripts/tool-rpm.py [WORK]   (default .venv/tool-rpm; prints the RPM's pa
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -21,18 +22,20 @@ import tarfile
 import tempfile
 import tomllib
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "altai-release-tools"
 PINS = {"runtime": ROOT / "packaging" / "vendor-runtime.txt", "build": ROOT / "packaging" / "vendor-build.txt"}
 SOURCES = ROOT / "packaging" / "sources"
+DOWNLOAD_SECONDS = 900  # the wheels of one pins file (about 20 MB)
 
 
 def version() -> str:
     return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(1)
 
@@ -43,7 +46,14 @@ def vendor_tar(target: Path) -> Path:
     with tempfile.TemporaryDirectory() as scratch:
         for part, pins in PINS.items():
             argv = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps"]
-            done = subprocess.run([*argv, "--require-hashes", "-r", str(pins), "-d", f"{scratch}/{part}"], check=False)
+            try:
+                done = subprocess.run(  # noqa: S603 - an argv list, no shell
+                    [*argv, "--require-hashes", "-r", str(pins), "-d", f"{scratch}/{part}"],
+                    check=False,
+                    timeout=DOWNLOAD_SECONDS,
+                )
+            except subprocess.TimeoutExpired:
+                fail(f"{pins.relative_to(ROOT)}: pip download took more than {DOWNLOAD_SECONDS} s")
             if done.returncode != 0:
                 fail(f"{pins.relative_to(ROOT)}: pip download failed (exit {done.returncode})")
         target.mkdir(parents=True, exist_ok=True)
@@ -72,8 +82,10 @@ def sources_line(tar: Path) -> str:
 def lookaside(tar: Path, work: Path) -> Path:
     said = SOURCES.read_text() if SOURCES.is_file() else ""
     if sources_line(tar) != said:
-        fail(f"{tar.name}: its SHA-512 is not the one packaging/sources names; after a change of the pins, run "
-             "scripts/tool-rpm.py --update-sources")
+        fail(
+            f"{tar.name}: its SHA-512 is not the one packaging/sources names; after a change of the pins, run "
+            "scripts/tool-rpm.py --update-sources"
+        )
     cache = work / "lookaside"
     place = cache / NAME / tar.name / "sha512" / sha512(tar) / tar.name
     place.parent.mkdir(parents=True, exist_ok=True)
@@ -92,8 +104,8 @@ name = "altai-release-tools"
 version = "{version()}"
 dist = ".host"
 mock_chroot = "epel-6-x86_64"
-templates = "{ROOT / 'repo-layout' / 'templates'}"
-lookaside = "{cache.as_uri()}"
+templates = {json.dumps(str(ROOT / "repo-layout" / "templates"))}
+lookaside = {json.dumps(cache.as_uri())}
 
 [buildroot]
 base = "host"
@@ -123,7 +135,7 @@ signed_by = "tools"
 content = "sources"
 
 [packages.{NAME}]
-git = "{ROOT}"
+git = {json.dumps(str(ROOT))}
 ref = "HEAD"
 spec = "packaging/{NAME}.spec"
 repository = "tools"
@@ -144,11 +156,13 @@ def main(argv: list[str]) -> int:
     cache = lookaside(vendor_tar(work / "vendor"), work)
     config = layout(work, cache)
     build = [sys.executable, str(ROOT / "tools" / "build.py"), "--layout", str(config), "--out", str(work / "out")]
-    done = subprocess.run([*build, "--all", "--builder", "mock", "-q"], check=False)
+    done = subprocess.run([*build, "--all", "--builder", "mock", "-q"], check=False)  # noqa: S603 - an argv list
     if done.returncode != 0:
         return done.returncode
-    (rpm,) = sorted((work / "out" / "tools").glob(f"{NAME}-{version()}-*.rpm"))
-    print(rpm)
+    made = sorted((work / "out" / "tools").glob(f"{NAME}-{version()}-*.rpm"))
+    if len(made) != 1:
+        fail(f"{work / 'out' / 'tools'}: expected one {NAME}-{version()} RPM, found {len(made)}")
+    print(made[0])
     return 0
 
 

@@ -167,3 +167,21 @@ def _layout(lib: Path, app: Path) -> str:
         + f'[packages.libaltai]\ngit = "{lib}"\nrepository = "misc"\n\n'
         + (f'[packages.altai-app]\ngit = "{app}"\nrepository = "centos6"\n')
     )
+
+
+@pytest.mark.parametrize("kind", ["file", "foreign directory"])
+def test_setup_mock_into_a_named_place_never_removes_what_it_did_not_make(tmp_path, kind):
+    """`scripts/setup-mock.sh DIR` (mock for an installed tool) replaces only a mock it installed itself."""
+    place = tmp_path / "place"
+    if kind == "file":
+        place.write_text("a user's file\n")
+    else:
+        place.mkdir()
+        (place / "keep.txt").write_text("a user's file\n")
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup-mock.sh"), str(place)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"setup: error: {place}: not")
+    kept = place if kind == "file" else place / "keep.txt"
+    assert kept.read_text() == "a user's file\n"

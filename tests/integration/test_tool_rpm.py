@@ -38,6 +38,8 @@ def test_the_tool_builds_its_own_rpm_which_installs_and_runs(tmp_path, state_dir
     summary = re.search(r"^(\d+) passed, (\d+) skipped, (\d+) deselected in ", build_log, re.M)
     assert summary, build_log[-2000:]  # the unit layer ran in the build root, and nothing failed
     assert int(summary.group(1)) > 400
+    tested = r"^unit layer against /builddir/build/BUILDROOT/[^/]+/usr/lib/altai-release-tools/altai_release/"
+    assert re.search(tested, build_log, re.M)  # the copy %install made, not the sources' tools/
     files = subprocess.run(["rpm", "-qlp", str(rpm)], capture_output=True, text=True, check=True).stdout.split()
     for command in ("build", "git2srpm", "srpm2git"):
         assert f"/usr/bin/altai-{command}" in files

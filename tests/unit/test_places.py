@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from altai_release.__main__ import main as module_main
+from altai_release.builders.mockinstall import find_mock
 from altai_release.cli import build, common, manpages
 from altai_release.core.errors import InputError
 from altai_release.layout import places
+from altai_release.specfile import autospec
+from altai_release.specfile.spec import SYSTEM_PYTHON
 
 
 @pytest.fixture
@@ -108,4 +111,26 @@ def test_python_m_runs_the_commands(capsys):
         [sys.executable, "-m", "altai_release", "git2srpm", "--version"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert "(altai-release)" in done.stdout
+    assert done.stdout.startswith("altai-git2srpm (altai-release) ")  # named as the console script is
+
+
+def test_a_named_mock_that_is_not_there_is_one_error_naming_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("ALTAI_MOCK_HOME", str(tmp_path))
+    with pytest.raises(InputError, match=rf"ALTAI_MOCK_HOME={tmp_path}: mock.json is not a record of"):
+        find_mock()
+
+
+def test_rpmautospec_is_found_where_named_or_installed_else_one_error_naming_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv(autospec.LIBRARY_ENV, str(tmp_path))
+    with pytest.raises(InputError, match=rf"ALTAI_RPMAUTOSPEC={tmp_path}: no rpmautospec there"):
+        autospec.rpmautospec_library()
+    (tmp_path / "rpmautospec").mkdir()
+    assert autospec.rpmautospec_library() == tmp_path
+    monkeypatch.delenv(autospec.LIBRARY_ENV)
+    # neither this interpreter (the checkout's venv keeps it apart) nor, on this machine, the system's has it
+    probe = [str(SYSTEM_PYTHON), "-I", "-c", "import rpmautospec"]
+    if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        assert autospec.rpmautospec_library() is None  # the system's: no directory to add
+    else:
+        with pytest.raises(InputError, match=r"rpmautospec is not installed: pip install 'altai-release\[autospec\]'"):
+            autospec.rpmautospec_library()

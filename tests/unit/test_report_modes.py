@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from altai_release.cli.build import build_main
 from altai_release.rpm.manifest import MANIFEST_NAME
@@ -48,3 +49,12 @@ def test_a_failure_is_one_line_and_its_code(tmp_path, capsys):
     assert out.err.startswith("error: ")
     assert "missing.json" in out.err
     assert json.loads(out.out) == {"ok": False, "error": out.err.removeprefix("error: ").strip(), "exit_code": code}
+
+
+def test_diff_against_a_tree_reads_no_layout(releases, tmp_path, capsys, monkeypatch):
+    """`--diff OLD --out TREE` from a directory that keeps no layout: nothing but the two manifests is read."""
+    old, new = manifests(releases)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ALTAI_LAYOUT", raising=False)
+    assert build_main(["--diff", old, "--out", str(Path(new).parent)]) == 0
+    assert "1 upgraded" in capsys.readouterr().err

@@ -23,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         said = f"error: python -m altai_release: {shown} is not a command; one of: {', '.join(commands)}"
         print(said, file=sys.stderr)
         return 2
+    sys.argv[0] = f"altai-{args[0]}"  # named in usage, errors and --version as the console script is
     return commands[args[0]](args[1:])
 
 

@@ -37,8 +37,7 @@ def parser() -> Parser:
     parser.add_argument(
         "--layout",
         type=path,
-        help="release description (TOML); default: $ALTAI_LAYOUT, else repo-layout/altai.toml at the current "
-        "directory's git root",
+        help="release description (default: $ALTAI_LAYOUT, else repo-layout/altai.toml at the git root)",
     )
     parser.add_argument("--out", type=path, help="root of the release tree (default: out/ beside repo-layout/)")
     parser.add_argument("--json", action="store_true", help="print what the mode reports as JSON on stdout")
@@ -243,11 +242,13 @@ def build_main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
 
     def body() -> int:
-        mode = mode_of(args)
-        if mode == "diff" and args.against is not None:  # two manifests: no layout, tree or state is read
-            return MODES[mode](args)
-        from altai_release.layout.places import places
+        from altai_release.layout.places import default_out, find_layout, places
 
+        mode = mode_of(args)
+        if mode == "diff":  # manifests only: the layout, at most to find OUT, and no state
+            if args.against is None and args.out is None:
+                args.out = default_out(find_layout(args.layout))
+            return MODES[mode](args)
         found = places(args.layout, args.out, args.state_dir)
         args.layout, args.out, args.state_dir = found.layout, found.out, found.state_dir
         return MODES[mode](args)

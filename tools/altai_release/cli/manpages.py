@@ -1,7 +1,7 @@
 """The manual pages (argparse-manpage) and the bash and zsh completions (shtab) of the three commands, made
 from their parsers, as they are installed (`altai-build`…): `python -m altai_release.cli.manpages DIR`
 writes DIR/man1/altai-*.1, DIR/bash-completion/altai-* and DIR/zsh/_altai-*. The tool's RPM runs it in
-%build (specs/altai-release-tools.spec); a pip install gets the completions from --print-completion."""
+%install (packaging/altai-release-tools.spec); a pip install gets the completions from --print-completion."""
 
 from __future__ import annotations
 

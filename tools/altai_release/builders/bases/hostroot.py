@@ -7,6 +7,7 @@ anew when the host's packages change; older ones of this state directory are rem
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -109,16 +110,20 @@ def _packages(work: Path, layout: ReleaseLayout) -> list[tuple[hb.Package, tuple
     (buildsys / "etc" / "rpm").mkdir(parents=True, exist_ok=True)
     (buildsys / "etc" / "rpm" / "macros.altai-dbpath").write_text("%_dbpath /var/lib/rpm\n")  # Debian's: ~/.rpmdb
     python = work / "stage-python"
-    hb.stage_files(python, hb.collected(hb.PYTHON_PACKAGES, set(buildsys_files)))
+    python_files = hb.collected(hb.PYTHON_PACKAGES, set(buildsys_files))
+    hb.stage_files(python, python_files)
     macros = work / "stage-macros"
     (macros / "etc" / "rpm").mkdir(parents=True)
     for path in layout.macro_files:  # read last: after Debian's platform macros (%_initddir /etc/init.d)
         shutil.copyfile(path, macros / "etc" / "rpm" / f"macros.altai-{path.stem}")
-    return [*_base_packages(filesystem, buildsys, python, macros), *_host_extras(work, layout, buildsys_files)]
+    extras = _host_extras(work, layout, {*buildsys_files, *python_files})
+    return [*_base_packages(filesystem, buildsys, python, macros), *extras]
 
 
-def _host_extras(work: Path, layout: ReleaseLayout, beside: list[str]) -> list[tuple[hb.Package, tuple[str, ...]]]:
-    """The layout's `host_packages`: one more RPM of those host packages' files, providing the names given."""
+def _host_extras(work: Path, layout: ReleaseLayout, beside: set[str]) -> list[tuple[hb.Package, tuple[str, ...]]]:
+    """The layout's `host_packages`: one more RPM of those host packages' files, providing the names given.
+    Their files under /etc stay out (links stay: Debian's alternatives): a host's configuration holds what
+    its administrator put there (a password in a conffile), and a build root is where package code reads."""
     wanted = layout.buildroot.host_packages
     if not wanted:
         return []
@@ -130,7 +135,8 @@ def _host_extras(work: Path, layout: ReleaseLayout, beside: list[str]) -> list[t
             f"(apt-get install {' '.join(missing)})"
         )
     extras = work / "stage-extras"
-    hb.stage_files(extras, hb.collected(debian, set(beside) | set(hb.collected(hb.PYTHON_PACKAGES))))
+    files = [f for f in hb.collected(debian, beside) if not f.startswith("/etc/") or os.path.islink(f)]
+    hb.stage_files(extras, files)
     provides = tuple(sorted({p for _, names in wanted for p in names}))
     summary = f"This host's {', '.join(debian)}"
     return [(hb.Package("altai-host-extras", "1", "x86_64", provides, extras, summary), ("altai-python3",))]
